@@ -1,0 +1,51 @@
+// The context every command receives: the Rotor instance, the acting operator and request id,
+// and the process's streams.
+import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
+import type { Actor } from '../core/audit/audit-log.js';
+import { createRotor, type Rotor } from '../core/context.js';
+import type { Clock } from '../core/clock.js';
+import type { Method } from '../core/store/schema.js';
+import { ROTATORS } from '../rotators/registry.js';
+import type { CliIo } from './io.js';
+
+export interface GlobalOptions {
+  config?: string;
+  stateDir?: string;
+  operator?: string;
+  json?: boolean;
+}
+
+export interface CommandContext {
+  rotor: Rotor;
+  actor: Actor;
+  io: CliIo;
+  json: boolean;
+}
+
+export function operatorName(explicit: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (explicit) return explicit;
+  if (env.ROTOR_OPERATOR) return env.ROTOR_OPERATOR;
+  try {
+    return userInfo().username;
+  } catch {
+    return env.USER ?? 'unknown';
+  }
+}
+
+export function createCommandContext(io: CliIo, options: GlobalOptions, extra: { clock?: Clock; method?: Method } = {}): CommandContext {
+  const rotor = createRotor({
+    cwd: io.cwd,
+    env: io.env,
+    rotators: ROTATORS,
+    ...(options.config ? { policyFile: options.config } : {}),
+    ...(options.stateDir ? { stateDir: options.stateDir } : {}),
+    ...(extra.clock ? { clock: extra.clock } : {}),
+  });
+  return {
+    rotor,
+    actor: { operator: operatorName(options.operator, io.env), requestId: randomUUID(), method: extra.method ?? 'manual' },
+    io,
+    json: Boolean(options.json),
+  };
+}

@@ -1,0 +1,8 @@
+// Every command's registration, in help order. A new command is a file plus one line here.
+import type { Command } from 'commander';
+import type { Wrap } from '../program.js';
+import { registerApply } from './apply.js';
+import { registerInit } from './init.js';
+import { registerSchema } from './schema.js';
+
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerSchema];

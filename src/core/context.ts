@@ -1,0 +1,142 @@
+// One Rotor instance for one project directory: where the policy and state live, the clock,
+// the rotators, the logger, and lazily opened store, policy and master key. Interfaces (CLI,
+// server) build one per process and pass it to core functions.
+import { join, resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { systemClock, type Clock } from './clock.js';
+import { RotorError } from './errors.js';
+import type { MasterKey } from './crypto/envelope.js';
+import { loadMasterKey } from './crypto/master-key-file.js';
+import { loadPolicy } from './policy/load-policy.js';
+import type { Policy, SecretSpec } from './policy/policy.js';
+import { MASTER_KEY_KIND } from './policy/policy-schema.js';
+import type { AnyRotator } from './rotation/rotator-contract.js';
+import { getMeta, openStore, setMeta, type Store } from './store/open-store.js';
+
+export const MASTER_KEY_CHECK = 'master_key_check';
+export const MASTER_KEY_ROTATED_AT = 'master_key_rotated_at';
+
+export interface RotorOptions {
+  /** Project directory holding rotor.yaml and .rotor/ (default: process.cwd()). */
+  cwd?: string;
+  policyFile?: string;
+  stateDir?: string;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+  rotators: readonly AnyRotator[];
+  logger?: Logger;
+}
+
+export interface Rotor {
+  readonly cwd: string;
+  readonly policyFile: string;
+  readonly stateDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly clock: Clock;
+  readonly rotators: readonly AnyRotator[];
+  readonly logger: Logger;
+  /** Opens (or creates, with `create`) the store once per instance. */
+  store(options?: { create?: boolean }): Promise<Store>;
+  policy(): Policy;
+  masterKey(): Promise<MasterKey>;
+  rotator(kind: string): AnyRotator;
+  /** The policy entry for `name`, or ERR_ROTOR_SECRET_UNKNOWN. */
+  secret(name: string): SecretSpec;
+  /** Checks that `environment` is configured for `spec`. */
+  assertEnvironment(spec: SecretSpec, environment: string): void;
+  close(): Promise<void>;
+}
+
+export function createLogger(env: NodeJS.ProcessEnv = process.env): Logger {
+  // Logs go to stderr and carry ids, names and codes only; `value` fields are redacted as a
+  // second line of defence.
+  return pino(
+    { level: env.ROTOR_LOG_LEVEL ?? 'silent', base: { app: 'rotor' }, redact: { paths: ['value', '*.value', 'input', '*.input'], censor: '[redacted]' } },
+    pino.destination(2),
+  );
+}
+
+export function createRotor(options: RotorOptions): Rotor {
+  const cwd = resolve(options.cwd ?? process.cwd());
+  const env = options.env ?? process.env;
+  const policyFile = resolve(cwd, options.policyFile ?? env.ROTOR_CONFIG ?? 'rotor.yaml');
+  const stateDir = resolve(cwd, options.stateDir ?? env.ROTOR_STATE_DIR ?? '.rotor');
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(env);
+  let storePromise: Promise<Store> | undefined;
+  let policy: Policy | undefined;
+  let master: MasterKey | undefined;
+  const byKind = new Map(options.rotators.map((r) => [r.kind, r]));
+
+  const rotor: Rotor = {
+    cwd,
+    policyFile,
+    stateDir,
+    env,
+    clock,
+    rotators: options.rotators,
+    logger,
+    store(opts) {
+      storePromise ??= openStore({ stateDir, create: opts?.create ?? false, env });
+      storePromise.catch(() => (storePromise = undefined));
+      return storePromise;
+    },
+    policy() {
+      policy ??= loadPolicy(policyFile, options.rotators);
+      return policy;
+    },
+    async masterKey() {
+      if (master) return master;
+      const store = await rotor.store();
+      const check = await store.guard(() => getMeta(store, MASTER_KEY_CHECK));
+      const key = loadMasterKey({ stateDir, env }, check ? Buffer.from(check, 'base64') : undefined);
+      if (!check) {
+        await store.writeTransaction(async (trx) => {
+          await setMeta(trx, MASTER_KEY_CHECK, key.checkValue().toString('base64'));
+          await setMeta(trx, MASTER_KEY_ROTATED_AT, String(clock.now()));
+        });
+      }
+      master = key;
+      return key;
+    },
+    rotator(kind) {
+      const r = byKind.get(kind);
+      if (!r) {
+        if (kind === MASTER_KEY_KIND) {
+          throw new RotorError('ERR_ROTOR_ROTATION_NOT_SUPPORTED', 'the master key is rotated with `rotor master-key rotate`');
+        }
+        throw new RotorError('ERR_ROTOR_ROTATOR_UNKNOWN', `no rotator for kind "${kind}"`);
+      }
+      return r;
+    },
+    secret(name) {
+      const spec = rotor.policy().secrets.get(name);
+      if (!spec) {
+        throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `unknown secret "${name}": it is not in ${policyFile}`, { details: { secret: name } });
+      }
+      return spec;
+    },
+    assertEnvironment(spec, environment) {
+      if (!rotor.policy().environments.includes(environment)) {
+        throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `unknown environment "${environment}": configured are ${rotor.policy().environments.join(', ')}`, {
+          details: { environment },
+        });
+      }
+      if (spec.kind !== MASTER_KEY_KIND && !spec.environments.includes(environment)) {
+        throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `${spec.name} is not used in environment "${environment}" (it is in ${spec.environments.join(', ')})`, {
+          details: { environment, secret: spec.name },
+        });
+      }
+    },
+    async close() {
+      const s = storePromise;
+      storePromise = undefined;
+      if (s) await (await s.catch(() => undefined))?.close();
+    },
+  };
+  return rotor;
+}
+
+export function defaultStateDir(cwd: string): string {
+  return join(cwd, '.rotor');
+}

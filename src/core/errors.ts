@@ -1,0 +1,69 @@
+// Rotor's single error type. Callers branch on `code`, never on message text; the CLI maps
+// codes to exit codes and (later) the server maps them to HTTP statuses. Messages never carry
+// secret values.
+
+/** Every error code Rotor can raise, grouped by area. */
+export const ERROR_CODES = [
+  'ERR_ROTOR_POLICY_NOT_FOUND',
+  'ERR_ROTOR_POLICY_SYNTAX',
+  'ERR_ROTOR_POLICY_INVALID',
+  'ERR_ROTOR_POLICY_EXISTS',
+  'ERR_ROTOR_DURATION_INVALID',
+  'ERR_ROTOR_SECRET_UNKNOWN',
+  'ERR_ROTOR_ENV_UNKNOWN',
+  'ERR_ROTOR_SECRET_NOT_APPLIED',
+  'ERR_ROTOR_VERSION_NOT_FOUND',
+  'ERR_ROTOR_VALUE_INVALID',
+  'ERR_ROTOR_VALUE_ON_ARGV',
+  'ERR_ROTOR_VALUE_MISSING',
+  'ERR_ROTOR_CRYPTO_MASTER_KEY_MISSING',
+  'ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID',
+  'ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY',
+  'ERR_ROTOR_CRYPTO_DECRYPT_FAILED',
+  'ERR_ROTOR_STORE_CORRUPT',
+  'ERR_ROTOR_STORE_NOT_INITIALIZED',
+  'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY',
+  'ERR_ROTOR_LOCK_HELD',
+  'ERR_ROTOR_ROTATION_FAILED',
+  'ERR_ROTOR_ROTATION_IN_PROGRESS',
+  'ERR_ROTOR_ROTATION_NOT_SUPPORTED',
+  'ERR_ROTOR_ROTATOR_UNKNOWN',
+  'ERR_ROTOR_ROTATOR_CONFIG',
+  'ERR_ROTOR_VERIFY_FAILED',
+  'ERR_ROTOR_RETIRE_REASON_REQUIRED',
+  'ERR_ROTOR_AUDIT_CHAIN_BROKEN',
+  'ERR_ROTOR_CLI_USAGE',
+  'ERR_ROTOR_CLI_REFUSE_TTY',
+  'ERR_ROTOR_CLI_DATE_INVALID',
+  'ERR_ROTOR_RUN_SPAWN_FAILED',
+] as const;
+
+export type RotorErrorCode = (typeof ERROR_CODES)[number];
+
+export interface RotorErrorOptions {
+  cause?: unknown;
+  /** Structured, non-secret context (file, line, field, secret name) for --json output. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The one error class Rotor throws.
+ *
+ * @example
+ * throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', 'unknown secret "FOO" (not in rotor.yaml)');
+ */
+export class RotorError extends Error {
+  readonly code: RotorErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: RotorErrorCode, message: string, options: RotorErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RotorError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+export function isRotorError(error: unknown, code?: RotorErrorCode): error is RotorError {
+  return error instanceof RotorError && (code === undefined || error.code === code);
+}

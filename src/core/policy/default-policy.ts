@@ -1,0 +1,69 @@
+// The rotor.yaml that `rotor init` writes: the runbook's inventory and cadences.
+
+export const DEFAULT_POLICY_YAML = `# Rotor policy: every secret this app depends on, how often it must change, and how.
+# Validate in your editor with: rotor schema > rotor.schema.json
+# Values never go in this file; they enter by generation, stdin or --from-file.
+version: 1
+
+# Rotation goes through environments in this order.
+environments: [staging, production]
+
+defaults:
+  grace: 24h   # how long the previous version is still accepted after a rotation
+  warn: 14d    # "due soon" this long before a secret is due
+
+secrets:
+  JWT_ACCESS_SECRET:
+    kind: jwt-hmac
+    cadence: 90d
+    grace: 1h
+    notes: Short TTL tokens mitigate risk
+    config: { algorithm: HS256 }
+
+  JWT_REFRESH_SECRET:
+    kind: jwt-hmac
+    cadence: 90d
+    grace: 14d
+    notes: Dual validation window for outstanding refresh tokens
+    config: { algorithm: HS256 }
+
+  METRICS_AUTH_TOKEN:
+    kind: random
+    cadence: 180d
+    notes: Low exposure scope
+    config: { bytes: 32, encoding: base64url }
+
+  SMTP_PASSWORD:
+    kind: manual
+    cadence: 180d
+    notes: Align with provider policy
+    config: { instructions: "Create a new SMTP credential at the e-mail provider, then paste it here" }
+
+  TWILIO_AUTH_TOKEN:
+    kind: manual
+    cadence: 180d
+    notes: Rotate the auth token in the Twilio console (secondary token, then promote)
+
+  S3_ACCESS_KEY_ID:
+    kind: manual
+    cadence: 180d
+    notes: Prefer an IAM role with limited lifetime
+    config: { minLength: 16 }
+
+  S3_SECRET_ACCESS_KEY:
+    kind: manual
+    cadence: 180d
+    notes: Rotate together with S3_ACCESS_KEY_ID
+    config: { minLength: 16 }
+
+  DATABASE_URL:
+    kind: manual
+    cadence: { target: 180d, max: 365d }
+    notes: Coordinate with connection pool restart; new DB user with the same grants
+    config: { minLength: 10 }
+
+  ROTOR_MASTER_KEY:
+    kind: master-key
+    cadence: 365d
+    notes: Rotor's own master key; rotate with \`rotor master-key rotate\`
+`;

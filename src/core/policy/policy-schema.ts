@@ -1,0 +1,70 @@
+// The schema of rotor.yaml, built from the rotator registry so each kind validates its own
+// `config:`. The same schema emits the JSON Schema that `rotor schema` prints for editors.
+import { z } from 'zod';
+import { parseDuration } from '../duration.js';
+import type { AnyRotator } from '../rotation/rotator-contract.js';
+
+/** Rotor's own master key: tracked for reminders, rotated by `rotor master-key rotate`. */
+export const MASTER_KEY_KIND = 'master-key';
+
+export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
+export const ENV_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+const duration = z
+  .string()
+  .describe('a duration such as 90d, 12w, 6mo, 24h, 1y')
+  .superRefine((text, ctx) => {
+    try {
+      parseDuration(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+const cadence = z.union([
+  duration,
+  z.strictObject({
+    target: duration.describe('age at which a rotation is due'),
+    max: duration.optional().describe('age after which the secret is overdue (default: target)'),
+    warn: duration.optional().describe('warning window before target (default 14d)'),
+  }),
+]);
+
+function secretEntry(kinds: readonly string[]) {
+  return z.strictObject({
+    kind: z.enum(kinds as [string, ...string[]]).describe('the rotator that knows this secret'),
+    cadence: cadence.describe('how often it must change'),
+    grace: duration.optional().describe('how long the previous version stays valid after a rotation (default 24h)'),
+    owner: z.string().max(200).optional(),
+    notes: z.string().max(2000).optional(),
+    environments: z.array(z.string().regex(ENV_NAME)).min(1).optional().describe('subset of environments (default: all)'),
+    config: z.record(z.string(), z.unknown()).optional().describe('kind-specific settings'),
+  });
+}
+
+export function createPolicySchema(rotators: readonly AnyRotator[]) {
+  const kinds = [...rotators.map((r) => r.kind), MASTER_KEY_KIND];
+  return z.strictObject({
+    version: z.literal(1).describe('policy format version'),
+    environments: z
+      .array(z.string().regex(ENV_NAME, 'environment names are lower-case letters, digits and dashes'))
+      .min(1)
+      .describe('environments in rotation order (staging first)'),
+    defaults: z
+      .strictObject({
+        grace: duration.optional(),
+        warn: duration.optional(),
+      })
+      .optional(),
+    secrets: z
+      .record(z.string().regex(SECRET_NAME, 'secret names are environment-variable names: A-Z, 0-9 and _'), secretEntry(kinds))
+      .describe('the inventory, keyed by environment-variable name'),
+  });
+}
+
+export type RawPolicy = z.infer<ReturnType<typeof createPolicySchema>>;
+
+/** JSON Schema (draft 2020-12) for editors. */
+export function policyJsonSchema(rotators: readonly AnyRotator[]): unknown {
+  return z.toJSONSchema(createPolicySchema(rotators), { io: 'input', unrepresentable: 'any' });
+}

@@ -1,0 +1,89 @@
+// The normalized, frozen policy the rest of Rotor reads: durations in milliseconds, defaults
+// filled in, each kind's config validated by its rotator.
+import type { AnyRotator } from '../rotation/rotator-contract.js';
+import { MS, parseDuration } from '../duration.js';
+import { MASTER_KEY_KIND, type RawPolicy } from './policy-schema.js';
+
+export interface Cadence {
+  targetMs: number;
+  maxMs: number;
+  warnMs: number;
+}
+
+export interface SecretSpec {
+  name: string;
+  kind: string;
+  cadence: Cadence;
+  graceMs: number;
+  owner?: string;
+  notes?: string;
+  environments: string[];
+  config: unknown;
+}
+
+export interface Policy {
+  environments: readonly string[];
+  secrets: ReadonlyMap<string, SecretSpec>;
+}
+
+export const DEFAULT_GRACE_MS = 24 * MS.h;
+export const DEFAULT_WARN_MS = 14 * MS.d;
+
+export interface ConfigIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Turns a schema-valid document into a Policy; returns config issues instead of throwing. */
+export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[]): { policy?: Policy; issues: ConfigIssue[] } {
+  const issues: ConfigIssue[] = [];
+  const byKind = new Map(rotators.map((r) => [r.kind, r]));
+  const envSet = new Set<string>();
+  raw.environments.forEach((env, i) => {
+    if (envSet.has(env)) issues.push({ path: ['environments', i], message: `environment "${env}" is listed twice` });
+    envSet.add(env);
+  });
+  const secrets = new Map<string, SecretSpec>();
+  const defaultGrace = raw.defaults?.grace ? parseDuration(raw.defaults.grace) : DEFAULT_GRACE_MS;
+  const defaultWarn = raw.defaults?.warn ? parseDuration(raw.defaults.warn) : DEFAULT_WARN_MS;
+  for (const [name, entry] of Object.entries(raw.secrets)) {
+    const base = ['secrets', name];
+    if (name.endsWith('_PREVIOUS') && raw.secrets[name.slice(0, -'_PREVIOUS'.length)]) {
+      issues.push({ path: base, message: `"${name}" would collide with the previous value of ${name.slice(0, -9)} during its grace window` });
+    }
+    const c = typeof entry.cadence === 'string' ? { target: entry.cadence } : entry.cadence;
+    const targetMs = parseDuration(c.target);
+    const maxMs = c.max ? parseDuration(c.max) : targetMs;
+    const warnMs = c.warn ? parseDuration(c.warn) : defaultWarn;
+    if (targetMs <= 0) issues.push({ path: [...base, 'cadence'], message: 'cadence must be longer than zero' });
+    if (maxMs < targetMs) issues.push({ path: [...base, 'cadence', 'max'], message: `max (${c.max}) is shorter than target (${c.target})` });
+    const environments = entry.environments ?? [...raw.environments];
+    entry.environments?.forEach((env, i) => {
+      if (!envSet.has(env)) issues.push({ path: [...base, 'environments', i], message: `unknown environment "${env}" (not in environments:)` });
+    });
+    let config: unknown = entry.config ?? undefined;
+    if (entry.kind !== MASTER_KEY_KIND) {
+      const rotator = byKind.get(entry.kind);
+      const parsed = rotator?.configSchema.safeParse(entry.config ?? undefined);
+      if (parsed && !parsed.success) {
+        for (const issue of parsed.error.issues) {
+          issues.push({ path: [...base, 'config', ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: issue.message });
+        }
+      } else if (parsed) {
+        config = parsed.data;
+      }
+    }
+    secrets.set(name, {
+      name,
+      kind: entry.kind,
+      cadence: { targetMs, maxMs, warnMs },
+      graceMs: entry.grace ? parseDuration(entry.grace) : defaultGrace,
+      ...(entry.owner === undefined ? {} : { owner: entry.owner }),
+      ...(entry.notes === undefined ? {} : { notes: entry.notes }),
+      environments: entry.kind === MASTER_KEY_KIND ? ['*'] : environments,
+      config,
+    });
+  }
+  if (issues.length > 0) return { issues };
+  return { policy: Object.freeze({ environments: Object.freeze([...raw.environments]), secrets }), issues };
+}

@@ -1,0 +1,54 @@
+// The contract every rotator implements. The engine owns ordering, journaling, locks and audit;
+// a rotator owns only the kind-specific work. A rotator module exports one descriptor and the
+// registry lists them; the policy schema and the kind names derive from that list.
+import type { z } from 'zod';
+import type { Clock } from '../clock.js';
+
+/** New material a rotator made: the value and non-secret metadata (kid, algorithm, encoding). */
+export interface Material {
+  value: string;
+  meta: Record<string, string | number | boolean>;
+}
+
+export interface RotatorContext<Config> {
+  secret: string;
+  environment: string;
+  /** The id the new version will have; also the JWT `kid`. */
+  versionId: string;
+  config: Config;
+  clock: Clock;
+  /** Operator-supplied value, for kinds whose material a person provides. */
+  input?: string;
+  /** Set for emergency rotations. */
+  emergency: boolean;
+}
+
+export interface StoredMaterial extends Material {
+  versionId: string;
+}
+
+export interface RotatorDescriptor<Config = unknown> {
+  kind: string;
+  summary: string;
+  /** Validates `config:` in rotor.yaml. Must be strict (unknown keys rejected). */
+  configSchema: z.ZodType<Config>;
+  /** `generated`: the rotator makes the value; `operator`: a person supplies it. */
+  source: 'generated' | 'operator';
+  create(ctx: RotatorContext<Config>): Promise<Material>;
+  /** Makes the material real in the target (no-op for self-contained kinds). Idempotent. */
+  apply(ctx: RotatorContext<Config>, material: StoredMaterial): Promise<void>;
+  /** Proves the material works; throws to fail the rotation. */
+  verify(ctx: RotatorContext<Config>, material: StoredMaterial): Promise<void>;
+  /** Revokes old material in the target once its grace has passed (or at once in an emergency). */
+  retire(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
+  /** What an emergency rotation does beyond retiring the old version, for the audit notes. */
+  emergencyActions?(ctx: RotatorContext<Config>): Promise<string[]>;
+}
+
+/** Type helper: keeps the config type while storing descriptors in one array. */
+export function defineRotator<Config>(descriptor: RotatorDescriptor<Config>): RotatorDescriptor<Config> {
+  return descriptor;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyRotator = RotatorDescriptor<any>;

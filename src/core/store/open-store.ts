@@ -1,0 +1,86 @@
+// Opens the store named by configuration: today SQLite at `.rotor/rotor.db`; the PostgreSQL
+// adapter plugs in here (ROTOR_DATABASE_URL) without touching any query.
+import { join } from 'node:path';
+import { sql, type Kysely } from 'kysely';
+import { RotorError } from '../errors.js';
+import { migrateToLatest } from './migrations.js';
+import type { Database } from './schema.js';
+import { mapSqliteError, openSqlite, sqliteMigrationDialect } from './sqlite-adapter.js';
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: 'sqlite';
+  /** Human-readable location, for messages. */
+  readonly location: string;
+  /** Runs `fn`, mapping driver errors to RotorErrors that name the store. */
+  guard<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a transaction that holds the store's write lock from its first statement, so
+   * read-then-write sequences (the audit chain head, promotion) never interleave across processes.
+   */
+  writeTransaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenStoreOptions {
+  /** The project's state directory (default `.rotor`). */
+  stateDir: string;
+  /** Create the file and run migrations if missing. */
+  create?: boolean;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function storeFile(stateDir: string): string {
+  return join(stateDir, 'rotor.db');
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const url = (options.env ?? process.env).ROTOR_DATABASE_URL;
+  if (url && !url.startsWith('sqlite:')) {
+    throw new RotorError('ERR_ROTOR_STORE_NOT_INITIALIZED', 'ROTOR_DATABASE_URL names a store this version cannot open yet (only SQLite is built in)');
+  }
+  const file = url ? url.slice('sqlite:'.length) : storeFile(options.stateDir);
+  const db = openSqlite(file, { create: options.create ?? false });
+  const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw mapSqliteError(error, file);
+    }
+  };
+  const writeTransaction = <T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> =>
+    guard(() =>
+      db.connection().execute(async (conn) => {
+        await sql`BEGIN IMMEDIATE`.execute(conn);
+        try {
+          const result = await fn(conn);
+          await sql`COMMIT`.execute(conn);
+          return result;
+        } catch (error) {
+          await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+          throw error;
+        }
+      }),
+    );
+  const store: Store = { db, dialect: 'sqlite', location: file, guard, writeTransaction, close: () => db.destroy() };
+  try {
+    await guard(() => migrateToLatest(db as unknown as Kysely<unknown>, sqliteMigrationDialect));
+  } catch (error) {
+    await db.destroy().catch(() => undefined);
+    throw error instanceof RotorError ? error : new RotorError('ERR_ROTOR_STORE_CORRUPT', `cannot migrate the store ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  return store;
+}
+
+export async function getMeta(store: Store, key: string): Promise<string | undefined> {
+  const row = await store.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+  return row?.value;
+}
+
+export async function setMeta(db: Kysely<Database>, key: string, value: string): Promise<void> {
+  await db
+    .insertInto('meta')
+    .values({ key, value })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+    .execute();
+}

@@ -1,0 +1,54 @@
+// `jwt-hmac`: JWT_ACCESS_SECRET / JWT_REFRESH_SECRET. Each version is a fresh HMAC key whose
+// version id is its `kid`; verify signs and verifies a probe token with jose.
+import { SignJWT, jwtVerify } from 'jose';
+import { z } from 'zod';
+import { generateSecret } from '../core/crypto/generate.js';
+import { RotorError } from '../core/errors.js';
+import { defineRotator } from '../core/rotation/rotator-contract.js';
+
+const MIN_BYTES = { HS256: 32, HS384: 48, HS512: 64 } as const;
+
+export const jwtHmacRotator = defineRotator({
+  kind: 'jwt-hmac',
+  summary: 'HMAC signing key for JWTs, one kid per version',
+  source: 'generated',
+  configSchema: z
+    .strictObject({
+      algorithm: z.enum(['HS256', 'HS384', 'HS512']).default('HS256'),
+      bytes: z.number().int().max(1024).optional(),
+      encoding: z.enum(['base64', 'base64url']).default('base64'),
+    })
+    .default({ algorithm: 'HS256', encoding: 'base64' })
+    .superRefine((c, ctx) => {
+      if (c.bytes !== undefined && c.bytes < MIN_BYTES[c.algorithm]) {
+        ctx.addIssue({ code: 'custom', path: ['bytes'], message: `${c.algorithm} needs at least ${MIN_BYTES[c.algorithm]} bytes` });
+      }
+    }),
+  async create(ctx) {
+    const bytes = ctx.config.bytes ?? MIN_BYTES[ctx.config.algorithm];
+    return {
+      value: generateSecret(bytes, ctx.config.encoding),
+      meta: { kid: ctx.versionId, alg: ctx.config.algorithm, encoding: ctx.config.encoding, bytes },
+    };
+  },
+  async apply() {},
+  async verify(ctx, material) {
+    const key = Buffer.from(material.value, ctx.config.encoding);
+    const alg = ctx.config.algorithm;
+    try {
+      const token = await new SignJWT({ probe: true })
+        .setProtectedHeader({ alg, kid: material.versionId })
+        .setIssuedAt()
+        .setExpirationTime('1m')
+        .sign(key);
+      const { protectedHeader } = await jwtVerify(token, key, { algorithms: [alg] });
+      if (protectedHeader.kid !== material.versionId) throw new Error('kid mismatch');
+    } catch (cause) {
+      throw new RotorError('ERR_ROTOR_VERIFY_FAILED', `${ctx.secret}/${ctx.environment}: a probe JWT did not sign and verify with the new key`, { cause });
+    }
+  },
+  async retire() {},
+  async emergencyActions(ctx) {
+    return [`tokens signed by the previous ${ctx.secret} key no longer validate (key retired and marked compromised)`];
+  },
+});

@@ -1,0 +1,35 @@
+// `manual`: credentials a person changes at a provider (SMTP, Twilio, storage keys). The new
+// value arrives by hidden prompt, stdin or file, never argv; Rotor records and delivers it.
+import { z } from 'zod';
+import { RotorError } from '../core/errors.js';
+import { defineRotator } from '../core/rotation/rotator-contract.js';
+
+export const manualRotator = defineRotator({
+  kind: 'manual',
+  summary: 'a person rotates it at the provider and gives Rotor the new value',
+  source: 'operator',
+  configSchema: z
+    .strictObject({
+      /** Where the operator rotates it, shown in prompts and reminders. */
+      instructions: z.string().max(2000).optional(),
+      minLength: z.number().int().min(1).default(8),
+    })
+    .default({ minLength: 8 }),
+  async create(ctx) {
+    const value = ctx.input;
+    if (value === undefined || value.length === 0) {
+      throw new RotorError('ERR_ROTOR_VALUE_MISSING', `${ctx.secret} is a manual secret: give the new value on stdin, with --from-file, or at the prompt`);
+    }
+    if (value.length < ctx.config.minLength) {
+      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the new value is shorter than ${ctx.config.minLength} characters`);
+    }
+    return { value, meta: {} };
+  },
+  async apply() {},
+  async verify(ctx, material) {
+    if (/[\0\r\n]/.test(material.value)) {
+      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the value contains a NUL or line break, which environment variables cannot carry`);
+    }
+  },
+  async retire() {},
+});

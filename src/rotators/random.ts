@@ -1,0 +1,28 @@
+// `random`: opaque tokens such as METRICS_AUTH_TOKEN, from the OS CSPRNG.
+import { z } from 'zod';
+import { ENCODINGS, MIN_SECRET_BYTES, generateSecret } from '../core/crypto/generate.js';
+import { defineRotator } from '../core/rotation/rotator-contract.js';
+import { RotorError } from '../core/errors.js';
+
+export const randomRotator = defineRotator({
+  kind: 'random',
+  summary: 'opaque random token (≥ 32 bytes from the OS CSPRNG)',
+  source: 'generated',
+  configSchema: z
+    .strictObject({
+      bytes: z.number().int().min(MIN_SECRET_BYTES).max(1024).default(32),
+      encoding: z.enum(ENCODINGS).default('base64url'),
+    })
+    .default({ bytes: 32, encoding: 'base64url' }),
+  async create(ctx) {
+    return { value: generateSecret(ctx.config.bytes, ctx.config.encoding), meta: { bytes: ctx.config.bytes, encoding: ctx.config.encoding } };
+  },
+  async apply() {},
+  async verify(ctx, material) {
+    const decoded = Buffer.from(material.value, ctx.config.encoding);
+    if (decoded.length < ctx.config.bytes) {
+      throw new RotorError('ERR_ROTOR_VERIFY_FAILED', `${ctx.secret}: generated token decodes to ${decoded.length} bytes, expected ${ctx.config.bytes}`);
+    }
+  },
+  async retire() {},
+});

@@ -1,0 +1,7 @@
+// The one list of rotators. Adding a kind is a new file plus one line here.
+import type { AnyRotator } from '../core/rotation/rotator-contract.js';
+import { jwtHmacRotator } from './jwt-hmac.js';
+import { manualRotator } from './manual.js';
+import { randomRotator } from './random.js';
+
+export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator];

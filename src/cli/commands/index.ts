@@ -3,6 +3,10 @@ import type { Command } from 'commander';
 import type { Wrap } from '../program.js';
 import { registerApply } from './apply.js';
 import { registerInit } from './init.js';
+import { registerMasterKey } from './master-key.js';
+import { registerResume } from './resume.js';
+import { registerRetire } from './retire.js';
+import { registerRotate } from './rotate.js';
 import { registerSchema } from './schema.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerSchema];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerRotate, registerResume, registerRetire, registerMasterKey, registerSchema];

@@ -43,6 +43,14 @@ export interface RotatorDescriptor<Config = unknown> {
   retire(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
   /** What an emergency rotation does beyond retiring the old version, for the audit notes. */
   emergencyActions?(ctx: RotatorContext<Config>): Promise<string[]>;
+  /**
+   * Checks a value a team already uses before `rotor import` stores it as the first version,
+   * the way this kind would check its own material (length, encoding). Throws
+   * ERR_ROTOR_VALUE_INVALID without quoting the value; returns the value unchanged with the
+   * metadata `create` would have recorded (kid, algorithm, encoding). Without this hook,
+   * import applies only the generic checks.
+   */
+  validateImport?(ctx: RotatorContext<Config>, value: string): Promise<Material>;
 }
 
 /** Type helper: keeps the config type while storing descriptors in one array. */

@@ -1,0 +1,75 @@
+// `rotor master-key rotate`: re-wraps every data key under a new master key, crash-safe.
+// Order: (1) write the new key beside the old one (`master.key.next`, 0600); (2) one store
+// transaction re-wraps every data key and replaces the check value; (3) rename the new file
+// over the old. A crash before (2) commits leaves the old key valid (the loader deletes the
+// stray next file); a crash after it leaves the next file, which the loader promotes.
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { appendAudit, type Actor } from '../audit/audit-log.js';
+import type { Rotor } from '../context.js';
+import { MASTER_KEY_CHECK, MASTER_KEY_ROTATED_AT } from '../context.js';
+import { RotorError } from '../errors.js';
+import { setMeta } from '../store/open-store.js';
+import { acquireLock } from '../rotation/lock.js';
+import { generateMasterKey, rewrapKey } from './envelope.js';
+import { MASTER_KEY_FILE, NEXT_MASTER_KEY_FILE, masterKeyFromEnv, writeKeyFile } from './master-key-file.js';
+
+export interface MasterKeyRotation {
+  oldKeyId: string;
+  newKeyId: string;
+  rewrapped: number;
+  /** Where the new key was written. */
+  keyFile: string;
+  fromEnv: boolean;
+}
+
+export async function rotateMasterKey(
+  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock' | 'stateDir' | 'env'>,
+  actor: Actor,
+  options: { newKeyFile?: string; afterWrite?: () => void } = {},
+): Promise<MasterKeyRotation> {
+  const store = await rotor.store();
+  const old = await rotor.masterKey();
+  const fromEnv = masterKeyFromEnv({ stateDir: rotor.stateDir, env: rotor.env });
+  if (fromEnv && !options.newKeyFile) {
+    throw new RotorError('ERR_ROTOR_CLI_USAGE', 'the master key comes from ROTOR_MASTER_KEY: pass --new-key-file FILE to receive the new key, then update ROTOR_MASTER_KEY from it');
+  }
+  const keyFile = fromEnv ? options.newKeyFile! : join(rotor.stateDir, NEXT_MASTER_KEY_FILE);
+  if (fromEnv && existsSync(keyFile)) {
+    throw new RotorError('ERR_ROTOR_CLI_USAGE', `${keyFile} already exists: Rotor will not overwrite a key file`);
+  }
+  const lock = await acquireLock(store, rotor.clock, 'master-key');
+  try {
+    const running = await store.db.selectFrom('rotations').select('id').where('state', '=', 'running').executeTakeFirst();
+    if (running) {
+      throw new RotorError('ERR_ROTOR_ROTATION_IN_PROGRESS', 'a rotation is running or was interrupted: finish it (`rotor resume`) before rotating the master key');
+    }
+    const next = generateMasterKey();
+    if (!fromEnv) rmSync(keyFile, { force: true });
+    writeKeyFile(keyFile, next);
+    options.afterWrite?.();
+    let rewrapped = 0;
+    await store.writeTransaction(async (trx) => {
+      const rows = await trx.selectFrom('versions').select(['id', 'secret', 'environment', 'wrapped_key']).where('wrapped_key', 'is not', null).execute();
+      for (const row of rows) {
+        const wrapped = rewrapKey(old, next, row.wrapped_key!, { secret: row.secret, environment: row.environment, versionId: row.id });
+        await trx.updateTable('versions').set({ wrapped_key: wrapped, master_key_id: next.id }).where('id', '=', row.id).execute();
+        rewrapped++;
+      }
+      await setMeta(trx, MASTER_KEY_CHECK, next.checkValue().toString('base64'));
+      await setMeta(trx, MASTER_KEY_ROTATED_AT, String(rotor.clock.now()));
+      await appendAudit(trx, rotor.clock, actor, {
+        secret: 'ROTOR_MASTER_KEY',
+        environment: '*',
+        action: 'master-key.rotate',
+        outcome: 'success',
+        notes: `re-wrapped ${rewrapped} data key(s)`,
+        details: { oldKeyId: old.id, newKeyId: next.id, rewrapped },
+      });
+    });
+    if (!fromEnv) renameSync(keyFile, join(rotor.stateDir, MASTER_KEY_FILE));
+    return { oldKeyId: old.id, newKeyId: next.id, rewrapped, keyFile: fromEnv ? keyFile : join(rotor.stateDir, MASTER_KEY_FILE), fromEnv };
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,524 @@
+// The rotation engine: runs `create → apply → verify → promote` for one secret in one
+// environment, journaling each step before and after it runs, under a cross-process lock,
+// and `retire` once the grace window has passed (or at once in an emergency). The current
+// version is not touched until the pending one has passed verify, and promotion is a single
+// transaction, so a process killed at any point leaves a usable current value; `resume`
+// finishes (after verify) or rolls back (before it) whatever it left.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { appendAudit, type Actor } from '../audit/audit-log.js';
+import type { Rotor } from '../context.js';
+import { MASTER_KEY_CHECK } from '../context.js';
+import type { MasterKey } from '../crypto/envelope.js';
+import { RotorError, isRotorError } from '../errors.js';
+import type { SecretSpec } from '../policy/policy.js';
+import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
+import type { Database, Method, RotationStep } from '../store/schema.js';
+import type { Store } from '../store/open-store.js';
+import { destroyVersion, getVersion, insertVersion, openVersion, parseMeta, versionInStage, type VersionRow } from '../vault/versions.js';
+import { acquireLock, lockName } from './lock.js';
+import type { AnyRotator, RotatorContext, StoredMaterial } from './rotator-contract.js';
+
+export type StepPhase = 'start' | 'done' | 'failed';
+
+export interface ProgressEvent {
+  secret: string;
+  environment: string;
+  step: RotationStep | 'rollback' | 'emergency';
+  phase: StepPhase;
+  ms?: number;
+  detail?: string;
+}
+
+export interface EngineHooks {
+  /** Called after each journal write; tests use it to kill the process between any two steps. */
+  afterJournal?(point: string): void | Promise<void>;
+}
+
+export interface EngineDeps {
+  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock' | 'logger' | 'policy' | 'rotator' | 'secret' | 'assertEnvironment'>;
+  hooks?: EngineHooks;
+  onProgress?(event: ProgressEvent): void;
+}
+
+export interface RotateRequest {
+  secret: string;
+  /** Default: every environment of the secret, in policy order. */
+  environments?: string[];
+  method: Method;
+  emergency?: boolean;
+  reason?: string;
+  /** Operator-supplied value for `operator`-sourced kinds, per environment or one for all. */
+  input?: string | ((environment: string) => Promise<string>);
+}
+
+export interface EnvironmentResult {
+  environment: string;
+  rotationId: string;
+  outcome: 'succeeded' | 'failed' | 'skipped';
+  versionId?: string;
+  previousVersionId?: string;
+  retiredVersionIds: string[];
+  graceUntil?: string;
+  emergencyActions?: string[];
+  error?: { code: string; message: string };
+  ms: number;
+}
+
+export interface RotateResult {
+  secret: string;
+  method: Method;
+  emergency: boolean;
+  results: EnvironmentResult[];
+  ok: boolean;
+}
+
+export interface ResumeOutcome {
+  rotationId: string;
+  secret: string;
+  environment: string;
+  action: 'completed' | 'rolled-back' | 'skipped';
+  detail: string;
+}
+
+export interface RetireRequest {
+  secret?: string;
+  environment?: string;
+  /** Retire previous versions still inside their grace window. Needs a reason. */
+  now?: boolean;
+  reason?: string;
+}
+
+export interface RetiredVersion {
+  secret: string;
+  environment: string;
+  versionId: string;
+  early: boolean;
+}
+
+function errorInfo(error: unknown): { code: string; message: string } {
+  if (isRotorError(error)) return { code: error.code, message: error.message };
+  return { code: 'ERR_ROTOR_ROTATION_FAILED', message: error instanceof Error ? error.message : String(error) };
+}
+
+export function createRotationEngine(deps: EngineDeps) {
+  const { rotor } = deps;
+  const progress = (e: ProgressEvent) => deps.onProgress?.(e);
+  const hook = async (point: string) => {
+    await deps.hooks?.afterJournal?.(point);
+  };
+
+  function context(spec: SecretSpec, environment: string, versionId: string, emergency: boolean, input?: string): RotatorContext<unknown> {
+    return { secret: spec.name, environment, versionId, config: spec.config, clock: rotor.clock, emergency, ...(input === undefined ? {} : { input }) };
+  }
+
+  function stored(master: MasterKey, row: VersionRow): StoredMaterial {
+    return { versionId: row.id, value: openVersion(master, row), meta: parseMeta(row) };
+  }
+
+  async function journal(
+    store: Store,
+    rotationId: string,
+    step: RotationStep,
+    stepState: 'started' | 'done',
+    extra: (trx: Kysely<Database>) => Promise<void> = async () => {},
+  ): Promise<void> {
+    await store.writeTransaction(async (trx) => {
+      await extra(trx);
+      await trx.updateTable('rotations').set({ step, step_state: stepState, updated_at: rotor.clock.now() }).where('id', '=', rotationId).execute();
+    });
+    await hook(`${step}:${stepState}`);
+  }
+
+  async function assertMasterKeyCurrent(trx: Kysely<Database>, master: MasterKey): Promise<void> {
+    const row = await trx.selectFrom('meta').select('value').where('key', '=', MASTER_KEY_CHECK).executeTakeFirst();
+    if (row && !master.matchesCheckValue(Buffer.from(row.value, 'base64'))) {
+      throw new RotorError('ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY', 'the master key was rotated while this rotation ran: run it again');
+    }
+  }
+
+  /** Revokes and destroys one version, auditing it; safe to repeat. */
+  async function retireVersion(
+    store: Store,
+    master: MasterKey,
+    actor: Actor,
+    spec: SecretSpec,
+    row: VersionRow,
+    why: { compromised: boolean; early: boolean; reason?: string; method?: Method },
+  ): Promise<void> {
+    const rotator = rotor.rotator(spec.kind);
+    if (row.ciphertext) {
+      await rotator.retire(context(spec, row.environment, row.id, why.compromised), stored(master, row));
+    }
+    await store.writeTransaction(async (trx) => {
+      await destroyVersion(trx, row.id, rotor.clock.now(), 'retired', why.compromised);
+      await appendAudit(trx, rotor.clock, actor, {
+        secret: spec.name,
+        environment: row.environment,
+        action: 'retire',
+        outcome: 'success',
+        ...(why.method ? { method: why.method } : {}),
+        notes: [why.compromised ? 'compromised: revoked at once' : why.early ? 'retired before its grace window ended' : 'grace window over', why.reason]
+          .filter(Boolean)
+          .join('; '),
+        details: { version: row.id, stage: row.stage },
+      });
+    });    await hook('retire:done');
+  }
+
+  async function failRotation(store: Store, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, pendingId: string | null, error: unknown, state: 'failed' | 'rolled_back'): Promise<void> {
+    const master = await rotor.masterKey();
+    const info = errorInfo(error);
+    progress({ secret: spec.name, environment, step: 'rollback', phase: 'start' });
+    if (pendingId) {
+      const pending = await getVersion(store.db, pendingId);
+      if (pending && pending.stage === 'pending') {
+        try {
+          if (pending.ciphertext) await rotor.rotator(spec.kind).retire(context(spec, environment, pending.id, false), stored(master, pending));
+        } catch (revokeError) {
+          rotor.logger.warn({ secret: spec.name, environment, version: pending.id, code: errorInfo(revokeError).code }, 'could not revoke pending material');
+        }
+      }
+    }
+    await store.writeTransaction(async (trx) => {
+      if (pendingId) {
+        const pending = await trx.selectFrom('versions').select('stage').where('id', '=', pendingId).executeTakeFirst();
+        if (pending?.stage === 'pending') await destroyVersion(trx, pendingId, rotor.clock.now(), 'failed');
+      }
+      await trx
+        .updateTable('rotations')
+        .set({ state, finished_at: rotor.clock.now(), updated_at: rotor.clock.now(), error_code: info.code, error_message: info.message })
+        .where('id', '=', rotationId)
+        .execute();
+      await appendAudit(trx, rotor.clock, actor, {
+        secret: spec.name,
+        environment,
+        action: state === 'failed' ? 'rotate.failure' : 'rotate.rollback',
+        outcome: 'failure',
+        notes: `${info.code}: ${info.message}; the current version was left untouched`,
+        details: { rotation: rotationId, version: pendingId, error: info.code },
+      });
+    });
+    progress({ secret: spec.name, environment, step: 'rollback', phase: 'done' });
+  }
+
+  /** Pending → current, current → previous (grace), older previous → retired. One transaction. */
+  async function promote(store: Store, master: MasterKey, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, pendingId: string, emergency: boolean): Promise<{ previousId?: string; retired: string[]; graceUntil?: number }> {
+    const retired: string[] = [];
+    // A previous version from an earlier rotation is superseded: at most two live versions.
+    const older = await versionInStage(store.db, spec.name, environment, 'previous');
+    if (older) {
+      await retireVersion(store, master, actor, spec, older, { compromised: false, early: (older.retire_at ?? 0) > rotor.clock.now(), reason: 'superseded by a newer rotation' });
+      retired.push(older.id);
+    }
+    const now = rotor.clock.now();
+    const graceUntil = emergency ? now : now + spec.graceMs;
+    let previousId: string | undefined;
+    await store.writeTransaction(async (trx) => {
+      const current = await trx.selectFrom('versions').select(['id']).where('secret', '=', spec.name).where('environment', '=', environment).where('stage', '=', 'current').execute();
+      for (const c of current) {
+        previousId = c.id;
+        await trx.updateTable('versions').set({ stage: 'previous', retire_at: graceUntil }).where('id', '=', c.id).execute();
+      }
+      await trx.updateTable('versions').set({ stage: 'current', promoted_at: now, rotated_at: now }).where('id', '=', pendingId).where('stage', '=', 'pending').execute();
+      await trx.updateTable('rotations').set({ step: 'promote', step_state: 'done', updated_at: now }).where('id', '=', rotationId).execute();
+      await appendAudit(trx, rotor.clock, actor, {
+        secret: spec.name,
+        environment,
+        action: 'rotate.promote',
+        outcome: 'success',
+        notes: previousId ? (emergency ? 'new version current; previous revoked at once (emergency)' : `new version current; previous accepted until ${new Date(graceUntil).toISOString()}`) : 'first version current',
+        details: { rotation: rotationId, version: pendingId, previous: previousId ?? null },
+      });
+    });
+    await hook('promote:done');
+    return { ...(previousId ? { previousId } : {}), retired, ...(previousId && !emergency ? { graceUntil } : {}) };
+  }
+
+  /** After promotion: an emergency retires the old version at once and runs the kind's actions. */
+  async function finish(store: Store, master: MasterKey, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, emergency: boolean, reason: string | undefined): Promise<{ retired: string[]; actions: string[] }> {
+    const retired: string[] = [];
+    const actions: string[] = [];
+    if (emergency) {
+      progress({ secret: spec.name, environment, step: 'emergency', phase: 'start' });
+      const previous = await versionInStage(store.db, spec.name, environment, 'previous');
+      if (previous) {
+        await retireVersion(store, master, actor, spec, previous, { compromised: true, early: true, ...(reason ? { reason } : {}), method: 'emergency' });
+        retired.push(previous.id);
+      }
+      const rotator = rotor.rotator(spec.kind);
+      if (rotator.emergencyActions) actions.push(...(await rotator.emergencyActions(context(spec, environment, rotationId, true))));
+      progress({ secret: spec.name, environment, step: 'emergency', phase: 'done', detail: actions.join('; ') });
+    }
+    await store.writeTransaction(async (trx) => {
+      const now = rotor.clock.now();
+      await trx.updateTable('rotations').set({ state: 'succeeded', finished_at: now, updated_at: now }).where('id', '=', rotationId).execute();
+      await appendAudit(trx, rotor.clock, actor, {
+        secret: spec.name,
+        environment,
+        action: emergency ? 'rotate.emergency' : 'rotate.success',
+        outcome: 'success',
+        ...(emergency ? { method: 'emergency' as Method } : {}),
+        notes: [reason, ...actions].filter(Boolean).join('; '),
+        details: { rotation: rotationId, retired: retired.join(',') || null },
+      });
+    });
+    return { retired, actions };
+  }
+
+  async function timed<T>(spec: SecretSpec, environment: string, step: RotationStep, fn: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    progress({ secret: spec.name, environment, step, phase: 'start' });
+    try {
+      const result = await fn();
+      progress({ secret: spec.name, environment, step, phase: 'done', ms: performance.now() - start });
+      return result;
+    } catch (error) {
+      progress({ secret: spec.name, environment, step, phase: 'failed', ms: performance.now() - start, detail: errorInfo(error).code });
+      throw error;
+    }
+  }
+
+  async function rotateOne(store: Store, actor: Actor, spec: SecretSpec, environment: string, request: RotateRequest): Promise<EnvironmentResult> {
+    const started = performance.now();
+    const emergency = Boolean(request.emergency);
+    const method: Method = emergency ? 'emergency' : request.method;
+    const rotator: AnyRotator = rotor.rotator(spec.kind);
+    const master = await rotor.masterKey();
+    const lock = await acquireLock(store, rotor.clock, lockName(spec.name, environment));
+    const rotationId = randomUUID();
+    const versionId = randomUUID();
+    let pendingStored = false;
+    let journaled = false;
+    try {
+      const interrupted = await store.db.selectFrom('rotations').select('id').where('secret', '=', spec.name).where('environment', '=', environment).where('state', '=', 'running').executeTakeFirst();
+      if (interrupted) {
+        throw new RotorError('ERR_ROTOR_ROTATION_IN_PROGRESS', `${spec.name}/${environment} has an interrupted rotation (${interrupted.id}): run \`rotor resume\` first`, {
+          details: { rotation: interrupted.id },
+        });
+      }
+      const input = typeof request.input === 'function' ? await request.input(environment) : request.input;
+      const ctx = context(spec, environment, versionId, emergency, input);
+      // Operator-supplied values are checked before anything is journaled: a typo is bad
+      // input, not a failed rotation, and must leave no trace but the error.
+      const early = rotator.source === 'operator' ? await rotator.create(ctx) : undefined;
+      const now = rotor.clock.now();
+      await store.writeTransaction(async (trx) => {
+        await trx
+          .insertInto('rotations')
+          .values({
+            id: rotationId,
+            secret: spec.name,
+            environment,
+            method,
+            operator: actor.operator,
+            request_id: actor.requestId,
+            reason: request.reason ?? null,
+            state: 'running',
+            step: 'create',
+            step_state: 'started',
+            pending_version_id: null,
+            started_at: now,
+            updated_at: now,
+            finished_at: null,
+            error_code: null,
+            error_message: null,
+          })
+          .execute();
+        await appendAudit(trx, rotor.clock, actor, {
+          secret: spec.name,
+          environment,
+          action: 'rotate.start',
+          outcome: 'started',
+          method,
+          notes: request.reason ?? '',
+          details: { rotation: rotationId, version: versionId, kind: spec.kind },
+        });
+      });
+      journaled = true;
+      await hook('create:started');
+      const material = await timed(spec, environment, 'create', async () => early ?? rotator.create(ctx));
+      // apply: the engine stores the pending version, sealed, then the rotator makes it real.
+      await journal(store, rotationId, 'apply', 'started', async (trx) => {
+        await assertMasterKeyCurrent(trx, master);
+        await insertVersion(trx, master, {
+          id: versionId,
+          secret: spec.name,
+          environment,
+          stage: 'pending',
+          origin: rotator.source === 'operator' ? 'manual' : 'generated',
+          value: material.value,
+          meta: material.meta,
+          now: rotor.clock.now(),
+          rotatedAt: null,
+          rotationId,
+        });
+        await trx.updateTable('rotations').set({ pending_version_id: versionId }).where('id', '=', rotationId).execute();
+      });
+      pendingStored = true;
+      const pending: StoredMaterial = { versionId, value: material.value, meta: material.meta };
+      await timed(spec, environment, 'apply', () => rotator.apply(ctx, pending));
+      await journal(store, rotationId, 'verify', 'started');
+      await timed(spec, environment, 'verify', () => rotator.verify(ctx, pending));
+      await journal(store, rotationId, 'verify', 'done');
+      const promoted = await timed(spec, environment, 'promote', () => promote(store, master, actor, spec, environment, rotationId, versionId, emergency));
+      const finished = await finish(store, master, actor, spec, environment, rotationId, emergency, request.reason);
+      return {
+        environment,
+        rotationId,
+        outcome: 'succeeded',
+        versionId,
+        ...(promoted.previousId ? { previousVersionId: promoted.previousId } : {}),
+        retiredVersionIds: [...promoted.retired, ...finished.retired],
+        ...(promoted.graceUntil ? { graceUntil: new Date(promoted.graceUntil).toISOString() } : {}),
+        ...(emergency ? { emergencyActions: finished.actions } : {}),
+        ms: performance.now() - started,
+      };
+    } catch (error) {
+      if (!journaled) throw error;
+      const rotationExists = await store.db.selectFrom('rotations').select(['state', 'step', 'step_state']).where('id', '=', rotationId).executeTakeFirst();
+      if (rotationExists?.state === 'running') {
+        const promotedAlready = rotationExists.step === 'promote' && rotationExists.step_state === 'done';
+        if (!promotedAlready) await failRotation(store, actor, spec, environment, rotationId, pendingStored ? versionId : null, error, 'failed');
+      }
+      return { environment, rotationId, outcome: 'failed', retiredVersionIds: [], error: errorInfo(error), ms: performance.now() - started };
+    } finally {
+      await lock.release();
+    }
+  }
+
+  return {
+    /** Rotates one secret through its environments in policy order; stops at the first failure. */
+    async rotate(actor: Actor, request: RotateRequest): Promise<RotateResult> {
+      const spec = rotor.secret(request.secret);
+      if (spec.kind === MASTER_KEY_KIND) {
+        throw new RotorError('ERR_ROTOR_ROTATION_NOT_SUPPORTED', `${spec.name} is Rotor's own master key: rotate it with \`rotor master-key rotate\``);
+      }
+      const rotator = rotor.rotator(spec.kind);
+      const envs = request.environments ?? rotor.policy().environments.filter((e) => spec.environments.includes(e));
+      for (const env of envs) rotor.assertEnvironment(spec, env);
+      if (request.emergency && !request.reason) {
+        throw new RotorError('ERR_ROTOR_RETIRE_REASON_REQUIRED', 'an emergency rotation needs --reason: it is recorded in the audit log');
+      }
+      if (rotator.source === 'operator' && request.input === undefined) {
+        throw new RotorError('ERR_ROTOR_VALUE_MISSING', `${spec.name} is a ${spec.kind} secret: give the new value on stdin, with --from-file, or at the prompt`);
+      }
+      const store = await rotor.store();
+      await assertApplied(store, spec.name);
+      const results: EnvironmentResult[] = [];
+      for (const environment of envs) {
+        const result = await rotateOne(store, actor, spec, environment, request);
+        results.push(result);
+        if (result.outcome === 'failed') break;
+      }
+      for (const environment of envs.slice(results.length)) {
+        results.push({ environment, rotationId: '', outcome: 'skipped', retiredVersionIds: [], ms: 0 });
+      }
+      const emergency = Boolean(request.emergency);
+      return { secret: spec.name, method: emergency ? 'emergency' : request.method, emergency, results, ok: results.every((r) => r.outcome === 'succeeded') };
+    },
+
+    /** Finishes (after verify) or rolls back (before it) every interrupted rotation. */
+    async resume(actor: Actor): Promise<ResumeOutcome[]> {
+      const store = await rotor.store();
+      const master = await rotor.masterKey();
+      const running = await store.db.selectFrom('rotations').selectAll().where('state', '=', 'running').orderBy('started_at').execute();
+      const outcomes: ResumeOutcome[] = [];
+      for (const rotation of running) {
+        const base = { rotationId: rotation.id, secret: rotation.secret, environment: rotation.environment };
+        let lock;
+        try {
+          lock = await acquireLock(store, rotor.clock, lockName(rotation.secret, rotation.environment));
+        } catch (error) {
+          outcomes.push({ ...base, action: 'skipped', detail: errorInfo(error).message });
+          continue;
+        }
+        try {
+          const fresh = await store.db.selectFrom('rotations').selectAll().where('id', '=', rotation.id).executeTakeFirstOrThrow();
+          if (fresh.state !== 'running') {
+            outcomes.push({ ...base, action: 'skipped', detail: `already ${fresh.state}` });
+            continue;
+          }
+          const spec = rotor.secret(fresh.secret);
+          const emergency = fresh.method === 'emergency';
+          const pending = fresh.pending_version_id ? await getVersion(store.db, fresh.pending_version_id) : undefined;
+          const promoted = pending?.stage === 'current' || pending?.stage === 'previous' || (fresh.step === 'promote' && fresh.step_state === 'done');
+          const verified = (fresh.step === 'verify' && fresh.step_state === 'done') || fresh.step === 'promote';
+          if (promoted) {
+            await finish(store, master, actor, spec, fresh.environment, fresh.id, emergency, fresh.reason ?? undefined);
+            outcomes.push({ ...base, action: 'completed', detail: 'promotion had committed; finished the rotation' });
+          } else if (verified && pending?.stage === 'pending') {
+            // Verified material: verify again (idempotent) and promote, rather than waste it.
+            const ctx = context(spec, fresh.environment, pending.id, emergency);
+            await rotor.rotator(spec.kind).verify(ctx, stored(master, pending));
+            await promote(store, master, actor, spec, fresh.environment, fresh.id, pending.id, emergency);
+            await finish(store, master, actor, spec, fresh.environment, fresh.id, emergency, fresh.reason ?? undefined);
+            outcomes.push({ ...base, action: 'completed', detail: 'verified version promoted' });
+          } else {
+            const why = new RotorError('ERR_ROTOR_ROTATION_FAILED', `interrupted during ${fresh.step} (${fresh.step_state}); rolled back by resume`);
+            await failRotation(store, actor, spec, fresh.environment, fresh.id, pending?.stage === 'pending' ? pending.id : null, why, 'rolled_back');
+            outcomes.push({ ...base, action: 'rolled-back', detail: `interrupted during ${fresh.step}; the current version is unchanged` });
+          }
+        } catch (error) {
+          outcomes.push({ ...base, action: 'skipped', detail: errorInfo(error).message });
+        } finally {
+          await lock.release();
+        }
+      }
+      // Pending versions left without a running rotation (a crash inside the apply step).
+      const orphans = await store.db.selectFrom('versions').select(['id', 'secret', 'environment']).where('stage', '=', 'pending').execute();
+      for (const o of orphans) {
+        const owner = await store.db.selectFrom('rotations').select('state').where('pending_version_id', '=', o.id).executeTakeFirst();
+        if (owner?.state === 'running') continue;
+        await store.writeTransaction((trx) => destroyVersion(trx, o.id, rotor.clock.now(), 'failed'));
+        outcomes.push({ rotationId: '', secret: o.secret, environment: o.environment, action: 'rolled-back', detail: `destroyed orphaned pending version ${o.id}` });
+      }
+      return outcomes;
+    },
+
+    /** Retires previous versions whose grace has passed (or, with `now`, at once). */
+    async retire(actor: Actor, request: RetireRequest): Promise<RetiredVersion[]> {
+      if (request.now && !request.reason) {
+        throw new RotorError('ERR_ROTOR_RETIRE_REASON_REQUIRED', 'retiring before the grace window ends needs --reason: it is recorded in the audit log');
+      }
+      if (request.now && !request.secret) {
+        throw new RotorError('ERR_ROTOR_CLI_USAGE', 'retire --now needs a secret name: it cuts a grace window short');
+      }
+      const spec = request.secret ? rotor.secret(request.secret) : undefined;
+      if (spec && request.environment) rotor.assertEnvironment(spec, request.environment);
+      const store = await rotor.store();
+      const master = await rotor.masterKey();
+      const now = rotor.clock.now();
+      let query = store.db.selectFrom('versions').selectAll().where('stage', '=', 'previous');
+      if (request.secret) query = query.where('secret', '=', request.secret);
+      if (request.environment) query = query.where('environment', '=', request.environment);
+      if (!request.now) query = query.where('retire_at', '<=', now);
+      const due = await query.orderBy('retire_at').execute();
+      const retired: RetiredVersion[] = [];
+      for (const row of due) {
+        const rowSpec = rotor.policy().secrets.get(row.secret);
+        if (!rowSpec) continue;
+        const lock = await acquireLock(store, rotor.clock, lockName(row.secret, row.environment));
+        try {
+          const fresh = await getVersion(store.db, row.id);
+          if (fresh?.stage !== 'previous') continue;
+          const early = (fresh.retire_at ?? 0) > now;
+          await retireVersion(store, master, actor, rowSpec, fresh, { compromised: false, early, ...(request.reason ? { reason: request.reason } : {}) });
+          retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early });
+        } finally {
+          await lock.release();
+        }
+      }
+      return retired;
+    },
+  };
+}
+
+export type RotationEngine = ReturnType<typeof createRotationEngine>;
+
+async function assertApplied(store: Store, name: string): Promise<void> {
+  const row = await store.db.selectFrom('secrets').select('name').where('name', '=', name).executeTakeFirst();
+  if (!row) {
+    throw new RotorError('ERR_ROTOR_SECRET_NOT_APPLIED', `${name} is in rotor.yaml but not in the store yet: run \`rotor apply\``, { details: { secret: name } });
+  }
+}

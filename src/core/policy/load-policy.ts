@@ -58,7 +58,8 @@ export function parsePolicy(text: string, file: string, rotators: readonly AnyRo
   });
 }
 
-function describeIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[] }): string {
+function describeIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[]; issues?: { message: string }[] }): string {
+  if (issue.code === 'invalid_key' && issue.issues?.[0]) return `invalid name: ${issue.issues[0].message}`;
   if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   if (issue.code === 'invalid_value' && issue.values) return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   return issue.message;

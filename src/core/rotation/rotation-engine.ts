@@ -127,6 +127,7 @@ export function createRotationEngine(deps: EngineDeps) {
       await extra(trx);
       await trx.updateTable('rotations').set({ step, step_state: stepState, updated_at: rotor.clock.now() }).where('id', '=', rotationId).execute();
     });
+    rotor.logger.debug({ rotation: rotationId, step, state: stepState }, 'journaled');
     await hook(`${step}:${stepState}`);
   }
 
@@ -271,10 +272,14 @@ export function createRotationEngine(deps: EngineDeps) {
     progress({ secret: spec.name, environment, step, phase: 'start' });
     try {
       const result = await fn();
-      progress({ secret: spec.name, environment, step, phase: 'done', ms: performance.now() - start });
+      const ms = performance.now() - start;
+      rotor.logger.info({ secret: spec.name, environment, step, ms }, 'rotation step done');
+      progress({ secret: spec.name, environment, step, phase: 'done', ms });
       return result;
     } catch (error) {
-      progress({ secret: spec.name, environment, step, phase: 'failed', ms: performance.now() - start, detail: errorInfo(error).code });
+      const code = errorInfo(error).code;
+      rotor.logger.warn({ secret: spec.name, environment, step, code }, 'rotation step failed');
+      progress({ secret: spec.name, environment, step, phase: 'failed', ms: performance.now() - start, detail: code });
       throw error;
     }
   }

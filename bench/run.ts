@@ -3,7 +3,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { BenchModule, BenchResult } from './harness.js';
 
-const MODULES: Array<() => Promise<{ default: BenchModule }>> = [];
+const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
+  () => import('./rotation.bench.js'),
+];
 
 const only = process.argv.slice(2);
 const all: BenchResult[] = [];

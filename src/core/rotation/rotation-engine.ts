@@ -116,15 +116,29 @@ export function createRotationEngine(deps: EngineDeps) {
     return { versionId: row.id, value: openVersion(master, row), meta: parseMeta(row) };
   }
 
+  /**
+   * Journals a step boundary; `completed` names the step that just succeeded, which is also
+   * audited in the same transaction.
+   */
   async function journal(
     store: Store,
     rotationId: string,
     step: RotationStep,
     stepState: 'started' | 'done',
+    completed?: { actor: Actor; spec: SecretSpec; environment: string; step: RotationStep; versionId: string },
     extra: (trx: Kysely<Database>) => Promise<void> = async () => {},
   ): Promise<void> {
     await store.writeTransaction(async (trx) => {
       await extra(trx);
+      if (completed) {
+        await appendAudit(trx, rotor.clock, completed.actor, {
+          secret: completed.spec.name,
+          environment: completed.environment,
+          action: `rotate.${completed.step}`,
+          outcome: 'success',
+          details: { rotation: rotationId, version: completed.versionId },
+        });
+      }
       await trx.updateTable('rotations').set({ step, step_state: stepState, updated_at: rotor.clock.now() }).where('id', '=', rotationId).execute();
     });
     rotor.logger.debug({ rotation: rotationId, step, state: stepState }, 'journaled');
@@ -344,7 +358,8 @@ export function createRotationEngine(deps: EngineDeps) {
       await hook('create:started');
       const material = await timed(spec, environment, 'create', async () => early ?? rotator.create(ctx));
       // apply: the engine stores the pending version, sealed, then the rotator makes it real.
-      await journal(store, rotationId, 'apply', 'started', async (trx) => {
+      const done = (step: RotationStep) => ({ actor, spec, environment, step, versionId });
+      await journal(store, rotationId, 'apply', 'started', done('create'), async (trx) => {
         await assertMasterKeyCurrent(trx, master);
         await insertVersion(trx, master, {
           id: versionId,
@@ -363,9 +378,9 @@ export function createRotationEngine(deps: EngineDeps) {
       pendingStored = true;
       const pending: StoredMaterial = { versionId, value: material.value, meta: material.meta };
       await timed(spec, environment, 'apply', () => rotator.apply(ctx, pending));
-      await journal(store, rotationId, 'verify', 'started');
+      await journal(store, rotationId, 'verify', 'started', done('apply'));
       await timed(spec, environment, 'verify', () => rotator.verify(ctx, pending));
-      await journal(store, rotationId, 'verify', 'done');
+      await journal(store, rotationId, 'verify', 'done', done('verify'));
       const promoted = await timed(spec, environment, 'promote', () => promote(store, master, actor, spec, environment, rotationId, versionId, emergency));
       const finished = await finish(store, master, actor, spec, environment, rotationId, emergency, request.reason);
       return {

@@ -36,6 +36,8 @@ export const ERROR_CODES = [
   'ERR_ROTOR_CLI_REFUSE_TTY',
   'ERR_ROTOR_CLI_DATE_INVALID',
   'ERR_ROTOR_RUN_SPAWN_FAILED',
+  'ERR_ROTOR_IMPORT_EXISTS',
+  'ERR_ROTOR_SECRET_NOT_STORED',
 ] as const;
 
 export type RotorErrorCode = (typeof ERROR_CODES)[number];

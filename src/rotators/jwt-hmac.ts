@@ -2,6 +2,7 @@
 // version id is its `kid`; verify signs and verifies a probe token with jose.
 import { SignJWT, jwtVerify } from 'jose';
 import { z } from 'zod';
+import { decodeStrict } from '../core/crypto/decode-strict.js';
 import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';
 import { defineRotator } from '../core/rotation/rotator-contract.js';
@@ -50,5 +51,19 @@ export const jwtHmacRotator = defineRotator({
   async retire() {},
   async emergencyActions(ctx) {
     return [`tokens signed by the previous ${ctx.secret} key no longer validate (key retired and marked compromised)`];
+  },
+  async validateImport(ctx, value) {
+    const { algorithm, encoding } = ctx.config;
+    const key = decodeStrict(value, encoding);
+    if (!key) {
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `${ctx.secret}: the value is not valid ${encoding}, the encoding rotor.yaml gives this key (set config.encoding to how your app decodes it, or use kind manual for a raw string key)`,
+      );
+    }
+    if (key.length < MIN_BYTES[algorithm]) {
+      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the key decodes to ${key.length} bytes; ${algorithm} needs at least ${MIN_BYTES[algorithm]}`);
+    }
+    return { value, meta: { kid: ctx.versionId, alg: algorithm, encoding, bytes: key.length } };
   },
 });

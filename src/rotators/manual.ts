@@ -32,4 +32,13 @@ export const manualRotator = defineRotator({
     }
   },
   async retire() {},
+  async validateImport(ctx, value) {
+    if (value.length < ctx.config.minLength) {
+      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the value is shorter than ${ctx.config.minLength} characters (config.minLength)`);
+    }
+    if (/[\0\r\n]/.test(value)) {
+      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the value contains a NUL or line break, which environment variables cannot carry`);
+    }
+    return { value, meta: {} };
+  },
 });

@@ -1,5 +1,6 @@
 // `random`: opaque tokens such as METRICS_AUTH_TOKEN, from the OS CSPRNG.
 import { z } from 'zod';
+import { decodeStrict } from '../core/crypto/decode-strict.js';
 import { ENCODINGS, MIN_SECRET_BYTES, generateSecret } from '../core/crypto/generate.js';
 import { defineRotator } from '../core/rotation/rotator-contract.js';
 import { RotorError } from '../core/errors.js';
@@ -25,4 +26,14 @@ export const randomRotator = defineRotator({
     }
   },
   async retire() {},
+  async validateImport(ctx, value) {
+    const decoded = decodeStrict(value, ctx.config.encoding);
+    if (!decoded) {
+      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the value is not valid ${ctx.config.encoding}, the encoding rotor.yaml gives this token (set config.encoding to match it)`);
+    }
+    if (decoded.length < ctx.config.bytes) {
+      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the token decodes to ${decoded.length} bytes; rotor.yaml asks for at least ${ctx.config.bytes}`);
+    }
+    return { value, meta: { bytes: decoded.length, encoding: ctx.config.encoding } };
+  },
 });

@@ -2,11 +2,15 @@
 import type { Command } from 'commander';
 import type { Wrap } from '../program.js';
 import { registerApply } from './apply.js';
+import { registerExport } from './export.js';
+import { registerGet } from './get.js';
+import { registerImport } from './import.js';
 import { registerInit } from './init.js';
 import { registerMasterKey } from './master-key.js';
 import { registerResume } from './resume.js';
 import { registerRetire } from './retire.js';
 import { registerRotate } from './rotate.js';
+import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerRotate, registerResume, registerRetire, registerMasterKey, registerSchema];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerRotate, registerResume, registerRetire, registerGet, registerRun, registerExport, registerMasterKey, registerSchema];

@@ -1,0 +1,224 @@
+// Resolves the values one environment should see: each secret's current version and, while its
+// grace window is open (retire_at > now), its previous version as NAME_PREVIOUS. Every read is
+// audited in one row per command, naming secrets and version ids, never values; the row is
+// written before any value is handed back, so a value never leaves without a record.
+import type { Kysely } from 'kysely';
+import { appendAudit, type Actor } from '../audit/audit-log.js';
+import type { Rotor } from '../context.js';
+import { RotorError } from '../errors.js';
+import type { SecretSpec } from '../policy/policy.js';
+import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
+import type { Database } from '../store/schema.js';
+import { openVersion, type VersionRow } from '../vault/versions.js';
+
+export type DeliveredStage = 'current' | 'previous';
+
+/** One value on its way out, with what the audit row and the caller need to name it. */
+export interface DeliveredValue {
+  secret: string;
+  environment: string;
+  stage: DeliveredStage;
+  /** The environment variable it is delivered as: NAME, or NAME_PREVIOUS during grace. */
+  variable: string;
+  versionId: string;
+  value: string;
+  /** When a previous version stops being accepted (null for current). */
+  retireAt: number | null;
+}
+
+export interface ReadValuesOptions {
+  environment: string;
+  /** Only these secrets (each must exist, be used in the environment and have a current value). */
+  secrets?: readonly string[];
+  action: 'read.export' | 'read.run';
+  /** Extra non-secret facts for the audit row (format, output file, command name). */
+  details?: Record<string, string | number | boolean | null>;
+  /**
+   * Called with the values before the read is audited; throwing aborts with nothing written
+   * (an export format that cannot represent a value is bad input, not a read).
+   */
+  validate?: (values: readonly DeliveredValue[]) => void;
+}
+
+export interface ReadValuesResult {
+  environment: string;
+  /** Current values first, then previous ones, each group in policy order. */
+  values: DeliveredValue[];
+  /** Secrets of the environment with no current version yet (never rotated nor imported). */
+  missing: string[];
+}
+
+/** The policy's environment, or ERR_ROTOR_ENV_UNKNOWN naming the configured ones. */
+export function assertKnownEnvironment(rotor: Rotor, environment: string): void {
+  const environments = rotor.policy().environments;
+  if (!environments.includes(environment)) {
+    throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `unknown environment "${environment}": configured are ${environments.join(', ')}`, {
+      details: { environment },
+    });
+  }
+}
+
+/** ERR_ROTOR_SECRET_NOT_STORED for Rotor's own master key, which has no stored value. */
+export function assertStoredKind(spec: SecretSpec): void {
+  if (spec.kind === MASTER_KEY_KIND) {
+    throw new RotorError(
+      'ERR_ROTOR_SECRET_NOT_STORED',
+      `${spec.name} is Rotor's own master key: Rotor stores no value for it (it lives in ROTOR_MASTER_KEY or .rotor/master.key; rotate it with \`rotor master-key rotate\`)`,
+      { details: { secret: spec.name } },
+    );
+  }
+}
+
+/** The secrets an environment-wide read covers, in policy order. */
+function secretsFor(rotor: Rotor, environment: string, names: readonly string[] | undefined): SecretSpec[] {
+  assertKnownEnvironment(rotor, environment);
+  if (names === undefined) {
+    return [...rotor.policy().secrets.values()].filter((s) => s.kind !== MASTER_KEY_KIND && s.environments.includes(environment));
+  }
+  const specs: SecretSpec[] = [];
+  for (const name of new Set(names)) {
+    const spec = rotor.secret(name);
+    assertStoredKind(spec);
+    rotor.assertEnvironment(spec, environment);
+    specs.push(spec);
+  }
+  return specs;
+}
+
+async function liveVersions(db: Kysely<Database>, environment: string, secrets: readonly string[]): Promise<VersionRow[]> {
+  if (secrets.length === 0) return [];
+  return db
+    .selectFrom('versions')
+    .selectAll()
+    .where('environment', '=', environment)
+    .where('secret', 'in', secrets)
+    .where('stage', 'in', ['current', 'previous'])
+    .orderBy('created_at', 'desc')
+    .execute();
+}
+
+function inGrace(row: VersionRow, now: number): boolean {
+  return row.retire_at !== null && row.retire_at > now;
+}
+
+function describe(values: readonly DeliveredValue[]): string {
+  return values.map((v) => `${v.secret} ${v.stage} ${v.versionId}`).join('; ');
+}
+
+/**
+ * Decrypts the values of every secret used in `environment` (or of `options.secrets`) and
+ * audits the read as one `options.action` row.
+ *
+ * @example
+ * const { values, missing } = await readEnvironmentValues(rotor, actor, { environment: 'production', action: 'read.run' });
+ */
+export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options: ReadValuesOptions): Promise<ReadValuesResult> {
+  const { environment } = options;
+  const specs = secretsFor(rotor, environment, options.secrets);
+  const store = await rotor.store();
+  const master = await rotor.masterKey();
+  const names = specs.map((s) => s.name);
+  const rows = await store.guard(() => liveVersions(store.db, environment, names));
+  const now = rotor.clock.now();
+
+  const current: DeliveredValue[] = [];
+  const previous: DeliveredValue[] = [];
+  const missing: string[] = [];
+  for (const name of names) {
+    // Rows are newest first; a well-formed store has at most one of each stage anyway.
+    const cur = rows.find((r) => r.secret === name && r.stage === 'current');
+    if (!cur) {
+      missing.push(name);
+      continue;
+    }
+    current.push({ secret: name, environment, stage: 'current', variable: name, versionId: cur.id, value: openVersion(master, cur), retireAt: null });
+    const prev = rows.find((r) => r.secret === name && r.stage === 'previous' && inGrace(r, now));
+    if (prev) {
+      previous.push({
+        secret: name,
+        environment,
+        stage: 'previous',
+        variable: `${name}_PREVIOUS`,
+        versionId: prev.id,
+        value: openVersion(master, prev),
+        retireAt: prev.retire_at,
+      });
+    }
+  }
+  if (options.secrets !== undefined && missing.length > 0) {
+    throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', `no current value in ${environment} for ${missing.join(', ')}: import it with \`rotor import\` or rotate it first`, {
+      details: { environment, secrets: missing.join(',') },
+    });
+  }
+  const values = [...current, ...previous];
+  options.validate?.(values);
+  await store.writeTransaction((trx) =>
+    appendAudit(trx, rotor.clock, actor, {
+      secret: current.length === 1 ? (current[0]?.secret ?? null) : null,
+      environment,
+      action: options.action,
+      outcome: 'success',
+      notes: values.length > 0 ? describe(values) : 'no values to deliver',
+      details: {
+        ...options.details,
+        count: values.length,
+        secrets: current.length,
+        previous: previous.length,
+        missing: missing.length > 0 ? missing.join(',') : null,
+      },
+    }),
+  );
+  return { environment, values, missing };
+}
+
+/**
+ * Decrypts one secret's current value, or its previous value while in grace, and audits it as
+ * one `read.get` row. A previous version whose grace has ended is not delivered.
+ *
+ * @example
+ * const { value, versionId } = await readOneValue(rotor, actor, 'SMTP_PASSWORD', 'production', 'current');
+ */
+export async function readOneValue(rotor: Rotor, actor: Actor, name: string, environment: string, stage: DeliveredStage): Promise<DeliveredValue> {
+  assertReadable(rotor, name, environment);
+  const store = await rotor.store();
+  const master = await rotor.masterKey();
+  const rows = await store.guard(() => liveVersions(store.db, environment, [name]));
+  const now = rotor.clock.now();
+  const row = rows.find((r) => r.stage === stage && (stage === 'current' || inGrace(r, now)));
+  if (!row) {
+    const why =
+      stage === 'current'
+        ? `${name} has no current value in ${environment}: import it with \`rotor import\` or rotate it first`
+        : `${name} has no previous value in its grace window in ${environment}`;
+    throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', why, { details: { secret: name, environment, stage } });
+  }
+  const delivered: DeliveredValue = {
+    secret: name,
+    environment,
+    stage,
+    variable: stage === 'current' ? name : `${name}_PREVIOUS`,
+    versionId: row.id,
+    value: openVersion(master, row),
+    retireAt: stage === 'previous' ? row.retire_at : null,
+  };
+  await store.writeTransaction((trx) =>
+    appendAudit(trx, rotor.clock, actor, {
+      secret: name,
+      environment,
+      action: 'read.get',
+      outcome: 'success',
+      notes: describe([delivered]),
+      details: { versionId: row.id, stage, count: 1 },
+    }),
+  );
+  return delivered;
+}
+
+/** Validates a single-secret read before anything is read or prompted: name, kind, environment. */
+export function assertReadable(rotor: Rotor, name: string, environment: string): SecretSpec {
+  const spec = rotor.secret(name);
+  assertStoredKind(spec);
+  assertKnownEnvironment(rotor, environment);
+  rotor.assertEnvironment(spec, environment);
+  return spec;
+}

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { Wrap } from '../program.js';
 import { registerApply } from './apply.js';
+import { registerAudit } from './audit.js';
 import { registerExport } from './export.js';
 import { registerGet } from './get.js';
 import { registerImport } from './import.js';
@@ -13,4 +14,4 @@ import { registerRotate } from './rotate.js';
 import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerRotate, registerResume, registerRetire, registerGet, registerRun, registerExport, registerMasterKey, registerSchema];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerRotate, registerResume, registerRetire, registerGet, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema];

@@ -1,0 +1,125 @@
+// `rotor audit export`: the audit log, oldest first, as the runbook's Markdown table, as CSV or
+// as JSON, streamed to a Writable chunk by chunk so a log of millions of rows never becomes one
+// string in memory.
+//
+// - md: the runbook's `Date | Secret | Operator | Method | Notes` table. Secret is
+//   `NAME (environment)`; Notes is `action (outcome)` followed by the notes. Pipes, backslashes
+//   and `<`, `>`, `&` are escaped and line breaks become `<br>`, so a note cannot break the table or
+//   inject HTML.
+// - csv: RFC 4180 (CRLF line ends, fields quoted when they hold `"`, `,`, CR or LF, quotes
+//   doubled), one row per event with every field: seq, at, secret, environment, operator,
+//   method, action, outcome, request_id, notes, details (JSON), hash. Values are written
+//   verbatim: a spreadsheet may interpret a cell that starts with `=`.
+// - json: one JSON array (valid JSON for any parser), one event object per line, with
+//   `seq`, the entry's fields (`v` … `details`, in canonical order) and `hash`. Rebuilding the
+//   canonical entry from those fields and chaining it reproduces `hash`.
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { iterateAudit, type AuditFilter, type AuditRecord } from './audit-query.js';
+import { RotorError } from '../errors.js';
+import type { Store } from '../store/open-store.js';
+
+export const AUDIT_EXPORT_FORMATS = ['md', 'csv', 'json'] as const;
+export type AuditExportFormat = (typeof AUDIT_EXPORT_FORMATS)[number];
+
+export interface AuditExportOptions {
+  format: AuditExportFormat;
+  filter?: AuditFilter;
+  /** Rows rendered per write (default 1000). */
+  batch?: number;
+}
+
+/** Checks a user-supplied format name; anything else is ERR_ROTOR_CLI_USAGE naming the choices. */
+export function parseAuditExportFormat(format: string): AuditExportFormat {
+  if ((AUDIT_EXPORT_FORMATS as readonly string[]).includes(format)) return format as AuditExportFormat;
+  throw new RotorError('ERR_ROTOR_CLI_USAGE', `unknown export format "${format}": use one of ${AUDIT_EXPORT_FORMATS.join(', ')}`, { details: { format } });
+}
+
+/** One Markdown table cell: no raw pipe, line break, HTML or control character survives. */
+export function markdownCell(text: string): string {
+  return (
+    text
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/\\/g, '\\\\')
+      .replace(/\|/g, '\\|')
+      .replace(/\r\n|\r|\n/g, '<br>')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\x00-\x1f\x7f]/g, ' ')
+  );
+}
+
+/** One CSV field per RFC 4180. */
+export function csvField(value: string | number | null): string {
+  if (value === null) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+const MD_HEADER = '| Date | Secret | Operator | Method | Notes |\n| --- | --- | --- | --- | --- |\n';
+const CSV_COLUMNS = ['seq', 'at', 'secret', 'environment', 'operator', 'method', 'action', 'outcome', 'request_id', 'notes', 'details', 'hash'];
+
+function mdRow(r: AuditRecord): string {
+  const secret = r.secret === null ? '—' : r.environment === null ? r.secret : `${r.secret} (${r.environment})`;
+  const notes = `${r.action} (${r.outcome})${r.notes ? `: ${r.notes}` : ''}`;
+  return `| ${[r.at, secret, r.operator, r.method, notes].map(markdownCell).join(' | ')} |\n`;
+}
+
+function csvRow(r: AuditRecord): string {
+  return `${[r.seq, r.at, r.secret, r.environment, r.operator, r.method, r.action, r.outcome, r.requestId, r.notes, JSON.stringify(r.details), r.hash].map(csvField).join(',')}\r\n`;
+}
+
+function jsonRow(r: AuditRecord): string {
+  return JSON.stringify({
+    seq: r.seq,
+    v: r.v,
+    at: r.at,
+    secret: r.secret,
+    environment: r.environment,
+    operator: r.operator,
+    method: r.method,
+    action: r.action,
+    outcome: r.outcome,
+    requestId: r.requestId,
+    notes: r.notes,
+    details: r.details,
+    hash: r.hash,
+  });
+}
+
+async function write(out: Writable, text: string): Promise<void> {
+  if (text !== '' && !out.write(text)) await once(out, 'drain');
+}
+
+/**
+ * Writes the (filtered) audit log to `out`, oldest first, and resolves to the row count. Does
+ * not end `out`.
+ *
+ * @example
+ * await exportAudit(store, createWriteStream('audit.csv'), { format: 'csv' });
+ */
+export async function exportAudit(store: Pick<Store, 'db' | 'guard'>, out: Writable, options: AuditExportOptions): Promise<{ rows: number }> {
+  const batch = options.batch ?? 1000;
+  const { format } = options;
+  let rows = 0;
+  let pending: string[] = [];
+  const flush = async () => {
+    const text = pending.join('');
+    pending = [];
+    await write(out, text);
+  };
+  if (format === 'md') pending.push(MD_HEADER);
+  else if (format === 'csv') pending.push(`${CSV_COLUMNS.join(',')}\r\n`);
+  else pending.push('[');
+  for await (const record of iterateAudit(store, { ...options.filter, order: 'asc' })) {
+    if (format === 'md') pending.push(mdRow(record));
+    else if (format === 'csv') pending.push(csvRow(record));
+    else pending.push(rows === 0 ? '\n' : ',\n', jsonRow(record));
+    rows++;
+    if (pending.length >= batch) await flush();
+  }
+  if (format === 'json') pending.push(rows === 0 ? ']\n' : '\n]\n');
+  await flush();
+  return { rows };
+}

@@ -1,0 +1,197 @@
+// `rotor audit verify`: recomputes the hash chain over every audit row, in seq order, and names
+// the first row that was edited, deleted, inserted, reordered or is malformed.
+//
+// The hot loop is one keyset-paginated query per chunk and, per row, one integer compare, one
+// one-shot SHA-256 and one anchored regex; everything that explains a failure runs only once
+// a row has failed. Each row is checked against the previous row's *stored* hash, so the first
+// mismatch is the first tampered row, not just "somewhere before the head".
+//
+// What the chain cannot show: deleting the newest rows leaves a shorter chain that is still
+// valid. Record `rows` and `headHash` outside the store (a ticket, a chat message) and pass them
+// back as `anchor` to detect that too.
+import { chainHash, GENESIS_HASH } from './audit-log.js';
+import { CANONICAL_ENTRY_SHAPE, entryProblem } from './audit-query.js';
+import type { Store } from '../store/open-store.js';
+
+export const AUDIT_PROBLEMS = ['edited', 'deleted', 'inserted', 'reordered', 'malformed'] as const;
+export type AuditProblem = (typeof AUDIT_PROBLEMS)[number];
+
+export interface AuditFirstBad {
+  /** The first row that is not part of the original chain (for `deleted`, the first missing seq). */
+  seq: number;
+  problem: AuditProblem;
+  message: string;
+}
+
+export interface AuditVerifyResult {
+  ok: boolean;
+  /** Rows checked and found intact (when not ok: the intact rows before the first bad one). */
+  rows: number;
+  /** Seq of the last intact row (the chain head when ok); 0 for an empty log. */
+  headSeq: number;
+  /** Hash of the last intact row (the chain head when ok); GENESIS_HASH for an empty log. */
+  headHash: string;
+  firstBad?: AuditFirstBad;
+}
+
+export interface AuditAnchor {
+  /** A seq recorded earlier, e.g. a previous verify's headSeq. */
+  seq: number;
+  /** The hash that row had then. */
+  hash: string;
+}
+
+export interface VerifyAuditOptions {
+  /** Rows per query (default 4096): large enough to amortise the query, small enough for the young GC generation. */
+  chunkSize?: number;
+  /**
+   * Whether a gap in seq with an intact chain is acceptable. SQLite's AUTOINCREMENT never
+   * leaves gaps (a rolled-back insert rolls back the counter), so there a gap means deleted
+   * rows; PostgreSQL sequences do leave gaps. Default: false for SQLite, true otherwise.
+   */
+  allowSeqGaps?: boolean;
+  /** A head recorded earlier: the log must still contain this row with this hash. */
+  anchor?: AuditAnchor;
+}
+
+type VerifyStore = Pick<Store, 'db' | 'guard' | 'dialect'>;
+interface Row {
+  seq: number;
+  entry: string;
+  hash: string;
+}
+
+const DEFAULT_CHUNK = 4096;
+
+/**
+ * Recomputes the audit chain and reports the first row that breaks it.
+ *
+ * @example
+ * const result = await verifyAuditChain(store);
+ * if (!result.ok) console.error(`row ${result.firstBad!.seq} was ${result.firstBad!.problem}`);
+ */
+export async function verifyAuditChain(store: VerifyStore, options: VerifyAuditOptions = {}): Promise<AuditVerifyResult> {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
+  const allowSeqGaps = options.allowSeqGaps ?? store.dialect !== 'sqlite';
+  const { anchor } = options;
+  let prevSeq = 0;
+  let prevHash = GENESIS_HASH;
+  let rows = 0;
+  let anchorSeen = false;
+  const fail = (firstBad: AuditFirstBad): AuditVerifyResult => ({ ok: false, rows, headSeq: prevSeq, headHash: prevHash, firstBad });
+
+  for (;;) {
+    const cursor = prevSeq;
+    const chunk: Row[] = await store.guard(() =>
+      store.db.selectFrom('audit_events').select(['seq', 'entry', 'hash']).where('seq', '>', cursor).orderBy('seq').limit(chunkSize).execute(),
+    );
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
+      const row = chunk[i]!;
+      if (row.seq !== prevSeq + 1 || chainHash(prevHash, row.entry) !== row.hash || !CANONICAL_ENTRY_SHAPE.test(row.entry)) {
+        const bad = await diagnose(store, row, prevSeq, prevHash, allowSeqGaps, chunkSize);
+        if (bad) return fail(bad);
+      }
+      if (anchor && row.seq === anchor.seq) {
+        if (row.hash !== anchor.hash) {
+          return fail({
+            seq: row.seq,
+            problem: 'edited',
+            message: `row ${row.seq} has hash ${row.hash}, not the anchored ${anchor.hash}: the log was rewritten from this row or earlier and re-chained`,
+          });
+        }
+        anchorSeen = true;
+      }
+      prevSeq = row.seq;
+      prevHash = row.hash;
+      rows++;
+    }
+    if (n < chunkSize) break;
+  }
+  if (anchor && !anchorSeen) {
+    const seq = anchor.seq > prevSeq ? prevSeq + 1 : anchor.seq;
+    return fail({
+      seq,
+      problem: 'deleted',
+      message:
+        anchor.seq > prevSeq
+          ? `the log ends at row ${prevSeq} but the anchor names row ${anchor.seq}: rows from ${prevSeq + 1} on were deleted`
+          : `the anchored row ${anchor.seq} is missing`,
+    });
+  }
+  return { ok: true, rows, headSeq: prevSeq, headHash: prevHash };
+}
+
+const where = (seq: number) => (seq === 0 ? 'the start of the log' : `row ${seq}`);
+
+function deleted(from: number, to: number, row: Row, rechained: boolean): AuditFirstBad {
+  const missing = from === to ? `row ${from} is missing` : `rows ${from}–${to} are missing`;
+  return {
+    seq: from,
+    problem: 'deleted',
+    message: rechained
+      ? `${missing}: deleted, and the rows after it were re-chained to hide it (row ${row.seq} chains on ${where(from - 1)})`
+      : `${missing}: deleted (row ${row.seq} does not chain on ${where(from - 1)})`,
+  };
+}
+
+/** The slow path: explains why `row` did not follow the row before it, or accepts it (undefined). */
+async function diagnose(store: VerifyStore, row: Row, prevSeq: number, prevHash: string, allowSeqGaps: boolean, chunkSize: number): Promise<AuditFirstBad | undefined> {
+  const linked = chainHash(prevHash, row.entry) === row.hash;
+  const gap = row.seq !== prevSeq + 1;
+  if (linked) {
+    if (gap && !allowSeqGaps) return deleted(prevSeq + 1, row.seq - 1, row, true);
+    const problem = entryProblem(row.entry);
+    if (problem) return { seq: row.seq, problem: 'malformed', message: `row ${row.seq}'s entry ${problem}` };
+    return undefined;
+  }
+  if (gap && !allowSeqGaps) return deleted(prevSeq + 1, row.seq - 1, row, false);
+
+  // Which row's hash does this row's own hash chain on? A later row: rows were moved. An
+  // earlier one than the row before it: the rows in between were not in the original chain.
+  const base = await findBase(store, row, chunkSize);
+  if (base !== undefined && base > row.seq) {
+    return {
+      seq: row.seq,
+      problem: 'reordered',
+      message: `row ${row.seq} is out of order: it chains on row ${base}, which now comes after it (rows were swapped or moved)`,
+    };
+  }
+  if (base !== undefined) {
+    const first = await store.guard(() => store.db.selectFrom('audit_events').select('seq').where('seq', '>', base).orderBy('seq').limit(1).executeTakeFirstOrThrow());
+    return {
+      seq: first.seq,
+      problem: 'inserted',
+      message: `row ${first.seq} was inserted: row ${row.seq} chains directly on ${where(base)}, so ${first.seq === row.seq - 1 ? `row ${first.seq}` : `rows ${first.seq}–${row.seq - 1}`} between them were not in the original chain`,
+    };
+  }
+  if (gap) return deleted(prevSeq + 1, row.seq - 1, row, false);
+  const next = await store.guard(() => store.db.selectFrom('audit_events').select(['seq', 'entry', 'hash']).where('seq', '>', row.seq).orderBy('seq').limit(1).executeTakeFirst());
+  if (next && chainHash(prevHash, next.entry) === next.hash) {
+    return {
+      seq: row.seq,
+      problem: 'inserted',
+      message: `row ${row.seq} was inserted: it does not chain on ${where(prevSeq)}, and row ${next.seq} after it chains on ${where(prevSeq)} directly`,
+    };
+  }
+  return {
+    seq: row.seq,
+    problem: 'edited',
+    message: `row ${row.seq} was edited: its hash does not match its entry chained on ${where(prevSeq)} (the entry or the hash was changed)`,
+  };
+}
+
+/** The seq of the row whose stored hash `row` chains on (0 for the genesis hash), if any. */
+async function findBase(store: VerifyStore, row: Row, chunkSize: number): Promise<number | undefined> {
+  if (chainHash(GENESIS_HASH, row.entry) === row.hash) return 0;
+  let cursor = 0;
+  for (;;) {
+    const after = cursor;
+    const candidates = await store.guard(() =>
+      store.db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '>', after).orderBy('seq').limit(chunkSize).execute(),
+    );
+    for (const c of candidates) if (c.seq !== row.seq && chainHash(c.hash, row.entry) === row.hash) return c.seq;
+    if (candidates.length < chunkSize) return undefined;
+    cursor = candidates[candidates.length - 1]!.seq;
+  }
+}

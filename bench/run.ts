@@ -6,6 +6,7 @@ import type { BenchModule, BenchResult } from './harness.js';
 const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./rotation.bench.js'),
   () => import('./audit-verify.bench.js'),
+  () => import('./status.bench.js'),
 ];
 
 const only = process.argv.slice(2);

@@ -6,6 +6,7 @@ import { registerAudit } from './audit.js';
 import { registerExport } from './export.js';
 import { registerGet } from './get.js';
 import { registerImport } from './import.js';
+import { registerCheck } from './check.js';
 import { registerInit } from './init.js';
 import { registerMasterKey } from './master-key.js';
 import { registerResume } from './resume.js';
@@ -13,5 +14,6 @@ import { registerRetire } from './retire.js';
 import { registerRotate } from './rotate.js';
 import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
+import { registerStatus } from './status.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerRotate, registerResume, registerRetire, registerGet, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerGet, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema];

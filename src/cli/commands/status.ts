@@ -1,0 +1,260 @@
+// `rotor status`: every secret × environment with its age, due dates, grace window and state,
+// read from the store. Built for 100k rows: cells are formatted once (dates through a per-day
+// cache), widths found in the same pass, and the table written in large chunks; colour only on a
+// terminal. `--json` streams one row object per line inside a valid JSON document.
+import type { Command } from 'commander';
+import { formatDuration } from '../../core/duration.js';
+import { RotorError } from '../../core/errors.js';
+import { computeStatus, STATUS_STATES, type StatusReport, type StatusRow, type StatusState } from '../../core/status/status.js';
+import type { CommandContext } from '../command-context.js';
+import { colors, type CliIo } from '../io.js';
+import type { Wrap } from '../program.js';
+
+export interface StatusOptions {
+  secret?: string;
+  env?: string;
+  at?: string;
+}
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?$/i;
+
+/**
+ * Parses `--at`: an ISO date means the end of that day (UTC), so `--at 2026-06-01` answers
+ * "what will be due on June 1"; a date-time is that instant (UTC unless an offset is given).
+ *
+ * @example
+ * parseAtDate('2026-06-01') // Date.UTC(2026, 5, 1, 23, 59, 59, 999)
+ */
+export function parseAtDate(value: string): number {
+  const invalid = () =>
+    new RotorError('ERR_ROTOR_CLI_DATE_INVALID', `invalid date "${value}": use an ISO date (2026-06-01) or date-time (2026-06-01T12:00:00Z)`, {
+      details: { value },
+    });
+  const text = value.trim();
+  const d = DATE_ONLY.exec(text);
+  const t = d ? undefined : DATE_TIME.exec(text);
+  const m = d ?? t;
+  if (!m) throw invalid();
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const [hour, minute, second] = t ? [Number(t[4]), Number(t[5]), Number(t[6] ?? 0)] : [23, 59, 59];
+  const millis = t ? Number((t[7] ?? '0').padEnd(3, '0')) : 999;
+  const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  // Date.UTC rolls 2026-02-30 over to March: a date that does not round-trip is not a date.
+  const back = new Date(utc);
+  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day || back.getUTCHours() !== hour || back.getUTCMinutes() !== minute || back.getUTCSeconds() !== second) {
+    throw invalid();
+  }
+  const zone = t?.[8];
+  if (!zone || zone.toUpperCase() === 'Z') return utc;
+  const sign = zone.startsWith('-') ? -1 : 1;
+  const [zh, zm] = [Number(zone.slice(1, 3)), Number(zone.slice(4, 6))];
+  if (zh > 23 || zm > 59) throw invalid();
+  return utc - sign * (zh * 60 + zm) * 60_000;
+}
+
+/** Lines per write call: large enough that writing is never the bottleneck. */
+const LINES_PER_WRITE = 4096;
+
+/** Writes lines in chunks of one write call each, waiting for 'drain' when the stream asks. */
+export async function writeLines(stream: CliIo['stdout'], lines: Iterable<string>): Promise<void> {
+  let chunk: string[] = [];
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const text = `${chunk.join('\n')}\n`;
+    chunk = [];
+    if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+  };
+  for (const line of lines) {
+    chunk.push(line);
+    if (chunk.length >= LINES_PER_WRITE) await flush();
+  }
+  await flush();
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** The JSON shape of one row: instants as ISO strings, ages in milliseconds and whole days. */
+export function rowJson(row: StatusRow) {
+  return {
+    secret: row.secret,
+    kind: row.kind,
+    environment: row.environment,
+    state: row.state,
+    ageState: row.ageState,
+    owner: row.owner,
+    rotatedAt: iso(row.rotatedAt),
+    currentSince: iso(row.currentSince),
+    ageMs: row.ageMs,
+    ageDays: row.ageMs === null ? null : Math.floor(row.ageMs / 86_400_000),
+    dueSoonAt: iso(row.dueSoonAt),
+    nextDueAt: iso(row.nextDueAt),
+    overdueAt: iso(row.overdueAt),
+    graceUntil: iso(row.graceUntil),
+    rotation: row.rotation && {
+      id: row.rotation.id,
+      state: row.rotation.state,
+      step: row.rotation.step,
+      startedAt: iso(row.rotation.startedAt),
+      updatedAt: iso(row.rotation.updatedAt),
+      finishedAt: iso(row.rotation.finishedAt),
+      errorCode: row.rotation.errorCode,
+      stuck: row.rotation.stuck,
+    },
+  };
+}
+
+/** Streams `{ at, summary, rows: [...] }` with one compact row per line. */
+export async function writeStatusJson(io: CliIo, report: StatusReport): Promise<void> {
+  const head = `{\n  "at": ${JSON.stringify(iso(report.at))},\n  "summary": ${JSON.stringify(report.summary)},\n  "rows": [`;
+  const rows = report.rows;
+  function* lines(): Generator<string> {
+    yield head;
+    for (let i = 0; i < rows.length; i++) yield `    ${JSON.stringify(rowJson(rows[i]!))}${i < rows.length - 1 ? ',' : ''}`;
+    yield '  ]\n}';
+  }
+  await writeLines(io.stdout, lines());
+}
+
+const HEADERS = ['SECRET', 'ENV', 'STATE', 'AGE', 'CURRENT SINCE', 'NEXT DUE', 'OVERDUE FROM', 'GRACE UNTIL', 'ROTATION', 'OWNER'] as const;
+
+/** Formats dates through a cache: most rows share a handful of days. */
+function dateFormatter(withTime: boolean): (ms: number | null) => string {
+  const cache = new Map<number, string>();
+  const bucket = withTime ? 60_000 : 86_400_000;
+  return (ms) => {
+    if (ms === null) return '-';
+    const key = Math.floor(ms / bucket);
+    let text = cache.get(key);
+    if (text === undefined) {
+      const s = new Date(key * bucket).toISOString();
+      text = withTime ? `${s.slice(0, 10)} ${s.slice(11, 16)}Z` : s.slice(0, 10);
+      cache.set(key, text);
+    }
+    return text;
+  };
+}
+
+function rotationCell(row: StatusRow, now: number): string {
+  const r = row.rotation;
+  if (!r || r.state === 'succeeded') return '';
+  if (r.state === 'running') return r.stuck ? `stuck at ${r.step} for ${formatDuration(now - r.updatedAt)}` : `running ${r.step}`;
+  const what = r.state === 'rolled_back' ? 'rolled back' : 'failed';
+  return `${what} at ${r.step}${r.errorCode ? ` ${r.errorCode}` : ''}`;
+}
+
+/**
+ * The plain-text table, with the state column coloured by `paint` (identity off a terminal).
+ * Two passes over the rows: the first finds the column widths, the second yields the lines one
+ * at a time, so no array of 100k formatted lines is ever held (cell text is cached per day).
+ */
+export function statusTableLines(report: StatusReport, now: number, paint: (state: StatusState, padded: string) => string): Iterable<string> {
+  const day = dateFormatter(false);
+  const minute = dateFormatter(true);
+  const ages = new Map<number, string>();
+  const ageText = (ms: number | null): string => {
+    if (ms === null) return '-';
+    const days = Math.floor(ms / 86_400_000);
+    // Ages of a day or more are shared between rows; shorter ones are rare.
+    if (days < 1) return formatDuration(ms);
+    let text = ages.get(days);
+    if (text === undefined) ages.set(days, (text = formatDuration(ms)));
+    return text;
+  };
+  const cellsOf = (row: StatusRow): string[] => [
+    row.secret,
+    row.environment,
+    row.state,
+    ageText(row.ageMs),
+    day(row.rotatedAt),
+    day(row.nextDueAt),
+    day(row.overdueAt),
+    row.graceUntil === null ? '' : minute(row.graceUntil),
+    rotationCell(row, now),
+    row.owner ?? '',
+  ];
+  const widths: number[] = HEADERS.map((h) => h.length);
+  for (const row of report.rows) {
+    const r = cellsOf(row);
+    for (let c = 0; c < r.length; c++) if (r[c]!.length > widths[c]!) widths[c] = r[c]!.length;
+  }
+  const last = HEADERS.length - 1;
+  const line = (r: readonly string[], state?: StatusState): string => {
+    let out = '';
+    for (let c = 0; c < last; c++) {
+      const padded = r[c]!.padEnd(widths[c]!);
+      out += (c === 2 && state ? paint(state, padded) : padded) + '  ';
+    }
+    return (out + r[last]).trimEnd();
+  };
+  function* lines(): Generator<string> {
+    yield line(HEADERS);
+    for (const row of report.rows) yield line(cellsOf(row), row.state);
+  }
+  return lines();
+}
+
+export function summaryLine(report: StatusReport): string {
+  const s = report.summary;
+  const parts = STATUS_STATES.filter((state) => s.byState[state] > 0).map((state) => `${s.byState[state]} ${state}`);
+  const extra = [s.inGrace > 0 ? `${s.inGrace} with a grace window open` : '', s.stuck > 0 ? `${s.stuck} stuck rotation${s.stuck > 1 ? 's' : ''} (run \`rotor resume\`)` : '']
+    .filter(Boolean)
+    .join('; ');
+  return `${s.total} secret×environment row${s.total === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}${extra ? `; ${extra}` : ''} (at ${new Date(report.at).toISOString()})`;
+}
+
+export async function statusCommand(ctx: CommandContext, options: StatusOptions): Promise<number> {
+  const { rotor } = ctx;
+  const now = rotor.clock.now();
+  const at = options.at === undefined ? now : parseAtDate(options.at);
+  const store = await rotor.store();
+  const report = await store.guard(() =>
+    computeStatus(store, {
+      now,
+      at,
+      ...(options.secret === undefined ? {} : { secret: options.secret }),
+      ...(options.env === undefined ? {} : { environment: options.env }),
+    }),
+  );
+  if (ctx.json) {
+    await writeStatusJson(ctx.io, report);
+    return 0;
+  }
+  if (report.rows.length === 0) {
+    await writeLines(ctx.io.stdout, ['no secrets in the store: run `rotor apply` to load rotor.yaml']);
+    return 0;
+  }
+  const c = colors(ctx.io);
+  const palette: Record<StatusState, (s: string) => string> = {
+    ok: c.green,
+    'due-soon': c.yellow,
+    due: (s) => c.bold(c.yellow(s)),
+    overdue: (s) => c.bold(c.red(s)),
+    unknown: c.magenta,
+    'in-grace': c.cyan,
+    rotating: c.blue,
+    failed: (s) => c.bold(c.red(s)),
+  };
+  const plain = !c.isColorSupported;
+  const table = statusTableLines(report, now, plain ? (_state, padded) => padded : (state, padded) => palette[state](padded));
+  function* lines(): Generator<string> {
+    yield* table;
+    yield '';
+    yield summaryLine(report);
+  }
+  await writeLines(ctx.io.stdout, lines());
+  return 0;
+}
+
+export function registerStatus(program: Command, wrap: Wrap): void {
+  program
+    .command('status')
+    .description('every secret × environment: age, next due, grace window and state, from the store')
+    .option('--secret <name>', 'only this secret')
+    .option('--env <environment>', 'only this environment (plus rows for every environment, `*`)')
+    .option('--at <date>', 'evaluate at this ISO date or date-time instead of now')
+    .option('--json', 'machine-readable output')
+    .action(wrap(statusCommand));
+}

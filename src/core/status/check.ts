@@ -1,0 +1,156 @@
+// Turns a status report into a monitoring-plugin result (Nagios, Icinga, Sensu, Zabbix agents):
+// one exit code and one summary line, with the problem rows after it as long output.
+//
+// Per row, each problem maps to a plugin status:
+//   CRITICAL (2): overdue, failed rotation, stuck rotation
+//   WARNING  (1): due, due soon
+//   UNKNOWN  (3): no known rotation date
+// and the worst wins, in this order: CRITICAL > WARNING > UNKNOWN > OK. The cadence problems
+// come from `ageState`, so a secret that is overdue stays CRITICAL while a healthy rotation is
+// running (until the new value is current) and nothing is hidden behind `failed`/`rotating`.
+// A row can count in more than one category (overdue and failed); in-grace is not a problem.
+import { formatDuration } from '../duration.js';
+import type { StatusReport, StatusRow } from './status.js';
+
+export const PLUGIN_CODES = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
+export type PluginStatus = keyof typeof PLUGIN_CODES;
+
+/** Worst first: the order in which statuses win. */
+export const PLUGIN_PRECEDENCE: readonly PluginStatus[] = ['CRITICAL', 'WARNING', 'UNKNOWN', 'OK'];
+
+export const PROBLEMS = ['overdue', 'failed', 'stuck', 'due', 'due-soon', 'unknown'] as const;
+export type Problem = (typeof PROBLEMS)[number];
+
+const PROBLEM_STATUS: Record<Problem, PluginStatus> = {
+  overdue: 'CRITICAL',
+  failed: 'CRITICAL',
+  stuck: 'CRITICAL',
+  due: 'WARNING',
+  'due-soon': 'WARNING',
+  unknown: 'UNKNOWN',
+};
+
+const PROBLEM_LABEL: Record<Problem, string> = {
+  overdue: 'overdue',
+  failed: 'failed',
+  stuck: 'stuck rotation',
+  due: 'due',
+  'due-soon': 'due soon',
+  unknown: 'unknown',
+};
+
+/** Long-output lines after the summary; the summary and the counts always cover every row. */
+export const MAX_DETAIL_LINES = 100;
+
+export interface CheckProblem {
+  secret: string;
+  environment: string;
+  problem: Problem;
+  status: PluginStatus;
+  detail: string;
+}
+
+export interface CheckResult {
+  status: PluginStatus;
+  code: (typeof PLUGIN_CODES)[PluginStatus];
+  /** The one-line plugin output: `ROTOR CRITICAL - 2 overdue, 1 failed; WARNING - 3 due soon | perfdata`. */
+  summary: string;
+  counts: Record<Problem, number> & { ok: number; rows: number };
+  problems: CheckProblem[];
+}
+
+/** The worse of two plugin statuses. */
+export function worstStatus(a: PluginStatus, b: PluginStatus): PluginStatus {
+  return PLUGIN_PRECEDENCE.indexOf(a) <= PLUGIN_PRECEDENCE.indexOf(b) ? a : b;
+}
+
+function isoDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+function describe(row: StatusRow, problem: Problem): string {
+  switch (problem) {
+    case 'overdue':
+      return `overdue since ${isoDay(row.overdueAt!)} (age ${formatDuration(row.ageMs!)})`;
+    case 'due':
+      return `due since ${isoDay(row.nextDueAt!)} (age ${formatDuration(row.ageMs!)})`;
+    case 'due-soon':
+      return `due on ${isoDay(row.nextDueAt!)} (age ${formatDuration(row.ageMs!)})`;
+    case 'failed':
+      return `rotation ${row.rotation!.id} failed at ${row.rotation!.step}${row.rotation!.errorCode ? ` (${row.rotation!.errorCode})` : ''}`;
+    case 'stuck':
+      return `rotation ${row.rotation!.id} stuck at ${row.rotation!.step} since ${new Date(row.rotation!.updatedAt).toISOString()}: run \`rotor resume\``;
+    case 'unknown':
+      return row.currentSince === null ? 'no current version' : 'last rotation date unknown';
+  }
+}
+
+/** The problems of one row, worst first. */
+export function rowProblems(row: StatusRow): Problem[] {
+  const found: Problem[] = [];
+  if (row.ageState === 'overdue') found.push('overdue');
+  if (row.rotation?.state === 'failed') found.push('failed');
+  if (row.rotation?.stuck) found.push('stuck');
+  if (row.ageState === 'due') found.push('due');
+  if (row.ageState === 'due-soon') found.push('due-soon');
+  if (row.ageState === 'unknown') found.push('unknown');
+  return found;
+}
+
+/**
+ * Evaluates a status report as a monitoring check.
+ *
+ * @example
+ * const result = evaluateCheck(await computeStatus(store, { now }));
+ * process.exitCode = result.code; // 2 when anything is overdue
+ */
+export function evaluateCheck(report: StatusReport, options: { asOf?: string } = {}): CheckResult {
+  const counts = { overdue: 0, failed: 0, stuck: 0, due: 0, 'due-soon': 0, unknown: 0, ok: 0, rows: report.rows.length };
+  // One bucket per plugin status keeps the result worst-first without a sort.
+  const buckets: Record<PluginStatus, CheckProblem[]> = { CRITICAL: [], WARNING: [], UNKNOWN: [], OK: [] };
+  let status: PluginStatus = 'OK';
+  for (const row of report.rows) {
+    const found = rowProblems(row);
+    if (found.length === 0) counts.ok++;
+    for (const problem of found) {
+      counts[problem]++;
+      const problemStatus = PROBLEM_STATUS[problem];
+      status = worstStatus(status, problemStatus);
+      buckets[problemStatus].push({ secret: row.secret, environment: row.environment, problem, status: problemStatus, detail: describe(row, problem) });
+    }
+  }
+  if (report.rows.length === 0) status = 'UNKNOWN';
+
+  const sections: string[] = [];
+  for (const section of PLUGIN_PRECEDENCE) {
+    const parts = PROBLEMS.filter((p) => PROBLEM_STATUS[p] === section && counts[p] > 0).map((p) => `${counts[p]} ${PROBLEM_LABEL[p]}`);
+    if (parts.length > 0) sections.push(`${section === status ? '' : `${section} - `}${parts.join(', ')}`);
+  }
+  let text: string;
+  if (report.rows.length === 0) text = 'no secrets in the store (run `rotor apply`)';
+  else if (sections.length === 0) text = `${counts.ok} of ${counts.rows} secret×environment rows ok`;
+  else text = sections.join('; ');
+  if (options.asOf) text += ` (as of ${options.asOf})`;
+  const s = report.summary;
+  const perf = [
+    `rows=${counts.rows}`,
+    `ok=${counts.ok}`,
+    `due_soon=${counts['due-soon']}`,
+    `due=${counts.due}`,
+    `overdue=${counts.overdue}`,
+    `failed=${counts.failed}`,
+    `stuck=${counts.stuck}`,
+    `rotating=${s.byState.rotating}`,
+    `unknown=${counts.unknown}`,
+    `in_grace=${s.inGrace}`,
+  ].join(' ');
+  const problems = PLUGIN_PRECEDENCE.flatMap((p) => buckets[p]);
+  return { status, code: PLUGIN_CODES[status], summary: `ROTOR ${status} - ${text} | ${perf}`, counts, problems };
+}
+
+/** The long output: one line per problem, worst first, capped at MAX_DETAIL_LINES. */
+export function checkDetailLines(result: CheckResult, max = MAX_DETAIL_LINES): string[] {
+  const lines = result.problems.slice(0, max).map((p) => `${p.status}: ${p.secret}/${p.environment} ${p.detail}`);
+  if (result.problems.length > max) lines.push(`… and ${result.problems.length - max} more: run \`rotor status\``);
+  return lines;
+}

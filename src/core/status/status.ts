@@ -1,0 +1,365 @@
+// Where every secret × environment stands against its cadence: the runbook's "automated
+// reminder script", computed from the store (what `rotor apply` wrote and what rotations did),
+// never from a hand-kept file or from rotor.yaml.
+//
+// One state per row, by precedence (the first that applies wins):
+//   failed > rotating > unknown | overdue > due > due-soon > in-grace > ok
+// - failed:   the latest rotation (by started_at) failed; a later success clears it. A rotation
+//             that `rotor resume` rolled back left the current version untouched and is not a
+//             failure: it shows in `rotation`, and the age states still apply.
+// - rotating: the latest rotation is running; `rotation.stuck` when it has not advanced a step
+//             for STUCK_ROTATION_MS (measured against the real clock, not `at`).
+// - unknown:  no current version, or its real-world rotation date is unknown (imported without
+//             a date). Exclusive with the age states below.
+// - due-soon from (target - warn), due from target, overdue when the age is past max (max
+//   defaults to target). Ages are counted in whole units of the max as written (whole days for
+//   day cadences), so a 90-day secret is due on day 90 and overdue on day 91, and a 180-365d
+//   secret is due from day 180 and overdue after day 365 (from day 366).
+// - in-grace: a previous version is still accepted (its retire_at is after `at`).
+// Nothing is hidden by the single column: `ageState` always holds the cadence-only state and
+// `graceUntil` is set whenever a grace window is open, whatever the state.
+//
+// The work is a handful of set-based queries (secrets, environments, current versions, open
+// grace windows, the latest rotation per pair where it did not succeed, the master key's date)
+// and one linear pass with Maps, so it stays linear in the number of rows. Plain Kysely only:
+// PostgreSQL runs the same queries.
+import type { Kysely } from 'kysely';
+import { MASTER_KEY_ROTATED_AT } from '../context.js';
+import { MS } from '../duration.js';
+import { RotorError } from '../errors.js';
+import type { Cadence, SecretSpec } from '../policy/policy.js';
+import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
+import type { Database, RotationState, RotationStep } from '../store/schema.js';
+
+export const STATUS_STATES = ['ok', 'due-soon', 'due', 'overdue', 'unknown', 'in-grace', 'rotating', 'failed'] as const;
+export type StatusState = (typeof STATUS_STATES)[number];
+
+/** The cadence-only part of the state. */
+export type AgeState = 'ok' | 'due-soon' | 'due' | 'overdue' | 'unknown';
+
+/** A running rotation whose updated_at is older than this is stuck (the engine touches it every step). */
+export const STUCK_ROTATION_MS = 15 * MS.m;
+
+/** The environment name of rows that apply to every environment (Rotor's master key). */
+export const ALL_ENVIRONMENTS = '*';
+
+export interface RotationInfo {
+  id: string;
+  state: RotationState;
+  step: RotationStep;
+  startedAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+  errorCode: string | null;
+  /** Running, and no step recorded for longer than STUCK_ROTATION_MS. */
+  stuck: boolean;
+}
+
+export interface StatusRow {
+  secret: string;
+  kind: string;
+  environment: string;
+  state: StatusState;
+  ageState: AgeState;
+  owner: string | null;
+  /** When the current version became current in the store (promoted, else created); null without one. */
+  currentSince: number | null;
+  /** The real-world date the current value was rotated; ages count from it. Null when unknown. */
+  rotatedAt: number | null;
+  ageMs: number | null;
+  /** First instant the row is due-soon, due and overdue. Null when the age is unknown. */
+  dueSoonAt: number | null;
+  nextDueAt: number | null;
+  overdueAt: number | null;
+  /** End of the open grace window of the previous version, if one is open at `at`. */
+  graceUntil: number | null;
+  /** The latest rotation of this secret in this environment when it did not succeed (running, failed, rolled back); null when the last one succeeded or none ran. */
+  rotation: RotationInfo | null;
+}
+
+export interface StatusSummary {
+  total: number;
+  byState: Record<StatusState, number>;
+  /** Rows with an open grace window, whatever their state. */
+  inGrace: number;
+  /** Running rotations that stopped advancing. */
+  stuck: number;
+}
+
+export interface StatusReport {
+  /** The instant the ages were evaluated at. */
+  at: number;
+  rows: StatusRow[];
+  summary: StatusSummary;
+}
+
+export interface StatusOptions {
+  /** The real current time (from the clock): stuck rotations are judged against it. */
+  now: number;
+  /** Evaluate ages and grace windows at this instant instead of `now` (`--at`). */
+  at?: number;
+  secret?: string;
+  environment?: string;
+}
+
+/**
+ * The resolution ages are counted in for a maximum age: the largest of day, hour, minute and
+ * second that divides it. "Past 90 days" then means "91 days old", as people count.
+ */
+export function ageResolution(maxMs: number): number {
+  for (const unit of [MS.d, MS.h, MS.m, MS.s]) if (maxMs >= unit && maxMs % unit === 0) return unit;
+  return 1;
+}
+
+/** Due-soon, due and overdue instants for a value rotated at `rotatedAt`. */
+export function cadenceDates(rotatedAt: number, cadence: Cadence): { dueSoonAt: number; nextDueAt: number; overdueAt: number } {
+  const nextDueAt = rotatedAt + cadence.targetMs;
+  return {
+    dueSoonAt: nextDueAt - cadence.warnMs,
+    nextDueAt,
+    overdueAt: rotatedAt + cadence.maxMs + ageResolution(cadence.maxMs),
+  };
+}
+
+export function emptyStateCounts(): Record<StatusState, number> {
+  return { ok: 0, 'due-soon': 0, due: 0, overdue: 0, unknown: 0, 'in-grace': 0, rotating: 0, failed: 0 };
+}
+
+/** The current version's dates, as the query returns them (the row object is kept as is). */
+interface CurrentVersion {
+  rotated_at: number | null;
+  since: number;
+}
+
+/**
+ * Per secret, an array indexed by environment (its place in the environments table; `*` last):
+ * the pass's lookup structure. No per-row string keys and no Map per secret, which keeps the
+ * garbage collector's work small at 100k rows.
+ */
+interface PairMap<T> {
+  envIndex: ReadonlyMap<string, number>;
+  bySecret: Map<string, (T | undefined)[]>;
+}
+
+function createPairMap<T>(envIndex: ReadonlyMap<string, number>): PairMap<T> {
+  return { envIndex, bySecret: new Map() };
+}
+
+function getPair<T>(map: PairMap<T>, secret: string, environment: string): T | undefined {
+  const i = map.envIndex.get(environment);
+  return i === undefined ? undefined : map.bySecret.get(secret)?.[i];
+}
+
+function setPair<T>(map: PairMap<T>, secret: string, environment: string, value: T): void {
+  const i = map.envIndex.get(environment);
+  // A version or rotation of an environment no longer configured is not shown.
+  if (i === undefined) return;
+  let slots = map.bySecret.get(secret);
+  if (!slots) map.bySecret.set(secret, (slots = new Array<T | undefined>(map.envIndex.size).fill(undefined)));
+  slots[i] = value;
+}
+
+interface Scope {
+  secret?: string;
+  environment?: string;
+  envIndex: ReadonlyMap<string, number>;
+}
+
+/** The current version of every pair in scope: only the columns the pass needs, never the sealed bytes. */
+async function loadCurrent(db: Kysely<Database>, scope: Scope): Promise<PairMap<CurrentVersion>> {
+  let query = db
+    .selectFrom('versions')
+    .select((eb) => ['secret', 'environment', 'rotated_at', eb.fn.coalesce('promoted_at', 'created_at').as('since')])
+    .where('stage', '=', 'current');
+  if (scope.secret !== undefined) query = query.where('secret', '=', scope.secret);
+  if (scope.environment !== undefined) query = query.where('environment', '=', scope.environment);
+  const map = createPairMap<CurrentVersion>(scope.envIndex);
+  for (const v of await query.execute()) {
+    const seen = getPair(map, v.secret, v.environment);
+    // Only one current version should exist; if not, the newest one is what apps use.
+    if (!seen || v.since > seen.since) setPair(map, v.secret, v.environment, v);
+  }
+  return map;
+}
+
+/** The end of every grace window still open at `at` (previous versions not yet retired). */
+async function loadGrace(db: Kysely<Database>, scope: Scope, at: number): Promise<PairMap<number>> {
+  let query = db.selectFrom('versions').select(['secret', 'environment', 'retire_at']).where('stage', '=', 'previous').where('retire_at', '>', at);
+  if (scope.secret !== undefined) query = query.where('secret', '=', scope.secret);
+  if (scope.environment !== undefined) query = query.where('environment', '=', scope.environment);
+  const map = createPairMap<number>(scope.envIndex);
+  for (const v of await query.execute()) {
+    const seen = getPair(map, v.secret, v.environment);
+    if (v.retire_at !== null && (seen === undefined || v.retire_at > seen)) setPair(map, v.secret, v.environment, v.retire_at);
+  }
+  return map;
+}
+
+/**
+ * The latest rotation of each pair, for the pairs where it did not succeed: a rotation that is
+ * not `succeeded` and has no later-started rotation. Reading the non-succeeded rotations through
+ * the rotations_state index keeps this proportional to failures and running rotations rather
+ * than to the whole rotation history.
+ */
+async function loadUnfinishedRotations(db: Kysely<Database>, scope: Scope, now: number): Promise<PairMap<RotationInfo>> {
+  let query = db
+    .selectFrom('rotations as r')
+    .select(['r.id', 'r.secret', 'r.environment', 'r.state', 'r.step', 'r.started_at', 'r.updated_at', 'r.finished_at', 'r.error_code'])
+    .where('r.state', 'in', ['running', 'failed', 'rolled_back'])
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('rotations as later')
+            .select('later.id')
+            .whereRef('later.secret', '=', 'r.secret')
+            .whereRef('later.environment', '=', 'r.environment')
+            .whereRef('later.started_at', '>', 'r.started_at'),
+        ),
+      ),
+    );
+  if (scope.secret !== undefined) query = query.where('r.secret', '=', scope.secret);
+  if (scope.environment !== undefined) query = query.where('r.environment', 'in', [scope.environment, ALL_ENVIRONMENTS]);
+  const map = createPairMap<RotationInfo>(scope.envIndex);
+  for (const r of await query.execute()) {
+    const seen = getPair(map, r.secret, r.environment);
+    // Two rotations started in the same millisecond: the one that moved last is the latest.
+    if (seen && seen.updatedAt >= r.updated_at) continue;
+    setPair(map, r.secret, r.environment, {
+      id: r.id,
+      state: r.state,
+      step: r.step,
+      startedAt: r.started_at,
+      updatedAt: r.updated_at,
+      finishedAt: r.finished_at,
+      errorCode: r.error_code,
+      stuck: r.state === 'running' && now - r.updated_at > STUCK_ROTATION_MS,
+    });
+  }
+  return map;
+}
+
+/**
+ * Every secret × environment in the store (or the one secret / environment asked for) with its
+ * state at `at` (default `now`).
+ *
+ * @example
+ * const report = await computeStatus(store, { now: rotor.clock.now() });
+ * report.summary.byState.overdue // 2
+ */
+export async function computeStatus(store: { db: Kysely<Database> }, options: StatusOptions): Promise<StatusReport> {
+  const { db } = store;
+  const now = options.now;
+  const at = options.at ?? now;
+  const environments = await db.selectFrom('environments').select(['name', 'position']).orderBy('position').execute();
+  const envIndex = new Map<string, number>(environments.map((e, i) => [e.name, i]));
+  envIndex.set(ALL_ENVIRONMENTS, environments.length);
+  const scope: Scope = {
+    envIndex,
+    ...(options.secret === undefined ? {} : { secret: options.secret }),
+    ...(options.environment === undefined ? {} : { environment: options.environment }),
+  };
+  if (scope.environment !== undefined && !envIndex.has(scope.environment)) {
+    throw new RotorError(
+      'ERR_ROTOR_ENV_UNKNOWN',
+      `unknown environment "${scope.environment}": configured are ${environments.map((e) => e.name).join(', ') || 'none (run `rotor apply`)'}`,
+      { details: { environment: scope.environment } },
+    );
+  }
+
+  let secretsQuery = db.selectFrom('secrets').select(['name', 'kind', 'spec']).orderBy('name');
+  if (scope.secret !== undefined) secretsQuery = secretsQuery.where('name', '=', scope.secret);
+  const secrets = await secretsQuery.execute();
+  if (scope.secret !== undefined && secrets.length === 0) {
+    throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `unknown secret "${scope.secret}": it is not in the store (add it to rotor.yaml, then \`rotor apply\`)`, {
+      details: { secret: scope.secret },
+    });
+  }
+
+  const current = await loadCurrent(db, scope);
+  const grace = await loadGrace(db, scope, at);
+  const rotations = await loadUnfinishedRotations(db, scope, now);
+  const hasMasterKey = secrets.some((s) => s.kind === MASTER_KEY_KIND);
+  const masterRotatedText = hasMasterKey
+    ? (await db.selectFrom('meta').select('value').where('key', '=', MASTER_KEY_ROTATED_AT).executeTakeFirst())?.value
+    : undefined;
+  const masterRotatedAt = masterRotatedText !== undefined && /^\d+$/.test(masterRotatedText) ? Number(masterRotatedText) : null;
+  const masterCurrent: CurrentVersion | undefined = masterRotatedAt === null ? undefined : { rotated_at: masterRotatedAt, since: masterRotatedAt };
+
+  const rows: StatusRow[] = [];
+  const byState = emptyStateCounts();
+  let inGrace = 0;
+  let stuck = 0;
+  const masterEnvs = [ALL_ENVIRONMENTS];
+  for (const s of secrets) {
+    const spec = JSON.parse(s.spec) as SecretSpec;
+    const isMaster = s.kind === MASTER_KEY_KIND;
+    let envs: string[];
+    if (isMaster) {
+      envs = masterEnvs;
+    } else {
+      envs = spec.environments.filter((e) => e !== ALL_ENVIRONMENTS && envIndex.has(e) && (scope.environment === undefined || scope.environment === e));
+      if (envs.length > 1) envs.sort((a, b) => envIndex.get(a)! - envIndex.get(b)!);
+    }
+    const cadence = spec.cadence;
+    const overdueAfter = cadence.maxMs + ageResolution(cadence.maxMs);
+    const owner = spec.owner ?? null;
+    const currentOf = current.bySecret.get(s.name);
+    const graceOf = grace.bySecret.get(s.name);
+    const rotationOf = rotations.bySecret.get(s.name);
+    for (const environment of envs) {
+      const e = envIndex.get(environment)!;
+      const cur = isMaster ? masterCurrent : currentOf?.[e];
+      const rotatedAt = cur?.rotated_at ?? null;
+      let ageState: AgeState = 'unknown';
+      let ageMs: number | null = null;
+      let dueSoonAt: number | null = null;
+      let nextDueAt: number | null = null;
+      let overdueAt: number | null = null;
+      if (rotatedAt !== null) {
+        ageMs = at - rotatedAt;
+        // cadenceDates, inlined: no temporary object per row.
+        nextDueAt = rotatedAt + cadence.targetMs;
+        dueSoonAt = nextDueAt - cadence.warnMs;
+        overdueAt = rotatedAt + overdueAfter;
+        ageState = at >= overdueAt ? 'overdue' : at >= nextDueAt ? 'due' : at >= dueSoonAt ? 'due-soon' : 'ok';
+      }
+      const graceUntil = graceOf?.[e] ?? null;
+      const rotation = rotationOf?.[e] ?? null;
+      const state: StatusState =
+        rotation?.state === 'failed'
+          ? 'failed'
+          : rotation?.state === 'running'
+            ? 'rotating'
+            : ageState !== 'ok'
+              ? ageState
+              : graceUntil !== null
+                ? 'in-grace'
+                : 'ok';
+      byState[state]++;
+      if (graceUntil !== null) inGrace++;
+      if (rotation?.stuck) stuck++;
+      rows.push({
+        secret: s.name,
+        kind: s.kind,
+        environment,
+        state,
+        ageState,
+        owner,
+        currentSince: cur?.since ?? null,
+        rotatedAt,
+        ageMs,
+        dueSoonAt,
+        nextDueAt,
+        overdueAt,
+        graceUntil,
+        rotation,
+      });
+    }
+  }
+  if (scope.secret !== undefined && scope.environment !== undefined && rows.length === 0) {
+    throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `${scope.secret} is not used in environment "${scope.environment}"`, {
+      details: { secret: scope.secret, environment: scope.environment },
+    });
+  }
+  return { at, rows, summary: { total: rows.length, byState, inGrace, stuck } };
+}

@@ -95,7 +95,8 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<numbe
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-      return 2;
+      // For monitoring, a misconfigured check is UNKNOWN (3), not CRITICAL (2).
+      return argv[0] === 'check' ? 3 : 2;
     }
     reportError(runtime.io, error, false);
     return 1;

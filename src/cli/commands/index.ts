@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Wrap } from '../program.js';
 import { registerApply } from './apply.js';
 import { registerAudit } from './audit.js';
+import { registerDemo } from './demo.js';
 import { registerExport } from './export.js';
 import { registerGet } from './get.js';
 import { registerImport } from './import.js';
@@ -16,4 +17,4 @@ import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
 import { registerStatus } from './status.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerGet, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerGet, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema, registerDemo];

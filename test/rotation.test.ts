@@ -236,3 +236,58 @@ describe('rotation engine', () => {
     await rotor.close();
   });
 });
+
+describe('rotor rotate (CLI)', () => {
+  it('shows each step as it runs on a terminal and prints no colour codes when NO_COLOR is set', async () => {
+    const p = await createProject();
+    const result = await p.cli(['rotate', 'JWT_ACCESS_SECRET'], { tty: true });
+    expect(result.code, result.stderr).toBe(0);
+    const steps = result.stdout.split('\n').filter((l) => l.includes('✓')).map((l) => l.trim().split(/\s+/).slice(1, 3).join(' '));
+    expect(steps).toEqual([
+      'staging create',
+      'staging apply',
+      'staging verify',
+      'staging promote',
+      'production create',
+      'production apply',
+      'production verify',
+      'production promote',
+    ]);
+    // eslint-disable-next-line no-control-regex
+    expect(result.stdout).not.toMatch(/\x1b\[/);
+  });
+
+  it('--json prints one machine-readable result and no step lines', async () => {
+    const p = await createProject();
+    const result = await p.cli(['rotate', 'METRICS_AUTH_TOKEN', '--json'], { tty: true });
+    const parsed = JSON.parse(result.stdout);
+    expect(parsed).toMatchObject({ secret: 'METRICS_AUTH_TOKEN', ok: true, method: 'manual', emergency: false });
+    expect(parsed.results.map((r: { environment: string; outcome: string }) => [r.environment, r.outcome])).toEqual([
+      ['staging', 'succeeded'],
+      ['production', 'succeeded'],
+    ]);
+    expect(parsed.requestId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('records every row of an emergency rotation with method emergency, the operator and the request id', async () => {
+    const p = await createProject();
+    await p.cli(['rotate', 'JWT_REFRESH_SECRET', '--env', 'production']);
+    const result = await p.cli(['rotate', 'JWT_REFRESH_SECRET', '--env', 'production', '--emergency', '--reason', 'leak', '--operator', 'bob', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    const { requestId } = JSON.parse(result.stdout);
+    const rows = (await auditActions(p)) as unknown as { action: string; method: string; operator: string; requestId: string }[];
+    const mine = rows.filter((r) => r.requestId === requestId);
+    expect(mine.map((r) => r.action)).toEqual(['rotate.start', 'rotate.create', 'rotate.apply', 'rotate.verify', 'rotate.promote', 'retire', 'rotate.emergency']);
+    expect(new Set(mine.map((r) => r.method))).toEqual(new Set(['emergency']));
+    expect(new Set(mine.map((r) => r.operator))).toEqual(new Set(['bob']));
+  });
+
+  it('a manual secret with a value per environment needs --env when the value is piped', async () => {
+    const p = await createProject();
+    const result = await p.cli(['rotate', 'SMTP_PASSWORD'], { stdin: 'a-long-enough-value\n' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('pass --env');
+    const ok = await p.cli(['rotate', 'SMTP_PASSWORD', '--env', 'staging'], { stdin: 'a-long-enough-value\n' });
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+});

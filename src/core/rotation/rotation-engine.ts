@@ -298,10 +298,12 @@ export function createRotationEngine(deps: EngineDeps) {
     }
   }
 
-  async function rotateOne(store: Store, actor: Actor, spec: SecretSpec, environment: string, request: RotateRequest): Promise<EnvironmentResult> {
+  async function rotateOne(store: Store, requester: Actor, spec: SecretSpec, environment: string, request: RotateRequest): Promise<EnvironmentResult> {
     const started = performance.now();
     const emergency = Boolean(request.emergency);
     const method: Method = emergency ? 'emergency' : request.method;
+    // Every row this rotation writes carries its method, not the command's default.
+    const actor: Actor = { ...requester, method };
     const rotator: AnyRotator = rotor.rotator(spec.kind);
     const master = await rotor.masterKey();
     const lock = await acquireLock(store, rotor.clock, lockName(spec.name, environment));

@@ -14,7 +14,7 @@ function crashAt(p: TestProject, point: string, mode = 'normal') {
   return spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', p.dir, point, SECRET, ENV, mode], {
     encoding: 'utf8',
     env: { ...process.env, ...p.env },
-    timeout: 20_000,
+    timeout: 60_000,
   });
 }
 
@@ -30,7 +30,7 @@ async function snapshot(p: TestProject) {
   return { rows, rotations, readable, current: rows.filter((r) => r.stage === 'current') };
 }
 
-describe('a rotation killed with SIGKILL at any step', () => {
+describe('a rotation killed with SIGKILL at any step', { timeout: 120_000 }, () => {
   // Points journaled by the engine; killing after verify:done means the new version is
   // proven and resume promotes it, before that resume rolls back.
   const cases: Array<[string, 'old' | 'new']> = [

@@ -74,7 +74,7 @@ export async function demoCommand(ctx: CommandContext, options: { dir?: string }
   await step('the tamper-evident audit log', ['audit', 'list', '--limit', '8']);
   await step('prove nobody edited it', ['audit', 'verify']);
   print(io);
-  print(io, `Done. Explore further with:  cd ${dir} && npx rotor status`);
+  print(io, `Done. Explore further with:  npx rotor --config ${join(dir, 'rotor.yaml')} --state-dir ${join(dir, '.rotor')} status`);
   return 0;
 }
 

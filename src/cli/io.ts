@@ -43,3 +43,8 @@ export function formatTable(headers: string[], rows: string[][]): string {
   for (const r of rows) out.push(line(r));
   return out.join('\n');
 }
+
+/** Commander reducer for repeatable options (`--secret A --secret B`). */
+export function collectOption(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -19,6 +19,7 @@ import { Option, type Command } from 'commander';
 import { readEnvironmentValues, type DeliveredValue } from '../../core/delivery/read-values.js';
 import { RotorError } from '../../core/errors.js';
 import type { CommandContext } from '../command-context.js';
+import { collectOption } from '../io.js';
 import type { Wrap } from '../program.js';
 
 export const EXPORT_FORMATS = ['dotenv', 'json', 'shell'] as const;
@@ -111,10 +112,6 @@ export async function exportCommand(ctx: CommandContext, options: ExportOptions)
   return 0;
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 export function registerExport(program: Command, wrap: Wrap): void {
   program
     .command('export')
@@ -122,7 +119,7 @@ export function registerExport(program: Command, wrap: Wrap): void {
     .requiredOption('-e, --env <environment>', 'environment to export')
     .addOption(new Option('--format <format>', 'dotenv (default), json or shell').choices([...EXPORT_FORMATS]))
     .option('-o, --output <file>', 'write to this file (mode 0600) instead of stdout')
-    .option('--secret <name>', 'only this secret (repeatable)', collect)
+    .option('--secret <name>', 'only this secret (repeatable)', collectOption)
     .option('--reveal', 'allow printing to a terminal')
     .option('--json', 'same as --format json')
     .action(wrap(exportCommand));

@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { readEnvironmentValues, type DeliveredValue } from '../../core/delivery/read-values.js';
 import { RotorError } from '../../core/errors.js';
 import type { CommandContext } from '../command-context.js';
+import { collectOption } from '../io.js';
 import { reportError, type Wrap } from '../program.js';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
@@ -113,10 +114,6 @@ export async function runCommand(ctx: CommandContext, options: RunOptions, argv:
   }
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 export function registerRun(program: Command, wrap: Wrap): void {
   program
     .command('run')
@@ -126,6 +123,6 @@ export function registerRun(program: Command, wrap: Wrap): void {
     // No -e short flag: `rotor run --env E node -e …` without `--` must fail loudly, not
     // quietly take the child's -e as Rotor's environment.
     .requiredOption('--env <environment>', 'environment whose values to inject')
-    .option('--secret <name>', 'only this secret (repeatable)', collect)
+    .option('--secret <name>', 'only this secret (repeatable)', collectOption)
     .action(wrap(runCommand));
 }

@@ -1,10 +1,13 @@
 // Builds the `rotor` command tree. `runCli` is the whole CLI as a function of argv and streams,
 // so tests run commands in-process; only main.ts touches process.exit.
 import { Command, CommanderError, Option } from 'commander';
-import { isRotorError, RotorError } from '../core/errors.js';
+import { RotorError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { createCommandContext, type CommandContext, type GlobalOptions } from './command-context.js';
-import { colors, type CliIo } from './io.js';
+import type { CliIo } from './io.js';
+import { reportError } from './report-error.js';
+
+export { reportError };
 import { COMMANDS } from './commands/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -20,20 +23,6 @@ export type Wrap = <O>(action: CommandAction<O>, settings?: ActionSettings) => (
 export interface CliRuntime {
   io: CliIo;
   clock?: Clock;
-}
-
-/** Reports an error once, without values: `rotor: ERR_CODE: message`. */
-export function reportError(io: CliIo, error: unknown, json: boolean): void {
-  const rotorError = isRotorError(error)
-    ? error
-    : new RotorError('ERR_ROTOR_CLI_USAGE', `unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
-  if (json) {
-    io.stdout.write(`${JSON.stringify({ error: { code: rotorError.code, message: rotorError.message, details: rotorError.details ?? {} } }, null, 2)}\n`);
-    return;
-  }
-  const c = colors({ ...io, stdout: io.stderr });
-  io.stderr.write(`${c.red('rotor:')} ${c.bold(rotorError.code)}: ${rotorError.message}\n`);
-  if (!isRotorError(error) && error instanceof Error && io.env.ROTOR_DEBUG) io.stderr.write(`${error.stack}\n`);
 }
 
 /** Commander echoes unknown options verbatim; strip anything after `=` so no value is echoed. */

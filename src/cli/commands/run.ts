@@ -15,7 +15,8 @@ import { readEnvironmentValues, type DeliveredValue } from '../../core/delivery/
 import { RotorError } from '../../core/errors.js';
 import type { CommandContext } from '../command-context.js';
 import { collectOption } from '../io.js';
-import { reportError, type Wrap } from '../program.js';
+import type { Wrap } from '../program.js';
+import { reportError } from '../report-error.js';
 
 export const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 

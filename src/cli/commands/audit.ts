@@ -14,6 +14,7 @@ import { isRotorError, RotorError } from '../../core/errors.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, formatTable, print, printJson } from '../io.js';
 import type { Wrap } from '../program.js';
+import { parseDateOption } from '../parse-date.js';
 
 export interface AuditFilterOptions {
   secret?: string;
@@ -38,9 +39,6 @@ export interface AuditExportOptions extends AuditFilterOptions {
 }
 
 const DEFAULT_LIMIT = 50;
-const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(?:Z|[+-]\d{2}:\d{2})?$/i;
-const DAY = 86_400_000;
 
 /**
  * Parses `--since`/`--until`: an ISO date (UTC; `--until` means the end of that day), a
@@ -55,21 +53,7 @@ export function parseAuditDate(option: '--since' | '--until', value: string, clo
     new RotorError('ERR_ROTOR_CLI_DATE_INVALID', `invalid ${option} "${value}": use a date (2026-03-01), a UTC date-time (2026-03-01T12:00:00Z) or an age (30d, 12h)`, {
       details: { option, value },
     });
-  const d = DATE_ONLY.exec(text);
-  if (d) {
-    const [y, m, day] = [Number(d[1]), Number(d[2]), Number(d[3])];
-    const start = Date.UTC(y, m - 1, day);
-    const back = new Date(start);
-    // Date.UTC rolls 2026-02-30 over to March: a date that does not round-trip is not a date.
-    if (back.getUTCFullYear() !== y || back.getUTCMonth() !== m - 1 || back.getUTCDate() !== day) throw invalid();
-    return option === '--until' ? start + DAY - 1 : start;
-  }
-  if (DATE_TIME.test(text)) {
-    const zoned = /(?:Z|[+-]\d{2}:\d{2})$/i.test(text) ? text : `${text}Z`;
-    const ms = Date.parse(zoned);
-    if (Number.isNaN(ms)) throw invalid();
-    return ms;
-  }
+  if (/^\d{4}-/.test(text)) return parseDateOption(option, text, option === '--until' ? 'end' : 'start');
   try {
     return clock.now() - parseDuration(text);
   } catch (error) {

@@ -6,7 +6,8 @@ import { checkDetailLines, evaluateCheck, PLUGIN_CODES } from '../../core/status
 import { computeStatus } from '../../core/status/status.js';
 import type { CommandContext } from '../command-context.js';
 import type { Wrap } from '../program.js';
-import { parseAtDate, writeLines } from './status.js';
+import { writeLines } from './status.js';
+import { parseDateOption } from '../parse-date.js';
 
 export interface CheckOptions {
   at?: string;
@@ -15,7 +16,7 @@ export interface CheckOptions {
 export async function checkCommand(ctx: CommandContext, options: CheckOptions): Promise<number> {
   const { rotor } = ctx;
   const now = rotor.clock.now();
-  const at = options.at === undefined ? now : parseAtDate(options.at);
+  const at = options.at === undefined ? now : parseDateOption('--at', options.at, 'end');
   const store = await rotor.store();
   const report = await store.guard(() => computeStatus(store, { now, at }));
   const asOf = options.at === undefined ? undefined : new Date(at).toISOString();

@@ -3,10 +3,10 @@
 // or stdin, never argv; everything that can be checked without it is checked first.
 import type { Command } from 'commander';
 import { assertImportable, assertRotatedAt, importValue } from '../../core/delivery/import-value.js';
-import { RotorError } from '../../core/errors.js';
 import type { CommandContext } from '../command-context.js';
 import { print, printJson } from '../io.js';
 import type { Wrap } from '../program.js';
+import { parseDateOption } from '../parse-date.js';
 import { readSecretInput } from '../secret-input.js';
 
 export interface ImportOptions {
@@ -15,31 +15,10 @@ export interface ImportOptions {
   fromFile?: string;
 }
 
-const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
-
-/**
- * Parses `2025-06-01` (midnight UTC) or an ISO date-time (`2025-06-01T09:30:00Z`, with an
- * offset, or local time without one). Impossible dates such as 2025-02-30 are refused rather
- * than rolled over.
- */
-export function parseRotatedAt(text: string): number {
-  const match = DATE.exec(text.trim());
-  const invalid = () =>
-    new RotorError('ERR_ROTOR_CLI_DATE_INVALID', `--rotated-at "${text}" is not a date: use YYYY-MM-DD or an ISO date-time such as 2025-06-01T09:30:00Z`, {
-      details: { rotatedAt: text },
-    });
-  if (!match) throw invalid();
-  const [, y, m, d] = match;
-  const day = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)));
-  if (day.getUTCFullYear() !== Number(y) || day.getUTCMonth() !== Number(m) - 1 || day.getUTCDate() !== Number(d)) throw invalid();
-  const at = match[4] === undefined ? day.getTime() : Date.parse(text.trim().replace(' ', 'T'));
-  if (!Number.isFinite(at)) throw invalid();
-  return at;
-}
 
 export async function importCommand(ctx: CommandContext, options: ImportOptions, name: string): Promise<number> {
   const { rotor, io } = ctx;
-  const rotatedAt = options.rotatedAt === undefined ? null : parseRotatedAt(options.rotatedAt);
+  const rotatedAt = options.rotatedAt === undefined ? null : parseDateOption('--rotated-at', options.rotatedAt, 'start');
   assertRotatedAt(rotatedAt, rotor.clock.now());
   await assertImportable(rotor, name, options.env);
   // A wrong master key is found before anyone types a value.

@@ -4,53 +4,16 @@
 // terminal. `--json` streams one row object per line inside a valid JSON document.
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
-import { RotorError } from '../../core/errors.js';
 import { computeStatus, STATUS_STATES, type StatusReport, type StatusRow, type StatusState } from '../../core/status/status.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, type CliIo } from '../io.js';
+import { parseDateOption } from '../parse-date.js';
 import type { Wrap } from '../program.js';
 
 export interface StatusOptions {
   secret?: string;
   env?: string;
   at?: string;
-}
-
-const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?$/i;
-
-/**
- * Parses `--at`: an ISO date means the end of that day (UTC), so `--at 2026-06-01` answers
- * "what will be due on June 1"; a date-time is that instant (UTC unless an offset is given).
- *
- * @example
- * parseAtDate('2026-06-01') // Date.UTC(2026, 5, 1, 23, 59, 59, 999)
- */
-export function parseAtDate(value: string): number {
-  const invalid = () =>
-    new RotorError('ERR_ROTOR_CLI_DATE_INVALID', `invalid date "${value}": use an ISO date (2026-06-01) or date-time (2026-06-01T12:00:00Z)`, {
-      details: { value },
-    });
-  const text = value.trim();
-  const d = DATE_ONLY.exec(text);
-  const t = d ? undefined : DATE_TIME.exec(text);
-  const m = d ?? t;
-  if (!m) throw invalid();
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const [hour, minute, second] = t ? [Number(t[4]), Number(t[5]), Number(t[6] ?? 0)] : [23, 59, 59];
-  const millis = t ? Number((t[7] ?? '0').padEnd(3, '0')) : 999;
-  const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  // Date.UTC rolls 2026-02-30 over to March: a date that does not round-trip is not a date.
-  const back = new Date(utc);
-  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day || back.getUTCHours() !== hour || back.getUTCMinutes() !== minute || back.getUTCSeconds() !== second) {
-    throw invalid();
-  }
-  const zone = t?.[8];
-  if (!zone || zone.toUpperCase() === 'Z') return utc;
-  const sign = zone.startsWith('-') ? -1 : 1;
-  const [zh, zm] = [Number(zone.slice(1, 3)), Number(zone.slice(4, 6))];
-  if (zh > 23 || zm > 59) throw invalid();
-  return utc - sign * (zh * 60 + zm) * 60_000;
 }
 
 /** Lines per write call: large enough that writing is never the bottleneck. */
@@ -208,7 +171,7 @@ export function summaryLine(report: StatusReport): string {
 export async function statusCommand(ctx: CommandContext, options: StatusOptions): Promise<number> {
   const { rotor } = ctx;
   const now = rotor.clock.now();
-  const at = options.at === undefined ? now : parseAtDate(options.at);
+  const at = options.at === undefined ? now : parseDateOption('--at', options.at, 'end');
   const store = await rotor.store();
   const report = await store.guard(() =>
     computeStatus(store, {

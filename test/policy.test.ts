@@ -150,3 +150,18 @@ describe('rotor apply', () => {
     expect(schema.required).toEqual(expect.arrayContaining(['version', 'environments', 'secrets']));
   });
 });
+
+describe('policy drift', () => {
+  it('status warns when rotor.yaml has changed since the last apply, and stops after apply', async () => {
+    const p = await createProject();
+    expect((await p.cli(['status'])).stderr).toBe('');
+    const yaml = readFileSync(join(p.dir, 'rotor.yaml'), 'utf8');
+    p.writePolicy(yaml.replace('cadence: 180d\n    notes: Low exposure scope', 'cadence: 90d\n    notes: Low exposure scope'));
+    expect((await p.cli(['status'])).stderr).toContain('has changed since the last `rotor apply`');
+    await p.cli(['apply']);
+    expect((await p.cli(['status'])).stderr).toBe('');
+    p.writePolicy(`# a comment only\n${readFileSync(join(p.dir, 'rotor.yaml'), 'utf8')}`);
+    await p.cli(['apply']);
+    expect((await p.cli(['status'])).stderr).toBe('');
+  });
+});

@@ -4,6 +4,7 @@
 // terminal. `--json` streams one row object per line inside a valid JSON document.
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
+import { policyHasUnappliedChanges } from '../../core/policy/apply-policy.js';
 import { computeStatus, STATUS_STATES, type StatusReport, type StatusRow, type StatusState } from '../../core/status/status.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, type CliIo } from '../io.js';
@@ -181,6 +182,9 @@ export async function statusCommand(ctx: CommandContext, options: StatusOptions)
       ...(options.env === undefined ? {} : { environment: options.env }),
     }),
   );
+  if (await policyHasUnappliedChanges(store, rotor.policyFile)) {
+    ctx.io.stderr.write(`rotor: warning: ${rotor.policyFile} has changed since the last \`rotor apply\`; this status reflects what was applied\n`);
+  }
   if (ctx.json) {
     await writeStatusJson(ctx.io, report);
     return 0;

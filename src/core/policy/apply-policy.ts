@@ -1,6 +1,11 @@
 // Loads a validated policy into the store: environments and secret specs. Idempotent: a
 // second apply of the same file changes nothing and reports no changes.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Kysely } from 'kysely';
 import type { Actor } from '../audit/audit-log.js';
+import { getMeta, setMeta, type Store } from '../store/open-store.js';
+import type { Database } from '../store/schema.js';
 import { appendAudit } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import type { Policy, SecretSpec } from './policy.js';
@@ -43,6 +48,29 @@ export function diffPolicy(
   return changes;
 }
 
+export const POLICY_DIGEST = 'policy_sha256';
+
+/** SHA-256 of the policy file as applied, so status can tell when rotor.yaml has moved on. */
+export function policyDigest(file: string): string | undefined {
+  try {
+    return createHash('sha256').update(readFileSync(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when rotor.yaml differs from what was last applied (false when either is unknown). */
+export async function policyHasUnappliedChanges(store: Store, file: string): Promise<boolean> {
+  const applied = await getMeta(store, POLICY_DIGEST);
+  const now = policyDigest(file);
+  return applied !== undefined && now !== undefined && applied !== now;
+}
+
+async function recordDigest(trx: Kysely<Database>, file: string): Promise<void> {
+  const digest = policyDigest(file);
+  if (digest) await setMeta(trx, POLICY_DIGEST, digest);
+}
+
 /** Computes and (unless `dryRun`) writes the changes in one transaction, audited. */
 export async function applyPolicy(rotor: Rotor, actor: Actor, options: { dryRun?: boolean } = {}): Promise<PolicyChange[]> {
   const policy = rotor.policy();
@@ -51,7 +79,9 @@ export async function applyPolicy(rotor: Rotor, actor: Actor, options: { dryRun?
     const environments = await trx.selectFrom('environments').selectAll().execute();
     const secrets = await trx.selectFrom('secrets').select(['name', 'spec']).execute();
     const changes = diffPolicy(policy, { environments, secrets });
-    if (options.dryRun || changes.length === 0) return changes;
+    if (options.dryRun) return changes;
+    await recordDigest(trx, rotor.policyFile);
+    if (changes.length === 0) return changes;
     const now = rotor.clock.now();
     await trx.deleteFrom('environments').execute();
     if (policy.environments.length > 0) {

@@ -33,10 +33,14 @@ export function describeResult(io: CliIo, result: RotateResult): void {
       const grace = r.graceUntil ? `previous accepted until ${r.graceUntil}` : r.previousVersionId ? 'previous version revoked' : 'first version';
       print(io, `${c.green('rotated')} ${result.secret} in ${r.environment}: version ${r.versionId} is current; ${grace}`);
       for (const action of r.emergencyActions ?? []) print(io, `  ${c.yellow('!')} ${action}`);
+    } else if (r.outcome === 'standby') {
+      print(io, `${c.cyan('standby')} ${result.secret} in ${r.environment}: version ${r.versionId} is published and may become current from ${r.promoteAfter}; run \`rotor rotate ${result.secret} --env ${r.environment}\` (or \`rotor resume\`) then`);
+    } else if (r.outcome === 'waiting') {
+      print(io, `${c.yellow('waiting')} ${result.secret} in ${r.environment}: ${r.error?.message}`);
     } else if (r.outcome === 'failed') {
       print(io, `${c.red('failed')}  ${result.secret} in ${r.environment}: ${r.error?.code}: ${r.error?.message}`);
     } else {
-      print(io, `${c.dim('skipped')} ${result.secret} in ${r.environment}: an earlier environment failed`);
+      print(io, `${c.dim('skipped')} ${result.secret} in ${r.environment}: an earlier environment ${result.results.some((x) => x.outcome === 'waiting') ? 'is still waiting' : 'failed'}`);
     }
   }
 }

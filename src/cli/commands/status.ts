@@ -66,6 +66,7 @@ export function rowJson(row: StatusRow) {
       finishedAt: iso(row.rotation.finishedAt),
       errorCode: row.rotation.errorCode,
       stuck: row.rotation.stuck,
+      ...(row.rotation.state === 'waiting' ? { promoteAfter: iso(row.rotation.promoteAfter) } : {}),
     },
   };
 }
@@ -105,6 +106,7 @@ function rotationCell(row: StatusRow, now: number): string {
   const r = row.rotation;
   if (!r || r.state === 'succeeded') return '';
   if (r.state === 'running') return r.stuck ? `stuck at ${r.step} for ${formatDuration(now - r.updatedAt)}` : `running ${r.step}`;
+  if (r.state === 'waiting') return `standby until ${r.promoteAfter === null ? '-' : new Date(r.promoteAfter).toISOString()}`;
   const what = r.state === 'rolled_back' ? 'rolled back' : 'failed';
   return `${what} at ${r.step}${r.errorCode ? ` ${r.errorCode}` : ''}`;
 }

@@ -5,15 +5,16 @@
 // transaction, so a process killed at any point leaves a usable current value; `resume`
 // finishes (after verify) or rolls back (before it) whatever it left.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { MASTER_KEY_CHECK } from '../context.js';
 import type { MasterKey } from '../crypto/envelope.js';
+import { formatDuration } from '../duration.js';
 import { RotorError, isRotorError } from '../errors.js';
 import type { SecretSpec } from '../policy/policy.js';
 import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
-import type { Database, Method, RotationStep } from '../store/schema.js';
+import type { Database, Method, RotationStep, RotationsTable } from '../store/schema.js';
 import type { Store } from '../store/open-store.js';
 import { destroyVersion, getVersion, insertVersion, openVersion, parseMeta, versionInStage, type VersionRow } from '../vault/versions.js';
 import { acquireLock, lockName } from './lock.js';
@@ -55,8 +56,15 @@ export interface RotateRequest {
 export interface EnvironmentResult {
   environment: string;
   rotationId: string;
-  outcome: 'succeeded' | 'failed' | 'skipped';
+  /**
+   * `standby`: the new version is verified and published but waits for its kind's publish-ahead
+   * time before it may become current (`promoteAfter`); `rotate` again (or `resume`) then.
+   * `waiting`: asked to continue such a rotation too early; nothing changed.
+   */
+  outcome: 'succeeded' | 'failed' | 'skipped' | 'standby' | 'waiting';
   versionId?: string;
+  /** For `standby` and `waiting`: when the standby version may become current (ISO). */
+  promoteAfter?: string;
   previousVersionId?: string;
   retiredVersionIds: string[];
   graceUntil?: string;
@@ -77,7 +85,8 @@ export interface ResumeOutcome {
   rotationId: string;
   secret: string;
   environment: string;
-  action: 'completed' | 'rolled-back' | 'skipped';
+  /** `waiting`: a standby version whose publish-ahead time has not passed yet; left as it is. */
+  action: 'completed' | 'rolled-back' | 'skipped' | 'waiting';
   detail: string;
 }
 
@@ -187,7 +196,7 @@ export function createRotationEngine(deps: EngineDeps) {
     progress({ secret: spec.name, environment, step: 'rollback', phase: 'start' });
     if (pendingId) {
       const pending = await getVersion(store.db, pendingId);
-      if (pending && pending.stage === 'pending') {
+      if (pending && (pending.stage === 'pending' || pending.stage === 'standby')) {
         try {
           if (pending.ciphertext) await rotor.rotator(spec.kind).retire(context(spec, environment, pending.id, false), stored(master, pending));
         } catch (revokeError) {
@@ -198,7 +207,7 @@ export function createRotationEngine(deps: EngineDeps) {
     await store.writeTransaction(async (trx) => {
       if (pendingId) {
         const pending = await trx.selectFrom('versions').select('stage').where('id', '=', pendingId).executeTakeFirst();
-        if (pending?.stage === 'pending') await destroyVersion(trx, pendingId, rotor.clock.now(), 'failed');
+        if (pending?.stage === 'pending' || pending?.stage === 'standby') await destroyVersion(trx, pendingId, rotor.clock.now(), 'failed');
       }
       await trx
         .updateTable('rotations')
@@ -235,8 +244,10 @@ export function createRotationEngine(deps: EngineDeps) {
         previousId = c.id;
         await trx.updateTable('versions').set({ stage: 'previous', retire_at: graceUntil }).where('id', '=', c.id).execute();
       }
-      await trx.updateTable('versions').set({ stage: 'current', promoted_at: now, rotated_at: now }).where('id', '=', pendingId).where('stage', '=', 'pending').execute();
-      await trx.updateTable('rotations').set({ step: 'promote', step_state: 'done', updated_at: now }).where('id', '=', rotationId).execute();
+      await trx.updateTable('versions').set({ stage: 'current', promoted_at: now, rotated_at: now }).where('id', '=', pendingId).where('stage', 'in', ['pending', 'standby']).execute();
+      // A rotation continued from standby runs again from here, so a crash after this commit
+      // leaves what resume already finishes (running, promote done).
+      await trx.updateTable('rotations').set({ state: 'running', step: 'promote', step_state: 'done', updated_at: now }).where('id', '=', rotationId).execute();
       await appendAudit(trx, rotor.clock, actor, {
         secret: spec.name,
         environment,
@@ -281,6 +292,153 @@ export function createRotationEngine(deps: EngineDeps) {
     return { retired, actions };
   }
 
+  /**
+   * How long a verified version must wait in standby: its kind's publish-ahead time, or 0.
+   * - An emergency never waits. The old key is presumed in an attacker's hands, and every minute
+   *   it stays current lets them mint tokens that verifiers accept. Promoting at once costs at
+   *   worst that a remote verifier whose JWKS cache lacks the new key rejects good tokens until
+   *   it refetches (most refetch on an unknown kid): a short, self-healing outage instead of
+   *   accepted forgeries.
+   * - A first version does not wait: nothing signs yet, so there is no working state to keep and
+   *   waiting would only keep the application from issuing tokens.
+   */
+  async function publishAheadMs(store: Store, spec: SecretSpec, environment: string, emergency: boolean): Promise<number> {
+    if (emergency) return 0;
+    const ms = rotor.rotator(spec.kind).publishAhead?.(spec.config) ?? 0;
+    if (ms <= 0) return 0;
+    return (await versionInStage(store.db, spec.name, environment, 'current')) ? ms : 0;
+  }
+
+  /** Pending → standby and the rotation parked as `waiting` until `promote_after`. One transaction. */
+  async function standby(store: Store, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, versionId: string, aheadMs: number): Promise<number> {
+    const now = rotor.clock.now();
+    const promoteAfter = now + aheadMs;
+    await store.writeTransaction(async (trx) => {
+      await trx.updateTable('versions').set({ stage: 'standby' }).where('id', '=', versionId).where('stage', '=', 'pending').execute();
+      await trx
+        .updateTable('rotations')
+        .set({ state: 'waiting', step: 'standby', step_state: 'done', promote_after: promoteAfter, updated_at: now })
+        .where('id', '=', rotationId)
+        .execute();
+      await appendAudit(trx, rotor.clock, actor, {
+        secret: spec.name,
+        environment,
+        action: 'rotate.standby',
+        outcome: 'success',
+        notes: `new version published in standby; it may become current from ${new Date(promoteAfter).toISOString()} (publish-ahead ${formatDuration(aheadMs)})`,
+        details: { rotation: rotationId, version: versionId, promote_after: new Date(promoteAfter).toISOString() },
+      });
+    });
+    rotor.logger.debug({ rotation: rotationId, step: 'standby', state: 'waiting' }, 'journaled');
+    await hook('standby:done');
+    return promoteAfter;
+  }
+
+  type AfterVerify =
+    | { parked: true; promoteAfter: number }
+    | { parked: false; promoted: Awaited<ReturnType<typeof promote>>; finished: Awaited<ReturnType<typeof finish>> };
+
+  /** A verified pending version goes to standby when its kind publishes ahead, else current. */
+  async function afterVerify(store: Store, master: MasterKey, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, versionId: string, emergency: boolean, reason: string | undefined): Promise<AfterVerify> {
+    const aheadMs = await publishAheadMs(store, spec, environment, emergency);
+    if (aheadMs > 0) {
+      const promoteAfter = await timed(spec, environment, 'standby', () => standby(store, actor, spec, environment, rotationId, versionId, aheadMs));
+      return { parked: true, promoteAfter };
+    }
+    const promoted = await timed(spec, environment, 'promote', () => promote(store, master, actor, spec, environment, rotationId, versionId, emergency));
+    const finished = await finish(store, master, actor, spec, environment, rotationId, emergency, reason);
+    return { parked: false, promoted, finished };
+  }
+
+  type WaitingRotation = Selectable<RotationsTable>;
+
+  /**
+   * Continues a `waiting` rotation: too early, nothing changes; otherwise the standby version
+   * is verified again and promoted. Callers hold the secret+environment lock. A failed verify
+   * fails the rotation (the standby version is destroyed); any other error leaves a state
+   * that the next attempt or `resume` picks up.
+   */
+  async function continueStandby(
+    store: Store,
+    master: MasterKey,
+    requester: Actor,
+    spec: SecretSpec,
+    rotation: WaitingRotation,
+  ): Promise<{ early: true; promoteAfter: number; versionId: string } | { early: false; versionId: string; promoted: Awaited<ReturnType<typeof promote>>; finished: Awaited<ReturnType<typeof finish>> }> {
+    const actor: Actor = { ...requester, method: rotation.method };
+    const environment = rotation.environment;
+    const row = rotation.pending_version_id ? await getVersion(store.db, rotation.pending_version_id) : undefined;
+    if (row?.stage !== 'standby') {
+      // Standby and waiting are written in one transaction, so this is a damaged store.
+      const why = new RotorError('ERR_ROTOR_ROTATION_FAILED', `the standby version of rotation ${rotation.id} is missing; rolled back`);
+      await failRotation(store, actor, spec, environment, rotation.id, null, why, 'rolled_back');
+      throw why;
+    }
+    const promoteAfter = rotation.promote_after ?? 0;
+    if (rotor.clock.now() < promoteAfter) return { early: true, promoteAfter, versionId: row.id };
+    const emergency = rotation.method === 'emergency';
+    try {
+      await timed(spec, environment, 'verify', () => rotor.rotator(spec.kind).verify(context(spec, environment, row.id, emergency), stored(master, row)));
+    } catch (error) {
+      await failRotation(store, actor, spec, environment, rotation.id, row.id, error, 'failed');
+      throw error;
+    }
+    const promoted = await timed(spec, environment, 'promote', () => promote(store, master, actor, spec, environment, rotation.id, row.id, emergency));
+    const finished = await finish(store, master, actor, spec, environment, rotation.id, emergency, rotation.reason ?? undefined);
+    return { early: false, versionId: row.id, promoted, finished };
+  }
+
+  function succeeded(environment: string, rotationId: string, versionId: string, promoted: Awaited<ReturnType<typeof promote>>, finished: Awaited<ReturnType<typeof finish>>, emergency: boolean, started: number): EnvironmentResult {
+    return {
+      environment,
+      rotationId,
+      outcome: 'succeeded',
+      versionId,
+      ...(promoted.previousId ? { previousVersionId: promoted.previousId } : {}),
+      retiredVersionIds: [...promoted.retired, ...finished.retired],
+      ...(promoted.graceUntil ? { graceUntil: new Date(promoted.graceUntil).toISOString() } : {}),
+      ...(emergency ? { emergencyActions: finished.actions } : {}),
+      ms: performance.now() - started,
+    };
+  }
+
+  /** `rotate` on a secret whose rotation waits in standby: continue it, or say when it can. */
+  async function continueWaiting(store: Store, master: MasterKey, requester: Actor, spec: SecretSpec, rotation: WaitingRotation, started: number): Promise<EnvironmentResult> {
+    const environment = rotation.environment;
+    try {
+      const next = await continueStandby(store, master, requester, spec, rotation);
+      if (next.early) {
+        const at = new Date(next.promoteAfter).toISOString();
+        return {
+          environment,
+          rotationId: rotation.id,
+          outcome: 'waiting',
+          versionId: next.versionId,
+          promoteAfter: at,
+          retiredVersionIds: [],
+          error: {
+            code: 'ERR_ROTOR_ROTATION_WAITING',
+            message: `standby version ${next.versionId} is published but may become current only from ${at} (in ${formatDuration(next.promoteAfter - rotor.clock.now())}), so that verifiers' key caches hold it: run this again then`,
+          },
+          ms: performance.now() - started,
+        };
+      }
+      return succeeded(environment, rotation.id, next.versionId, next.promoted, next.finished, false, started);
+    } catch (error) {
+      return { environment, rotationId: rotation.id, outcome: 'failed', retiredVersionIds: [], error: errorInfo(error), ms: performance.now() - started };
+    }
+  }
+
+  /**
+   * An emergency on a secret whose rotation waits in standby: the standby version is destroyed
+   * (it lived in the same store the emergency distrusts, and never signed) and its rotation
+   * rolled back; the emergency rotation then makes a fresh key current at once.
+   */
+  async function supersedeStandby(store: Store, actor: Actor, spec: SecretSpec, rotation: WaitingRotation): Promise<void> {
+    const why = new RotorError('ERR_ROTOR_ROTATION_SUPERSEDED', 'superseded by an emergency rotation; the standby version never signed and is destroyed');
+    await failRotation(store, actor, spec, rotation.environment, rotation.id, rotation.pending_version_id, why, 'rolled_back');
+  }
+
   async function timed<T>(spec: SecretSpec, environment: string, step: RotationStep, fn: () => Promise<T>): Promise<T> {
     const start = performance.now();
     progress({ secret: spec.name, environment, step, phase: 'start' });
@@ -312,6 +470,9 @@ export function createRotationEngine(deps: EngineDeps) {
     let pendingStored = false;
     let journaled = false;
     try {
+      const waiting = await store.db.selectFrom('rotations').selectAll().where('secret', '=', spec.name).where('environment', '=', environment).where('state', '=', 'waiting').executeTakeFirst();
+      if (waiting && !emergency) return await continueWaiting(store, master, requester, spec, waiting, started);
+      if (waiting) await supersedeStandby(store, actor, spec, waiting);
       const interrupted = await store.db.selectFrom('rotations').select('id').where('secret', '=', spec.name).where('environment', '=', environment).where('state', '=', 'running').executeTakeFirst();
       if (interrupted) {
         throw new RotorError('ERR_ROTOR_ROTATION_IN_PROGRESS', `${spec.name}/${environment} has an interrupted rotation (${interrupted.id}): run \`rotor resume\` first`, {
@@ -383,19 +544,11 @@ export function createRotationEngine(deps: EngineDeps) {
       await journal(store, rotationId, 'verify', 'started', done('apply'));
       await timed(spec, environment, 'verify', () => rotator.verify(ctx, pending));
       await journal(store, rotationId, 'verify', 'done', done('verify'));
-      const promoted = await timed(spec, environment, 'promote', () => promote(store, master, actor, spec, environment, rotationId, versionId, emergency));
-      const finished = await finish(store, master, actor, spec, environment, rotationId, emergency, request.reason);
-      return {
-        environment,
-        rotationId,
-        outcome: 'succeeded',
-        versionId,
-        ...(promoted.previousId ? { previousVersionId: promoted.previousId } : {}),
-        retiredVersionIds: [...promoted.retired, ...finished.retired],
-        ...(promoted.graceUntil ? { graceUntil: new Date(promoted.graceUntil).toISOString() } : {}),
-        ...(emergency ? { emergencyActions: finished.actions } : {}),
-        ms: performance.now() - started,
-      };
+      const next = await afterVerify(store, master, actor, spec, environment, rotationId, versionId, emergency, request.reason);
+      if (next.parked) {
+        return { environment, rotationId, outcome: 'standby', versionId, promoteAfter: new Date(next.promoteAfter).toISOString(), retiredVersionIds: [], ms: performance.now() - started };
+      }
+      return succeeded(environment, rotationId, versionId, next.promoted, next.finished, emergency, started);
     } catch (error) {
       if (!journaled) throw error;
       const rotationExists = await store.db.selectFrom('rotations').select(['state', 'step', 'step_state']).where('id', '=', rotationId).executeTakeFirst();
@@ -431,20 +584,24 @@ export function createRotationEngine(deps: EngineDeps) {
       for (const environment of envs) {
         const result = await rotateOne(store, actor, spec, environment, request);
         results.push(result);
-        if (result.outcome === 'failed') break;
+        // A standby environment passed verify; any other outcome but success stops the run.
+        if (result.outcome !== 'succeeded' && result.outcome !== 'standby') break;
       }
       for (const environment of envs.slice(results.length)) {
         results.push({ environment, rotationId: '', outcome: 'skipped', retiredVersionIds: [], ms: 0 });
       }
       const emergency = Boolean(request.emergency);
-      return { secret: spec.name, method: emergency ? 'emergency' : request.method, emergency, results, ok: results.every((r) => r.outcome === 'succeeded') };
+      return { secret: spec.name, method: emergency ? 'emergency' : request.method, emergency, results, ok: results.every((r) => r.outcome === 'succeeded' || r.outcome === 'standby') };
     },
 
-    /** Finishes (after verify) or rolls back (before it) every interrupted rotation. */
+    /**
+     * Finishes (after verify) or rolls back (before it) every interrupted rotation, and promotes
+     * standby versions whose publish-ahead time has passed (others stay waiting).
+     */
     async resume(actor: Actor): Promise<ResumeOutcome[]> {
       const store = await rotor.store();
       const master = await rotor.masterKey();
-      const running = await store.db.selectFrom('rotations').selectAll().where('state', '=', 'running').orderBy('started_at').execute();
+      const running = await store.db.selectFrom('rotations').selectAll().where('state', 'in', ['running', 'waiting']).orderBy('started_at').execute();
       const outcomes: ResumeOutcome[] = [];
       for (const rotation of running) {
         const base = { rotationId: rotation.id, secret: rotation.secret, environment: rotation.environment };
@@ -457,11 +614,20 @@ export function createRotationEngine(deps: EngineDeps) {
         }
         try {
           const fresh = await store.db.selectFrom('rotations').selectAll().where('id', '=', rotation.id).executeTakeFirstOrThrow();
-          if (fresh.state !== 'running') {
+          if (fresh.state !== 'running' && fresh.state !== 'waiting') {
             outcomes.push({ ...base, action: 'skipped', detail: `already ${fresh.state}` });
             continue;
           }
           const spec = rotor.secret(fresh.secret);
+          if (fresh.state === 'waiting') {
+            const next = await continueStandby(store, master, actor, spec, fresh);
+            outcomes.push(
+              next.early
+                ? { ...base, action: 'waiting', detail: `standby version ${next.versionId} becomes current from ${new Date(next.promoteAfter).toISOString()}` }
+                : { ...base, action: 'completed', detail: 'standby version promoted after its publish-ahead time' },
+            );
+            continue;
+          }
           const emergency = fresh.method === 'emergency';
           const pending = fresh.pending_version_id ? await getVersion(store.db, fresh.pending_version_id) : undefined;
           const promoted = pending?.stage === 'current' || pending?.stage === 'previous' || (fresh.step === 'promote' && fresh.step_state === 'done');
@@ -473,9 +639,13 @@ export function createRotationEngine(deps: EngineDeps) {
             // Verified material: verify again (idempotent) and promote, rather than waste it.
             const ctx = context(spec, fresh.environment, pending.id, emergency);
             await rotor.rotator(spec.kind).verify(ctx, stored(master, pending));
-            await promote(store, master, actor, spec, fresh.environment, fresh.id, pending.id, emergency);
-            await finish(store, master, actor, spec, fresh.environment, fresh.id, emergency, fresh.reason ?? undefined);
-            outcomes.push({ ...base, action: 'completed', detail: 'verified version promoted' });
+            // Kinds that publish ahead park it in standby here too: a crash must not skip the wait.
+            const next = await afterVerify(store, master, actor, spec, fresh.environment, fresh.id, pending.id, emergency, fresh.reason ?? undefined);
+            outcomes.push(
+              next.parked
+                ? { ...base, action: 'waiting', detail: `verified version moved to standby; it becomes current from ${new Date(next.promoteAfter).toISOString()}` }
+                : { ...base, action: 'completed', detail: 'verified version promoted' },
+            );
           } else {
             const why = new RotorError('ERR_ROTOR_ROTATION_FAILED', `interrupted during ${fresh.step} (${fresh.step_state}); rolled back by resume`);
             await failRotation(store, actor, spec, fresh.environment, fresh.id, pending?.stage === 'pending' ? pending.id : null, why, 'rolled_back');

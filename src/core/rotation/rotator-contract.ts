@@ -51,6 +51,30 @@ export interface RotatorDescriptor<Config = unknown> {
    * import applies only the generic checks.
    */
   validateImport?(ctx: RotatorContext<Config>, value: string): Promise<Material>;
+  /**
+   * For kinds whose public keys remote verifiers fetch and cache (a JWKS): how long, in ms, a
+   * verified version must be published in `standby` before it may become current, so those
+   * caches already hold it when it starts signing. Omitted or 0: promote at once. The engine
+   * skips standby for a first version (nothing signs yet) and for emergencies.
+   */
+  publishAhead?(config: Config): number;
+  /**
+   * The public JWK of a version, for kinds whose keys are published (`rotor jwks`). Derived from
+   * the sealed value, so the store's authenticated encryption also vouches for the public key.
+   * Must never include private members; the caller also keeps only public ones.
+   */
+  publicJwk?(ctx: RotatorContext<Config>, material: StoredMaterial): PublicJwk;
+}
+
+/** One public key as a JWK Set member: what third-party verifiers need, nothing private. */
+export interface PublicJwk {
+  kty: string;
+  crv: string;
+  x: string;
+  y?: string;
+  kid: string;
+  alg: string;
+  use: 'sig';
 }
 
 /** Type helper: keeps the config type while storing descriptors in one array. */

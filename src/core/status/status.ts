@@ -8,7 +8,9 @@
 //             that `rotor resume` rolled back left the current version untouched and is not a
 //             failure: it shows in `rotation`, and the age states still apply.
 // - rotating: the latest rotation is running; `rotation.stuck` when it has not advanced a step
-//             for STUCK_ROTATION_MS (measured against the real clock, not `at`).
+//             for STUCK_ROTATION_MS (measured against the real clock, not `at`). Also a rotation
+//             `waiting` with a version in standby until `rotation.promoteAfter`: it holds no
+//             lock and is never stuck or failed.
 // - unknown:  no current version, or its real-world rotation date is unknown (imported without
 //             a date). Exclusive with the age states below.
 // - due-soon from (target - warn), due from target, overdue when the age is past max (max
@@ -53,6 +55,8 @@ export interface RotationInfo {
   errorCode: string | null;
   /** Running, and no step recorded for longer than STUCK_ROTATION_MS. */
   stuck: boolean;
+  /** For a `waiting` rotation: when its standby version may become current; else null. */
+  promoteAfter: number | null;
 }
 
 export interface StatusRow {
@@ -204,8 +208,8 @@ async function loadGrace(db: Kysely<Database>, scope: Scope, at: number): Promis
 async function loadUnfinishedRotations(db: Kysely<Database>, scope: Scope, now: number): Promise<PairMap<RotationInfo>> {
   let query = db
     .selectFrom('rotations as r')
-    .select(['r.id', 'r.secret', 'r.environment', 'r.state', 'r.step', 'r.started_at', 'r.updated_at', 'r.finished_at', 'r.error_code'])
-    .where('r.state', 'in', ['running', 'failed', 'rolled_back'])
+    .select(['r.id', 'r.secret', 'r.environment', 'r.state', 'r.step', 'r.started_at', 'r.updated_at', 'r.finished_at', 'r.error_code', 'r.promote_after'])
+    .where('r.state', 'in', ['running', 'failed', 'rolled_back', 'waiting'])
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
@@ -233,6 +237,7 @@ async function loadUnfinishedRotations(db: Kysely<Database>, scope: Scope, now: 
       finishedAt: r.finished_at,
       errorCode: r.error_code,
       stuck: r.state === 'running' && now - r.updated_at > STUCK_ROTATION_MS,
+      promoteAfter: r.state === 'waiting' ? r.promote_after : null,
     });
   }
   return map;
@@ -328,7 +333,7 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
       const state: StatusState =
         rotation?.state === 'failed'
           ? 'failed'
-          : rotation?.state === 'running'
+          : rotation?.state === 'running' || rotation?.state === 'waiting'
             ? 'rotating'
             : ageState !== 'ok'
               ? ageState

@@ -94,6 +94,12 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
         for (const statement of d.appendOnlyAudit) await statement.execute(db);
       },
     },
+    // Rotations parked while a new version waits in standby (publish-ahead of public keys).
+    '0002-rotation-promote-after': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('rotations').addColumn('promote_after', 'bigint').execute();
+      },
+    },
   };
 }
 

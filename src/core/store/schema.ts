@@ -3,16 +3,20 @@
 // added by configuration alone.
 import type { Generated } from 'kysely';
 
-export const STAGES = ['pending', 'current', 'previous', 'retired', 'failed'] as const;
+// `standby`: verified and published (e.g. in a JWKS) but not yet signing; kinds whose public keys
+// remote verifiers cache wait there for their publish-ahead time before becoming current.
+export const STAGES = ['pending', 'current', 'previous', 'retired', 'failed', 'standby'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export const METHODS = ['scheduled', 'manual', 'emergency', 'api'] as const;
 export type Method = (typeof METHODS)[number];
 
-export const ROTATION_STATES = ['running', 'succeeded', 'failed', 'rolled_back'] as const;
+// `waiting`: parked after a version went to standby; it may continue from `promote_after`. Not
+// running (no lock held, never stuck) and not failed.
+export const ROTATION_STATES = ['running', 'succeeded', 'failed', 'rolled_back', 'waiting'] as const;
 export type RotationState = (typeof ROTATION_STATES)[number];
 
-export const ROTATION_STEPS = ['create', 'apply', 'verify', 'promote', 'retire'] as const;
+export const ROTATION_STEPS = ['create', 'apply', 'verify', 'promote', 'retire', 'standby'] as const;
 export type RotationStep = (typeof ROTATION_STEPS)[number];
 
 export interface EnvironmentsTable {
@@ -67,6 +71,8 @@ export interface RotationsTable {
   finished_at: number | null;
   error_code: string | null;
   error_message: string | null;
+  /** For a `waiting` rotation: when its standby version may become current (ms since epoch). */
+  promote_after: number | null;
 }
 
 export interface LocksTable {

@@ -1,7 +1,8 @@
 // The one list of rotators. Adding a kind is a new file plus one line here.
 import type { AnyRotator } from '../core/rotation/rotator-contract.js';
 import { jwtHmacRotator } from './jwt-hmac.js';
+import { jwtKeypairRotator } from './jwt-keypair.js';
 import { manualRotator } from './manual.js';
 import { randomRotator } from './random.js';
 
-export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator];
+export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator, jwtKeypairRotator];

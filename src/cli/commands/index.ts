@@ -9,6 +9,7 @@ import { registerGet } from './get.js';
 import { registerImport } from './import.js';
 import { registerCheck } from './check.js';
 import { registerInit } from './init.js';
+import { registerJwks } from './jwks.js';
 import { registerMasterKey } from './master-key.js';
 import { registerResume } from './resume.js';
 import { registerRetire } from './retire.js';
@@ -17,4 +18,4 @@ import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
 import { registerStatus } from './status.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerGet, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema, registerDemo];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema, registerDemo];

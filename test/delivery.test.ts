@@ -22,6 +22,7 @@ import { newId } from '../src/core/crypto/generate.js';
 import type { AuditEntry } from '../src/core/audit/audit-log.js';
 import type { Stage } from '../src/core/store/schema.js';
 import { insertVersion, type VersionRow } from '../src/core/vault/versions.js';
+import { readKidVariable } from '../src/core/delivery/kid-variable.js';
 import { ROTATORS } from '../src/rotators/registry.js';
 
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -535,7 +536,69 @@ describe('rotor export', () => {
   });
 });
 
+describe('JWT keys: the kid travels beside each value', () => {
+  it('export adds NAME_KID, and during grace NAME_PREVIOUS_KID and NAME_PREVIOUS_UNTIL, each describing its own value', async () => {
+    const clock = createManualClock(START);
+    const dir = await project(clock);
+    const key = secret(randomBytes(32).toString('base64'));
+    expect((await cli(dir, ['import', 'JWT_ACCESS_SECRET', '--env', 'staging'], { stdin: key, clock })).code).toBe(0);
+    expect((await cli(dir, ['rotate', 'JWT_ACCESS_SECRET', '--env', 'staging'], { clock })).code).toBe(0);
+    const rows = await versions(dir, 'JWT_ACCESS_SECRET');
+    const previous = rows.find((v) => v.stage === 'previous')!.id;
+    const current = rows.find((v) => v.stage === 'current')!.id;
+    const during = await cli(dir, ['export', '--env', 'staging', '--secret', 'JWT_ACCESS_SECRET', '--format', 'json'], { clock });
+    expect(during.code, during.stderr).toBe(0);
+    const vars = JSON.parse(during.stdout) as Record<string, string>;
+    secret(vars.JWT_ACCESS_SECRET!);
+    expect(Object.keys(vars)).toEqual(['JWT_ACCESS_SECRET', 'JWT_ACCESS_SECRET_KID', 'JWT_ACCESS_SECRET_PREVIOUS', 'JWT_ACCESS_SECRET_PREVIOUS_KID', 'JWT_ACCESS_SECRET_PREVIOUS_UNTIL']);
+    expect(vars.JWT_ACCESS_SECRET_PREVIOUS).toBe(key);
+    expect(readKidVariable('JWT_ACCESS_SECRET', vars.JWT_ACCESS_SECRET_KID!, vars.JWT_ACCESS_SECRET!)).toEqual({ kid: current, alg: 'HS256', encoding: 'base64' });
+    expect(readKidVariable('JWT_ACCESS_SECRET', vars.JWT_ACCESS_SECRET_PREVIOUS_KID!, key)).toEqual({ kid: previous, alg: 'HS256', encoding: 'base64' });
+    // Each descriptor belongs to its own value only.
+    expect(readKidVariable('JWT_ACCESS_SECRET', vars.JWT_ACCESS_SECRET_KID!, key)).toBe('mismatch');
+    expect(readKidVariable('JWT_REFRESH_SECRET', vars.JWT_ACCESS_SECRET_KID!, vars.JWT_ACCESS_SECRET!)).toBe('mismatch');
+    expect(vars.JWT_ACCESS_SECRET_PREVIOUS_UNTIL).toBe(new Date(START + HOUR).toISOString());
+    for (const name of ['JWT_ACCESS_SECRET_KID', 'JWT_ACCESS_SECRET_PREVIOUS_KID', 'JWT_ACCESS_SECRET_PREVIOUS_UNTIL']) {
+      for (const value of [key, vars.JWT_ACCESS_SECRET!]) expect(vars[name]!.includes(value)).toBe(false);
+    }
+    // The audit row counts and names values only.
+    const entry = (await audit(dir)).at(-1)!;
+    expect(entry.details).toMatchObject({ count: 2, secrets: 1, previous: 1 });
+    expect(entry.notes).toBe(`JWT_ACCESS_SECRET current ${current}; JWT_ACCESS_SECRET previous ${previous}`);
+    // Shell and dotenv carry them too.
+    const shell = await cli(dir, ['export', '--env', 'staging', '--secret', 'JWT_ACCESS_SECRET', '--format', 'shell', '--output', 'jwt.sh'], { clock });
+    expect(shell.code).toBe(0);
+    expect(sourceInBash(join(dir, 'jwt.sh'), Object.keys(vars))).toEqual(vars);
+    expect(parseDotenv((await cli(dir, ['export', '--env', 'staging', '--secret', 'JWT_ACCESS_SECRET'], { clock })).stdout)).toEqual(vars);
+    clock.set(START + HOUR);
+    const after = JSON.parse((await cli(dir, ['export', '--env', 'staging', '--secret', 'JWT_ACCESS_SECRET', '--format', 'json'], { clock })).stdout) as Record<string, string>;
+    expect(Object.keys(after)).toEqual(['JWT_ACCESS_SECRET', 'JWT_ACCESS_SECRET_KID']);
+  });
+
+  it('secrets without a kid get no companions', async () => {
+    const clock = createManualClock(START);
+    const dir = await project(clock);
+    await cli(dir, ['import', 'SMTP_PASSWORD', '--env', 'staging'], { stdin: secret('no-kid-value-17'), clock });
+    await cli(dir, ['rotate', 'METRICS_AUTH_TOKEN', '--env', 'staging'], { clock });
+    const vars = JSON.parse((await cli(dir, ['export', '--env', 'staging', '--format', 'json'], { clock })).stdout) as Record<string, string>;
+    for (const v of Object.values(vars)) secret(v);
+    expect(Object.keys(vars).sort()).toEqual(['METRICS_AUTH_TOKEN', 'SMTP_PASSWORD']);
+  });
+});
+
 describe('rotor run: the child environment', () => {
+  it('drops stale kid companions of every secret (NAME_KID, NAME_PREVIOUS_KID, NAME_PREVIOUS_UNTIL, NAME_ON_ROTATE)', () => {
+    const env = childEnvironment(
+      { PATH: '/bin', JWT_ACCESS_SECRET_KID: 'stale', JWT_ACCESS_SECRET_PREVIOUS_KID: 'stale', JWT_ACCESS_SECRET_PREVIOUS_UNTIL: 'stale', JWT_ACCESS_SECRET_ON_ROTATE: 'invalidate', OTHER_KID: 'kept' },
+      ['JWT_ACCESS_SECRET'],
+      [
+        { secret: 'JWT_ACCESS_SECRET', environment: 'staging', stage: 'current', variable: 'JWT_ACCESS_SECRET', versionId: 'v', value: 'fresh', retireAt: null },
+        { secret: 'JWT_ACCESS_SECRET', environment: 'staging', stage: 'current', variable: 'JWT_ACCESS_SECRET_KID', versionId: 'v', value: 'fresh-kid', retireAt: null, carries: 'kid' },
+      ],
+    );
+    expect(env).toEqual({ PATH: '/bin', OTHER_KID: 'kept', JWT_ACCESS_SECRET: 'fresh', JWT_ACCESS_SECRET_KID: 'fresh-kid' });
+  });
+
   it('drops ROTOR_* and stale NAME_PREVIOUS, then adds the values', () => {
     const env = childEnvironment(
       { PATH: '/bin', ROTOR_MASTER_KEY: 'k', ROTOR_OPERATOR: 'me', SMTP_PASSWORD: 'stale', SMTP_PASSWORD_PREVIOUS: 'stale-prev', OTHER: 'kept' },

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { kidVariableNames } from '../src/core/delivery/kid-variable.js';
 
 const CLI = join(process.cwd(), 'dist/cli/main.js');
 
@@ -72,7 +73,14 @@ describe('no secret value leaks', () => {
     for (const env of ['staging', 'production']) {
       const exported = rotor(['export', '--env', env, '--format', 'json']);
       expect(exported.code, exported.stderr).toBe(0);
-      for (const v of Object.values(JSON.parse(exported.stdout) as Record<string, string>)) values.add(v);
+      const variables = JSON.parse(exported.stdout) as Record<string, string>;
+      // JWT keys come with non-secret companions (NAME_KID, NAME_PREVIOUS_UNTIL, …): a kid
+      // descriptor, a grace end, a policy word. They are not values; they must not hold one.
+      const companions = new Set(Object.keys(variables).flatMap(kidVariableNames));
+      for (const [name, v] of Object.entries(variables)) if (!companions.has(name)) values.add(v);
+      for (const name of Object.keys(variables).filter((n) => companions.has(n))) {
+        for (const value of values) expect(variables[name]!.includes(value), `${name} holds a secret value`).toBe(false);
+      }
     }
     values.add(readFileSync(join(dir, '.rotor/master.key'), 'utf8').trim());
   });

@@ -4,13 +4,15 @@
 //
 // The child gets this process's environment minus Rotor's own ROTOR_* settings (above all
 // ROTOR_MASTER_KEY, which would open every stored value) and minus stale NAME_PREVIOUS
-// variables a parent shell may carry. The store is closed before the child starts, so a
+// variables a parent shell may carry (and the kid companions NAME_KID, NAME_PREVIOUS_KID,
+// NAME_PREVIOUS_UNTIL, NAME_ON_ROTATE). The store is closed before the child starts, so a
 // long-running app does not hold the database open.
 import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, delimiter, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { kidVariableNames } from '../../core/delivery/kid-variable.js';
 import { readEnvironmentValues, type DeliveredValue } from '../../core/delivery/read-values.js';
 import { RotorError } from '../../core/errors.js';
 import type { CommandContext } from '../command-context.js';
@@ -29,14 +31,17 @@ export interface RunOptions {
   secret?: string[];
 }
 
-/** The child's environment: `base` without ROTOR_* and stale NAME_PREVIOUS, plus the values. */
+/** The child's environment: `base` without ROTOR_* and stale NAME_PREVIOUS (and kid companions), plus the values. */
 export function childEnvironment(base: NodeJS.ProcessEnv, secrets: readonly string[], values: readonly DeliveredValue[]): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(base)) {
     if (value === undefined || key.startsWith('ROTOR_')) continue;
     env[key] = value;
   }
-  for (const name of secrets) delete env[`${name}_PREVIOUS`];
+  for (const name of secrets) {
+    delete env[`${name}_PREVIOUS`];
+    for (const companion of kidVariableNames(name)) delete env[companion];
+  }
   for (const v of values) env[v.variable] = v.value;
   return env;
 }

@@ -2,6 +2,11 @@
 // grace window is open (retire_at > now), its previous version as NAME_PREVIOUS. Every read is
 // audited in one row per command, naming secrets and version ids, never values; the row is
 // written before any value is handed back, so a value never leaves without a record.
+//
+// Versions that carry a JWT kid (jwt-hmac, jwt-keypair) also get non-secret companions:
+// NAME_KID, and during grace NAME_PREVIOUS_KID and NAME_PREVIOUS_UNTIL (see kid-variable.ts),
+// plus NAME_ON_ROTATE=invalidate where the policy says so. They are not values: audit counts
+// and notes name only the values.
 import type { Kysely } from 'kysely';
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
@@ -9,7 +14,8 @@ import { RotorError } from '../errors.js';
 import type { SecretSpec } from '../policy/policy.js';
 import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
 import type { Database } from '../store/schema.js';
-import { openVersion, type VersionRow } from '../vault/versions.js';
+import { openVersion, parseMeta, type VersionRow } from '../vault/versions.js';
+import { formatKidVariable, kidDescriptorOf, KID_SUFFIX, ON_ROTATE_SUFFIX, onRotateOf, PREVIOUS_KID_SUFFIX, PREVIOUS_UNTIL_SUFFIX } from './kid-variable.js';
 
 export type DeliveredStage = 'current' | 'previous';
 
@@ -24,6 +30,33 @@ export interface DeliveredValue {
   value: string;
   /** When a previous version stops being accepted (null for current). */
   retireAt: number | null;
+  /**
+   * What the variable carries: the secret value (the default), or a non-secret companion of a
+   * version with a JWT kid: its kid descriptor (`NAME_KID`, `NAME_PREVIOUS_KID`), the grace end
+   * (`NAME_PREVIOUS_UNTIL`) or the on-rotate policy (`NAME_ON_ROTATE`).
+   */
+  carries?: 'value' | 'kid' | 'until' | 'on-rotate';
+}
+
+/** Whether `v` is a secret value rather than a kid companion. */
+export function isSecretValue(v: DeliveredValue): boolean {
+  return v.carries === undefined || v.carries === 'value';
+}
+
+/** The kid companions of a delivered version, right after it in the output. */
+function kidCompanions(spec: SecretSpec, row: VersionRow, delivered: DeliveredValue): DeliveredValue[] {
+  const descriptor = kidDescriptorOf(spec.kind, parseMeta(row));
+  if (!descriptor) return [];
+  const base = { secret: delivered.secret, environment: delivered.environment, stage: delivered.stage, versionId: delivered.versionId, retireAt: delivered.retireAt };
+  const out: DeliveredValue[] = [];
+  if (delivered.stage === 'current') {
+    out.push({ ...base, variable: `${spec.name}${KID_SUFFIX}`, value: formatKidVariable(spec.name, descriptor, delivered.value), carries: 'kid' });
+    if (onRotateOf(spec.config) === 'invalidate') out.push({ ...base, variable: `${spec.name}${ON_ROTATE_SUFFIX}`, value: 'invalidate', carries: 'on-rotate' });
+  } else {
+    out.push({ ...base, variable: `${spec.name}${PREVIOUS_KID_SUFFIX}`, value: formatKidVariable(spec.name, descriptor, delivered.value), carries: 'kid' });
+    if (delivered.retireAt !== null) out.push({ ...base, variable: `${spec.name}${PREVIOUS_UNTIL_SUFFIX}`, value: new Date(delivered.retireAt).toISOString(), carries: 'until' });
+  }
+  return out;
 }
 
 export interface ReadValuesOptions {
@@ -124,17 +157,19 @@ export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options:
   const current: DeliveredValue[] = [];
   const previous: DeliveredValue[] = [];
   const missing: string[] = [];
-  for (const name of names) {
+  for (const spec of specs) {
+    const name = spec.name;
     // Rows are newest first; a well-formed store has at most one of each stage anyway.
     const cur = rows.find((r) => r.secret === name && r.stage === 'current');
     if (!cur) {
       missing.push(name);
       continue;
     }
-    current.push({ secret: name, environment, stage: 'current', variable: name, versionId: cur.id, value: openVersion(master, cur), retireAt: null });
+    const delivered: DeliveredValue = { secret: name, environment, stage: 'current', variable: name, versionId: cur.id, value: openVersion(master, cur), retireAt: null };
+    current.push(delivered, ...kidCompanions(spec, cur, delivered));
     const prev = rows.find((r) => r.secret === name && r.stage === 'previous' && inGrace(r, now));
     if (prev) {
-      previous.push({
+      const old: DeliveredValue = {
         secret: name,
         environment,
         stage: 'previous',
@@ -142,7 +177,8 @@ export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options:
         versionId: prev.id,
         value: openVersion(master, prev),
         retireAt: prev.retire_at,
-      });
+      };
+      previous.push(old, ...kidCompanions(spec, prev, old));
     }
   }
   if (options.secrets !== undefined && missing.length > 0) {
@@ -152,18 +188,20 @@ export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options:
   }
   const values = [...current, ...previous];
   options.validate?.(values);
+  const secretValues = values.filter(isSecretValue);
+  const currentCount = current.filter(isSecretValue).length;
   await store.writeTransaction((trx) =>
     appendAudit(trx, rotor.clock, actor, {
-      secret: current.length === 1 ? (current[0]?.secret ?? null) : null,
+      secret: currentCount === 1 ? (current[0]?.secret ?? null) : null,
       environment,
       action: options.action,
       outcome: 'success',
-      notes: values.length > 0 ? describe(values) : 'no values to deliver',
+      notes: secretValues.length > 0 ? describe(secretValues) : 'no values to deliver',
       details: {
         ...options.details,
-        count: values.length,
-        secrets: current.length,
-        previous: previous.length,
+        count: secretValues.length,
+        secrets: currentCount,
+        previous: secretValues.length - currentCount,
         missing: missing.length > 0 ? missing.join(',') : null,
       },
     }),

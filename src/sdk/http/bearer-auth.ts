@@ -1,0 +1,237 @@
+// The framework-neutral core of rotor/express and rotor/fastify: RFC 6750 bearer-token
+// extraction from the Authorization header (and nowhere else), verification with a keyring,
+// and the exact reply each failure gets. The glue modules only translate requests into
+// `BearerRequest` and `HttpReply` back into their framework's response.
+//
+// Replies never echo the token: descriptions come from a fixed table keyed by the RotorError
+// code, so nothing the client sent (nor a kid or secret name from an error message) is
+// reflected into a header.
+import type { JwtClaims } from '../jwt/jwt-types.js';
+import type { JwtKeys, VerifyOptions } from '../jwt/jwt-keys.js';
+
+/** A reply a glue module sends as it is: status, headers, JSON body. */
+export interface HttpReply {
+  status: number;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+/** What bearer authentication needs from a request, whatever the framework. */
+export interface BearerRequest {
+  /** Every Authorization header line as received (from `rawHeaders`), to catch duplicates. */
+  authorization: readonly string[];
+  /** The request target (path and query), to refuse tokens in the URL. */
+  url: string | undefined;
+  /** The `Content-Type` header, to spot form bodies carrying `access_token`. */
+  contentType: string | undefined;
+  /** The already parsed body, if any. */
+  body: unknown;
+}
+
+export interface BearerAuthOptions {
+  /** The access-token keyring (`createJwtKeys` from rotor/jwt); only `verify` is used. */
+  keys: Pick<JwtKeys, 'verify'>;
+  /** The `realm` of every challenge (default `api`). */
+  realm?: string;
+  /** Passed to `keys.verify` (e.g. another `type` or `audience` for this route). */
+  verify?: VerifyOptions;
+  /** Scopes the token must all carry (in `scope`, space-separated, or `scp`); 403 otherwise. */
+  scopes?: readonly string[];
+  /** Called on every refusal with its code, for logs and metrics; never given the token. */
+  onRejected?(event: RejectionEvent): void;
+}
+
+export interface RejectionEvent {
+  status: number;
+  /** The OAuth error (`invalid_token`, `invalid_request`, `insufficient_scope`), or none when no token was sent. */
+  error: string | undefined;
+  /** The RotorError code behind an `invalid_token`, when there is one. */
+  code: string | undefined;
+}
+
+export type BearerOutcome<C extends JwtClaims = JwtClaims> = { ok: true; claims: C } | { ok: false; reply: HttpReply };
+
+/** RFC 6750 §2.1 b64token, and at least one space after the scheme (RFC 7235 `1*SP`). */
+const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const SCHEME = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)(?: |$)/;
+/** What a quoted-string in a challenge may hold here: printable ASCII without `"` and `\`. */
+const QUOTABLE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+/** RFC 6749 §3.3 scope-token. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/** What each refusal of an access token says. Keys are RotorError codes; never a token or kid. */
+const TOKEN_DESCRIPTIONS: Record<string, string> = {
+  ERR_ROTOR_JWT_EXPIRED: 'the access token expired',
+  ERR_ROTOR_JWT_NOT_YET_VALID: 'the access token is not valid yet',
+  ERR_ROTOR_JWT_REVOKED: 'the access token was revoked',
+  ERR_ROTOR_JWT_KID_COMPROMISED: 'the access token was signed with a revoked key',
+  ERR_ROTOR_JWT_KID_RETIRED: 'the access token was signed with a retired key',
+  ERR_ROTOR_JWT_KID_UNKNOWN: 'the access token was signed with an unknown key',
+  ERR_ROTOR_JWT_KID_MISSING: 'the access token names no key',
+  ERR_ROTOR_JWT_SIGNATURE_INVALID: 'the access token signature is invalid',
+  ERR_ROTOR_JWT_TYPE_MISMATCH: 'the token is not an access token',
+  ERR_ROTOR_JWT_ISSUER_MISMATCH: 'the access token is from another issuer',
+  ERR_ROTOR_JWT_AUDIENCE_MISMATCH: 'the access token is for another audience',
+  ERR_ROTOR_JWT_TOKEN_TOO_LARGE: 'the access token is too large',
+  ERR_ROTOR_JWT_EXP_MISSING: 'the access token has no expiry',
+  ERR_ROTOR_JWT_ALG_NONE: 'the access token is unsigned',
+  ERR_ROTOR_JWT_ALG_NOT_ALLOWED: 'the access token uses an algorithm that is not allowed',
+  ERR_ROTOR_JWT_KEY_TYPE_MISMATCH: 'the access token uses an algorithm its key is not for',
+};
+
+/** Codes that mean "this server cannot verify right now", not "this token is bad". */
+const UNAVAILABLE_CODES = new Set(['ERR_ROTOR_JWT_NOT_READY', 'ERR_ROTOR_JWT_NO_SIGNING_KEY', 'ERR_ROTOR_TOKENS_STORE_UNREACHABLE']);
+
+/** The `code` of a RotorError, structurally, so copies of the module loaded twice still match. */
+export function rotorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_ROTOR_') ? code : undefined;
+}
+
+export function isUnavailable(code: string | undefined): boolean {
+  return code !== undefined && UNAVAILABLE_CODES.has(code);
+}
+
+/** The description of an access-token refusal with this code. */
+export function describeTokenCode(code: string): string {
+  return TOKEN_DESCRIPTIONS[code] ?? (code.startsWith('ERR_ROTOR_JWT_') ? 'the access token is malformed or invalid' : 'the access token is invalid');
+}
+
+/** Checks a realm once, at setup: it is written into a quoted-string. */
+export function checkRealm(realm: string | undefined): string {
+  const r = realm ?? 'api';
+  if (typeof r !== 'string' || r.length === 0 || r.length > 128 || !QUOTABLE.test(r)) {
+    throw new TypeError('realm must be 1 to 128 printable ASCII characters without " or \\');
+  }
+  return r;
+}
+
+function checkScopes(scopes: readonly string[] | undefined): readonly string[] {
+  if (scopes === undefined) return [];
+  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
+    throw new TypeError('scopes must be a list of RFC 6749 scope tokens (printable ASCII, no spaces, " or \\)');
+  }
+  return [...scopes];
+}
+
+/**
+ * `Bearer realm="…"[, error="…", error_description="…"][, scope="…"]` (RFC 6750 §3). Without an
+ * error (no credentials were sent) it is the bare `Bearer realm="…"` that §3.1 asks for.
+ */
+export function challenge(realm: string, error?: string, description?: string, scope?: readonly string[]): string {
+  let out = `Bearer realm="${realm}"`;
+  if (error === undefined) return out;
+  out += `, error="${error}"`;
+  if (description !== undefined && QUOTABLE.test(description)) out += `, error_description="${description}"`;
+  if (scope !== undefined && scope.length > 0) out += `, scope="${scope.join(' ')}"`;
+  return out;
+}
+
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
+function refusal(status: number, realm: string, error: string | undefined, description: string | undefined, extra: { code?: string; scope?: readonly string[] } = {}): HttpReply {
+  const body: Record<string, unknown> = error === undefined ? { error: 'unauthorized', error_description: description } : { error, error_description: description };
+  if (extra.code !== undefined) body.code = extra.code;
+  if (extra.scope !== undefined && extra.scope.length > 0) body.scope = extra.scope.join(' ');
+  return { status, headers: { 'www-authenticate': challenge(realm, error, description, extra.scope), ...NO_STORE }, body };
+}
+
+/** A 503 for a keyring that is not loaded or a store that does not answer. */
+export function unavailable(code: string): HttpReply {
+  return {
+    status: 503,
+    headers: { 'retry-after': '1', ...NO_STORE },
+    body: { error: 'temporarily_unavailable', error_description: 'the server cannot verify tokens right now; retry shortly', code },
+  };
+}
+
+/** The Authorization lines of a raw header list ([name, value, name, value, …]). */
+export function authorizationLines(rawHeaders: readonly string[] | undefined, fallback: string | string[] | undefined): string[] {
+  if (rawHeaders !== undefined && rawHeaders.length > 0) {
+    const lines: string[] = [];
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') lines.push(rawHeaders[i + 1]!);
+    return lines;
+  }
+  if (fallback === undefined) return [];
+  return Array.isArray(fallback) ? fallback : [fallback];
+}
+
+function hasQueryToken(url: string | undefined): boolean {
+  if (url === undefined) return false;
+  const q = url.indexOf('?');
+  if (q < 0) return false;
+  return new URLSearchParams(url.slice(q + 1)).has('access_token');
+}
+
+function hasFormToken(contentType: string | undefined, body: unknown): boolean {
+  if (contentType === undefined || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) return false;
+  return typeof body === 'object' && body !== null && Object.prototype.hasOwnProperty.call(body, 'access_token');
+}
+
+/** The scopes a token carries: `scope` (space-separated, RFC 8693/9068) or `scp` (a list). */
+export function scopesOf(claims: JwtClaims): Set<string> {
+  const out = new Set<string>();
+  if (typeof claims.scope === 'string') for (const s of claims.scope.split(' ')) if (s) out.add(s);
+  if (Array.isArray(claims.scp)) for (const s of claims.scp) if (typeof s === 'string') out.add(s);
+  return out;
+}
+
+/** The 403 `insufficient_scope` reply, or undefined when `claims` carry every scope. */
+export function scopeRefusal(realm: string, claims: JwtClaims, required: readonly string[]): HttpReply | undefined {
+  if (required.length === 0) return undefined;
+  const held = scopesOf(claims);
+  if (required.every((s) => held.has(s))) return undefined;
+  return refusal(403, realm, 'insufficient_scope', 'the access token lacks a required scope', { scope: required });
+}
+
+/** Validated scopes for requireScope helpers. */
+export function requiredScopes(scopes: readonly string[]): readonly string[] {
+  const out = checkScopes(scopes);
+  if (out.length === 0) throw new TypeError('requireScope needs at least one scope');
+  return out;
+}
+
+/**
+ * Builds the authenticator the glue modules call on every request: RFC 6750 extraction, then
+ * `keys.verify`. Synchronous: the keyring and its revocation check answer from memory.
+ */
+export function createBearerAuthenticator<C extends JwtClaims = JwtClaims>(options: BearerAuthOptions): (request: BearerRequest) => BearerOutcome<C> {
+  if (typeof options?.keys?.verify !== 'function') throw new TypeError('keys must be a keyring from createJwtKeys (rotor/jwt)');
+  const realm = checkRealm(options.realm);
+  const scopes = checkScopes(options.scopes);
+  const verifyOptions = options.verify;
+  const onRejected = options.onRejected;
+
+  function refuse(reply: HttpReply, code?: string): BearerOutcome<C> {
+    onRejected?.({ status: reply.status, error: reply.body.error === 'unauthorized' ? undefined : (reply.body.error as string), code });
+    return { ok: false, reply };
+  }
+
+  return (request) => {
+    const lines = request.authorization;
+    // Tokens in URLs end up in logs and Referer headers; RFC 6750 §2.3 is never supported.
+    if (hasQueryToken(request.url)) return refuse(refusal(400, realm, 'invalid_request', 'access tokens are accepted only in the Authorization header'));
+    if (hasFormToken(request.contentType, request.body)) return refuse(refusal(400, realm, 'invalid_request', 'access tokens are accepted only in the Authorization header'));
+    if (lines.length === 0) return refuse(refusal(401, realm, undefined, 'authentication required'));
+    if (lines.length > 1) return refuse(refusal(400, realm, 'invalid_request', 'more than one Authorization header'));
+    const line = lines[0]!.trim();
+    const scheme = SCHEME.exec(line)?.[1];
+    if (scheme === undefined) return refuse(refusal(400, realm, 'invalid_request', 'the Authorization header is malformed'));
+    // Another scheme (Basic, …) carries no bearer credentials: a plain challenge (§3.1).
+    if (scheme.toLowerCase() !== 'bearer') return refuse(refusal(401, realm, undefined, 'authentication required'));
+    const match = BEARER.exec(line);
+    if (match === null) return refuse(refusal(400, realm, 'invalid_request', 'the Authorization header must hold exactly one bearer token'));
+    let claims: C;
+    try {
+      claims = options.keys.verify<C>(match[1]!, verifyOptions).claims;
+    } catch (error) {
+      const code = rotorCode(error);
+      if (code === undefined) throw error;
+      if (isUnavailable(code)) return refuse(unavailable(code), code);
+      return refuse(refusal(401, realm, 'invalid_token', describeTokenCode(code), { code }), code);
+    }
+    const denied = scopeRefusal(realm, claims, scopes);
+    if (denied) return refuse(denied);
+    return { ok: true, claims };
+  };
+}

@@ -123,3 +123,86 @@ describe('express: what only Express has', () => {
     expect(cli.stderr).toContain('forbidden import');
   });
 });
+
+describe('the example app (examples/express-app), in process', () => {
+  interface ExampleInstance {
+    listen(port?: number, host?: string): Promise<string>;
+    close(): Promise<void>;
+    tokens: { revokeSessions(scope: { userId: string }, options: { requirePasswordReset?: boolean; reason?: string }): Promise<void> };
+  }
+  interface ExampleModule {
+    createApp(options: Record<string, unknown>): Promise<ExampleInstance>;
+  }
+  const alice = { username: 'alice', password: 'alice-demo-password' };
+
+  async function start() {
+    const { createTestKeySource } = await import('./helpers/glue-suite.js');
+    // A computed specifier: the example is plain JavaScript, imported as an app would run it.
+    const path = new URL('../examples/express-app/server.js', import.meta.url).href;
+    const { createApp } = (await import(path)) as ExampleModule;
+    const keySource = createTestKeySource(() => Date.now(), ['JWT_ACCESS_SECRET', 'JWT_REFRESH_SECRET']);
+    const instance = await createApp({ keySource, env: {}, log: () => {} });
+    const base = await instance.listen(0, '127.0.0.1');
+    const call = async (path: string, init: { method?: string; token?: string; body?: unknown } = {}) => {
+      const res = await fetch(`${base}${path}`, {
+        method: init.method ?? 'GET',
+        headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+    };
+    return { instance, call };
+  }
+
+  it('logs in with a scrypt-checked password, serves /me, refreshes and logs out', async () => {
+    const { instance, call } = await start();
+    try {
+      expect((await call('/login', { method: 'POST', body: { ...alice, password: 'wrong' } })).status).toBe(400);
+      expect((await call('/login', { method: 'POST', body: { username: 'nobody', password: 'x' } })).status).toBe(400);
+      const login = await call('/login', { method: 'POST', body: alice });
+      expect(login.status).toBe(200);
+      expect(login.body).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+      const me = await call('/me', { token: login.body.access_token as string });
+      expect(me.body).toMatchObject({ id: 'user-alice', name: 'alice' });
+      const refreshed = await call('/refresh', { method: 'POST', body: { refresh_token: login.body.refresh_token } });
+      expect(refreshed.status).toBe(200);
+      expect((await call('/logout', { method: 'POST', token: refreshed.body.access_token as string })).status).toBe(204);
+      const after = await call('/refresh', { method: 'POST', body: { refresh_token: refreshed.body.refresh_token } });
+      expect(after.status).toBe(401);
+      expect(after.body).toMatchObject({ error: 'invalid_grant', code: 'ERR_ROTOR_TOKENS_FAMILY_REVOKED' });
+    } finally {
+      await instance.close();
+    }
+  });
+
+  it('gives browsers the refresh token as an HttpOnly cookie only', async () => {
+    const { instance, call } = await start();
+    try {
+      const login = await call('/login', { method: 'POST', body: { ...alice, cookie: true } });
+      expect(login.status).toBe(200);
+      expect(login.body.refresh_token).toBeUndefined();
+      expect(login.headers.get('set-cookie')).toMatch(/^refresh_token=[\w.-]+; Path=\/; Max-Age=\d+; HttpOnly; Secure; SameSite=Strict$/);
+    } finally {
+      await instance.close();
+    }
+  });
+
+  it('refuses a login while the user must reset the password, until the new password is set', async () => {
+    const { instance, call } = await start();
+    try {
+      const old = await call('/login', { method: 'POST', body: alice });
+      await instance.tokens.revokeSessions({ userId: 'user-alice' }, { requirePasswordReset: true, reason: 'test' });
+      const refused = await call('/login', { method: 'POST', body: alice });
+      expect(refused.status).toBe(403);
+      expect(refused.body.error).toBe('password_reset_required');
+      expect((await call('/refresh', { method: 'POST', body: { refresh_token: old.body.refresh_token } })).status).toBe(401);
+      const changed = await call('/password', { method: 'POST', body: { ...alice, new_password: 'a-brand-new-password' } });
+      expect(changed.status).toBe(204);
+      expect((await call('/login', { method: 'POST', body: alice })).status).toBe(400);
+      expect((await call('/login', { method: 'POST', body: { username: 'alice', password: 'a-brand-new-password' } })).status).toBe(200);
+    } finally {
+      await instance.close();
+    }
+  });
+});

@@ -287,7 +287,8 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
     const expectedType = verifyOptions?.type !== undefined ? normalizeType(verifyOptions.type) : defaultType;
     if (expectedType !== undefined) {
       const typ = header.typ;
-      if (typeof typ !== 'string' || normalizeType(typ) !== expectedType) {
+      // The usual case, the exact spelling sign writes, skips normalizing.
+      if (typeof typ !== 'string' || (typ !== expectedType && normalizeType(typ) !== expectedType)) {
         throw fail('ERR_ROTOR_JWT_TYPE_MISMATCH', `the token's typ is ${typeof typ === 'string' ? typ.slice(0, 32) : 'missing'}; expected ${expectedType}`);
       }
     }

@@ -145,6 +145,19 @@ describe('fromEnv', () => {
     expectRejection(() => invalidate.verify(oldToken), 'ERR_ROTOR_JWT_KID_RETIRED', /on-rotate: invalidate/);
   });
 
+  it('carries jwt-keypair keys from rotor export (private JWK, EdDSA)', async () => {
+    const project = await createProject({
+      policy: ['version: 1', 'environments: [staging]', 'secrets:', '  JWT_SIGNING_KEY:', '    kind: jwt-keypair', '    cadence: 90d', '    config: { algorithm: EdDSA }', ''].join('\n'),
+    });
+    expect((await project.cli(['rotate', 'JWT_SIGNING_KEY', '--env', 'staging'])).code).toBe(0);
+    const env = await exported(project);
+    expect(env.JWT_SIGNING_KEY_KID).toMatch(/^[0-9a-f-]{36}\.EdDSA\.jwk\.[A-Za-z0-9_-]{16}$/);
+    const keys = keyring(fromEnv({ env }), { secret: 'JWT_SIGNING_KEY', clock: project.clock });
+    await keys.ready();
+    const token = keys.sign({ sub: 'user-1' });
+    expect(keys.verify(token)).toMatchObject({ kid: (await versionIds(project, 'JWT_SIGNING_KEY')).current, header: { alg: 'EdDSA' } });
+  });
+
   it('an app started by `rotor run` verifies a token signed before the rotation (built CLI and SDK, real processes)', async () => {
     const project = await createProject();
     const dir = project.dir;
@@ -324,6 +337,20 @@ describe('fromStore', () => {
       expect((await source.load('JWT_SIGNING_KEY')).onRotate).toBe('invalidate');
     } finally {
       await keys.close();
+      await source.close();
+    }
+  });
+
+  it('follows a master-key rotation (the key file is read again when the store check changes)', async () => {
+    const project = await createProject();
+    await project.cli(['rotate', NAME, '--env', 'staging']);
+    const source = fromStore({ dir: project.dir, environment: 'staging' });
+    try {
+      const before = await source.load(NAME);
+      expect((await project.cli(['master-key', 'rotate'])).code).toBe(0);
+      const after = await source.load(NAME);
+      expect(after.versions.map((v) => v.kid)).toEqual(before.versions.map((v) => v.kid));
+    } finally {
       await source.close();
     }
   });

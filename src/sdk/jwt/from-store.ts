@@ -137,10 +137,16 @@ export function fromStore(options: FromStoreOptions): KeySource {
     return opening;
   }
 
+  /**
+   * The master key, checked against the store's check value on every load: after
+   * `rotor master-key rotate` the cached key no longer matches and is read again (from the
+   * rotated key file; a key given by option or environment has to be updated by the operator).
+   */
   function masterKey(handle: BetterSqlite3.Database): MasterKey {
-    if (master) return master;
     const row = handle.prepare('SELECT value FROM meta WHERE key = ?').get(MASTER_KEY_CHECK_META) as { value: string } | undefined;
-    master = loadMasterKeyReadOnly(stateDir, options.masterKey ?? env.ROTOR_MASTER_KEY, row ? Buffer.from(row.value, 'base64') : undefined);
+    const check = row ? Buffer.from(row.value, 'base64') : undefined;
+    if (master && (check === undefined || master.matchesCheckValue(check))) return master;
+    master = loadMasterKeyReadOnly(stateDir, options.masterKey ?? env.ROTOR_MASTER_KEY, check);
     return master;
   }
 

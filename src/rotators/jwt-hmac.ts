@@ -18,8 +18,21 @@ export const jwtHmacRotator = defineRotator({
       algorithm: z.enum(['HS256', 'HS384', 'HS512']).default('HS256'),
       bytes: z.number().int().max(1024).optional(),
       encoding: z.enum(['base64', 'base64url']).default('base64'),
+      // What a rotation does to tokens signed by the previous key. `dual-validate`: they keep
+      // working through the grace window (zero-downtime rotation). `invalidate`: they stop at
+      // once; the policy sets this secret's grace to 0, so the previous key is never in grace.
+      onRotate: z.enum(['dual-validate', 'invalidate']).default('dual-validate'),
+      // An emergency rotation also revokes every session and refresh token in the app's
+      // session store (rotor.yaml `sessions:`): a leaked signing key may have minted tokens
+      // that no key check can tell apart from real ones. On by default.
+      emergency: z
+        .strictObject({
+          revokeAllSessions: z.boolean().default(true),
+          requirePasswordReset: z.boolean().default(false),
+        })
+        .default({ revokeAllSessions: true, requirePasswordReset: false }),
     })
-    .default({ algorithm: 'HS256', encoding: 'base64' })
+    .default({ algorithm: 'HS256', encoding: 'base64', onRotate: 'dual-validate', emergency: { revokeAllSessions: true, requirePasswordReset: false } })
     .superRefine((c, ctx) => {
       if (c.bytes !== undefined && c.bytes < MIN_BYTES[c.algorithm]) {
         ctx.addIssue({ code: 'custom', path: ['bytes'], message: `${c.algorithm} needs at least ${MIN_BYTES[c.algorithm]} bytes` });
@@ -50,7 +63,25 @@ export const jwtHmacRotator = defineRotator({
   },
   async retire() {},
   async emergencyActions(ctx) {
-    return [`tokens signed by the previous ${ctx.secret} key no longer validate (key retired and marked compromised)`];
+    const actions = [`tokens signed by the previous ${ctx.secret} key no longer validate (key retired and marked compromised)`];
+    const { revokeAllSessions, requirePasswordReset } = ctx.config.emergency;
+    if (!revokeAllSessions) return actions;
+    if (!ctx.sessions) {
+      actions.push(`sessions NOT revoked: no session store is configured for ${ctx.environment} (rotor.yaml sessions:); refresh tokens and sessions from before stay valid until they expire`);
+      return actions;
+    }
+    try {
+      await ctx.sessions.revokeAll(`emergency rotation of ${ctx.secret} in ${ctx.environment}`, { requirePasswordReset });
+    } catch (cause) {
+      const code = cause instanceof RotorError ? cause.code : 'ERR_ROTOR_TOKENS_STORE_UNREACHABLE';
+      throw new RotorError(
+        code,
+        `${ctx.secret}/${ctx.environment}: the new key is current and the old one revoked, but sessions could NOT be revoked (${(cause as Error).message}); run \`rotor resume\` to retry, or \`rotor sessions revoke --all\``,
+        { cause },
+      );
+    }
+    actions.push(`all sessions and refresh tokens issued until now revoked in the ${ctx.sessions.store ?? 'configured'} session store${requirePasswordReset ? '; every user must set a new password' : ''}`);
+    return actions;
   },
   async validateImport(ctx, value) {
     const { algorithm, encoding } = ctx.config;

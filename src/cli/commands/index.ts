@@ -16,6 +16,7 @@ import { registerRetire } from './retire.js';
 import { registerRotate } from './rotate.js';
 import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
+import { registerSessions } from './sessions.js';
 import { registerStatus } from './status.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema, registerDemo];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerSessions, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema, registerDemo];

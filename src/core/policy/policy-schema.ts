@@ -42,6 +42,29 @@ function secretEntry(kinds: readonly string[]) {
   });
 }
 
+/** Table and key prefix of a sessions store; same rule as PREFIX_PATTERN in sdk/tokens/token-store.ts. */
+export const SESSIONS_PREFIX = /^[a-z][a-z0-9_]{0,39}$/;
+export const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * Where the app keeps refresh-token families and session revocations (rotor/tokens), so that
+ * `rotor sessions revoke` and emergency rotations can revoke them. The URL holds a password, so
+ * the file names the environment variable that holds it, never the URL.
+ */
+const sessionsEntry = z
+  .strictObject({
+    store: z.enum(['postgres', 'redis']).describe('the TokenStore the app uses'),
+    url: z
+      .strictObject(
+        { env: z.string().regex(ENV_VAR_NAME, 'an environment variable name').describe('environment variable holding the connection URL') },
+        { error: 'url must be { env: VARIABLE_NAME }: the name of the environment variable holding the URL, never the URL itself (it has a password)' },
+      )
+      .describe('the environment variable that holds the URL'),
+    prefix: z.string().regex(SESSIONS_PREFIX, 'lower-case letters, digits and _, starting with a letter').optional().describe('table and key prefix the app uses (default rotor)'),
+    environments: z.array(z.string().regex(ENV_NAME)).min(1).optional().describe('environments whose sessions live in this store (default: all)'),
+  })
+  .describe('the session store of rotor/tokens, for `rotor sessions revoke` and emergency rotations');
+
 export function createPolicySchema(rotators: readonly AnyRotator[]) {
   const kinds = [...rotators.map((r) => r.kind), MASTER_KEY_KIND];
   return z.strictObject({
@@ -59,6 +82,7 @@ export function createPolicySchema(rotators: readonly AnyRotator[]) {
     secrets: z
       .record(z.string().regex(SECRET_NAME, 'secret names are environment-variable names: A-Z, 0-9 and _'), secretEntry(kinds))
       .describe('the inventory, keyed by environment-variable name'),
+    sessions: sessionsEntry.optional(),
   });
 }
 

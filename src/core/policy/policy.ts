@@ -21,9 +21,20 @@ export interface SecretSpec {
   config: unknown;
 }
 
+/** The app's session store (rotor/tokens), as rotor.yaml `sessions:` names it. */
+export interface SessionsSpec {
+  store: 'postgres' | 'redis';
+  /** The environment variable holding the connection URL. */
+  urlEnv: string;
+  prefix: string;
+  /** Environments whose sessions live in this store. */
+  environments: readonly string[];
+}
+
 export interface Policy {
   environments: readonly string[];
   secrets: ReadonlyMap<string, SecretSpec>;
+  sessions?: SessionsSpec;
 }
 
 export const DEFAULT_GRACE_MS = 24 * MS.h;
@@ -73,17 +84,33 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
         config = parsed.data;
       }
     }
+    // `onRotate: invalidate` (jwt-hmac, for refresh-token keys): tokens signed by the previous
+    // key stop working at the rotation, so there is no grace window to keep it for; any
+    // `grace:` is overridden. The previous version is retired by the next `rotor retire`.
+    const invalidates = (config as { onRotate?: unknown } | undefined)?.onRotate === 'invalidate';
     secrets.set(name, {
       name,
       kind: entry.kind,
       cadence: { targetMs, maxMs, warnMs },
-      graceMs: entry.grace ? parseDuration(entry.grace) : defaultGrace,
+      graceMs: invalidates ? 0 : entry.grace ? parseDuration(entry.grace) : defaultGrace,
       ...(entry.owner === undefined ? {} : { owner: entry.owner }),
       ...(entry.notes === undefined ? {} : { notes: entry.notes }),
       environments: entry.kind === MASTER_KEY_KIND ? ['*'] : environments,
       config,
     });
   }
+  let sessions: SessionsSpec | undefined;
+  if (raw.sessions) {
+    raw.sessions.environments?.forEach((env, i) => {
+      if (!envSet.has(env)) issues.push({ path: ['sessions', 'environments', i], message: `unknown environment "${env}" (not in environments:)` });
+    });
+    sessions = Object.freeze({
+      store: raw.sessions.store,
+      urlEnv: raw.sessions.url.env,
+      prefix: raw.sessions.prefix ?? 'rotor',
+      environments: Object.freeze([...(raw.sessions.environments ?? raw.environments)]),
+    });
+  }
   if (issues.length > 0) return { issues };
-  return { policy: Object.freeze({ environments: Object.freeze([...raw.environments]), secrets }), issues };
+  return { policy: Object.freeze({ environments: Object.freeze([...raw.environments]), secrets, ...(sessions ? { sessions } : {}) }), issues };
 }

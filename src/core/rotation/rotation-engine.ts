@@ -17,6 +17,7 @@ import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
 import type { Database, Method, RotationStep, RotationsTable } from '../store/schema.js';
 import type { Store } from '../store/open-store.js';
 import { destroyVersion, getVersion, insertVersion, openVersion, parseMeta, versionInStage, type VersionRow } from '../vault/versions.js';
+import { sessionRevoker } from '../sessions/open-session-store.js';
 import { acquireLock, lockName } from './lock.js';
 import type { AnyRotator, RotatorContext, StoredMaterial } from './rotator-contract.js';
 
@@ -37,7 +38,7 @@ export interface EngineHooks {
 }
 
 export interface EngineDeps {
-  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock' | 'logger' | 'policy' | 'rotator' | 'secret' | 'assertEnvironment'>;
+  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock' | 'logger' | 'policy' | 'rotator' | 'secret' | 'assertEnvironment' | 'env'>;
   hooks?: EngineHooks;
   onProgress?(event: ProgressEvent): void;
 }
@@ -273,7 +274,11 @@ export function createRotationEngine(deps: EngineDeps) {
         retired.push(previous.id);
       }
       const rotator = rotor.rotator(spec.kind);
-      if (rotator.emergencyActions) actions.push(...(await rotator.emergencyActions(context(spec, environment, rotationId, true))));
+      if (rotator.emergencyActions) {
+        // Emergency actions may revoke the app's sessions through the store rotor.yaml names.
+        const sessions = sessionRevoker(rotor.policy().sessions, rotor.env, environment, rotor.clock, reason);
+        actions.push(...(await rotator.emergencyActions({ ...context(spec, environment, rotationId, true), ...(sessions ? { sessions } : {}) })));
+      }
       progress({ secret: spec.name, environment, step: 'emergency', phase: 'done', detail: actions.join('; ') });
     }
     await store.writeTransaction(async (trx) => {

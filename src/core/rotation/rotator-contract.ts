@@ -21,6 +21,18 @@ export interface RotatorContext<Config> {
   input?: string;
   /** Set for emergency rotations. */
   emergency: boolean;
+  /**
+   * The app's session store (rotor.yaml `sessions:`), for emergency actions: set by the engine
+   * when one is configured for this environment, undefined otherwise.
+   */
+  sessions?: SessionRevoker;
+}
+
+/** Revokes every session and refresh token the app issued until now (rotor/tokens). */
+export interface SessionRevoker {
+  /** `postgres` or `redis`, for messages. */
+  store?: string;
+  revokeAll(reason: string, options?: { requirePasswordReset?: boolean }): Promise<void>;
 }
 
 export interface StoredMaterial extends Material {

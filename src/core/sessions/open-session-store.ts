@@ -1,0 +1,66 @@
+// Opens the application's session store, as rotor.yaml `sessions:` names it, for the operator's
+// side: `rotor sessions revoke` and emergency rotations. The stores themselves are the SDK's
+// (rotor/tokens), so both sides read and write the same tables and keys; they are loaded only
+// when a command needs them. The URL comes from the environment variable the policy names and
+// never appears in a message.
+import type { Clock } from '../clock.js';
+import { RotorError, isRotorError } from '../errors.js';
+import type { SessionsSpec } from '../policy/policy.js';
+import type { RotatorContext } from '../rotation/rotator-contract.js';
+import { describeConnectError } from '../../sdk/tokens/store-errors.js';
+import type { TokenStore } from '../../sdk/tokens/token-store.js';
+
+/** Opens and checks the configured session store; the caller closes it. */
+export async function openSessionStore(spec: SessionsSpec | undefined, env: NodeJS.ProcessEnv): Promise<TokenStore> {
+  if (!spec) {
+    throw new RotorError(
+      'ERR_ROTOR_SESSIONS_NOT_CONFIGURED',
+      'no session store is configured: add `sessions: { store: postgres | redis, url: { env: VARIABLE } }` to rotor.yaml, naming the store your app gives rotor/tokens',
+    );
+  }
+  const url = env[spec.urlEnv];
+  if (!url) {
+    throw new RotorError('ERR_ROTOR_SESSIONS_URL_MISSING', `${spec.urlEnv} is not set: it must hold the ${spec.store} URL of the session store (rotor.yaml sessions.url.env)`, {
+      details: { variable: spec.urlEnv },
+    });
+  }
+  let store: TokenStore;
+  if (spec.store === 'postgres') {
+    const { createPostgresTokenStore } = await import('../../sdk/tokens/postgres-store.js');
+    store = createPostgresTokenStore({ connectionString: url, prefix: spec.prefix, max: 2 });
+  } else {
+    const { createRedisTokenStore } = await import('../../sdk/tokens/redis-store.js');
+    store = createRedisTokenStore({ url, prefix: spec.prefix });
+  }
+  try {
+    await store.init();
+  } catch (error) {
+    await store.close().catch(() => {});
+    if (isRotorError(error)) throw new RotorError(error.code, `${error.message} (session store URL from ${spec.urlEnv})`, { cause: error, details: { variable: spec.urlEnv, store: spec.store } });
+    throw error;
+  }
+  return store;
+}
+
+/**
+ * What an emergency rotation in `environment` may use to revoke every session, or undefined
+ * when rotor.yaml configures no session store for that environment. The store is opened only
+ * if an emergency action calls it; the operator's reason is stored with the revocation.
+ */
+export function sessionRevoker(spec: SessionsSpec | undefined, env: NodeJS.ProcessEnv, environment: string, clock: Clock, operatorReason?: string): RotatorContext<unknown>['sessions'] {
+  if (!spec || !spec.environments.includes(environment)) return undefined;
+  return {
+    store: spec.store,
+    async revokeAll(reason, options = {}) {
+      const store = await openSessionStore(spec, env);
+      try {
+        await store.revokeSessions({ all: true }, { now: clock.now(), reason: operatorReason ? `${reason}: ${operatorReason}` : reason, requirePasswordReset: Boolean(options.requirePasswordReset) });
+      } catch (error) {
+        if (isRotorError(error)) throw error;
+        throw new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', `the ${spec.store} session store did not take the revocation: ${describeConnectError(error)}`, { cause: error });
+      } finally {
+        await store.close();
+      }
+    },
+  };
+}

@@ -7,6 +7,7 @@ const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./rotation.bench.js'),
   () => import('./audit-verify.bench.js'),
   () => import('./status.bench.js'),
+  () => import('./refresh.bench.js'),
   () => import('./jwt-verify.bench.js'),
 ];
 

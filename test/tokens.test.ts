@@ -388,6 +388,29 @@ describe('token store setup', () => {
     await stores[0]!.init();
   });
 
+  it.skipIf(!pg.available)('listens again after the PostgreSQL LISTEN connection is killed, so push keeps working', async () => {
+    const prefix = uniquePrefix('relisten');
+    cleanups.push(() => dropPostgresPrefix(pg.url, prefix));
+    const writer = track(createPostgresTokenStore({ connectionString: pg.url, prefix, max: 1 }));
+    const reader = track(createPostgresTokenStore({ connectionString: pg.url, prefix, max: 2 }));
+    await writer.init();
+    const check = await createRevocationCheck({ store: reader, pollIntervalMs: 60_000 });
+    cleanups.push(() => check.close());
+    const { default: pgLib } = await import('pg');
+    const admin = new pgLib.Client({ connectionString: pg.url });
+    await admin.connect();
+    const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1`, [`LISTEN ${prefix}_sessions`]);
+    await admin.end();
+    expect(killed.rowCount).toBe(1);
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = Math.floor(Date.now() / 1000) - 1;
+    const started = Date.now();
+    await writer.revokeSessions({ userId: 'alice' }, { now: Date.now() });
+    while (!check.isRevoked({ sub: 'alice', iat: before }) && Date.now() - started < 5000) await new Promise((r) => setTimeout(r, 10));
+    expect(check.isRevoked({ sub: 'alice', iat: before })).toBe(true);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
   it('reports an unreachable PostgreSQL or Redis server with one clear error and no URL', async () => {
     const pgStore = track(createPostgresTokenStore({ connectionString: 'postgres://u:hunter2@127.0.0.1:1/x', prefix: 'rotor' }));
     const error = await pgStore.init().catch((e: unknown) => e);

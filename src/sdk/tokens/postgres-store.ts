@@ -169,6 +169,22 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
   let closed = false;
   let reconnectTimer: NodeJS.Timeout | undefined;
 
+  /** After a lost LISTEN connection: try again every second while anyone listens (pollers cover the gap). */
+  function scheduleReconnect(): void {
+    if (closed || listeners.size === 0 || reconnectTimer) return;
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined;
+      if (closed || listeners.size === 0) return;
+      listen()
+        .then(() => {
+          // Whatever changed while nobody listened: have every listener sync now.
+          for (const l of listeners) l();
+        })
+        .catch(() => scheduleReconnect());
+    }, 1000);
+    reconnectTimer.unref();
+  }
+
   async function listen(): Promise<void> {
     if (listener || closed) return;
     const client = await pool.connect();
@@ -179,11 +195,7 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
       listener = undefined;
       client.removeAllListeners('notification');
       client.release(error ?? true);
-      // Pollers cover the gap; reconnect while anyone still listens.
-      if (!closed && listeners.size > 0) {
-        reconnectTimer = setTimeout(() => void listen().catch(() => drop()), 1000);
-        reconnectTimer.unref();
-      }
+      scheduleReconnect();
     };
     client.on('notification', (msg) => {
       if (msg.channel !== channel) return;

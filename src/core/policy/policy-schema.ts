@@ -42,7 +42,7 @@ function secretEntry(kinds: readonly string[]) {
   });
 }
 
-/** Table and key prefix of a sessions store; same rule as PREFIX_PATTERN in sdk/tokens/token-store.ts. */
+/** Table and key prefix of a sessions store; same rule as PREFIX_PATTERN in core/sessions/stores/token-store.ts. */
 export const SESSIONS_PREFIX = /^[a-z][a-z0-9_]{0,39}$/;
 export const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 

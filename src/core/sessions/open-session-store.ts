@@ -7,8 +7,8 @@ import type { Clock } from '../clock.js';
 import { RotorError, isRotorError } from '../errors.js';
 import type { SessionsSpec } from '../policy/policy.js';
 import type { RotatorContext } from '../rotation/rotator-contract.js';
-import { describeConnectError } from '../../sdk/tokens/store-errors.js';
-import type { TokenStore } from '../../sdk/tokens/token-store.js';
+import { describeConnectError } from './stores/store-errors.js';
+import type { TokenStore } from './stores/token-store.js';
 
 /** Opens and checks the configured session store; the caller closes it. */
 export async function openSessionStore(spec: SessionsSpec | undefined, env: NodeJS.ProcessEnv): Promise<TokenStore> {
@@ -26,10 +26,10 @@ export async function openSessionStore(spec: SessionsSpec | undefined, env: Node
   }
   let store: TokenStore;
   if (spec.store === 'postgres') {
-    const { createPostgresTokenStore } = await import('../../sdk/tokens/postgres-store.js');
+    const { createPostgresTokenStore } = await import('./stores/postgres-store.js');
     store = createPostgresTokenStore({ connectionString: url, prefix: spec.prefix, max: 2 });
   } else {
-    const { createRedisTokenStore } = await import('../../sdk/tokens/redis-store.js');
+    const { createRedisTokenStore } = await import('./stores/redis-store.js');
     store = createRedisTokenStore({ url, prefix: spec.prefix });
   }
   try {

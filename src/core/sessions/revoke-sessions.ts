@@ -4,7 +4,7 @@
 import { recordAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError, isRotorError } from '../errors.js';
-import { describeConnectError } from '../../sdk/tokens/store-errors.js';
+import { describeConnectError } from './stores/store-errors.js';
 import { openSessionStore } from './open-session-store.js';
 
 export interface RevokeSessionsRequest {

@@ -3,9 +3,9 @@
 // the CLI nor the server.
 export { createRefreshTokens, RESERVED_CLAIMS, type RefreshKeyring, type RefreshTokens, type RefreshTokensOptions, type RefreshResult, type IssuedRefreshToken } from './refresh-tokens.js';
 export { createRevocationCheck, type RevocationCheck, type RevocationCheckOptions, type SessionRevocationCache } from './revocation-check.js';
-export { createMemoryTokenStore } from './memory-store.js';
-export { createPostgresTokenStore, type PostgresTokenStoreOptions } from './postgres-store.js';
-export { createRedisTokenStore, type RedisTokenStoreOptions } from './redis-store.js';
+export { createMemoryTokenStore } from '../../core/sessions/stores/memory-store.js';
+export { createPostgresTokenStore, type PostgresTokenStoreOptions } from '../../core/sessions/stores/postgres-store.js';
+export { createRedisTokenStore, type RedisTokenStoreOptions } from '../../core/sessions/stores/redis-store.js';
 export type {
   TokenStore,
   FamilyRecord,
@@ -16,5 +16,5 @@ export type {
   CreateFamilyInput,
   RotateFamilyInput,
   RevokeSessionsInput,
-} from './token-store.js';
+} from '../../core/sessions/stores/token-store.js';
 export { RotorError, isRotorError, type RotorErrorCode } from '../../core/errors.js';

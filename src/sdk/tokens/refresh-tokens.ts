@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { parseDuration } from '../../core/duration.js';
 import { RotorError, type RotorErrorCode } from '../../core/errors.js';
 import type { JwtKeys } from '../jwt/jwt-keys.js';
-import type { RotateOutcome, SessionScope, TokenStore } from './token-store.js';
+import type { RotateOutcome, SessionScope, TokenStore } from '../../core/sessions/stores/token-store.js';
 
 /**
  * The keyring refresh tokens are signed with: `createJwtKeys` from `rotor/jwt` for the refresh

@@ -2,7 +2,7 @@
 // store's "valid after" times, refreshed by push (LISTEN/NOTIFY, Redis pub/sub) and by a poll
 // (every second by default) that also covers lost notifications and reconnects. `isRevoked`
 // is a map lookup and two comparisons; it never waits on the network.
-import type { TokenStore } from './token-store.js';
+import type { TokenStore } from '../../core/sessions/stores/token-store.js';
 
 /** What a keyring's verify asks about each token's claims. */
 export interface RevocationCheck {

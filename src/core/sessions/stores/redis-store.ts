@@ -5,7 +5,7 @@
 // one script that also PUBLISHes, so pollers read only what changed and subscribers hear at once.
 // Keys are `<prefix>:…`; for Redis Cluster choose a prefix with a hash tag, e.g. `{rotor}`.
 import { Redis } from 'ioredis';
-import { RotorError } from '../../core/errors.js';
+import { RotorError } from '../../errors.js';
 import { resetRequired } from './family-rules.js';
 import { describeConnectError } from './store-errors.js';
 import { DEFAULT_PREFIX, type FamilyRecord, type RotateOutcome, type SessionChanges, type TokenStore } from './token-store.js';

@@ -6,7 +6,7 @@
 // commit in order and a poller that has seen version n has seen every change up to n; NOTIFY
 // tells listeners to poll at once.
 import pg from 'pg';
-import { RotorError } from '../../core/errors.js';
+import { RotorError } from '../../errors.js';
 import { decideRotation, resetRequired } from './family-rules.js';
 import { describeConnectError } from './store-errors.js';
 import { DEFAULT_PREFIX, PREFIX_PATTERN, type FamilyRecord, type RotateOutcome, type SessionChanges, type TokenStore } from './token-store.js';

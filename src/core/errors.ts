@@ -83,6 +83,14 @@ export const ERROR_CODES = [
   'ERR_ROTOR_JWT_SOURCE_INVALID',
   'ERR_ROTOR_JWT_SOURCE_KID_MISMATCH',
   'ERR_ROTOR_JWT_SOURCE_UNSUPPORTED_KIND',
+  // Database rotators (postgres): retire postponed by live sessions, and admin connection faults.
+  'ERR_ROTOR_RETIRE_POSTPONED',
+  'ERR_ROTOR_DB_UNREACHABLE',
+  'ERR_ROTOR_DB_AUTH_FAILED',
+  'ERR_ROTOR_DB_PRIVILEGE_MISSING',
+  'ERR_ROTOR_DB_GRANTS_DIFFER',
+  'ERR_ROTOR_DB_ADMIN_MISSING',
+  'ERR_ROTOR_DB_QUERY_FAILED',
 ] as const;
 
 export type RotorErrorCode = (typeof ERROR_CODES)[number];

@@ -3,6 +3,7 @@ import type { AnyRotator } from '../core/rotation/rotator-contract.js';
 import { jwtHmacRotator } from './jwt-hmac.js';
 import { jwtKeypairRotator } from './jwt-keypair.js';
 import { manualRotator } from './manual.js';
+import { mysqlRotator } from './mysql.js';
 import { randomRotator } from './random.js';
 
-export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator, jwtKeypairRotator];
+export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator, jwtKeypairRotator, mysqlRotator];

@@ -97,6 +97,8 @@ export interface RetireRequest {
   /** Retire previous versions still inside their grace window. Needs a reason. */
   now?: boolean;
   reason?: string;
+  /** Revoke even while the old credential is in use (live database sessions are terminated). */
+  force?: boolean;
 }
 
 export interface RetiredVersion {
@@ -119,7 +121,25 @@ export function createRotationEngine(deps: EngineDeps) {
   };
 
   function context(spec: SecretSpec, environment: string, versionId: string, emergency: boolean, input?: string): RotatorContext<unknown> {
-    return { secret: spec.name, environment, versionId, config: spec.config, clock: rotor.clock, emergency, ...(input === undefined ? {} : { input }) };
+    return {
+      secret: spec.name,
+      environment,
+      versionId,
+      config: spec.config,
+      clock: rotor.clock,
+      emergency,
+      ...(input === undefined ? {} : { input }),
+      env: rotor.env,
+      lifetimeMs: spec.cadence.maxMs + spec.graceMs,
+      readSecret: (name) => readCurrent(name, environment),
+    };
+  }
+
+  /** The current value of `name` in `environment`, for credentials rotor.yaml names by reference. */
+  async function readCurrent(name: string, environment: string): Promise<string | undefined> {
+    const store = await rotor.store();
+    const row = await versionInStage(store.db, name, environment, 'current');
+    return row ? openVersion(await rotor.masterKey(), row) : undefined;
   }
 
   function stored(master: MasterKey, row: VersionRow): StoredMaterial {
@@ -169,11 +189,29 @@ export function createRotationEngine(deps: EngineDeps) {
     actor: Actor,
     spec: SecretSpec,
     row: VersionRow,
-    why: { compromised: boolean; early: boolean; reason?: string; method?: Method },
-  ): Promise<void> {
+    why: { compromised: boolean; early: boolean; reason?: string; method?: Method; force?: boolean },
+  ): Promise<'retired' | 'postponed'> {
     const rotator = rotor.rotator(spec.kind);
     if (row.ciphertext) {
-      await rotator.retire(context(spec, row.environment, row.id, why.compromised), stored(master, row));
+      try {
+        await rotator.retire({ ...context(spec, row.environment, row.id, why.compromised), ...(why.force ? { force: true } : {}) }, stored(master, row));
+      } catch (error) {
+        // The old credential is still in use (live database sessions): it stays `previous`, and
+        // the next retire run tries again. A warning, not a failure.
+        if (!isRotorError(error, 'ERR_ROTOR_RETIRE_POSTPONED')) throw error;
+        rotor.logger.warn({ secret: spec.name, environment: row.environment, version: row.id }, error.message);
+        await store.writeTransaction((trx) =>
+          appendAudit(trx, rotor.clock, actor, {
+            secret: spec.name,
+            environment: row.environment,
+            action: 'retire.postponed',
+            outcome: 'info',
+            notes: `warning: ${error.message}`,
+            details: { version: row.id, stage: row.stage },
+          }),
+        );
+        return 'postponed';
+      }
     }
     await store.writeTransaction(async (trx) => {
       await destroyVersion(trx, row.id, rotor.clock.now(), 'retired', why.compromised);
@@ -189,6 +227,7 @@ export function createRotationEngine(deps: EngineDeps) {
         details: { version: row.id, stage: row.stage },
       });
     });    await hook('retire:done');
+    return 'retired';
   }
 
   async function failRotation(store: Store, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, pendingId: string | null, error: unknown, state: 'failed' | 'rolled_back'): Promise<void> {
@@ -233,7 +272,8 @@ export function createRotationEngine(deps: EngineDeps) {
     // A previous version from an earlier rotation is superseded: at most two live versions.
     const older = await versionInStage(store.db, spec.name, environment, 'previous');
     if (older) {
-      await retireVersion(store, master, actor, spec, older, { compromised: false, early: (older.retire_at ?? 0) > rotor.clock.now(), reason: 'superseded by a newer rotation' });
+      // Superseding cuts the grace short on purpose: at most two live versions, so no postponing.
+      await retireVersion(store, master, actor, spec, older, { compromised: false, early: (older.retire_at ?? 0) > rotor.clock.now(), reason: 'superseded by a newer rotation', force: true });
       retired.push(older.id);
     }
     const now = rotor.clock.now();
@@ -700,7 +740,8 @@ export function createRotationEngine(deps: EngineDeps) {
           const fresh = await getVersion(store.db, row.id);
           if (fresh?.stage !== 'previous') continue;
           const early = (fresh.retire_at ?? 0) > now;
-          await retireVersion(store, master, actor, rowSpec, fresh, { compromised: false, early, ...(request.reason ? { reason: request.reason } : {}) });
+          const outcome = await retireVersion(store, master, actor, rowSpec, fresh, { compromised: false, early, ...(request.reason ? { reason: request.reason } : {}), ...(request.force ? { force: true } : {}) });
+          if (outcome === 'postponed') continue;
           retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early });
         } finally {
           await lock.release();

@@ -26,6 +26,20 @@ export interface RotatorContext<Config> {
    * when one is configured for this environment, undefined otherwise.
    */
   sessions?: SessionRevoker;
+  /**
+   * The process environment, for kinds whose rotor.yaml names a credential by environment
+   * variable (a database admin URL); never the place to put a value the rotator made.
+   */
+  env?: NodeJS.ProcessEnv;
+  /** The current value of another secret in this environment, for credentials named by reference. */
+  readSecret?(name: string): Promise<string | undefined>;
+  /**
+   * How long, in ms, a credential made now must stay valid at the least: the secret's maximum
+   * cadence plus its grace window (for server-side expiry safety nets such as `VALID UNTIL`).
+   */
+  lifetimeMs?: number;
+  /** Set when an operator retires with --force: revoke even while the old credential is in use. */
+  force?: boolean;
 }
 
 /** Revokes every session and refresh token the app issued until now (rotor/tokens). */

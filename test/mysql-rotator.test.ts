@@ -3,6 +3,7 @@
 // the tests create needs its password, so "logs in with the new password" proves something, and
 // a wrong password or a retired (locked) user is refused. Each test makes its own database,
 // role and users and drops them.
+import { createServer, Socket as NetSocket, type Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Actor } from '../src/core/audit/audit-log.js';
@@ -38,7 +39,7 @@ async function admin<T>(run: (db: mysql.Connection) => Promise<T>): Promise<T> {
 }
 
 /** A database with one table, a role holding the app's privileges, and a project using them. */
-async function setup(extra: { config?: string } = {}): Promise<Fixture> {
+async function setup(extra: { config?: string; port?: number } = {}): Promise<Fixture> {
   const name = uniquePrefix('my');
   const fixture = { name, a: `${name}_a`, b: `${name}_b` };
   await admin(async (db) => {
@@ -64,7 +65,7 @@ secrets:
     grace: 24h
     config:
       host: 127.0.0.1
-      port: 3306
+      port: ${extra.port ?? 3306}
       database: ${name}
       params: { charset: utf8mb4 }
       role: ${name}_r
@@ -99,6 +100,13 @@ async function rotate(p: TestProject, options: { emergency?: boolean } = {}) {
   } finally {
     await rotor.close();
   }
+}
+
+async function accountLocked(user: string): Promise<boolean> {
+  return admin(async (db) => {
+    const [rows] = await db.query<mysql.RowDataPacket[]>(`SHOW CREATE USER '${user}'@'%'`);
+    return String(Object.values(rows[0]!)[0]).includes('ACCOUNT LOCK');
+  });
 }
 
 async function retire(p: TestProject, options: { force?: boolean } = {}) {
@@ -259,6 +267,9 @@ describe.skipIf(!maria.available)('mysql rotator on MariaDB', () => {
     expect(result.error?.message).not.toContain('not-the-password');
     expect(await stageValue(p, 'current')).toEqual(current);
     expect(await login(current.value)).toBe(a);
+    const failure = (await auditActions(p)).find((e) => e.action === 'rotate.failure');
+    expect(failure?.notes).toContain('ERR_ROTOR_DB_AUTH_FAILED');
+    expect((await p.cli(['check'])).code).toBe(2);
   });
 
   it('an admin without CREATE USER gets an error naming the privilege', async () => {
@@ -311,6 +322,89 @@ describe.skipIf(!maria.available)('mysql rotator on MariaDB', () => {
     expect(result.error?.message).toContain('not reachable (ECONNREFUSED)');
     expect(await stageValue(p, 'current')).toEqual(current);
     expect(await login(current.value)).toBe(a);
+    expect((await p.cli(['check'])).code).toBe(2);
+  });
+
+  it('a rotation killed between apply and verify is rolled back by resume: the idle user is locked again, the current one untouched', async () => {
+    const { p, a, b } = await setup();
+    await rotate(p);
+    const current = (await stageValue(p, 'current'))!;
+    let reached!: () => void;
+    const atVerify = new Promise<void>((resolve) => (reached = resolve));
+    const dying = p.rotor();
+    // The process "dies" after apply: it never returns from the journal point.
+    void createRotationEngine({
+      rotor: dying,
+      hooks: {
+        afterJournal: (point) => {
+          if (point !== 'verify:started') return;
+          reached();
+          return new Promise<void>(() => {});
+        },
+      },
+    }).rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' });
+    await atVerify;
+    expect(await accountLocked(b)).toBe(false); // apply unlocked it with the new password
+    const rotor = p.rotor();
+    try {
+      await (await rotor.store()).db.deleteFrom('locks').execute(); // the dead process's lock
+      const outcomes = await createRotationEngine({ rotor }).resume(actor);
+      expect(outcomes.map((o) => o.action)).toEqual(['rolled-back']);
+    } finally {
+      await rotor.close();
+    }
+    expect(await accountLocked(b)).toBe(true);
+    expect(await stageValue(p, 'current')).toEqual(current);
+    expect(await login(current.value)).toBe(a);
+    expect((await auditActions(p)).some((e) => e.action === 'rotate.rollback' && e.outcome === 'failure')).toBe(true);
+  });
+
+  it('a connection cut between apply and verify fails the rotation and locks the idle user again', async () => {
+    // A TCP proxy the app-side URL goes through; after apply it swallows traffic.
+    const sockets = new Set<Socket>();
+    let blackhole = false;
+    const proxy = createServer((client) => {
+      sockets.add(client);
+      if (blackhole) return; // accept, never answer
+      const upstream = new NetSocket();
+      upstream.connect(3306, '127.0.0.1');
+      sockets.add(upstream);
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    });
+    const port = (proxy.address() as { port: number }).port;
+    const { p, a, b } = await setup({ port, config: '      connectTimeoutMs: 1000\n' });
+    await rotate(p);
+    const current = (await stageValue(p, 'current'))!;
+    const rotor = p.rotor();
+    try {
+      const result = await createRotationEngine({
+        rotor,
+        hooks: {
+          afterJournal: (point) => {
+            if (point !== 'verify:started') return;
+            blackhole = true;
+            for (const s of sockets) s.destroy();
+          },
+        },
+      }).rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' });
+      expect(result.results[0]!.outcome).toBe('failed');
+      expect(result.results[0]!.error?.code).toBe('ERR_ROTOR_VERIFY_FAILED');
+      expect(result.results[0]!.error?.message).toContain(`logging in as ${b} with the new password`);
+    } finally {
+      await rotor.close();
+    }
+    blackhole = false;
+    expect(await accountLocked(b)).toBe(true);
+    expect(await stageValue(p, 'current')).toEqual(current);
+    expect(await login(current.value)).toBe(a);
+    expect((await p.cli(['check'])).code).toBe(2);
   });
 
   it('refuses the dual-password strategy on MariaDB with a clear error', async () => {

@@ -91,6 +91,7 @@ export const ERROR_CODES = [
   'ERR_ROTOR_DB_GRANTS_DIFFER',
   'ERR_ROTOR_DB_ADMIN_MISSING',
   'ERR_ROTOR_DB_QUERY_FAILED',
+  'ERR_ROTOR_DB_ROLE_IN_USE',
 ] as const;
 
 export type RotorErrorCode = (typeof ERROR_CODES)[number];

@@ -4,6 +4,7 @@ import { jwtHmacRotator } from './jwt-hmac.js';
 import { jwtKeypairRotator } from './jwt-keypair.js';
 import { manualRotator } from './manual.js';
 import { mysqlRotator } from './mysql.js';
+import { postgresRotator } from './postgres.js';
 import { randomRotator } from './random.js';
 
-export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator, jwtKeypairRotator, mysqlRotator];
+export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator, jwtKeypairRotator, mysqlRotator, postgresRotator];

@@ -1,0 +1,223 @@
+// `postgres`: DATABASE_URL for a PostgreSQL application. Login roles are members of a group role
+// (`baseRole`) that holds the privileges and owns the objects; each login role's sessions run
+// `SET ROLE <base>` at login (a role setting), so what the app creates belongs to the group and
+// stays usable after later rotations.
+// - alternate (default): `<base>_a` / `<base>_b`; each rotation sets a new password on the idle one.
+// - clone: a new login role per rotation; retire drops the old one.
+// Passwords reach the server only as SCRAM-SHA-256 verifiers. Verify logs in as the new role and
+// refuses promotion unless its effective privileges equal the old login role's.
+import pg from 'pg';
+import { generateSecret } from '../core/crypto/generate.js';
+import { RotorError } from '../core/errors.js';
+import { defineRotator, type RotatorContext } from '../core/rotation/rotator-contract.js';
+import { composeUrl, resolveTarget, withAdmin, withLogin, type Target } from './postgres/pg-connection.js';
+import { postgresConfigSchema, type PostgresConfig } from './postgres/postgres-config.js';
+import { privilegeDifference, privilegeSnapshot } from './postgres/privilege-snapshot.js';
+import { scramVerifier } from './postgres/scram-verifier.js';
+
+const { escapeIdentifier, escapeLiteral } = pg.Client.prototype;
+const id = (name: string) => escapeIdentifier(name);
+const lit = (value: string) => escapeLiteral(value);
+
+/** Margin on top of cadence + grace before the `VALID UNTIL` safety net expires a password. */
+const VALID_UNTIL_MARGIN_MS = 7 * 86_400_000;
+/** Without cadence information (tests of the rotator alone): one year. */
+const DEFAULT_LIFETIME_MS = 365 * 86_400_000;
+
+type Ctx = RotatorContext<PostgresConfig>;
+
+function marker(ctx: Ctx, versionId: string): string {
+  return `rotor: ${ctx.secret}/${ctx.environment} version ${versionId}`;
+}
+
+/** Checks the admin can manage roles and the group role exists; names what is missing. */
+async function assertAdminReady(ctx: Ctx, client: pg.Client, base: string): Promise<void> {
+  const { rows } = await client.query<{ rolname: string; rolsuper: boolean; rolcreaterole: boolean }>(
+    'SELECT rolname, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user',
+  );
+  const me = rows[0];
+  if (!me?.rolsuper && !me?.rolcreaterole) {
+    throw new RotorError(
+      'ERR_ROTOR_DB_PRIVILEGE_MISSING',
+      `${ctx.secret}/${ctx.environment}: the admin role "${me?.rolname ?? '?'}" lacks CREATEROLE, which Rotor needs to create login roles and set their passwords (ALTER ROLE ${me?.rolname ?? 'admin'} CREATEROLE); nothing was changed`,
+    );
+  }
+  const group = await client.query<{ rolcanlogin: boolean }>('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [base]);
+  if (group.rowCount === 0) {
+    throw new RotorError(
+      'ERR_ROTOR_ROTATOR_CONFIG',
+      `${ctx.secret}/${ctx.environment}: the group role "${base}" (config.baseRole) does not exist: create it (CREATE ROLE ${base} NOLOGIN) and grant it the application's privileges first`,
+    );
+  }
+}
+
+/** alternate: the login role not in use, i.e. missing, disabled, or with the older password. */
+async function idleRole(client: pg.Client, base: string): Promise<string> {
+  const names = [`${base}_a`, `${base}_b`];
+  const { rows } = await client.query<{ rolname: string; rolcanlogin: boolean; expires: string | null }>(
+    `SELECT rolname, rolcanlogin, extract(epoch FROM rolvaliduntil)::text AS expires FROM pg_roles WHERE rolname = ANY($1)`,
+    [names],
+  );
+  const byName = new Map(rows.map((r) => [r.rolname, r]));
+  const missing = names.find((n) => !byName.has(n));
+  if (missing) return missing;
+  const disabled = names.find((n) => !byName.get(n)!.rolcanlogin);
+  if (disabled) return disabled;
+  // Both can log in: the one whose password expires first was set earlier; NULL means never.
+  const expiry = (n: string) => {
+    const e = byName.get(n)!.expires;
+    return e === null ? Number.POSITIVE_INFINITY : Number(e);
+  };
+  return expiry(names[0]!) <= expiry(names[1]!) ? names[0]! : names[1]!;
+}
+
+/**
+ * alternate: the idle role may still be the previous credential inside its grace window. A new
+ * password would cut off the app instances still opening connections with it, so a rotation
+ * waits until they are gone (or the previous version is retired), unless it is an emergency.
+ */
+async function assertIdle(ctx: Ctx, client: pg.Client, role: string): Promise<void> {
+  if (ctx.emergency) return;
+  const { rowCount } = await client.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [role]);
+  if (rowCount) {
+    throw new RotorError(
+      'ERR_ROTOR_DB_ROLE_IN_USE',
+      `${ctx.secret}/${ctx.environment}: login role "${role}", the one this rotation would reuse, still has ${rowCount} live session(s) (the previous credential, inside its grace window); nothing was changed. Rotate again once they are gone or after \`rotor retire\`, or use --emergency`,
+      { details: { role, sessions: rowCount } },
+    );
+  }
+}
+
+/** The login role whose privileges a new one must match: the newest other login member of the group. */
+async function referenceRole(client: pg.Client, base: string, except: string): Promise<string> {
+  const { rows } = await client.query<{ rolname: string }>(
+    `SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid
+      WHERE g.rolname = $1 AND r.rolname <> $2 AND r.rolcanlogin ORDER BY r.rolvaliduntil DESC NULLS FIRST, r.rolname LIMIT 1`,
+    [base, except],
+  );
+  return rows[0]?.rolname ?? base;
+}
+
+function roleOf(material: { meta: Record<string, string | number | boolean> }): string {
+  const role = material.meta.role;
+  if (typeof role !== 'string') throw new RotorError('ERR_ROTOR_ROTATOR_CONFIG', 'postgres version without a role name in its metadata');
+  return role;
+}
+
+/** Disables the login and, for clone, drops the role and what it owns in every database. */
+async function revokeRole(ctx: Ctx, t: Target, role: string, versionId: string): Promise<void> {
+  const base = ctx.config.baseRole;
+  const dropDatabases = await withAdmin(ctx, t, async (client) => {
+    const { rows } = await client.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1`, [role]);
+    if (rows.length === 0) return [];
+    // alternate reuses roles: if a newer version set this role's password, its old one is gone already.
+    if (ctx.config.strategy === 'alternate' && rows[0]!.comment !== marker(ctx, versionId)) return [];
+    const sessions = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
+    if (sessions.rowCount && !ctx.emergency && !ctx.force) {
+      throw new RotorError(
+        'ERR_ROTOR_RETIRE_POSTPONED',
+        `${ctx.secret}/${ctx.environment}: login role "${role}" still has ${sessions.rowCount} live session(s); retire postponed so the running app is not cut off (it is retried on the next retire run; --force terminates them)`,
+        { details: { role, sessions: sessions.rowCount } },
+      );
+    }
+    // Login first, so no new session starts while the rest runs; then the live ones end.
+    await client.query(`ALTER ROLE ${id(role)} WITH NOLOGIN PASSWORD NULL VALID UNTIL '-infinity'`);
+    if (sessions.rowCount) await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
+    if (ctx.config.strategy === 'alternate') return [];
+    const dbs = await client.query<{ datname: string }>(
+      `SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.refobjid
+        WHERE s.refclassid = 'pg_authid'::regclass AND r.rolname = $1 AND d.datallowconn`,
+      [role],
+    );
+    return [...new Set([t.database, ...dbs.rows.map((r) => r.datname)])];
+  });
+  if (dropDatabases.length === 0) return;
+  for (const database of dropDatabases) {
+    await withAdmin(ctx, t, async (client) => {
+      await client.query(`REASSIGN OWNED BY ${id(role)} TO ${id(base)}`);
+      await client.query(`DROP OWNED BY ${id(role)}`);
+    }, database);
+  }
+  await withAdmin(ctx, t, (client) => client.query(`DROP ROLE IF EXISTS ${id(role)}`));
+}
+
+export const postgresRotator = defineRotator({
+  kind: 'postgres',
+  summary: 'PostgreSQL DATABASE_URL: alternating or cloned login roles in a group role, SCRAM verifiers, same grants verified',
+  source: 'generated',
+  configSchema: postgresConfigSchema,
+  async create(ctx) {
+    const t = resolveTarget(ctx);
+    const base = ctx.config.baseRole;
+    const role = await withAdmin(ctx, t, async (client) => {
+      await assertAdminReady(ctx, client, base);
+      if (ctx.config.strategy !== 'alternate') return `${base}_${ctx.versionId.replace(/-/g, '').slice(0, 12)}`;
+      const idle = await idleRole(client, base);
+      await assertIdle(ctx, client, idle);
+      return idle;
+    });
+    const password = generateSecret(32, 'base64url');
+    return { value: composeUrl(t, role, password), meta: { role, strategy: ctx.config.strategy, host: t.host, port: t.port, database: t.database } };
+  },
+  async apply(ctx, material) {
+    const t = resolveTarget(ctx);
+    const role = roleOf(material);
+    const base = ctx.config.baseRole;
+    const password = decodeURIComponent(new URL(material.value).password);
+    const lifetime = (ctx.lifetimeMs ?? DEFAULT_LIFETIME_MS) + VALID_UNTIL_MARGIN_MS;
+    await withAdmin(ctx, t, async (client) => {
+      // The server's clock, not Rotor's: the safety net is enforced by the server.
+      const until = await client.query<{ v: string }>(`SELECT to_char((now() + make_interval(secs => $1::float8)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS v`, [lifetime / 1000]);
+      const options = `LOGIN INHERIT PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(until.rows[0]!.v)}`;
+      await client.query('BEGIN');
+      try {
+        const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
+        await client.query(exists.rowCount ? `ALTER ROLE ${id(role)} WITH ${options}` : `CREATE ROLE ${id(role)} WITH ${options}`);
+        await client.query(`GRANT ${id(base)} TO ${id(role)}`);
+        await client.query(`ALTER ROLE ${id(role)} SET role TO ${lit(base)}`);
+        await client.query(`COMMENT ON ROLE ${id(role)} IS ${lit(marker(ctx, material.versionId))}`);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    });
+  },
+  async verify(ctx, material) {
+    const t = resolveTarget(ctx);
+    const role = roleOf(material);
+    const probe = await withLogin(ctx, material.value, async (client) => {
+      const { rows } = await client.query<{ login: string; acting: string; connect: boolean }>(
+        `SELECT session_user AS login, current_user AS acting, has_database_privilege(current_database(), 'CONNECT') AS connect FROM (SELECT 1) one`,
+      );
+      return rows[0]!;
+    });
+    if (probe.login !== role || probe.acting !== ctx.config.baseRole || !probe.connect) {
+      throw new RotorError(
+        'ERR_ROTOR_VERIFY_FAILED',
+        `${ctx.secret}/${ctx.environment}: logged in as "${probe.login}" acting as "${probe.acting}", expected "${role}" acting as "${ctx.config.baseRole}" with CONNECT`,
+      );
+    }
+    await withAdmin(ctx, t, async (client) => {
+      const reference = await referenceRole(client, ctx.config.baseRole, role);
+      const diff = privilegeDifference(await privilegeSnapshot(client, reference), await privilegeSnapshot(client, role));
+      if (diff.missing.length || diff.extra.length) {
+        const list = (xs: string[]) => xs.slice(0, 20).join('; ') + (xs.length > 20 ? `; … ${xs.length - 20} more` : '');
+        throw new RotorError(
+          'ERR_ROTOR_DB_GRANTS_DIFFER',
+          `${ctx.secret}/${ctx.environment}: login role "${role}" does not hold the same privileges as "${reference}", so it was not promoted.` +
+            (diff.missing.length ? ` Missing: ${list(diff.missing)}.` : '') +
+            (diff.extra.length ? ` Extra: ${list(diff.extra)}.` : '') +
+            ` Grant privileges to the group role "${ctx.config.baseRole}", not to a login role.`,
+          { details: { role, reference, missing: diff.missing, extra: diff.extra } },
+        );
+      }
+    });
+  },
+  async retire(ctx, old) {
+    await revokeRole(ctx, resolveTarget(ctx), roleOf(old), old.versionId);
+  },
+  async emergencyActions(ctx) {
+    return [`the previous login role of ${ctx.secret} was disabled (NOLOGIN, password removed) and its sessions terminated at once`];
+  },
+});

@@ -1,0 +1,38 @@
+// rotor.yaml `config:` of `kind: postgres`. The admin credential is named by reference (an
+// environment variable or another Rotor secret), never written in the file.
+import { z } from 'zod';
+import { ENV_VAR_NAME, SECRET_NAME } from '../../core/policy/policy-schema.js';
+
+/** Role names Rotor manages: lower-case, short enough for the `_a`/`_b` or clone suffixes. */
+const ROLE = /^[a-z_][a-z0-9_]{0,46}$/;
+
+const adminRef = z.union(
+  [
+    z.strictObject({ env: z.string().regex(ENV_VAR_NAME, 'an environment variable name') }),
+    z.strictObject({ secret: z.string().regex(SECRET_NAME, 'a secret name from rotor.yaml') }),
+  ],
+  { error: 'admin must be { env: VARIABLE } or { secret: NAME }: a reference to the admin URL, never the URL itself (it has a password)' },
+);
+
+const params = z.record(z.string(), z.string()).describe('query parameters kept in DATABASE_URL (sslmode, …)');
+
+const override = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  database: z.string().min(1).optional(),
+  params: params.optional(),
+  admin: adminRef.optional(),
+});
+
+export const postgresConfigSchema = z.strictObject({
+  host: z.string().min(1).describe('server host the application connects to'),
+  port: z.number().int().min(1).max(65535).default(5432),
+  database: z.string().min(1),
+  params: params.optional(),
+  baseRole: z.string().regex(ROLE, 'lower-case letters, digits and _ (at most 47)').describe('group role (NOLOGIN) that holds the privileges and owns the objects'),
+  strategy: z.enum(['alternate', 'clone']).default('alternate').describe('alternate: <base>_a / <base>_b; clone: a new login role per rotation'),
+  admin: adminRef.describe('where the admin connection URL is read at run time'),
+  environments: z.record(z.string(), override).optional().describe('per-environment host, port, database, params or admin'),
+});
+
+export type PostgresConfig = z.infer<typeof postgresConfigSchema>;

@@ -1,0 +1,412 @@
+// The postgres rotator end to end through the engine, against a private PostgreSQL cluster with
+// real SCRAM password authentication (the machine's server trusts 127.0.0.1, where any password
+// would log in). The cluster is started as the postgres OS user on a spare port and stopped after.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import type { Actor } from '../src/core/audit/audit-log.js';
+import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
+import { openVersion } from '../src/core/vault/versions.js';
+import { createProject, DAY, type TestProject } from './helpers/project.js';
+import { requireService, uniquePrefix } from './helpers/services.js';
+
+const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000004', method: 'manual' };
+
+interface Cluster {
+  port: number;
+  adminUrl: string;
+  /** The server log (every DDL statement is logged). */
+  log: string;
+  stop(): void;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** initdb + pg_ctl start with scram-sha-256 for every connection; as the postgres user when root. */
+async function startCluster(): Promise<Cluster> {
+  const root = '/usr/lib/postgresql';
+  const version = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))[0];
+  if (!version) throw new Error(`no initdb under ${root}`);
+  const bin = (name: string) => join(root, version, 'bin', name);
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-pg-'));
+  const password = randomBytes(18).toString('base64url');
+  writeFileSync(join(dir, 'pw'), `${password}\n`);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(dir, uid, gid);
+    chownSync(join(dir, 'pw'), uid, gid);
+  }
+  chmodSync(dir, 0o700);
+  const run = (cmd: string, args: string[]) => (asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' }));
+  const port = await freePort();
+  const data = join(dir, 'data');
+  run(bin('initdb'), ['-D', data, '--auth=scram-sha-256', `--pwfile=${join(dir, 'pw')}`, '-U', 'postgres', '--no-sync']);
+  run(bin('pg_ctl'), ['-D', data, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c log_statement=ddl`, '-l', join(dir, 'log'), '-w', 'start']);
+  return {
+    port,
+    adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    log: join(dir, 'log'),
+    stop() {
+      try {
+        run(bin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+// The machine's PostgreSQL is the CI service; its binaries start the private cluster.
+const service = await requireService('postgres');
+let cluster: Cluster | undefined;
+if (service.available) {
+  try {
+    cluster = await startCluster();
+  } catch (error) {
+    if (process.env.CI === 'true') throw error;
+    process.stderr.write(`\n⚠️  SKIPPING postgres rotator tests: could not start a private PostgreSQL cluster (${(error as Error).message}). They FAIL under CI=true.\n\n`);
+  }
+}
+
+afterAll(() => cluster?.stop());
+
+function withDb(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Logs in with `url`; resolves to the SQLSTATE of a refusal, or 'ok'. */
+async function login(url: string): Promise<string> {
+  try {
+    await query(url, 'SELECT 1');
+    return 'ok';
+  } catch (error) {
+    return (error as { code?: string }).code ?? String(error);
+  }
+}
+
+interface Fixture {
+  p: TestProject;
+  db: string;
+  base: string;
+  adminDb: string;
+  engine: ReturnType<typeof createRotationEngine>;
+  rotate(options?: { emergency?: boolean; reason?: string }): ReturnType<ReturnType<typeof createRotationEngine>['rotate']>;
+  current(): Promise<string | undefined>;
+  stages(): Promise<{ id: string; stage: string }[]>;
+  audit(): Promise<{ action: string; outcome: string; notes: string }[]>;
+  cleanup(): Promise<void>;
+}
+
+/** A database, a group role owning a schema's objects, and a Rotor project pointing at them. */
+async function fixture(strategy: 'alternate' | 'clone'): Promise<Fixture> {
+  const c = cluster!;
+  const prefix = uniquePrefix('pg');
+  const db = prefix;
+  const base = `${prefix}_app`;
+  await query(c.adminUrl, `CREATE DATABASE ${db}`);
+  const adminDb = withDb(c.adminUrl, db);
+  await query(adminDb, `CREATE ROLE ${base} NOLOGIN`);
+  await query(adminDb, `GRANT CONNECT, TEMP ON DATABASE ${db} TO ${base}`);
+  await query(adminDb, `GRANT CREATE ON SCHEMA public TO ${base}`);
+  await query(adminDb, `CREATE TABLE public.orders (id serial PRIMARY KEY, item text)`);
+  await query(adminDb, `ALTER TABLE public.orders OWNER TO ${base}`);
+  const p = await createProject({
+    policy: `version: 1
+environments: [staging, production]
+secrets:
+  DATABASE_URL:
+    kind: postgres
+    cadence: 90d
+    grace: 24h
+    environments: [production]
+    config:
+      host: 127.0.0.1
+      port: ${c.port}
+      database: ${db}
+      params: { application_name: shop }
+      baseRole: ${base}
+      strategy: ${strategy}
+      admin: { env: PG_ADMIN_URL }
+`,
+  });
+  p.env.PG_ADMIN_URL = c.adminUrl;
+  const rotor = p.rotor();
+  const engine = createRotationEngine({ rotor });
+  const rows = async () => {
+    const store = await rotor.store();
+    return store.db.selectFrom('versions').selectAll().where('secret', '=', 'DATABASE_URL').orderBy(sql`rowid`).execute();
+  };
+  return {
+    p,
+    db,
+    base,
+    adminDb,
+    engine,
+    rotate: (o = {}) => engine.rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: o.emergency ? 'emergency' : 'manual', ...o }),
+    async current() {
+      const row = (await rows()).find((r) => r.stage === 'current');
+      return row ? openVersion(await rotor.masterKey(), row) : undefined;
+    },
+    async stages() {
+      return (await rows()).map((r) => ({ id: r.id, stage: r.stage }));
+    },
+    async audit() {
+      const store = await rotor.store();
+      const entries = await store.db.selectFrom('audit_events').select('entry').orderBy('seq').execute();
+      return entries.map((e) => JSON.parse(e.entry));
+    },
+    async cleanup() {
+      await rotor.close();
+      await query(c.adminUrl, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [db]);
+      await query(c.adminUrl, `DROP DATABASE IF EXISTS ${db}`);
+      const roles = await query<{ rolname: string }>(c.adminUrl, `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname = $2`, [prefix, base]);
+      for (const { rolname } of roles) await query(c.adminUrl, `DROP ROLE IF EXISTS ${pg.Client.prototype.escapeIdentifier(rolname)}`);
+    },
+  };
+}
+
+/** SQLSTATE class 28: invalid authorization (wrong password, or a role that may not log in). */
+const REFUSED = /^28(000|P01)$/;
+const userOf = (url: string) => decodeURIComponent(new URL(url).username);
+const withPassword = (url: string, password: string) => {
+  const u = new URL(url);
+  u.password = password;
+  return u.toString();
+};
+
+describe.skipIf(!cluster)('postgres rotator (private cluster, scram-sha-256)', () => {
+  it('alternate: rotates between <base>_a and <base>_b, refuses wrong and retired passwords, and keeps app-created objects usable', async () => {
+    const f = await fixture('alternate');
+    try {
+      const first = await f.rotate();
+      expect(first.ok, JSON.stringify(first.results)).toBe(true);
+      const urlA = (await f.current())!;
+      expect(userOf(urlA)).toBe(`${f.base}_a`);
+      expect(new URL(urlA).searchParams.get('application_name')).toBe('shop');
+      expect(new URL(urlA).port).toBe(String(cluster!.port));
+      // Authentication is real: a wrong password is refused.
+      expect(await login(withPassword(urlA, 'wrong-password'))).toBe('28P01');
+      // The server stores a SCRAM verifier Rotor computed, never the plaintext.
+      const [auth] = await query<{ rolpassword: string }>(cluster!.adminUrl, 'SELECT rolpassword FROM pg_authid WHERE rolname = $1', [`${f.base}_a`]);
+      expect(readFileSync(cluster!.log, "utf8")).toContain("PASSWORD 'SCRAM-SHA-256$");
+      expect(readFileSync(cluster!.log, 'utf8')).not.toContain(decodeURIComponent(new URL(urlA).password));
+      expect(auth!.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);
+      // The app, logged in as _a, runs a migration: the new table belongs to the group role.
+      await query(urlA, 'CREATE TABLE public.invoices (id int)');
+      await query(urlA, `INSERT INTO public.orders (item) VALUES ('book')`);
+      const [owner] = await query<{ owner: string }>(f.adminDb, `SELECT tableowner AS owner FROM pg_tables WHERE tablename = 'invoices'`);
+      expect(owner!.owner).toBe(f.base);
+
+      f.p.clock.advance(30 * DAY);
+      const second = await f.rotate();
+      expect(second.ok, JSON.stringify(second.results)).toBe(true);
+      const urlB = (await f.current())!;
+      expect(userOf(urlB)).toBe(`${f.base}_b`);
+      await query(urlB, 'INSERT INTO public.invoices VALUES (1)');
+      expect(await query(urlB, 'SELECT item FROM public.orders')).toEqual([{ item: 'book' }]);
+      // The previous credential keeps working through its grace window…
+      expect(await login(urlA)).toBe('ok');
+      f.p.clock.advance(DAY + 1);
+      expect((await f.engine.retire(actor, {})).length).toBe(1);
+      // …and is refused once retired.
+      expect(await login(urlA)).toMatch(REFUSED);
+
+      f.p.clock.advance(30 * DAY);
+      const third = await f.rotate();
+      expect(third.ok, JSON.stringify(third.results)).toBe(true);
+      const urlA2 = (await f.current())!;
+      expect(userOf(urlA2)).toBe(`${f.base}_a`);
+      expect(await login(urlA)).toBe('28P01');
+      expect(await query(urlA2, 'SELECT count(*)::int AS n FROM public.invoices')).toEqual([{ n: 1 }]);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('clone: a new login role per rotation; retire drops the old role and it can no longer log in', async () => {
+    const f = await fixture('clone');
+    try {
+      expect((await f.rotate()).ok).toBe(true);
+      const url1 = (await f.current())!;
+      await query(url1, 'CREATE TABLE public.events (id int)');
+      f.p.clock.advance(30 * DAY);
+      expect((await f.rotate()).ok).toBe(true);
+      const url2 = (await f.current())!;
+      expect(userOf(url2)).not.toBe(userOf(url1));
+      await query(url2, 'INSERT INTO public.events VALUES (7)');
+      f.p.clock.advance(DAY + 1);
+      expect((await f.engine.retire(actor, {})).length).toBe(1);
+      expect(await query(cluster!.adminUrl, 'SELECT 1 FROM pg_roles WHERE rolname = $1', [userOf(url1)])).toEqual([]);
+      expect(await login(url1)).toBe('28P01');
+      expect(await query(url2, 'SELECT id FROM public.events')).toEqual([{ id: 7 }]);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('refuses to promote a login role whose privileges differ from the old one, naming the difference', async () => {
+    const f = await fixture('alternate');
+    try {
+      expect((await f.rotate()).ok).toBe(true);
+      const before = (await f.current())!;
+      await query(f.adminDb, 'CREATE TABLE public.audit_trail (id int)');
+      await query(f.adminDb, `GRANT SELECT ON public.audit_trail TO ${f.base}_a`);
+      const result = await f.rotate();
+      expect(result.ok).toBe(false);
+      expect(result.results[0]!.error!.code).toBe('ERR_ROTOR_DB_GRANTS_DIFFER');
+      expect(result.results[0]!.error!.message).toMatch(/Missing: .*table public\.audit_trail SELECT/);
+      expect(await f.current()).toBe(before);
+      expect(await login(before)).toBe('ok');
+      // The refused role was disabled again.
+      expect(await query(f.adminDb, 'SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [`${f.base}_b`])).toEqual([{ rolcanlogin: false }]);
+      expect((await f.audit()).some((e) => e.action === 'rotate.failure' && e.notes.includes('ERR_ROTOR_DB_GRANTS_DIFFER'))).toBe(true);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('postpones a retire while the old role has live sessions, and retires once they are gone', async () => {
+    const f = await fixture('clone');
+    try {
+      await f.rotate();
+      const old = (await f.current())!;
+      await f.rotate();
+      const session = new pg.Client({ connectionString: old });
+      await session.connect();
+      f.p.clock.advance(DAY + 1);
+      expect(await f.engine.retire(actor, {})).toEqual([]);
+      expect((await f.stages()).map((s) => s.stage)).toEqual(['previous', 'current']);
+      const postponed = (await f.audit()).find((e) => e.action === 'retire.postponed');
+      expect(postponed?.notes).toContain('live session');
+      expect((await session.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await session.end();
+      expect((await f.engine.retire(actor, {})).length).toBe(1);
+      expect(await login(old)).toBe('28P01');
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('alternate: does not reuse the previous login role while it still has live sessions', async () => {
+    const f = await fixture('alternate');
+    try {
+      await f.rotate();
+      const previous = (await f.current())!;
+      await f.rotate();
+      const current = (await f.current())!;
+      const session = new pg.Client({ connectionString: previous });
+      await session.connect();
+      const result = await f.rotate();
+      expect(result.results[0]!.error!.code).toBe('ERR_ROTOR_DB_ROLE_IN_USE');
+      expect(result.results[0]!.error!.message).toContain(`"${userOf(previous)}"`);
+      expect(await f.current()).toBe(current);
+      expect(await login(previous)).toBe('ok');
+      expect(await login(current)).toBe('ok');
+      await session.end();
+      expect((await f.rotate()).ok).toBe(true);
+      expect(userOf((await f.current())!)).toBe(userOf(previous));
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('emergency: the new credential is current, the old login disabled and its sessions terminated at once', async () => {
+    const f = await fixture('alternate');
+    try {
+      await f.rotate();
+      const old = (await f.current())!;
+      const session = new pg.Client({ connectionString: old });
+      session.on('error', () => {});
+      await session.connect();
+      const result = await f.rotate({ emergency: true, reason: 'leaked in a log' });
+      expect(result.ok, JSON.stringify(result.results)).toBe(true);
+      const now = (await f.current())!;
+      expect(userOf(now)).not.toBe(userOf(old));
+      expect(await login(now)).toBe('ok');
+      await expect(session.query('SELECT 1')).rejects.toThrow();
+      expect(await login(old)).toMatch(REFUSED);
+      await session.end().catch(() => {});
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  const faults: { name: string; admin: (f: Fixture) => Promise<string>; code: string; message: RegExp }[] = [
+    { name: 'a wrong admin password', admin: async () => withPassword(cluster!.adminUrl, 'not-the-password'), code: 'ERR_ROTOR_DB_AUTH_FAILED', message: /password authentication failed/ },
+    {
+      name: 'an admin without CREATEROLE',
+      admin: async (f) => {
+        await query(f.adminDb, `CREATE ROLE ${f.base}_weak LOGIN PASSWORD 'weak-pass-123'`);
+        const u = new URL(cluster!.adminUrl);
+        u.username = `${f.base}_weak`;
+        u.password = 'weak-pass-123';
+        return u.toString();
+      },
+      code: 'ERR_ROTOR_DB_PRIVILEGE_MISSING',
+      message: /lacks CREATEROLE/,
+    },
+    {
+      name: 'an unreachable server',
+      admin: async () => {
+        const u = new URL(cluster!.adminUrl);
+        u.port = String(await freePort());
+        return u.toString();
+      },
+      code: 'ERR_ROTOR_DB_UNREACHABLE',
+      message: /cannot be reached/,
+    },
+  ];
+  for (const fault of faults) {
+    it(`${fault.name}: a clear error, nothing changed, the current credential untouched and working`, async () => {
+      const f = await fixture('alternate');
+      try {
+        expect((await f.rotate()).ok).toBe(true);
+        const before = (await f.current())!;
+        const admin = await fault.admin(f);
+        const rolesBefore = await query(f.adminDb, 'SELECT rolname, rolcanlogin FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1', [f.base]);
+        f.p.env.PG_ADMIN_URL = admin;
+        const result = await f.rotate();
+        expect(result.ok).toBe(false);
+        expect(result.results[0]!.error!.code).toBe(fault.code);
+        expect(result.results[0]!.error!.message).toMatch(fault.message);
+        expect(result.results[0]!.error!.message).not.toContain(new URL(cluster!.adminUrl).password);
+        expect(await f.current()).toBe(before);
+        expect(await login(before)).toBe('ok');
+        expect(await query(f.adminDb, 'SELECT rolname, rolcanlogin FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1', [f.base])).toEqual(rolesBefore);
+        expect((await f.audit()).some((e) => e.action === 'rotate.failure' && e.notes.includes(fault.code))).toBe(true);
+      } finally {
+        await f.cleanup();
+      }
+    });
+  }
+});

@@ -407,6 +407,30 @@ describe.skipIf(!maria.available)('mysql rotator on MariaDB', () => {
     expect((await p.cli(['check'])).code).toBe(2);
   });
 
+  it('a statement held up by a lock is cut off after statementTimeoutMs with a clear error, leaving nothing behind', async () => {
+    const { p, a, b } = await setup({ config: '      statementTimeoutMs: 1000\n' });
+    await rotate(p);
+    const current = (await stageValue(p, 'current'))!;
+    const holder = await mysql.createConnection({ uri: ADMIN });
+    try {
+      await holder.query('LOCK TABLES mysql.global_priv WRITE');
+      const result = await rotate(p);
+      expect(result.outcome).toBe('failed');
+      expect(result.error?.code).toBe('ERR_ROTOR_DB_QUERY_FAILED');
+      expect(result.error?.message).toContain('ran longer than statementTimeoutMs (1000 ms)');
+    } finally {
+      await holder.query('UNLOCK TABLES');
+      await holder.end();
+    }
+    expect(await stageValue(p, 'current')).toEqual(current);
+    expect(await login(current.value)).toBe(a);
+    expect((await p.cli(['check'])).code).toBe(2);
+    const [users] = await admin((db) => db.query<mysql.RowDataPacket[]>('SELECT user FROM mysql.user WHERE user = ?', [b]));
+    expect(users).toEqual([]); // no orphaned user
+    expect((await rotate(p)).outcome).toBe('succeeded');
+    expect(await login((await stageValue(p, 'current'))!.value)).toBe(b);
+  });
+
   it('refuses the dual-password strategy on MariaDB with a clear error', async () => {
     const { p } = await setup({ config: '      strategy: dual-password\n' });
     const result = await rotate(p);

@@ -38,6 +38,8 @@ const configSchema = z.strictObject({
   /** The admin connection URL, by reference: the environment variable that holds it. */
   admin: z.strictObject({ env: z.string().regex(ENV_NAME, 'an environment variable name') }),
   connectTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
+  /** Each admin statement is cut off after this (MariaDB max_statement_time), e.g. behind a lock. */
+  statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
 });
 type Config = z.infer<typeof configSchema>;
 type Ctx = RotatorContext<Config>;
@@ -95,6 +97,13 @@ function dbError(ctx: Ctx, what: string, error: unknown): RotorError {
   if (e?.errno === 1227 || e?.errno === 1044 || e?.errno === 1142) {
     return new RotorError('ERR_ROTOR_DB_PRIVILEGE_MISSING', `${prefix}: the admin user lacks a privilege Rotor needs (CREATE USER; on MariaDB also SELECT and UPDATE on the mysql schema; the role WITH ADMIN OPTION; PROCESS and CONNECTION ADMIN to see and end sessions): ${e.message ?? ''}`, { cause: error });
   }
+  if (e?.errno === 1969) {
+    return new RotorError(
+      'ERR_ROTOR_DB_QUERY_FAILED',
+      `${prefix}: a statement ran longer than statementTimeoutMs (${ctx.config.statementTimeoutMs} ms) and was cut off: is the server overloaded, or a lock on the mysql schema held?`,
+      { cause: error },
+    );
+  }
   if (e?.errno === 1959) {
     return new RotorError('ERR_ROTOR_ROTATOR_CONFIG', `${prefix}: role ${ctx.config.role} does not exist or the admin cannot grant it (create it, or grant it to the admin WITH ADMIN OPTION)`, { cause: error });
   }
@@ -118,6 +127,8 @@ async function withAdmin<T>(ctx: Ctx, what: string, run: (db: mysql.Connection) 
     throw e;
   }
   try {
+    // MariaDB only; MySQL's max_execution_time covers SELECTs alone, so it is not set there.
+    await db.query(`SET SESSION max_statement_time = ${ctx.config.statementTimeoutMs / 1000}`).catch(() => {});
     return await run(db);
   } catch (error) {
     throw dbError(ctx, what, error);

@@ -235,6 +235,27 @@ describe.skipIf(!maria.available)('mysql rotator on MariaDB', () => {
     }
   });
 
+  it('refuses to reuse the idle user while the previous credential on it still has live sessions, changing nothing', async () => {
+    const { p, a, b } = await setup();
+    await rotate(p);
+    const first = (await stageValue(p, 'current'))!;
+    await rotate(p);
+    const second = (await stageValue(p, 'current'))!;
+    const live = await mysql.createConnection({ uri: first.value });
+    try {
+      const result = await rotate(p);
+      expect(result.outcome).toBe('failed');
+      expect(result.error?.code).toBe('ERR_ROTOR_DB_ROLE_IN_USE');
+      expect(result.error?.message).toContain(`${a}, the user this rotation would reuse, still has 1 live session(s)`);
+      expect(await stageValue(p, 'current')).toEqual(second);
+      expect((await stageValue(p, 'previous'))!.id).toBe(first.id);
+      expect(await login(first.value)).toBe(a);
+      expect(await login(second.value)).toBe(b);
+    } finally {
+      live.destroy();
+    }
+  });
+
   it('an emergency rotation makes the new user current, locks the old one and kills its sessions at once', async () => {
     const { p, a, b } = await setup();
     await rotate(p);
@@ -429,6 +450,51 @@ describe.skipIf(!maria.available)('mysql rotator on MariaDB', () => {
     expect(users).toEqual([]); // no orphaned user
     expect((await rotate(p)).outcome).toBe('succeeded');
     expect(await login((await stageValue(p, 'current'))!.value)).toBe(b);
+  });
+
+  it('composes DATABASE_URL per environment, with an admin URL read from another Rotor secret', async () => {
+    const { p, a, name } = await setup();
+    p.writePolicy(`version: 1
+environments: [staging, production]
+secrets:
+  MYSQL_ADMIN_URL: { kind: manual, cadence: 365d }
+  DATABASE_URL:
+    kind: mysql
+    cadence: 180d
+    config:
+      host: 127.0.0.1
+      database: ${name}
+      params: { charset: utf8mb4 }
+      role: ${name}_r
+      baseUser: ${name}
+      admin: { env: ROTOR_TEST_MYSQL_ADMIN }
+      environments:
+        staging: { host: localhost, params: { charset: latin1 }, admin: { secret: MYSQL_ADMIN_URL }, baseUser: ${name}s }
+`);
+    expect((await p.cli(['apply'])).code).toBe(0);
+    cleanups.push(() => admin(async (db) => {
+      for (const u of [`${name}s_a`, `${name}s_b`]) await db.query(`DROP USER IF EXISTS '${u}'@'%'`);
+    }));
+    const rotor = p.rotor();
+    try {
+      const engine = createRotationEngine({ rotor });
+      const missing = await engine.rotate(actor, { secret: 'DATABASE_URL', environments: ['staging'], method: 'manual' });
+      expect(missing.results[0]!.error?.code).toBe('ERR_ROTOR_DB_ADMIN_MISSING');
+      expect(missing.results[0]!.error?.message).toContain('read from secret MYSQL_ADMIN_URL, which is not set');
+      expect((await engine.rotate(actor, { secret: 'MYSQL_ADMIN_URL', environments: ['staging'], method: 'manual', input: ADMIN })).ok).toBe(true);
+      delete p.env.ROTOR_TEST_MYSQL_ADMIN; // staging must not need it
+      expect((await engine.rotate(actor, { secret: 'DATABASE_URL', environments: ['staging'], method: 'manual' })).ok).toBe(true);
+      const store = await rotor.store();
+      const staging = openVersion(await rotor.masterKey(), (await versionInStage(store.db, 'DATABASE_URL', 'staging', 'current'))!);
+      expect(staging).toMatch(new RegExp(`^mysql://${name}s_a:[^@]+@localhost:3306/${name}\\?charset=latin1$`));
+      p.env.ROTOR_TEST_MYSQL_ADMIN = ADMIN;
+      expect((await engine.rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' })).ok).toBe(true);
+      expect(await login((await stageValue(p, 'current'))!.value)).toBe(a);
+      expect(await login(staging)).toBe(`${name}s_a`); // production's rotation left staging's user alone
+      expect((await stageValue(p, 'current'))!.value).toMatch(/@127\.0\.0\.1:3306\/.*\?charset=utf8mb4$/);
+    } finally {
+      await rotor.close();
+    }
   });
 
   it('refuses the dual-password strategy on MariaDB with a clear error', async () => {

@@ -10,17 +10,38 @@ import mysql from 'mysql2/promise';
 import { z } from 'zod';
 import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';
+import { ENV_VAR_NAME, SECRET_NAME } from '../core/policy/policy-schema.js';
 import { defineRotator, type RotatorContext, type StoredMaterial } from '../core/rotation/rotator-contract.js';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const adminRef = z.union(
+  [
+    z.strictObject({ env: z.string().regex(ENV_VAR_NAME, 'an environment variable name') }),
+    z.strictObject({ secret: z.string().regex(SECRET_NAME, 'a secret name from rotor.yaml') }),
+  ],
+  { error: 'admin must be { env: VARIABLE } or { secret: NAME }: a reference to the admin URL, never the URL itself (it has a password)' },
+);
+
+const params = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
+
+/** What may differ per environment (staging and production servers). */
+const override = z.strictObject({
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  database: z.string().min(1).max(64).optional(),
+  params: params.optional(),
+  admin: adminRef.optional(),
+  /** Environments that share one server need their own users. */
+  baseUser: z.string().regex(IDENT, 'letters, digits and _ only').max(30).optional(),
+});
 
 const configSchema = z.strictObject({
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535).default(3306),
   database: z.string().min(1).max(64),
   /** Query parameters kept in the composed DATABASE_URL (`ssl`, `charset`, …). */
-  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  params: params.optional(),
   /** The role that holds the app's privileges; both users get it as their DEFAULT ROLE. */
   role: z.string().regex(IDENT, 'letters, digits and _ only'),
   /** `<baseUser>_a` / `<baseUser>_b` are the alternating login users. */
@@ -35,14 +56,22 @@ const configSchema = z.strictObject({
    * INTERVAL). Default: the secret's maximum cadence plus its grace window.
    */
   passwordLifetimeDays: z.number().int().min(1).max(65535).optional(),
-  /** The admin connection URL, by reference: the environment variable that holds it. */
-  admin: z.strictObject({ env: z.string().regex(ENV_NAME, 'an environment variable name') }),
+  /** The admin connection URL, by reference: an environment variable or another Rotor secret. */
+  admin: adminRef,
   connectTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
   /** Each admin statement is cut off after this (MariaDB max_statement_time), e.g. behind a lock. */
   statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  /** Per-environment host, port, database, params or admin. */
+  environments: z.record(z.string(), override).optional(),
 });
 type Config = z.infer<typeof configSchema>;
 type Ctx = RotatorContext<Config>;
+
+/** The config for this rotation's environment: the top level with its override applied. */
+function effective(ctx: Ctx): Config {
+  const o = ctx.config.environments?.[ctx.environment] ?? {};
+  return { ...ctx.config, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
+}
 
 /** mysql_native_password's stored form: `*` + upper-case hex SHA1(SHA1(password)). */
 export function nativePasswordHash(password: string): string {
@@ -111,18 +140,19 @@ function dbError(ctx: Ctx, what: string, error: unknown): RotorError {
 }
 
 async function withAdmin<T>(ctx: Ctx, what: string, run: (db: mysql.Connection) => Promise<T>): Promise<T> {
-  const variable = ctx.config.admin.env;
-  const url = (ctx.env ?? process.env)[variable];
+  const ref = effective(ctx).admin;
+  const variable = 'env' in ref ? `$${ref.env}` : `secret ${ref.secret}`;
+  const url = 'env' in ref ? (ctx.env ?? process.env)[ref.env] : await ctx.readSecret?.(ref.secret);
   if (!url) {
-    throw new RotorError('ERR_ROTOR_ROTATOR_CONFIG', `${ctx.secret}/${ctx.environment}: the admin connection URL is read from $${variable}, which is not set`);
+    throw new RotorError('ERR_ROTOR_DB_ADMIN_MISSING', `${ctx.secret}/${ctx.environment}: the admin connection URL is read from ${variable}, which is not set`);
   }
   let db: mysql.Connection;
   try {
     db = await mysql.createConnection({ uri: url, connectTimeout: ctx.config.connectTimeoutMs, multipleStatements: false });
   } catch (error) {
-    const e = dbError(ctx, `admin connection ($${variable})`, error);
+    const e = dbError(ctx, `admin connection (${variable})`, error);
     if (e.code === 'ERR_ROTOR_DB_AUTH_FAILED') {
-      throw new RotorError('ERR_ROTOR_DB_AUTH_FAILED', `${ctx.secret}/${ctx.environment}: the admin credential in $${variable} was refused (wrong user or password)`, { cause: error });
+      throw new RotorError('ERR_ROTOR_DB_AUTH_FAILED', `${ctx.secret}/${ctx.environment}: the admin credential in ${variable} was refused (wrong user or password)`, { cause: error });
     }
     throw e;
   }
@@ -185,7 +215,7 @@ export const mysqlRotator = defineRotator({
   source: 'generated',
   configSchema,
   async create(ctx) {
-    const c = ctx.config;
+    const c = effective(ctx);
     await withAdmin(ctx, 'checking the server', async (db) => {
       const info = await serverInfo(db);
       if (c.strategy === 'dual-password' && !supportsDualPassword(info)) {
@@ -205,10 +235,26 @@ export const mysqlRotator = defineRotator({
       const current = value === undefined ? undefined : parseUrl(value)?.user;
       user = current === `${c.baseUser}_a` ? `${c.baseUser}_b` : `${c.baseUser}_a`;
     }
+    if (c.strategy === 'alternate' && !ctx.emergency) {
+      // The idle user may still be the previous credential inside its grace window: a new
+      // password would break the app's next connection with it, so refuse while it is in use.
+      await withAdmin(ctx, `checking ${user} is idle`, async (db) => {
+        const created = await showCreateUser(db, user, c.userHost);
+        if (created === undefined || / ACCOUNT LOCK/.test(created)) return;
+        const sessions = await liveSessions(db, user);
+        if (sessions.length > 0) {
+          throw new RotorError(
+            'ERR_ROTOR_DB_ROLE_IN_USE',
+            `${ctx.secret}/${ctx.environment}: ${user}, the user this rotation would reuse, still has ${sessions.length} live session(s) (the previous credential, inside its grace window); nothing was changed. Rotate again once they are gone or after \`rotor retire\`, or use --emergency`,
+            { details: { user, sessions: sessions.length } },
+          );
+        }
+      });
+    }
     return { value: composeUrl(c, user, password), meta: { user, userHost: c.userHost, strategy: c.strategy } };
   },
   async apply(ctx, material) {
-    const c = ctx.config;
+    const c = effective(ctx);
     const creds = parseUrl(material.value);
     if (!creds) throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the stored value is not a mysql:// URL`);
     const acct = account(creds.user, c.userHost);
@@ -235,7 +281,7 @@ export const mysqlRotator = defineRotator({
     });
   },
   async verify(ctx, material) {
-    const c = ctx.config;
+    const c = effective(ctx);
     const creds = parseUrl(material.value);
     if (!creds) throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the stored value is not a mysql:// URL`);
     // Log in as the new user with the new password, on a fresh connection.
@@ -270,7 +316,7 @@ export const mysqlRotator = defineRotator({
     });
   },
   async retire(ctx, old) {
-    const c = ctx.config;
+    const c = effective(ctx);
     const user = userOf(c, old);
     const creds = parseUrl(old.value);
     if (!user || !creds) return;

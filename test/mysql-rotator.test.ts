@@ -380,6 +380,49 @@ describe.skipIf(!maria.available)('mysql rotator on MariaDB', () => {
     expect((await auditActions(p)).some((e) => e.action === 'rotate.rollback' && e.outcome === 'failure')).toBe(true);
   });
 
+  for (const [point, expected] of [
+    ['create:started', 'rolled-back'],
+    ['apply:started', 'rolled-back'],
+    ['verify:done', 'completed'],
+    ['promote:done', 'completed'],
+  ] as const) {
+    it(`a rotation that dies after ${point} is ${expected} by resume, leaving working credentials and no stray unlocked user`, async () => {
+      const { p, a, b } = await setup();
+      await rotate(p);
+      const first = (await stageValue(p, 'current'))!;
+      let reached!: () => void;
+      const atPoint = new Promise<void>((resolve) => (reached = resolve));
+      void createRotationEngine({
+        rotor: p.rotor(),
+        hooks: {
+          afterJournal: (at) => {
+            if (at !== point) return;
+            reached();
+            return new Promise<void>(() => {});
+          },
+        },
+      }).rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' });
+      await atPoint;
+      const rotor = p.rotor();
+      try {
+        await (await rotor.store()).db.deleteFrom('locks').execute();
+        expect((await createRotationEngine({ rotor }).resume(actor)).map((o) => o.action)).toEqual([expected]);
+      } finally {
+        await rotor.close();
+      }
+      const current = (await stageValue(p, 'current'))!;
+      if (expected === 'rolled-back') {
+        expect(current).toEqual(first);
+        expect(await login(first.value)).toBe(a);
+        const [rows] = await admin((db) => db.query<mysql.RowDataPacket[]>('SELECT user FROM mysql.user WHERE user = ?', [b]));
+        if (rows.length > 0) expect(await accountLocked(b)).toBe(true);
+      } else {
+        expect(await login(current.value)).toBe(b);
+        expect(await login(first.value)).toBe(a); // previous, in its grace window
+      }
+    });
+  }
+
   it('a connection cut between apply and verify fails the rotation and locks the idle user again', async () => {
     // A TCP proxy the app-side URL goes through; after apply it swallows traffic.
     const sockets = new Set<Socket>();

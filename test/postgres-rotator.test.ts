@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -128,7 +128,7 @@ interface Fixture {
 }
 
 /** A database, a group role owning a schema's objects, and a Rotor project pointing at them. */
-async function fixture(strategy: 'alternate' | 'clone'): Promise<Fixture> {
+async function fixture(strategy: 'alternate' | 'clone', options: { port?: number; config?: string } = {}): Promise<Fixture> {
   const c = cluster!;
   const prefix = uniquePrefix('pg');
   const db = prefix;
@@ -151,13 +151,13 @@ secrets:
     environments: [production]
     config:
       host: 127.0.0.1
-      port: ${c.port}
+      port: ${options.port ?? c.port}
       database: ${db}
       params: { application_name: shop }
       baseRole: ${base}
       strategy: ${strategy}
       admin: { env: PG_ADMIN_URL }
-`,
+${options.config ?? ''}`,
   });
   p.env.PG_ADMIN_URL = c.adminUrl;
   const rotor = p.rotor();
@@ -335,6 +335,34 @@ describe.skipIf(!cluster)('postgres rotator (private cluster, scram-sha-256)', (
       await session.end();
       expect((await f.rotate()).ok).toBe(true);
       expect(userOf((await f.current())!)).toBe(userOf(previous));
+      // Rotations a few milliseconds apart still tell current from idle: never the current one.
+      expect((await f.rotate()).ok).toBe(true);
+      expect(userOf((await f.current())!)).toBe(userOf(current));
+      expect((await f.rotate()).ok).toBe(true);
+      expect(userOf((await f.current())!)).toBe(userOf(previous));
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('clone: does not retire the previous login role early while it still has live sessions', async () => {
+    const f = await fixture('clone');
+    try {
+      await f.rotate();
+      const previous = (await f.current())!;
+      await f.rotate();
+      const current = (await f.current())!;
+      const session = new pg.Client({ connectionString: previous });
+      await session.connect();
+      const result = await f.rotate();
+      expect(result.results[0]!.error!.code).toBe('ERR_ROTOR_DB_ROLE_IN_USE');
+      expect(result.results[0]!.error!.message).toContain(`"${userOf(previous)}", which this rotation would retire early`);
+      expect(await f.current()).toBe(current);
+      expect(await login(previous)).toBe('ok');
+      await session.end();
+      expect((await f.rotate()).ok).toBe(true);
+      expect(await login(previous)).toMatch(REFUSED);
+      expect(await login(current)).toBe('ok');
     } finally {
       await f.cleanup();
     }
@@ -404,9 +432,123 @@ describe.skipIf(!cluster)('postgres rotator (private cluster, scram-sha-256)', (
         expect(await login(before)).toBe('ok');
         expect(await query(f.adminDb, 'SELECT rolname, rolcanlogin FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1', [f.base])).toEqual(rolesBefore);
         expect((await f.audit()).some((e) => e.action === 'rotate.failure' && e.notes.includes(fault.code))).toBe(true);
+        expect((await f.p.cli(['check'])).code).toBe(2);
       } finally {
         await f.cleanup();
       }
     });
   }
+
+  for (const strategy of ['alternate', 'clone'] as const) {
+    it(`${strategy}: a rotation killed between apply and verify is rolled back by resume, leaving no usable orphan role`, async () => {
+      const f = await fixture(strategy);
+      try {
+        expect((await f.rotate()).ok).toBe(true);
+        const current = (await f.current())!;
+        const logins = () => query<{ rolname: string }>(f.adminDb, 'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) AND rolcanlogin ORDER BY 1', [f.base]);
+        const before = await logins();
+        let reached!: () => void;
+        const atVerify = new Promise<void>((resolve) => (reached = resolve));
+        const dying = f.p.rotor();
+        // The process "dies" after apply: it never returns from the journal point.
+        void createRotationEngine({
+          rotor: dying,
+          hooks: {
+            afterJournal: (point) => {
+              if (point !== 'verify:started') return;
+              reached();
+              return new Promise<void>(() => {});
+            },
+          },
+        }).rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' });
+        await atVerify;
+        expect((await logins()).length).toBe(before.length + 1);
+        const rotor = f.p.rotor();
+        try {
+          await (await rotor.store()).db.deleteFrom('locks').execute(); // the dead process's lock
+          const outcomes = await createRotationEngine({ rotor }).resume(actor);
+          expect(outcomes.map((o) => o.action)).toEqual(['rolled-back']);
+        } finally {
+          await rotor.close();
+        }
+        expect(await logins()).toEqual(before);
+        if (strategy === 'clone') {
+          expect(await query(f.adminDb, 'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1', [f.base])).toEqual([{ rolname: f.base }, { rolname: userOf(current) }]);
+        }
+        expect(await f.current()).toBe(current);
+        expect(await login(current)).toBe('ok');
+        expect((await f.audit()).some((e) => e.action === 'rotate.rollback' && e.outcome === 'failure')).toBe(true);
+      } finally {
+        await f.cleanup();
+      }
+    });
+  }
+
+  it('a connection cut between apply and verify fails the rotation and disables the idle role again', async () => {
+    // The app-side URL goes through this TCP proxy; after apply it swallows traffic.
+    const sockets = new Set<Socket>();
+    let blackhole = false;
+    const proxy = createServer((client) => {
+      sockets.add(client);
+      client.on('error', () => {});
+      if (blackhole) return; // accept, never answer
+      const upstream = new Socket();
+      sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      upstream.connect(cluster!.port, '127.0.0.1');
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const f = await fixture('alternate', { port: (proxy.address() as { port: number }).port, config: '      connectTimeoutMs: 1000\n' });
+    try {
+      expect((await f.rotate()).ok).toBe(true);
+      const current = (await f.current())!;
+      const result = await createRotationEngine({
+        rotor: f.p.rotor(),
+        hooks: {
+          afterJournal: (point) => {
+            if (point !== 'verify:started') return;
+            blackhole = true;
+            for (const s of sockets) s.destroy();
+          },
+        },
+      }).rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' });
+      expect(result.results[0]!.outcome).toBe('failed');
+      expect(result.results[0]!.error!.code).toBe('ERR_ROTOR_DB_UNREACHABLE');
+      expect(result.results[0]!.error!.message).toContain(`logging in with the new credential at 127.0.0.1:${(proxy.address() as { port: number }).port} as ${f.base}_b`);
+      blackhole = false;
+      expect(await query(f.adminDb, 'SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [`${f.base}_b`])).toEqual([{ rolcanlogin: false }]);
+      expect(await f.current()).toBe(current);
+      expect(await login(current)).toBe('ok');
+      expect((await f.p.cli(['check'])).code).toBe(2);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+      await f.cleanup();
+    }
+  });
+
+  it('a statement timeout on the admin connection fails with a clear error and changes nothing', async () => {
+    const f = await fixture('alternate', { config: '      statementTimeoutMs: 500\n' });
+    const blocker = new pg.Client({ connectionString: f.adminDb });
+    try {
+      expect((await f.rotate()).ok).toBe(true);
+      const current = (await f.current())!;
+      // An uncommitted CREATE ROLE of the same name: Rotor's CREATE ROLE waits on it.
+      await blocker.connect();
+      await blocker.query('BEGIN');
+      await blocker.query(`CREATE ROLE ${f.base}_b`);
+      const result = await f.rotate();
+      await blocker.query('ROLLBACK');
+      expect(result.results[0]!.error!.code).toBe('ERR_ROTOR_DB_QUERY_FAILED');
+      expect(result.results[0]!.error!.message).toMatch(/statement timeout \(SQLSTATE 57014\)/);
+      expect(await query(f.adminDb, 'SELECT rolname FROM pg_roles WHERE rolname = $1', [`${f.base}_b`])).toEqual([]);
+      expect(await f.current()).toBe(current);
+      expect(await login(current)).toBe('ok');
+      expect((await f.p.cli(['check'])).code).toBe(2);
+    } finally {
+      await blocker.end().catch(() => {});
+      await f.cleanup();
+    }
+  });
 });

@@ -72,17 +72,19 @@ async function idleRole(client: pg.Client, base: string): Promise<string> {
 }
 
 /**
- * alternate: the idle role may still be the previous credential inside its grace window. A new
- * password would cut off the app instances still opening connections with it, so a rotation
- * waits until they are gone (or the previous version is retired), unless it is an emergency.
+ * A rotation must not cut off the previous credential while the app still uses it inside its
+ * grace window: with alternate the idle role would get a new password, with clone promotion
+ * would retire it early. It waits until the sessions are gone (or the previous version is
+ * retired), unless it is an emergency.
  */
-async function assertIdle(ctx: Ctx, client: pg.Client, role: string): Promise<void> {
-  if (ctx.emergency) return;
-  const { rowCount } = await client.query('SELECT 1 FROM pg_stat_activity WHERE usename = $1', [role]);
+async function assertIdle(ctx: Ctx, client: pg.Client, roles: string[], why: string): Promise<void> {
+  if (ctx.emergency || roles.length === 0) return;
+  const { rows, rowCount } = await client.query<{ usename: string }>('SELECT usename FROM pg_stat_activity WHERE usename = ANY($1)', [roles]);
   if (rowCount) {
+    const role = rows[0]!.usename;
     throw new RotorError(
       'ERR_ROTOR_DB_ROLE_IN_USE',
-      `${ctx.secret}/${ctx.environment}: login role "${role}", the one this rotation would reuse, still has ${rowCount} live session(s) (the previous credential, inside its grace window); nothing was changed. Rotate again once they are gone or after \`rotor retire\`, or use --emergency`,
+      `${ctx.secret}/${ctx.environment}: login role "${role}", ${why}, still has ${rowCount} live session(s) (the previous credential, inside its grace window); nothing was changed. Rotate again once they are gone or after \`rotor retire\`, or use --emergency`,
       { details: { role, sessions: rowCount } },
     );
   }
@@ -151,10 +153,19 @@ export const postgresRotator = defineRotator({
     const base = ctx.config.baseRole;
     const role = await withAdmin(ctx, t, async (client) => {
       await assertAdminReady(ctx, client, base);
-      if (ctx.config.strategy !== 'alternate') return `${base}_${ctx.versionId.replace(/-/g, '').slice(0, 12)}`;
-      const idle = await idleRole(client, base);
-      await assertIdle(ctx, client, idle);
-      return idle;
+      if (ctx.config.strategy === 'alternate') {
+        const idle = await idleRole(client, base);
+        await assertIdle(ctx, client, [idle], 'the one this rotation would reuse');
+        return idle;
+      }
+      // clone: promotion supersedes the login roles older than the current one.
+      const older = await client.query<{ rolname: string }>(
+        `SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid
+          WHERE g.rolname = $1 AND r.rolcanlogin ORDER BY r.rolvaliduntil DESC NULLS FIRST, r.rolname OFFSET 1`,
+        [base],
+      );
+      await assertIdle(ctx, client, older.rows.map((r) => r.rolname), 'which this rotation would retire early');
+      return `${base}_${ctx.versionId.replace(/-/g, '').slice(0, 12)}`;
     });
     const password = generateSecret(32, 'base64url');
     return { value: composeUrl(t, role, password), meta: { role, strategy: ctx.config.strategy, host: t.host, port: t.port, database: t.database } };
@@ -166,8 +177,9 @@ export const postgresRotator = defineRotator({
     const password = decodeURIComponent(new URL(material.value).password);
     const lifetime = (ctx.lifetimeMs ?? DEFAULT_LIFETIME_MS) + VALID_UNTIL_MARGIN_MS;
     await withAdmin(ctx, t, async (client) => {
-      // The server's clock, not Rotor's: the safety net is enforced by the server.
-      const until = await client.query<{ v: string }>(`SELECT to_char((now() + make_interval(secs => $1::float8)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS v`, [lifetime / 1000]);
+      // The server's clock, not Rotor's: the safety net is enforced by the server. Microseconds,
+      // because the newest expiry also tells which login role is current (idleRole, referenceRole).
+      const until = await client.query<{ v: string }>(`SELECT to_char((now() + make_interval(secs => $1::float8)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS v`, [lifetime / 1000]);
       const options = `LOGIN INHERIT PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(until.rows[0]!.v)}`;
       await client.query('BEGIN');
       try {

@@ -56,8 +56,8 @@ export function dbError(ctx: RotatorContext<PostgresConfig>, what: string, where
   const code = e?.code ?? '';
   // A SQLSTATE (such as 57014, a statement timeout) comes from a server that answered.
   const sqlState = /^[0-9A-Z]{5}$/.test(code);
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(code) || (!sqlState && /connection timeout|terminated unexpectedly/i.test(e?.message ?? ''))) {
-    return new RotorError('ERR_ROTOR_DB_UNREACHABLE', `${head}: PostgreSQL cannot be reached (${code || e?.message}); nothing was changed`, { cause });
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'].includes(code) || (!sqlState && /connection timeout|timeout expired|terminated unexpectedly/i.test(e?.message ?? ''))) {
+    return new RotorError('ERR_ROTOR_DB_UNREACHABLE', `${head}: PostgreSQL cannot be reached (${code || e?.message}); the current credential was not changed`, { cause });
   }
   if (code === '28P01' || code === '28000') {
     return new RotorError(fallback === 'ERR_ROTOR_VERIFY_FAILED' ? fallback : 'ERR_ROTOR_DB_AUTH_FAILED', `${head}: login refused (${e.message})`, { cause });
@@ -68,8 +68,11 @@ export function dbError(ctx: RotatorContext<PostgresConfig>, what: string, where
   return new RotorError(fallback, `${head}: ${e?.message ?? String(cause)}${code ? ` (SQLSTATE ${code})` : ''}`, { cause });
 }
 
-function clientFor(connectionString: string): pg.Client {
-  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000, query_timeout: 30_000, application_name: 'rotor' });
+function clientFor(ctx: RotatorContext<PostgresConfig>, connectionString: string): pg.Client {
+  const ms = ctx.config.statementTimeoutMs;
+  // statement_timeout ends a statement stuck behind a lock on the server; query_timeout covers a
+  // server that stopped answering.
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: ctx.config.connectTimeoutMs, statement_timeout: ms, query_timeout: ms + 5000, application_name: 'rotor' });
   // A connection cut later surfaces on the pending query; this keeps it from crashing the process.
   client.on('error', () => {});
   return client;
@@ -83,7 +86,7 @@ export async function withAdmin<T>(ctx: RotatorContext<PostgresConfig>, t: Targe
   const url = new URL(await adminUrl(ctx, t));
   url.pathname = `/${encodeURIComponent(database)}`;
   const where = `${url.hostname}:${url.port || 5432} (admin from ${describeAdmin(t.admin)})`;
-  const client = clientFor(url.toString());
+  const client = clientFor(ctx, url.toString());
   try {
     await client.connect();
   } catch (cause) {
@@ -103,7 +106,7 @@ export async function withAdmin<T>(ctx: RotatorContext<PostgresConfig>, t: Targe
 export async function withLogin<T>(ctx: RotatorContext<PostgresConfig>, url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const parsed = new URL(url);
   const where = `${parsed.hostname}:${parsed.port} as ${decodeURIComponent(parsed.username)}`;
-  const client = clientFor(url);
+  const client = clientFor(ctx, url);
   try {
     await client.connect();
     return await fn(client);

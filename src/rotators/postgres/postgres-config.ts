@@ -32,6 +32,8 @@ export const postgresConfigSchema = z.strictObject({
   baseRole: z.string().regex(ROLE, 'lower-case letters, digits and _ (at most 47)').describe('group role (NOLOGIN) that holds the privileges and owns the objects'),
   strategy: z.enum(['alternate', 'clone']).default('alternate').describe('alternate: <base>_a / <base>_b; clone: a new login role per rotation'),
   admin: adminRef.describe('where the admin connection URL is read at run time'),
+  connectTimeoutMs: z.number().int().min(100).max(120_000).default(5000).describe('connection timeout of the admin and probe connections'),
+  statementTimeoutMs: z.number().int().min(100).max(600_000).default(15_000).describe('statement_timeout of the admin connection'),
   environments: z.record(z.string(), override).optional().describe('per-environment host, port, database, params or admin'),
 });
 

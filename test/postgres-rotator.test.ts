@@ -389,6 +389,40 @@ describe.skipIf(!cluster)('postgres rotator (private cluster, scram-sha-256)', (
     }
   });
 
+  for (const strategy of ['alternate', 'clone'] as const) {
+    it(`${strategy}: works end to end with the least-privilege admin the README documents`, async () => {
+      const f = await fixture(strategy);
+      try {
+        await query(f.adminDb, `CREATE ROLE ${f.base}_adm LOGIN CREATEROLE PASSWORD 'adm-pass-123'`);
+        await query(f.adminDb, `GRANT ${f.base} TO ${f.base}_adm WITH ADMIN OPTION`);
+        await query(f.adminDb, `GRANT pg_signal_backend TO ${f.base}_adm`);
+        const u = new URL(cluster!.adminUrl);
+        u.username = `${f.base}_adm`;
+        u.password = 'adm-pass-123';
+        f.p.env.PG_ADMIN_URL = u.toString();
+        const firstRun = await f.rotate();
+        expect(firstRun.ok, JSON.stringify(firstRun.results)).toBe(true);
+        const first = (await f.current())!;
+        await query(first, 'CREATE TABLE public.notes (id int)');
+        const second = await f.rotate();
+        expect(second.ok, JSON.stringify(second.results)).toBe(true);
+        const live = new pg.Client({ connectionString: first });
+        live.on('error', () => {});
+        await live.connect();
+        f.p.clock.advance(DAY + 1);
+        expect(await f.engine.retire(actor, {})).toEqual([]);
+        const forced = await f.engine.retire(actor, { force: true });
+        expect(forced.length).toBe(1);
+        await expect(live.query('SELECT 1')).rejects.toThrow();
+        await live.end().catch(() => {});
+        expect(await login(first)).toMatch(REFUSED);
+        expect(await query((await f.current())!, 'SELECT count(*)::int AS n FROM public.notes')).toEqual([{ n: 0 }]);
+      } finally {
+        await f.cleanup();
+      }
+    });
+  }
+
   const faults: { name: string; admin: (f: Fixture) => Promise<string>; code: string; message: RegExp }[] = [
     { name: 'a wrong admin password', admin: async () => withPassword(cluster!.adminUrl, 'not-the-password'), code: 'ERR_ROTOR_DB_AUTH_FAILED', message: /password authentication failed/ },
     {

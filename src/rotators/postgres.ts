@@ -27,8 +27,19 @@ const DEFAULT_LIFETIME_MS = 365 * 86_400_000;
 type Ctx = RotatorContext<PostgresConfig>;
 
 function marker(ctx: Ctx, versionId: string): string {
-  return `rotor: ${ctx.secret}/${ctx.environment} version ${versionId}`;
+  return `${managedPrefix(ctx)}${versionId}`;
 }
+
+/** The comment Rotor puts on the login roles it manages for this secret and environment. */
+function managedPrefix(ctx: Ctx): string {
+  return `rotor: ${ctx.secret}/${ctx.environment} version `;
+}
+
+/**
+ * SQL: `r` is a login role Rotor manages for this secret ($2 = managedPrefix), not another member
+ * of the group such as the admin (a member through WITH ADMIN OPTION) or a person's own login.
+ */
+const MANAGED = `starts_with(coalesce(shobj_description(r.oid, 'pg_authid'), ''), $2)`;
 
 /** Checks the admin can manage roles and the group role exists; names what is missing. */
 async function assertAdminReady(ctx: Ctx, client: pg.Client, base: string): Promise<void> {
@@ -91,11 +102,11 @@ async function assertIdle(ctx: Ctx, client: pg.Client, roles: string[], why: str
 }
 
 /** The login role whose privileges a new one must match: the newest other login member of the group. */
-async function referenceRole(client: pg.Client, base: string, except: string): Promise<string> {
+async function referenceRole(ctx: Ctx, client: pg.Client, base: string, except: string): Promise<string> {
   const { rows } = await client.query<{ rolname: string }>(
     `SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid
-      WHERE g.rolname = $1 AND r.rolname <> $2 AND r.rolcanlogin ORDER BY r.rolvaliduntil DESC NULLS FIRST, r.rolname LIMIT 1`,
-    [base, except],
+      WHERE g.rolname = $1 AND r.rolname <> $3 AND r.rolcanlogin AND ${MANAGED} ORDER BY r.rolvaliduntil DESC NULLS FIRST, r.rolname LIMIT 1`,
+    [base, managedPrefix(ctx), except],
   );
   return rows[0]?.rolname ?? base;
 }
@@ -126,6 +137,9 @@ async function revokeRole(ctx: Ctx, t: Target, role: string, versionId: string):
     await client.query(`ALTER ROLE ${id(role)} WITH NOLOGIN PASSWORD NULL VALID UNTIL '-infinity'`);
     if (sessions.rowCount) await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
     if (ctx.config.strategy === 'alternate') return [];
+    // REASSIGN/DROP OWNED need membership in the old role; a CREATEROLE admin may grant it itself.
+    const member = await client.query<{ m: boolean }>(`SELECT pg_has_role(current_user, $1::name, 'MEMBER') AS m`, [role]);
+    if (!member.rows[0]!.m) await client.query(`GRANT ${id(role)} TO CURRENT_USER`);
     const dbs = await client.query<{ datname: string }>(
       `SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.refobjid
         WHERE s.refclassid = 'pg_authid'::regclass AND r.rolname = $1 AND d.datallowconn`,
@@ -161,8 +175,8 @@ export const postgresRotator = defineRotator({
       // clone: promotion supersedes the login roles older than the current one.
       const older = await client.query<{ rolname: string }>(
         `SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid
-          WHERE g.rolname = $1 AND r.rolcanlogin ORDER BY r.rolvaliduntil DESC NULLS FIRST, r.rolname OFFSET 1`,
-        [base],
+          WHERE g.rolname = $1 AND r.rolcanlogin AND ${MANAGED} ORDER BY r.rolvaliduntil DESC NULLS FIRST, r.rolname OFFSET 1`,
+        [base, managedPrefix(ctx)],
       );
       await assertIdle(ctx, client, older.rows.map((r) => r.rolname), 'which this rotation would retire early');
       return `${base}_${ctx.versionId.replace(/-/g, '').slice(0, 12)}`;
@@ -211,7 +225,7 @@ export const postgresRotator = defineRotator({
       );
     }
     await withAdmin(ctx, t, async (client) => {
-      const reference = await referenceRole(client, ctx.config.baseRole, role);
+      const reference = await referenceRole(ctx, client, ctx.config.baseRole, role);
       const diff = privilegeDifference(await privilegeSnapshot(client, reference), await privilegeSnapshot(client, role));
       if (diff.missing.length || diff.extra.length) {
         const list = (xs: string[]) => xs.slice(0, 20).join('; ') + (xs.length > 20 ? `; … ${xs.length - 20} more` : '');

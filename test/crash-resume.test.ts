@@ -74,6 +74,13 @@ describe('a rotation killed with SIGKILL at any step', { timeout: 120_000 }, () 
       expect(after.rotations.filter((r) => r.state === 'running')).toEqual([]);
       if (expected === 'old') expect(after.current[0]!.id).toBe(oldCurrent);
       else expect(after.current[0]!.id).not.toBe(oldCurrent);
+      // A rotation that had to be rolled back did not happen: monitoring must say so.
+      const check = await p.cli(['check', '--json']);
+      const row = JSON.parse(check.stdout).problems?.find((r: { secret: string; environment: string }) => r.secret === SECRET && r.environment === ENV);
+      if (expected === 'old') {
+        expect(check.code).toBe(2);
+        expect(row?.problem, check.stdout).toBe('failed');
+      } else expect(row?.problem ?? 'ok').not.toBe('failed');
 
       // The stale lock of the dead process does not block the next rotation.
       const next = await p.cli(['rotate', SECRET, '--env', ENV, '--json']);

@@ -252,15 +252,18 @@ describe('rotor status: precedence, grace and rotations', () => {
     expect(row).toMatchObject({ state: 'failed', ageState: 'unknown' });
   });
 
-  it('a later successful rotation clears a failure; a rolled-back one is not a failure', async () => {
+  it('a later successful rotation clears a failure; one that resume rolled back is a failure until the next success', async () => {
     await project.version('JWT_ACCESS_SECRET', 'staging', { rotatedAt: NOW - DAY });
     await project.rotation('JWT_ACCESS_SECRET', 'staging', { state: 'failed', startedAt: NOW - 2 * DAY, errorCode: 'ERR_ROTOR_VERIFY_FAILED' });
     await project.rotation('JWT_ACCESS_SECRET', 'staging', { state: 'succeeded', startedAt: NOW - DAY });
     expect(project.row(await project.status(), 'JWT_ACCESS_SECRET', 'staging').state).toBe('ok');
     await project.rotation('JWT_ACCESS_SECRET', 'staging', { state: 'rolled_back', startedAt: NOW - MIN });
     const row = project.row(await project.status(), 'JWT_ACCESS_SECRET', 'staging');
-    expect(row.state).toBe('ok');
+    expect(row.state).toBe('failed');
+    expect(row.ageState).toBe('ok');
     expect(row.rotation?.state).toBe('rolled_back');
+    await project.rotation('JWT_ACCESS_SECRET', 'staging', { state: 'succeeded', startedAt: NOW });
+    expect(project.row(await project.status(), 'JWT_ACCESS_SECRET', 'staging').state).toBe('ok');
   });
 
   it('a running rotation is stuck once it has not advanced for more than 15 minutes', async () => {

@@ -77,7 +77,7 @@ function describe(row: StatusRow, problem: Problem): string {
     case 'due-soon':
       return `due on ${isoDay(row.nextDueAt!)} (age ${formatDuration(row.ageMs!)})`;
     case 'failed':
-      return `rotation ${row.rotation!.id} failed at ${row.rotation!.step}${row.rotation!.errorCode ? ` (${row.rotation!.errorCode})` : ''}`;
+      return `rotation ${row.rotation!.id} ${row.rotation!.state === 'rolled_back' ? 'was interrupted and rolled back' : 'failed'} at ${row.rotation!.step}${row.rotation!.errorCode ? ` (${row.rotation!.errorCode})` : ''}`;
     case 'stuck':
       return `rotation ${row.rotation!.id} stuck at ${row.rotation!.step} since ${new Date(row.rotation!.updatedAt).toISOString()}: run \`rotor resume\``;
     case 'unknown':
@@ -89,7 +89,7 @@ function describe(row: StatusRow, problem: Problem): string {
 export function rowProblems(row: StatusRow): Problem[] {
   const found: Problem[] = [];
   if (row.ageState === 'overdue') found.push('overdue');
-  if (row.rotation?.state === 'failed') found.push('failed');
+  if (row.state === 'failed') found.push('failed');
   if (row.rotation?.stuck) found.push('stuck');
   if (row.ageState === 'due') found.push('due');
   if (row.ageState === 'due-soon') found.push('due-soon');

@@ -4,9 +4,9 @@
 //
 // One state per row, by precedence (the first that applies wins):
 //   failed > rotating > unknown | overdue > due > due-soon > in-grace > ok
-// - failed:   the latest rotation (by started_at) failed; a later success clears it. A rotation
-//             that `rotor resume` rolled back left the current version untouched and is not a
-//             failure: it shows in `rotation`, and the age states still apply.
+// - failed:   the latest rotation (by started_at) failed, or was interrupted and rolled back by
+//             `rotor resume` (the current version is untouched, but the rotation that was wanted
+//             did not happen: someone must look); a later success clears it.
 // - rotating: the latest rotation is running; `rotation.stuck` when it has not advanced a step
 //             for STUCK_ROTATION_MS (measured against the real clock, not `at`). Also a rotation
 //             `waiting` with a version in standby until `rotation.promoteAfter`: it holds no
@@ -331,7 +331,7 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
       const graceUntil = graceOf?.[e] ?? null;
       const rotation = rotationOf?.[e] ?? null;
       const state: StatusState =
-        rotation?.state === 'failed'
+        rotation?.state === 'failed' || rotation?.state === 'rolled_back'
           ? 'failed'
           : rotation?.state === 'running' || rotation?.state === 'waiting'
             ? 'rotating'

@@ -5,18 +5,22 @@ import type { CommandContext } from '../command-context.js';
 import { print, printJson } from '../io.js';
 import type { Wrap } from '../program.js';
 
-export async function retireCommand(ctx: CommandContext, options: { env?: string; now?: boolean; reason?: string; json?: boolean }, name?: string): Promise<number> {
+export async function retireCommand(ctx: CommandContext, options: { env?: string; now?: boolean; force?: boolean; reason?: string; json?: boolean }, name?: string): Promise<number> {
   const engine = createRotationEngine({ rotor: ctx.rotor });
   const retired = await engine.retire(ctx.actor, {
     ...(name ? { secret: name } : {}),
     ...(options.env ? { environment: options.env } : {}),
     now: Boolean(options.now),
     ...(options.reason ? { reason: options.reason } : {}),
+    ...(options.force ? { force: true } : {}),
   });
   if (options.json) printJson(ctx.io, { retired, requestId: ctx.actor.requestId });
   else {
     if (retired.length === 0) print(ctx.io, 'nothing to retire: no previous version has reached the end of its grace window');
-    for (const r of retired) print(ctx.io, `retired ${r.secret}/${r.environment} version ${r.versionId}${r.early ? ' (before its grace ended)' : ''}`);
+    for (const r of retired) {
+      if (r.postponed) print(ctx.io, `postponed ${r.secret}/${r.environment} version ${r.versionId}: the old credential still has live sessions (retry later, or --force)`);
+      else print(ctx.io, `retired ${r.secret}/${r.environment} version ${r.versionId}${r.early ? ' (before its grace ended)' : ''}`);
+    }
     print(ctx.io, `request ${ctx.actor.requestId}`);
   }
   return 0;
@@ -29,6 +33,7 @@ export function registerRetire(program: Command, wrap: Wrap): void {
     .argument('[name]', 'only this secret')
     .option('-e, --env <environment>', 'only this environment')
     .option('--now', 'retire even inside the grace window (needs --reason)')
+    .option('--force', 'retire even while the old credential still has live sessions (they are cut off)')
     .option('--reason <text>', 'why (recorded in the audit log)')
     .option('--json', 'machine-readable result')
     .action(wrap(retireCommand));

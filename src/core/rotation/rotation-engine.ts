@@ -106,6 +106,8 @@ export interface RetiredVersion {
   environment: string;
   versionId: string;
   early: boolean;
+  /** The rotator found the old credential still in use and kept it (`force` overrides). */
+  postponed?: true;
 }
 
 function errorInfo(error: unknown): { code: string; message: string } {
@@ -741,8 +743,8 @@ export function createRotationEngine(deps: EngineDeps) {
           if (fresh?.stage !== 'previous') continue;
           const early = (fresh.retire_at ?? 0) > now;
           const outcome = await retireVersion(store, master, actor, rowSpec, fresh, { compromised: false, early, ...(request.reason ? { reason: request.reason } : {}), ...(request.force ? { force: true } : {}) });
-          if (outcome === 'postponed') continue;
-          retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early });
+          if (outcome === 'postponed') retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early, postponed: true });
+          else retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early });
         } finally {
           await lock.release();
         }

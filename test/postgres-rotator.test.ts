@@ -304,7 +304,7 @@ describe.skipIf(!cluster)('postgres rotator (private cluster, scram-sha-256)', (
       const session = new pg.Client({ connectionString: old });
       await session.connect();
       f.p.clock.advance(DAY + 1);
-      expect(await f.engine.retire(actor, {})).toEqual([]);
+      expect((await f.engine.retire(actor, {})).map((r) => r.postponed)).toEqual([true]);
       expect((await f.stages()).map((s) => s.stage)).toEqual(['previous', 'current']);
       const postponed = (await f.audit()).find((e) => e.action === 'retire.postponed');
       expect(postponed?.notes).toContain('live session');
@@ -410,7 +410,7 @@ describe.skipIf(!cluster)('postgres rotator (private cluster, scram-sha-256)', (
         live.on('error', () => {});
         await live.connect();
         f.p.clock.advance(DAY + 1);
-        expect(await f.engine.retire(actor, {})).toEqual([]);
+        expect((await f.engine.retire(actor, {})).map((r) => r.postponed)).toEqual([true]);
         const forced = await f.engine.retire(actor, { force: true });
         expect(forced.length).toBe(1);
         await expect(live.query('SELECT 1')).rejects.toThrow();

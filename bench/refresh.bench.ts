@@ -3,7 +3,7 @@
 // successor), against PostgreSQL and Redis on 127.0.0.1, with the in-memory store as the
 // in-process baseline. Also the store's rotate alone, to show where the time goes.
 import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
-import { createJwtKeys, type KeySource } from '../src/sdk/jwt/index.js';
+import { createJwtKeys, fromStaticKey } from '../src/sdk/jwt/index.js';
 import { createMemoryTokenStore, createPostgresTokenStore, createRedisTokenStore, createRefreshTokens, type TokenStore } from '../src/sdk/tokens/index.js';
 import type { BenchModule, BenchResult } from './harness.js';
 
@@ -15,14 +15,7 @@ const REDIS_URL = process.env.ROTOR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 async function keyring() {
   const key = createSecretKey(randomBytes(32));
-  const kid = randomUUID();
-  const source: KeySource = {
-    async load(secret) {
-      return { secret, versions: [{ kid, stage: 'current', alg: 'HS256', signingKey: key, verifyKey: key }], retired: new Map(), onRotate: 'dual-validate', revision: kid };
-    },
-    watch: () => () => {},
-    async close() {},
-  };
+  const source = fromStaticKey({ key });
   const keys = createJwtKeys({ secret: 'JWT_REFRESH_SECRET', source, issuer: 'https://bench.test', audience: 'bench', type: 'refresh+jwt', maxAge: '30d' });
   await keys.ready();
   return keys;

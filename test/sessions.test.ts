@@ -1,9 +1,9 @@
 // `rotor sessions revoke`, rotor.yaml `sessions:`, and emergency rotations that log everyone
 // out, end to end against the app's session store on PostgreSQL and Redis (127.0.0.1).
-import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isRotorError } from '../src/core/errors.js';
-import { createJwtKeys, fromStore, type JwtKeys, type KeySource } from '../src/sdk/jwt/index.js';
+import { createJwtKeys, fromStaticKey, fromStore, type JwtKeys } from '../src/sdk/jwt/index.js';
 import { createPostgresTokenStore, createRedisTokenStore, createRefreshTokens, createRevocationCheck, type TokenStore } from '../src/sdk/tokens/index.js';
 import { createProject, type TestProject } from './helpers/project.js';
 import { dropPostgresPrefix, dropRedisPrefix, requireService, uniquePrefix, type Service } from './helpers/services.js';
@@ -44,14 +44,7 @@ function sessionsYaml(store: string, prefix: string, extra = '  environments: [p
 /** A one-key keyring for apps in these tests that do not read Rotor's store. */
 async function memoryKeyring(): Promise<JwtKeys> {
   const key = createSecretKey(randomBytes(32));
-  const kid = randomUUID();
-  const source: KeySource = {
-    async load(secret) {
-      return { secret, versions: [{ kid, stage: 'current', alg: 'HS256', signingKey: key, verifyKey: key }], retired: new Map(), onRotate: 'dual-validate', revision: kid };
-    },
-    watch: () => () => {},
-    async close() {},
-  };
+  const source = fromStaticKey({ key });
   const keys = createJwtKeys({ secret: 'JWT_REFRESH_SECRET', source, issuer: 'https://app.test', audience: 'app', type: 'refresh+jwt', maxAge: '30d' });
   await keys.ready();
   return keys;

@@ -14,7 +14,7 @@ import {
   type RefreshTokensOptions,
   type TokenStore,
 } from '../src/sdk/tokens/index.js';
-import { createJwtKeys, type JwtKeys, type KeySource } from '../src/sdk/jwt/index.js';
+import { createJwtKeys, fromStaticKey, type JwtKeys } from '../src/sdk/jwt/index.js';
 import { dropPostgresPrefix, dropRedisPrefix, requireService, uniquePrefix } from './helpers/services.js';
 
 const pg = await requireService('postgres');
@@ -74,14 +74,8 @@ const STORES: StoreFactory[] = [
 /** A real rotor/jwt keyring (HS256, typ refresh+jwt) over a one-version in-memory KeySource. */
 async function testKeyring(clock: { now(): number }): Promise<JwtKeys & { key: KeyObject; kid: string }> {
   const key = createSecretKey(randomBytes(32));
-  const kid = randomUUID();
-  const source: KeySource = {
-    async load(secret) {
-      return { secret, versions: [{ kid, stage: 'current', alg: 'HS256', signingKey: key, verifyKey: key }], retired: new Map(), onRotate: 'dual-validate', revision: kid };
-    },
-    watch: () => () => {},
-    async close() {},
-  };
+  const source = fromStaticKey({ key });
+  const { kid } = source;
   const keys = createJwtKeys({ secret: 'JWT_REFRESH_SECRET', source, issuer: 'https://app.test', audience: 'app', type: 'refresh+jwt', maxAge: '30d', clock });
   await keys.ready();
   return Object.assign(keys, { key, kid });

@@ -9,6 +9,8 @@ export type { KeySet, KeySource, KeyStage, KeyVersion } from './key-source.js';
 export { fromEnv } from './from-env.js';
 export type { FromEnvOptions } from './from-env.js';
 export { fromStore } from './from-store.js';
+export { fromStaticKey } from './from-static.js';
+export type { FromStaticKeyOptions } from './from-static.js';
 export type { FromStoreOptions } from './from-store.js';
 export { RotorError, isRotorError } from '../../core/errors.js';
 export type { RotorErrorCode } from '../../core/errors.js';

@@ -2,8 +2,8 @@
 // or malformed row after an attacker with file access dropped the append-only triggers; the
 // store refuses UPDATE and DELETE while they are in place; listing filters on the hashed entry;
 // exports (md, csv, json) escape, quote and re-chain; the CLI's exit codes and errors.
-import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { canonicalEntry, chainHash, GENESIS_HASH, recordAudit, type Actor, type AuditEntry, type AuditEventInput } from '../src/core/audit/audit-log.js';
 import { csvField, exportAudit, markdownCell } from '../src/core/audit/audit-export.js';
 import { entryProblem, listAudit } from '../src/core/audit/audit-query.js';
-import { verifyAuditChain, type AuditVerifyResult } from '../src/core/audit/audit-verify.js';
+import { verifyAuditChain, type AuditVerifyResult, type VerifyAuditOptions } from '../src/core/audit/audit-verify.js';
 import { createManualClock } from '../src/core/clock.js';
 import { isRotorError } from '../src/core/errors.js';
 import { openStore, type Store } from '../src/core/store/open-store.js';
@@ -312,6 +312,187 @@ describe('verifyAuditChain', () => {
     });
     expectBad(await verifyAuditChain(store), 3, 'deleted');
     expect(await verifyAuditChain(store, { allowSeqGaps: true })).toMatchObject({ ok: true, rows: 5, headSeq: 15 });
+  });
+});
+
+// Verify reads through the dialect's bulk reader (SQLite), on a large log in worker threads, one
+// range of seqs each; the portable Kysely path explains a break. These tests force the threads
+// on small logs and hold every path to the same verdicts.
+interface VerifyMode {
+  name: string;
+  threads?: number;
+  verify(store: Store, options?: VerifyAuditOptions): Promise<AuditVerifyResult>;
+}
+const MODES: VerifyMode[] = [
+  { name: 'portable queries only (a store without a bulk reader)', verify: (s, o) => verifyAuditChain({ db: s.db, guard: s.guard, dialect: s.dialect }, o) },
+  { name: 'the bulk reader on the calling thread', verify: (s, o) => verifyAuditChain(s, { ...o, threads: 1 }) },
+  { name: 'two worker threads', threads: 2, verify: (s, o) => verifyAuditChain(s, { ...o, threads: 2, parallelThreshold: 0 }) },
+  { name: 'three worker threads', threads: 3, verify: (s, o) => verifyAuditChain(s, { ...o, threads: 3, parallelThreshold: 0, chunkSize: 4 }) },
+];
+
+/** Runs every mode; each must match `expected` (a first bad row, or an intact log's row count) and the others. */
+async function expectSameVerdicts(store: Store, expected: { seq: number; problem: string } | { rows: number }, options: VerifyAuditOptions = {}): Promise<AuditVerifyResult> {
+  const results: AuditVerifyResult[] = [];
+  for (const mode of MODES) {
+    const result = await mode.verify(store, options);
+    expect(result.threads, mode.name).toBe(mode.threads);
+    if ('seq' in expected) expect(result.firstBad, mode.name).toMatchObject(expected);
+    else expect(result, mode.name).toMatchObject({ ok: true, ...expected });
+    const { threads: _threads, ...verdict } = result;
+    results.push(verdict);
+  }
+  for (const [i, r] of results.entries()) expect(r, MODES[i]!.name).toEqual(results[0]);
+  return results[0]!;
+}
+
+describe('verifyAuditChain across threads (24 rows: two threads split after row 12, three after rows 8 and 16)', () => {
+  it('an untouched log verifies the same on every path, and says how many threads shared the scan', async () => {
+    const log = await createLog(24);
+    const result = await expectSameVerdicts(log.store, { rows: 24 });
+    expect(result).toEqual({ ok: true, rows: 24, headSeq: 24, headHash: log.rows()[23]!.hash });
+  });
+
+  it('a small log stays on the calling thread unless told otherwise (default threshold)', async () => {
+    const log = await createLog(6);
+    expect((await verifyAuditChain(log.store, { threads: 4 })).threads).toBeUndefined();
+  });
+
+  it('an edited entry in the second range is named as the first bad row', async () => {
+    const log = await createLog(24);
+    const store = await log.tamper((db) => {
+      const entry = (db.prepare('SELECT entry FROM audit_events WHERE seq = 17').get() as { entry: string }).entry;
+      db.prepare('UPDATE audit_events SET entry = ? WHERE seq = 17').run(entry.replace('"operator":"alice"', '"operator":"bob"'));
+    });
+    const result = await expectSameVerdicts(store, { seq: 17, problem: 'edited' });
+    expect(result).toMatchObject({ rows: 16, headSeq: 16, headHash: log.rows()[15]!.hash });
+  });
+
+  it('an edit on the first row of a range is caught by the link across the boundary', async () => {
+    const log = await createLog(24);
+    const store = await log.tamper((db) => db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 13').run('c'.repeat(64)));
+    await expectSameVerdicts(store, { seq: 13, problem: 'edited' });
+  });
+
+  it('an edit on the last row of a range wins over the break it causes in the next range', async () => {
+    const log = await createLog(24);
+    const store = await log.tamper((db) => db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 12').run('d'.repeat(64)));
+    await expectSameVerdicts(store, { seq: 12, problem: 'edited' });
+  });
+
+  it('the earliest break wins when several ranges are broken', async () => {
+    const log = await createLog(24);
+    const store = await log.tamper((db) => {
+      db.prepare('DELETE FROM audit_events WHERE seq = 20').run();
+      db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 5').run('e'.repeat(64));
+    });
+    await expectSameVerdicts(store, { seq: 5, problem: 'edited' });
+  });
+
+  it('deleted rows at a range boundary are named by the first missing seq', async () => {
+    const log = await createLog(24);
+    const store = await log.tamper((db) => db.prepare('DELETE FROM audit_events WHERE seq IN (12, 13)').run());
+    const result = await expectSameVerdicts(store, { seq: 12, problem: 'deleted' });
+    expect(result.firstBad?.message).toMatch(/rows 12–13 are missing/);
+  });
+
+  it('a deleted and re-chained row in the second range is still "deleted"', async () => {
+    const log = await createLog(24);
+    const store = await log.tamper((db) => {
+      db.prepare('DELETE FROM audit_events WHERE seq = 19').run();
+      rechain(db);
+    });
+    await expectSameVerdicts(store, { seq: 19, problem: 'deleted' });
+  });
+
+  it('a forged row inserted in the second range is "inserted"', async () => {
+    const log = await createLog(24);
+    const before = log.rows();
+    const store = await log.tamper((db) => {
+      makeRoom(db, 18);
+      const entry = forgedEntry('late forgery');
+      insertRow(db, 18, entry, chainHash(before[16]!.hash, entry));
+    });
+    await expectSameVerdicts(store, { seq: 18, problem: 'inserted' });
+  });
+
+  it('rows swapped across a range boundary are "reordered"', async () => {
+    const log = await createLog(24);
+    const store = await log.tamper((db) => swapSeq(db, 12, 13));
+    await expectSameVerdicts(store, { seq: 12, problem: 'reordered' });
+    const far = await log.tamper((db) => swapSeq(db, 15, 21));
+    await expectSameVerdicts(far, { seq: 12, problem: 'reordered' });
+  });
+
+  it('a correctly chained malformed entry in the last range is "malformed"', async () => {
+    const log = await createLog(24);
+    const store = await log.tamper((db) => {
+      db.prepare('UPDATE audit_events SET entry = ? WHERE seq = 22').run('{"v":1,"at":');
+      rechain(db);
+    });
+    const result = await expectSameVerdicts(store, { seq: 22, problem: 'malformed' });
+    expect(result.firstBad?.message).toBe("row 22's entry is not valid JSON");
+  });
+
+  it('a NULL entry (after the NOT NULL constraint was edited out of the schema) is reported as "edited"', async () => {
+    const log = await createLog(24);
+    await log.tamper((db) => {
+      db.unsafeMode(true); // lifts SQLite's defensive mode, which forbids editing the schema table
+      db.exec('PRAGMA writable_schema = ON');
+      db.prepare("UPDATE sqlite_schema SET sql = replace(sql, '\"entry\" text not null', '\"entry\" text') WHERE name = 'audit_events'").run();
+      db.exec('PRAGMA writable_schema = OFF');
+    });
+    const store = await log.tamper((db) => db.prepare('UPDATE audit_events SET entry = NULL WHERE seq = 15').run());
+    expect(log.rows()[14]!.entry).toBeNull();
+    await expectSameVerdicts(store, { seq: 15, problem: 'edited' });
+  });
+
+  it('anchors are checked in whichever range holds them', async () => {
+    const log = await createLog(24);
+    const rows = log.rows();
+    await expectSameVerdicts(log.store, { rows: 24 }, { anchor: { seq: 20, hash: rows[19]!.hash } });
+    await expectSameVerdicts(log.store, { seq: 20, problem: 'edited' }, { anchor: { seq: 20, hash: 'b'.repeat(64) } });
+    const store = await log.tamper((db) => db.prepare('DELETE FROM audit_events WHERE seq >= 21').run());
+    await expectSameVerdicts(store, { seq: 21, problem: 'deleted' }, { anchor: { seq: 24, hash: rows[23]!.hash } });
+  });
+
+  it('a seq gap over an intact chain in the second range is accepted only with allowSeqGaps', async () => {
+    const log = await createLog(24);
+    const store = await log.tamper((db) => db.prepare('UPDATE audit_events SET seq = seq + 100 WHERE seq >= 16').run());
+    await expectSameVerdicts(store, { seq: 16, problem: 'deleted' });
+    const result = await expectSameVerdicts(store, { rows: 24 }, { allowSeqGaps: true });
+    expect(result.headSeq).toBe(124);
+  });
+
+  it('a worker thread that hits a corrupt page fails with ERR_ROTOR_STORE_CORRUPT, as the calling thread does', async () => {
+    const log = await createLog(60);
+    await log.store.close();
+    const raw = new BetterSqlite3(log.file);
+    const leaves = raw.prepare("SELECT pageno FROM dbstat WHERE name = 'audit_events' AND pagetype = 'leaf' ORDER BY path").pluck().all() as number[];
+    const pageSize = raw.pragma('page_size', { simple: true }) as number;
+    raw.close();
+    expect(leaves.length).toBeGreaterThanOrEqual(3);
+    // A leaf in the second half, neither the first nor the last: the main thread's own reads do not touch it.
+    const fd = openSync(log.file, 'r+');
+    writeSync(fd, Buffer.alloc(64, 0xff), 0, 64, (leaves[leaves.length - 2]! - 1) * pageSize);
+    closeSync(fd);
+    const store = await openStore({ stateDir: log.stateDir, env: {} });
+    stores.push(store);
+    for (const options of [{ threads: 2, parallelThreshold: 0 }, { threads: 1 }]) {
+      const error = await verifyAuditChain(store, options).catch((e: unknown) => e);
+      expect(isRotorError(error, 'ERR_ROTOR_STORE_CORRUPT'), JSON.stringify(options)).toBe(true);
+      expect((error as Error).message).toContain(log.file);
+    }
+  });
+});
+
+describe('chainHash', () => {
+  it('hashes exactly the UTF-8 of "previous hash, newline, entry", whatever the characters and length', () => {
+    const prev = chainHash(GENESIS_HASH, 'x');
+    const entries = ['', 'plain', 'zoë "op" \u2028 \u0001 😀', 'lone \uD800 high', '\uDC00 lone low', 'end\uD83D', 'ÿ\u0100', 'x'.repeat(70_000), 'é'.repeat(30_000), '😀'.repeat(12_000)];
+    for (const entry of entries) {
+      expect(chainHash(prev, entry), JSON.stringify(entry.slice(0, 20))).toBe(createHash('sha256').update(`${prev}\n${entry}`, 'utf8').digest('hex'));
+      expect(chainHash(GENESIS_HASH, entry)).toBe(createHash('sha256').update(`${GENESIS_HASH}\n${entry}`, 'utf8').digest('hex'));
+    }
   });
 });
 

@@ -6,12 +6,48 @@ import { RotorError } from '../errors.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { mapSqliteError, openSqlite, sqliteMigrationDialect } from './sqlite-adapter.js';
+import { sqliteAuditReaderSource } from './sqlite-audit-reader.js';
+
+/** One audit row as a bulk reader returns it: `[seq, entry, hash]` (arrays are cheaper to build than objects). */
+export type AuditRowTuple = [seq: number, entry: string, hash: string];
+
+/**
+ * A dialect's fast path for reading the whole audit chain, on its own read-only connection.
+ * `verify` uses it where a dialect offers one and falls back to portable Kysely queries where not.
+ */
+export interface AuditReader {
+  /** Up to `limit` rows with `after < seq <= upTo`, in seq order. */
+  rows(after: number, upTo: number, limit: number): AuditRowTuple[] | Promise<AuditRowTuple[]>;
+  /** The newest row with `seq <= seq` as `[seq, hash]`, if any: where a range of the chain starts. */
+  rowAtOrBefore(seq: number): [seq: number, hash: string] | undefined | Promise<[seq: number, hash: string] | undefined>;
+  /** The highest seq, 0 for an empty log. */
+  maxSeq(): number | Promise<number>;
+  close(): void | Promise<void>;
+}
+
+/** What a module named by `AuditReaderSource.remote` exports, so another thread can open its own reader. */
+export interface AuditReaderModule {
+  openAuditReader(config: unknown): AuditReader;
+}
+
+export interface AuditReaderSource {
+  /** Opens a reader on a new connection; the caller closes it. */
+  open(): AuditReader;
+  /**
+   * How a worker thread opens its own reader: import `module` (a URL) and call its
+   * `openAuditReader(config)`; `config` is plain data. Absent where connections cannot be
+   * opened from another thread.
+   */
+  readonly remote?: { module: string; config: unknown };
+}
 
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: 'sqlite';
   /** Human-readable location, for messages. */
   readonly location: string;
+  /** The dialect's bulk reader for the audit chain, where it has one (SQLite); absent means portable queries only. */
+  readonly auditReader?: AuditReaderSource;
   /** Runs `fn`, mapping driver errors to RotorErrors that name the store. */
   guard<T>(fn: () => Promise<T>): Promise<T>;
   /**
@@ -62,7 +98,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
         }
       }),
     );
-  const store: Store = { db, dialect: 'sqlite', location: file, guard, writeTransaction, close: () => db.destroy() };
+  const store: Store = { db, dialect: 'sqlite', location: file, auditReader: sqliteAuditReaderSource(file), guard, writeTransaction, close: () => db.destroy() };
   try {
     await guard(() => migrateToLatest(db as unknown as Kysely<unknown>, sqliteMigrationDialect));
   } catch (error) {

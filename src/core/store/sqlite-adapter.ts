@@ -1,5 +1,7 @@
 // The SQLite (better-sqlite3) side of the store: file handling, pragmas, error mapping and the
-// migration dialect. Everything above this file is dialect-neutral Kysely.
+// migration dialect. Everything above this file is dialect-neutral Kysely. The bulk audit
+// reader is its own file, sqlite-audit-reader.ts, so that worker threads can load it without
+// Kysely.
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';

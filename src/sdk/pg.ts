@@ -1,0 +1,241 @@
+// `rotor/pg`: a node-postgres pool that always connects with the current credential of a Rotor
+// secret (a postgres DATABASE_URL). Connections open with the user, host and database of the
+// current URL and its password through pg's `password` function, so a new password reaches new
+// connections at once. When the rest of the URL changes (the `alternate` strategy switches
+// `<base>_a` / `<base>_b`, or `clone` creates a new role) the pool is swapped: new queries go to a
+// new pool, and the old one is ended gracefully once its checked-out clients are released and no
+// caller waits on it, so no query fails and the old role has no sessions left when it is retired.
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { RotorError } from '../core/errors.js';
+import type { ValueSource } from './values/value-source.js';
+
+export type { ValueSource } from './values/value-source.js';
+export { valueFromEnv, type ValueFromEnvOptions } from './values/from-env.js';
+export { valueFromStore, type ValueFromStoreOptions } from './values/from-store.js';
+
+type ConnectionKeys = 'connectionString' | 'user' | 'password' | 'host' | 'port' | 'database';
+
+export interface CreatePoolOptions extends Omit<pg.PoolConfig, ConnectionKeys> {
+  /** The Rotor secret holding the URL (default `DATABASE_URL`). */
+  secret?: string;
+  /** Where the URL is read and watched: `valueFromStore({ … })` or `valueFromEnv()`. */
+  source: ValueSource;
+}
+
+export interface PoolSwap {
+  /** The user of the pool being drained. */
+  from: string;
+  /** The user of the new pool. */
+  to: string;
+}
+
+export interface RotorPool extends EventEmitter {
+  /** Resolves once the first URL is loaded (queries wait for it anyway). */
+  ready(): Promise<void>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** A client of the current pool; `release()` it as usual. */
+  connect(): Promise<pg.PoolClient>;
+  /** Stops watching and ends every pool (the current one and any still draining). */
+  end(): Promise<void>;
+  /** How many times the pool was swapped for a new user or server. */
+  readonly swaps: number;
+  /** Old pools still waiting for their clients to be released. */
+  readonly draining: number;
+  /** The user new connections log in as. */
+  readonly user: string | undefined;
+}
+
+interface Credential {
+  /** Everything but the password, for deciding whether a new pool is needed. */
+  identity: string;
+  user: string;
+  password: string;
+  config: pg.PoolConfig;
+}
+
+const SSL_MODES: Record<string, pg.PoolConfig['ssl']> = {
+  disable: false,
+  'no-verify': { rejectUnauthorized: false },
+  prefer: true,
+  require: true,
+  'verify-ca': true,
+  'verify-full': true,
+};
+
+function invalid(secret: string, why: string): RotorError {
+  return new RotorError('ERR_ROTOR_VALUE_INVALID', `${secret} is not a usable PostgreSQL URL: ${why}`, { details: { secret } });
+}
+
+/** Parses a postgres:// URL into pg connection options (without the password). */
+export function parsePostgresUrl(secret: string, value: string): Credential {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(secret, 'not a URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw invalid(secret, `scheme ${url.protocol} is not postgres:`);
+  const user = decodeURIComponent(url.username);
+  if (!user) throw invalid(secret, 'no user');
+  const password = decodeURIComponent(url.password);
+  const config: pg.PoolConfig = { user };
+  const params = new URLSearchParams(url.search);
+  const host = params.get('host') ?? (url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : decodeURIComponent(url.hostname));
+  if (host) config.host = host;
+  if (url.port) config.port = Number(url.port);
+  const database = decodeURIComponent(url.pathname.slice(1));
+  if (database) config.database = database;
+  for (const [key, v] of params) {
+    if (key === 'host') continue;
+    if (key === 'sslmode') {
+      if (!(v in SSL_MODES)) throw invalid(secret, `unknown sslmode ${v}`);
+      config.ssl = SSL_MODES[v];
+    } else if (key === 'ssl') config.ssl = v === 'true' || v === '1';
+    else if (key === 'application_name') config.application_name = v;
+    else if (key === 'options') config.options = v;
+    else if (key === 'connect_timeout') config.connectionTimeoutMillis = Number(v) * 1000;
+    else if (key === 'statement_timeout') config.statement_timeout = Number(v);
+    else if (key === 'query_timeout') config.query_timeout = Number(v);
+    // Other libpq parameters node-postgres does not understand are ignored, as pg itself does.
+  }
+  url.password = '';
+  return { identity: url.toString(), user, password, config };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * A node-postgres pool over the current credential of a Rotor secret, picking up rotations
+ * without a restart.
+ *
+ * @example
+ * import { createPool, valueFromStore } from 'rotor/pg';
+ * const pool = createPool({ source: valueFromStore({ dir: '/srv/app', environment: 'production' }), max: 20 });
+ * const { rows } = await pool.query('SELECT now()');
+ * pool.on('swap', ({ from, to }) => log.info({ from, to }, 'database credential rotated'));
+ */
+export function createPool(options: CreatePoolOptions): RotorPool {
+  const { secret = 'DATABASE_URL', source, ...poolOptions } = options;
+  if (!source || typeof source.load !== 'function') throw new RotorError('ERR_ROTOR_VALUE_INVALID', 'createPool needs a source: valueFromStore({ … }) or valueFromEnv()');
+  const emitter = new EventEmitter();
+  let current: Credential | undefined;
+  let pool: pg.Pool | undefined;
+  let swaps = 0;
+  let ended = false;
+  const draining = new Set<Promise<void>>();
+  let reloading: Promise<void> = Promise.resolve();
+
+  const report = (error: unknown) => {
+    if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
+  };
+
+  function newPool(credential: Credential): pg.Pool {
+    const p = new pg.Pool({
+      ...poolOptions,
+      ...credential.config,
+      // Read at every connection: a new password of the same user applies at once.
+      password: () => current!.password,
+    });
+    // An idle client's error (a terminated session) only removes it from the pool.
+    p.on('error', report);
+    return p;
+  }
+
+  /** Ends `old` once nobody waits on it; its checked-out clients end when they are released. */
+  function drain(old: pg.Pool): void {
+    const done = (async () => {
+      while (old.waitingCount > 0) await sleep(10);
+      await old.end();
+    })()
+      .catch(report)
+      .finally(() => {
+        draining.delete(done);
+        emitter.emit('drained');
+      });
+    draining.add(done);
+  }
+
+  function apply(value: string): void {
+    if (ended) return;
+    const next = parsePostgresUrl(secret, value);
+    const previous = current;
+    current = next;
+    if (!pool) {
+      pool = newPool(next);
+      return;
+    }
+    if (previous && previous.identity === next.identity) {
+      if (previous.password !== next.password) emitter.emit('change', { user: next.user });
+      return;
+    }
+    const old = pool;
+    pool = newPool(next);
+    swaps += 1;
+    emitter.emit('swap', { from: previous?.user ?? '', to: next.user } satisfies PoolSwap);
+    drain(old);
+  }
+
+  // The first load is retried on the next use if it fails (e.g. no current version yet).
+  let first: Promise<void> | undefined;
+  const loaded = (): Promise<void> => {
+    if (!first) {
+      const attempt = source.load(secret).then(apply);
+      first = attempt;
+      attempt.catch(() => {
+        if (first === attempt) first = undefined;
+      });
+    }
+    return first;
+  };
+  loaded().catch(() => undefined);
+  const unwatch = source.watch(secret, () => {
+    reloading = reloading
+      .then(async () => {
+        await first?.catch(() => undefined);
+        if (ended) return;
+        apply(await source.load(secret));
+      })
+      // Before a first value exists (no rotation yet), the next use retries: nothing to report.
+      // After it, a failed reload keeps the current credential and is reported.
+      .catch((error: unknown) => {
+        if (current) report(error);
+      });
+  });
+
+  async function active(): Promise<pg.Pool> {
+    if (!ended) await loaded();
+    if (ended || !pool) throw new RotorError('ERR_ROTOR_VALUE_INVALID', 'the pool has been ended');
+    return pool;
+  }
+
+  Object.assign(emitter, {
+    async ready() {
+      await loaded();
+    },
+    async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult<R>> {
+      const p = await active();
+      return values === undefined ? p.query<R>(text as string) : p.query<R>(text as string, values);
+    },
+    async connect() {
+      return (await active()).connect();
+    },
+    async end() {
+      if (ended) return;
+      ended = true;
+      unwatch();
+      await first?.catch(() => undefined);
+      await reloading;
+      const last = pool;
+      pool = undefined;
+      await Promise.all([last?.end(), ...draining]);
+    },
+  });
+  // Getters are defined, not assigned: Object.assign would copy their values once.
+  Object.defineProperties(emitter, {
+    swaps: { get: () => swaps, enumerable: true },
+    draining: { get: () => draining.size, enumerable: true },
+    user: { get: () => current?.user, enumerable: true },
+  });
+  return emitter as unknown as RotorPool;
+}

@@ -371,7 +371,7 @@ process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).c
     visit(dist);
     const files = [...seen].map((f) => relative(join(ROOT, 'dist'), f)).sort();
     expect(files.filter((f) => !f.startsWith('sdk/jwt/'))).toEqual(
-      ['core/crypto/decode-strict.js', 'core/crypto/envelope.js', 'core/crypto/master-key-file.js', 'core/delivery/kid-variable.js', 'core/duration.js', 'core/errors.js'].sort(),
+      ['core/crypto/decode-strict.js', 'core/crypto/envelope.js', 'core/crypto/master-key-file.js', 'core/delivery/kid-variable.js', 'core/duration.js', 'core/errors.js', 'sdk/store-reader.js'].sort(),
     );
     expect(readdirSync(join(ROOT, 'dist/sdk/jwt')).filter((f) => f.endsWith('.js')).length).toBeGreaterThan(5);
   });

@@ -1,0 +1,175 @@
+// The read-only view of a local Rotor store that application-side sources share (`fromStore`
+// for JWT keys, `valueFromStore` for plain values): its own read-only SQLite connection, the
+// master key checked against the store's check value on every use (so `rotor master-key
+// rotate` is followed), and change detection by polling `PRAGMA data_version`, which moves
+// whenever another connection (`rotor rotate`, `rotor retire`, the scheduler) commits.
+//
+// It never writes: no migrations, no finishing of an interrupted master-key rotation (a
+// `master.key.next` that opens the store is used as it is, and `rotor` finishes the rename).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { MasterKey } from '../core/crypto/envelope.js';
+import { MASTER_KEY_FILE, NEXT_MASTER_KEY_FILE, parseMasterKey } from '../core/crypto/master-key-file.js';
+import { RotorError } from '../core/errors.js';
+
+/** The store's meta key for the master-key check value (core/context.ts MASTER_KEY_CHECK; not imported, as context pulls in the logger and policy loader). */
+export const MASTER_KEY_CHECK_META = 'master_key_check';
+
+export interface StoreReaderOptions {
+  /** The project directory (default `process.cwd()`); the store is `<dir>/.rotor/rotor.db`. */
+  dir?: string;
+  /** The state directory, if not `<dir>/.rotor` (or ROTOR_STATE_DIR). */
+  stateDir?: string;
+  /** The master key (base64); default ROTOR_MASTER_KEY, then `<stateDir>/master.key`. */
+  masterKey?: string;
+  /** Where ROTOR_MASTER_KEY / ROTOR_STATE_DIR / ROTOR_DATABASE_URL are read (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** How often to look for changes, in ms (default 500). */
+  pollMs?: number;
+}
+
+export interface StoreReader {
+  /** The store file, for messages. */
+  readonly file: string;
+  /** The read-only connection, opened once on first use. */
+  open(): Promise<BetterSqlite3.Database>;
+  /** The master key that opens the store, re-read when the store's check value changes. */
+  masterKey(handle: BetterSqlite3.Database): MasterKey;
+  /** Takes the change baseline before a read, so a commit after it is seen by the next poll. */
+  markRead(handle: BetterSqlite3.Database): void;
+  /** Calls `onChange` when the store may have changed for `key`; returns the unsubscribe. */
+  watch(key: string, onChange: () => void): () => void;
+  close(): Promise<void>;
+}
+
+function readKeyFile(path: string): MasterKey {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new RotorError('ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID', `${path} is readable by other users (mode ${mode.toString(8)}): run chmod 600 ${path}`, { details: { file: path } });
+  }
+  return parseMasterKey(readFileSync(path, 'utf8'), path);
+}
+
+/** The master key that opens this store, without writing anything. */
+function loadMasterKeyReadOnly(stateDir: string, given: string | undefined, check: Buffer | undefined): MasterKey {
+  const matches = (key: MasterKey) => check === undefined || key.matchesCheckValue(check);
+  if (given !== undefined) {
+    const key = parseMasterKey(given, 'ROTOR_MASTER_KEY');
+    if (!matches(key)) throw new RotorError('ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY', 'the master key given to the store source does not open this store (wrong key)');
+    return key;
+  }
+  const path = join(stateDir, MASTER_KEY_FILE);
+  if (!existsSync(path)) throw new RotorError('ERR_ROTOR_CRYPTO_MASTER_KEY_MISSING', `no master key: set ROTOR_MASTER_KEY or pass masterKey (no ${path})`);
+  const key = readKeyFile(path);
+  if (matches(key)) return key;
+  const next = join(stateDir, NEXT_MASTER_KEY_FILE);
+  if (existsSync(next)) {
+    const rotated = readKeyFile(next);
+    if (matches(rotated)) return rotated;
+  }
+  throw new RotorError('ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY', `the master key from ${path} does not open this store (wrong key)`);
+}
+
+/**
+ * `invalid` builds the caller's own error for bad options or a closed source, so each source
+ * keeps its error codes.
+ */
+export function createStoreReader(options: StoreReaderOptions, invalid: (message: string) => RotorError): StoreReader {
+  const env = options.env ?? process.env;
+  const pollMs = options.pollMs ?? 500;
+  if (!Number.isFinite(pollMs) || pollMs < 10) throw invalid('pollMs must be at least 10');
+  const dir = resolve(options.dir ?? process.cwd());
+  const stateDir = resolve(dir, options.stateDir ?? env.ROTOR_STATE_DIR ?? '.rotor');
+  const url = env.ROTOR_DATABASE_URL;
+  if (url && !url.startsWith('sqlite:')) throw invalid('a store source reads a local SQLite store; ROTOR_DATABASE_URL names another kind of store');
+  const file = url ? resolve(dir, url.slice('sqlite:'.length)) : join(stateDir, 'rotor.db');
+
+  let db: BetterSqlite3.Database | undefined;
+  let opening: Promise<BetterSqlite3.Database> | undefined;
+  let master: MasterKey | undefined;
+  let closed = false;
+  const listeners = new Map<string, Set<() => void>>();
+  let timer: NodeJS.Timeout | undefined;
+  let dataVersion: number | undefined;
+
+  function poll(): void {
+    if (!db || closed) return;
+    let now: number;
+    try {
+      now = db.pragma('data_version', { simple: true }) as number;
+    } catch {
+      return; // busy or briefly unreadable: try again next tick
+    }
+    // Without a baseline (nothing loaded yet) a first reading counts as a change: one spare reload.
+    if (now === dataVersion) return;
+    dataVersion = now;
+    for (const set of listeners.values()) for (const listener of set) listener();
+  }
+
+  return {
+    file,
+    async open() {
+      if (db) return db;
+      opening ??= (async () => {
+        if (!existsSync(file)) throw new RotorError('ERR_ROTOR_STORE_NOT_INITIALIZED', `no Rotor store at ${file}`, { details: { file } });
+        // Loaded on first use, so apps that only read their environment never load the native driver.
+        const { default: Database } = await import('better-sqlite3');
+        let handle: BetterSqlite3.Database;
+        try {
+          handle = new Database(file, { readonly: true, fileMustExist: true });
+          // Readers do not wait on writers in WAL mode; keep any wait short, the event loop is the app's.
+          handle.pragma('busy_timeout = 100');
+        } catch (cause) {
+          throw new RotorError('ERR_ROTOR_STORE_CORRUPT', `cannot open the Rotor store ${file} read-only`, { cause, details: { file } });
+        }
+        if (closed) {
+          handle.close();
+          throw invalid('the source is closed');
+        }
+        db = handle;
+        return handle;
+      })();
+      opening.catch(() => (opening = undefined));
+      return opening;
+    },
+    masterKey(handle) {
+      const row = handle.prepare('SELECT value FROM meta WHERE key = ?').get(MASTER_KEY_CHECK_META) as { value: string } | undefined;
+      const check = row ? Buffer.from(row.value, 'base64') : undefined;
+      if (master && (check === undefined || master.matchesCheckValue(check))) return master;
+      master = loadMasterKeyReadOnly(stateDir, options.masterKey ?? env.ROTOR_MASTER_KEY, check);
+      return master;
+    },
+    markRead(handle) {
+      dataVersion ??= handle.pragma('data_version', { simple: true }) as number;
+    },
+    watch(key, onChange) {
+      let set = listeners.get(key);
+      if (!set) listeners.set(key, (set = new Set()));
+      // A fresh function per subscription, so one callback watched twice unsubscribes once.
+      const listener = () => onChange();
+      set.add(listener);
+      if (!timer && !closed) {
+        timer = setInterval(poll, pollMs);
+        timer.unref();
+      }
+      return () => {
+        set.delete(listener);
+        if (set.size === 0) listeners.delete(key);
+        if (listeners.size === 0 && timer) {
+          clearInterval(timer);
+          timer = undefined;
+        }
+      };
+    },
+    async close() {
+      closed = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      listeners.clear();
+      await opening?.catch(() => undefined);
+      db?.close();
+      db = undefined;
+    },
+  };
+}

@@ -1,13 +1,6 @@
 // rotor/pg end to end: 8 clients query through the pool without pause while the engine rotates the
 // credential (alternate, retire included) against a private PostgreSQL cluster with real
 // scram-sha-256 authentication (the machine's server trusts 127.0.0.1, where any password works).
-// The cluster setup is a minimal copy of test/postgres-rotator.test.ts's.
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../src/core/audit/audit-log.js';
@@ -15,59 +8,10 @@ import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { createPool, valueFromStore, type PoolSwap } from '../src/sdk/pg.js';
 import { createProject, DAY } from './helpers/project.js';
 import { requireService, uniquePrefix } from './helpers/services.js';
+import { startCluster, type Cluster } from './helpers/private-postgres.js';
 
 const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000007', method: 'manual' };
 
-interface Cluster {
-  port: number;
-  adminUrl: string;
-  stop(): void;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startCluster(): Promise<Cluster> {
-  const root = '/usr/lib/postgresql';
-  const version = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))[0];
-  if (!version) throw new Error(`no initdb under ${root}`);
-  const bin = (name: string) => join(root, version, 'bin', name);
-  const dir = mkdtempSync(join(tmpdir(), 'rotor-sdkpg-'));
-  const password = randomBytes(18).toString('base64url');
-  writeFileSync(join(dir, 'pw'), `${password}\n`);
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-    chownSync(dir, uid, gid);
-    chownSync(join(dir, 'pw'), uid, gid);
-  }
-  chmodSync(dir, 0o700);
-  const run = (cmd: string, args: string[]) => (asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' }));
-  const port = await freePort();
-  const data = join(dir, 'data');
-  run(bin('initdb'), ['-D', data, '--auth=scram-sha-256', `--pwfile=${join(dir, 'pw')}`, '-U', 'postgres', '--no-sync']);
-  run(bin('pg_ctl'), ['-D', data, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', join(dir, 'log'), '-w', 'start']);
-  return {
-    port,
-    adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    stop() {
-      try {
-        run(bin('pg_ctl'), ['-D', data, '-m', 'immediate', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
 
 // Under CI=true a missing PostgreSQL (or a cluster that cannot start) fails the file.
 const service = await requireService('postgres');

@@ -92,6 +92,24 @@ export const ERROR_CODES = [
   'ERR_ROTOR_DB_ADMIN_MISSING',
   'ERR_ROTOR_DB_QUERY_FAILED',
   'ERR_ROTOR_DB_ROLE_IN_USE',
+  'ERR_ROTOR_STAGE_FAILED',
+  // rotor db adopt: the application's role is missing, or a role name Rotor needs is taken.
+  'ERR_ROTOR_DB_ROLE_NOT_FOUND',
+  'ERR_ROTOR_DB_ROLE_CONFLICT',
+  // API tokens (rotor token, rotor serve) and the HTTP API's own refusals.
+  'ERR_ROTOR_API_TOKEN_MISSING',
+  'ERR_ROTOR_API_TOKEN_INVALID',
+  'ERR_ROTOR_API_TOKEN_EXPIRED',
+  'ERR_ROTOR_API_TOKEN_REVOKED',
+  'ERR_ROTOR_API_TOKEN_NOT_FOUND',
+  'ERR_ROTOR_API_TOKEN_SPEC_INVALID',
+  'ERR_ROTOR_API_FORBIDDEN',
+  'ERR_ROTOR_API_VALIDATION',
+  'ERR_ROTOR_API_NOT_FOUND',
+  'ERR_ROTOR_API_BODY_TOO_LARGE',
+  'ERR_ROTOR_API_MEDIA_TYPE',
+  'ERR_ROTOR_API_RATE_LIMITED',
+  'ERR_ROTOR_API_NOT_READY',
 ] as const;
 
 export type RotorErrorCode = (typeof ERROR_CODES)[number];

@@ -353,4 +353,18 @@ export const mysqlRotator = defineRotator({
   async emergencyActions(ctx) {
     return [`the previous ${ctx.config.strategy === 'alternate' ? 'MySQL user' : 'password'} was locked and its live connections killed`];
   },
+  async runSql(ctx, material, statement, timeoutMs) {
+    const creds = parseUrl(material.value);
+    if (!creds) throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the stored value is not a mysql:// URL`);
+    let app: mysql.Connection | undefined;
+    try {
+      app = await mysql.createConnection({ uri: material.value, connectTimeout: Math.min(ctx.config.connectTimeoutMs, timeoutMs), multipleStatements: false });
+      const [result] = await app.query({ sql: statement, timeout: timeoutMs });
+      return Array.isArray(result) ? result.length : 0;
+    } catch (error) {
+      throw dbError(ctx, `running the check as ${creds.user}`, error);
+    } finally {
+      await app?.end().catch(() => {});
+    }
+  },
 });

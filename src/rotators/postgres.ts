@@ -246,4 +246,8 @@ export const postgresRotator = defineRotator({
   async emergencyActions(ctx) {
     return [`the previous login role of ${ctx.secret} was disabled (NOLOGIN, password removed) and its sessions terminated at once`];
   },
+  async runSql(ctx, material, statement, timeoutMs) {
+    const limited = { ...ctx, config: { ...ctx.config, statementTimeoutMs: timeoutMs } };
+    return withLogin(limited, material.value, async (client) => (await client.query(statement)).rowCount ?? 0);
+  },
 });

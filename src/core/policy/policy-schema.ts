@@ -3,12 +3,14 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import type { AnyRotator } from '../rotation/rotator-contract.js';
+import { stageListSchema } from '../rotation/stages/stage-schema.js';
+import { ENV_NAME, ENV_VAR_NAME, SECRET_NAME } from './names.js';
+
+export { ENV_NAME, ENV_VAR_NAME, SECRET_NAME };
 
 /** Rotor's own master key: tracked for reminders, rotated by `rotor master-key rotate`. */
 export const MASTER_KEY_KIND = 'master-key';
 
-export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,127}$/;
-export const ENV_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
 const duration = z
   .string()
@@ -39,12 +41,14 @@ function secretEntry(kinds: readonly string[]) {
     notes: z.string().max(2000).optional(),
     environments: z.array(z.string().regex(ENV_NAME)).min(1).optional().describe('subset of environments (default: all)'),
     config: z.record(z.string(), z.unknown()).optional().describe('kind-specific settings'),
+    deploy: stageListSchema.optional().describe('hooks run in each environment right after the new version becomes current'),
+    smoke: stageListSchema.optional().describe('smoke tests run after the deploy hooks'),
+    health: stageListSchema.optional().describe('health checks run last; any failure rolls the environment back'),
   });
 }
 
 /** Table and key prefix of a sessions store; same rule as PREFIX_PATTERN in core/sessions/stores/token-store.ts. */
 export const SESSIONS_PREFIX = /^[a-z][a-z0-9_]{0,39}$/;
-export const ENV_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
 /**
  * Where the app keeps refresh-token families and session revocations (rotor/tokens), so that

@@ -1,6 +1,7 @@
 // The normalized, frozen policy the rest of Rotor reads: durations in milliseconds, defaults
 // filled in, each kind's config validated by its rotator.
 import type { AnyRotator } from '../rotation/rotator-contract.js';
+import { STAGES_IN_ORDER, normalizeStep, type StageStep } from '../rotation/stages/stage-schema.js';
 import { MS, parseDuration } from '../duration.js';
 import { MASTER_KEY_KIND, type RawPolicy } from './policy-schema.js';
 
@@ -19,6 +20,8 @@ export interface SecretSpec {
   notes?: string;
   environments: string[];
   config: unknown;
+  /** deploy hooks, smoke tests and health checks, in the order they run after a promotion. */
+  stages: readonly StageStep[];
 }
 
 /** The app's session store (rotor/tokens), as rotor.yaml `sessions:` names it. */
@@ -88,6 +91,22 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
     // key stop working at the rotation, so there is no grace window to keep it for; any
     // `grace:` is overridden. The previous version is retired by the next `rotor retire`.
     const invalidates = (config as { onRotate?: unknown } | undefined)?.onRotate === 'invalidate';
+    const stages: StageStep[] = [];
+    for (const stage of STAGES_IN_ORDER) {
+      entry[stage]?.forEach((input, i) => {
+        const step = normalizeStep(stage, input, i);
+        step.environments?.forEach((env, j) => {
+          if (!environments.includes(env)) issues.push({ path: [...base, stage, i, 'environments', j], message: `"${env}" is not an environment of ${name}` });
+        });
+        if (step.type === 'sql' && !byKind.get(entry.kind)?.runSql) {
+          issues.push({ path: [...base, stage, i, 'sql'], message: `sql steps need a database kind (postgres, mysql), not ${entry.kind}` });
+        }
+        if (step.type === 'http' && step.key && 'secret' in step.key && !raw.secrets[step.key.secret]) {
+          issues.push({ path: [...base, stage, i, 'http', 'key', 'secret'], message: `unknown secret "${step.key.secret}" (not in rotor.yaml)` });
+        }
+        stages.push(step);
+      });
+    }
     secrets.set(name, {
       name,
       kind: entry.kind,
@@ -97,6 +116,7 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
       ...(entry.notes === undefined ? {} : { notes: entry.notes }),
       environments: entry.kind === MASTER_KEY_KIND ? ['*'] : environments,
       config,
+      stages: Object.freeze(stages),
     });
   }
   let sessions: SessionsSpec | undefined;

@@ -19,6 +19,9 @@ import type { Store } from '../store/open-store.js';
 import { destroyVersion, getVersion, insertVersion, openVersion, parseMeta, versionInStage, type VersionRow } from '../vault/versions.js';
 import { sessionRevoker } from '../sessions/open-session-store.js';
 import { acquireLock, lockName } from './lock.js';
+import { runStep, type StepTarget } from './stages/run-step.js';
+import type { StageStep } from './stages/stage-schema.js';
+import { dirname } from 'node:path';
 import type { AnyRotator, RotatorContext, StoredMaterial } from './rotator-contract.js';
 
 export type StepPhase = 'start' | 'done' | 'failed';
@@ -38,7 +41,7 @@ export interface EngineHooks {
 }
 
 export interface EngineDeps {
-  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock' | 'logger' | 'policy' | 'rotator' | 'secret' | 'assertEnvironment' | 'env'>;
+  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock' | 'logger' | 'policy' | 'rotator' | 'secret' | 'assertEnvironment' | 'env' | 'policyFile'>;
   hooks?: EngineHooks;
   onProgress?(event: ProgressEvent): void;
 }
@@ -304,8 +307,136 @@ export function createRotationEngine(deps: EngineDeps) {
     return { ...(previousId ? { previousId } : {}), retired, ...(previousId && !emergency ? { graceUntil } : {}) };
   }
 
-  /** After promotion: an emergency retires the old version at once and runs the kind's actions. */
-  async function finish(store: Store, master: MasterKey, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, emergency: boolean, reason: string | undefined): Promise<{ retired: string[]; actions: string[] }> {
+  function stepsFor(spec: SecretSpec, environment: string, stage?: StageStep['stage']): StageStep[] {
+    return spec.stages.filter((s) => (!s.environments || s.environments.includes(environment)) && (!stage || s.stage === stage));
+  }
+
+  function stepDeps(spec: SecretSpec, environment: string, material: StoredMaterial) {
+    const rotator = rotor.rotator(spec.kind);
+    const ctx = context(spec, environment, material.versionId, false);
+    return {
+      env: rotor.env,
+      baseDir: dirname(rotor.policyFile),
+      readSecret: (name: string) => readCurrent(name, environment),
+      ...(rotator.runSql ? { runSql: (statement: string, timeoutMs: number) => rotator.runSql!(ctx, material, statement, timeoutMs) } : {}),
+    };
+  }
+
+  /**
+   * The staged flow after promotion: deploy hooks, then smoke tests, then health checks, each
+   * journaled and audited. Resolves with the first failure (or undefined); never throws for a
+   * failing step, so the caller decides between rolling back and reporting.
+   */
+  async function runStages(store: Store, master: MasterKey, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, versionId: string): Promise<RotorError | undefined> {
+    const steps = stepsFor(spec, environment);
+    if (steps.length === 0) return undefined;
+    const row = await getVersion(store.db, versionId);
+    if (!row?.ciphertext) return new RotorError('ERR_ROTOR_STAGE_FAILED', `${spec.name}/${environment}: version ${versionId} has no value to deploy`);
+    const material = stored(master, row);
+    const target: StepTarget = { secret: spec.name, environment, versionId, rotationId, value: material.value };
+    const deps = stepDeps(spec, environment, material);
+    let stage: StageStep['stage'] | undefined;
+    for (const step of steps) {
+      if (step.stage !== stage) {
+        stage = step.stage;
+        await journal(store, rotationId, stage, 'started');
+      }
+      const started = performance.now();
+      progress({ secret: spec.name, environment, step: step.stage, phase: 'start', detail: step.name });
+      try {
+        const answer = await runStep(step, target, deps);
+        const ms = performance.now() - started;
+        progress({ secret: spec.name, environment, step: step.stage, phase: 'done', ms, detail: step.name });
+        await store.writeTransaction((trx) =>
+          appendAudit(trx, rotor.clock, actor, {
+            secret: spec.name,
+            environment,
+            action: `rotate.${step.stage}`,
+            outcome: 'success',
+            notes: `${step.name}: ${answer} in ${Math.round(ms)} ms`,
+            details: { rotation: rotationId, version: versionId },
+          }),
+        );
+      } catch (error) {
+        const info = errorInfo(error);
+        progress({ secret: spec.name, environment, step: step.stage, phase: 'failed', ms: performance.now() - started, detail: info.code });
+        rotor.logger.warn({ secret: spec.name, environment, stage: step.stage, step: step.name, code: info.code }, 'stage step failed');
+        return isRotorError(error) ? error : new RotorError('ERR_ROTOR_STAGE_FAILED', info.message, { cause: error });
+      }
+    }
+    await hook(`${stage}:done`);
+    return undefined;
+  }
+
+  /**
+   * A deploy hook, smoke test or health check failed after promotion: the environment goes back
+   * to the previous version, which is still valid (its grace has just begun), its deploy hooks
+   * run again with it, and the new version is revoked (or, while it still has live sessions,
+   * left for the next `rotor retire`). Without a previous version there is nothing to go back
+   * to: the rotation fails with the new version current.
+   */
+  async function rollBackPromotion(store: Store, master: MasterKey, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, versionId: string, failure: RotorError): Promise<RotorError> {
+    progress({ secret: spec.name, environment, step: 'rollback', phase: 'start' });
+    const previous = await versionInStage(store.db, spec.name, environment, 'previous');
+    const now = rotor.clock.now();
+    const fail = async (notes: string) => {
+      await store.writeTransaction(async (trx) => {
+        await trx.updateTable('rotations').set({ state: 'failed', finished_at: now, updated_at: now, error_code: failure.code, error_message: failure.message }).where('id', '=', rotationId).execute();
+        await appendAudit(trx, rotor.clock, actor, { secret: spec.name, environment, action: 'rotate.failure', outcome: 'failure', notes, details: { rotation: rotationId, version: versionId, error: failure.code } });
+      });
+    };
+    if (!previous || previous.stage !== 'previous' || !previous.ciphertext) {
+      await fail(`${failure.message}; there is no previous version to go back to, so version ${versionId} stays current: fix the failing step and run it by hand`);
+      progress({ secret: spec.name, environment, step: 'rollback', phase: 'failed', detail: 'no previous version' });
+      return new RotorError('ERR_ROTOR_STAGE_FAILED', `${failure.message}; no previous version to roll back to, the new version stays current`, { cause: failure, details: failure.details });
+    }
+    await store.writeTransaction(async (trx) => {
+      // Swap stages: the previous version is current again; the new one becomes previous with
+      // its grace already over, so a postponed revocation is finished by the next retire run.
+      await trx.updateTable('versions').set({ stage: 'current', retire_at: null }).where('id', '=', previous.id).where('stage', '=', 'previous').execute();
+      await trx.updateTable('versions').set({ stage: 'previous', retire_at: now }).where('id', '=', versionId).where('stage', '=', 'current').execute();
+      await trx
+        .updateTable('rotations')
+        .set({ state: 'rolled_back', finished_at: now, updated_at: now, error_code: failure.code, error_message: failure.message })
+        .where('id', '=', rotationId)
+        .execute();
+      await appendAudit(trx, rotor.clock, actor, {
+        secret: spec.name,
+        environment,
+        action: 'rotate.rollback',
+        outcome: 'failure',
+        notes: `${failure.message}; ${environment} is back on version ${previous.id}, which was still valid`,
+        details: { rotation: rotationId, version: versionId, restored: previous.id, error: failure.code },
+      });
+    });
+    await hook('rollback:done');
+    // The app was told about the new value; tell it about the restored one.
+    const restored = stored(master, previous);
+    const target: StepTarget = { secret: spec.name, environment, versionId: previous.id, rotationId, value: restored.value };
+    const deps = stepDeps(spec, environment, restored);
+    for (const step of stepsFor(spec, environment, 'deploy')) {
+      try {
+        await runStep(step, target, deps);
+      } catch (error) {
+        await store.writeTransaction((trx) =>
+          appendAudit(trx, rotor.clock, actor, { secret: spec.name, environment, action: 'rotate.redeploy', outcome: 'failure', notes: `warning: ${errorInfo(error).message}`, details: { rotation: rotationId, version: previous.id } }),
+        );
+      }
+    }
+    const rolledBack = await getVersion(store.db, versionId);
+    if (rolledBack?.stage === 'previous') {
+      await retireVersion(store, master, actor, spec, rolledBack, { compromised: false, early: false, reason: `rolled back: ${failure.message}` });
+    }
+    progress({ secret: spec.name, environment, step: 'rollback', phase: 'done' });
+    return new RotorError('ERR_ROTOR_STAGE_FAILED', `${failure.message}; rolled back: ${environment} is on the previous version again`, { cause: failure, details: failure.details });
+  }
+
+  /**
+   * After promotion: an emergency retires the old version at once and runs the kind's actions;
+   * then the staged flow runs. A failing step rolls the environment back (or, in an emergency,
+   * whose old version is revoked, fails the rotation with the new version current) and throws.
+   */
+  async function finish(store: Store, master: MasterKey, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, versionId: string, emergency: boolean, reason: string | undefined): Promise<{ retired: string[]; actions: string[] }> {
     const retired: string[] = [];
     const actions: string[] = [];
     if (emergency) {
@@ -322,6 +453,24 @@ export function createRotationEngine(deps: EngineDeps) {
         actions.push(...(await rotator.emergencyActions({ ...context(spec, environment, rotationId, true), ...(sessions ? { sessions } : {}) })));
       }
       progress({ secret: spec.name, environment, step: 'emergency', phase: 'done', detail: actions.join('; ') });
+    }
+    const failure = await runStages(store, master, actor, spec, environment, rotationId, versionId);
+    if (failure && !emergency) throw await rollBackPromotion(store, master, actor, spec, environment, rotationId, versionId, failure);
+    if (failure) {
+      const now = rotor.clock.now();
+      await store.writeTransaction(async (trx) => {
+        await trx.updateTable('rotations').set({ state: 'failed', finished_at: now, updated_at: now, error_code: failure.code, error_message: failure.message }).where('id', '=', rotationId).execute();
+        await appendAudit(trx, rotor.clock, actor, {
+          secret: spec.name,
+          environment,
+          action: 'rotate.failure',
+          outcome: 'failure',
+          method: 'emergency',
+          notes: `${failure.message}; emergency: the new version stays current and the old one stays revoked, so fix the failing step and redeploy`,
+          details: { rotation: rotationId, version: versionId, error: failure.code },
+        });
+      });
+      throw failure;
     }
     await store.writeTransaction(async (trx) => {
       const now = rotor.clock.now();
@@ -393,7 +542,7 @@ export function createRotationEngine(deps: EngineDeps) {
       return { parked: true, promoteAfter };
     }
     const promoted = await timed(spec, environment, 'promote', () => promote(store, master, actor, spec, environment, rotationId, versionId, emergency));
-    const finished = await finish(store, master, actor, spec, environment, rotationId, emergency, reason);
+    const finished = await finish(store, master, actor, spec, environment, rotationId, versionId, emergency, reason);
     return { parked: false, promoted, finished };
   }
 
@@ -431,7 +580,7 @@ export function createRotationEngine(deps: EngineDeps) {
       throw error;
     }
     const promoted = await timed(spec, environment, 'promote', () => promote(store, master, actor, spec, environment, rotation.id, row.id, emergency));
-    const finished = await finish(store, master, actor, spec, environment, rotation.id, emergency, rotation.reason ?? undefined);
+    const finished = await finish(store, master, actor, spec, environment, rotation.id, row.id, emergency, rotation.reason ?? undefined);
     return { early: false, versionId: row.id, promoted, finished };
   }
 
@@ -600,7 +749,7 @@ export function createRotationEngine(deps: EngineDeps) {
       if (!journaled) throw error;
       const rotationExists = await store.db.selectFrom('rotations').select(['state', 'step', 'step_state']).where('id', '=', rotationId).executeTakeFirst();
       if (rotationExists?.state === 'running') {
-        const promotedAlready = rotationExists.step === 'promote' && rotationExists.step_state === 'done';
+        const promotedAlready = (rotationExists.step === 'promote' && rotationExists.step_state === 'done') || ['deploy', 'smoke', 'health'].includes(rotationExists.step);
         if (!promotedAlready) await failRotation(store, actor, spec, environment, rotationId, pendingStored ? versionId : null, error, 'failed');
       }
       return { environment, rotationId, outcome: 'failed', retiredVersionIds: [], error: errorInfo(error), ms: performance.now() - started };
@@ -680,7 +829,7 @@ export function createRotationEngine(deps: EngineDeps) {
           const promoted = pending?.stage === 'current' || pending?.stage === 'previous' || (fresh.step === 'promote' && fresh.step_state === 'done');
           const verified = (fresh.step === 'verify' && fresh.step_state === 'done') || fresh.step === 'promote';
           if (promoted) {
-            await finish(store, master, actor, spec, fresh.environment, fresh.id, emergency, fresh.reason ?? undefined);
+            await finish(store, master, actor, spec, fresh.environment, fresh.id, fresh.pending_version_id ?? '', emergency, fresh.reason ?? undefined);
             outcomes.push({ ...base, action: 'completed', detail: 'promotion had committed; finished the rotation' });
           } else if (verified && pending?.stage === 'pending') {
             // Verified material: verify again (idempotent) and promote, rather than waste it.
@@ -699,7 +848,9 @@ export function createRotationEngine(deps: EngineDeps) {
             outcomes.push({ ...base, action: 'rolled-back', detail: `interrupted during ${fresh.step}; the current version is unchanged` });
           }
         } catch (error) {
-          outcomes.push({ ...base, action: 'skipped', detail: errorInfo(error).message });
+          // A deploy hook or check that failed again has already rolled the environment back.
+          const rolledBack = isRotorError(error, 'ERR_ROTOR_STAGE_FAILED');
+          outcomes.push({ ...base, action: rolledBack ? 'rolled-back' : 'skipped', detail: errorInfo(error).message });
         } finally {
           await lock.release();
         }

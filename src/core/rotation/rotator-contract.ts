@@ -90,6 +90,12 @@ export interface RotatorDescriptor<Config = unknown> {
    * Must never include private members; the caller also keeps only public ones.
    */
   publicJwk?(ctx: RotatorContext<Config>, material: StoredMaterial): PublicJwk;
+  /**
+   * For database kinds: logs in with `material` (a fresh connection, never a pool) and runs one
+   * statement, for rotor.yaml `sql:` smoke tests and health checks. Resolves with the number of
+   * rows returned; throws a RotorError naming the failure (never quoting the value).
+   */
+  runSql?(ctx: RotatorContext<Config>, material: StoredMaterial, statement: string, timeoutMs: number): Promise<number>;
 }
 
 /** One public key as a JWK Set member: what third-party verifiers need, nothing private. */

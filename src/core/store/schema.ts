@@ -16,7 +16,8 @@ export type Method = (typeof METHODS)[number];
 export const ROTATION_STATES = ['running', 'succeeded', 'failed', 'rolled_back', 'waiting'] as const;
 export type RotationState = (typeof ROTATION_STATES)[number];
 
-export const ROTATION_STEPS = ['create', 'apply', 'verify', 'promote', 'retire', 'standby'] as const;
+// `deploy`, `smoke`, `health`: the staged flow after promotion (rotor.yaml deploy/smoke/health).
+export const ROTATION_STEPS = ['create', 'apply', 'verify', 'promote', 'retire', 'standby', 'deploy', 'smoke', 'health'] as const;
 export type RotationStep = (typeof ROTATION_STEPS)[number];
 
 export interface EnvironmentsTable {
@@ -100,6 +101,25 @@ export interface MetaTable {
   value: string;
 }
 
+export interface ApiTokensTable {
+  /** The public part of the token (`rtr_<id>_<secret>`), used to look it up. */
+  id: string;
+  name: string;
+  role: string;
+  /** JSON array of secret-name globs (`JWT_*`) an app token may read; `[]` for other roles. */
+  secrets: string;
+  /** JSON array of environment globs an app token may read in. */
+  environments: string;
+  /** Hex SHA-256 of the token's secret part. */
+  hash: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+  last_used_at: number | null;
+}
+
 export interface Database {
   environments: EnvironmentsTable;
   secrets: SecretsTable;
@@ -108,4 +128,5 @@ export interface Database {
   locks: LocksTable;
   audit_events: AuditEventsTable;
   meta: MetaTable;
+  api_tokens: ApiTokensTable;
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Wrap } from '../program.js';
 import { registerApply } from './apply.js';
 import { registerAudit } from './audit.js';
+import { registerDb } from './db.js';
 import { registerDemo } from './demo.js';
 import { registerExport } from './export.js';
 import { registerGet } from './get.js';
@@ -19,4 +20,4 @@ import { registerSchema } from './schema.js';
 import { registerSessions } from './sessions.js';
 import { registerStatus } from './status.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerSessions, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema, registerDemo];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerDb, registerSessions, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema, registerDemo];

@@ -110,6 +110,10 @@ export const ERROR_CODES = [
   'ERR_ROTOR_API_MEDIA_TYPE',
   'ERR_ROTOR_API_RATE_LIMITED',
   'ERR_ROTOR_API_NOT_READY',
+  // rotor/client (live delivery)
+  'ERR_ROTOR_CLIENT_OPTIONS_INVALID',
+  'ERR_ROTOR_CLIENT_CLOSED',
+  'ERR_ROTOR_CLIENT_REQUEST_FAILED',
 ] as const;
 
 export type RotorErrorCode = (typeof ERROR_CODES)[number];

@@ -18,6 +18,7 @@ import type { Database, Method, RotationStep, RotationsTable } from '../store/sc
 import type { Store } from '../store/open-store.js';
 import { destroyVersion, getVersion, insertVersion, openVersion, parseMeta, versionInStage, type VersionRow } from '../vault/versions.js';
 import { sessionRevoker } from '../sessions/open-session-store.js';
+import { assertConsumersCaughtUp } from '../consumers/list-consumers.js';
 import { acquireLock, lockName } from './lock.js';
 import { runStep, type StepTarget } from './stages/run-step.js';
 import type { StageStep } from './stages/stage-schema.js';
@@ -199,6 +200,8 @@ export function createRotationEngine(deps: EngineDeps) {
     const rotator = rotor.rotator(spec.kind);
     if (row.ciphertext) {
       try {
+        // Live consumers (rotor/client) must hold the current version first; force and emergencies do not wait.
+        if (!why.force && !why.compromised) await assertConsumersCaughtUp(store.db, spec.name, row.environment, rotor.clock.now());
         await rotator.retire({ ...context(spec, row.environment, row.id, why.compromised), ...(why.force ? { force: true } : {}) }, stored(master, row));
       } catch (error) {
         // The old credential is still in use (live database sessions): it stays `previous`, and

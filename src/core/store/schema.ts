@@ -120,6 +120,28 @@ export interface ApiTokensTable {
   last_used_at: number | null;
 }
 
+/** A live client of `rotor serve` (rotor/client), known by the id it chose. */
+export interface ConsumersTable {
+  id: string;
+  /** The application's name as the client reports it. */
+  app: string;
+  /** The API token it authenticated with (its id, never its secret). */
+  token_id: string | null;
+  /** Its heartbeat interval in ms; it counts as live for 3 intervals after its last heartbeat. */
+  interval_ms: number;
+  first_seen_at: number;
+  last_seen_at: number;
+}
+
+/** The version of one secret in one environment a consumer last reported holding. */
+export interface ConsumerVersionsTable {
+  consumer_id: string;
+  secret: string;
+  environment: string;
+  version_id: string;
+  reported_at: number;
+}
+
 export interface Database {
   environments: EnvironmentsTable;
   secrets: SecretsTable;
@@ -128,5 +150,7 @@ export interface Database {
   locks: LocksTable;
   audit_events: AuditEventsTable;
   meta: MetaTable;
+  consumers: ConsumersTable;
+  consumer_versions: ConsumerVersionsTable;
   api_tokens: ApiTokensTable;
 }

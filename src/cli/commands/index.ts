@@ -12,6 +12,7 @@ import { registerCheck } from './check.js';
 import { registerInit } from './init.js';
 import { registerJwks } from './jwks.js';
 import { registerMasterKey } from './master-key.js';
+import { registerOperator } from './operator.js';
 import { registerResume } from './resume.js';
 import { registerRetire } from './retire.js';
 import { registerRotate } from './rotate.js';
@@ -20,4 +21,4 @@ import { registerSchema } from './schema.js';
 import { registerSessions } from './sessions.js';
 import { registerStatus } from './status.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerDb, registerSessions, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerSchema, registerDemo];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerDb, registerSessions, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerOperator, registerSchema, registerDemo];

@@ -125,6 +125,124 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
         await db.schema.createIndex('consumer_versions_secret_env').on('consumer_versions').columns(['secret', 'environment']).execute();
       },
     },
+    // API tokens for `rotor serve`: only a SHA-256 of each token's secret part is kept (the tokens
+    // are 32 random bytes, so a slow hash would add nothing); grants are JSON arrays of globs.
+    '0003-api-tokens': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('api_tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('secrets', 'text', (c) => c.notNull())
+          .addColumn('environments', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addColumn('revoked_at', 'bigint')
+          .addColumn('revoked_reason', 'text')
+          .addColumn('last_used_at', 'bigint')
+          .execute();
+      },
+    },
+    // Live consumers of `rotor serve` (rotor/client): who holds which version, from heartbeats.
+    // `retire` waits until every consumer seen within its lapse window holds the current version.
+    '0006-consumers': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('consumers')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('app', 'text', (c) => c.notNull())
+          .addColumn('token_id', 'text')
+          .addColumn('interval_ms', 'integer', (c) => c.notNull())
+          .addColumn('first_seen_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('consumer_versions')
+          .addColumn('consumer_id', 'text', (c) => c.notNull())
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('version_id', 'text', (c) => c.notNull())
+          .addColumn('reported_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('consumer_versions_pk', ['consumer_id', 'secret', 'environment'])
+          .execute();
+        await db.schema.createIndex('consumer_versions_secret_env').on('consumer_versions').columns(['secret', 'environment']).execute();
+      },
+    },
+    // Operators of the dashboard: argon2id password hashes (PHC strings), the TOTP secret sealed
+    // with the master-key envelope, and web sessions keyed by a SHA-256 of the cookie (the cookie
+    // is 32 random bytes, so a slow hash would add nothing), with the CSRF token's hash beside it.
+    '0004-operators': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('operators')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('totp_ciphertext', d.binaryType, (c) => c.notNull())
+          .addColumn('totp_wrapped_key', d.binaryType, (c) => c.notNull())
+          .addColumn('totp_master_key_id', 'text', (c) => c.notNull())
+          .addColumn('totp_last_step', 'bigint')
+          .addColumn('feed_token_hash', 'text')
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('disabled_at', 'bigint')
+          .execute();
+        await db.schema
+          .createTable('web_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('operator', 'text', (c) => c.notNull())
+          .addColumn('csrf_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_seen', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('web_sessions_operator').on('web_sessions').column('operator').execute();
+      },
+    },
+    // The scheduler: one leader per store (a lease with an expiry), retry state of failed
+    // scheduled rotations, and one row per reminder slot and channel, whose primary key is what
+    // keeps a reminder from going out twice (across restarts and concurrent schedulers).
+    '0005-scheduler': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('scheduler_leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('pid', 'integer', (c) => c.notNull())
+          .addColumn('host', 'text', (c) => c.notNull())
+          .addColumn('acquired_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('scheduler_attempts')
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('cycle', 'bigint', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('last_attempt_at', 'bigint', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'bigint')
+          .addColumn('last_error', 'text')
+          .addPrimaryKeyConstraint('scheduler_attempts_pk', ['secret', 'environment', 'cycle'])
+          .execute();
+        await db.schema
+          .createTable('scheduler_reminders')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('cycle', 'bigint', (c) => c.notNull())
+          .addColumn('slot', 'text', (c) => c.notNull())
+          .addColumn('channel', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('claimed_at', 'bigint', (c) => c.notNull())
+          .addColumn('sent_at', 'bigint')
+          .addColumn('last_error', 'text')
+          .execute();
+      },
+    },
   };
 }
 

@@ -142,6 +142,114 @@ export interface ConsumerVersionsTable {
   reported_at: number;
 }
 
+export interface ApiTokensTable {
+  /** The public part of the token (`rtr_<id>_<secret>`), used to look it up. */
+  id: string;
+  name: string;
+  role: string;
+  /** JSON array of secret-name globs (`JWT_*`) an app token may read; `[]` for other roles. */
+  secrets: string;
+  /** JSON array of environment globs an app token may read in. */
+  environments: string;
+  /** Hex SHA-256 of the token's secret part. */
+  hash: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+  last_used_at: number | null;
+}
+
+/** A live client of `rotor serve` (rotor/client), known by the id it chose. */
+export interface ConsumersTable {
+  id: string;
+  /** The application's name as the client reports it. */
+  app: string;
+  /** The API token it authenticated with (its id, never its secret). */
+  token_id: string | null;
+  /** Its heartbeat interval in ms; it counts as live for 3 intervals after its last heartbeat. */
+  interval_ms: number;
+  first_seen_at: number;
+  last_seen_at: number;
+}
+
+/** The version of one secret in one environment a consumer last reported holding. */
+export interface ConsumerVersionsTable {
+  consumer_id: string;
+  secret: string;
+  environment: string;
+  version_id: string;
+  reported_at: number;
+}
+
+export interface OperatorsTable {
+  name: string;
+  /** argon2id PHC string. */
+  password_hash: string;
+  /** The TOTP secret under the master-key envelope (bound to the operator's name). */
+  totp_ciphertext: Buffer;
+  totp_wrapped_key: Buffer;
+  totp_master_key_id: string;
+  /** The last TOTP step accepted: codes from it or earlier are refused (no replay). */
+  totp_last_step: number | null;
+  /** Hex SHA-256 of the operator's calendar feed token, if one was made. */
+  feed_token_hash: string | null;
+  created_by: string;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+export interface WebSessionsTable {
+  /** Hex SHA-256 of the session cookie's value. */
+  id: string;
+  operator: string;
+  /** Hex SHA-256 of the session's CSRF token. */
+  csrf_hash: string;
+  created_at: number;
+  expires_at: number;
+  last_seen: number;
+}
+
+/** The scheduler's leadership lease: one row, renewed every tick, taken over once expired. */
+export interface SchedulerLeasesTable {
+  name: string;
+  owner: string;
+  pid: number;
+  host: string;
+  acquired_at: number;
+  expires_at: number;
+}
+
+/** Failed scheduled rotations of one secret × environment in one cadence cycle (the current version's rotated_at). */
+export interface SchedulerAttemptsTable {
+  secret: string;
+  environment: string;
+  cycle: number;
+  attempts: number;
+  /** `retrying` until the retries are used up, then `failed` (no more automatic attempts this cycle). */
+  state: 'retrying' | 'failed';
+  last_attempt_at: number;
+  next_attempt_at: number | null;
+  last_error: string | null;
+}
+
+/** One reminder slot on one channel; `key` (secret, environment, cycle, slot, channel) is unique. */
+export interface SchedulerRemindersTable {
+  key: string;
+  secret: string;
+  environment: string;
+  cycle: number;
+  slot: string;
+  channel: string;
+  /** `sending`: claimed by a scheduler (reclaimable after a lease); `failed`: retried next tick. */
+  state: 'sending' | 'sent' | 'failed';
+  attempts: number;
+  claimed_at: number;
+  sent_at: number | null;
+  last_error: string | null;
+}
+
 export interface Database {
   environments: EnvironmentsTable;
   secrets: SecretsTable;

@@ -1,0 +1,80 @@
+// `rotor operator add | list | disable`: the local accounts that sign in to the dashboard.
+// The password comes from a hidden prompt or stdin, never argv; the TOTP provisioning URI is
+// printed once, for an authenticator app.
+import type { Command } from 'commander';
+import { createOperator } from '../../core/operators/create-operator.js';
+import { disableOperator } from '../../core/operators/disable-operator.js';
+import { listOperators } from '../../core/operators/list-operators.js';
+import { RotorError } from '../../core/errors.js';
+import type { CommandContext } from '../command-context.js';
+import { formatTable, print, printJson } from '../io.js';
+import type { Wrap } from '../program.js';
+import { readSecretInput } from '../secret-input.js';
+
+export interface OperatorAddOptions {
+  passwordFile?: string;
+  json?: boolean;
+}
+
+export async function operatorAddCommand(ctx: CommandContext, options: OperatorAddOptions, name: string): Promise<number> {
+  const { io } = ctx;
+  const source = options.passwordFile ? { fromFile: options.passwordFile } : {};
+  const password = await readSecretInput(io, { ...source, prompt: `Password for ${name} (at least 12 characters): ` });
+  if (!options.passwordFile && io.stdin.isTTY) {
+    const again = await readSecretInput(io, { prompt: 'The same password again: ' });
+    if (again !== password) throw new RotorError('ERR_ROTOR_VALUE_INVALID', 'the two passwords differ: nothing was created');
+  }
+  const created = await createOperator(ctx.rotor, ctx.actor, { name, password });
+  if (options.json) {
+    printJson(io, { ...created, requestId: ctx.actor.requestId });
+    return 0;
+  }
+  print(io, `created operator ${name}  request ${ctx.actor.requestId}`);
+  print(io, 'Add this to an authenticator app now (it is shown only this once):');
+  print(io, `  ${created.otpauthUri}`);
+  print(io, `  or type the key by hand: ${created.totpSecret}`);
+  return 0;
+}
+
+export async function operatorListCommand(ctx: CommandContext, options: { json?: boolean }): Promise<number> {
+  const operators = await listOperators(ctx.rotor);
+  if (options.json) {
+    printJson(ctx.io, { operators });
+    return 0;
+  }
+  if (operators.length === 0) {
+    print(ctx.io, 'no operators yet: add one with `rotor operator add NAME`');
+    return 0;
+  }
+  print(ctx.io, formatTable(['NAME', 'STATE', 'CREATED', 'BY'], operators.map((o) => [o.name, o.disabledAt ? `disabled ${o.disabledAt}` : 'active', o.createdAt, o.createdBy])));
+  return 0;
+}
+
+export async function operatorDisableCommand(ctx: CommandContext, options: { json?: boolean }, name: string): Promise<number> {
+  const result = await disableOperator(ctx.rotor, ctx.actor, name);
+  if (options.json) {
+    printJson(ctx.io, { ...result, requestId: ctx.actor.requestId });
+    return 0;
+  }
+  const what = result.alreadyDisabled ? 'was already disabled' : 'is disabled';
+  print(ctx.io, `operator ${name} ${what}; ${result.sessionsEnded} dashboard session(s) ended  request ${ctx.actor.requestId}`);
+  return 0;
+}
+
+export function registerOperator(program: Command, wrap: Wrap): void {
+  const operator = program.command('operator').description('local accounts for the dashboard (argon2id password + TOTP)');
+  operator
+    .command('add')
+    .description('create an operator; reads the password from a hidden prompt or stdin and prints the TOTP otpauth:// URI once')
+    .argument('<name>', 'operator name (letters, digits, ".", "_", "-")')
+    .option('--password-file <file>', 'read the password from a file instead of stdin')
+    .option('--json', 'machine-readable result')
+    .action(wrap(operatorAddCommand));
+  operator.command('list').description('list operators').option('--json', 'machine-readable result').action(wrap(operatorListCommand));
+  operator
+    .command('disable')
+    .description('stop an operator from signing in and end their dashboard sessions')
+    .argument('<name>', 'operator name')
+    .option('--json', 'machine-readable result')
+    .action(wrap(operatorDisableCommand));
+}

@@ -1,0 +1,66 @@
+// `rotor operator add`: a local dashboard account with an argon2id password hash and a fresh
+// TOTP secret. The otpauth:// URI is returned once, for an authenticator app; only the sealed
+// secret is kept.
+import { appendAudit, type Actor } from '../audit/audit-log.js';
+import type { Rotor } from '../context.js';
+import { RotorError } from '../errors.js';
+import { hashPassword } from './password-hash.js';
+import { assertOperatorName, MIN_PASSWORD_LENGTH, sealTotpSecret, toOperatorInfo, type OperatorInfo } from './operator-record.js';
+import { base32Encode, generateTotpSecret, otpauthUri } from './totp.js';
+
+export interface CreatedOperator {
+  operator: OperatorInfo;
+  /** otpauth://totp/Rotor:NAME?secret=… — shown once. */
+  otpauthUri: string;
+  /** The same secret in base32, for typing into an authenticator by hand. */
+  totpSecret: string;
+}
+
+/**
+ * Creates an operator account.
+ *
+ * @example
+ * const { otpauthUri } = await createOperator(rotor, actor, { name: 'alice', password });
+ */
+export async function createOperator(rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock'>, actor: Actor, input: { name: string; password: string }): Promise<CreatedOperator> {
+  const { name, password } = input;
+  assertOperatorName(name);
+  if ([...password].length < MIN_PASSWORD_LENGTH) {
+    throw new RotorError('ERR_ROTOR_OPERATOR_PASSWORD_WEAK', `the password must be at least ${MIN_PASSWORD_LENGTH} characters long`);
+  }
+  const store = await rotor.store();
+  const master = await rotor.masterKey();
+  const passwordHash = await hashPassword(password);
+  const secret = generateTotpSecret();
+  try {
+    const sealed = sealTotpSecret(master, name, secret);
+    const now = rotor.clock.now();
+    await store.writeTransaction(async (trx) => {
+      const existing = await trx.selectFrom('operators').select('name').where('name', '=', name).executeTakeFirst();
+      if (existing) throw new RotorError('ERR_ROTOR_OPERATOR_EXISTS', `operator "${name}" already exists`, { details: { operator: name } });
+      await trx
+        .insertInto('operators')
+        .values({
+          name,
+          password_hash: passwordHash,
+          totp_ciphertext: sealed.ciphertext,
+          totp_wrapped_key: sealed.wrappedKey,
+          totp_master_key_id: sealed.masterKeyId,
+          totp_last_step: null,
+          feed_token_hash: null,
+          created_by: actor.operator,
+          created_at: now,
+          disabled_at: null,
+        })
+        .execute();
+      await appendAudit(trx, rotor.clock, actor, { action: 'operator.create', outcome: 'success', details: { operator: name } });
+    });
+    return {
+      operator: toOperatorInfo({ name, created_by: actor.operator, created_at: now, disabled_at: null }),
+      otpauthUri: otpauthUri('Rotor', name, secret),
+      totpSecret: base32Encode(secret),
+    };
+  } finally {
+    secret.fill(0);
+  }
+}

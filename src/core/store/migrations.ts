@@ -100,31 +100,6 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
         await db.schema.alterTable('rotations').addColumn('promote_after', 'bigint').execute();
       },
     },
-    // Live consumers of `rotor serve` (rotor/client): who holds which version, from heartbeats.
-    // `retire` waits until every consumer seen within its lapse window holds the current version.
-    '0006-consumers': {
-      async up(db: Kysely<unknown>) {
-        await db.schema
-          .createTable('consumers')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('app', 'text', (c) => c.notNull())
-          .addColumn('token_id', 'text')
-          .addColumn('interval_ms', 'integer', (c) => c.notNull())
-          .addColumn('first_seen_at', 'bigint', (c) => c.notNull())
-          .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
-          .execute();
-        await db.schema
-          .createTable('consumer_versions')
-          .addColumn('consumer_id', 'text', (c) => c.notNull())
-          .addColumn('secret', 'text', (c) => c.notNull())
-          .addColumn('environment', 'text', (c) => c.notNull())
-          .addColumn('version_id', 'text', (c) => c.notNull())
-          .addColumn('reported_at', 'bigint', (c) => c.notNull())
-          .addPrimaryKeyConstraint('consumer_versions_pk', ['consumer_id', 'secret', 'environment'])
-          .execute();
-        await db.schema.createIndex('consumer_versions_secret_env').on('consumer_versions').columns(['secret', 'environment']).execute();
-      },
-    },
     // API tokens for `rotor serve`: only a SHA-256 of each token's secret part is kept (the tokens
     // are 32 random bytes, so a slow hash would add nothing); grants are JSON arrays of globs.
     '0003-api-tokens': {

@@ -142,47 +142,6 @@ export interface ConsumerVersionsTable {
   reported_at: number;
 }
 
-export interface ApiTokensTable {
-  /** The public part of the token (`rtr_<id>_<secret>`), used to look it up. */
-  id: string;
-  name: string;
-  role: string;
-  /** JSON array of secret-name globs (`JWT_*`) an app token may read; `[]` for other roles. */
-  secrets: string;
-  /** JSON array of environment globs an app token may read in. */
-  environments: string;
-  /** Hex SHA-256 of the token's secret part. */
-  hash: string;
-  created_by: string;
-  created_at: number;
-  expires_at: number | null;
-  revoked_at: number | null;
-  revoked_reason: string | null;
-  last_used_at: number | null;
-}
-
-/** A live client of `rotor serve` (rotor/client), known by the id it chose. */
-export interface ConsumersTable {
-  id: string;
-  /** The application's name as the client reports it. */
-  app: string;
-  /** The API token it authenticated with (its id, never its secret). */
-  token_id: string | null;
-  /** Its heartbeat interval in ms; it counts as live for 3 intervals after its last heartbeat. */
-  interval_ms: number;
-  first_seen_at: number;
-  last_seen_at: number;
-}
-
-/** The version of one secret in one environment a consumer last reported holding. */
-export interface ConsumerVersionsTable {
-  consumer_id: string;
-  secret: string;
-  environment: string;
-  version_id: string;
-  reported_at: number;
-}
-
 export interface OperatorsTable {
   name: string;
   /** argon2id PHC string. */
@@ -258,7 +217,9 @@ export interface Database {
   locks: LocksTable;
   audit_events: AuditEventsTable;
   meta: MetaTable;
+  api_tokens: ApiTokensTable;
+  operators: OperatorsTable;
+  web_sessions: WebSessionsTable;
   consumers: ConsumersTable;
   consumer_versions: ConsumerVersionsTable;
-  api_tokens: ApiTokensTable;
 }

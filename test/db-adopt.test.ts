@@ -2,8 +2,10 @@
 // auth): an ORM-style app user that owns its tables is converted into Rotor's group-role layout
 // without downtime, the next rotation works on the adopted objects, and bad input changes
 // nothing. Each test makes its own database and roles (random prefix) and drops them.
+import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/program.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 import { requireService, uniquePrefix } from './helpers/services.js';
 
@@ -50,7 +52,7 @@ afterEach(async () => {
  * function and has data in them; it also reads a table owned by someone else and is a member of
  * a reporting role. Extra secrets in rotor.yaml exercise the error paths.
  */
-async function shop(): Promise<Shop> {
+async function shop(options: { ownsDatabase?: boolean; strategy?: 'alternate' | 'clone' } = {}): Promise<Shop> {
   const prefix = uniquePrefix('adopt');
   const db = prefix;
   const old = `${prefix}_app`;
@@ -64,15 +66,20 @@ async function shop(): Promise<Shop> {
     const roles = await query<{ rolname: string }>(su, 'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY length(rolname) DESC', [prefix]);
     for (const { rolname } of roles) await query(su, `DROP ROLE IF EXISTS ${id(rolname)}`);
   });
-  await query(su, `CREATE DATABASE ${id(db)}`);
   await query(su, `CREATE ROLE ${id(old)} LOGIN PASSWORD 'old-app-password'`);
+  // createdb -O app, or an admin-made database with grants.
+  await query(su, `CREATE DATABASE ${id(db)}${options.ownsDatabase ? ` OWNER ${id(old)}` : ''}`);
+  await query(su, `ALTER ROLE ${id(old)} SET statement_timeout = '30s'`);
+  await query(su, `ALTER ROLE ${id(old)} IN DATABASE ${id(db)} SET search_path = "$user", public`);
   await query(su, `CREATE ROLE ${id(reporting)} NOLOGIN`);
   await query(su, `GRANT ${id(reporting)} TO ${id(old)}`);
   await query(su, `CREATE ROLE ${id(`${prefix}_login`)} LOGIN`);
   await query(su, `CREATE ROLE ${id(`${prefix}_weak`)} LOGIN`);
   await query(su, `CREATE ROLE ${id(`${prefix}_limited`)} LOGIN CREATEROLE IN ROLE ${id(old)}`);
-  await query(su, `GRANT CONNECT, TEMP, CREATE ON DATABASE ${id(db)} TO ${id(old)}`);
-  await query(admin, `GRANT CREATE ON SCHEMA public TO ${id(old)}`);
+  if (!options.ownsDatabase) {
+    await query(su, `GRANT CONNECT, TEMP, CREATE ON DATABASE ${id(db)} TO ${id(old)}`);
+    await query(admin, `GRANT CREATE ON SCHEMA public TO ${id(old)}`);
+  }
   await query(admin, `CREATE TABLE public.countries (code text PRIMARY KEY); INSERT INTO public.countries VALUES ('FR'), ('DE')`);
   await query(admin, `GRANT SELECT, REFERENCES ON public.countries TO ${id(old)}`);
   await query(admin, `CREATE TABLE public.audit_feed (at timestamptz DEFAULT now()); GRANT SELECT ON public.audit_feed TO ${id(reporting)}`);
@@ -105,7 +112,7 @@ secrets:
   API_TOKEN:
     kind: random
     cadence: 90d
-${postgresSecret('DATABASE_URL', `      baseRole: ${base}\n      admin: { env: PG_ADMIN_URL }`)}
+${postgresSecret('DATABASE_URL', `      baseRole: ${base}\n      strategy: ${options.strategy ?? 'alternate'}\n      admin: { env: PG_ADMIN_URL }`)}
 ${postgresSecret('CLASH_URL', `      baseRole: ${prefix}_login\n      admin: { env: PG_ADMIN_URL }`)}
 ${postgresSecret('SELF_URL', `      baseRole: ${old}\n      admin: { env: PG_ADMIN_URL }`)}
 ${postgresSecret('WEAK_URL', `      baseRole: ${base}\n      admin: { env: PG_WEAK_URL }`)}
@@ -186,6 +193,8 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(dry.stdout).toContain(`GRANT ${s.base} TO ${s.old};`);
     expect(dry.stdout).toContain(`CREATE ROLE ${s.base}_a NOLOGIN INHERIT IN ROLE ${s.base};`);
     expect(dry.stdout).toContain(`ALTER ROLE ${s.base}_b SET role TO '${s.base}';`);
+    expect(dry.stdout).toContain(`ALTER ROLE ${s.base}_a SET statement_timeout TO '30s';`);
+    expect(dry.stdout).toContain(`ALTER ROLE ${s.base}_a IN DATABASE ${s.db} SET search_path TO "$user", public;`);
     expect(dry.stdout).toMatch(/-- owned by .*sequence public\.invoice_no.*table public\.orders, table public\.users/);
     expect(dry.stdout).toContain('function public.next_invoice()');
     expect(dry.stdout).toContain('view public.order_counts');
@@ -237,6 +246,8 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     const newUrl = got.stdout.trim();
     expect(decodeURIComponent(new URL(newUrl).username)).toBe(`${s.base}_a`);
     await appWork(newUrl, 'new-login');
+    // The old user's role settings came along.
+    expect(await query(newUrl, `SELECT current_setting('statement_timeout') AS t, current_setting('search_path') AS p`)).toEqual([{ t: '30s', p: '"$user", public' }]);
     await query(newUrl, 'CREATE TABLE public.shipments (id serial PRIMARY KEY, order_id bigint REFERENCES public.orders)');
     expect(await query(s.admin, `SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relname = 'shipments'`)).toEqual([{ owner: s.base }]);
     // The old user still works after the rotation, and can use what the new login created.
@@ -334,5 +345,70 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(r.stderr).toContain('ERR_ROTOR_DB_GRANTS_DIFFER');
     expect(r.stderr).toMatch(/"t_adopt_\w+_app" would lose: column public\.order_counts\.n INSERT; .* more \(is it NOINHERIT\? .*rolled back/);
     expect(await s.catalog()).toBe(pristine);
+  });
+  it('adopts an app user that owns the database itself (createdb -O app): the group becomes the owner', async () => {
+    const s = await shop({ ownsDatabase: true });
+    const dry = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--dry-run']);
+    expect(dry.stdout).toContain(`database ${s.db}`);
+    expect(dry.stdout).not.toContain('ON DATABASE');
+    const r = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await query(s.admin, 'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()')).toEqual([{ owner: s.base }]);
+    await appWork(s.oldUrl, 'old');
+    // Made by the old user after adopt: it owns it, so adopt is not done yet; running it again moves it.
+    await query(s.oldUrl, 'CREATE TABLE public.old_made (id int)');
+    const again = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`moving to "${s.base}": table public.old_made\n`);
+    expect(again.stdout).toMatch(/BEGIN;\nSET LOCAL lock_timeout = '5s';\nREASSIGN OWNED BY \w+ TO \w+;\nCOMMIT;/);
+    const rotated = await s.p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
+    expect(rotated.code, rotated.stdout + rotated.stderr).toBe(0);
+    const newUrl = (await s.p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim();
+    await appWork(newUrl, 'new');
+    await query(newUrl, 'CREATE TABLE public.new_made (id int)');
+    await query(newUrl, 'INSERT INTO public.old_made VALUES (1)');
+  });
+
+  it('asks for confirmation on a terminal: anything but yes changes nothing', async () => {
+    const s = await shop();
+    const pristine = await s.catalog();
+    const run = async (answer: string) => {
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let out = '';
+      let err = '';
+      stdout.on('data', (d: Buffer) => (out += d.toString()));
+      stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const stdin = Object.assign(new PassThrough(), { isTTY: true });
+      stdin.end(answer);
+      const code = await runCli(['db', 'adopt', 'DATABASE_URL', '--env', 'production'], { io: { stdout, stderr, stdin, env: s.p.env, cwd: s.p.dir }, clock: s.p.clock });
+      return { code, out, err };
+    };
+    const no = await run('n\n');
+    expect(no.code).toBe(1);
+    expect(no.err).toMatch(/Run these \d+ statements on t_adopt_\w+ \(production\) in one transaction\? \[y\/N\]/);
+    expect(no.out).toContain('not confirmed: nothing was changed');
+    expect(await s.catalog()).toBe(pristine);
+    const yes = await run('yes\n');
+    expect(yes.code, yes.err).toBe(0);
+    expect(yes.out).toContain('adopted:');
+    expect(await s.catalog()).not.toBe(pristine);
+  });
+  it('clone: adopt creates no login roles; after the grace window, retire disables and drops the old user once it has no sessions', async () => {
+    const s = await shop({ strategy: 'clone' });
+    const r = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain(`CREATE ROLE ${s.base}_a`);
+    const rotated = await s.p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
+    expect(rotated.code, rotated.stdout + rotated.stderr).toBe(0);
+    const newUrl = (await s.p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim();
+    await appWork(newUrl, 'clone-login');
+    await appWork(s.oldUrl, 'old-in-grace');
+    s.p.clock.advance(2 * DAY);
+    const retired = await s.p.cli(['retire', 'DATABASE_URL']);
+    expect(retired.code, retired.stderr).toBe(0);
+    expect(retired.stdout).toMatch(/retired DATABASE_URL\/production/);
+    expect(await query(s.admin, 'SELECT 1 FROM pg_roles WHERE rolname = $1', [s.old])).toEqual([]);
+    await appWork(newUrl, 'clone-login-after-retire');
   });
 });

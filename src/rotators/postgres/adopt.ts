@@ -220,6 +220,7 @@ async function inspect(ctx: Ctx, client: pg.ClientBase, t: Target, oldUser: stri
   for (const text of GRANT_QUERIES) s.push(...(await column(client, text, params)));
   if (plan.owned.length > 0) s.push(`REASSIGN OWNED BY ${old.q} TO ${gq}`);
   if (!base || !(await isMember(client, old.oid, base.oid))) s.push(`GRANT ${gq} TO ${old.q}`);
+  const settings = logins.length ? await roleSettings(client, old.oid, plan.notes) : [];
   for (const name of logins) {
     const login = await role(client, name);
     if (!login) {
@@ -228,6 +229,7 @@ async function inspect(ctx: Ctx, client: pg.ClientBase, t: Target, oldUser: stri
       const q = await quote(client, 'quote_ident', name);
       s.push(`CREATE ROLE ${q} NOLOGIN INHERIT IN ROLE ${gq}`);
       s.push(`ALTER ROLE ${q} SET role TO ${await quote(client, 'quote_literal', group)}`);
+      for (const setting of settings) s.push(`ALTER ROLE ${q}${setting}`);
     } else if (!base || !(await isMember(client, login.oid, base.oid)) || (login.rolcanlogin && !login.comment?.startsWith('rotor: '))) {
       throw conflict(ctx, `the login role name "${name}" Rotor would use is taken by a role that is not one of Rotor's login roles in group "${group}"`, { role: name });
     }
@@ -250,6 +252,35 @@ async function inspect(ctx: Ctx, client: pg.ClientBase, t: Target, oldUser: stri
     );
   }
   return plan;
+}
+
+/** Settings whose stored value is a list PostgreSQL quotes itself (as pg_dump treats them). */
+const LIST_SETTINGS = new Set(['search_path', 'temp_tablespaces', 'session_preload_libraries', 'local_preload_libraries', 'shared_preload_libraries']);
+const IDENTIFIER_LIST = /^(?:"(?:[^"]|"")*"|[A-Za-z0-9_$]+)(?:, ?(?:"(?:[^"]|"")*"|[A-Za-z0-9_$]+))*$/;
+
+/**
+ * The old user's role settings (`ALTER ROLE app SET search_path …`), as ` [IN DATABASE d] SET
+ * name TO value` suffixes, so the login roles behave like it; `role` is Rotor's own.
+ */
+async function roleSettings(client: pg.ClientBase, oldOid: string, notes: string[]): Promise<string[]> {
+  const { rows } = await client.query<{ db: string | null; setting: string }>(
+    `SELECT quote_ident(d.datname) AS db, c AS setting FROM pg_db_role_setting s LEFT JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) c
+      WHERE s.setrole = $1::oid ORDER BY d.datname NULLS FIRST, c`,
+    [oldOid],
+  );
+  const out: string[] = [];
+  for (const { db, setting } of rows) {
+    const at = setting.indexOf('=');
+    const name = setting.slice(0, at).toLowerCase();
+    const value = setting.slice(at + 1);
+    if (name === 'role') continue;
+    if (!/^[a-z_][a-z0-9_.]*$/.test(name) || (LIST_SETTINGS.has(name) && !IDENTIFIER_LIST.test(value))) {
+      notes.push(`the role setting ${name} of the application's login role was not copied to the login roles (unexpected form): set it on them yourself`);
+      continue;
+    }
+    out.push(`${db ? ` IN DATABASE ${db}` : ''} SET ${name} TO ${LIST_SETTINGS.has(name) ? value : await quote(client, 'quote_literal', value)}`);
+  }
+  return out;
 }
 
 /** Privilege lines a group can take over: role attributes are not inherited, default privileges are shown as `later`. */

@@ -1,0 +1,128 @@
+// The Rotor HTTP server as a Fastify app that never listens by itself: `rotor serve` listens,
+// tests call `app.inject()`. Every request gets a UUID request id (answered as `x-request-id`
+// and audited as the actor's requestId), a 64 KiB JSON body limit, a per-token rate limit, bearer
+// authentication and a role check from the route table, and zod validation of params, query and
+// body. Teammates' areas (dashboard, events, metrics) plug in through `plugins`.
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import type { Clock } from '../core/clock.js';
+import type { Rotor } from '../core/context.js';
+import { RotorError } from '../core/errors.js';
+import { createRotationEngine, type RotationEngine } from '../core/rotation/rotation-engine.js';
+import { createTokenAuthenticator, type TokenAuthenticator } from '../core/tokens/authenticate-token.js';
+import { assertPermission, createAuthenticate, requirePermission, requireRole } from './auth/api-auth.js';
+import type { Permission } from './auth/roles.js';
+import { installErrorHandling } from './errors.js';
+import { routesPlugin, type ServerDeps } from './route-def.js';
+import { API_ROUTES } from './routes/index.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route table's permission; routes added by plugins without one do their own checks. */
+    permission?: Permission | 'public';
+  }
+}
+
+export const BODY_LIMIT = 64 * 1024;
+
+export interface RateLimitOptions {
+  /** Requests per window per token (per client address for requests without a valid token). */
+  max: number;
+  /** Window length in milliseconds. */
+  timeWindowMs: number;
+}
+
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { max: 60_000, timeWindowMs: 60_000 };
+
+/** What a plugin registered through `buildApp({ plugins })` receives as options. */
+export interface ServerPluginOptions {
+  deps: ServerDeps;
+  /** preHandler: authenticates the bearer token and sets `request.principal` (401 otherwise). */
+  authenticate: ReturnType<typeof createAuthenticate>;
+  requireRole: typeof requireRole;
+  requirePermission: typeof requirePermission;
+}
+
+export interface BuildAppOptions {
+  rotor: Rotor;
+  /** Default: a rotation engine over `rotor`. */
+  engine?: RotationEngine;
+  /** Default: `rotor.clock`. Token expiry and the API's "now" come from it. */
+  clock?: Clock;
+  /** Extra Fastify plugins (dashboard, SSE events, /metrics), registered after the API routes. */
+  plugins?: ReadonlyArray<FastifyPluginAsync<ServerPluginOptions>>;
+  /** Per-token rate limit, or false for none. */
+  rateLimit?: RateLimitOptions | false;
+  bodyLimit?: number;
+  /** Log each request at info level (default true; the logger is `rotor.logger`). */
+  requestLogging?: boolean;
+}
+
+/**
+ * @example
+ * const app = await buildApp({ rotor });
+ * const res = await app.inject({ method: 'GET', url: '/v1/whoami', headers: { authorization: `Bearer ${token}` } });
+ */
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const { rotor } = options;
+  const clock = options.clock ?? rotor.clock;
+  const engine = options.engine ?? createRotationEngine({ rotor });
+  const deps: ServerDeps = { rotor, engine, clock };
+  let authenticator: Promise<TokenAuthenticator> | undefined;
+  const getAuthenticator = () => {
+    authenticator ??= rotor.store().then((store) => createTokenAuthenticator(store, clock));
+    authenticator.catch(() => (authenticator = undefined));
+    return authenticator;
+  };
+  const authenticate = createAuthenticate(getAuthenticator);
+
+  const fastifyOptions: FastifyServerOptions = {
+    loggerInstance: rotor.logger.child({ component: 'server' }),
+    logController: new LogController({ disableRequestLogging: options.requestLogging === false, requestIdLogLabel: 'requestId' }),
+    bodyLimit: options.bodyLimit ?? BODY_LIMIT,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    trustProxy: false,
+    return503OnClosing: true,
+  };
+  const app = Fastify(fastifyOptions) as unknown as FastifyInstance;
+  app.decorateRequest('principal', null);
+  // Only JSON bodies: anything else is a 415, before any handler runs.
+  app.removeContentTypeParser('text/plain');
+  installErrorHandling(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+  });
+  // Authentication and the role check run before the rate limit (a route-level preHandler), so
+  // the limit is counted per token.
+  app.addHook('preHandler', async (request, reply) => {
+    const permission = request.routeOptions.config.permission;
+    if (permission === undefined || permission === 'public') return;
+    await authenticate.call(app, request, reply);
+    assertPermission(request, permission);
+  });
+
+  const limits = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+  if (limits !== false) {
+    await app.register(rateLimit, {
+      global: true,
+      hook: 'preHandler',
+      max: limits.max,
+      timeWindow: limits.timeWindowMs,
+      keyGenerator: (request) => (request.principal ? `token:${request.principal.id}` : `ip:${request.ip}`),
+      errorResponseBuilder: (_request, context) =>
+        new RotorError('ERR_ROTOR_API_RATE_LIMITED', `rate limit exceeded: at most ${context.max} requests per ${context.after} for this token; retry in ${Math.ceil(context.ttl / 1000)} s`, {
+          details: { retryAfter: Math.ceil(context.ttl / 1000) },
+        }),
+    });
+  }
+
+  await app.register(routesPlugin(API_ROUTES, deps));
+  const pluginOptions: ServerPluginOptions = { deps, authenticate, requireRole, requirePermission };
+  for (const plugin of options.plugins ?? []) await app.register(plugin, pluginOptions);
+  return app;
+}

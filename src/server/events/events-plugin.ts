@@ -1,0 +1,171 @@
+// Live delivery to apps, as a plugin for `buildApp({ plugins })`:
+//   GET  /v1/events?secrets=JWT_*&env=production   Server-Sent Events: `rotation` events for the
+//        secrets the app token was granted (and the filter names), heartbeats, Last-Event-ID resume
+//   POST /v1/consumers/heartbeat                    a client reports what it holds (an ack is a
+//        heartbeat naming the new version)
+//   GET  /v1/consumers?secret=&env=                 operators: who holds what, who is behind
+// One change feed per server polls the store and fans out to every connection.
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CONSUMER_ID, MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../core/consumers/consumer-record.js';
+import { listConsumers } from '../../core/consumers/list-consumers.js';
+import { RotorError } from '../../core/errors.js';
+import { ENV_GLOB, globToRegExp, SECRET_GLOB } from '../../core/tokens/token-grant.js';
+import type { ServerPluginOptions } from '../app.js';
+import { principalOf } from '../auth/api-auth.js';
+import { parsePart } from '../route-def.js';
+import { envName, secretName } from '../schemas.js';
+import { createChangeFeed, type ChangeFeed } from './change-feed.js';
+import { createHeartbeatBatcher } from './heartbeat-batcher.js';
+import { createSseHub, eventId, formatEvent, parseEventId, snapshotOf, type SseHub } from './sse-hub.js';
+
+export interface EventsPluginOptions {
+  /** How often the store is polled for changes, in ms (default 200). */
+  pollMs?: number;
+  /** Comment lines on every stream this often, in ms (default 15 s). */
+  heartbeatMs?: number;
+  /** The reconnect delay suggested to clients (`retry:`), in ms (default 1 s). */
+  retryMs?: number;
+}
+
+const globList = (pattern: RegExp, what: string) =>
+  z
+    .string()
+    .max(1024)
+    .transform((s) => s.split(',').filter(Boolean))
+    .refine((list) => list.length > 0 && list.length <= 32 && list.every((g) => pattern.test(g)), `a comma-separated list of ${what} (letters, digits and *)`);
+
+const eventsQuery = z.strictObject({
+  secrets: globList(SECRET_GLOB, 'secret-name patterns').optional().describe('secret-name globs, e.g. JWT_* (default: all granted)'),
+  env: globList(ENV_GLOB, 'environment patterns').optional().describe('environment globs (default: all granted)'),
+});
+
+const versionId = z.string().regex(/^[0-9a-f-]{36}$/, 'not a version id');
+const consumerId = z.string().regex(CONSUMER_ID, '1-128 characters: letters, digits and . _ : @ -');
+
+const heartbeatBody = z.strictObject({
+  consumerId,
+  app: consumerId,
+  intervalMs: z.number().int().min(MIN_INTERVAL_MS).max(MAX_INTERVAL_MS).optional(),
+  holds: z.array(z.strictObject({ secret: secretName, environment: envName, version: versionId })).max(1000),
+});
+
+const consumersQuery = z.strictObject({ secret: secretName.optional(), env: envName.optional(), live: z.enum(['true', 'false']).optional() });
+
+function matcher(globs: string[] | undefined): (name: string) => boolean {
+  if (!globs) return () => true;
+  const res = globs.map(globToRegExp);
+  return (name) => res.some((r) => r.test(name));
+}
+
+/**
+ * @example
+ * const app = await buildApp({ rotor, plugins: [createEventsPlugin()] });
+ */
+export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPluginAsync<ServerPluginOptions> {
+  return async (app: FastifyInstance, { deps }: ServerPluginOptions) => {
+    const { rotor, clock } = deps;
+    let feed: ChangeFeed | undefined;
+    let hub: SseHub | undefined;
+    let starting: Promise<{ feed: ChangeFeed; hub: SseHub }> | undefined;
+    const batcher = createHeartbeatBatcher(() => rotor.store(), clock);
+
+    function started(): Promise<{ feed: ChangeFeed; hub: SseHub }> {
+      starting ??= (async () => {
+        const store = await rotor.store();
+        const f = createChangeFeed({ file: store.location, ...(options.pollMs ? { pollMs: options.pollMs } : {}), onError: (error) => app.log.warn({ err: error }, 'event feed: store poll failed') });
+        await f.start();
+        const h = createSseHub({ epoch: f.epoch, heartbeatMs: options.heartbeatMs ?? 15_000 });
+        f.subscribe((events) => h.publish(events));
+        feed = f;
+        hub = h;
+        return { feed: f, hub: h };
+      })();
+      starting.catch(() => (starting = undefined));
+      return starting;
+    }
+
+    app.addHook('onReady', async () => {
+      await started().catch((error: unknown) => app.log.warn({ err: error }, 'event feed not started yet; it starts with the first stream'));
+    });
+    // Streams never end by themselves: end them before the server waits for its connections.
+    app.addHook('preClose', async () => {
+      hub?.closeAll();
+      feed?.close();
+      await batcher.close();
+    });
+
+    app.get('/v1/events', { config: { permission: 'secret.read' } }, async (request: FastifyRequest, reply: FastifyReply) => {
+      const query = parsePart('query', eventsQuery, request.query);
+      const principal = principalOf(request);
+      const { feed: f, hub: h } = await started();
+      const secretOk = matcher(query.secrets);
+      const envOk = matcher(query.env);
+      const allows = (secret: string, environment: string) => secretOk(secret) && envOk(environment) && principal.grant.allows(secret, environment);
+
+      const lastId = request.headers['last-event-id'];
+      const resumeFrom = parseEventId(f.epoch, typeof lastId === 'string' ? lastId : undefined);
+      const replay = resumeFrom === undefined ? undefined : f.since(resumeFrom);
+
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        ...(reply.getHeaders() as Record<string, string>),
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.socket?.setNoDelay(true);
+      let out = `retry: ${options.retryMs ?? 1_000}\n\n`;
+      if (replay) {
+        for (const e of replay) if (allows(e.event.secret, e.event.environment)) out += formatEvent('rotation', eventId(f.epoch, e.seq), e.event);
+      } else {
+        // A first connection, or a resume this server cannot replay (it restarted, or the client
+        // was away too long): the state as it is now, which the client compares with what it holds.
+        out += formatEvent('snapshot', eventId(f.epoch, f.lastSeq()), { versions: snapshotOf(f.states(), allows) });
+      }
+      res.write(out);
+      const remove = h.add({ res, allows });
+      request.raw.on('close', remove);
+      res.on('close', remove);
+    });
+
+    app.post('/v1/consumers/heartbeat', { config: { permission: 'secret.read' } }, async (request: FastifyRequest) => {
+      const body = parsePart('body', heartbeatBody, request.body);
+      const principal = principalOf(request);
+      for (const h of body.holds) {
+        if (!principal.grant.allows(h.secret, h.environment)) {
+          throw new RotorError('ERR_ROTOR_API_FORBIDDEN', `token "${principal.name}" may not report ${h.secret} in ${h.environment} (not in its grant)`, { details: { field: 'body.holds' } });
+        }
+      }
+      await batcher.record({ consumerId: body.consumerId, app: body.app, tokenId: principal.id, ...(body.intervalMs ? { intervalMs: body.intervalMs } : {}), holds: body.holds });
+      const states = new Map<string, string | null>();
+      if (feed) for (const s of feed.states()) states.set(`${s.secret}\0${s.environment}`, s.versionId);
+      return {
+        consumerId: body.consumerId,
+        holds: body.holds.map((h) => {
+          const current = states.get(`${h.secret}\0${h.environment}`) ?? null;
+          return { ...h, currentVersion: current, behind: current !== null && current !== h.version };
+        }),
+      };
+    });
+
+    app.get('/v1/consumers', { config: { permission: 'inventory.read' } }, async (request: FastifyRequest) => {
+      const query = parsePart('query', consumersQuery, request.query);
+      const store = await rotor.store();
+      const consumers = await store.guard(() =>
+        listConsumers(store.db, { ...(query.secret ? { secret: query.secret } : {}), ...(query.env ? { environment: query.env } : {}), ...(query.live === 'true' ? { liveOnly: true } : {}) }, clock.now()),
+      );
+      return {
+        consumers,
+        live: consumers.filter((c) => c.live).length,
+        behind: consumers.filter((c) => c.live && c.holds.some((h) => h.behind)).length,
+        connections: hub?.size() ?? 0,
+      };
+    });
+  };
+}
+
+/** The plugin with its defaults, for `buildApp({ plugins: [eventsPlugin] })`. */
+export const eventsPlugin = createEventsPlugin();

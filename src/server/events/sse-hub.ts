@@ -1,0 +1,85 @@
+// The open `/v1/events` connections and what each may see: one write of each event to every
+// connection whose token grant and filter allow it, a comment line every heartbeat interval so
+// proxies and clients know the stream is alive, and a cut-off for clients that stop reading
+// (they reconnect with Last-Event-ID and are brought up to date).
+import type { ServerResponse } from 'node:http';
+import type { LiveState, SequencedEvent } from './event-types.js';
+
+/** A client that let this much output pile up is cut off; it will reconnect and resync. */
+const MAX_BUFFERED = 1 << 20;
+
+export interface SseConnection {
+  res: ServerResponse;
+  /** The token grant and the request's filter together. */
+  allows(secret: string, environment: string): boolean;
+}
+
+export interface SseHub {
+  add(connection: SseConnection): () => void;
+  publish(events: readonly SequencedEvent[]): void;
+  size(): number;
+  /** Ends every stream (server shutdown). */
+  closeAll(): void;
+}
+
+export function eventId(epoch: string, seq: number): string {
+  return `${epoch}.${seq}`;
+}
+
+/** `<epoch>.<seq>` → seq, if the id is from this epoch. */
+export function parseEventId(epoch: string, id: string | undefined): number | undefined {
+  if (!id) return undefined;
+  const dot = id.lastIndexOf('.');
+  if (dot < 0 || id.slice(0, dot) !== epoch) return undefined;
+  const n = Number(id.slice(dot + 1));
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+export function formatEvent(name: string, id: string | undefined, data: unknown): string {
+  // JSON.stringify never emits a raw newline, so one `data:` line is enough.
+  return `${id === undefined ? '' : `id: ${id}\n`}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+export function snapshotOf(states: Iterable<LiveState>, allows: SseConnection['allows']): LiveState[] {
+  const out: LiveState[] = [];
+  for (const s of states) if (allows(s.secret, s.environment)) out.push(s);
+  return out.sort((a, b) => (a.secret === b.secret ? a.environment.localeCompare(b.environment) : a.secret.localeCompare(b.secret)));
+}
+
+export function createSseHub(options: { epoch: string; heartbeatMs: number }): SseHub {
+  const connections = new Set<SseConnection>();
+  const write = (c: SseConnection, chunk: string) => {
+    if (c.res.destroyed || c.res.writableEnded) return;
+    if (c.res.writableLength > MAX_BUFFERED) {
+      c.res.destroy();
+      return;
+    }
+    c.res.write(chunk);
+  };
+  const timer = setInterval(() => {
+    for (const c of connections) write(c, ': heartbeat\n\n');
+  }, options.heartbeatMs);
+  timer.unref();
+  return {
+    add(connection) {
+      connections.add(connection);
+      return () => connections.delete(connection);
+    },
+    publish(events) {
+      if (connections.size === 0) return;
+      // Serialized once per event, not once per connection.
+      const chunks = events.map((e) => ({ e: e.event, text: formatEvent('rotation', eventId(options.epoch, e.seq), e.event) }));
+      for (const c of connections) {
+        let out = '';
+        for (const { e, text } of chunks) if (c.allows(e.secret, e.environment)) out += text;
+        if (out) write(c, out);
+      }
+    },
+    size: () => connections.size,
+    closeAll() {
+      clearInterval(timer);
+      for (const c of connections) c.res.end();
+      connections.clear();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+// The inventory (what rotor.yaml declares) and its status per environment (`rotor status`).
+import { z } from 'zod';
+import { MASTER_KEY_KIND } from '../../core/policy/policy-schema.js';
+import { computeStatus, type StatusRow } from '../../core/status/status.js';
+import { defineRoute, type ApiRoute } from '../route-def.js';
+import { envName, instant, iso, isoInstant, secretName } from '../schemas.js';
+
+export function statusRowJson(row: StatusRow) {
+  return {
+    secret: row.secret,
+    kind: row.kind,
+    environment: row.environment,
+    state: row.state,
+    ageState: row.ageState,
+    owner: row.owner,
+    rotatedAt: iso(row.rotatedAt),
+    currentSince: iso(row.currentSince),
+    ageMs: row.ageMs,
+    dueSoonAt: iso(row.dueSoonAt),
+    nextDueAt: iso(row.nextDueAt),
+    overdueAt: iso(row.overdueAt),
+    graceUntil: iso(row.graceUntil),
+    rotation: row.rotation && {
+      id: row.rotation.id,
+      state: row.rotation.state,
+      step: row.rotation.step,
+      startedAt: iso(row.rotation.startedAt),
+      updatedAt: iso(row.rotation.updatedAt),
+      finishedAt: iso(row.rotation.finishedAt),
+      errorCode: row.rotation.errorCode,
+      stuck: row.rotation.stuck,
+      promoteAfter: iso(row.rotation.promoteAfter),
+    },
+  };
+}
+
+export const inventoryRoutes: ApiRoute[] = [
+  defineRoute({
+    method: 'GET',
+    url: '/v1/secrets',
+    permission: 'inventory.read',
+    summary: 'the inventory: every secret in rotor.yaml with its kind, environments, cadence and owner (no values)',
+    async handler({ deps }) {
+      const policy = deps.rotor.policy();
+      return {
+        environments: policy.environments,
+        secrets: [...policy.secrets.values()].map((s) => ({
+          name: s.name,
+          kind: s.kind,
+          environments: s.environments,
+          cadence: { targetMs: s.cadence.targetMs, maxMs: s.cadence.maxMs, warnMs: s.cadence.warnMs },
+          graceMs: s.graceMs,
+          owner: s.owner ?? null,
+          notes: s.notes ?? null,
+          stored: s.kind !== MASTER_KEY_KIND,
+        })),
+      };
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/status',
+    permission: 'inventory.read',
+    summary: 'every secret × environment with its age, due dates, grace window and state (`rotor status`)',
+    query: z.strictObject({ secret: secretName.optional(), env: envName.optional(), at: isoInstant.optional() }),
+    async handler({ deps, query }) {
+      const store = await deps.rotor.store();
+      const now = deps.clock.now();
+      const report = await store.guard(() =>
+        computeStatus(store, { now, at: instant(query.at) ?? now, ...(query.secret ? { secret: query.secret } : {}), ...(query.env ? { environment: query.env } : {}) }),
+      );
+      return { at: iso(report.at), summary: report.summary, rows: report.rows.map(statusRowJson) };
+    },
+  }),
+];

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { stageListSchema } from '../rotation/stages/stage-schema.js';
+import { notifySchema, schedulerSchema, secretScheduleFields } from '../scheduler/schedule-schema.js';
 import { ENV_NAME, ENV_VAR_NAME, SECRET_NAME } from './names.js';
 
 export { ENV_NAME, ENV_VAR_NAME, SECRET_NAME };
@@ -44,6 +45,7 @@ function secretEntry(kinds: readonly string[]) {
     deploy: stageListSchema.optional().describe('hooks run in each environment right after the new version becomes current'),
     smoke: stageListSchema.optional().describe('smoke tests run after the deploy hooks'),
     health: stageListSchema.optional().describe('health checks run last; any failure rolls the environment back'),
+    ...secretScheduleFields,
   });
 }
 
@@ -87,6 +89,8 @@ export function createPolicySchema(rotators: readonly AnyRotator[]) {
       .record(z.string().regex(SECRET_NAME, 'secret names are environment-variable names: A-Z, 0-9 and _'), secretEntry(kinds))
       .describe('the inventory, keyed by environment-variable name'),
     sessions: sessionsEntry.optional(),
+    notify: notifySchema.optional(),
+    scheduler: schedulerSchema.optional(),
   });
 }
 

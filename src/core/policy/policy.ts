@@ -4,6 +4,7 @@ import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { STAGES_IN_ORDER, normalizeStep, type StageStep } from '../rotation/stages/stage-schema.js';
 import { MS, parseDuration } from '../duration.js';
 import { MASTER_KEY_KIND, type RawPolicy } from './policy-schema.js';
+import { normalizeNotify, normalizeScheduler, normalizeWindow, type MaintenanceWindow, type NotifySpec, type SchedulerSettings } from '../scheduler/schedule-schema.js';
 
 export interface Cadence {
   targetMs: number;
@@ -22,6 +23,10 @@ export interface SecretSpec {
   config: unknown;
   /** deploy hooks, smoke tests and health checks, in the order they run after a promotion. */
   stages: readonly StageStep[];
+  /** Scheduled rotations start only inside this window (rotor.yaml `window:`). */
+  window?: MaintenanceWindow;
+  /** `false`: never rotated by the scheduler, which sends reminders instead (rotor.yaml `auto: false`). */
+  auto?: false;
 }
 
 /** The app's session store (rotor/tokens), as rotor.yaml `sessions:` names it. */
@@ -38,6 +43,10 @@ export interface Policy {
   environments: readonly string[];
   secrets: ReadonlyMap<string, SecretSpec>;
   sessions?: SessionsSpec;
+  /** Reminder channels and offsets (rotor.yaml `notify:`). */
+  notify?: NotifySpec;
+  /** Retries and backoff of scheduled rotations (rotor.yaml `scheduler:`, defaults filled in). */
+  scheduler?: SchedulerSettings;
 }
 
 export const DEFAULT_GRACE_MS = 24 * MS.h;
@@ -117,6 +126,8 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
       environments: entry.kind === MASTER_KEY_KIND ? ['*'] : environments,
       config,
       stages: Object.freeze(stages),
+      ...(entry.window ? { window: normalizeWindow(entry.window) } : {}),
+      ...(entry.auto === false ? { auto: false as const } : {}),
     });
   }
   let sessions: SessionsSpec | undefined;
@@ -132,5 +143,10 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
     });
   }
   if (issues.length > 0) return { issues };
-  return { policy: Object.freeze({ environments: Object.freeze([...raw.environments]), secrets, ...(sessions ? { sessions } : {}) }), issues };
+  const notify = raw.notify ? normalizeNotify(raw.notify) : undefined;
+  const scheduler = raw.scheduler ? normalizeScheduler(raw.scheduler) : undefined;
+  return {
+    policy: Object.freeze({ environments: Object.freeze([...raw.environments]), secrets, ...(sessions ? { sessions } : {}), ...(notify ? { notify } : {}), ...(scheduler ? { scheduler } : {}) }),
+    issues,
+  };
 }

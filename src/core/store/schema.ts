@@ -222,4 +222,7 @@ export interface Database {
   web_sessions: WebSessionsTable;
   consumers: ConsumersTable;
   consumer_versions: ConsumerVersionsTable;
+  scheduler_leases: SchedulerLeasesTable;
+  scheduler_attempts: SchedulerAttemptsTable;
+  scheduler_reminders: SchedulerRemindersTable;
 }

@@ -1,0 +1,65 @@
+// Scheduler leadership: one scheduler acts on a store at a time. The leader holds a row in
+// `scheduler_leases` with an expiry and renews it every tick (and between a tick's phases);
+// another scheduler takes over only once it has expired, or at once when the holder was a
+// process on this host that has died. Taken inside the store's write transaction, like the
+// rotation locks in core/rotation/lock.ts.
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Clock } from '../clock.js';
+import type { Store } from '../store/open-store.js';
+
+export const LEADER_LEASE = 'scheduler';
+
+export interface LeaderLease {
+  readonly owner: string;
+  /** Takes or renews the lease until `now + ttlMs`; false while another live scheduler holds it. */
+  acquire(ttlMs: number): Promise<boolean>;
+  /** Gives it up (only if still ours). */
+  release(): Promise<void>;
+  /** Who holds it, for messages. */
+  holder(): Promise<{ pid: number; host: string; expiresAt: number } | undefined>;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function createLeaderLease(store: Pick<Store, 'db' | 'writeTransaction'>, clock: Clock, name = LEADER_LEASE): LeaderLease {
+  const owner = randomUUID();
+  const host = hostname();
+  return {
+    owner,
+    async acquire(ttlMs) {
+      return store.writeTransaction(async (trx) => {
+        const now = clock.now();
+        const held = await trx.selectFrom('scheduler_leases').selectAll().where('name', '=', name).executeTakeFirst();
+        if (held && held.owner !== owner && held.expires_at > now) {
+          const dead = held.host === host && held.pid !== process.pid && !processAlive(held.pid);
+          if (!dead) return false;
+        }
+        if (held) {
+          await trx
+            .updateTable('scheduler_leases')
+            .set({ owner, pid: process.pid, host, expires_at: now + ttlMs, ...(held.owner === owner ? {} : { acquired_at: now }) })
+            .where('name', '=', name)
+            .execute();
+        } else {
+          await trx.insertInto('scheduler_leases').values({ name, owner, pid: process.pid, host, acquired_at: now, expires_at: now + ttlMs }).execute();
+        }
+        return true;
+      });
+    },
+    async release() {
+      await store.writeTransaction((trx) => trx.deleteFrom('scheduler_leases').where('name', '=', name).where('owner', '=', owner).execute());
+    },
+    async holder() {
+      const row = await store.db.selectFrom('scheduler_leases').selectAll().where('name', '=', name).executeTakeFirst();
+      return row ? { pid: row.pid, host: row.host, expiresAt: row.expires_at } : undefined;
+    },
+  };
+}

@@ -13,7 +13,7 @@ import { createRotationEngine, type RotationEngine } from '../core/rotation/rota
 import { createTokenAuthenticator, type TokenAuthenticator } from '../core/tokens/authenticate-token.js';
 import { assertPermission, createAuthenticate, requirePermission, requireRole } from './auth/api-auth.js';
 import type { Permission } from './auth/roles.js';
-import { installErrorHandling } from './errors.js';
+import { installErrorHandling, sendError } from './errors.js';
 import { routesPlugin, type ServerDeps } from './route-def.js';
 import { API_ROUTES } from './routes/index.js';
 
@@ -85,6 +85,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     requestIdHeader: false,
     trustProxy: false,
     return503OnClosing: true,
+    routerOptions: { maxParamLength: 256 },
+    // Router-level refusals (bad URL encoding, over-long parameters) get the API's error shape too.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      sendError(request, reply, error);
+    },
   };
   const app = Fastify(fastifyOptions) as unknown as FastifyInstance;
   app.decorateRequest('principal', null);

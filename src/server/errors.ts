@@ -66,6 +66,8 @@ function fromFastify(error: FastifyError): RotorError | undefined {
   if (status === 413) return new RotorError('ERR_ROTOR_API_BODY_TOO_LARGE', 'request body too large: the API accepts at most 64 KiB of JSON');
   if (status === 415) return new RotorError('ERR_ROTOR_API_MEDIA_TYPE', 'unsupported content type: send the body as application/json');
   if (status === 429) return new RotorError('ERR_ROTOR_API_RATE_LIMITED', error.message || 'too many requests for this token: slow down and retry later');
+  if (status === 414 || error.code === 'FST_ERR_MAX_PARAM_LENGTH') return new RotorError('ERR_ROTOR_API_VALIDATION', 'invalid params: a path parameter is too long');
+  if (error.code === 'FST_ERR_BAD_URL') return new RotorError('ERR_ROTOR_API_VALIDATION', 'invalid params: the path is not valid URL encoding');
   if (error instanceof SyntaxError || /JSON/i.test(error.message)) return new RotorError('ERR_ROTOR_API_VALIDATION', `body: malformed JSON (${error.message.replace(/^Body is not valid JSON but content-type is set to 'application\/json'$/, 'not valid JSON')})`);
   return new RotorError('ERR_ROTOR_API_VALIDATION', error.message || 'bad request');
 }

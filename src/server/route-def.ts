@@ -49,13 +49,14 @@ const EMPTY = z.strictObject({});
 function describeIssue(where: string, issue: z.core.$ZodIssue): string {
   const path = [where, ...issue.path.map(String)].join('.');
   if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${path}.${k}: unknown field`).join('; ');
-  if (issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) return `${path}: required`;
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `${path}: required`;
   return `${path}: ${issue.message}`;
 }
 
 /** Parses one part of a request against its schema, or a 400 naming the first bad fields. */
 export function parsePart<T>(where: 'params' | 'query' | 'body', schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value ?? {});
+  // No body at all is an empty object; a JSON `null` body is a wrong type like any other.
+  const result = schema.safeParse(value === undefined ? {} : value);
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 5);
   throw new RotorError('ERR_ROTOR_API_VALIDATION', `invalid ${where}: ${issues.map((i) => describeIssue(where, i)).join('; ')}`, {

@@ -18,7 +18,9 @@ import { registerRetire } from './retire.js';
 import { registerRotate } from './rotate.js';
 import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
+import { registerServe } from './serve.js';
 import { registerSessions } from './sessions.js';
 import { registerStatus } from './status.js';
+import { registerToken } from './token.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerDb, registerSessions, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerOperator, registerSchema, registerDemo];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerDb, registerSessions, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerOperator, registerToken, registerServe, registerSchema, registerDemo];

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { defineRoute, type ApiRoute } from '../route-def.js';
 import { envName, reason, secretParams } from '../schemas.js';
-import { runRotation } from './rotate.js';
+import { rotationStatus, runRotation } from './rotate.js';
 
 export const emergencyRoutes: ApiRoute[] = [
   defineRoute({
@@ -19,7 +19,7 @@ export const emergencyRoutes: ApiRoute[] = [
     }),
     async handler({ deps, request, reply, params, body }) {
       const result = await runRotation(deps, request, params.name, body, true);
-      reply.code(result.ok ? 200 : 502);
+      reply.code(rotationStatus(result));
       return { ...result, requestId: request.id };
     },
   }),

@@ -3,11 +3,12 @@
 // without downtime, the next rotation works on the adopted objects, and bad input changes
 // nothing. Each test makes its own database and roles (random prefix) and drops them.
 import { PassThrough } from 'node:stream';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/program.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
-import { requireService, uniquePrefix } from './helpers/services.js';
+import { requireService, SERVICE_URLS, uniquePrefix } from './helpers/services.js';
 
 const service = await requireService('postgres');
 const { escapeIdentifier: id } = pg.Client.prototype;
@@ -410,5 +411,131 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(retired.stdout).toMatch(/retired DATABASE_URL\/production/);
     expect(await query(s.admin, 'SELECT 1 FROM pg_roles WHERE rolname = $1', [s.old])).toEqual([]);
     await appWork(newUrl, 'clone-login-after-retire');
+  });
+});
+
+const maria = await requireService('mariadb');
+
+async function mariadb<T>(url: string, run: (db: mysql.Connection) => Promise<T>): Promise<T> {
+  const db = await mysql.createConnection({ uri: url });
+  try {
+    return await run(db);
+  } finally {
+    await db.end();
+  }
+}
+
+describe.skipIf(!maria.available)('rotor db adopt (mysql, MariaDB)', () => {
+  it('gives the role every grant of the app user, which keeps working; the next rotations work; bad input changes nothing', async () => {
+    const prefix = uniquePrefix('myadopt');
+    const db = prefix;
+    const ref = `${prefix}_ref`;
+    const old = `${prefix}_app`;
+    const role = `${prefix}_rw`;
+    const admin = SERVICE_URLS.mariadb;
+    cleanups.push(() =>
+      mariadb(admin, async (c) => {
+        for (const u of [old, `${prefix}_a`, `${prefix}_b`, `${prefix}_other`]) await c.query(`DROP USER IF EXISTS '${u}'@'%'`);
+        await c.query(`DROP ROLE IF EXISTS \`${role}\``);
+        await c.query(`DROP DATABASE IF EXISTS \`${db}\``);
+        await c.query(`DROP DATABASE IF EXISTS \`${ref}\``);
+      }),
+    );
+    await mariadb(admin, async (c) => {
+      await c.query(`CREATE DATABASE \`${db}\``);
+      await c.query(`CREATE DATABASE \`${ref}\``);
+      await c.query(`CREATE TABLE \`${ref}\`.countries (code CHAR(2) PRIMARY KEY)`);
+      await c.query(`INSERT INTO \`${ref}\`.countries VALUES ('DE'), ('FR')`);
+      await c.query(`CREATE USER '${old}'@'%' IDENTIFIED BY 'old-app-password'`);
+      await c.query(`CREATE USER '${prefix}_other'@'%' IDENTIFIED BY 'x'`);
+      await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, CREATE VIEW ON \`${db}\`.* TO '${old}'@'%'`);
+      await c.query(`GRANT SELECT ON \`${ref}\`.countries TO '${old}'@'%'`);
+    });
+    const oldUrl = `mysql://${old}:old-app-password@127.0.0.1:3306/${db}`;
+    await mariadb(oldUrl, async (c) => {
+      await c.query('CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, label TEXT, country CHAR(2))');
+      await c.query(`INSERT INTO items (label, country) VALUES ('book', 'FR'), ('lamp', 'DE')`);
+      await c.query('CREATE VIEW item_count AS SELECT COUNT(*) AS n FROM items');
+    });
+    const secret = (name: string, r: string) => `  ${name}:
+    kind: mysql
+    cadence: 90d
+    grace: 24h
+    config:
+      host: 127.0.0.1
+      port: 3306
+      database: ${db}
+      role: ${r}
+      baseUser: ${prefix}
+      admin: { env: ${name === 'WEAK_URL' ? 'MYSQL_WEAK_URL' : 'MYSQL_ADMIN_URL'} }`;
+    const p = await createProject({ policy: `version: 1\nenvironments: [production]\nsecrets:\n${secret('DATABASE_URL', role)}\n${secret('CLASH_URL', `${prefix}_other`)}\n${secret('WEAK_URL', `${prefix}_rw2`)}\n` });
+    p.env.MYSQL_ADMIN_URL = admin;
+    p.env.MYSQL_WEAK_URL = `mysql://${prefix}_other:x@127.0.0.1:3306/${db}`;
+    expect((await p.cli(['import', 'DATABASE_URL', '--env', 'production'], { stdin: oldUrl })).code).toBe(0);
+    const catalog = () =>
+      mariadb(admin, async (c) => {
+        const [users] = await c.query<mysql.RowDataPacket[]>(`SELECT User, Host, is_role FROM mysql.user WHERE User LIKE ? ORDER BY User`, [`${prefix}%`]);
+        const grants: string[] = [];
+        for (const u of users) {
+          const [g] = await c.query<mysql.RowDataPacket[]>(u.is_role === 'Y' ? `SHOW GRANTS FOR \`${u.User}\`` : `SHOW GRANTS FOR '${u.User}'@'${u.Host}'`);
+          grants.push(...g.map((r) => String(Object.values(r)[0])));
+        }
+        return JSON.stringify({ users, grants });
+      });
+    const appWork = async (url: string, label: string) =>
+      mariadb(url, async (c) => {
+        await c.query(`INSERT INTO items (label, country) VALUES (?, 'FR')`, [label]);
+        await c.query(`UPDATE items SET label = CONCAT(label, '!') WHERE label = 'book'`);
+        const [[count]] = await c.query<mysql.RowDataPacket[][]>('SELECT n FROM item_count');
+        expect(Number((count as mysql.RowDataPacket).n)).toBeGreaterThan(2);
+        const [codes] = await c.query<mysql.RowDataPacket[]>(`SELECT code FROM \`${ref}\`.countries ORDER BY code`);
+        expect(codes.map((r) => r.code)).toEqual(['DE', 'FR']);
+      });
+    const pristine = await catalog();
+
+    const dry = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`CREATE ROLE \`${role}\`;`);
+    expect(dry.stdout).toContain(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, INDEX, ALTER, CREATE VIEW ON \`${db}\`.* TO \`${role}\`;`);
+    expect(dry.stdout).toContain(`GRANT SELECT ON \`${ref}\`.\`countries\` TO \`${role}\`;`);
+    expect(dry.stdout).toMatch(/view item_count in .* run as DEFINER/);
+    expect(dry.stdout).not.toMatch(/IDENTIFIED|PASSWORD|old-app-password|BEGIN/);
+    expect(await catalog()).toBe(pristine);
+
+    const adopted = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
+    expect(adopted.code, adopted.stderr).toBe(0);
+    expect(adopted.stdout).toMatch(/adopted: 2 privileges of ".*_app@%" verified effective/);
+    await appWork(oldUrl, 'old-after-adopt');
+
+    const rotated = await p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
+    expect(rotated.code, rotated.stdout + rotated.stderr).toBe(0);
+    const newUrl = (await p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim();
+    expect(new URL(newUrl).username).toBe(`${prefix}_a`);
+    await appWork(newUrl, 'new-login');
+    await appWork(oldUrl, 'old-after-rotate');
+
+    const afterRotate = await catalog();
+    const again = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes', '--from-user', old]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('already adopted');
+    expect(await catalog()).toBe(afterRotate);
+
+    p.clock.advance(2 * DAY);
+    const second = await p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    await appWork((await p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim(), 'second-login');
+    await appWork(oldUrl, 'old-after-second-rotate');
+
+    const settled = await catalog();
+    for (const [args, code] of [
+      [['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--from-user', `${prefix}_ghost`], 'ERR_ROTOR_DB_ROLE_NOT_FOUND'],
+      [['db', 'adopt', 'CLASH_URL', '--env', 'production', '--from-user', old], 'ERR_ROTOR_DB_ROLE_CONFLICT'],
+      [['db', 'adopt', 'WEAK_URL', '--env', 'production', '--from-user', old], 'ERR_ROTOR_DB_PRIVILEGE_MISSING'],
+    ] as const) {
+      const r = await p.cli([...args, '--yes']);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(code);
+    }
+    expect(await catalog()).toBe(settled);
   });
 });

@@ -9,7 +9,8 @@ import { RotorError, isRotorError } from '../../core/errors.js';
 import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
 import { acquireLock, lockName } from '../../core/rotation/lock.js';
 import { openVersion, parseMeta, versionInStage } from '../../core/vault/versions.js';
-import { applyPostgresAdoption, planPostgresAdoption, type PostgresAdoptPlan } from '../../rotators/postgres/adopt.js';
+import { applyMysqlAdoption, planMysqlAdoption, type MysqlConfig } from '../../rotators/mysql-adopt.js';
+import { applyPostgresAdoption, planPostgresAdoption, type AdoptPlan } from '../../rotators/postgres/adopt.js';
 import type { PostgresConfig } from '../../rotators/postgres/postgres-config.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, print, printJson, type CliIo } from '../io.js';
@@ -23,7 +24,33 @@ export interface AdoptOptions {
   json?: boolean;
 }
 
-const ADOPTABLE = ['postgres'];
+/** One per database kind: plan (read-only) and apply. */
+interface Adopter {
+  plan(ctx: RotatorContext<unknown>, oldUser: string): Promise<AdoptPlan>;
+  apply(ctx: RotatorContext<unknown>, plan: AdoptPlan): Promise<{ plan: AdoptPlan; verified: number }>;
+  /** The statements run in one transaction (PostgreSQL); MariaDB commits each GRANT. */
+  transactional: boolean;
+  /**
+   * The rotator retires a previous version by the login role in its metadata (postgres), which a
+   * `rotor import`ed URL lacks; mysql reads the user from the URL.
+   */
+  marksImport: boolean;
+}
+
+const ADOPTERS: Record<string, Adopter> = {
+  postgres: {
+    plan: (ctx, user) => planPostgresAdoption(ctx as RotatorContext<PostgresConfig>, user),
+    apply: (ctx, plan) => applyPostgresAdoption(ctx as RotatorContext<PostgresConfig>, plan),
+    transactional: true,
+    marksImport: true,
+  },
+  mysql: {
+    plan: (ctx, user) => planMysqlAdoption(ctx as RotatorContext<MysqlConfig>, user),
+    apply: (ctx, plan) => applyMysqlAdoption(ctx as RotatorContext<MysqlConfig>, plan),
+    transactional: false,
+    marksImport: false,
+  },
+};
 
 /** The current value of `name` in `environment`, or undefined when it has none yet. */
 async function currentValue(ctx: CommandContext, name: string, environment: string): Promise<string | undefined> {
@@ -64,14 +91,14 @@ async function oldUserOf(ctx: CommandContext, name: string, environment: string,
   return { name: user, ...unmarked };
 }
 
-function printPlan(io: CliIo, plan: PostgresAdoptPlan): void {
+function printPlan(io: CliIo, plan: AdoptPlan, transactional: boolean): void {
   const c = colors(io);
   print(io, `${plan.secret} in ${plan.environment}: adopt login role "${plan.oldUser}" into group role "${plan.group}" (database ${plan.database})`);
   if (plan.alreadyAdopted) return;
   if (plan.owned.length) print(io, c.dim(`-- owned by "${plan.oldUser}", moving to "${plan.group}": ${plan.owned.join(', ')}`));
-  print(io, 'BEGIN;');
+  if (transactional) print(io, 'BEGIN;');
   for (const statement of plan.statements) print(io, `${statement};`);
-  print(io, 'COMMIT;');
+  if (transactional) print(io, 'COMMIT;');
   for (const note of plan.notes) print(io, `${c.yellow('!')} ${note}`);
   for (const statement of plan.later) print(io, `-- after the first rotation: ${statement};`);
 }
@@ -94,39 +121,40 @@ async function confirm(io: CliIo, question: string): Promise<boolean> {
 export async function adoptCommand(ctx: CommandContext, options: AdoptOptions, name: string): Promise<number> {
   const { rotor, io } = ctx;
   const spec = rotor.secret(name);
-  if (!ADOPTABLE.includes(spec.kind)) {
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', `rotor db adopt sets up database secrets (kind ${ADOPTABLE.join(' or ')}); ${name} is kind ${spec.kind}`, { details: { secret: name, kind: spec.kind } });
+  const adopter = ADOPTERS[spec.kind];
+  if (!adopter) {
+    throw new RotorError('ERR_ROTOR_CLI_USAGE', `rotor db adopt sets up database secrets (kind ${Object.keys(ADOPTERS).join(' or ')}); ${name} is kind ${spec.kind}`, { details: { secret: name, kind: spec.kind } });
   }
   rotor.assertEnvironment(spec, options.env);
   const environment = options.env;
   const old = await oldUserOf(ctx, name, environment, options.fromUser);
   const oldUser = old.name;
-  const rctx: RotatorContext<PostgresConfig> = {
+  const rctx: RotatorContext<unknown> = {
     secret: name,
     environment,
     versionId: 'adopt',
-    config: spec.config as PostgresConfig,
+    config: spec.config,
     clock: rotor.clock,
     emergency: false,
     env: rotor.env,
     lifetimeMs: spec.cadence.maxMs + spec.graceMs,
     readSecret: (secret) => currentValue(ctx, secret, environment),
   };
-  const plan = await planPostgresAdoption(rctx, oldUser);
+  const plan = await adopter.plan(rctx, oldUser);
   const json = Boolean(options.json);
-  if (!json) printPlan(io, plan);
+  if (!json) printPlan(io, plan, adopter.transactional);
   const store = await rotor.store();
   const facts = { database: plan.database, oldUser, group: plan.group, statements: plan.statements.length };
   /** Audits the outcome and, on success, records the old user on an imported version (see OldUser). */
   const record = (outcome: 'success' | 'failure' | 'info', notes: string, details: Record<string, string | number | boolean | null>) =>
     store.writeTransaction(async (trx) => {
-      const mark = outcome !== 'failure' && old.unmarked;
+      const mark = outcome !== 'failure' && adopter.marksImport && old.unmarked;
       if (mark) await trx.updateTable('versions').set({ meta: JSON.stringify({ ...mark.meta, role: oldUser }) }).where('id', '=', mark.id).execute();
       await appendAudit(trx, rotor.clock, ctx.actor, { secret: name, environment, action: 'db.adopt', outcome, notes, details: { ...details, ...(mark ? { version: mark.id } : {}) } });
     });
   if (plan.alreadyAdopted || options.dryRun) {
     // Only the store's record of the old login role can be missing (a URL imported after adopt).
-    if (plan.alreadyAdopted && old.unmarked && !options.dryRun) await record('info', `recorded login role "${oldUser}" on the imported version`, facts);
+    if (plan.alreadyAdopted && adopter.marksImport && old.unmarked && !options.dryRun) await record('info', `recorded login role "${oldUser}" on the imported version`, facts);
     if (json) printJson(io, { ...plan, applied: false, dryRun: Boolean(options.dryRun), requestId: ctx.actor.requestId });
     else if (plan.alreadyAdopted) print(io, `already adopted: ${plan.alreadyAdopted}; nothing to do`);
     else print(io, 'dry run: nothing was changed');
@@ -136,7 +164,7 @@ export async function adoptCommand(ctx: CommandContext, options: AdoptOptions, n
     if (!io.stdin.isTTY) {
       throw new RotorError('ERR_ROTOR_CLI_USAGE', 'not a terminal, so adopt cannot ask for confirmation: review the SQL with --dry-run, then run again with --yes; nothing was changed');
     }
-    if (!(await confirm(io, `Run these ${plan.statements.length} statements on ${plan.database} (${environment}) in one transaction? [y/N] `))) {
+    if (!(await confirm(io, `Run these ${plan.statements.length} statements on ${plan.database} (${environment})${adopter.transactional ? ' in one transaction' : ''}? [y/N] `))) {
       print(io, 'not confirmed: nothing was changed');
       return 1;
     }
@@ -144,11 +172,11 @@ export async function adoptCommand(ctx: CommandContext, options: AdoptOptions, n
   // No rotation of this secret may run while its roles are being rearranged.
   const lock = await acquireLock(store, rotor.clock, lockName(name, environment));
   try {
-    const result = await applyPostgresAdoption(rctx, plan);
-    await record('success', `"${oldUser}" adopted into group role "${plan.group}"; it stays a working member until it is dropped`, { ...facts, verified: result.verified });
+    const result = await adopter.apply(rctx, plan);
+    await record('success', `"${result.plan.oldUser}" adopted into "${plan.group}"; it keeps working until it is dropped`, { ...facts, verified: result.verified });
     if (json) printJson(io, { ...result.plan, applied: true, verified: result.verified, requestId: ctx.actor.requestId });
     else {
-      print(io, `${colors(io).green('adopted')}: ${result.verified} privileges of "${oldUser}" verified effective for "${plan.group}"; "${oldUser}" keeps working as a member of it`);
+      print(io, `${colors(io).green('adopted')}: ${result.verified} privileges of "${result.plan.oldUser}" verified effective for "${plan.group}"; "${result.plan.oldUser}" keeps working`);
       print(io, `next: rotor rotate ${name} --env ${environment}; once the app runs on the new login, drop "${oldUser}" (see README, rotor db adopt)`);
       print(io, `request ${ctx.actor.requestId}`);
     }
@@ -165,11 +193,11 @@ export function registerDb(program: Command, wrap: Wrap): void {
   const db = program.command('db').description('database secrets: first-time setup on an existing database');
   db.command('adopt')
     .description("move an existing app user's objects and privileges to Rotor's group role (prints the SQL first; one transaction)")
-    .argument('<name>', 'secret name, e.g. DATABASE_URL (kind postgres)')
+    .argument('<name>', 'secret name, e.g. DATABASE_URL (kind postgres or mysql)')
     .requiredOption('-e, --env <environment>', 'environment whose database to adopt')
     .option('--dry-run', 'print the SQL and change nothing')
     .option('-y, --yes', 'do not ask for confirmation')
-    .option('--from-user <role>', "the app's current login role (default: the user of the current value)")
+    .option('--from-user <role>', "the app's current login role, or user@host for mysql (default: the user of the current value)")
     .option('--json', 'machine-readable result')
     .action(wrap(adoptCommand));
 }

@@ -15,7 +15,7 @@ import { resolveTarget, withAdmin, type Target } from './pg-connection.js';
 import type { PostgresConfig } from './postgres-config.js';
 import { privilegeSnapshot } from './privilege-snapshot.js';
 
-export interface PostgresAdoptPlan {
+export interface AdoptPlan {
   secret: string;
   environment: string;
   database: string;
@@ -36,7 +36,7 @@ export interface PostgresAdoptPlan {
 }
 
 export interface PostgresAdoptResult {
-  plan: PostgresAdoptPlan;
+  plan: AdoptPlan;
   /** Privilege lines of the old user proven effective for the group after the change. */
   verified: number;
 }
@@ -146,9 +146,9 @@ function privilegeMissing(ctx: Ctx, admin: string, message: string): RotorError 
 }
 
 /** Reads the catalog and returns what adopt would do; changes nothing. */
-async function inspect(ctx: Ctx, client: pg.ClientBase, t: Target, oldUser: string): Promise<PostgresAdoptPlan> {
+async function inspect(ctx: Ctx, client: pg.ClientBase, t: Target, oldUser: string): Promise<AdoptPlan> {
   const group = ctx.config.baseRole;
-  const plan: PostgresAdoptPlan = { secret: ctx.secret, environment: ctx.environment, database: t.database, oldUser, group, owned: [], statements: [], notes: [], later: [] };
+  const plan: AdoptPlan = { secret: ctx.secret, environment: ctx.environment, database: t.database, oldUser, group, owned: [], statements: [], notes: [], later: [] };
   const admin = (await client.query<{ name: string; q: string; rolsuper: boolean; rolcreaterole: boolean }>(
     'SELECT rolname AS name, quote_ident(rolname) AS q, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user',
   )).rows[0]!;
@@ -305,7 +305,7 @@ function statementFailed(ctx: Ctx, statement: string, cause: unknown): RotorErro
  * const plan = await planPostgresAdoption(ctx, 'app');
  * if (!plan.alreadyAdopted) console.log(plan.statements.join(';\n'));
  */
-export async function planPostgresAdoption(ctx: Ctx, oldUser: string): Promise<PostgresAdoptPlan> {
+export async function planPostgresAdoption(ctx: Ctx, oldUser: string): Promise<AdoptPlan> {
   const t = resolveTarget(ctx);
   return withAdmin(ctx, t, (client) => inspect(ctx, client, t, oldUser));
 }
@@ -316,7 +316,7 @@ export async function planPostgresAdoption(ctx: Ctx, oldUser: string): Promise<P
  * the old user had is effective for the group and still for the old user
  * (ERR_ROTOR_DB_GRANTS_DIFFER otherwise). Any failure rolls everything back.
  */
-export async function applyPostgresAdoption(ctx: Ctx, plan: PostgresAdoptPlan): Promise<PostgresAdoptResult> {
+export async function applyPostgresAdoption(ctx: Ctx, plan: AdoptPlan): Promise<PostgresAdoptResult> {
   const t = resolveTarget(ctx);
   return withAdmin(ctx, t, async (client) => {
     await client.query('BEGIN');

@@ -1,0 +1,105 @@
+// The whole authorization matrix: every route of the route table × every role (admin, operator,
+// auditor, app with and without a grant for what it asks, no token). Generated from API_ROUTES, so
+// a new route without a sample request here fails the first test instead of going unchecked.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { InjectOptions } from 'fastify';
+import { createApiToken } from '../src/core/tokens/create-token.js';
+import type { TokenRole } from '../src/core/tokens/token-grant.js';
+import { roleAllows, ROLE_PERMISSIONS } from '../src/server/auth/roles.js';
+import { API_ROUTES } from '../src/server/routes/index.js';
+import type { ApiRoute } from '../src/server/route-def.js';
+import { ADMIN_ACTOR, createServerFixture, type ServerFixture } from './server-fixture.js';
+
+let f: ServerFixture;
+let throwawayId = '';
+
+/** One valid request per route, keyed `METHOD url-template`. */
+function sample(route: ApiRoute): InjectOptions | undefined {
+  const samples: Record<string, InjectOptions> = {
+    'GET /healthz': { method: 'GET', url: '/healthz' },
+    'GET /readyz': { method: 'GET', url: '/readyz' },
+    'GET /v1/openapi.json': { method: 'GET', url: '/v1/openapi.json' },
+    'GET /v1/secrets': { method: 'GET', url: '/v1/secrets' },
+    'GET /v1/status': { method: 'GET', url: '/v1/status?env=production' },
+    'GET /v1/check': { method: 'GET', url: '/v1/check' },
+    'POST /v1/secrets/:name/rotate': { method: 'POST', url: '/v1/secrets/SESSION_SECRET/rotate', payload: { environment: 'staging' } },
+    'POST /v1/secrets/:name/emergency': { method: 'POST', url: '/v1/secrets/BILLING_KEY/emergency', payload: { reason: 'matrix test' } },
+    'POST /v1/retire': { method: 'POST', url: '/v1/retire', payload: {} },
+    'POST /v1/resume': { method: 'POST', url: '/v1/resume' },
+    'GET /v1/audit': { method: 'GET', url: '/v1/audit?limit=1' },
+    'GET /v1/audit/verify': { method: 'GET', url: '/v1/audit/verify' },
+    'GET /v1/audit/export': { method: 'GET', url: '/v1/audit/export?format=csv' },
+    'GET /v1/secrets/:name/value': { method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=production' },
+    'GET /v1/whoami': { method: 'GET', url: '/v1/whoami' },
+    'GET /v1/tokens': { method: 'GET', url: '/v1/tokens' },
+    'POST /v1/tokens': { method: 'POST', url: '/v1/tokens', payload: { name: 'matrix-made', role: 'auditor' } },
+    'POST /v1/tokens/:id/revoke': { method: 'POST', url: `/v1/tokens/${throwawayId}/revoke`, payload: { reason: 'matrix test' } },
+  };
+  return samples[`${route.method} ${route.url}`];
+}
+
+/** The callers: each role, an app token whose grant does not cover the sample, and no token. */
+const CALLERS = ['admin', 'operator', 'auditor', 'app', 'app-ungranted', 'none'] as const;
+type Caller = (typeof CALLERS)[number];
+
+function tokenOf(caller: Caller): string | undefined {
+  if (caller === 'none') return undefined;
+  if (caller === 'app-ungranted') return f.tokens.appStaging;
+  return f.tokens[caller];
+}
+
+function roleOf(caller: Caller): TokenRole | undefined {
+  return caller === 'none' ? undefined : caller === 'app-ungranted' ? 'app' : caller;
+}
+
+/** What the caller must get: allowed (any non-auth answer below 500), 401 or 403. */
+function expected(route: ApiRoute, caller: Caller): 'allowed' | 401 | 403 {
+  if (route.permission === 'public') return 'allowed';
+  const role = roleOf(caller);
+  if (!role) return 401;
+  if (!roleAllows(role, route.permission)) return 403;
+  // The only grant-narrowed permission: the ungranted app token asks for production, granted staging.
+  if (route.permission === 'secret.read' && caller === 'app-ungranted') return 403;
+  return 'allowed';
+}
+
+beforeAll(async () => {
+  f = await createServerFixture();
+  const store = await f.rotor.store();
+  throwawayId = (await createApiToken(store, f.project.clock, ADMIN_ACTOR, { name: 'throwaway', role: 'auditor' })).info.id;
+});
+afterAll(async () => {
+  await f?.close();
+});
+
+test('every route in the route table has a sample request here and is registered', () => {
+  for (const route of API_ROUTES) {
+    expect(sample(route), `add a sample request for ${route.method} ${route.url} to server-authz.test.ts`).toBeDefined();
+    expect(f.app.hasRoute({ method: route.method, url: route.url }), `${route.method} ${route.url}`).toBe(true);
+  }
+});
+
+test('the role table: admin holds every permission, app only secret reads and whoami', () => {
+  expect([...ROLE_PERMISSIONS.app].sort()).toEqual(['secret.read', 'self.read']);
+  expect([...ROLE_PERMISSIONS.auditor].sort()).toEqual(['audit.read', 'inventory.read', 'self.read']);
+  expect(ROLE_PERMISSIONS.operator.has('secret.read')).toBe(false);
+  expect(ROLE_PERMISSIONS.operator.has('token.manage')).toBe(false);
+});
+
+describe.each(API_ROUTES.map((r) => [`${r.method} ${r.url}`, r] as const))('%s', (_name, route) => {
+  test.each(CALLERS)('as %s', async (caller) => {
+    const request = sample(route)!;
+    const want = expected(route, caller);
+    const before = await f.snapshot();
+    const res = await f.call(tokenOf(caller), request);
+    if (want === 'allowed') {
+      expect(res.statusCode, res.body).toBeLessThan(500);
+      expect([401, 403]).not.toContain(res.statusCode);
+      return;
+    }
+    expect(res.statusCode, res.body).toBe(want);
+    expect(res.json().error.code).toBe(want === 401 ? 'ERR_ROTOR_API_TOKEN_MISSING' : 'ERR_ROTOR_API_FORBIDDEN');
+    // Refused means refused: nothing rotated, retired, revoked, created or audited.
+    expect(await f.snapshot()).toEqual(before);
+  });
+});

@@ -55,6 +55,7 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;white-space:pre-wrap}
 .week{margin-bottom:14px}.week h2{margin:0 0 6px;font-size:14px}
 .hidden{display:none}
+tr.highlight td{background:#fffbe6}
 footer{color:var(--muted);font-size:12px;text-align:center;padding:18px}
 `;
 

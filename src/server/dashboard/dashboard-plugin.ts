@@ -1,0 +1,341 @@
+// The operators' dashboard as a Fastify plugin: server-rendered pages under /dashboard, signed
+// in with a local account (password + TOTP), a session cookie (HttpOnly, SameSite=Strict, Path=/,
+// Secure over TLS) and a CSRF token on every POST. Every page escapes what it shows; one CSS and
+// one JS file are served beside them under a Content-Security-Policy that forbids inline code.
+// It acts only through core (status, engine, audit), with the operator and the request id.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { appendAudit, type Actor } from '../../core/audit/audit-log.js';
+import { exportAudit } from '../../core/audit/audit-export.js';
+import { listAudit } from '../../core/audit/audit-query.js';
+import { verifyAuditChain } from '../../core/audit/audit-verify.js';
+import type { Clock } from '../../core/clock.js';
+import type { Rotor } from '../../core/context.js';
+import { isRotorError } from '../../core/errors.js';
+import { authenticateOperator } from '../../core/operators/authenticate-operator.js';
+import { createFeedToken, operatorForFeedToken } from '../../core/operators/feed-token.js';
+import { checkCsrf, createWebSession, endWebSession, findWebSession, type SessionLimits, type WebSession } from '../../core/operators/web-sessions.js';
+import type { SecretSpec } from '../../core/policy/policy.js';
+import { MASTER_KEY_KIND } from '../../core/policy/policy-schema.js';
+import { createRotationEngine, type RotationEngine } from '../../core/rotation/rotation-engine.js';
+import { computeStatus, STATUS_STATES, type StatusState } from '../../core/status/status.js';
+import { INFO_COLUMNS } from '../../core/vault/versions.js';
+import { readCookie, serializeCookie } from './cookies.js';
+import { DASHBOARD_CSS, DASHBOARD_JS } from './dashboard-assets.js';
+import { icsFeed } from './ics-feed.js';
+import { createLoginLimiter, type LoginLimit } from './login-limiter.js';
+import { auditPage } from './pages/audit-page.js';
+import { calendarPage } from './pages/calendar-page.js';
+import { inventoryPage, type InventoryFilter } from './pages/inventory-page.js';
+import { errorPage, type PageContext } from './pages/layout.js';
+import { loginPage } from './pages/login-page.js';
+import { secretPage, type SecretPageData } from './pages/secret-page.js';
+
+export const SESSION_COOKIE = 'rotor_session';
+export const LOGIN_COOKIE = 'rotor_login';
+export const DASHBOARD_PREFIX = '/dashboard';
+
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export const CSRF_MESSAGE =
+  'Refused: this form did not come from a signed-in Rotor dashboard page (missing or wrong CSRF token, expired session, or a request from another site). Nothing was changed.';
+
+/** What the plugin needs; `buildApp({ plugins })` passes `{ deps }` with these and more. */
+export interface DashboardPluginOptions {
+  deps: { rotor: Rotor; engine?: RotationEngine; clock?: Clock };
+}
+
+export interface DashboardOptions {
+  /** URL prefix (default `/dashboard`). */
+  prefix?: string;
+  loginLimit?: LoginLimit;
+  sessionLimits?: SessionLimits;
+}
+
+type Form = Record<string, string | undefined>;
+
+function formOf(request: FastifyRequest): Form {
+  const body = request.body;
+  return body && typeof body === 'object' ? (body as Form) : {};
+}
+
+function sameStrings(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * @example
+ * const app = await buildApp({ rotor, plugins: [createDashboardPlugin()] });
+ */
+export function createDashboardPlugin(options: DashboardOptions = {}): FastifyPluginAsync<DashboardPluginOptions> {
+  const prefix = options.prefix ?? DASHBOARD_PREFIX;
+  return async (app, { deps }) => {
+    await app.register((scope) => dashboardRoutes(scope, deps, { ...options, prefix }), { prefix });
+  };
+}
+
+/** The plugin with its defaults, for `buildApp({ plugins: [dashboardPlugin] })`. */
+export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = createDashboardPlugin();
+
+async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOptions['deps'], options: DashboardOptions & { prefix: string }): Promise<void> {
+  const { rotor } = deps;
+  const clock = deps.clock ?? rotor.clock;
+  const engine = deps.engine ?? createRotationEngine({ rotor });
+  const base = options.prefix;
+  const limiter = createLoginLimiter(clock, options.loginLimit);
+  const sessions = new WeakMap<FastifyRequest, WebSession>();
+  const store = () => rotor.store();
+
+  if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+  }
+
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cache-control', 'no-store');
+  });
+
+  const secure = (request: FastifyRequest) => request.protocol === 'https';
+  const sendHtml = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
+  const actorOf = (request: FastifyRequest, session: WebSession): Actor => ({ operator: session.operator, requestId: request.id, method: 'manual' });
+  const pageContext = (session: WebSession): PageContext => ({ base, operator: session.operator, csrfToken: session.csrfToken, now: clock.now() });
+
+  async function sessionOf(request: FastifyRequest): Promise<WebSession | undefined> {
+    const token = readCookie(request.headers.cookie, SESSION_COOKIE);
+    if (!token) return undefined;
+    return findWebSession(await store(), clock, token, options.sessionLimits);
+  }
+
+  /** A cross-site request: an Origin (or Sec-Fetch-Site) that is not this server. */
+  function crossSite(request: FastifyRequest): boolean {
+    if (request.headers['sec-fetch-site'] === 'cross-site') return true;
+    const origin = request.headers.origin;
+    if (origin === undefined) return false;
+    try {
+      return new URL(origin).host !== request.host;
+    } catch {
+      return true;
+    }
+  }
+
+  // GET pages: a session or a redirect to the sign-in page.
+  const requirePage = async (request: FastifyRequest, reply: FastifyReply) => {
+    const session = await sessionOf(request);
+    if (!session) return reply.redirect(`${base}/login`, 303);
+    sessions.set(request, session);
+  };
+  // POSTs: a session, the same origin, and the session's CSRF token; otherwise 403, nothing done.
+  const requireForm = async (request: FastifyRequest, reply: FastifyReply) => {
+    const session = await sessionOf(request);
+    const ok = session !== undefined && !crossSite(request) && (await checkCsrf(await store(), session, formOf(request).csrf));
+    if (!ok) {
+      request.log.warn({ url: request.url, signedIn: session !== undefined }, 'dashboard: form refused (CSRF)');
+      return sendHtml(reply, 403, errorPage(undefined, base, 'Forbidden', CSRF_MESSAGE));
+    }
+    sessions.set(request, session);
+  };
+  const sessionFor = (request: FastifyRequest) => sessions.get(request)!;
+
+  // Assets: the only script and stylesheet the CSP allows.
+  app.get('/assets/dashboard.css', async (_request, reply) => reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(DASHBOARD_CSS));
+  app.get('/assets/dashboard.js', async (_request, reply) => reply.header('cache-control', 'public, max-age=3600').type('text/javascript; charset=utf-8').send(DASHBOARD_JS));
+
+  // Sign-in. A fresh random value is set as a cookie and echoed in the form (double submit).
+  const showLogin = (request: FastifyRequest, reply: FastifyReply, status: number, extra: { error?: string; name?: string; notice?: string } = {}) => {
+    const loginCsrf = randomBytes(24).toString('base64url');
+    reply.header('set-cookie', serializeCookie(LOGIN_COOKIE, loginCsrf, { secure: secure(request), maxAge: 1800 }));
+    return sendHtml(reply, status, loginPage(base, loginCsrf, extra));
+  };
+  app.get('/login', async (request, reply) => {
+    if (await sessionOf(request)) return reply.redirect(`${base}/`, 303);
+    return showLogin(request, reply, 200, (request.query as { out?: string }).out ? { notice: 'You are signed out.' } : {});
+  });
+  app.post('/login', async (request, reply) => {
+    const form = formOf(request);
+    const cookie = readCookie(request.headers.cookie, LOGIN_COOKIE);
+    if (crossSite(request) || !cookie || typeof form.csrf !== 'string' || !sameStrings(cookie, form.csrf)) {
+      return sendHtml(reply, 403, errorPage(undefined, base, 'Forbidden', CSRF_MESSAGE));
+    }
+    const name = (form.name ?? '').trim().slice(0, 64);
+    const keys = [`ip:${request.ip}`, `name:${name.toLowerCase()}`];
+    const wait = limiter.retryAfter(keys);
+    if (wait > 0) {
+      reply.header('retry-after', String(Math.ceil(wait / 1000)));
+      return showLogin(request, reply, 429, { error: `Too many failed sign-ins: try again in ${Math.ceil(wait / 60_000)} min.`, name });
+    }
+    let operator: string;
+    try {
+      operator = await authenticateOperator(rotor, { name, password: form.password ?? '', code: form.code ?? '', requestId: request.id });
+    } catch (error) {
+      if (!isRotorError(error, 'ERR_ROTOR_OPERATOR_LOGIN_FAILED')) throw error;
+      limiter.fail(keys);
+      return showLogin(request, reply, 401, { error: 'Sign-in failed: check the name, the password and the code.', name });
+    }
+    limiter.succeed([`name:${name.toLowerCase()}`]);
+    const { token, session } = await createWebSession(await store(), clock, operator, options.sessionLimits);
+    const maxAge = Math.floor((session.expiresAt - clock.now()) / 1000);
+    reply.header('set-cookie', [serializeCookie(SESSION_COOKIE, token, { secure: secure(request), maxAge }), serializeCookie(LOGIN_COOKIE, '', { secure: secure(request), maxAge: 0 })]);
+    return reply.redirect(`${base}/`, 303);
+  });
+  app.post('/logout', { preHandler: requireForm }, async (request, reply) => {
+    const session = sessionFor(request);
+    const s = await store();
+    await endWebSession(s, session.id);
+    await s.writeTransaction((trx) => appendAudit(trx, clock, actorOf(request, session), { action: 'operator.logout', outcome: 'success' }));
+    reply.header('set-cookie', serializeCookie(SESSION_COOKIE, '', { secure: secure(request), maxAge: 0 }));
+    return reply.redirect(`${base}/login?out=1`, 303);
+  });
+
+  // Inventory.
+  app.get('/', { preHandler: requirePage }, async (request, reply) => {
+    const session = sessionFor(request);
+    const query = request.query as Record<string, string | undefined>;
+    const s = await store();
+    const report = await computeStatus(s, { now: clock.now() });
+    const environments = (await s.db.selectFrom('environments').select('name').orderBy('position').execute()).map((e) => e.name);
+    const filter: InventoryFilter = {};
+    if (query.q) filter.q = query.q.slice(0, 200);
+    if (query.state && (STATUS_STATES as readonly string[]).includes(query.state)) filter.state = query.state as StatusState;
+    if (query.env && environments.includes(query.env)) filter.env = query.env;
+    return sendHtml(reply, 200, inventoryPage(pageContext(session), report, environments, filter));
+  });
+
+  // One secret.
+  async function renderSecret(request: FastifyRequest, reply: FastifyReply, name: string, status: number, extra: Pick<SecretPageData, 'formError' | 'result'> = {}) {
+    const session = sessionFor(request);
+    const s = await store();
+    const row = await s.db.selectFrom('secrets').select(['name', 'kind', 'spec']).where('name', '=', name).executeTakeFirst();
+    if (!row) return sendHtml(reply, 404, errorPage(pageContext(session), base, 'Not found', `There is no secret named "${name}" in the store.`));
+    const spec = JSON.parse(row.spec) as SecretSpec;
+    const [report, versions, rotations, audit] = await Promise.all([
+      computeStatus(s, { now: clock.now(), secret: name }),
+      s.db.selectFrom('versions').select(INFO_COLUMNS).where('secret', '=', name).orderBy('created_at', 'desc').orderBy('id').limit(200).execute(),
+      s.db
+        .selectFrom('rotations')
+        .select(['id', 'environment', 'method', 'operator', 'request_id', 'reason', 'state', 'step', 'started_at', 'finished_at', 'error_code', 'error_message'])
+        .where('secret', '=', name)
+        .orderBy('started_at', 'desc')
+        .limit(20)
+        .execute(),
+      listAudit(s, { secret: name, limit: 100 }),
+    ]);
+    let notRotatable: string | undefined;
+    if (spec.kind === MASTER_KEY_KIND) notRotatable = 'Rotor’s master key is rotated with `rotor master-key rotate` on the server.';
+    else {
+      try {
+        if (rotor.rotator(spec.kind).source === 'operator') notRotatable = `A ${spec.kind} secret needs its new value from a person: rotate it with \`rotor rotate ${name}\`.`;
+      } catch (error) {
+        notRotatable = isRotorError(error) ? error.message : 'This kind cannot be rotated here.';
+      }
+    }
+    const data: SecretPageData = { spec: { ...spec, name }, status: report.rows, versions, rotations, audit, ...extra, ...(notRotatable ? { notRotatable } : {}) };
+    return sendHtml(reply, status, secretPage(pageContext(session), data));
+  }
+
+  app.get('/secrets/:name', { preHandler: requirePage }, async (request, reply) => {
+    const { name } = request.params as { name: string };
+    const requestId = (request.query as { request?: string }).request;
+    let result: SecretPageData['result'];
+    if (requestId && /^[0-9a-f-]{36}$/.test(requestId)) {
+      const rows = (await listAudit(await store(), { secret: name, limit: 200 })).filter((r) => r.requestId === requestId);
+      result = { requestId, rows };
+    }
+    return renderSecret(request, reply, name, 200, result ? { result } : {});
+  });
+
+  const rotateRoute = (emergency: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const session = sessionFor(request);
+    const { name } = request.params as { name: string };
+    const form = formOf(request);
+    const reason = (form.reason ?? '').trim();
+    const environment = (form.environment ?? '').trim();
+    let spec: SecretSpec;
+    try {
+      spec = rotor.secret(name);
+    } catch (error) {
+      if (isRotorError(error, 'ERR_ROTOR_SECRET_UNKNOWN')) return sendHtml(reply, 404, errorPage(pageContext(session), base, 'Not found', error.message));
+      throw error;
+    }
+    const refuse = (message: string) => renderSecret(request, reply, name, 400, { formError: `${message} Nothing was rotated.` });
+    if (reason.length === 0) return refuse('Give a reason: it is recorded in the audit log.');
+    if (reason.length > 500) return refuse('The reason is longer than 500 characters.');
+    if (environment && !spec.environments.includes(environment)) return refuse(`${name} is not used in environment "${environment}".`);
+    if (emergency && (form.confirm ?? '') !== name) return refuse(`To confirm an emergency rotation, type the secret's name (${name}) exactly.`);
+    if (spec.kind === MASTER_KEY_KIND || rotor.rotator(spec.kind).source === 'operator') return refuse(`${name} cannot be rotated from the dashboard: use \`rotor rotate ${name}\`.`);
+    await engine.rotate(actorOf(request, session), {
+      secret: name,
+      ...(environment ? { environments: [environment] } : {}),
+      method: 'manual',
+      emergency,
+      reason,
+    });
+    return reply.redirect(`${base}/secrets/${encodeURIComponent(name)}?request=${request.id}`, 303);
+  };
+  app.post('/secrets/:name/rotate', { preHandler: requireForm }, rotateRoute(false));
+  app.post('/secrets/:name/emergency', { preHandler: requireForm }, rotateRoute(true));
+
+  // Audit log.
+  app.get('/audit', { preHandler: requirePage }, async (request, reply) => {
+    const session = sessionFor(request);
+    const query = request.query as Record<string, string | undefined>;
+    const limit = [50, 200, 1000].includes(Number(query.limit)) ? Number(query.limit) : 200;
+    const filter = { ...(query.secret ? { secret: query.secret.slice(0, 200) } : {}), ...(query.action ? { action: query.action.slice(0, 100) } : {}) };
+    const s = await store();
+    const [verify, rows] = await Promise.all([verifyAuditChain(s), listAudit(s, { ...filter, limit })]);
+    return sendHtml(reply, 200, auditPage(pageContext(session), verify, rows, { ...filter, limit }));
+  });
+  app.get('/audit.csv', { preHandler: requirePage }, async (request, reply) => {
+    const query = request.query as Record<string, string | undefined>;
+    const filter = { ...(query.secret ? { secret: query.secret.slice(0, 200) } : {}), ...(query.action ? { action: query.action.slice(0, 100) } : {}) };
+    const out = new PassThrough();
+    const s = await store();
+    exportAudit(s, out, { format: 'csv', filter }).then(
+      () => out.end(),
+      (error: unknown) => out.destroy(error as Error),
+    );
+    const day = new Date(clock.now()).toISOString().slice(0, 10);
+    return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="rotor-audit-${day}.csv"`).send(out);
+  });
+
+  // Calendar and its ICS feed (a session, or a personal feed token for calendar apps).
+  const calendar = async (request: FastifyRequest, reply: FastifyReply, status: number, feedUrl?: string) => {
+    const session = sessionFor(request);
+    const s = await store();
+    const report = await computeStatus(s, { now: clock.now() });
+    const op = await s.db.selectFrom('operators').select('feed_token_hash').where('name', '=', session.operator).executeTakeFirst();
+    return sendHtml(reply, status, calendarPage(pageContext(session), report.rows, { ...(feedUrl ? { url: feedUrl } : {}), hasToken: Boolean(op?.feed_token_hash) }));
+  };
+  app.get('/calendar', { preHandler: requirePage }, (request, reply) => calendar(request, reply, 200));
+  app.post('/calendar/feed-token', { preHandler: requireForm }, async (request, reply) => {
+    const token = await createFeedToken(await store(), clock, actorOf(request, sessionFor(request)));
+    const origin = `${request.protocol}://${request.host}`;
+    return calendar(request, reply, 200, `${origin}${base}/calendar.ics?token=${token}`);
+  });
+  app.get('/calendar.ics', async (request, reply) => {
+    const token = (request.query as { token?: string }).token;
+    const s = await store();
+    const operator = token ? await operatorForFeedToken(s, token) : (await sessionOf(request))?.operator;
+    if (!operator) return reply.code(401).type('text/plain; charset=utf-8').send('A calendar feed needs a feed token (make one on the Calendar page) or a signed-in session.\n');
+    const report = await computeStatus(s, { now: clock.now() });
+    const origin = `${request.protocol}://${request.host}`;
+    return reply.type('text/calendar; charset=utf-8').header('content-disposition', 'inline; filename="rotor.ics"').send(icsFeed(report.rows, clock.now(), { dashboardUrl: `${origin}${base}` }));
+  });
+
+  // Errors on dashboard pages are pages, not JSON; the message names the code, never a value.
+  app.setErrorHandler(async (error, request, reply) => {
+    request.log.error({ err: error }, 'dashboard: request failed');
+    const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500 ? (error as { statusCode: number }).statusCode : 500;
+    const message = isRotorError(error) ? `${error.code}: ${error.message}` : status < 500 ? (error as Error).message : 'The dashboard could not complete this request; see the server log.';
+    const session = sessions.get(request);
+    return sendHtml(reply, status, errorPage(session ? pageContext(session) : undefined, base, status < 500 ? 'Bad request' : 'Error', message));
+  });
+}

@@ -17,10 +17,11 @@ import { registerResume } from './resume.js';
 import { registerRetire } from './retire.js';
 import { registerRotate } from './rotate.js';
 import { registerRun } from './run.js';
+import { registerScheduler } from './scheduler.js';
 import { registerSchema } from './schema.js';
 import { registerServe } from './serve.js';
 import { registerSessions } from './sessions.js';
 import { registerStatus } from './status.js';
 import { registerToken } from './token.js';
 
-export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerDb, registerSessions, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerOperator, registerToken, registerServe, registerSchema, registerDemo];
+export const COMMANDS: ReadonlyArray<(program: Command, wrap: Wrap) => void> = [registerInit, registerApply, registerImport, registerStatus, registerCheck, registerRotate, registerResume, registerRetire, registerScheduler, registerDb, registerSessions, registerGet, registerJwks, registerRun, registerExport, registerAudit, registerMasterKey, registerOperator, registerToken, registerServe, registerSchema, registerDemo];

@@ -113,7 +113,9 @@ export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPl
         ...(reply.getHeaders() as Record<string, string>),
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-store',
-        connection: 'keep-alive',
+        // The connection belongs to the stream: when the stream ends, so does the connection
+        // (a kept-alive idle socket would hold up the server's shutdown).
+        connection: 'close',
         'x-accel-buffering': 'no',
       });
       res.socket?.setNoDelay(true);

@@ -78,7 +78,12 @@ export function createSseHub(options: { epoch: string; heartbeatMs: number }): S
     size: () => connections.size,
     closeAll() {
       clearInterval(timer);
-      for (const c of connections) c.res.end();
+      // End, then cut: a client that stopped reading would otherwise hold the shutdown up.
+      for (const c of connections) {
+        c.res.end();
+        const socket = c.res.socket;
+        setImmediate(() => socket?.destroy());
+      }
       connections.clear();
     },
   };

@@ -62,8 +62,11 @@ async function shop(options: { ownsDatabase?: boolean; strategy?: 'alternate' | 
   const su = service.url;
   const admin = urlFor('postgres', db);
   cleanups.push(async () => {
-    await query(su, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [db]);
-    await query(su, `DROP DATABASE IF EXISTS ${id(db)}`);
+    const dbs = await query<{ datname: string }>(su, 'SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
+    for (const { datname } of dbs) {
+      await query(su, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [datname]);
+      await query(su, `DROP DATABASE IF EXISTS ${id(datname)}`);
+    }
     const roles = await query<{ rolname: string }>(su, 'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY length(rolname) DESC', [prefix]);
     for (const { rolname } of roles) await query(su, `DROP ROLE IF EXISTS ${id(rolname)}`);
   });
@@ -85,6 +88,8 @@ async function shop(options: { ownsDatabase?: boolean; strategy?: 'alternate' | 
   await query(admin, `GRANT SELECT, REFERENCES ON public.countries TO ${id(old)}`);
   await query(admin, `CREATE TABLE public.audit_feed (at timestamptz DEFAULT now()); GRANT SELECT ON public.audit_feed TO ${id(reporting)}`);
   const oldUrl = urlFor(old, db, 'old-app-password');
+  // The app's own default privileges: new tables readable by reporting.
+  await query(admin, `ALTER DEFAULT PRIVILEGES FOR ROLE ${id(old)} IN SCHEMA public GRANT SELECT ON TABLES TO ${id(reporting)}`);
   // The migrations, run as the app's own user.
   await query(
     oldUrl,
@@ -200,6 +205,7 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(dry.stdout).toContain('function public.next_invoice()');
     expect(dry.stdout).toContain('view public.order_counts');
     expect(dry.stdout).toContain('COMMIT;');
+    expect(dry.stdout).toContain(`-- after the first rotation: ALTER DEFAULT PRIVILEGES FOR ROLE ${s.base} IN SCHEMA public GRANT SELECT ON TABLES TO ${s.reporting};`);
     expect(dry.stdout).toContain('dry run: nothing was changed');
     expect(dry.stdout).not.toMatch(/PASSWORD|old-app-password/);
     expect(await s.catalog()).toBe(pristine);
@@ -267,10 +273,16 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(await s.catalog()).toBe(afterRotate);
     expect((await s.audit()).filter((e) => e.action === 'db.adopt')).toHaveLength(1);
 
-    // The second rotation (to _b) works too, and the old user is still a working member.
+    // The default privileges adopt printed for after the first rotation: the second rotation (to _b)
+    // still works, and tables the new login creates get them.
+    await query(s.admin, `ALTER DEFAULT PRIVILEGES FOR ROLE ${id(s.base)} IN SCHEMA public GRANT SELECT ON TABLES TO ${id(s.reporting)}`);
     p.clock.advance(DAY * 2);
     const second = await p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
     expect(second.code, second.stdout + second.stderr).toBe(0);
+    const urlB = (await p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim();
+    expect(decodeURIComponent(new URL(urlB).username)).toBe(`${s.base}_b`);
+    await query(urlB, 'CREATE TABLE public.returns (id int)');
+    expect(await query(s.admin, `SELECT has_table_privilege($1, 'public.returns', 'SELECT') AS ok`, [s.reporting])).toEqual([{ ok: true }]);
     await appWork(s.oldUrl, 'old-after-second-rotate');
     // Retiring the imported version (the old user's URL) leaves the old user alone (alternate).
     p.clock.advance(DAY * 2);
@@ -349,8 +361,14 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
   });
   it('adopts an app user that owns the database itself (createdb -O app): the group becomes the owner', async () => {
     const s = await shop({ ownsDatabase: true });
+    // Another database where it owns one table and was granted another: adopt works on the configured one only.
+    const side = `${s.db}_side`;
+    await query(service.url, `CREATE DATABASE ${id(side)}`);
+    await query(urlFor('postgres', side), `CREATE TABLE mine (id int); ALTER TABLE mine OWNER TO ${id(s.old)}; CREATE TABLE theirs (id int); GRANT SELECT ON theirs TO ${id(s.old)}`);
     const dry = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--dry-run']);
     expect(dry.stdout).toContain(`database ${s.db}`);
+    expect(dry.stdout).toContain(`also owns objects in ${side}: REASSIGN OWNED works per database`);
+    expect(dry.stdout).toContain(`was also granted privileges in ${side}, which adopt (connected to ${s.db}) does not copy`);
     expect(dry.stdout).not.toContain('ON DATABASE');
     const r = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
     expect(r.code, r.stderr).toBe(0);

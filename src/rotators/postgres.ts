@@ -12,7 +12,7 @@ import { RotorError } from '../core/errors.js';
 import { defineRotator, type RotatorContext } from '../core/rotation/rotator-contract.js';
 import { composeUrl, resolveTarget, withAdmin, withLogin, type Target } from './postgres/pg-connection.js';
 import { postgresConfigSchema, type PostgresConfig } from './postgres/postgres-config.js';
-import { privilegeDifference, privilegeSnapshot } from './postgres/privilege-snapshot.js';
+import { privilegeDifference, privilegeSnapshots } from './postgres/privilege-snapshot.js';
 import { scramVerifier } from './postgres/scram-verifier.js';
 
 const { escapeIdentifier, escapeLiteral } = pg.Client.prototype;
@@ -226,7 +226,9 @@ export const postgresRotator = defineRotator({
     }
     await withAdmin(ctx, t, async (client) => {
       const reference = await referenceRole(ctx, client, ctx.config.baseRole, role);
-      const diff = privilegeDifference(await privilegeSnapshot(client, reference), await privilegeSnapshot(client, role));
+      // One pass over both roles: a database or table created or dropped meanwhile is no difference.
+      const [before, after] = await privilegeSnapshots(client, [reference, role]);
+      const diff = privilegeDifference(before!, after!);
       if (diff.missing.length || diff.extra.length) {
         const list = (xs: string[]) => xs.slice(0, 20).join('; ') + (xs.length > 20 ? `; … ${xs.length - 20} more` : '');
         throw new RotorError(

@@ -178,18 +178,20 @@ async function inspect(ctx: Ctx, client: pg.ClientBase, t: Target, oldUser: stri
   const params = [old.oid, base?.oid ?? null, gq];
 
   const here = (await client.query<{ oid: string }>('SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()')).rows[0]!.oid;
+  // Default privileges are the old user's too, but REASSIGN OWNED leaves them: see `later`.
   plan.owned = await column(
     client,
     `SELECT o.type || ' ' || o.identity AS v FROM pg_shdepend, LATERAL pg_identify_object(classid, objid, objsubid) o
-      WHERE refclassid = 'pg_authid'::regclass AND refobjid = $1::oid AND deptype = 'o' AND dbid IN (0, $2::oid) ORDER BY 1`,
+      WHERE refclassid = 'pg_authid'::regclass AND refobjid = $1::oid AND deptype = 'o' AND dbid IN (0, $2::oid)
+        AND classid <> 'pg_default_acl'::regclass ORDER BY 1`,
     [old.oid, here],
   );
-  const elsewhere = await column(
-    client,
-    `SELECT DISTINCT d.datname AS v FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
-      WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1::oid AND s.dbid NOT IN (0, $2::oid) ORDER BY 1`,
+  // Elsewhere: 'o' it owns objects there, 'a' it was granted privileges there.
+  const elsewhere = (await client.query<{ datname: string; deptype: string }>(
+    `SELECT DISTINCT d.datname, s.deptype FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+      WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = $1::oid AND s.deptype IN ('o', 'a') AND s.dbid NOT IN (0, $2::oid) ORDER BY 1`,
     [old.oid, here],
-  );
+  )).rows;
 
   if (!admin.rolsuper) {
     const usage = async (r: string) => (await client.query<{ ok: boolean }>(`SELECT pg_has_role(current_user, $1::oid, 'USAGE') AS ok`, [r])).rows[0]!.ok;
@@ -242,8 +244,13 @@ async function inspect(ctx: Ctx, client: pg.ClientBase, t: Target, oldUser: stri
   if (attributes.length) {
     plan.notes.push(`"${oldUser}" has ${attributes.join(', ')}, which a group role cannot pass on: the login roles will not have it`);
   }
-  if (elsewhere.length) {
-    plan.notes.push(`"${oldUser}" also owns objects in ${elsewhere.join(', ')}: REASSIGN OWNED works per database, so they stay with it (adopt a secret configured for that database, or reassign them yourself)`);
+  const owns = elsewhere.filter((e) => e.deptype === 'o').map((e) => e.datname);
+  const granted = elsewhere.filter((e) => e.deptype === 'a').map((e) => e.datname);
+  if (owns.length) {
+    plan.notes.push(`"${oldUser}" also owns objects in ${owns.join(', ')}: REASSIGN OWNED works per database, so they stay with it (adopt a secret configured for that database, or reassign them yourself)`);
+  }
+  if (granted.length) {
+    plan.notes.push(`"${oldUser}" was also granted privileges in ${granted.join(', ')}, which adopt (connected to ${t.database}) does not copy: grant them to "${group}" there`);
   }
   plan.later = await column(client, DEFAULTS_QUERY, [old.oid, gq]);
   if (plan.later.length) {

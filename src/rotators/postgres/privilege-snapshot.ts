@@ -6,43 +6,64 @@ import type pg from 'pg';
 
 const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
-const QUERIES: readonly string[] = [
+// Object privileges: for each object and privilege, `held` says, per role of $1, whether it has
+// it. Both roles are checked in the same row of the same statement, so an object created or
+// dropped meanwhile (another application's database, a migration) cannot show up as a
+// difference between them; an object dropped mid-statement yields NULL and is left out.
+const held = (check: string) => `ARRAY(SELECT ${check.replace('ROLE', 'who.name')} FROM unnest($1::name[]) WITH ORDINALITY who(name, i) ORDER BY who.i)`;
+const OBJECT_QUERIES: readonly string[] = [
   // Databases: CONNECT, CREATE, TEMP on every database that allows connections.
-  `SELECT 'database ' || quote_ident(d.datname) || ' ' || p AS line FROM pg_database d, unnest(ARRAY['CONNECT','CREATE','TEMP']) p
-     WHERE d.datallowconn AND has_database_privilege($1::name, d.oid, p)`,
-  `SELECT 'schema ' || quote_ident(n.nspname) || ' ' || p FROM pg_namespace n, unnest(ARRAY['USAGE','CREATE']) p
-     WHERE ${USER_SCHEMAS} AND has_schema_privilege($1::name, n.oid, p)`,
-  `SELECT 'table ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || p
+  `SELECT 'database ' || quote_ident(d.datname) || ' ' || p AS line, ${held('has_database_privilege(ROLE, d.oid, p)')} AS held
+     FROM pg_database d, unnest(ARRAY['CONNECT','CREATE','TEMP']) p WHERE d.datallowconn`,
+  `SELECT 'schema ' || quote_ident(n.nspname) || ' ' || p AS line, ${held('has_schema_privilege(ROLE, n.oid, p)')} AS held
+     FROM pg_namespace n, unnest(ARRAY['USAGE','CREATE']) p WHERE ${USER_SCHEMAS}`,
+  `SELECT 'table ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || p AS line, ${held('has_table_privilege(ROLE, c.oid, p)')} AS held
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES','TRIGGER']) p
-     WHERE c.relkind IN ('r','v','m','f','p') AND ${USER_SCHEMAS} AND has_table_privilege($1::name, c.oid, p)`,
-  `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' ' || p
+     WHERE c.relkind IN ('r','v','m','f','p') AND ${USER_SCHEMAS}`,
+  `SELECT 'column ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || '.' || quote_ident(a.attname) || ' ' || p AS line, ${held('has_column_privilege(ROLE, c.oid, a.attnum, p)')} AS held
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(ARRAY['SELECT','INSERT','UPDATE','REFERENCES']) p
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','v','m','f','p') AND ${USER_SCHEMAS} AND has_column_privilege($1::name, c.oid, a.attnum, p)`,
-  `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || p
+     WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','v','m','f','p') AND ${USER_SCHEMAS}`,
+  `SELECT 'sequence ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || p AS line, ${held('has_sequence_privilege(ROLE, c.oid, p)')} AS held
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, unnest(ARRAY['USAGE','SELECT','UPDATE']) p
-     WHERE c.relkind = 'S' AND ${USER_SCHEMAS} AND has_sequence_privilege($1::name, c.oid, p)`,
-  `SELECT 'function ' || f.oid::regprocedure::text || ' EXECUTE'
+     WHERE c.relkind = 'S' AND ${USER_SCHEMAS}`,
+  `SELECT 'function ' || f.oid::regprocedure::text || ' EXECUTE' AS line, ${held("has_function_privilege(ROLE, f.oid, 'EXECUTE')")} AS held
      FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace
-     WHERE ${USER_SCHEMAS} AND has_function_privilege($1::name, f.oid, 'EXECUTE')`,
+     WHERE ${USER_SCHEMAS}`,
+].map((q) => `SELECT line, held FROM (${q}) q WHERE true = ANY(held)`);
+
+// Catalog rows of the roles of $1 themselves.
+const ROLE_QUERIES: readonly string[] = [
   // Default privileges that name the role itself, as grantee or as the creating role.
-  `SELECT 'default privileges for ' || CASE WHEN d.defaclrole = r.oid THEN 'objects it creates' ELSE 'objects of ' || quote_ident(pg_get_userbyid(d.defaclrole)) END
+  `SELECT r.rolname AS role, 'default privileges for ' || CASE WHEN d.defaclrole = r.oid THEN 'objects it creates' ELSE 'objects of ' || quote_ident(pg_get_userbyid(d.defaclrole)) END
           || coalesce(' in schema ' || quote_ident(n.nspname), '') || ' on ' || d.defaclobjtype::text || ': ' || a.privilege_type
-          || CASE WHEN d.defaclrole = r.oid THEN ' to ' || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END ELSE '' END
+          || CASE WHEN d.defaclrole = r.oid THEN ' to ' || CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END ELSE '' END AS line
      FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace CROSS JOIN LATERAL aclexplode(d.defaclacl) a, pg_roles r
-     WHERE r.rolname = $1::name AND (a.grantee = r.oid OR d.defaclrole = r.oid)`,
+     WHERE r.rolname = ANY($1::name[]) AND (a.grantee = r.oid OR d.defaclrole = r.oid)`,
   // Role attributes that widen what a login can do.
-  `SELECT 'role attribute ' || x FROM pg_roles r, LATERAL (VALUES ('SUPERUSER', r.rolsuper), ('CREATEDB', r.rolcreatedb), ('CREATEROLE', r.rolcreaterole), ('BYPASSRLS', r.rolbypassrls), ('REPLICATION', r.rolreplication)) v(x, on_)
-     WHERE r.rolname = $1::name AND v.on_`,
+  `SELECT r.rolname AS role, 'role attribute ' || x AS line FROM pg_roles r, LATERAL (VALUES ('SUPERUSER', r.rolsuper), ('CREATEDB', r.rolcreatedb), ('CREATEROLE', r.rolcreaterole), ('BYPASSRLS', r.rolbypassrls), ('REPLICATION', r.rolreplication)) v(x, on_)
+     WHERE r.rolname = ANY($1::name[]) AND v.on_`,
 ];
+
+/** Every effective privilege of each of `roles` in the database `client` is connected to, compared object by object. */
+export async function privilegeSnapshots(client: pg.ClientBase, roles: readonly string[]): Promise<Set<string>[]> {
+  const sets = roles.map(() => new Set<string>());
+  for (const text of OBJECT_QUERIES) {
+    const { rows } = await client.query<{ line: string; held: (boolean | null)[] }>(text, [roles]);
+    for (const row of rows) {
+      if (row.held.some((h) => h === null)) continue; // dropped while being read
+      row.held.forEach((h, i) => h && sets[i]!.add(row.line));
+    }
+  }
+  for (const text of ROLE_QUERIES) {
+    const { rows } = await client.query<{ role: string; line: string }>(text, [roles]);
+    for (const row of rows) roles.forEach((r, i) => r === row.role && sets[i]!.add(row.line));
+  }
+  return sets;
+}
 
 /** Every effective privilege of `role` in the database `client` is connected to. */
 export async function privilegeSnapshot(client: pg.ClientBase, role: string): Promise<Set<string>> {
-  const lines = new Set<string>();
-  for (const text of QUERIES) {
-    const { rows } = await client.query<Record<string, string>>(text, [role]);
-    for (const row of rows) lines.add(Object.values(row)[0]!);
-  }
-  return lines;
+  return (await privilegeSnapshots(client, [role]))[0]!;
 }
 
 /** What `candidate` lacks and has beyond `reference`, each sorted; both empty when equal. */

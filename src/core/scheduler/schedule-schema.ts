@@ -63,7 +63,8 @@ function durationField(options: { allowZero: boolean }) {
     .describe('a duration such as 14d, 1d, 0d, 15m')
     .superRefine((text, ctx) => {
       try {
-        if (!options.allowZero && parseDuration(text) <= 0) ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
+        const ms = parseDuration(text);
+        if (!options.allowZero && ms <= 0) ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
       } catch (error) {
         ctx.addIssue({ code: 'custom', message: (error as Error).message });
       }
@@ -106,7 +107,7 @@ export const windowSchema = z
       .optional()
       .describe('local days the window opens on (default: every day)'),
     hours: z
-      .string()
+      .string({ error: 'hours is required: local HH:MM-HH:MM, e.g. "02:00-05:00"' })
       .describe('local hours, HH:MM-HH:MM; an end before the start crosses midnight')
       .refine((h) => parseHours(h) !== undefined, 'hours must be HH:MM-HH:MM (24-hour clock, start and end differ), e.g. "02:00-05:00" or "22:00-02:00"'),
     timezone: z
@@ -160,7 +161,7 @@ export const notifySchema = z
 
 export const schedulerSchema = z
   .strictObject({
-    retries: z.number().int().min(0).max(20).optional().describe('further attempts after a failed scheduled rotation (default 3)'),
+    retries: z.number({ error: 'retries must be a whole number from 0 to 20' }).int('retries must be a whole number from 0 to 20').min(0, 'retries must be a whole number from 0 to 20').max(20, 'retries must be a whole number from 0 to 20').optional().describe('further attempts after a failed scheduled rotation (default 3)'),
     backoff: durationField({ allowZero: false }).optional().describe('wait before the first retry, doubled each time (default 15m)'),
   })
   .describe('the scheduler (rotor scheduler, rotor serve)');
@@ -168,7 +169,7 @@ export const schedulerSchema = z
 /** The per-secret fields, spread into a secret entry's schema. */
 export const secretScheduleFields = {
   window: windowSchema.optional(),
-  auto: z.boolean().optional().describe('false: never rotate automatically; the scheduler sends reminders instead'),
+  auto: z.boolean({ error: 'auto must be true or false (false: reminders instead of scheduled rotations)' }).optional().describe('false: never rotate automatically; the scheduler sends reminders instead'),
 };
 
 export type WindowInput = z.infer<typeof windowSchema>;

@@ -386,7 +386,12 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       if (!slot) continue;
       const base = { secret: row.secret, environment: row.environment, slot: slot.slot };
       if (channels.length === 0) {
-        report.reminders.push({ ...base, channel: 'none', target: '', outcome: 'no-channel' });
+        // Reported once per slot (not every tick); a channel configured later gets its own key.
+        const key = [row.secret, row.environment, row.rotatedAt, slot.slot, 'none'].join('|');
+        if ((await claim(store, key, { secret: row.secret, environment: row.environment, cycle: row.rotatedAt, slot: slot.slot, channel: 'none' })) === 'claimed') {
+          await store.writeTransaction((trx) => trx.updateTable('scheduler_reminders').set({ state: 'sent', sent_at: clock.now() }).where('key', '=', key).execute());
+          report.reminders.push({ ...base, channel: 'none', target: '', outcome: 'no-channel' });
+        }
         continue;
       }
       const config = spec.config as { instructions?: unknown } | undefined;

@@ -302,6 +302,20 @@ describe('live delivery (rotor/client over SSE)', () => {
     expect(list.status).toBe(403);
   });
 
+  it('buildApp serves the events plugin by default (rotor serve has it without configuration)', async () => {
+    const l = await live();
+    const plain = await buildApp({ rotor: l.rotor, rateLimit: false });
+    await plain.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const stream = await rawStream(`http://127.0.0.1:${(plain.server.address() as AddressInfo).port}`, l.tokens.jwtApp);
+      expect(stream.status).toBe(200);
+      await waitFor('snapshot', () => stream.text.includes('event: snapshot') && stream.text.includes(J));
+      stream.close();
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('resumes from Last-Event-ID with the events it missed, and gets a snapshot when the id cannot be replayed', async () => {
     const l = await live();
     const first = await rawStream(l.url, l.tokens.jwtApp);

@@ -14,6 +14,7 @@ import { createTokenAuthenticator, type TokenAuthenticator } from '../core/token
 import { assertPermission, createAuthenticate, requirePermission, requireRole } from './auth/api-auth.js';
 import type { Permission } from './auth/roles.js';
 import { installErrorHandling, sendError } from './errors.js';
+import { eventsPlugin } from './events/events-plugin.js';
 import { routesPlugin, type ServerDeps } from './route-def.js';
 import { API_ROUTES } from './routes/index.js';
 
@@ -129,6 +130,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   await app.register(routesPlugin(API_ROUTES, deps));
   const pluginOptions: ServerPluginOptions = { deps, authenticate, requireRole, requirePermission };
-  for (const plugin of options.plugins ?? []) await app.register(plugin, pluginOptions);
+  // Live delivery (/v1/events, consumers) is always on; an events plugin given in `plugins` (own options) takes its place.
+  for (const plugin of [...(options.plugins ?? []), eventsPlugin]) await app.register(plugin, pluginOptions);
   return app;
 }

@@ -64,6 +64,8 @@ function matcher(globs: string[] | undefined): (name: string) => boolean {
  */
 export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPluginAsync<ServerPluginOptions> {
   return async (app: FastifyInstance, { deps }: ServerPluginOptions) => {
+    // buildApp registers the default events plugin after those it was given: one of them already did.
+    if (app.hasRoute({ method: 'GET', url: '/v1/events' })) return;
     const { rotor, clock } = deps;
     let feed: ChangeFeed | undefined;
     let hub: SseHub | undefined;

@@ -14,6 +14,7 @@ import { createTokenAuthenticator, type TokenAuthenticator } from '../core/token
 import { assertPermission, createAuthenticate, requirePermission, requireRole } from './auth/api-auth.js';
 import type { Permission } from './auth/roles.js';
 import { installErrorHandling, sendError } from './errors.js';
+import { createSecretReadPath, type SecretReadPath } from './read-path/secret-read-path.js';
 import { eventsPlugin } from './events/events-plugin.js';
 import { routesPlugin, type ServerDeps } from './route-def.js';
 import { API_ROUTES } from './routes/index.js';
@@ -69,10 +70,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const { rotor } = options;
   const clock = options.clock ?? rotor.clock;
   const engine = options.engine ?? createRotationEngine({ rotor });
-  const deps: ServerDeps = { rotor, engine, clock };
+  let readPath: Promise<SecretReadPath> | undefined;
+  const reads = () => {
+    readPath ??= rotor.store().then((store) => createSecretReadPath(rotor, store));
+    readPath.catch(() => (readPath = undefined));
+    return readPath;
+  };
+  const deps: ServerDeps = { rotor, engine, clock, reads };
   let authenticator: Promise<TokenAuthenticator> | undefined;
   const getAuthenticator = () => {
-    authenticator ??= rotor.store().then((store) => createTokenAuthenticator(store, clock));
+    authenticator ??= Promise.all([rotor.store(), reads()]).then(([store, path]) => createTokenAuthenticator(store, clock, path.findToken ? { findToken: path.findToken } : {}));
     authenticator.catch(() => (authenticator = undefined));
     return authenticator;
   };
@@ -98,6 +105,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // Only JSON bodies: anything else is a 415, before any handler runs.
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
+  app.addHook('onClose', async () => {
+    const path = readPath;
+    readPath = undefined;
+    if (path) (await path.catch(() => undefined))?.close();
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

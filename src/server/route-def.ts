@@ -8,11 +8,14 @@ import type { Clock } from '../core/clock.js';
 import { RotorError } from '../core/errors.js';
 import type { RotationEngine } from '../core/rotation/rotation-engine.js';
 import type { Permission } from './auth/roles.js';
+import type { SecretReadPath } from './read-path/secret-read-path.js';
 
 export interface ServerDeps {
   rotor: Rotor;
   engine: RotationEngine;
   clock: Clock;
+  /** The secret-value read path (opened with the store on first use). */
+  reads(): Promise<SecretReadPath>;
 }
 
 export interface RouteInput<P, Q, B> {

@@ -2,7 +2,6 @@
 // environment. Every read is audited (secret, environment, version, token, request id; never
 // the value) before the value is sent, and the answer is never cached by intermediaries.
 import { z } from 'zod';
-import { readOneValue } from '../../core/delivery/read-values.js';
 import { actorOf, assertSecretGrant } from '../auth/api-auth.js';
 import { defineRoute, type ApiRoute } from '../route-def.js';
 import { envName, iso, secretName } from '../schemas.js';
@@ -17,7 +16,7 @@ export const secretRoutes: ApiRoute[] = [
     query: z.strictObject({ env: envName, stage: z.enum(['current', 'previous']).optional() }),
     async handler({ deps, request, params, query }) {
       assertSecretGrant(request, params.name, query.env);
-      const v = await readOneValue(deps.rotor, actorOf(request), params.name, query.env, query.stage ?? 'current');
+      const v = await (await deps.reads()).read(actorOf(request), params.name, query.env, query.stage ?? 'current');
       return { secret: v.secret, environment: v.environment, stage: v.stage, versionId: v.versionId, value: v.value, retireAt: iso(v.retireAt) };
     },
   }),

@@ -1,0 +1,98 @@
+// How the API reads one secret value for an app: the hot path of `rotor serve`. On SQLite it
+// uses its own connection and prepared statements (the version lookup, the token lookup and the
+// audit append), because Kysely's per-query overhead was most of a read's cost; anywhere else it
+// is core's readOneValue. Both write the same `read.get` audit row (secret, environment,
+// version, token name, request id; never the value) in its own committed transaction before the
+// value is handed back: no batching, so no read can go unrecorded.
+import { setTimeout as sleep } from 'node:timers/promises';
+import BetterSqlite3 from 'better-sqlite3';
+import { canonicalEntry, chainHash, GENESIS_HASH, type Actor, type AuditEntry } from '../../core/audit/audit-log.js';
+import type { Rotor } from '../../core/context.js';
+import { assertReadable, readOneValue, type DeliveredStage, type DeliveredValue } from '../../core/delivery/read-values.js';
+import { RotorError } from '../../core/errors.js';
+import type { Store } from '../../core/store/open-store.js';
+import type { TokenLookupRow } from '../../core/tokens/authenticate-token.js';
+import { openVersion, type VersionRow } from '../../core/vault/versions.js';
+
+export interface SecretReadPath {
+  read(actor: Actor, name: string, environment: string, stage: DeliveredStage): Promise<DeliveredValue>;
+  /** The token row for authentication, where this path has a faster lookup than Kysely. */
+  findToken?(id: string): TokenLookupRow | undefined;
+  close(): void;
+}
+
+/** How long a read waits for another writer (a rotation, another process) before giving up. */
+const BUSY_WAIT_MS = 5_000;
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+}
+
+export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath {
+  if (store.dialect !== 'sqlite') {
+    return { read: (actor, name, environment, stage) => readOneValue(rotor, actor, name, environment, stage), close: () => undefined };
+  }
+  const db = new BetterSqlite3(store.location, { fileMustExist: true });
+  // No busy wait inside SQLite: a blocked synchronous call would stall the whole event loop,
+  // and with it the Kysely connection of this very process that holds the lock. Waits are async.
+  db.pragma('busy_timeout = 0');
+  db.pragma('synchronous = NORMAL');
+  const liveVersions = db.prepare<[string, string], VersionRow>(
+    "SELECT * FROM versions WHERE secret = ? AND environment = ? AND stage IN ('current', 'previous') ORDER BY created_at DESC",
+  );
+  const head = db.prepare<[], { hash: string }>('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+  const insert = db.prepare<[number, string, string, string, string, string]>('INSERT INTO audit_events (at, secret, environment, action, entry, hash) VALUES (?, ?, ?, ?, ?, ?)');
+  const token = db.prepare<[string], TokenLookupRow>('SELECT id, name, role, secrets, environments, hash, expires_at, revoked_at FROM api_tokens WHERE id = ?');
+  const append = db.transaction((at: number, entry: AuditEntry) => {
+    const text = canonicalEntry(entry);
+    insert.run(at, entry.secret!, entry.environment!, entry.action, text, chainHash(head.get()?.hash ?? GENESIS_HASH, text));
+  });
+
+  async function audit(at: number, entry: AuditEntry): Promise<void> {
+    const deadline = Date.now() + BUSY_WAIT_MS;
+    for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+      try {
+        append.immediate(at, entry);
+        return;
+      } catch (error) {
+        if (!isBusy(error) || Date.now() > deadline) throw error;
+        await sleep(wait);
+      }
+    }
+  }
+
+  return {
+    async read(actor, name, environment, stage) {
+      assertReadable(rotor, name, environment);
+      const master = await rotor.masterKey();
+      const now = rotor.clock.now();
+      const rows = liveVersions.all(name, environment);
+      const row = rows.find((r) => r.stage === stage && (stage === 'current' || (r.retire_at !== null && r.retire_at > now)));
+      if (!row) {
+        const why =
+          stage === 'current'
+            ? `${name} has no current value in ${environment}: import it with \`rotor import\` or rotate it first`
+            : `${name} has no previous value in its grace window in ${environment}`;
+        throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', why, { details: { secret: name, environment, stage } });
+      }
+      const value = openVersion(master, row);
+      await audit(now, {
+        v: 1,
+        at: new Date(now).toISOString(),
+        secret: name,
+        environment,
+        operator: actor.operator,
+        method: actor.method,
+        action: 'read.get',
+        outcome: 'success',
+        requestId: actor.requestId,
+        notes: `${name} ${stage} ${row.id}`,
+        details: { versionId: row.id, stage, count: 1 },
+      });
+      return { secret: name, environment, stage, variable: stage === 'current' ? name : `${name}_PREVIOUS`, versionId: row.id, value, retireAt: stage === 'previous' ? row.retire_at : null };
+    },
+    findToken: (id) => token.get(id),
+    close: () => db.close(),
+  };
+}

@@ -182,7 +182,7 @@ export async function adoptCommand(ctx: CommandContext, options: AdoptOptions, n
     }
     return 0;
   } catch (error) {
-    await record('failure', `rolled back: ${isRotorError(error) ? error.code : 'error'}`, { ...facts, error: isRotorError(error) ? error.code : null });
+    await record('failure', `failed: ${isRotorError(error) ? error.code : 'error'}${adopter.transactional ? ' (rolled back)' : ''}`, { ...facts, error: isRotorError(error) ? error.code : null });
     throw error;
   } finally {
     await lock.release();
@@ -192,7 +192,7 @@ export async function adoptCommand(ctx: CommandContext, options: AdoptOptions, n
 export function registerDb(program: Command, wrap: Wrap): void {
   const db = program.command('db').description('database secrets: first-time setup on an existing database');
   db.command('adopt')
-    .description("move an existing app user's objects and privileges to Rotor's group role (prints the SQL first; one transaction)")
+    .description("move an existing app user's objects and privileges to Rotor's group role (prints the SQL first; one transaction on PostgreSQL)")
     .argument('<name>', 'secret name, e.g. DATABASE_URL (kind postgres or mysql)')
     .requiredOption('-e, --env <environment>', 'environment whose database to adopt')
     .option('--dry-run', 'print the SQL and change nothing')

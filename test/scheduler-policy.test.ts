@@ -48,8 +48,15 @@ describe('rotor.yaml scheduler fields', () => {
     expect(defaults.secrets.get('TOKEN')!.auto).toBeUndefined();
   });
 
-  it('the default policy of rotor init stays valid without any environment variable', () => {
-    expect(() => parsePolicy(DEFAULT_POLICY_YAML, 'rotor.yaml', ROTATORS)).not.toThrow();
+  it('the default policy of rotor init stays valid without any environment variable, and so does its commented-out e-mail and webhook example', () => {
+    const policy = parsePolicy(DEFAULT_POLICY_YAML, 'rotor.yaml', ROTATORS);
+    expect(policy.scheduler).toEqual({ retries: 3, backoffMs: 15 * 60_000 });
+    expect(policy.notify).toEqual({ webhooks: [], remindersMs: [14 * DAY, DAY, 0], overdueEveryMs: DAY });
+    const uncommented = DEFAULT_POLICY_YAML.replace(/^ {2}# (?!Credentials)/gm, '  ');
+    expect(uncommented).not.toBe(DEFAULT_POLICY_YAML);
+    const withChannels = parsePolicy(uncommented, 'rotor.yaml', ROTATORS);
+    expect(withChannels.notify?.email).toEqual({ smtpUrlEnv: 'SMTP_URL', from: 'rotor@example.com', to: ['platform-team@example.com'] });
+    expect(withChannels.notify?.webhooks).toEqual([{ url: { env: 'SLACK_WEBHOOK_URL' }, keyEnv: 'REMINDER_WEBHOOK_KEY' }]);
   });
 
   it.each([

@@ -237,7 +237,10 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     expect((await tickFresh()).rotations).toMatchObject([{ outcome: 'gave-up', attempt: 3 }]);
     p.clock.set(due + 2 * DAY);
     state.fail = false; // fixed, but the scheduler has given up: a person rotates it
-    expect((await tickFresh()).waiting).toMatchObject([{ secret: 'TOKEN', reason: 'gave-up' }]);
+    const afterGivingUp = await tickFresh();
+    expect(afterGivingUp.waiting).toMatchObject([{ secret: 'TOKEN', reason: 'gave-up' }]);
+    // A person has to act now: the secret gets reminders like a manual one.
+    expect(afterGivingUp.reminders).toEqual([{ secret: 'TOKEN', environment: 'production', slot: 'overdue-2', channel: 'none', target: '', outcome: 'no-channel' }]);
     expect(await rotations(p)).toHaveLength(4);
 
     const check = await p.cli(['check']);

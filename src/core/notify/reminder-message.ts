@@ -12,7 +12,7 @@ export interface Reminder {
   /** The kind's `config.instructions` (manual secrets), if any. */
   instructions: string | null;
   /** Why the scheduler does not rotate it itself. */
-  reason: 'operator' | 'auto-disabled' | 'master-key';
+  reason: 'operator' | 'auto-disabled' | 'master-key' | 'gave-up';
   /** The slot this reminder fills: `due-14d`, `due-0d`, `overdue-3`. */
   slot: string;
   dueAt: number;
@@ -58,7 +58,9 @@ export function reminderMessage(r: Reminder): ReminderMessage {
       ? "It is Rotor's own master key."
       : r.reason === 'auto-disabled'
         ? 'Automatic rotation is off for it (auto: false in rotor.yaml).'
-        : `It is a ${r.kind} secret: a person rotates it.`;
+        : r.reason === 'gave-up'
+          ? 'Its scheduled rotation failed after every retry and the scheduler has given up: find out why (rotor audit list), then rotate it by hand.'
+          : `It is a ${r.kind} secret: a person rotates it.`;
   const lines = [
     `${where} ${when}.`,
     why,

@@ -66,4 +66,21 @@ secrets:
     kind: master-key
     cadence: 365d
     notes: Rotor's own master key; rotate with \`rotor master-key rotate\`
+
+# The scheduler (\`rotor scheduler\`, \`rotor serve\`) rotates what is due and can rotate by itself
+# (per secret: \`window: { days: [sat, sun], hours: "02:00-05:00", timezone: Europe/Berlin }\`,
+# \`auto: false\`), and reminds people of the rest.
+scheduler: { retries: 3, backoff: 15m }   # a failed scheduled rotation: 3 retries, 15m, 30m, 60m apart
+
+notify:
+  reminders: [14d, 1d, 0d]   # before the due date; then every overdueEvery while overdue
+  overdueEvery: 1d
+  # Credentials come from environment variables, never from this file:
+  # email:
+  #   smtp: { url: { env: SMTP_URL } }        # smtp://user:password@host:587 (smtps:// for TLS)
+  #   from: rotor@example.com
+  #   to: [platform-team@example.com]
+  # webhook:                                  # Slack-compatible JSON, HMAC-signed
+  #   - url: { env: SLACK_WEBHOOK_URL }       # or a plain https:// URL
+  #     key: { env: REMINDER_WEBHOOK_KEY }
 `;

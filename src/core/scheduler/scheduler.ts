@@ -6,8 +6,9 @@
 //      kind without `auto: false`), method `scheduled`, inside its maintenance window;
 //   4. retry failed scheduled rotations with exponential backoff, giving up after the retries
 //      (the failed rotation already makes `rotor check` CRITICAL);
-//   5. remind people of the rest (manual kinds, `auto: false`, the master key) at the
-//      configured offsets, each slot once per channel (a unique key in the store), audited.
+//   5. remind people of the rest (manual kinds, `auto: false`, the master key, and what the
+//      scheduler gave up on) at the configured offsets, each slot once per channel (a unique
+//      key in the store), each delivery audited.
 // Only the holder of the leader lease acts; `start()` runs ticks on real timers until `stop()`.
 // The scheduler reads names, dates and policy text, never a value.
 import { randomUUID } from 'node:crypto';
@@ -377,10 +378,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const now = clock.now();
     const status = await computeStatus(store, { now });
     const policy = rotor.policy();
+    // Secrets the scheduler gave up on are a person's job now: they get reminders too.
+    const gaveUp = new Set(
+      (await store.db.selectFrom('scheduler_attempts').select(['secret', 'environment', 'cycle']).where('state', '=', 'failed').execute()).map((a) => `${a.secret}\0${a.environment}\0${a.cycle}`),
+    );
     for (const row of status.rows) {
       const spec = policy.secrets.get(row.secret);
       if (!spec) continue;
-      const reason = automatic(spec);
+      const reason = automatic(spec) ?? (gaveUp.has(`${row.secret}\0${row.environment}\0${row.rotatedAt}`) ? 'gave-up' : undefined);
       if (reason === undefined || row.nextDueAt === null || row.overdueAt === null || row.rotatedAt === null) continue;
       const slot = currentReminderSlot({ nextDueAt: row.nextDueAt, overdueAt: row.overdueAt }, notify, now);
       if (!slot) continue;

@@ -143,6 +143,28 @@ describe.skipIf(!available)('postgres rotator (private cluster, scram-sha-256)',
       expect(await engine.query((await f.current())!, 'SELECT count(*)::int AS n FROM public.notes')).toEqual([{ n: 0 }]);
     }));
 
+  it("alternate: a team's imported DATABASE_URL is superseded by the first rotation, and retire leaves that user to the team", () =>
+    using({}, async (f) => {
+      const legacy = `${f.s.prefix}_legacy`;
+      await engine.query(engine.rootUrl(), `CREATE ROLE ${legacy} LOGIN PASSWORD 'legacy-pass-123' IN ROLE ${f.s.group}`);
+      try {
+        const legacyUrl = `postgres://${legacy}:legacy-pass-123@127.0.0.1:${engine.port()}/${f.s.database}`;
+        const imported = await f.p.cli(['import', 'DATABASE_URL', '--env', 'production', '--rotated-at', '2025-12-01'], { stdin: legacyUrl });
+        expect(imported.code, imported.stderr).toBe(0);
+        const bad = await f.p.cli(['import', 'DATABASE_URL', '--env', 'production'], { stdin: 'mysql://x:y@h/db' });
+        expect(bad.stderr).toMatch(/expected a postgres:\/\/ URL|already/);
+        const url = await rotateOk(f);
+        expect(userOf(url)).toBe(f.s.a);
+        f.p.clock.advance(DAY + 1);
+        expect((await f.retire()).length).toBe(1);
+        // Rotor does not disable a login it did not create under alternate: the team drops it.
+        expect(await engine.loginCode(legacyUrl)).toBe('ok');
+        expect(await engine.loginCode(url)).toBe('ok');
+      } finally {
+        await engine.query(engine.rootUrl(), `DROP ROLE IF EXISTS ${legacy}`);
+      }
+    }));
+
   it('clone: a rotation killed between apply and verify is rolled back by resume, dropping the new role', () =>
     using({ strategy: 'clone' }, async (f) => {
       const current = await rotateOk(f);

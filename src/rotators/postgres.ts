@@ -248,6 +248,23 @@ export const postgresRotator = defineRotator({
   async emergencyActions(ctx) {
     return [`the previous login role of ${ctx.secret} was disabled (NOLOGIN, password removed) and its sessions terminated at once`];
   },
+  async validateImport(ctx, value) {
+    // A team's existing DATABASE_URL: the login it names becomes the version's role, so the next
+    // rotation knows which credential it supersedes (and, for clone, which role it retires).
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: not a URL; expected postgres://user:password@host:port/database`);
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: expected a postgres:// URL, got ${url.protocol}//…`);
+    }
+    const role = decodeURIComponent(url.username);
+    if (!role || !url.password) throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the URL needs a user and a password`);
+    const t = resolveTarget(ctx);
+    return { value, meta: { role, strategy: ctx.config.strategy, host: url.hostname || t.host, port: Number(url.port || t.port), database: decodeURIComponent(url.pathname.slice(1)) || t.database, imported: true } };
+  },
   async runSql(ctx, material, statement, timeoutMs) {
     const limited = { ...ctx, config: { ...ctx.config, statementTimeoutMs: timeoutMs } };
     return withLogin(limited, material.value, async (client) => (await client.query(statement)).rowCount ?? 0);

@@ -295,7 +295,8 @@ export const mysqlRotator = defineRotator({
       }
     } catch (error) {
       const e = dbError(ctx, `logging in as ${creds.user} with the new password`, error);
-      throw e.code === 'ERR_ROTOR_VERIFY_FAILED' ? e : new RotorError('ERR_ROTOR_VERIFY_FAILED', e.message, { cause: error });
+      // An unreachable server says so, as on PostgreSQL; anything else is a failed verify.
+      throw e.code === 'ERR_ROTOR_VERIFY_FAILED' || e.code === 'ERR_ROTOR_DB_UNREACHABLE' ? e : new RotorError('ERR_ROTOR_VERIFY_FAILED', e.message, { cause: error });
     } finally {
       await app?.end().catch(() => {});
     }

@@ -387,7 +387,7 @@ ${o.extra ?? ''}`;
       weakAdmin: { code: 'ERR_ROTOR_DB_PRIVILEGE_MISSING', message: /lacks a privilege Rotor needs \(CREATE USER/ },
       unreachable: /server is not reachable \(ECONNREFUSED\)/,
       statementTimeout: /ran longer than statementTimeoutMs \(1000 ms\)/,
-      verifyCut: (s) => ({ code: 'ERR_ROTOR_VERIFY_FAILED', message: `logging in as ${s.b} with the new password` }),
+      verifyCut: (s) => ({ code: 'ERR_ROTOR_DB_UNREACHABLE', message: `logging in as ${s.b} with the new password` }),
       roleInUse: (user) => `${user}, the user this rotation would reuse, still has 1 live session(s)`,
       emergencyAction: /MySQL user was locked and its live connections killed/,
     },

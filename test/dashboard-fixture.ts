@@ -56,11 +56,11 @@ export async function buildDashboardApp(rotor: Rotor, options: DashboardOptions 
   return app;
 }
 
-export async function createDashboardFixture(options: DashboardOptions & { trustProxy?: boolean; policy?: string } = {}): Promise<DashboardFixture> {
+export async function createDashboardFixture(options: DashboardOptions & { trustProxy?: boolean; policy?: string; rotate?: string[] } = {}): Promise<DashboardFixture> {
   const project = await createProject({ policy: options.policy ?? DASHBOARD_POLICY });
   const rotor = project.rotor();
   const engine = createRotationEngine({ rotor });
-  for (const secret of ['JWT_ACCESS_SECRET', 'SESSION_SECRET']) {
+  for (const secret of options.rotate ?? ['JWT_ACCESS_SECRET', 'SESSION_SECRET']) {
     const result = await engine.rotate(SETUP, { secret, method: 'manual' });
     if (!result.ok) throw new Error(`setup rotation of ${secret} failed`);
   }

@@ -15,7 +15,7 @@ header.top nav a{color:#cfd8ea;margin-right:16px}header.top nav a.active{color:#
 header.top .who{margin-left:auto;display:flex;gap:12px;align-items:center;color:#cfd8ea}
 header.top .who button{background:transparent;border:1px solid #56627c;color:#fff;padding:3px 10px;border-radius:4px;cursor:pointer}
 main{max-width:1200px;margin:0 auto;padding:20px 24px 48px}
-h1{font-size:22px;margin:4px 0 14px}h2{font-size:16px;margin:26px 0 10px}
+h1{font-size:22px;margin:4px 0 14px}h1.mono{font-size:22px}h2{font-size:16px;margin:26px 0 10px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:16px;margin-bottom:16px}
 table{width:100%;border-collapse:collapse;background:var(--card);border:1px solid var(--line);border-radius:8px;overflow:hidden}
 th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top}
@@ -35,6 +35,7 @@ td.mono,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;f
 .summary a{display:flex;gap:6px;align-items:center;padding:6px 12px;border:1px solid var(--line);border-radius:6px;background:var(--card);color:var(--fg)}
 .summary a.on{border-color:var(--accent);box-shadow:0 0 0 1px var(--accent)}
 .summary b{font-size:16px}
+#filter-q{min-width:280px}
 form.filters{display:flex;gap:8px;flex-wrap:wrap;align-items:center;margin-bottom:12px}
 input,select,textarea{font:inherit;padding:6px 8px;border:1px solid #c5ccd8;border-radius:5px;background:#fff}
 textarea{width:100%;min-height:54px}
@@ -55,6 +56,11 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;white-space:pre-wrap}
 .week{margin-bottom:14px}.week h2{margin:0 0 6px;font-size:14px}
 .hidden{display:none}
+table.fixed{table-layout:fixed}
+#inventory table{border-radius:0;border-top:0}#inventory table:first-child{border-top:1px solid var(--line);border-radius:8px 8px 0 0}
+#inventory .chunk{content-visibility:auto;contain-intrinsic-size:auto 1700px}table.fixed tr>:nth-child(1){width:26%}table.fixed tr>:nth-child(2){width:11%}table.fixed tr>:nth-child(3){width:10%}
+table.fixed tr>:nth-child(4){width:13%}table.fixed tr>:nth-child(5){width:13%}table.fixed tr>:nth-child(6){width:16%}table.fixed tr>:nth-child(7){width:11%}
+table.fixed td{overflow:hidden;text-overflow:ellipsis}
 tr.highlight td{background:#fffbe6}
 footer{color:var(--muted);font-size:12px;text-align:center;padding:18px}
 `;
@@ -63,13 +69,21 @@ export const DASHBOARD_JS = `'use strict';
 (function () {
   // Live filter on the inventory: hides rows whose data-search does not contain the text.
   var q = document.getElementById('filter-q');
-  var rows = document.querySelectorAll('tr[data-search]');
-  if (q && rows.length) {
+  var table = document.getElementById('inventory');
+  if (q && table) {
+    var rows = null;
+    var texts = null;
     var apply = function () {
+      // The rows' text is read on first use, not at load, so a large inventory renders sooner.
+      if (!rows) {
+        rows = table.querySelectorAll('tbody tr');
+        texts = [];
+        for (var j = 0; j < rows.length; j++) texts.push(rows[j].textContent.toLowerCase());
+      }
       var needle = q.value.trim().toLowerCase();
       var shown = 0;
       for (var i = 0; i < rows.length; i++) {
-        var hit = !needle || rows[i].getAttribute('data-search').indexOf(needle) !== -1;
+        var hit = !needle || texts[i].indexOf(needle) !== -1;
         rows[i].classList.toggle('hidden', !hit);
         if (hit) shown++;
       }

@@ -34,6 +34,17 @@ function filterHref(ctx: PageContext, f: InventoryFilter): string {
   return `${ctx.base}/${s ? `?${s}` : ''}`;
 }
 
+// Rows go in tables of CHUNK rows, each in a block the browser may skip laying out and painting
+// while it is off screen (content-visibility), so 2,000 rows render about as fast as 50.
+const CHUNK = 50;
+function chunks(rows: SafeHtml[]): SafeHtml {
+  const out: SafeHtml[] = [];
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    out.push(html`<div class="chunk"><table class="fixed"><tbody>${joinHtml(rows.slice(i, i + CHUNK))}</tbody></table></div>`);
+  }
+  return joinHtml(out);
+}
+
 export function inventoryPage(ctx: PageContext, report: StatusReport, environments: readonly string[], filter: InventoryFilter): string {
   const rows = report.rows.filter((r) => matches(r, filter));
   const counts = report.summary.byState;
@@ -41,10 +52,9 @@ export function inventoryPage(ctx: PageContext, report: StatusReport, environmen
     (s) => html`<a href="${filterHref(ctx, { ...filter, state: filter.state === s ? undefined : s })}" class="${filter.state === s ? 'on' : ''}">${stateBadge(s)}<b>${counts[s]}</b></a>`,
   );
   const body = rows.map((r) => {
-    const search = `${r.secret} ${r.environment} ${r.kind} ${r.owner ?? ''} ${STATE_LABELS[r.state]}`.toLowerCase();
     const secretHref = `${ctx.base}/secrets/${encodeURIComponent(r.secret)}`;
     const rotation = r.rotation && r.state === 'failed' ? html`<div class="muted mono">${r.rotation.errorCode ?? 'failed'}</div>` : '';
-    return html`<tr data-search="${search}"><td><a href="${secretHref}">${r.secret}</a></td><td>${r.environment}</td><td>${r.kind}</td><td>${r.owner ?? '—'}</td><td>${stateBadge(r.state)}${rotation}</td><td>${formatDate(r.nextDueAt)} <span class="muted">${relative(r.nextDueAt, ctx.now)}</span></td><td>${formatDate(r.rotatedAt)}</td></tr>`;
+    return html`<tr><td><a href="${secretHref}">${r.secret}</a></td><td>${r.environment}</td><td>${r.kind}</td><td>${r.owner ?? '—'}</td><td>${stateBadge(r.state)}${rotation}</td><td>${formatDate(r.nextDueAt)} <span class="muted">${relative(r.nextDueAt, ctx.now)}</span></td><td>${formatDate(r.rotatedAt)}</td></tr>`;
   });
   const stateOptions = STATUS_STATES.map((s) => html`<option value="${s}" ${filter.state === s ? html`selected` : ''}>${STATE_LABELS[s]}</option>`);
   const envOptions = environments.map((e) => html`<option value="${e}" ${filter.env === e ? html`selected` : ''}>${e}</option>`);
@@ -61,8 +71,8 @@ export function inventoryPage(ctx: PageContext, report: StatusReport, environmen
 <button type="submit" class="secondary">Filter</button>
 <span class="muted"><span id="shown-count">${rows.length}</span> of ${report.rows.length} shown</span>
 </form>
-<table id="inventory"><thead><tr><th>Secret</th><th>Environment</th><th>Kind</th><th>Owner</th><th>State</th><th>Next due</th><th>Last rotated</th></tr></thead>
-<tbody>${joinHtml(body)}</tbody></table>
+<div id="inventory"><table class="fixed"><thead><tr><th>Secret</th><th>Environment</th><th>Kind</th><th>Owner</th><th>State</th><th>Next due</th><th>Last rotated</th></tr></thead></table>
+${chunks(body)}</div>
 ${rows.length === 0 ? html`<p class="muted">Nothing matches this filter.</p>` : ''}`,
   );
 }

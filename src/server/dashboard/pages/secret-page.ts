@@ -93,7 +93,7 @@ ${data.formError ? html`<div class="notice err" role="alert">${data.formError}</
 <dt>Cadence</dt><dd>due at ${duration(spec.cadence.targetMs)}, overdue after ${duration(spec.cadence.maxMs)}, warned ${duration(spec.cadence.warnMs)} before</dd>
 <dt>Notes</dt><dd id="secret-notes">${spec.notes ?? '—'}</dd></dl></div>
 <h2>State</h2><table><thead><tr><th>Environment</th><th>State</th><th>Last rotated</th><th>Next due</th><th>Overdue from</th><th>Grace until</th></tr></thead><tbody>${status}</tbody></table>
-<h2>Rotate</h2>${forms}
+<h2>Actions</h2>${forms}
 <h2>Version timeline</h2>${data.versions.length === 0 ? html`<p class="muted">No versions stored yet.</p>` : html`<table id="versions"><thead><tr><th>Version</th><th>Env</th><th>Stage</th><th>Origin</th><th>Created</th><th>Promoted</th><th>Retired</th></tr></thead><tbody>${versions}</tbody></table>`}
 <h2>Rotations</h2>${data.rotations.length === 0 ? html`<p class="muted">None yet.</p>` : html`<table><thead><tr><th>Started</th><th>Env</th><th>Method</th><th>Operator</th><th>State</th><th>Reason</th><th>Request id</th></tr></thead><tbody>${rotations}</tbody></table>`}
 <h2>Audit</h2>${auditTable(data.audit, data.result ? { highlight: data.result.requestId } : {})}`,

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createCommandContext } from '../src/cli/command-context.js';
 import { schedulerCommand } from '../src/cli/commands/scheduler.js';
 import type { CliIo } from '../src/cli/io.js';
+import { reminderMessage } from '../src/core/notify/reminder-message.js';
 import { createScheduler, type SchedulerReport } from '../src/core/scheduler/scheduler.js';
 import { createProject, DAY } from './helpers/project.js';
 
@@ -64,6 +65,28 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
     expect(out.stdout).toMatch(/another scheduler is the leader \(process \d+ on .+, lease until 2026-01-31T00:05:00\.000Z\): nothing done/);
     await leader.stop();
     expect((await p.cli(['scheduler', '--once'])).stdout).toContain('nothing to do');
+  });
+
+  it("reminds of Rotor's own master key (rotated with rotor master-key rotate), and rotor schema describes the new fields", async () => {
+    const p = await createProject(); // rotor init's policy: ROTOR_MASTER_KEY, 365d
+    p.clock.advance(365 * DAY);
+    const out = await p.cli(['scheduler', '--once', '--json']);
+    const report = JSON.parse(out.stdout) as SchedulerReport;
+    expect(report.reminders).toContainEqual({ secret: 'ROTOR_MASTER_KEY', environment: '*', slot: 'due-0d', channel: 'none', target: '', outcome: 'no-channel' });
+    const schema = JSON.parse((await p.cli(['schema'])).stdout) as { properties: Record<string, { properties?: Record<string, unknown> }> };
+    expect(Object.keys(schema.properties.notify!.properties!)).toEqual(['email', 'webhook', 'reminders', 'overdueEvery']);
+    expect(Object.keys(schema.properties.scheduler!.properties!)).toEqual(['retries', 'backoff']);
+  });
+
+  it('reminder texts say what to run, and why the scheduler does not do it', () => {
+    const common = { environment: '*', kind: 'master-key', owner: null, notes: null, instructions: null, slot: 'due-1d', dueAt: Date.UTC(2027, 0, 1), overdueAt: Date.UTC(2027, 0, 2), at: Date.UTC(2026, 11, 31) };
+    const master = reminderMessage({ ...common, secret: 'ROTOR_MASTER_KEY', reason: 'master-key' });
+    expect(master.subject).toBe('Rotor: ROTOR_MASTER_KEY is due in 1 day');
+    expect(master.text).toContain('When done: rotor master-key rotate');
+    const gaveUp = reminderMessage({ ...common, secret: 'TOKEN', environment: 'production', kind: 'random', reason: 'gave-up', at: Date.UTC(2027, 0, 5) });
+    expect(gaveUp.subject).toBe('Rotor: TOKEN (production) is OVERDUE');
+    expect(gaveUp.text).toContain('the scheduler has given up');
+    expect(gaveUp.text).toContain('When done: rotor rotate TOKEN --env production');
   });
 
   it('refuses a bad --interval', async () => {

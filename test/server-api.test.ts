@@ -340,6 +340,33 @@ describe('secret reads', () => {
     }
   });
 
+  test('a read right after a rotation gets the new value, never a cached old one', async () => {
+    const first = (await f.call(f.tokens.app, { method: 'GET', url: '/v1/secrets/SESSION_SECRET/value?env=production' })).json() as { versionId: string; value: string };
+    const rotated = await f.call(f.tokens.operator, { method: 'POST', url: '/v1/secrets/SESSION_SECRET/rotate', payload: { environment: 'production' } });
+    const newVersion = (rotated.json() as { results: { versionId: string }[] }).results[0]!.versionId;
+    const second = (await f.call(f.tokens.app, { method: 'GET', url: '/v1/secrets/SESSION_SECRET/value?env=production' })).json() as { versionId: string; value: string };
+    expect(second.versionId).toBe(newVersion);
+    expect(second.value).not.toBe(first.value);
+    const previous = (await f.call(f.tokens.app, { method: 'GET', url: '/v1/secrets/SESSION_SECRET/value?env=production&stage=previous' })).json() as { versionId: string; value: string };
+    expect(previous).toMatchObject({ versionId: first.versionId, value: first.value });
+  });
+
+  test('reads racing rotations in the same process all succeed, each audited once, and the chain stays intact', async () => {
+    const before = (await f.snapshot()).audit;
+    const reads = Array.from({ length: 60 }, () => f.call(f.tokens.app, { method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=production' }));
+    const rotations = [0, 1, 2].map(() => f.call(f.tokens.operator, { method: 'POST', url: '/v1/secrets/SESSION_SECRET/rotate', payload: { environment: 'staging' } }));
+    const results = await Promise.all([...reads, ...rotations]);
+    const statuses = results.map((r) => r.statusCode);
+    expect(statuses.slice(0, 60).every((s) => s === 200)).toBe(true);
+    // Concurrent rotations of one secret: one runs, the others are told the lock is held.
+    expect(statuses.slice(60).every((s) => s === 200 || s === 409)).toBe(true);
+    const store = await f.rotor.store();
+    const readRows = await store.db.selectFrom('audit_events').select('entry').where('seq', '>', before).where('action', '=', 'read.get').execute();
+    expect(readRows).toHaveLength(60);
+    const verify = await f.call(f.tokens.auditor, { method: 'GET', url: '/v1/audit/verify' });
+    expect(verify.json().ok).toBe(true);
+  });
+
   test('reads outside the grant are 403s and are not audited as reads', async () => {
     await refused(f.tokens.app, { method: 'GET', url: '/v1/secrets/BILLING_KEY/value?env=production' }, 403, 'ERR_ROTOR_API_FORBIDDEN', /BILLING_KEY in production/);
     await refused(f.tokens.app, { method: 'GET', url: '/v1/secrets/SESSION_SECRET/value?env=staging' }, 403, 'ERR_ROTOR_API_FORBIDDEN');

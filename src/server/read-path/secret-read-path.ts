@@ -3,7 +3,8 @@
 // audit append), because Kysely's per-query overhead was most of a read's cost; anywhere else it
 // is core's readOneValue. Both write the same `read.get` audit row (secret, environment,
 // version, token name, request id; never the value) in its own committed transaction before the
-// value is handed back: no batching, so no read can go unrecorded.
+// value is handed back: no batching, so no read can go unrecorded. Decrypted values are cached
+// per version id (see VALUE_CACHE_SIZE).
 import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { canonicalEntry, chainHash, GENESIS_HASH, type Actor, type AuditEntry } from '../../core/audit/audit-log.js';
@@ -14,12 +15,22 @@ import type { Store } from '../../core/store/open-store.js';
 import type { TokenLookupRow } from '../../core/tokens/authenticate-token.js';
 import { openVersion, type VersionRow } from '../../core/vault/versions.js';
 
+type LiveVersion = Pick<VersionRow, 'id' | 'stage' | 'retire_at' | 'master_key_id'>;
+
 export interface SecretReadPath {
   read(actor: Actor, name: string, environment: string, stage: DeliveredStage): Promise<DeliveredValue>;
   /** The token row for authentication, where this path has a faster lookup than Kysely. */
   findToken?(id: string): TokenLookupRow | undefined;
   close(): void;
 }
+
+/**
+ * Decrypted values kept per version id. A version's value never changes (rotation makes a new
+ * version; retiring destroys it and moves it out of the stages the lookup selects, so a cached
+ * value is never served once its row is gone): the lookup runs on every read, only the two
+ * AES-GCM operations of the envelope are skipped. The process holds the master key anyway.
+ */
+const VALUE_CACHE_SIZE = 1024;
 
 /** How long a read waits for another writer (a rotation, another process) before giving up. */
 const BUSY_WAIT_MS = 5_000;
@@ -38,9 +49,11 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
   // and with it the Kysely connection of this very process that holds the lock. Waits are async.
   db.pragma('busy_timeout = 0');
   db.pragma('synchronous = NORMAL');
-  const liveVersions = db.prepare<[string, string], VersionRow>(
-    "SELECT * FROM versions WHERE secret = ? AND environment = ? AND stage IN ('current', 'previous') ORDER BY created_at DESC",
+  // The lookup reads no blobs: the sealed value is fetched only when the cache does not hold it.
+  const liveVersions = db.prepare<[string, string], LiveVersion>(
+    "SELECT id, stage, retire_at, master_key_id FROM versions WHERE secret = ? AND environment = ? AND stage IN ('current', 'previous') ORDER BY created_at DESC",
   );
+  const sealed = db.prepare<[string], VersionRow>('SELECT * FROM versions WHERE id = ?');
   const head = db.prepare<[], { hash: string }>('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   const insert = db.prepare<[number, string, string, string, string, string]>('INSERT INTO audit_events (at, secret, environment, action, entry, hash) VALUES (?, ?, ?, ?, ?, ?)');
   const token = db.prepare<[string], TokenLookupRow>('SELECT id, name, role, secrets, environments, hash, expires_at, revoked_at FROM api_tokens WHERE id = ?');
@@ -48,6 +61,20 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
     const text = canonicalEntry(entry);
     insert.run(at, entry.secret!, entry.environment!, entry.action, text, chainHash(head.get()?.hash ?? GENESIS_HASH, text));
   });
+
+  const values = new Map<string, string>();
+  function valueOf(master: Awaited<ReturnType<Rotor['masterKey']>>, row: LiveVersion): string {
+    const key = `${row.master_key_id}:${row.id}`;
+    let value = values.get(key);
+    if (value === undefined) {
+      const full = sealed.get(row.id);
+      if (!full) throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', `version ${row.id} is gone`, { details: { versionId: row.id } });
+      value = openVersion(master, full);
+      if (values.size >= VALUE_CACHE_SIZE) values.delete(values.keys().next().value!);
+      values.set(key, value);
+    }
+    return value;
+  }
 
   async function audit(at: number, entry: AuditEntry): Promise<void> {
     const deadline = Date.now() + BUSY_WAIT_MS;
@@ -76,7 +103,7 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
             : `${name} has no previous value in its grace window in ${environment}`;
         throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', why, { details: { secret: name, environment, stage } });
       }
-      const value = openVersion(master, row);
+      const value = valueOf(master, row);
       await audit(now, {
         v: 1,
         at: new Date(now).toISOString(),
@@ -93,6 +120,9 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
       return { secret: name, environment, stage, variable: stage === 'current' ? name : `${name}_PREVIOUS`, versionId: row.id, value, retireAt: stage === 'previous' ? row.retire_at : null };
     },
     findToken: (id) => token.get(id),
-    close: () => db.close(),
+    close: () => {
+      values.clear();
+      db.close();
+    },
   };
 }

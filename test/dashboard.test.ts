@@ -3,7 +3,8 @@ import { hotp, matchTotp, base32Decode, base32Encode, otpauthUri, totpCode } fro
 import { hashPassword, verifyPassword } from '../src/core/operators/password-hash.js';
 import { escapeHtml } from '../src/server/dashboard/html.js';
 import { foldLine, icsText } from '../src/server/dashboard/ics-feed.js';
-import { CSRF_MESSAGE } from '../src/server/dashboard/dashboard-plugin.js';
+import { buildApp } from '../src/server/app.js';
+import { createDashboardPlugin, CSRF_MESSAGE } from '../src/server/dashboard/dashboard-plugin.js';
 import { createProject } from './helpers/project.js';
 import {
   cookieValue,
@@ -381,5 +382,44 @@ describe('dashboard pages', () => {
     const folded = foldLine(`DESCRIPTION:${'é'.repeat(100)}`);
     for (const line of folded.split('\r\n')) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(75);
     expect(folded.replace(/\r\n /g, '')).toBe(`DESCRIPTION:${'é'.repeat(100)}`);
+  });
+});
+
+describe('dashboard inside buildApp', () => {
+  it('works as a buildApp plugin (one given in plugins replaces the default): sign in, rotate with the request id buildApp answers, odd bodies are 4xx', async () => {
+    const f = await setup();
+    const app = await buildApp({ rotor: f.rotor, plugins: [createDashboardPlugin({ loginLimit: { maxFailures: 50, windowMs: 60_000 } })], requestLogging: false });
+    try {
+      const g = { ...f, app };
+      const { cookie } = await signIn(g);
+      expect(cookie).not.toBe('');
+      const page = await app.inject({ method: 'GET', url: '/dashboard/secrets/SESSION_SECRET', headers: { cookie } });
+      expect(page.statusCode).toBe(200);
+      expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+      const res = await app.inject({ method: 'POST', url: '/dashboard/secrets/SESSION_SECRET/rotate', headers: { ...FORM, cookie }, payload: form({ csrf: csrfOf(page.body), reason: 'via buildApp' }) });
+      expect(res.statusCode).toBe(303);
+      const rows = (await auditRows(f)).filter((r) => r.requestId === res.headers['x-request-id']);
+      expect(rows.length).toBeGreaterThan(0);
+      for (const r of rows) expect(r.operator).toBe('alice');
+      const json = await app.inject({ method: 'POST', url: '/dashboard/login', headers: { 'content-type': 'application/json' }, payload: { name: 1, password: [], code: {} } });
+      expect(json.statusCode).toBe(403);
+      const text = await app.inject({ method: 'POST', url: '/dashboard/login', headers: { 'content-type': 'text/plain' }, payload: 'x' });
+      expect(text.statusCode).toBe(415);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('is on by default in buildApp (rotor serve) at /dashboard', async () => {
+    const f = await setup();
+    const app = await buildApp({ rotor: f.rotor, requestLogging: false });
+    try {
+      const login = await app.inject({ method: 'GET', url: '/dashboard/login' });
+      expect(login.statusCode).toBe(200);
+      expect(login.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect((await app.inject({ method: 'GET', url: '/dashboard/' })).headers.location).toBe('/dashboard/login');
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -16,6 +16,7 @@ import type { Permission } from './auth/roles.js';
 import { installErrorHandling, sendError } from './errors.js';
 import { createSecretReadPath, type SecretReadPath } from './read-path/secret-read-path.js';
 import { eventsPlugin } from './events/events-plugin.js';
+import { dashboardPlugin } from './dashboard/dashboard-plugin.js';
 import { routesPlugin, type ServerDeps } from './route-def.js';
 import { API_ROUTES } from './routes/index.js';
 
@@ -143,6 +144,6 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(routesPlugin(API_ROUTES, deps));
   const pluginOptions: ServerPluginOptions = { deps, authenticate, requireRole, requirePermission };
   // Live delivery (/v1/events, consumers) is always on; an events plugin given in `plugins` (own options) takes its place.
-  for (const plugin of [...(options.plugins ?? []), eventsPlugin]) await app.register(plugin, pluginOptions);
+  for (const plugin of [...(options.plugins ?? []), eventsPlugin, dashboardPlugin]) await app.register(plugin, pluginOptions);
   return app;
 }

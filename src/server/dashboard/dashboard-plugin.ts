@@ -56,9 +56,13 @@ export interface DashboardOptions {
 
 type Form = Record<string, string | undefined>;
 
+/** The form's string fields; anything else (a JSON body, arrays, numbers) is ignored. */
 function formOf(request: FastifyRequest): Form {
   const body = request.body;
-  return body && typeof body === 'object' ? (body as Form) : {};
+  const form: Form = {};
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return form;
+  for (const [key, value] of Object.entries(body as Record<string, unknown>)) if (typeof value === 'string') form[key] = value;
+  return form;
 }
 
 function sameStrings(a: string, b: string): boolean {
@@ -74,6 +78,9 @@ function sameStrings(a: string, b: string): boolean {
 export function createDashboardPlugin(options: DashboardOptions = {}): FastifyPluginAsync<DashboardPluginOptions> {
   const prefix = options.prefix ?? DASHBOARD_PREFIX;
   return async (app, { deps }) => {
+    // buildApp always adds the default dashboard; one configured in `plugins` (registered
+    // earlier) takes its place.
+    if (app.hasRoute({ method: 'GET', url: `${prefix}/login` })) return;
     await app.register((scope) => dashboardRoutes(scope, deps, { ...options, prefix }), { prefix });
   };
 }

@@ -9,6 +9,8 @@ const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./status.bench.js'),
   () => import('./refresh.bench.js'),
   () => import('./jwt-verify.bench.js'),
+  () => import('./db-rotation.bench.js'),
+  () => import('./db-rotation-wall.bench.js'),
 ];
 
 const only = process.argv.slice(2);

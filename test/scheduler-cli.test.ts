@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createCommandContext } from '../src/cli/command-context.js';
@@ -140,5 +142,50 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
     const next = createScheduler({ rotor: p.rotor() });
     expect((await next.tick()).leader).toBe(true);
     await next.stop();
+  });
+
+  it('as a separate process: leads until SIGTERM (finishing its tick and letting go), and a SIGKILLed leader is taken over at once', async () => {
+    const p = await createProject({ policy: POLICY });
+    const start = (): Promise<{ child: ChildProcess; firstLine: string }> =>
+      new Promise((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--config', join(p.dir, 'rotor.yaml'), '--state-dir', join(p.dir, '.rotor'), 'scheduler', '--interval', '1h', '--json'], {
+          env: { ...process.env, ...p.env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('\n')) resolve({ child, firstLine: out.split('\n')[0]! });
+        });
+        child.on('exit', (code) => reject(new Error(`scheduler exited early (${code})`)));
+      });
+    const exited = (child: ChildProcess) => new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const tickHere = async () => {
+      const rotor = p.rotor();
+      const scheduler = createScheduler({ rotor });
+      try {
+        return await scheduler.tick();
+      } finally {
+        await scheduler.stop();
+        await rotor.close();
+      }
+    };
+
+    const first = await start();
+    expect((JSON.parse(first.firstLine) as SchedulerReport).leader).toBe(true);
+    const blocked = await tickHere();
+    expect(blocked.leader).toBe(false);
+    expect(blocked.leaderHeldBy?.pid).toBe(first.child.pid);
+    const done = exited(first.child);
+    first.child.kill('SIGTERM');
+    expect(await done).toEqual({ code: 0, signal: null });
+    expect((await tickHere()).leader).toBe(true);
+
+    const second = await start();
+    expect((JSON.parse(second.firstLine) as SchedulerReport).leader).toBe(true);
+    const killed = exited(second.child);
+    second.child.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+    expect((await tickHere()).leader).toBe(true);
   });
 });

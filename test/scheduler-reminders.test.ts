@@ -62,7 +62,7 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     const { rotor, logs } = rotorWithLogs(p);
     const other = rotorWithLogs(p);
     const scheduler = createScheduler({ rotor });
-    const second = createScheduler({ rotor: other.rotor });
+    const second = createScheduler({ rotor });
     const slotsSent: string[] = [];
     const tickTwice = async (at: number) => {
       p.clock.set(at);
@@ -138,6 +138,24 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     expect(everything).not.toContain(HOOK_KEY);
     await rotor.close();
     await other.rotor.close();
+  });
+
+  // Two schedulers in one process share one Rotor (one store connection): two SQLite connections
+  // in one process would block each other's event loop while waiting for the write lock.
+  it('the unique key alone keeps a slot to one delivery when two schedulers both act at once (leases of 0 ms, so both lead)', async () => {
+    const one = rotorWithLogs(p);
+    const a = createScheduler({ rotor: one.rotor, leaseMs: 0 });
+    const b = createScheduler({ rotor: one.rotor, leaseMs: 0 });
+    p.clock.set(DUE - DAY);
+    const reports = await Promise.all([a.tick(), b.tick(), a.tick(), b.tick()]);
+    expect(reports.filter((r) => r.leader).length).toBeGreaterThan(1);
+    const sent = reports.flatMap((r) => r.reminders).filter((r) => r.outcome === 'sent');
+    expect(sent.map((r) => `${r.secret}:${r.channel}`).sort()).toEqual(['METRICS_AUTH_TOKEN:email', 'METRICS_AUTH_TOKEN:webhook', 'SMTP_PASSWORD:email', 'SMTP_PASSWORD:webhook']);
+    expect(smtp.mails).toHaveLength(2);
+    expect(receiver.hooks).toHaveLength(2);
+    await a.stop();
+    await b.stop();
+    await one.rotor.close();
   });
 
   it('an SMTP server that is down (or refuses the password) is an audited failure, retried next tick until delivered; the webhook is not sent twice', async () => {

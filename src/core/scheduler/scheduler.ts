@@ -208,10 +208,10 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         await remind(store, actor, notify, notifier!.channels, report);
       });
     }
-    logger.info(
-      { requestId: actor.requestId, resumed: report.resumed.length, retired: report.retired.length, rotations: report.rotations.length, reminders: report.reminders.length, errors: report.errors.length },
-      'scheduler tick',
-    );
+    const counts = { resumed: report.resumed.length, retired: report.retired.length, rotations: report.rotations.length, reminders: report.reminders.length, errors: report.errors.length };
+    // An idle tick every minute is not worth an info line in `rotor serve`'s log.
+    const busy = Object.values(counts).some((n) => n > 0);
+    logger[busy ? 'info' : 'debug']({ requestId: actor.requestId, ...counts }, 'scheduler tick');
     return report;
   }
 

@@ -4,6 +4,9 @@ import { hashPassword, verifyPassword } from '../src/core/operators/password-has
 import { escapeHtml } from '../src/server/dashboard/html.js';
 import { foldLine, icsText } from '../src/server/dashboard/ics-feed.js';
 import { buildApp } from '../src/server/app.js';
+import { generateMasterKey } from '../src/core/crypto/envelope.js';
+import { openTotpSecret } from '../src/core/operators/operator-record.js';
+import { rewrapOperatorSecrets } from '../src/core/operators/rewrap-operator-secrets.js';
 import { createDashboardPlugin, CSRF_MESSAGE } from '../src/server/dashboard/dashboard-plugin.js';
 import { createProject } from './helpers/project.js';
 import {
@@ -87,6 +90,18 @@ describe('rotor operator', () => {
     const audit = await p.cli(['audit', 'list', '--json']);
     const actions = JSON.parse(audit.stdout).events.map((e: { action: string }) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['operator.create', 'operator.disable']));
+  });
+
+  it('re-wraps operators\' TOTP secrets under a new master key (rewrapOperatorSecrets): they open with the new key only', async () => {
+    const f = await setup();
+    const store = await f.rotor.store();
+    const old = await f.rotor.masterKey();
+    const next = generateMasterKey();
+    expect(await store.writeTransaction((trx) => rewrapOperatorSecrets(trx, old, next))).toBe(1);
+    const row = await store.db.selectFrom('operators').selectAll().where('name', '=', 'alice').executeTakeFirstOrThrow();
+    expect(row.totp_master_key_id).toBe(next.id);
+    expect(openTotpSecret(next, row).equals(f.totpSecret)).toBe(true);
+    expect(() => openTotpSecret(old, row)).toThrow(/ERR_ROTOR_CRYPTO_DECRYPT_FAILED|cannot unwrap/);
   });
 
   it('refuses a short password, a bad name and a password on argv, creating nothing', async () => {

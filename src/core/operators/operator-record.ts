@@ -33,7 +33,7 @@ export function toOperatorInfo(row: Pick<OperatorsTable, 'name' | 'created_by' |
 
 // The TOTP secret is sealed like a secret version, bound to the operator's name so a sealed
 // secret copied onto another operator's row fails to open.
-function totpBinding(name: string): ValueBinding {
+export function totpBinding(name: string): ValueBinding {
   return { secret: `operator:${name}`, environment: 'totp', versionId: name };
 }
 

@@ -1,6 +1,7 @@
 // Records consumer heartbeats: the consumer row (first seen, last seen, interval) and the
 // versions it reports holding, which replace its previous report. Many heartbeats go in one
-// write transaction, so a thousand clients acknowledging a rotation at once cost a few commits.
+// write transaction of a few multi-row statements, so a thousand clients acknowledging a rotation
+// at once cost a few short commits.
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/open-store.js';
 import { clampInterval, type Heartbeat } from './consumer-record.js';
@@ -12,24 +13,40 @@ import { clampInterval, type Heartbeat } from './consumer-record.js';
 export async function recordHeartbeats(store: Pick<Store, 'writeTransaction'>, clock: Clock, beats: readonly Heartbeat[]): Promise<void> {
   if (beats.length === 0) return;
   const now = clock.now();
+  // One consumer twice: its last report wins.
+  const latest = [...new Map(beats.map((b) => [b.consumerId, b])).values()];
+  const consumers = latest.map((b) => ({ id: b.consumerId, app: b.app, token_id: b.tokenId ?? null, interval_ms: clampInterval(b.intervalMs), first_seen_at: now, last_seen_at: now }));
+  const holds = latest.flatMap((b) => b.holds.map((h) => ({ consumer_id: b.consumerId, secret: h.secret, environment: h.environment, version_id: h.version, reported_at: now })));
+  // A few multi-row statements per batch, not a few per heartbeat: the write lock is held briefly
+  // even when a thousand clients acknowledge at once (secret reads append audit rows meanwhile).
   await store.writeTransaction(async (trx) => {
-    for (const beat of beats) {
-      const interval = clampInterval(beat.intervalMs);
+    for (const part of chunks(consumers, CHUNK)) {
       await trx
         .insertInto('consumers')
-        .values({ id: beat.consumerId, app: beat.app, token_id: beat.tokenId ?? null, interval_ms: interval, first_seen_at: now, last_seen_at: now })
-        .onConflict((oc) => oc.column('id').doUpdateSet({ app: beat.app, token_id: beat.tokenId ?? null, interval_ms: interval, last_seen_at: now }))
+        .values(part)
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet((eb) => ({ app: eb.ref('excluded.app'), token_id: eb.ref('excluded.token_id'), interval_ms: eb.ref('excluded.interval_ms'), last_seen_at: eb.ref('excluded.last_seen_at') })),
+        )
         .execute();
-      await trx.deleteFrom('consumer_versions').where('consumer_id', '=', beat.consumerId).execute();
-      if (beat.holds.length > 0) {
-        await trx
-          .insertInto('consumer_versions')
-          .values(beat.holds.map((h) => ({ consumer_id: beat.consumerId, secret: h.secret, environment: h.environment, version_id: h.version, reported_at: now })))
-          .onConflict((oc) => oc.columns(['consumer_id', 'secret', 'environment']).doUpdateSet((eb) => ({ version_id: eb.ref('excluded.version_id'), reported_at: now })))
-          .execute();
-      }
+      await trx.deleteFrom('consumer_versions').where('consumer_id', 'in', part.map((c) => c.id)).execute();
+    }
+    for (const part of chunks(holds, CHUNK)) {
+      await trx
+        .insertInto('consumer_versions')
+        .values(part)
+        .onConflict((oc) => oc.columns(['consumer_id', 'secret', 'environment']).doUpdateSet((eb) => ({ version_id: eb.ref('excluded.version_id'), reported_at: eb.ref('excluded.reported_at') })))
+        .execute();
     }
   });
+}
+
+/** Rows per statement: well under SQLite's bound-parameter limit. */
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /** Forgets consumers not seen for `olderThanMs` (their reports with them); returns how many. */

@@ -22,7 +22,10 @@ export interface ChangeEvent extends LiveState {
   /** `rotation`: a new current version; `retire`: the previous one went; `removed`: nothing is live. */
   change: 'rotation' | 'retire' | 'removed' | 'snapshot';
   replacedVersionId: string | null;
+  /** When the server saw the change (ISO). */
   at?: string;
+  /** When this client received the announcement (ms since epoch), before fetching the value: propagation lag is `receivedAt - Date.parse(at)`. */
+  receivedAt: number;
 }
 
 /** One value the client holds. */

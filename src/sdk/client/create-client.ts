@@ -230,9 +230,11 @@ export function createClient(options: ClientOptions): RotorClient {
     return moved;
   }
 
-  async function handle(name: string, data: string): Promise<void> {
+  async function handle(name: string, data: string, receivedAt: number): Promise<void> {
     if (name === 'rotation') {
-      const event = JSON.parse(data) as ChangeEvent;
+      const event = { ...(JSON.parse(data) as Omit<ChangeEvent, 'receivedAt'>), receivedAt };
+      // Let the I/O already waiting (other streams of this process) be read before the fetch starts.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       const moved = await apply(event).catch((error: unknown) => {
         onError(error);
         return false;
@@ -252,7 +254,7 @@ export function createClient(options: ClientOptions): RotorClient {
           return false;
         });
         moved ||= didMove;
-        if (differs) changed.push({ ...state, change: 'snapshot', replacedVersionId: before?.versionId ?? held ?? null });
+        if (differs) changed.push({ ...state, change: 'snapshot', replacedVersionId: before?.versionId ?? held ?? null, receivedAt });
       }
       if (moved) await heartbeat().catch(onError);
       resolveReady();
@@ -288,10 +290,11 @@ export function createClient(options: ClientOptions): RotorClient {
         const { value, done } = await reader.read();
         if (done) break;
         touch();
+        const receivedAt = Date.now();
         for (const message of parser.push(decoder.decode(value, { stream: true }))) {
           lastEventId = message.lastEventId;
           // In order, but without holding up the reading of the stream.
-          applying = applying.then(() => handle(message.event, message.data)).catch(onError);
+          applying = applying.then(() => handle(message.event, message.data, receivedAt)).catch(onError);
         }
       }
     } finally {

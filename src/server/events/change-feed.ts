@@ -13,7 +13,7 @@ import type { KeyInfo, LiveState, SequencedEvent } from './event-types.js';
 export interface ChangeFeedOptions {
   /** The SQLite store file (Store.location). */
   file: string;
-  /** How often to look at `data_version`, in ms (default 200: well inside the 1 s promise). */
+  /** How often to look at `data_version`, in ms (default 100: well inside the 1 s promise). */
   pollMs?: number;
   /** How many recent events are kept for `Last-Event-ID` resume (default 1,000). */
   replay?: number;
@@ -50,7 +50,7 @@ interface Row {
 const key = (secret: string, environment: string) => `${secret}\0${environment}`;
 
 export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
-  const pollMs = options.pollMs ?? 200;
+  const pollMs = options.pollMs ?? 100;
   const replaySize = options.replay ?? 1_000;
   const now = options.now ?? Date.now;
   const epoch = randomBytes(6).toString('base64url');

@@ -20,7 +20,7 @@ import { createHeartbeatBatcher } from './heartbeat-batcher.js';
 import { createSseHub, eventId, formatEvent, parseEventId, snapshotOf, type SseHub } from './sse-hub.js';
 
 export interface EventsPluginOptions {
-  /** How often the store is polled for changes, in ms (default 200). */
+  /** How often the store is polled for changes, in ms (default 100). */
   pollMs?: number;
   /** Comment lines on every stream this often, in ms (default 15 s). */
   heartbeatMs?: number;

@@ -4,6 +4,7 @@ import { hashPassword, verifyPassword } from '../src/core/operators/password-has
 import { escapeHtml } from '../src/server/dashboard/html.js';
 import { foldLine, icsText } from '../src/server/dashboard/ics-feed.js';
 import { buildApp } from '../src/server/app.js';
+import { acquireLock, lockName } from '../src/core/rotation/lock.js';
 import { generateMasterKey } from '../src/core/crypto/envelope.js';
 import { openTotpSecret } from '../src/core/operators/operator-record.js';
 import { rewrapOperatorSecrets } from '../src/core/operators/rewrap-operator-secrets.js';
@@ -435,6 +436,23 @@ describe('dashboard inside buildApp', () => {
       expect((await app.inject({ method: 'GET', url: '/dashboard/' })).headers.location).toBe('/dashboard/login');
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('dashboard rotation refusals', () => {
+  it('shows a rotation refused by the engine (lock held) on the secret page with 409, not a 500', async () => {
+    const f = await setup();
+    const { cookie } = await signIn(f);
+    const page = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/SESSION_SECRET', headers: { cookie } });
+    const store = await f.rotor.store();
+    const lock = await acquireLock(store, f.project.clock, lockName('SESSION_SECRET', 'staging'));
+    try {
+      const res = await f.app.inject({ method: 'POST', url: '/dashboard/secrets/SESSION_SECRET/rotate', headers: { ...FORM, cookie }, payload: form({ csrf: csrfOf(page.body), reason: 'busy', environment: 'staging' }) });
+      expect(res.statusCode).toBe(409);
+      expect(res.body).toContain('ERR_ROTOR_LOCK_HELD: SESSION_SECRET:staging is being rotated');
+    } finally {
+      await lock.release();
     }
   });
 });

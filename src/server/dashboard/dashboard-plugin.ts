@@ -279,13 +279,21 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
     if (environment && !spec.environments.includes(environment)) return refuse(`${name} is not used in environment "${environment}".`);
     if (emergency && (form.confirm ?? '') !== name) return refuse(`To confirm an emergency rotation, type the secret's name (${name}) exactly.`);
     if (spec.kind === MASTER_KEY_KIND || rotor.rotator(spec.kind).source === 'operator') return refuse(`${name} cannot be rotated from the dashboard: use \`rotor rotate ${name}\`.`);
-    await engine.rotate(actorOf(request, session), {
-      secret: name,
-      ...(environment ? { environments: [environment] } : {}),
-      method: 'manual',
-      emergency,
-      reason,
-    });
+    try {
+      await engine.rotate(actorOf(request, session), {
+        secret: name,
+        ...(environment ? { environments: [environment] } : {}),
+        method: 'manual',
+        emergency,
+        reason,
+      });
+    } catch (error) {
+      // Refusals before any step ran (another rotation holds the lock, one is waiting): the
+      // page says why; failures inside a step are reported through the audit rows instead.
+      if (!isRotorError(error)) throw error;
+      const busy = ['ERR_ROTOR_LOCK_HELD', 'ERR_ROTOR_ROTATION_IN_PROGRESS', 'ERR_ROTOR_ROTATION_WAITING'].includes(error.code);
+      return renderSecret(request, reply, name, busy ? 409 : 400, { formError: `${error.code}: ${error.message}` });
+    }
     return reply.redirect(`${base}/secrets/${encodeURIComponent(name)}?request=${request.id}`, 303);
   };
   app.post('/secrets/:name/rotate', { preHandler: requireForm }, rotateRoute(false));

@@ -11,6 +11,7 @@ const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./jwt-verify.bench.js'),
   () => import('./db-rotation.bench.js'),
   () => import('./db-rotation-wall.bench.js'),
+  () => import('./sse-fanout.bench.js'),
 ];
 
 const only = process.argv.slice(2);

@@ -1,9 +1,12 @@
 // End-to-end: Debian's Chromium (through playwright-core, no browser download) against a real
 // listening server on 127.0.0.1: sign in with password + TOTP, read the inventory, rotate with a
 // reason, see the audit row, emergency-rotate with the typed confirmation; screenshots of the
-// main pages go to docs/screenshots/. Also prints how long the inventory of 1,000 secrets takes.
+// main pages are taken on every run and kept in docs/screenshots/ when UPDATE_SCREENSHOTS=1 (else in
+// a temporary directory, so a test run leaves the work tree clean). Also prints how long the
+// inventory of 1,000 secrets takes.
 // Without /usr/bin/chromium it fails under CI=true and is skipped (loudly) elsewhere.
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +17,7 @@ import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { createDashboardFixture, PASSWORD, SETUP, type DashboardFixture } from './dashboard-fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = join(import.meta.dirname, '..', 'docs', 'screenshots');
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(import.meta.dirname, '..', 'docs', 'screenshots') : join(tmpdir(), 'rotor-dashboard-screenshots');
 const DAY = 86_400_000;
 const haveChromium = existsSync(CHROMIUM);
 

@@ -4,6 +4,7 @@ import { hashPassword, verifyPassword } from '../src/core/operators/password-has
 import { escapeHtml } from '../src/server/dashboard/html.js';
 import { foldLine, icsText } from '../src/server/dashboard/ics-feed.js';
 import { buildApp } from '../src/server/app.js';
+import { recordHeartbeats } from '../src/core/consumers/record-heartbeat.js';
 import { acquireLock, lockName } from '../src/core/rotation/lock.js';
 import { generateMasterKey } from '../src/core/crypto/envelope.js';
 import { openTotpSecret } from '../src/core/operators/operator-record.js';
@@ -437,6 +438,23 @@ describe('dashboard inside buildApp', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('dashboard consumers', () => {
+  it('shows which live consumers still hold an old version of a secret', async () => {
+    const f = await setup();
+    const store = await f.rotor.store();
+    const current = await store.db.selectFrom('versions').select('id').where('secret', '=', 'SESSION_SECRET').where('environment', '=', 'production').where('stage', '=', 'current').executeTakeFirstOrThrow();
+    await recordHeartbeats(store, f.project.clock, [
+      { consumerId: 'web-1', app: 'web<script>', holds: [{ secret: 'SESSION_SECRET', environment: 'production', version: current.id }] },
+      { consumerId: 'worker-1', app: 'worker', holds: [{ secret: 'SESSION_SECRET', environment: 'production', version: 'old-version-id' }] },
+    ]);
+    const { cookie } = await signIn(f);
+    const page = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/SESSION_SECRET', headers: { cookie } });
+    expect(page.body).toContain('id="consumers-behind">1 live consumer(s) still hold an old version');
+    expect(page.body).toMatch(/data-consumer="worker-1">.*old-version-id.*old version/);
+    expect(page.body).toMatch(/data-consumer="web-1"><td>web&lt;script&gt;<\/td>.*current/);
   });
 });
 

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { appendAudit, type Actor } from '../../core/audit/audit-log.js';
 import { exportAudit } from '../../core/audit/audit-export.js';
+import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { listAudit } from '../../core/audit/audit-query.js';
 import { verifyAuditChain } from '../../core/audit/audit-verify.js';
 import type { Clock } from '../../core/clock.js';
@@ -224,7 +225,7 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
     const row = await s.db.selectFrom('secrets').select(['name', 'kind', 'spec']).where('name', '=', name).executeTakeFirst();
     if (!row) return sendHtml(reply, 404, errorPage(pageContext(session), base, 'Not found', `There is no secret named "${name}" in the store.`));
     const spec = JSON.parse(row.spec) as SecretSpec;
-    const [report, versions, rotations, audit] = await Promise.all([
+    const [report, versions, rotations, audit, consumers] = await Promise.all([
       computeStatus(s, { now: clock.now(), secret: name }),
       s.db.selectFrom('versions').select(INFO_COLUMNS).where('secret', '=', name).orderBy('created_at', 'desc').orderBy('id').limit(200).execute(),
       s.db
@@ -235,6 +236,7 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
         .limit(20)
         .execute(),
       listAudit(s, { secret: name, limit: 100 }),
+      listConsumers(s.db, { secret: name }, clock.now()),
     ]);
     let notRotatable: string | undefined;
     if (spec.kind === MASTER_KEY_KIND) notRotatable = 'Rotor’s master key is rotated with `rotor master-key rotate` on the server.';
@@ -245,7 +247,7 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
         notRotatable = isRotorError(error) ? error.message : 'This kind cannot be rotated here.';
       }
     }
-    const data: SecretPageData = { spec: { ...spec, name }, status: report.rows, versions, rotations, audit, ...extra, ...(notRotatable ? { notRotatable } : {}) };
+    const data: SecretPageData = { spec: { ...spec, name }, status: report.rows, versions, rotations, audit, consumers, ...extra, ...(notRotatable ? { notRotatable } : {}) };
     return sendHtml(reply, status, secretPage(pageContext(session), data));
   }
 

@@ -2,6 +2,7 @@
 // with its stage and when it was created, promoted, retired), recent rotations, its audit rows,
 // and the rotate / emergency-rotate forms.
 import type { AuditRecord } from '../../../core/audit/audit-query.js';
+import type { ConsumerInfo } from '../../../core/consumers/consumer-record.js';
 import type { SecretSpec } from '../../../core/policy/policy.js';
 import type { StatusRow } from '../../../core/status/status.js';
 import type { RotationsTable } from '../../../core/store/schema.js';
@@ -17,6 +18,8 @@ export interface SecretPageData {
   versions: VersionInfo[];
   rotations: Pick<RotationsTable, 'id' | 'environment' | 'method' | 'operator' | 'request_id' | 'reason' | 'state' | 'step' | 'started_at' | 'finished_at' | 'error_code' | 'error_message'>[];
   audit: AuditRecord[];
+  /** Apps (rotor/client) that reported which version of this secret they hold. */
+  consumers: ConsumerInfo[];
   /** Why the forms are not offered (a manual kind, the master key), if so. */
   notRotatable?: string;
   /** The outcome of the request that redirected here. */
@@ -68,6 +71,12 @@ export function secretPage(ctx: PageContext, data: SecretPageData): string {
     (r) =>
       html`<tr><td>${formatDateTime(r.started_at)}</td><td>${r.environment}</td><td>${r.method}</td><td>${r.operator}</td><td>${r.state}${r.error_code ? html` <span class="mono muted">${r.error_code}</span>` : ''}</td><td>${r.reason ?? ''}</td><td class="mono">${r.request_id}</td></tr>`,
   );
+  const holdings = data.consumers.flatMap((c) => c.holds.map((h) => ({ c, h })));
+  const behind = holdings.filter(({ c, h }) => c.live && h.behind).length;
+  const consumers = holdings.map(
+    ({ c, h }) =>
+      html`<tr data-consumer="${c.id}"><td>${c.app}</td><td class="mono">${c.id}</td><td>${h.environment}</td><td class="mono">${h.version}</td><td>${h.behind ? html`<span class="badge s-overdue">old version</span>` : html`<span class="badge s-ok">current</span>`}</td><td>${c.live ? 'live' : html`<span class="muted">lapsed</span>`}</td><td>${c.lastSeenAt.slice(0, 19).replace('T', ' ')}Z</td></tr>`,
+  );
   const forms = data.notRotatable
     ? html`<div class="notice warn">${data.notRotatable}</div>`
     : html`<div class="actions">
@@ -94,6 +103,7 @@ ${data.formError ? html`<div class="notice err" role="alert">${data.formError}</
 <dt>Notes</dt><dd id="secret-notes">${spec.notes ?? '—'}</dd></dl></div>
 <h2>State</h2><table><thead><tr><th>Environment</th><th>State</th><th>Last rotated</th><th>Next due</th><th>Overdue from</th><th>Grace until</th></tr></thead><tbody>${status}</tbody></table>
 <h2>Actions</h2>${forms}
+<h2>Consumers</h2>${holdings.length === 0 ? html`<p class="muted">No app has reported holding this secret (apps using rotor/client report the version they hold).</p>` : html`${behind > 0 ? html`<div class="notice warn" id="consumers-behind">${behind} live consumer(s) still hold an old version: retiring it waits for them.</div>` : ''}<table id="consumers"><thead><tr><th>App</th><th>Consumer</th><th>Env</th><th>Holds version</th><th></th><th>Heartbeat</th><th>Last seen</th></tr></thead><tbody>${consumers}</tbody></table>`}
 <h2>Version timeline</h2>${data.versions.length === 0 ? html`<p class="muted">No versions stored yet.</p>` : html`<table id="versions"><thead><tr><th>Version</th><th>Env</th><th>Stage</th><th>Origin</th><th>Created</th><th>Promoted</th><th>Retired</th></tr></thead><tbody>${versions}</tbody></table>`}
 <h2>Rotations</h2>${data.rotations.length === 0 ? html`<p class="muted">None yet.</p>` : html`<table><thead><tr><th>Started</th><th>Env</th><th>Method</th><th>Operator</th><th>State</th><th>Reason</th><th>Request id</th></tr></thead><tbody>${rotations}</tbody></table>`}
 <h2>Audit</h2>${auditTable(data.audit, data.result ? { highlight: data.result.requestId } : {})}`,

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { RotorError } from '../src/core/errors.js';
+import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import type { AnyRotator } from '../src/core/rotation/rotator-contract.js';
 import { insideWindow, nextWindowStart } from '../src/core/scheduler/maintenance-window.js';
 import { normalizeWindow } from '../src/core/scheduler/schedule-schema.js';
@@ -258,5 +259,25 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     // A rotation by hand succeeds and starts a new cycle: check is no longer critical.
     expect((await p.cli(['rotate', 'TOKEN'])).code).toBe(0);
     expect((await p.cli(['check'])).code).not.toBe(2);
+  });
+
+  it('a phase that fails is reported and the later phases still run', async () => {
+    const p = await createProject({ policy: tokenPolicy('') });
+    expect((await p.cli(['rotate', 'TOKEN'])).code).toBe(0);
+    const rotor = p.rotor();
+    const real = createRotationEngine({ rotor });
+    const engine = {
+      ...real,
+      async resume(): Promise<never> {
+        throw new RotorError('ERR_ROTOR_STORE_CORRUPT', 'the journal could not be read');
+      },
+    };
+    const scheduler = createScheduler({ rotor, engine });
+    p.clock.advance(30 * DAY);
+    const report = await scheduler.tick();
+    expect(report.errors).toEqual([{ phase: 'resume', code: 'ERR_ROTOR_STORE_CORRUPT', message: 'the journal could not be read' }]);
+    expect(report.rotations).toMatchObject([{ secret: 'TOKEN', outcome: 'rotated' }]);
+    await scheduler.stop();
+    await rotor.close();
   });
 });

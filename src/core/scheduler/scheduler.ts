@@ -157,7 +157,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     return undefined;
   }
 
-  async function leaseFor(store: Store): Promise<LeaderLease> {
+  function leaseFor(store: Store): LeaderLease {
     lease ??= createLeaderLease(store, clock);
     return lease;
   }
@@ -167,7 +167,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const actor: Actor = { operator, requestId: randomUUID(), method: 'scheduled' };
     const report: SchedulerReport = { at: iso(started), requestId: actor.requestId, leader: false, resumed: [], retired: [], rotations: [], waiting: [], reminders: [], errors: [] };
     const store = await rotor.store();
-    const leader = await leaseFor(store);
+    const leader = leaseFor(store);
     if (!(await leader.acquire(leaseMs))) {
       const held = await leader.holder();
       if (held) report.leaderHeldBy = { pid: held.pid, host: held.host, until: iso(held.expiresAt) };
@@ -180,17 +180,21 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const notify: NotifySpec = policy.notify ?? defaultNotify();
     notifier ??= createNotifier(policy.notify, { env: rotor.env });
 
+    // Leadership is renewed before each phase; a phase that fails is reported and the next runs,
+    // but a scheduler that lost the lease stops at once.
     const phase = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
       try {
-        if (!(await leader.acquire(leaseMs))) throw new RotorError('ERR_ROTOR_LOCK_HELD', 'leadership was lost to another scheduler during the tick');
+        if (!(await leader.acquire(leaseMs))) {
+          report.errors.push({ phase: name, code: 'ERR_ROTOR_LOCK_HELD', message: 'leadership was lost to another scheduler during the tick' });
+          return false;
+        }
         await fn();
-        return true;
       } catch (error) {
         const info = errorInfo(error);
         report.errors.push({ phase: name, ...info });
         logger.warn({ phase: name, code: info.code, requestId: actor.requestId }, 'scheduler phase failed');
-        return !isRotorError(error, 'ERR_ROTOR_LOCK_HELD');
       }
+      return true;
     };
 
     const go =

@@ -212,6 +212,20 @@ describe('dashboard sign-in', () => {
     expect((await auditRows(f)).at(-1)).toMatchObject({ action: 'operator.logout', operator: 'alice', requestId: out.headers['x-request-id'] });
   });
 
+  it('ends a session after an hour idle and after 12 hours in any case', async () => {
+    const f = await setup();
+    const { cookie } = await signIn(f);
+    f.project.clock.advance(59 * 60_000);
+    expect((await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode).toBe(200);
+    f.project.clock.advance(61 * 60_000);
+    expect((await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode).toBe(303);
+    const second = await signIn(f);
+    for (let i = 0; i < 14; i++) {
+      f.project.clock.advance(55 * 60_000);
+      expect((await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie: second.cookie } })).statusCode).toBe(i < 13 ? 200 : 303); // 13 × 55 min < 12 h < 14 × 55 min
+    }
+  });
+
   it('ends the sessions of a disabled operator at once', async () => {
     const f = await setup();
     const { cookie } = await signIn(f);

@@ -126,3 +126,25 @@ describe('master key', () => {
     expect(open.stderr).toContain('chmod 600');
   });
 });
+
+describe('master key rotation and operators', () => {
+  it('operators still sign in with their TOTP after `rotor master-key rotate` (their sealed TOTP secrets are re-wrapped)', async () => {
+    const { authenticateOperator } = await import('../src/core/operators/authenticate-operator.js');
+    const { base32Decode, totpCode } = await import('../src/core/operators/totp.js');
+    const p = await createProject();
+    const password = 'a long enough operator password';
+    const added = await p.cli(['operator', 'add', 'carol'], { stdin: `${password}\n` });
+    expect(added.code, added.stderr).toBe(0);
+    const secret = base32Decode(/secret=([A-Z2-7]+)/.exec(added.stdout)![1]!);
+    const rotated = await p.cli(['master-key', 'rotate']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    p.clock.advance(60_000);
+    const rotor = p.rotor();
+    try {
+      const name = await authenticateOperator(rotor, { name: 'carol', password, code: totpCode(secret, p.clock.now()), requestId: '00000000-0000-4000-8000-0000000000c1' });
+      expect(name).toBe('carol');
+    } finally {
+      await rotor.close();
+    }
+  });
+});

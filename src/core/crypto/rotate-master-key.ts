@@ -12,6 +12,7 @@ import { RotorError } from '../errors.js';
 import { setMeta } from '../store/open-store.js';
 import { acquireLock } from '../rotation/lock.js';
 import { generateMasterKey, rewrapKey } from './envelope.js';
+import { rewrapOperatorSecrets } from '../operators/rewrap-operator-secrets.js';
 import { MASTER_KEY_FILE, NEXT_MASTER_KEY_FILE, masterKeyFromEnv, writeKeyFile } from './master-key-file.js';
 
 export interface MasterKeyRotation {
@@ -56,6 +57,8 @@ export async function rotateMasterKey(
         await trx.updateTable('versions').set({ wrapped_key: wrapped, master_key_id: next.id }).where('id', '=', row.id).execute();
         rewrapped++;
       }
+      // Operators' TOTP secrets are sealed with the master key too.
+      rewrapped += await rewrapOperatorSecrets(trx, old, next);
       await setMeta(trx, MASTER_KEY_CHECK, next.checkValue().toString('base64'));
       await setMeta(trx, MASTER_KEY_ROTATED_AT, String(rotor.clock.now()));
       await appendAudit(trx, rotor.clock, actor, {

@@ -2,8 +2,8 @@
 // uses its own connection and prepared statements (the version lookup, the token lookup and the
 // audit append), because Kysely's per-query overhead was most of a read's cost; anywhere else it
 // is core's readOneValue. Both write the same `read.get` audit row (secret, environment,
-// version, token name, request id; never the value) in its own committed transaction before the
-// value is handed back: no batching, so no read can go unrecorded. Decrypted values are cached
+// version, token name, request id; never the value), committed before the value is handed back,
+// so no read can go unrecorded (concurrent reads share one commit: see appendAll). Decrypted values are cached
 // per version id (see VALUE_CACHE_SIZE).
 import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
@@ -14,6 +14,13 @@ import { RotorError } from '../../core/errors.js';
 import type { Store } from '../../core/store/open-store.js';
 import type { TokenLookupRow } from '../../core/tokens/authenticate-token.js';
 import { openVersion, type VersionRow } from '../../core/vault/versions.js';
+
+interface PendingRow {
+  at: number;
+  entry: AuditEntry;
+  resolve(): void;
+  reject(error: unknown): void;
+}
 
 type LiveVersion = Pick<VersionRow, 'id' | 'stage' | 'retire_at' | 'master_key_id'>;
 
@@ -57,10 +64,19 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
   const head = db.prepare<[], { hash: string }>('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   const insert = db.prepare<[number, string, string, string, string, string]>('INSERT INTO audit_events (at, secret, environment, action, entry, hash) VALUES (?, ?, ?, ?, ?, ?)');
   const token = db.prepare<[string], TokenLookupRow>('SELECT id, name, role, secrets, environments, hash, expires_at, revoked_at FROM api_tokens WHERE id = ?');
-  const append = db.transaction((at: number, entry: AuditEntry) => {
-    const text = canonicalEntry(entry);
-    insert.run(at, entry.secret!, entry.environment!, entry.action, text, chainHash(head.get()?.hash ?? GENESIS_HASH, text));
+  // Group commit: reads that arrive in the same turn of the event loop append their rows in one
+  // transaction, chained in arrival order. No read's value is sent before the transaction holding
+  // its row has committed, and a failed commit fails every read in it, so nothing goes
+  // unrecorded; what is saved is a BEGIN/COMMIT and a WAL write per read under load.
+  const appendAll = db.transaction((batch: readonly PendingRow[]) => {
+    let previous = head.get()?.hash ?? GENESIS_HASH;
+    for (const { at, entry } of batch) {
+      const text = canonicalEntry(entry);
+      previous = chainHash(previous, text);
+      insert.run(at, entry.secret!, entry.environment!, entry.action, text, previous);
+    }
   });
+  let pending: PendingRow[] = [];
 
   const values = new Map<string, string>();
   function valueOf(master: Awaited<ReturnType<Rotor['masterKey']>>, row: LiveVersion): string {
@@ -76,17 +92,30 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
     return value;
   }
 
-  async function audit(at: number, entry: AuditEntry): Promise<void> {
+  async function flush(): Promise<void> {
+    const batch = pending;
+    pending = [];
     const deadline = Date.now() + BUSY_WAIT_MS;
     for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
       try {
-        append.immediate(at, entry);
+        appendAll.immediate(batch);
+        for (const row of batch) row.resolve();
         return;
       } catch (error) {
-        if (!isBusy(error) || Date.now() > deadline) throw error;
+        if (!isBusy(error) || Date.now() > deadline) {
+          for (const row of batch) row.reject(error);
+          return;
+        }
         await sleep(wait);
       }
     }
+  }
+
+  function audit(at: number, entry: AuditEntry): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(() => void flush());
+      pending.push({ at, entry, resolve, reject });
+    });
   }
 
   return {

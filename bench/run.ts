@@ -12,6 +12,7 @@ const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./db-rotation.bench.js'),
   () => import('./db-rotation-wall.bench.js'),
   () => import('./sse-fanout.bench.js'),
+  () => import('./server-read.bench.js'),
 ];
 
 const only = process.argv.slice(2);

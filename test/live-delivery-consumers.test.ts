@@ -2,8 +2,9 @@
 // manual clock (no server). The HTTP and SSE side is in live-delivery.test.ts.
 import { describe, expect, it } from 'vitest';
 import type { Actor } from '../src/core/audit/audit-log.js';
-import { listConsumers, recordHeartbeats } from '../src/core/consumers/index.js';
+import { listConsumers, pruneConsumers, recordHeartbeats } from '../src/core/consumers/index.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
+import { createSseParser } from '../src/sdk/client/sse-parser.js';
 import { createProject, DAY } from './helpers/project.js';
 
 const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000005', method: 'manual' };
@@ -70,5 +71,41 @@ describe('retire waits for live consumers', () => {
     const rows = await store.db.selectFrom('versions').select(['id', 'stage']).where('secret', '=', S).where('environment', '=', E).where('stage', '=', 'previous').execute();
     expect(rows).toEqual([]);
     await rotor.close();
+  });
+});
+
+describe('consumer records', () => {
+  it('a heartbeat replaces what the consumer reported before, and long-gone consumers are forgotten', async () => {
+    const { p, rotor, store, oldId, newId } = await rotatedTwice();
+    await recordHeartbeats(store, p.clock, [{ consumerId: 'web-1', app: 'billing', holds: [{ secret: S, environment: E, version: oldId }, { secret: S, environment: 'staging', version: oldId }] }]);
+    await recordHeartbeats(store, p.clock, [{ consumerId: 'web-1', app: 'billing', holds: [{ secret: S, environment: E, version: newId }] }]);
+    const [web1] = await listConsumers(store.db, {}, p.clock.now());
+    expect(web1!.holds.map((h) => [h.environment, h.version])).toEqual([[E, newId]]);
+    p.clock.advance(8 * DAY);
+    await recordHeartbeats(store, p.clock, [{ consumerId: 'web-2', app: 'billing', holds: [] }]);
+    expect(await pruneConsumers(store, p.clock, 7 * DAY)).toBe(1);
+    expect(await store.db.selectFrom('consumer_versions').selectAll().execute()).toEqual([]);
+    expect((await store.db.selectFrom('consumers').select('id').execute()).map((r) => r.id)).toEqual(['web-2']);
+    await rotor.close();
+  });
+});
+
+describe('SSE parsing (rotor/client)', () => {
+  it('splits events on blank lines across chunks, joins data lines, ignores comments, keeps the last id', () => {
+    const parser = createSseParser('start');
+    expect(parser.push(': heartbeat\n\nretry: 1500\n\nid: e.1\nevent: rot')).toEqual([]);
+    expect(parser.push('ation\ndata: {"a":\ndata: 1}\n')).toEqual([]);
+    expect(parser.push('\n')).toEqual([{ event: 'rotation', data: '{"a":\n1}', lastEventId: 'e.1' }]);
+    expect(parser.retry()).toBe(1500);
+    expect(parser.push('data: x\n\n')).toEqual([{ event: 'message', data: 'x', lastEventId: 'e.1' }]);
+  });
+
+  it('accepts CRLF and CR line ends, also split between chunks', () => {
+    const parser = createSseParser();
+    expect(parser.push('event: a\r\ndata: 1\r')).toEqual([]);
+    expect(parser.push('\n\r\nevent: b\rdata:2\r\r')).toEqual([
+      { event: 'a', data: '1', lastEventId: '' },
+      { event: 'b', data: '2', lastEventId: '' },
+    ]);
   });
 });

@@ -300,6 +300,20 @@ describe('live delivery (rotor/client over SSE)', () => {
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('ERR_ROTOR_API_FORBIDDEN');
     const list = await fetch(`${l.url}/v1/consumers`, { headers: { authorization: `Bearer ${l.tokens.jwtApp}` } });
     expect(list.status).toBe(403);
+
+    // A live consumer id belongs to its token: another app cannot acknowledge in its name.
+    const beat = (token: string, version: string, secret = J, environment = P) =>
+      fetch(`${l.url}/v1/consumers/heartbeat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ consumerId: 'api-1', app: 'api', holds: [{ secret, environment, version }] }),
+      });
+    expect((await beat(l.tokens.jwtApp, await currentId(l.rotor, J, P))).status).toBe(200);
+    const stolen = await beat(l.tokens.sessionApp, await currentId(l.rotor, 'SESSION_SECRET', P), 'SESSION_SECRET');
+    expect(stolen.status).toBe(403);
+    expect(((await stolen.json()) as { error: { message: string } }).error.message).toContain('live under another API token');
+    l.project.clock.advance(3 * 15_000 + 1);
+    expect((await beat(l.tokens.sessionApp, await currentId(l.rotor, 'SESSION_SECRET', P), 'SESSION_SECRET')).status).toBe(200);
   });
 
   it('buildApp serves the events plugin by default (rotor serve has it without configuration)', async () => {

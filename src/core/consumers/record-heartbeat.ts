@@ -4,7 +4,7 @@
 // at once cost a few short commits.
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/open-store.js';
-import { clampInterval, type Heartbeat } from './consumer-record.js';
+import { clampInterval, isLive, type Heartbeat } from './consumer-record.js';
 
 /**
  * @example
@@ -60,4 +60,14 @@ export async function pruneConsumers(store: Pick<Store, 'writeTransaction'>, clo
     await trx.deleteFrom('consumers').where('id', 'in', ids).execute();
     return ids.length;
   });
+}
+
+/**
+ * The token a live consumer id belongs to, if another one: a heartbeat under it from this token
+ * is refused, so one app cannot acknowledge (and so let retire revoke) on another's behalf. A
+ * lapsed consumer id may be taken over (a redeployed app with a new token and a fixed id).
+ */
+export async function consumerOwnedByOther(store: Pick<Store, 'db'>, consumerId: string, tokenId: string, now: number): Promise<boolean> {
+  const row = await store.db.selectFrom('consumers').select(['token_id', 'last_seen_at', 'interval_ms']).where('id', '=', consumerId).executeTakeFirst();
+  return row !== undefined && row.token_id !== null && row.token_id !== tokenId && isLive(row.last_seen_at, row.interval_ms, now);
 }

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { z } from 'zod';
 import { CONSUMER_ID, MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../core/consumers/consumer-record.js';
 import { listConsumers } from '../../core/consumers/list-consumers.js';
+import { consumerOwnedByOther, pruneConsumers } from '../../core/consumers/record-heartbeat.js';
 import { RotorError } from '../../core/errors.js';
 import { ENV_GLOB, globToRegExp, SECRET_GLOB } from '../../core/tokens/token-grant.js';
 import type { ServerPluginOptions } from '../app.js';
@@ -26,6 +27,8 @@ export interface EventsPluginOptions {
   heartbeatMs?: number;
   /** The reconnect delay suggested to clients (`retry:`), in ms (default 1 s). */
   retryMs?: number;
+  /** Consumers not seen for this long are forgotten, in ms (default 7 days; checked hourly). */
+  forgetConsumersAfterMs?: number;
 }
 
 const globList = (pattern: RegExp, what: string) =>
@@ -87,11 +90,22 @@ export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPl
       return starting;
     }
 
+    // Every process start picks a new consumer id by default: forget the long-gone ones.
+    const forgetAfter = options.forgetConsumersAfterMs ?? 7 * 86_400_000;
+    const pruner = setInterval(() => {
+      void rotor
+        .store()
+        .then((store) => pruneConsumers(store, clock, forgetAfter))
+        .catch((error: unknown) => app.log.warn({ err: error }, 'could not prune old consumers'));
+    }, 3_600_000);
+    pruner.unref();
+
     app.addHook('onReady', async () => {
       await started().catch((error: unknown) => app.log.warn({ err: error }, 'event feed not started yet; it starts with the first stream'));
     });
     // Streams never end by themselves: end them before the server waits for its connections.
     app.addHook('preClose', async () => {
+      clearInterval(pruner);
       hub?.closeAll();
       feed?.close();
       await batcher.close();
@@ -142,6 +156,10 @@ export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPl
         if (!principal.grant.allows(h.secret, h.environment)) {
           throw new RotorError('ERR_ROTOR_API_FORBIDDEN', `token "${principal.name}" may not report ${h.secret} in ${h.environment} (not in its grant)`, { details: { field: 'body.holds' } });
         }
+      }
+      const store = await rotor.store();
+      if (await store.guard(() => consumerOwnedByOther(store, body.consumerId, principal.id, clock.now()))) {
+        throw new RotorError('ERR_ROTOR_API_FORBIDDEN', `consumer id "${body.consumerId}" is live under another API token: pick another consumer id`, { details: { field: 'body.consumerId' } });
       }
       await batcher.record({ consumerId: body.consumerId, app: body.app, tokenId: principal.id, ...(body.intervalMs ? { intervalMs: body.intervalMs } : {}), holds: body.holds });
       const states = new Map<string, string | null>();

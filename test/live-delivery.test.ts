@@ -418,6 +418,8 @@ describe('live delivery (rotor/client over SSE)', () => {
     }
     await l.engine.rotate(actor, { secret: J, environments: [P], method: 'emergency', emergency: true, reason: 'test' });
     await waitFor('events', () => (stream.text.match(/event: rotation/g) ?? []).length >= 3);
+    // Heartbeat comment lines keep idle streams alive (every second on this test server).
+    await waitFor('heartbeat comment', () => stream.text.includes('\n: heartbeat\n\n'), 2_500);
     stream.close();
     session.close();
     const values = await allValues(l.rotor);

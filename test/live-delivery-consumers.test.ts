@@ -34,7 +34,7 @@ describe('retire waits for live consumers', () => {
     await recordHeartbeats(store, p.clock, [{ consumerId: 'web-2', app: 'billing', intervalMs: 10_000, holds: [{ secret: S, environment: E, version: newId }] }]);
     p.clock.advance(DAY + 1);
     await recordHeartbeats(store, p.clock, [{ consumerId: 'web-1', app: 'billing', intervalMs: 10_000, holds: [{ secret: S, environment: E, version: oldId }] }]);
-    expect(await engine.retire(actor, { secret: S })).toEqual([{ secret: S, environment: E, versionId: oldId, early: false, postponed: true }]);
+    expect(await engine.retire(actor, { secret: S })).toEqual([{ secret: S, environment: E, versionId: oldId, early: false, postponed: true, reason: expect.stringContaining('billing/web-1') }]);
     const postponed = await audited(store, 'retire.postponed');
     expect(postponed.at(-1)!.notes).toContain('billing/web-1');
     expect(postponed.at(-1)!.notes).not.toContain('web-2');

@@ -247,7 +247,7 @@ describe('live delivery (rotor/client over SSE)', () => {
     l.project.clock.advance(60 * 60_000 + 1);
     expect((await beat(oldId)).status).toBe(200);
     await c.heartbeat();
-    expect(await l.engine.retire(actor, { secret: J })).toEqual([{ secret: J, environment: P, versionId: oldId, early: false, postponed: true }]);
+    expect(await l.engine.retire(actor, { secret: J })).toEqual([{ secret: J, environment: P, versionId: oldId, early: false, postponed: true, reason: expect.any(String) }]);
     const store = await l.rotor.store();
     const notes = (await store.db.selectFrom('audit_events').select('entry').where('action', '=', 'retire.postponed').execute()).map((r) => JSON.parse(r.entry).notes as string);
     expect(notes.at(-1)).toContain('api/api-slow');

@@ -18,7 +18,7 @@ export async function retireCommand(ctx: CommandContext, options: { env?: string
   else {
     if (retired.length === 0) print(ctx.io, 'nothing to retire: no previous version has reached the end of its grace window');
     for (const r of retired) {
-      if (r.postponed) print(ctx.io, `postponed ${r.secret}/${r.environment} version ${r.versionId}: the old credential still has live sessions (retry later, or --force)`);
+      if (r.postponed) print(ctx.io, `postponed ${r.secret}/${r.environment} version ${r.versionId}: ${r.reason ?? 'the old credential is still in use'} (retry later, or --force)`);
       else print(ctx.io, `retired ${r.secret}/${r.environment} version ${r.versionId}${r.early ? ' (before its grace ended)' : ''}`);
     }
     print(ctx.io, `request ${ctx.actor.requestId}`);

@@ -112,6 +112,8 @@ export interface RetiredVersion {
   early: boolean;
   /** The rotator found the old credential still in use and kept it (`force` overrides). */
   postponed?: true;
+  /** Why it was postponed (live sessions, consumers still on the old version). */
+  reason?: string;
 }
 
 function errorInfo(error: unknown): { code: string; message: string } {
@@ -196,7 +198,7 @@ export function createRotationEngine(deps: EngineDeps) {
     spec: SecretSpec,
     row: VersionRow,
     why: { compromised: boolean; early: boolean; reason?: string; method?: Method; force?: boolean },
-  ): Promise<'retired' | 'postponed'> {
+  ): Promise<'retired' | { postponed: string }> {
     const rotator = rotor.rotator(spec.kind);
     if (row.ciphertext) {
       try {
@@ -218,7 +220,7 @@ export function createRotationEngine(deps: EngineDeps) {
             details: { version: row.id, stage: row.stage },
           }),
         );
-        return 'postponed';
+        return { postponed: error.message };
       }
     }
     await store.writeTransaction(async (trx) => {
@@ -897,7 +899,7 @@ export function createRotationEngine(deps: EngineDeps) {
           if (fresh?.stage !== 'previous') continue;
           const early = (fresh.retire_at ?? 0) > now;
           const outcome = await retireVersion(store, master, actor, rowSpec, fresh, { compromised: false, early, ...(request.reason ? { reason: request.reason } : {}), ...(request.force ? { force: true } : {}) });
-          if (outcome === 'postponed') retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early, postponed: true });
+          if (outcome !== 'retired') retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early, postponed: true, reason: outcome.postponed });
           else retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early });
         } finally {
           await lock.release();

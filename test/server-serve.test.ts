@@ -62,7 +62,7 @@ describe('rotor serve', () => {
     // The real process runs on the system clock: a token without expiry.
     const made = await f.project.cli(['token', 'create', '--name', 'serve-app', '--role', 'app', '--secret', 'JWT_*', '--env', 'production']);
     const appToken = made.stdout.trim();
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '-c', join(f.project.dir, 'rotor.yaml'), '--state-dir', join(f.project.dir, '.rotor'), 'serve', '--port', '0'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '-c', join(f.project.dir, 'rotor.yaml'), '--state-dir', join(f.project.dir, '.rotor'), 'serve', '--port', '0', '--scheduler-interval', '1s'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH, HOME: f.project.dir, ROTOR_OPERATOR: 'tester' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -86,6 +86,20 @@ describe('rotor serve', () => {
       const { value } = (await read.json()) as { value: string };
       const denied = await fetch(`${base}/v1/tokens`, { headers: { authorization: `Bearer ${appToken}` } });
       expect(denied.status).toBe(403);
+      // /metrics is wired and stays closed: this policy has no METRICS_AUTH_TOKEN.
+      expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer x' } })).status).toBe(503);
+      expect((await fetch(`${base}/dashboard/login`)).status).toBe(200);
+      // The scheduler runs inside serve: the fixture's secrets were rotated on 2026-01-01 (its
+      // manual clock), so on the real clock the generated ones are overdue and get rotated.
+      expect(stdout).toMatch(/scheduler running every 1 s/);
+      const store = await f.rotor.store();
+      let scheduled = 0;
+      while (scheduled === 0 && Date.now() < deadline + 10_000) {
+        const rows = await store.db.selectFrom('audit_events').select('entry').execute();
+        scheduled = rows.map((r) => JSON.parse(r.entry) as { action: string; method: string }).filter((e) => e.action === 'rotate.success' && e.method === 'scheduled').length;
+        if (scheduled === 0) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(scheduled).toBeGreaterThan(0);
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       expect(code).toBe(0);
@@ -103,5 +117,10 @@ describe('rotor serve', () => {
     const r = await f.project.cli(['serve', '--port', '70000']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/invalid --port "70000"/);
+    const env = await f.project.cli(['serve', '--port', '0', '--metrics-env', 'qa']);
+    expect(env.code).toBe(1);
+    expect(env.stderr).toMatch(/invalid --metrics-env "qa"/);
+    const interval = await f.project.cli(['serve', '--port', '0', '--scheduler-interval', 'soon']);
+    expect(interval.stderr).toMatch(/invalid --scheduler-interval "soon"/);
   });
 });

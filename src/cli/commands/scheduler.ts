@@ -18,14 +18,14 @@ export interface SchedulerOptions {
 
 export const DEFAULT_INTERVAL = '60s';
 
-function parseInterval(text: string | undefined): number {
+export function parseInterval(text: string | undefined, flag = '--interval'): number {
   let ms: number;
   try {
     ms = parseDuration(text ?? DEFAULT_INTERVAL);
   } catch (cause) {
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid --interval "${text}": use a duration such as 30s, 5m, 1h`, { cause });
+    throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid ${flag} "${text}": use a duration such as 30s, 5m, 1h`, { cause });
   }
-  if (ms < 1000) throw new RotorError('ERR_ROTOR_CLI_USAGE', `--interval must be at least 1s (got "${text}")`);
+  if (ms < 1000) throw new RotorError('ERR_ROTOR_CLI_USAGE', `${flag} must be at least 1s (got "${text}")`);
   return ms;
 }
 

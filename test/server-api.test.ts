@@ -367,6 +367,24 @@ describe('secret reads', () => {
     expect(verify.json().ok).toBe(true);
   });
 
+  test('GET /v1/environments/E/values gives every granted value of the environment, audited as one row', async () => {
+    const res = await f.call(f.tokens.app, { method: 'GET', url: '/v1/environments/production/values' });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json() as { values: { variable: string; secret: string; stage: string; value: string; carries: string }[]; missing: string[] };
+    const secrets = new Set(body.values.map((v) => v.secret));
+    // app-1 is granted JWT_* and SESSION_SECRET: never BILLING_KEY or SMTP_PASSWORD.
+    expect([...secrets].sort()).toEqual(['JWT_ACCESS_SECRET', 'SESSION_SECRET']);
+    expect(body.values.find((v) => v.variable === 'SESSION_SECRET')?.carries).toBe('value');
+    const stored = await f.values();
+    for (const v of body.values.filter((x) => x.carries === 'value')) expect(stored).toContain(v.value);
+    const [row] = await auditTail(1);
+    expect(row).toMatchObject({ action: 'read.export', operator: 'app-1', requestId: res.headers['x-request-id'] });
+    for (const v of body.values) if (v.carries === 'value') expect(JSON.stringify(row)).not.toContain(v.value);
+    await refused(f.tokens.appStaging, { method: 'GET', url: '/v1/environments/production/values' }, 403, 'ERR_ROTOR_API_FORBIDDEN', /not in its grant/);
+    await refused(f.tokens.app, { method: 'GET', url: '/v1/environments/nowhere/values' }, 404, 'ERR_ROTOR_ENV_UNKNOWN');
+    await refused(f.tokens.app, { method: 'GET', url: '/v1/environments/..%2F/values' }, 400, 'ERR_ROTOR_API_VALIDATION', /params\.environment/);
+  });
+
   test('reads outside the grant are 403s and are not audited as reads', async () => {
     await refused(f.tokens.app, { method: 'GET', url: '/v1/secrets/BILLING_KEY/value?env=production' }, 403, 'ERR_ROTOR_API_FORBIDDEN', /BILLING_KEY in production/);
     await refused(f.tokens.app, { method: 'GET', url: '/v1/secrets/SESSION_SECRET/value?env=staging' }, 403, 'ERR_ROTOR_API_FORBIDDEN');

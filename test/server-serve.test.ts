@@ -100,6 +100,20 @@ describe('rotor serve', () => {
         if (scheduled === 0) await new Promise((r) => setTimeout(r, 200));
       }
       expect(scheduled).toBeGreaterThan(0);
+      // Rotated by another process (the CLI): the next read gets the new version.
+      const versionBefore = ((await (await fetch(`${base}/v1/secrets/JWT_ACCESS_SECRET/value?env=production`, { headers: { authorization: `Bearer ${appToken}` } })).json()) as { versionId: string }).versionId;
+      const rotated = await f.project.cli(['rotate', 'JWT_ACCESS_SECRET', '--env', 'production', '--json']);
+      expect(rotated.code, rotated.stderr).toBe(0);
+      const newVersion = (JSON.parse(rotated.stdout) as { results: { versionId: string }[] }).results[0]!.versionId;
+      expect(newVersion).not.toBe(versionBefore);
+      const fresh = (await (await fetch(`${base}/v1/secrets/JWT_ACCESS_SECRET/value?env=production`, { headers: { authorization: `Bearer ${appToken}` } })).json()) as { versionId: string };
+      expect(fresh.versionId).toBe(newVersion);
+      // Revoked from another process (the CLI): the running server refuses the token at once.
+      const revoked = await f.project.cli(['token', 'revoke', appToken.slice(4, 20), '--reason', 'serve test']);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      const after = await fetch(`${base}/v1/secrets/JWT_ACCESS_SECRET/value?env=production`, { headers: { authorization: `Bearer ${appToken}` } });
+      expect(after.status).toBe(401);
+      expect(((await after.json()) as { error: { code: string } }).error.code).toBe('ERR_ROTOR_API_TOKEN_REVOKED');
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       expect(code).toBe(0);

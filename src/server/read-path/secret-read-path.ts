@@ -64,6 +64,42 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
   const head = db.prepare<[], { hash: string }>('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
   const insert = db.prepare<[number, string, string, string, string, string]>('INSERT INTO audit_events (at, secret, environment, action, entry, hash) VALUES (?, ?, ?, ?, ?, ?)');
   const token = db.prepare<[string], TokenLookupRow>('SELECT id, name, role, secrets, environments, hash, expires_at, revoked_at FROM api_tokens WHERE id = ?');
+
+  // Token rows and version lookups are kept until the store changes. `PRAGMA data_version` moves
+  // whenever another connection commits: a rotation, a retirement, a token created or revoked,
+  // by this process (Kysely's connection) or any other. This connection's own commits are only
+  // audit rows, which no cached lookup reads. Times (expiry, grace) are still checked per read.
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seenVersion = -1;
+  const tokens = new Map<string, TokenLookupRow | undefined>();
+  const lookups = new Map<string, LiveVersion[]>();
+  function fresh(): void {
+    const v = dataVersion.get()!;
+    if (v !== seenVersion) {
+      seenVersion = v;
+      tokens.clear();
+      lookups.clear();
+    }
+  }
+  function liveVersionsOf(name: string, environment: string): LiveVersion[] {
+    fresh();
+    const key = `${name}\u0000${environment}`;
+    let rows = lookups.get(key);
+    if (rows === undefined) {
+      rows = liveVersions.all(name, environment);
+      if (lookups.size >= VALUE_CACHE_SIZE) lookups.clear();
+      lookups.set(key, rows);
+    }
+    return rows;
+  }
+  function findToken(id: string): TokenLookupRow | undefined {
+    fresh();
+    if (tokens.has(id)) return tokens.get(id);
+    const row = token.get(id);
+    if (tokens.size >= VALUE_CACHE_SIZE) tokens.clear();
+    tokens.set(id, row);
+    return row;
+  }
   // Group commit: reads that arrive in the same turn of the event loop append their rows in one
   // transaction, chained in arrival order. No read's value is sent before the transaction holding
   // its row has committed, and a failed commit fails every read in it, so nothing goes
@@ -123,7 +159,7 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
       assertReadable(rotor, name, environment);
       const master = await rotor.masterKey();
       const now = rotor.clock.now();
-      const rows = liveVersions.all(name, environment);
+      const rows = liveVersionsOf(name, environment);
       const row = rows.find((r) => r.stage === stage && (stage === 'current' || (r.retire_at !== null && r.retire_at > now)));
       if (!row) {
         const why =
@@ -148,9 +184,11 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
       });
       return { secret: name, environment, stage, variable: stage === 'current' ? name : `${name}_PREVIOUS`, versionId: row.id, value, retireAt: stage === 'previous' ? row.retire_at : null };
     },
-    findToken: (id) => token.get(id),
+    findToken,
     close: () => {
       values.clear();
+      tokens.clear();
+      lookups.clear();
       db.close();
     },
   };

@@ -73,8 +73,8 @@ function printReport(io: CliIo, report: SchedulerReport, json: boolean, quietWhe
   for (const line of lines.length > 0 ? lines : ['nothing to do']) print(io, `  ${line}`);
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-function nextStopSignal(): Promise<NodeJS.Signals> {
+/** Resolves on the first SIGINT or SIGTERM (`rotor scheduler`, `rotor serve`). */
+export function nextStopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGTERM', stop);

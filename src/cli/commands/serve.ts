@@ -11,7 +11,7 @@ import { createScheduler, type Scheduler } from '../../core/scheduler/scheduler.
 import { buildApp } from '../../server/app.js';
 import { metricsEnvironment, metricsPlugin } from '../../server/metrics/metrics-plugin.js';
 import { createRotorMetrics, type ConsumersBehind } from '../../server/metrics/rotor-metrics.js';
-import { parseInterval } from './scheduler.js';
+import { nextStopSignal, parseInterval } from './scheduler.js';
 import type { CommandContext, GlobalOptions } from '../command-context.js';
 import { print } from '../io.js';
 import type { Wrap } from '../program.js';
@@ -76,15 +76,7 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
   const app = await buildApp({ rotor, engine, plugins: [metricsPlugin({ metrics, environment: metricsEnvironment(rotor.policy().environments, metricsEnv) })] });
   let scheduler: Scheduler | undefined;
   try {
-    const stopped = new Promise<NodeJS.Signals>((resolve) => {
-      const stop = (signal: NodeJS.Signals) => {
-        process.off('SIGTERM', stop);
-        process.off('SIGINT', stop);
-        resolve(signal);
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    });
+    const stopped = nextStopSignal();
     const address = await app.listen({ port, host });
     print(ctx.io, `rotor serve: listening on ${address} (API under /v1, OpenAPI at ${address}/v1/openapi.json, dashboard at ${address}/dashboard/, metrics at ${address}/metrics)`);
     if (options.scheduler !== false) {

@@ -373,6 +373,15 @@ export function createRotationEngine(deps: EngineDeps) {
     return undefined;
   }
 
+  /** A promoted rotation whose staged flow failed and cannot be rolled back: failed, new version current. */
+  async function failPromoted(store: Store, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, versionId: string, failure: RotorError, notes: string): Promise<void> {
+    const now = rotor.clock.now();
+    await store.writeTransaction(async (trx) => {
+      await trx.updateTable('rotations').set({ state: 'failed', finished_at: now, updated_at: now, error_code: failure.code, error_message: failure.message }).where('id', '=', rotationId).execute();
+      await appendAudit(trx, rotor.clock, actor, { secret: spec.name, environment, action: 'rotate.failure', outcome: 'failure', notes, details: { rotation: rotationId, version: versionId, error: failure.code } });
+    });
+  }
+
   /**
    * A deploy hook, smoke test or health check failed after promotion: the environment goes back
    * to the previous version, which is still valid (its grace has just begun), its deploy hooks
@@ -384,14 +393,8 @@ export function createRotationEngine(deps: EngineDeps) {
     progress({ secret: spec.name, environment, step: 'rollback', phase: 'start' });
     const previous = await versionInStage(store.db, spec.name, environment, 'previous');
     const now = rotor.clock.now();
-    const fail = async (notes: string) => {
-      await store.writeTransaction(async (trx) => {
-        await trx.updateTable('rotations').set({ state: 'failed', finished_at: now, updated_at: now, error_code: failure.code, error_message: failure.message }).where('id', '=', rotationId).execute();
-        await appendAudit(trx, rotor.clock, actor, { secret: spec.name, environment, action: 'rotate.failure', outcome: 'failure', notes, details: { rotation: rotationId, version: versionId, error: failure.code } });
-      });
-    };
     if (!previous || previous.stage !== 'previous' || !previous.ciphertext) {
-      await fail(`${failure.message}; there is no previous version to go back to, so version ${versionId} stays current: fix the failing step and run it by hand`);
+      await failPromoted(store, actor, spec, environment, rotationId, versionId, failure, `${failure.message}; there is no previous version to go back to, so version ${versionId} stays current: fix the failing step and run it by hand`);
       progress({ secret: spec.name, environment, step: 'rollback', phase: 'failed', detail: 'no previous version' });
       return new RotorError('ERR_ROTOR_STAGE_FAILED', `${failure.message}; no previous version to roll back to, the new version stays current`, { cause: failure, details: failure.details });
     }
@@ -462,19 +465,7 @@ export function createRotationEngine(deps: EngineDeps) {
     const failure = await runStages(store, master, actor, spec, environment, rotationId, versionId);
     if (failure && !emergency) throw await rollBackPromotion(store, master, actor, spec, environment, rotationId, versionId, failure);
     if (failure) {
-      const now = rotor.clock.now();
-      await store.writeTransaction(async (trx) => {
-        await trx.updateTable('rotations').set({ state: 'failed', finished_at: now, updated_at: now, error_code: failure.code, error_message: failure.message }).where('id', '=', rotationId).execute();
-        await appendAudit(trx, rotor.clock, actor, {
-          secret: spec.name,
-          environment,
-          action: 'rotate.failure',
-          outcome: 'failure',
-          method: 'emergency',
-          notes: `${failure.message}; emergency: the new version stays current and the old one stays revoked, so fix the failing step and redeploy`,
-          details: { rotation: rotationId, version: versionId, error: failure.code },
-        });
-      });
+      await failPromoted(store, actor, spec, environment, rotationId, versionId, failure, `${failure.message}; emergency: the new version stays current and the old one stays revoked, so fix the failing step and redeploy`);
       throw failure;
     }
     await store.writeTransaction(async (trx) => {

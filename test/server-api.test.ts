@@ -103,7 +103,7 @@ describe('inventory, status and check', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json() as { environments: string[]; secrets: { name: string; kind: string; environments: string[] }[] };
     expect(body.environments).toEqual(['staging', 'production']);
-    expect(body.secrets.map((s) => s.name)).toEqual(['JWT_ACCESS_SECRET', 'SESSION_SECRET', 'BILLING_KEY', 'SMTP_PASSWORD']);
+    expect(body.secrets.map((s) => s.name)).toEqual(['JWT_ACCESS_SECRET', 'SESSION_SECRET', 'BILLING_KEY', 'SMTP_PASSWORD', 'JWT_SIGNING_KEY']);
     for (const value of await f.values()) expect(res.body).not.toContain(value);
   });
 
@@ -373,7 +373,7 @@ describe('secret reads', () => {
     const body = res.json() as { values: { variable: string; secret: string; stage: string; value: string; carries: string }[]; missing: string[] };
     const secrets = new Set(body.values.map((v) => v.secret));
     // app-1 is granted JWT_* and SESSION_SECRET: never BILLING_KEY or SMTP_PASSWORD.
-    expect([...secrets].sort()).toEqual(['JWT_ACCESS_SECRET', 'SESSION_SECRET']);
+    expect([...secrets].sort()).toEqual(['JWT_ACCESS_SECRET', 'JWT_SIGNING_KEY', 'SESSION_SECRET']);
     expect(body.values.find((v) => v.variable === 'SESSION_SECRET')?.carries).toBe('value');
     const stored = await f.values();
     for (const v of body.values.filter((x) => x.carries === 'value')) expect(stored).toContain(v.value);
@@ -383,6 +383,18 @@ describe('secret reads', () => {
     await refused(f.tokens.appStaging, { method: 'GET', url: '/v1/environments/production/values' }, 403, 'ERR_ROTOR_API_FORBIDDEN', /not in its grant/);
     await refused(f.tokens.app, { method: 'GET', url: '/v1/environments/nowhere/values' }, 404, 'ERR_ROTOR_ENV_UNKNOWN');
     await refused(f.tokens.app, { method: 'GET', url: '/v1/environments/..%2F/values' }, 400, 'ERR_ROTOR_API_VALIDATION', /params\.environment/);
+  });
+
+  test('GET /v1/secrets/NAME/jwks publishes public keys only, and refuses symmetric secrets', async () => {
+    const res = await f.call(f.tokens.app, { method: 'GET', url: '/v1/secrets/JWT_SIGNING_KEY/jwks?env=production' });
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json() as { keys: Record<string, string>[]; published: { stage: string; kid: string }[] };
+    expect(body.keys.length).toBeGreaterThan(0);
+    for (const key of body.keys) expect(key.d).toBeUndefined();
+    expect(body.published[0]!.stage).toBe('current');
+    const [row] = await auditTail(1);
+    expect(row).toMatchObject({ action: 'read.jwks', operator: 'app-1', requestId: res.headers['x-request-id'] });
+    await refused(f.tokens.app, { method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/jwks?env=production' }, 409, 'ERR_ROTOR_JWKS_NOT_PUBLISHABLE');
   });
 
   test('reads outside the grant are 403s and are not audited as reads', async () => {

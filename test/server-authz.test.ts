@@ -30,6 +30,7 @@ function sample(route: ApiRoute): InjectOptions | undefined {
     'GET /v1/audit/verify': { method: 'GET', url: '/v1/audit/verify' },
     'GET /v1/audit/export': { method: 'GET', url: '/v1/audit/export?format=csv' },
     'GET /v1/secrets/:name/value': { method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=production' },
+    'GET /v1/secrets/:name/jwks': { method: 'GET', url: '/v1/secrets/JWT_SIGNING_KEY/jwks?env=production' },
     'GET /v1/environments/:environment/values': { method: 'GET', url: '/v1/environments/production/values' },
     'GET /v1/whoami': { method: 'GET', url: '/v1/whoami' },
     'GET /v1/tokens': { method: 'GET', url: '/v1/tokens' },

@@ -29,6 +29,12 @@ secrets:
   SMTP_PASSWORD:
     kind: manual
     cadence: 180d
+  JWT_SIGNING_KEY:
+    kind: jwt-keypair
+    cadence: 90d
+    grace: 1h
+    environments: [production]
+    config: { algorithm: EdDSA }
 `;
 
 export const ADMIN_ACTOR: Actor = { operator: 'setup', requestId: '00000000-0000-4000-8000-000000000000', method: 'manual' };
@@ -51,7 +57,7 @@ export async function createServerFixture(options: Partial<BuildAppOptions> = {}
   await project.cli(['apply']);
   const rotor = project.rotor();
   const engine = createRotationEngine({ rotor });
-  for (const secret of ['JWT_ACCESS_SECRET', 'SESSION_SECRET', 'BILLING_KEY']) {
+  for (const secret of ['JWT_ACCESS_SECRET', 'SESSION_SECRET', 'BILLING_KEY', 'JWT_SIGNING_KEY']) {
     const result = await engine.rotate(ADMIN_ACTOR, { secret, method: 'manual' });
     if (!result.ok) throw new Error(`setup rotation of ${secret} failed: ${JSON.stringify(result.results)}`);
   }

@@ -2,6 +2,7 @@
 // environment. Every read is audited (secret, environment, version, token, request id; never
 // the value) before the value is sent, and the answer is never cached by intermediaries.
 import { z } from 'zod';
+import { readJwks } from '../../core/delivery/jwks.js';
 import { assertKnownEnvironment, readEnvironmentValues } from '../../core/delivery/read-values.js';
 import { RotorError } from '../../core/errors.js';
 import { MASTER_KEY_KIND } from '../../core/policy/policy-schema.js';
@@ -22,6 +23,19 @@ export const secretRoutes: ApiRoute[] = [
       assertSecretGrant(request, params.name, query.env);
       const v = await (await deps.reads()).read(actorOf(request), params.name, query.env, query.stage ?? 'current');
       return { secret: v.secret, environment: v.environment, stage: v.stage, versionId: v.versionId, value: v.value, retireAt: iso(v.retireAt) };
+    },
+  }),
+  defineRoute({
+    method: 'GET',
+    url: '/v1/secrets/:name/jwks',
+    permission: 'secret.read',
+    summary: 'the public JWK Set of an asymmetric signing secret (`rotor jwks`): current, standby and previous-in-grace keys; audited as read.jwks',
+    params: z.strictObject({ name: secretName }),
+    query: z.strictObject({ env: envName }),
+    async handler({ deps, request, params, query }) {
+      assertSecretGrant(request, params.name, query.env);
+      const result = await readJwks(deps.rotor, actorOf(request), params.name, query.env);
+      return { keys: result.jwks.keys, published: result.keys.map((k) => ({ kid: k.kid, stage: k.stage, alg: k.alg, until: iso(k.until) })) };
     },
   }),
   defineRoute({

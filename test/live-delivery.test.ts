@@ -446,7 +446,7 @@ describe('rotor/client loads no CLI, no server and no SQLite', () => {
     };
     visit(join(root, 'src/sdk/client/index.ts'));
     const files = [...seen].map((f) => relative(join(root, 'src'), f)).sort();
-    expect(files.filter((f) => !f.startsWith('sdk/client/'))).toEqual(['core/crypto/decode-strict.ts', 'core/crypto/generate.ts', 'core/delivery/kid-variable.ts', 'core/errors.ts', 'sdk/jwt/key-material.ts', 'sdk/jwt/key-source.ts']);
+    expect(files.filter((f) => !f.startsWith('sdk/client/'))).toEqual(['core/crypto/decode-strict.ts', 'core/crypto/generate.ts', 'core/delivery/kid-variable.ts', 'core/delivery/live-state.ts', 'core/errors.ts', 'sdk/jwt/key-material.ts', 'sdk/jwt/key-source.ts']);
   });
 
   it('is the package subpath rotor/client', () => {

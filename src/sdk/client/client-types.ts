@@ -1,21 +1,8 @@
 // The public shapes of rotor/client.
 
-/** Non-secret facts a JWT keyring needs to use a version as a key (the kid is the version id). */
-export interface KeyInfo {
-  alg: string;
-  encoding: string;
-  onRotate: 'dual-validate' | 'invalidate';
-}
+import type { KeyInfo, LiveState } from '../../core/delivery/live-state.js';
 
-/** The live versions of one secret in one environment, as the server announces them. */
-export interface LiveState {
-  secret: string;
-  environment: string;
-  versionId: string | null;
-  previousVersionId: string | null;
-  retireAt: string | null;
-  key?: KeyInfo;
-}
+export type { KeyInfo, LiveState };
 
 /** What `onChange` listeners receive: the new state, after the client has fetched the new value. */
 export interface ChangeEvent extends LiveState {

@@ -1,26 +1,9 @@
 // What the `/v1/events` stream says. A `rotation` event names versions, never a value: the app
 // fetches the value through `GET /v1/secrets/:name/value` with its own token, which is audited.
 
-/** Non-secret facts a JWT keyring needs to use a version as a key (kid = version id). */
-export interface KeyInfo {
-  alg: string;
-  encoding: string;
-  onRotate: 'dual-validate' | 'invalidate';
-}
+import type { KeyInfo, LiveState } from '../../core/delivery/live-state.js';
 
-/** The live versions of one secret in one environment. */
-export interface LiveState {
-  secret: string;
-  environment: string;
-  /** The current version id (null once nothing is current). */
-  versionId: string | null;
-  /** The previous version still inside its grace window, if any. */
-  previousVersionId: string | null;
-  /** When the previous version's grace ends (ISO), if there is one. */
-  retireAt: string | null;
-  /** For jwt kinds: how to use the values as keys. */
-  key?: KeyInfo;
-}
+export type { KeyInfo, LiveState };
 
 export type ChangeKind = 'rotation' | 'retire' | 'removed';
 

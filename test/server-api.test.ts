@@ -194,6 +194,23 @@ describe('rotate, emergency, retire, resume', () => {
     expect(res.json().outcomes).toEqual([]);
   });
 
+  test('POST import adopts a value once, with its date; a second import is a 409', async () => {
+    const value = 'smtp-production-password-from-before-rotor';
+    const res = await f.call(f.tokens.operator, { method: 'POST', url: '/v1/secrets/SMTP_PASSWORD/import', payload: { environment: 'production', value, rotatedAt: '2025-11-01' } });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json()).toMatchObject({ secret: 'SMTP_PASSWORD', environment: 'production', rotatedAt: '2025-11-01T00:00:00.000Z' });
+    expect(res.body).not.toContain(value);
+    expect(await f.values()).toContain(value);
+    await refused(f.tokens.operator, { method: 'POST', url: '/v1/secrets/SMTP_PASSWORD/import', payload: { environment: 'production', value: 'another-value-0123456789' } }, 409, 'ERR_ROTOR_IMPORT_EXISTS');
+    await refused(f.tokens.operator, { method: 'POST', url: '/v1/secrets/SMTP_PASSWORD/import', payload: { environment: 'production' } }, 400, 'ERR_ROTOR_API_VALIDATION', /body\.value: required/);
+  });
+
+  test('POST /v1/sessions/revoke without a sessions store in rotor.yaml is a 409 that says so', async () => {
+    const err = await refused(f.tokens.operator, { method: 'POST', url: '/v1/sessions/revoke', payload: { all: true, reason: 'suspected token theft' } }, 409, 'ERR_ROTOR_SESSIONS_NOT_CONFIGURED');
+    expect(err.message.length).toBeGreaterThan(10);
+    await refused(f.tokens.operator, { method: 'POST', url: '/v1/sessions/revoke', payload: { all: true } }, 400, 'ERR_ROTOR_API_VALIDATION', /body\.reason/);
+  });
+
   test('unknown secrets and environments are 404s that name them; odd names are 400s', async () => {
     expect((await refused(f.tokens.operator, { method: 'POST', url: '/v1/secrets/NO_SUCH_SECRET/rotate', payload: {} }, 404, 'ERR_ROTOR_SECRET_UNKNOWN')).message).toMatch(/NO_SUCH_SECRET/);
     expect((await refused(f.tokens.operator, { method: 'POST', url: '/v1/secrets/BILLING_KEY/rotate', payload: { environment: 'staging' } }, 404, 'ERR_ROTOR_ENV_UNKNOWN')).message).toMatch(/staging/);

@@ -26,6 +26,8 @@ function sample(route: ApiRoute): InjectOptions | undefined {
     'POST /v1/secrets/:name/emergency': { method: 'POST', url: '/v1/secrets/BILLING_KEY/emergency', payload: { reason: 'matrix test' } },
     'POST /v1/retire': { method: 'POST', url: '/v1/retire', payload: {} },
     'POST /v1/resume': { method: 'POST', url: '/v1/resume' },
+    'POST /v1/secrets/:name/import': { method: 'POST', url: '/v1/secrets/SMTP_PASSWORD/import', payload: { environment: 'production', value: 'imported-smtp-password-0123', rotatedAt: '2025-12-01' } },
+    'POST /v1/sessions/revoke': { method: 'POST', url: '/v1/sessions/revoke', payload: { all: true, reason: 'matrix test' } },
     'GET /v1/audit': { method: 'GET', url: '/v1/audit?limit=1' },
     'GET /v1/audit/verify': { method: 'GET', url: '/v1/audit/verify' },
     'GET /v1/audit/export': { method: 'GET', url: '/v1/audit/export?format=csv' },

@@ -6,11 +6,13 @@ import { auditRoutes } from './audit.js';
 import { checkRoutes } from './check.js';
 import { emergencyRoutes } from './emergency.js';
 import { healthRoutes } from './health.js';
+import { importRoutes } from './import.js';
 import { inventoryRoutes } from './inventory.js';
 import { resumeRoutes } from './resume.js';
 import { retireRoutes } from './retire.js';
 import { rotateRoutes } from './rotate.js';
 import { secretRoutes } from './secrets.js';
+import { sessionRoutes } from './sessions.js';
 import { tokenRoutes } from './tokens.js';
 
 export const OPENAPI_URL = '/v1/openapi.json';
@@ -37,6 +39,8 @@ export const API_ROUTES: readonly ApiRoute[] = [
   ...emergencyRoutes,
   ...retireRoutes,
   ...resumeRoutes,
+  ...importRoutes,
+  ...sessionRoutes,
   ...auditRoutes,
   ...secretRoutes,
   ...tokenRoutes,

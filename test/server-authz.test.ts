@@ -83,6 +83,34 @@ test('every route in the route table has a sample request here and is registered
   }
 });
 
+/** Every route Fastify serves, from `printRoutes` (the route table's and the plugins' alike). */
+function registeredRoutes(): { method: string; url: string }[] {
+  const out: { method: string; url: string }[] = [];
+  const stack: string[] = [];
+  for (const line of f.app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const m = /^([│ ]*)[├└]── (.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+    if (!m) continue;
+    const depth = m[1]!.length / 4;
+    stack.length = depth;
+    stack.push(m[2]!);
+    for (const method of (m[3] ?? '').split(', ').filter(Boolean)) out.push({ method, url: stack.join('') });
+  }
+  return out;
+}
+
+test('every /v1 route, the route table\'s or a plugin\'s, refuses a request without a token', async () => {
+  const v1 = registeredRoutes().filter((r) => r.url.startsWith('/v1/') && r.url !== '/v1/openapi.json' && r.method !== 'HEAD');
+  expect(v1.length).toBeGreaterThanOrEqual(API_ROUTES.filter((r) => r.url.startsWith('/v1/')).length - 1);
+  for (const route of v1) {
+    const url = route.url.replace(/:name/g, 'SESSION_SECRET').replace(/:environment/g, 'production').replace(/:id/g, '0123456789abcdef').replace(/:[A-Za-z_]+/g, 'x');
+    const res = await Promise.race([
+      f.app.inject({ method: route.method as 'GET', url, ...(route.method === 'POST' ? { payload: {} } : {}) }),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${route.method} ${route.url} answered nothing within 5 s without a token`)), 5000)),
+    ]);
+    expect(res.statusCode, `${route.method} ${route.url}: ${res.body.slice(0, 200)}`).toBe(401);
+  }
+});
+
 test('the role table: admin holds every permission, app only secret reads and whoami', () => {
   expect([...ROLE_PERMISSIONS.app].sort()).toEqual(['secret.read', 'self.read']);
   expect([...ROLE_PERMISSIONS.auditor].sort()).toEqual(['audit.read', 'inventory.read', 'self.read']);

@@ -1,13 +1,15 @@
 // The whole authorization matrix: every route of the route table × every role (admin, operator,
 // auditor, app with and without a grant for what it asks, no token). Generated from API_ROUTES, so
 // a new route without a sample request here fails the first test instead of going unchecked.
+import { get as httpGet } from 'node:http';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { InjectOptions } from 'fastify';
 import { createApiToken } from '../src/core/tokens/create-token.js';
 import type { TokenRole } from '../src/core/tokens/token-grant.js';
 import { roleAllows, ROLE_PERMISSIONS } from '../src/server/auth/roles.js';
 import { API_ROUTES } from '../src/server/routes/index.js';
-import type { ApiRoute } from '../src/server/route-def.js';
+import type { ApiRoute, RouteDoc } from '../src/server/route-def.js';
+import { EVENT_ROUTES } from '../src/server/events/event-routes.js';
 import { ADMIN_ACTOR, createServerFixture, type ServerFixture } from './server-fixture.js';
 
 let f: ServerFixture;
@@ -133,5 +135,73 @@ describe.each(API_ROUTES.map((r) => [`${r.method} ${r.url}`, r] as const))('%s',
     expect(res.json().error.code).toBe(want === 401 ? 'ERR_ROTOR_API_TOKEN_MISSING' : 'ERR_ROTOR_API_FORBIDDEN');
     // Refused means refused: nothing rotated, retired, revoked, created or audited.
     expect(await f.snapshot()).toEqual(before);
+  });
+});
+
+// The events plugin's routes (live delivery), from its documented route list: the same matrix.
+// The stream never ends by itself, so it is opened over a real socket and closed after the head.
+describe('events plugin routes', () => {
+  let base = '';
+  beforeAll(async () => {
+    base = await f.app.listen({ port: 0, host: '127.0.0.1' });
+  });
+
+  async function currentVersion(): Promise<string> {
+    const store = await f.rotor.store();
+    const row = await store.db.selectFrom('versions').select('id').where('secret', '=', 'JWT_ACCESS_SECRET').where('environment', '=', 'production').where('stage', '=', 'current').executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  async function call(route: RouteDoc, caller: Caller): Promise<{ status: number; code?: string; body: string }> {
+    const token = tokenOf(caller);
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    if (route.url === '/v1/events') {
+      // node:http with `connection: close`, destroyed after the first chunk: no pooled socket
+      // outlives the test and holds up the server's close.
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpGet(`${base}/v1/events?secrets=JWT_*&env=production`, { headers: { ...headers, connection: 'close' } }, (res) => {
+          res.once('data', (chunk: Buffer) => {
+            resolve({ status: res.statusCode ?? 0, body: chunk.toString() });
+            req.destroy();
+          });
+          res.once('end', () => resolve({ status: res.statusCode ?? 0, body: '' }));
+        });
+        req.on('error', (error) => (req.destroyed ? undefined : reject(error)));
+      });
+      return { status, body, ...(status >= 400 ? { code: (JSON.parse(body) as { error: { code: string } }).error.code } : {}) };
+    }
+    const payload = route.url === '/v1/consumers/heartbeat' ? { consumerId: `matrix-${caller}`, app: 'matrix', holds: [{ secret: 'JWT_ACCESS_SECRET', environment: 'production', version: await currentVersion() }] } : undefined;
+    const res = await f.call(token, { method: route.method, url: route.url === '/v1/consumers' ? '/v1/consumers?secret=JWT_ACCESS_SECRET' : route.url, ...(payload ? { payload } : {}) });
+    return { status: res.statusCode, body: res.body, ...(res.statusCode >= 400 ? { code: (res.json() as { error: { code: string } }).error.code } : {}) };
+  }
+
+  test('every documented events route is registered and in the OpenAPI document', async () => {
+    const doc = (await f.call(undefined, { method: 'GET', url: '/v1/openapi.json' })).json() as { paths: Record<string, Record<string, { 'x-rotor-permission': string }>> };
+    for (const route of EVENT_ROUTES) {
+      expect(f.app.hasRoute({ method: route.method, url: route.url }), `${route.method} ${route.url}`).toBe(true);
+      expect(doc.paths[route.url]?.[route.method.toLowerCase()]?.['x-rotor-permission']).toBe(route.permission);
+    }
+  });
+
+  describe.each(EVENT_ROUTES.map((r) => [`${r.method} ${r.url}`, r] as const))('%s', (_name, route) => {
+    test.each(CALLERS)('as %s', async (caller) => {
+      const res = await call(route, caller);
+      let want = expected(route as ApiRoute, caller);
+      // The stream filters by grant instead of refusing: an app whose grant covers none of what it
+      // asks for gets a stream that names nothing.
+      if (route.url === '/v1/events' && caller === 'app-ungranted') {
+        expect(res.status).toBe(200);
+        expect(res.body).toContain('"versions":[]');
+        return;
+      }
+      if (want === 'allowed') {
+        expect(res.status, res.body).toBeLessThan(400);
+        if (route.url === '/v1/events') expect(res.body).toContain('JWT_ACCESS_SECRET');
+        return;
+      }
+      want = want as 401 | 403;
+      expect(res.status, res.body).toBe(want);
+      expect(res.code).toBe(want === 401 ? 'ERR_ROTOR_API_TOKEN_MISSING' : 'ERR_ROTOR_API_FORBIDDEN');
+    });
   });
 });

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, generated from the route table's zod schemas, so it cannot drift
 // from what the server validates.
 import { z } from 'zod';
-import type { ApiRoute } from './route-def.js';
+import type { RouteDoc } from './route-def.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -37,7 +37,7 @@ const ERROR_SCHEMA = {
   },
 };
 
-export function openApiDocument(routes: readonly ApiRoute[]): JsonSchema {
+export function openApiDocument(routes: readonly RouteDoc[]): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const path = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');

@@ -42,6 +42,9 @@ export interface ApiRoute<P = any, Q = any, B = any> {
   handler(input: RouteInput<P, Q, B>): Promise<unknown>;
 }
 
+/** What the OpenAPI document and the authorization matrix need of a route, including plugins' routes. */
+export type RouteDoc = Pick<ApiRoute, 'method' | 'url' | 'permission' | 'summary' | 'params' | 'query' | 'body' | 'status'>;
+
 /** Declares a route with its types inferred from its schemas. */
 export function defineRoute<P = undefined, Q = undefined, B = undefined>(route: ApiRoute<P, Q, B>): ApiRoute<P, Q, B> {
   return route;

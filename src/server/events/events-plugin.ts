@@ -6,17 +6,15 @@
 //   GET  /v1/consumers?secret=&env=                 operators: who holds what, who is behind
 // One change feed per server polls the store and fans out to every connection.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { CONSUMER_ID, MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../../core/consumers/consumer-record.js';
 import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { consumerOwnedByOther, pruneConsumers } from '../../core/consumers/record-heartbeat.js';
 import { RotorError } from '../../core/errors.js';
-import { ENV_GLOB, globToRegExp, SECRET_GLOB } from '../../core/tokens/token-grant.js';
+import { globToRegExp } from '../../core/tokens/token-grant.js';
 import type { ServerPluginOptions } from '../app.js';
 import { principalOf } from '../auth/api-auth.js';
 import { parsePart } from '../route-def.js';
-import { envName, secretName } from '../schemas.js';
 import { createChangeFeed, type ChangeFeed } from './change-feed.js';
+import { consumersQuery, eventsQuery, heartbeatBody } from './event-routes.js';
 import { createHeartbeatBatcher } from './heartbeat-batcher.js';
 import { createSseHub, eventId, formatEvent, parseEventId, snapshotOf, type SseHub } from './sse-hub.js';
 
@@ -30,30 +28,6 @@ export interface EventsPluginOptions {
   /** Consumers not seen for this long are forgotten, in ms (default 7 days; checked hourly). */
   forgetConsumersAfterMs?: number;
 }
-
-const globList = (pattern: RegExp, what: string) =>
-  z
-    .string()
-    .max(1024)
-    .transform((s) => s.split(',').filter(Boolean))
-    .refine((list) => list.length > 0 && list.length <= 32 && list.every((g) => pattern.test(g)), `a comma-separated list of ${what} (letters, digits and *)`);
-
-const eventsQuery = z.strictObject({
-  secrets: globList(SECRET_GLOB, 'secret-name patterns').optional().describe('secret-name globs, e.g. JWT_* (default: all granted)'),
-  env: globList(ENV_GLOB, 'environment patterns').optional().describe('environment globs (default: all granted)'),
-});
-
-const versionId = z.string().regex(/^[0-9a-f-]{36}$/, 'not a version id');
-const consumerId = z.string().regex(CONSUMER_ID, '1-128 characters: letters, digits and . _ : @ -');
-
-const heartbeatBody = z.strictObject({
-  consumerId,
-  app: consumerId,
-  intervalMs: z.number().int().min(MIN_INTERVAL_MS).max(MAX_INTERVAL_MS).optional(),
-  holds: z.array(z.strictObject({ secret: secretName, environment: envName, version: versionId })).max(1000),
-});
-
-const consumersQuery = z.strictObject({ secret: secretName.optional(), env: envName.optional(), live: z.enum(['true', 'false']).optional() });
 
 function matcher(globs: string[] | undefined): (name: string) => boolean {
   if (!globs) return () => true;

@@ -1,5 +1,6 @@
 // The route table: every route the API serves. A new area is a file in this folder and one entry
 // here; registration, validation, OpenAPI and the authorization-matrix test all read this list.
+import { EVENT_ROUTES } from '../events/event-routes.js';
 import { openApiDocument } from '../openapi.js';
 import { defineRoute, type ApiRoute } from '../route-def.js';
 import { auditRoutes } from './audit.js';
@@ -25,7 +26,7 @@ const openApiRoute = defineRoute({
   permission: 'public',
   summary: 'this OpenAPI 3.1 document',
   async handler() {
-    document ??= openApiDocument(API_ROUTES);
+    document ??= openApiDocument([...API_ROUTES, ...EVENT_ROUTES]);
     return document;
   },
 });

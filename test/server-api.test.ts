@@ -288,7 +288,7 @@ describe('tokens', () => {
     expect(read.statusCode, read.body).toBe(200);
     const list = await f.call(f.tokens.admin, { method: 'GET', url: '/v1/tokens' });
     expect(list.body).toContain(id);
-    expect(list.body).not.toContain(token.split('_')[2]!);
+    expect(list.body).not.toContain(token.slice('rtr_0123456789abcdef_'.length));
     expect(list.body).not.toMatch(/"hash"/);
     const revoked = await f.call(f.tokens.admin, { method: 'POST', url: `/v1/tokens/${id}/revoke`, payload: { reason: 'rotated CI credentials' } });
     expect(revoked.statusCode, revoked.body).toBe(200);
@@ -483,7 +483,7 @@ describe('logs', () => {
       await app.inject({ method: 'GET', url: '/v1/status', headers: { authorization: `Bearer ${f.tokens.admin.slice(0, -2)}xx` } });
       expect(text).toContain(String(res.headers['x-request-id']));
       for (const value of [...(await f.values()), 'smtp-value-that-must-not-be-logged']) expect(text).not.toContain(value);
-      for (const token of Object.values(f.tokens)) expect(text).not.toContain(token.split('_')[2]!);
+      for (const token of Object.values(f.tokens)) expect(text).not.toContain(token.slice('rtr_0123456789abcdef_'.length));
     } finally {
       await app.close();
       await rotor.close();

@@ -148,3 +148,34 @@ describe('master key rotation and operators', () => {
     }
   });
 });
+
+describe('master key rotation under a running server', () => {
+  it('a long-running Rotor (rotor serve, the scheduler) picks up the new key from .rotor/master.key: reads and rotations go on without a restart', async () => {
+    const { buildApp } = await import('../src/server/app.js');
+    const { createApiToken } = await import('../src/core/tokens/create-token.js');
+    const p = await createProject();
+    expect((await p.cli(['rotate', 'JWT_ACCESS_SECRET', '--env', 'production'])).code).toBe(0);
+    const rotor = p.rotor();
+    const engine = createRotationEngine({ rotor });
+    const app = await buildApp({ rotor, engine, requestLogging: false });
+    try {
+      const { token } = await createApiToken(await rotor.store(), p.clock, actor, { name: 'app', role: 'app', secrets: ['JWT_*'], environments: ['production'] });
+      const read = () => app.inject({ method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=production', headers: { authorization: `Bearer ${token}` } });
+      const before = await read();
+      expect(before.statusCode, before.body).toBe(200);
+      // Another process rotates the master key.
+      expect((await p.cli(['master-key', 'rotate'])).code).toBe(0);
+      const after = await read();
+      expect(after.statusCode, after.body).toBe(200);
+      expect(after.json().value).toBe(before.json().value);
+      const rotated = await engine.rotate(actor, { secret: 'JWT_ACCESS_SECRET', environments: ['production'], method: 'manual' });
+      expect(rotated.ok, JSON.stringify(rotated.results)).toBe(true);
+      const next = await read();
+      expect(next.statusCode).toBe(200);
+      expect(next.json().value).not.toBe(before.json().value);
+    } finally {
+      await app.close();
+      await rotor.close();
+    }
+  });
+});

@@ -86,9 +86,11 @@ export function createRotor(options: RotorOptions): Rotor {
       return policy;
     },
     async masterKey() {
-      if (master) return master;
       const store = await rotor.store();
       const check = await store.guard(() => getMeta(store, MASTER_KEY_CHECK));
+      // A long-running process (serve, scheduler) keeps its key until `rotor master-key rotate`
+      // in another process re-wraps the store; then it loads the new one from the key file.
+      if (master && (!check || master.matchesCheckValue(Buffer.from(check, 'base64')))) return master;
       const key = loadMasterKey({ stateDir, env }, check ? Buffer.from(check, 'base64') : undefined);
       if (!check) {
         await store.writeTransaction(async (trx) => {

@@ -115,6 +115,7 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
   let pending: PendingRow[] = [];
 
   const values = new Map<string, string>();
+  let master: Awaited<ReturnType<Rotor['masterKey']>> | undefined;
   function valueOf(master: Awaited<ReturnType<Rotor['masterKey']>>, row: LiveVersion): string {
     const key = `${row.master_key_id}:${row.id}`;
     let value = values.get(key);
@@ -157,10 +158,12 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
   return {
     async read(actor, name, environment, stage) {
       assertReadable(rotor, name, environment);
-      const master = await rotor.masterKey();
       const now = rotor.clock.now();
       const rows = liveVersionsOf(name, environment);
       const row = rows.find((r) => r.stage === stage && (stage === 'current' || (r.retire_at !== null && r.retire_at > now)));
+      // The key is kept here (the hot path skips the check rotor.masterKey() makes) until a row
+      // is sealed under another: `rotor master-key rotate` ran in another process.
+      if (!master || (row?.master_key_id && row.master_key_id !== master.id)) master = await rotor.masterKey();
       if (!row) {
         const why =
           stage === 'current'

@@ -74,7 +74,9 @@ export async function demoCommand(ctx: CommandContext, options: { dir?: string }
   await step('the tamper-evident audit log', ['audit', 'list', '--limit', '8']);
   await step('prove nobody edited it', ['audit', 'verify']);
   print(io);
-  print(io, `Done. Explore further with:  npx rotor --config ${join(dir, 'rotor.yaml')} --state-dir ${join(dir, '.rotor')} status`);
+  const project = `--config ${join(dir, 'rotor.yaml')} --state-dir ${join(dir, '.rotor')}`;
+  print(io, `Done. Explore further with:  npx rotor ${project} status`);
+  print(io, `Or run the server (API, dashboard, scheduler):  npx rotor ${project} operator add you  &&  npx rotor ${project} serve`);
   return 0;
 }
 

@@ -404,6 +404,18 @@ describe('live delivery (rotor/client over SSE)', () => {
     await keys.close();
   });
 
+  it('spreads fetches after a graceful rotation over spreadMs, but applies an emergency at once', async () => {
+    const l = await live();
+    const c = l.client({ spreadMs: 10_000 });
+    const before = await c.get(J, P);
+    const emergency = nextChange(c, (e) => e.change === 'rotation');
+    const started = Date.now();
+    await l.engine.rotate(actor, { secret: J, environments: [P], method: 'emergency', emergency: true, reason: 'leaked' });
+    await emergency;
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(await c.get(J, P)).not.toBe(before);
+  });
+
   it('never puts a value in the event stream or the server log', async () => {
     const l = await live();
     const stream = await rawStream(l.url, l.tokens.jwtApp);

@@ -52,6 +52,12 @@ export interface ClientOptions {
   reconnect?: { minMs?: number; maxMs?: number };
   /** A stream silent this long (no data, no heartbeat comment) is reconnected (default 45 s). */
   idleTimeoutMs?: number;
+  /**
+   * After a rotation that keeps the previous version valid, wait a random 0..spreadMs before
+   * fetching the new value, so many clients do not hit the server at once (default 250 ms; 0 =
+   * at once). Emergencies are always applied at once.
+   */
+  spreadMs?: number;
   /** Do not open the event stream (values are still cached and refreshed). */
   stream?: boolean;
   /** Errors of background work (refresh, stream, heartbeat); default: a process warning, no value ever included. */

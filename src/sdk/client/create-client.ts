@@ -62,6 +62,7 @@ export function createClient(options: ClientOptions): RotorClient {
   const minMs = options.reconnect?.minMs ?? 250;
   const maxMs = options.reconnect?.maxMs ?? 15_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 45_000;
+  const spreadMs = options.spreadMs ?? 250;
   const onError = options.onError ?? ((error: unknown) => process.emitWarning(`rotor/client: ${(error as { code?: string }).code ?? 'error'}: ${(error as Error).message}`));
   const headers = { authorization: `Bearer ${options.token}` };
 
@@ -233,8 +234,11 @@ export function createClient(options: ClientOptions): RotorClient {
   async function handle(name: string, data: string, receivedAt: number): Promise<void> {
     if (name === 'rotation') {
       const event = { ...(JSON.parse(data) as Omit<ChangeEvent, 'receivedAt'>), receivedAt };
-      // Let the I/O already waiting (other streams of this process) be read before the fetch starts.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      // A rotation with a grace window leaves the held value valid, so the fetch waits a random
+      // moment: a thousand clients do not all read in the same millisecond. An emergency (no
+      // previous version) is applied at once. Either way, I/O already waiting is read first.
+      const delay = event.previousVersionId !== null && spreadMs > 0 ? Math.floor(Math.random() * spreadMs) : 0;
+      await new Promise<void>((resolve) => (delay > 0 ? setTimeout(resolve, delay) : setImmediate(resolve)));
       const moved = await apply(event).catch((error: unknown) => {
         onError(error);
         return false;

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
 import { policyHasUnappliedChanges } from '../../core/policy/apply-policy.js';
+import { iso, statusRowJson as rowJson } from '../../core/status/status-json.js';
 import { computeStatus, STATUS_STATES, type StatusReport, type StatusRow, type StatusState } from '../../core/status/status.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, type CliIo } from '../io.js';
@@ -36,42 +37,6 @@ export async function writeLines(stream: CliIo['stdout'], lines: Iterable<string
   await flush();
 }
 
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
-/** The JSON shape of one row: instants as ISO strings, ages in milliseconds and whole days. */
-export function rowJson(row: StatusRow) {
-  return {
-    secret: row.secret,
-    kind: row.kind,
-    environment: row.environment,
-    state: row.state,
-    ageState: row.ageState,
-    owner: row.owner,
-    rotatedAt: iso(row.rotatedAt),
-    currentSince: iso(row.currentSince),
-    ageMs: row.ageMs,
-    ageDays: row.ageMs === null ? null : Math.floor(row.ageMs / 86_400_000),
-    dueSoonAt: iso(row.dueSoonAt),
-    nextDueAt: iso(row.nextDueAt),
-    overdueAt: iso(row.overdueAt),
-    graceUntil: iso(row.graceUntil),
-    rotation: row.rotation && {
-      id: row.rotation.id,
-      state: row.rotation.state,
-      step: row.rotation.step,
-      startedAt: iso(row.rotation.startedAt),
-      updatedAt: iso(row.rotation.updatedAt),
-      finishedAt: iso(row.rotation.finishedAt),
-      errorCode: row.rotation.errorCode,
-      stuck: row.rotation.stuck,
-      ...(row.rotation.state === 'waiting' ? { promoteAfter: iso(row.rotation.promoteAfter) } : {}),
-    },
-  };
-}
-
-/** Streams `{ at, summary, rows: [...] }` with one compact row per line. */
 export async function writeStatusJson(io: CliIo, report: StatusReport): Promise<void> {
   const head = `{\n  "at": ${JSON.stringify(iso(report.at))},\n  "summary": ${JSON.stringify(report.summary)},\n  "rows": [`;
   const rows = report.rows;

@@ -1,38 +1,11 @@
 // The inventory (what rotor.yaml declares) and its status per environment (`rotor status`).
 import { z } from 'zod';
 import { MASTER_KEY_KIND } from '../../core/policy/policy-schema.js';
-import { computeStatus, type StatusRow } from '../../core/status/status.js';
+import { computeStatus } from '../../core/status/status.js';
+import { statusRowJson } from '../../core/status/status-json.js';
 import { defineRoute, type ApiRoute } from '../route-def.js';
 import { envName, instant, iso, isoInstant, secretName } from '../schemas.js';
 
-export function statusRowJson(row: StatusRow) {
-  return {
-    secret: row.secret,
-    kind: row.kind,
-    environment: row.environment,
-    state: row.state,
-    ageState: row.ageState,
-    owner: row.owner,
-    rotatedAt: iso(row.rotatedAt),
-    currentSince: iso(row.currentSince),
-    ageMs: row.ageMs,
-    dueSoonAt: iso(row.dueSoonAt),
-    nextDueAt: iso(row.nextDueAt),
-    overdueAt: iso(row.overdueAt),
-    graceUntil: iso(row.graceUntil),
-    rotation: row.rotation && {
-      id: row.rotation.id,
-      state: row.rotation.state,
-      step: row.rotation.step,
-      startedAt: iso(row.rotation.startedAt),
-      updatedAt: iso(row.rotation.updatedAt),
-      finishedAt: iso(row.rotation.finishedAt),
-      errorCode: row.rotation.errorCode,
-      stuck: row.rotation.stuck,
-      promoteAfter: iso(row.rotation.promoteAfter),
-    },
-  };
-}
 
 export const inventoryRoutes: ApiRoute[] = [
   defineRoute({

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import mysql from 'mysql2/promise';
 import { RotorError } from '../core/errors.js';
+import { followValue } from './values/follow-value.js';
 import type { ValueSource } from './values/value-source.js';
 
 export type { ValueSource } from './values/value-source.js';
@@ -83,7 +84,6 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
   let swaps = 0;
   let ended = false;
   const draining = new Set<Promise<void>>();
-  let reloading: Promise<void> = Promise.resolve();
 
   const report = (error: unknown) => {
     if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
@@ -126,29 +126,8 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
     drain(old);
   }
 
-  let first: Promise<void> | undefined;
-  const loaded = (): Promise<void> => {
-    if (!first) {
-      const attempt = source.load(secret).then(apply);
-      first = attempt;
-      attempt.catch(() => {
-        if (first === attempt) first = undefined;
-      });
-    }
-    return first;
-  };
-  loaded().catch(() => undefined);
-  const unwatch = source.watch(secret, () => {
-    reloading = reloading
-      .then(async () => {
-        await first?.catch(() => undefined);
-        if (ended) return;
-        apply(await source.load(secret));
-      })
-      .catch((error: unknown) => {
-        if (lease) report(error);
-      });
-  });
+  const followed = followValue(source, secret, apply, { ended: () => ended, onReloadError: report });
+  const loaded = followed.loaded;
 
   /** The current lease, counted as in use until `done`. */
   async function acquire(): Promise<Lease> {
@@ -200,9 +179,7 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
     async end() {
       if (ended) return;
       ended = true;
-      unwatch();
-      await first?.catch(() => undefined);
-      await reloading;
+      await followed.stop();
       const last = lease;
       lease = undefined;
       if (last) drain(last);

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { RotorError } from '../core/errors.js';
+import { followValue } from './values/follow-value.js';
 import type { ValueSource } from './values/value-source.js';
 
 export type { ValueSource } from './values/value-source.js';
@@ -124,7 +125,6 @@ export function createPool(options: CreatePoolOptions): RotorPool {
   let swaps = 0;
   let ended = false;
   const draining = new Set<Promise<void>>();
-  let reloading: Promise<void> = Promise.resolve();
 
   const report = (error: unknown) => {
     if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
@@ -176,32 +176,8 @@ export function createPool(options: CreatePoolOptions): RotorPool {
     drain(old);
   }
 
-  // The first load is retried on the next use if it fails (e.g. no current version yet).
-  let first: Promise<void> | undefined;
-  const loaded = (): Promise<void> => {
-    if (!first) {
-      const attempt = source.load(secret).then(apply);
-      first = attempt;
-      attempt.catch(() => {
-        if (first === attempt) first = undefined;
-      });
-    }
-    return first;
-  };
-  loaded().catch(() => undefined);
-  const unwatch = source.watch(secret, () => {
-    reloading = reloading
-      .then(async () => {
-        await first?.catch(() => undefined);
-        if (ended) return;
-        apply(await source.load(secret));
-      })
-      // Before a first value exists (no rotation yet), the next use retries: nothing to report.
-      // After it, a failed reload keeps the current credential and is reported.
-      .catch((error: unknown) => {
-        if (current) report(error);
-      });
-  });
+  const followed = followValue(source, secret, apply, { ended: () => ended, onReloadError: report });
+  const loaded = followed.loaded;
 
   async function active(): Promise<pg.Pool> {
     if (!ended) await loaded();
@@ -223,9 +199,7 @@ export function createPool(options: CreatePoolOptions): RotorPool {
     async end() {
       if (ended) return;
       ended = true;
-      unwatch();
-      await first?.catch(() => undefined);
-      await reloading;
+      await followed.stop();
       const last = pool;
       pool = undefined;
       await Promise.all([last?.end(), ...draining]);

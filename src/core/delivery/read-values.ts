@@ -130,7 +130,17 @@ async function liveVersions(db: Kysely<Database>, environment: string, secrets: 
     .execute();
 }
 
-function inGrace(row: VersionRow, now: number): boolean {
+/** The error for a read of a stage that holds no value (none current, or no grace window open). */
+export function noLiveVersion(name: string, environment: string, stage: DeliveredStage): RotorError {
+  const why =
+    stage === 'current'
+      ? `${name} has no current value in ${environment}: import it with \`rotor import\` or rotate it first`
+      : `${name} has no previous value in its grace window in ${environment}`;
+  return new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', why, { details: { secret: name, environment, stage } });
+}
+
+/** A previous version whose grace window is still open at `now`. */
+export function inGrace(row: Pick<VersionRow, 'retire_at'>, now: number): boolean {
   return row.retire_at !== null && row.retire_at > now;
 }
 
@@ -223,13 +233,7 @@ export async function readOneValue(rotor: Rotor, actor: Actor, name: string, env
   const rows = await store.guard(() => liveVersions(store.db, environment, [name]));
   const now = rotor.clock.now();
   const row = rows.find((r) => r.stage === stage && (stage === 'current' || inGrace(r, now)));
-  if (!row) {
-    const why =
-      stage === 'current'
-        ? `${name} has no current value in ${environment}: import it with \`rotor import\` or rotate it first`
-        : `${name} has no previous value in its grace window in ${environment}`;
-    throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', why, { details: { secret: name, environment, stage } });
-  }
+  if (!row) throw noLiveVersion(name, environment, stage);
   const delivered: DeliveredValue = {
     secret: name,
     environment,

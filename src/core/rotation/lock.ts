@@ -13,7 +13,8 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this id runs on this machine (EPERM: it runs, as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

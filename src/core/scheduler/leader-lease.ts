@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../clock.js';
+import { processAlive } from '../rotation/lock.js';
 import type { Store } from '../store/open-store.js';
 
 export const LEADER_LEASE = 'scheduler';
@@ -18,15 +19,6 @@ export interface LeaderLease {
   release(): Promise<void>;
   /** Who holds it, for messages. */
   holder(): Promise<{ pid: number; host: string; expiresAt: number } | undefined>;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function createLeaderLease(store: Pick<Store, 'db' | 'writeTransaction'>, clock: Clock, name = LEADER_LEASE): LeaderLease {

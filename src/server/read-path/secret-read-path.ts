@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { canonicalEntry, chainHash, GENESIS_HASH, type Actor, type AuditEntry } from '../../core/audit/audit-log.js';
 import type { Rotor } from '../../core/context.js';
-import { assertReadable, readOneValue, type DeliveredStage, type DeliveredValue } from '../../core/delivery/read-values.js';
+import { assertReadable, inGrace, noLiveVersion, readOneValue, type DeliveredStage, type DeliveredValue } from '../../core/delivery/read-values.js';
 import { RotorError } from '../../core/errors.js';
 import type { Store } from '../../core/store/open-store.js';
 import type { TokenLookupRow } from '../../core/tokens/authenticate-token.js';
@@ -160,17 +160,11 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
       assertReadable(rotor, name, environment);
       const now = rotor.clock.now();
       const rows = liveVersionsOf(name, environment);
-      const row = rows.find((r) => r.stage === stage && (stage === 'current' || (r.retire_at !== null && r.retire_at > now)));
+      const row = rows.find((r) => r.stage === stage && (stage === 'current' || inGrace(r, now)));
       // The key is kept here (the hot path skips the check rotor.masterKey() makes) until a row
       // is sealed under another: `rotor master-key rotate` ran in another process.
       if (!master || (row?.master_key_id && row.master_key_id !== master.id)) master = await rotor.masterKey();
-      if (!row) {
-        const why =
-          stage === 'current'
-            ? `${name} has no current value in ${environment}: import it with \`rotor import\` or rotate it first`
-            : `${name} has no previous value in its grace window in ${environment}`;
-        throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', why, { details: { secret: name, environment, stage } });
-      }
+      if (!row) throw noLiveVersion(name, environment, stage);
       const value = valueOf(master, row);
       await audit(now, {
         v: 1,

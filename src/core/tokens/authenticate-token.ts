@@ -4,6 +4,7 @@
 import type { Clock } from '../clock.js';
 import { RotorError } from '../errors.js';
 import type { Store } from '../store/open-store.js';
+import type { ApiTokensTable } from '../store/schema.js';
 import { parseToken, tokenSecretMatches } from './token-format.js';
 import { compileGrant, isTokenRole, type CompiledGrant } from './token-grant.js';
 
@@ -18,16 +19,7 @@ export interface TokenAuthenticator {
 }
 
 /** The columns authentication reads. */
-export interface TokenLookupRow {
-  id: string;
-  name: string;
-  role: string;
-  secrets: string;
-  environments: string;
-  hash: string;
-  expires_at: number | null;
-  revoked_at: number | null;
-}
+export type TokenLookupRow = Pick<ApiTokensTable, 'id' | 'name' | 'role' | 'secrets' | 'environments' | 'hash' | 'expires_at' | 'revoked_at'>;
 
 export interface AuthenticatorOptions {
   /** A faster lookup of one token row by id (the server's prepared statement); default a Kysely query. */

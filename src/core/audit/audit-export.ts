@@ -8,8 +8,9 @@
 //   inject HTML.
 // - csv: RFC 4180 (CRLF line ends, fields quoted when they hold `"`, `,`, CR or LF, quotes
 //   doubled), one row per event with every field: seq, at, secret, environment, operator,
-//   method, action, outcome, request_id, notes, details (JSON), hash. Values are written
-//   verbatim: a spreadsheet may interpret a cell that starts with `=`.
+//   method, action, outcome, request_id, notes, details (JSON), hash. A cell that a spreadsheet
+//   would run as a formula (it starts with `=`, `+`, `-`, `@`, TAB or CR) gets a leading `'`
+//   and is quoted, as OWASP's CSV-injection advice says; every other cell is verbatim.
 // - json: one JSON array (valid JSON for any parser), one event object per line, with
 //   `seq`, the entry's fields (`v` … `details`, in canonical order) and `hash`. Rebuilding the
 //   canonical entry from those fields and chaining it reproduces `hash`.
@@ -31,8 +32,13 @@ export interface AuditExportOptions {
 
 /** Checks a user-supplied format name; anything else is ERR_ROTOR_CLI_USAGE naming the choices. */
 export function parseAuditExportFormat(format: string): AuditExportFormat {
-  if ((AUDIT_EXPORT_FORMATS as readonly string[]).includes(format)) return format as AuditExportFormat;
-  throw new RotorError('ERR_ROTOR_CLI_USAGE', `unknown export format "${format}": use one of ${AUDIT_EXPORT_FORMATS.join(', ')}`, { details: { format } });
+  if ((AUDIT_EXPORT_FORMATS as readonly string[]).includes(format))
+    return format as AuditExportFormat;
+  throw new RotorError(
+    'ERR_ROTOR_CLI_USAGE',
+    `unknown export format "${format}": use one of ${AUDIT_EXPORT_FORMATS.join(', ')}`,
+    { details: { format } },
+  );
 }
 
 /** One Markdown table cell: no raw pipe, line break, HTML or control character survives. */
@@ -50,18 +56,41 @@ export function markdownCell(text: string): string {
   );
 }
 
-/** One CSV field per RFC 4180. */
+/** First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One CSV field per RFC 4180, neutralised against formula injection: a cell an attacker could
+ * fill (a reason, an operator name, a note) and that starts like a formula is prefixed with `'`
+ * and quoted, so a spreadsheet shows it as text.
+ */
 export function csvField(value: string | number | null): string {
   if (value === null) return '';
-  const text = String(value);
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  const raw = String(value);
+  const text = FORMULA_START.test(raw) ? `'${raw}` : raw;
+  return text !== raw || /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-const MD_HEADER = '| Date | Secret | Operator | Method | Notes |\n| --- | --- | --- | --- | --- |\n';
-const CSV_COLUMNS = ['seq', 'at', 'secret', 'environment', 'operator', 'method', 'action', 'outcome', 'request_id', 'notes', 'details', 'hash'];
+const MD_HEADER =
+  '| Date | Secret | Operator | Method | Notes |\n| --- | --- | --- | --- | --- |\n';
+const CSV_COLUMNS = [
+  'seq',
+  'at',
+  'secret',
+  'environment',
+  'operator',
+  'method',
+  'action',
+  'outcome',
+  'request_id',
+  'notes',
+  'details',
+  'hash',
+];
 
 function mdRow(r: AuditRecord): string {
-  const secret = r.secret === null ? '—' : r.environment === null ? r.secret : `${r.secret} (${r.environment})`;
+  const secret =
+    r.secret === null ? '—' : r.environment === null ? r.secret : `${r.secret} (${r.environment})`;
   const notes = `${r.action} (${r.outcome})${r.notes ? `: ${r.notes}` : ''}`;
   return `| ${[r.at, secret, r.operator, r.method, notes].map(markdownCell).join(' | ')} |\n`;
 }
@@ -99,7 +128,11 @@ async function write(out: Writable, text: string): Promise<void> {
  * @example
  * await exportAudit(store, createWriteStream('audit.csv'), { format: 'csv' });
  */
-export async function exportAudit(store: Pick<Store, 'db' | 'guard'>, out: Writable, options: AuditExportOptions): Promise<{ rows: number }> {
+export async function exportAudit(
+  store: Pick<Store, 'db' | 'guard'>,
+  out: Writable,
+  options: AuditExportOptions,
+): Promise<{ rows: number }> {
   const batch = options.batch ?? 1000;
   const { format } = options;
   let rows = 0;

@@ -38,6 +38,8 @@ export interface Rotor {
   /** Opens (or creates, with `create`) the store once per instance. */
   store(options?: { create?: boolean }): Promise<Store>;
   policy(): Policy;
+  /** Replaces the policy this instance uses: a long-running process following the store's applied policy. */
+  usePolicy(policy: Policy): void;
   masterKey(): Promise<MasterKey>;
   rotator(kind: string): AnyRotator;
   /** The policy entry for `name`, or ERR_ROTOR_SECRET_UNKNOWN. */
@@ -84,6 +86,9 @@ export function createRotor(options: RotorOptions): Rotor {
     policy() {
       policy ??= loadPolicy(policyFile, options.rotators);
       return policy;
+    },
+    usePolicy(next) {
+      policy = next;
     },
     async masterKey() {
       const store = await rotor.store();

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import type { Clock } from '../core/clock.js';
+import { followAppliedPolicy, type AppliedPolicyFollower } from '../core/policy/applied-policy.js';
 import type { Rotor } from '../core/context.js';
 import { RotorError } from '../core/errors.js';
 import { createRotationEngine, type RotationEngine } from '../core/rotation/rotation-engine.js';
@@ -60,6 +61,11 @@ export interface BuildAppOptions {
   bodyLimit?: number;
   /** Log each request at info level (default true; the logger is `rotor.logger`). */
   requestLogging?: boolean;
+  /**
+   * What keeps the server on the store's applied policy (checked before every request). Default:
+   * one made here; `false` keeps the policy the Rotor holds.
+   */
+  policy?: AppliedPolicyFollower | false;
 }
 
 /**
@@ -111,6 +117,22 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     readPath = undefined;
     if (path) (await path.catch(() => undefined))?.close();
   });
+
+  // The applied policy (`rotor apply` from another process) is picked up before the request runs.
+  let follower = options.policy === false ? undefined : options.policy;
+  if (options.policy === undefined) {
+    const made = await rotor.store().then((store) => followAppliedPolicy(rotor, store)).catch(() => undefined);
+    follower = made;
+    app.addHook('onClose', async () => made?.close());
+  }
+  if (follower) {
+    const policy = follower;
+    policy.refresh();
+    app.addHook('onRequest', (_request, _reply, done) => {
+      policy.refresh();
+      done();
+    });
+  }
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

@@ -84,7 +84,8 @@ export function routesPlugin(routes: readonly ApiRoute[], deps: ServerDeps): Fas
           const body = parsePart('body', route.body ?? EMPTY, request.body);
           const result = await route.handler({ request, reply, params, query, body, deps });
           if (reply.sent) return reply;
-          reply.code(route.status ?? 200);
+          // A status the handler chose (a failed rotation's 502) stands; otherwise the route's.
+          if (route.status !== undefined && reply.statusCode === 200) reply.code(route.status);
           return result;
         },
       });

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { createLogger, createRotor } from '../../core/context.js';
 import { RotorError } from '../../core/errors.js';
 import { ROTATORS } from '../../rotators/registry.js';
+import { followAppliedPolicy } from '../../core/policy/applied-policy.js';
 import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { createRotationEngine } from '../../core/rotation/rotation-engine.js';
 import { createScheduler, type Scheduler } from '../../core/scheduler/scheduler.js';
@@ -48,8 +49,11 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
   });
   // Fail before listening if the project cannot serve: no policy, no store, wrong master key.
   rotor.policy();
-  await rotor.store();
+  const store = await rotor.store();
   await rotor.masterKey();
+  // From here on the server follows the policy applied to the store (`rotor apply`), not the file.
+  const policy = followAppliedPolicy(rotor, store);
+  policy.refresh();
   const metricsEnv = options.metricsEnv;
   if (metricsEnv !== undefined && !rotor.policy().environments.includes(metricsEnv)) {
     throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid --metrics-env "${metricsEnv}": not an environment in rotor.yaml (${rotor.policy().environments.join(', ')})`);
@@ -73,14 +77,14 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
     },
   });
   const engine = createRotationEngine({ rotor, onProgress: (event) => metrics.observe(event) });
-  const app = await buildApp({ rotor, engine, plugins: [metricsPlugin({ metrics, environment: metricsEnvironment(rotor.policy().environments, metricsEnv) })] });
+  const app = await buildApp({ rotor, engine, policy, plugins: [metricsPlugin({ metrics, environment: metricsEnvironment(rotor.policy().environments, metricsEnv) })] });
   let scheduler: Scheduler | undefined;
   try {
     const stopped = nextStopSignal();
     const address = await app.listen({ port, host });
     print(ctx.io, `rotor serve: listening on ${address} (API under /v1, OpenAPI at ${address}/v1/openapi.json, dashboard at ${address}/dashboard/, metrics at ${address}/metrics)`);
     if (options.scheduler !== false) {
-      scheduler = createScheduler({ rotor, engine, operator: 'rotor-scheduler' });
+      scheduler = createScheduler({ rotor, engine, operator: 'rotor-scheduler', beforeTick: () => policy.refresh() });
       let lastTickAt: number | undefined;
       // Lag: how long past its due time the next tick is (0 while the loop keeps time).
       metrics.setSources({ schedulerLagSeconds: () => (lastTickAt === undefined ? undefined : Math.max(0, (Date.now() - lastTickAt - intervalMs) / 1000)) });
@@ -98,6 +102,7 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
   } finally {
     await scheduler?.stop();
     await app.close();
+    policy.close();
     await rotor.close();
   }
   print(ctx.io, 'rotor serve: stopped');

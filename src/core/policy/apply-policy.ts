@@ -49,6 +49,8 @@ export function diffPolicy(
 }
 
 export const POLICY_DIGEST = 'policy_sha256';
+/** The applied policy file's text (see applied-policy.ts). */
+export const POLICY_TEXT = 'policy_text';
 
 /** SHA-256 of the policy file as applied, so status can tell when rotor.yaml has moved on. */
 export function policyDigest(file: string): string | undefined {
@@ -67,8 +69,15 @@ export async function policyHasUnappliedChanges(store: Store, file: string): Pro
 }
 
 async function recordDigest(trx: Kysely<Database>, file: string): Promise<void> {
-  const digest = policyDigest(file);
-  if (digest) await setMeta(trx, POLICY_DIGEST, digest);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return;
+  }
+  await setMeta(trx, POLICY_DIGEST, createHash('sha256').update(bytes).digest('hex'));
+  // The text itself, so a running `rotor serve` follows what was applied, not the file it read at start.
+  await setMeta(trx, POLICY_TEXT, bytes.toString('utf8'));
 }
 
 /** Computes and (unless `dryRun`) writes the changes in one transaction, audited. */

@@ -49,6 +49,8 @@ export interface SchedulerDeps {
   operator?: string;
   /** How long leadership lasts without renewal. */
   leaseMs?: number;
+  /** Runs at the start of every tick (`rotor serve` loads the store's applied policy here). */
+  beforeTick?(): void;
 }
 
 export interface ScheduledRotation {
@@ -163,6 +165,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   }
 
   async function runTick(): Promise<SchedulerReport> {
+    deps.beforeTick?.();
     const started = clock.now();
     const actor: Actor = { operator, requestId: randomUUID(), method: 'scheduled' };
     const report: SchedulerReport = { at: iso(started), requestId: actor.requestId, leader: false, resumed: [], retired: [], rotations: [], waiting: [], reminders: [], errors: [] };

@@ -1,0 +1,72 @@
+// `rotor serve` as a real child process (the CLI through tsx) for tests that need the server
+// apart from the test process: another process's `rotor apply`, a proxy hop, a read-only store.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = join(ROOT, 'src/cli/main.ts');
+
+export interface ServeProcess {
+  base: string;
+  child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `rotor serve --port 0` over `dir` (rotor.yaml and .rotor/) and waits until it listens. */
+export async function startServe(
+  dir: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServeProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      MAIN,
+      '-c',
+      join(dir, 'rotor.yaml'),
+      '--state-dir',
+      join(dir, '.rotor'),
+      'serve',
+      '--port',
+      '0',
+      ...args,
+    ],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'tester', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Start-up through tsx takes 1-3 s on a quiet machine; a busy one gets a wide margin.
+  const deadline = Date.now() + 60_000;
+  while (!/listening on/.test(stdout) && Date.now() < deadline && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 50));
+  const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(stdout);
+  if (!m) {
+    child.kill('SIGKILL');
+    throw new Error(`rotor serve did not start\nstdout: ${stdout}\nstderr: ${stderr}`);
+  }
+  return {
+    base: m[1]!,
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
+    },
+  };
+}

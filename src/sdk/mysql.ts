@@ -5,8 +5,9 @@
 // own `end()` would cut them off), so no query fails and the old user has no sessions left when it
 // is retired.
 import { EventEmitter } from 'node:events';
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { RotorError } from '../core/errors.js';
+import { importPeer } from '../core/import-peer.js';
 import { followValue } from './values/follow-value.js';
 import type { ValueSource } from './values/value-source.js';
 
@@ -33,8 +34,14 @@ export interface PoolSwap {
 export interface RotorMysqlPool extends EventEmitter {
   /** Resolves once the first URL is loaded (queries wait for it anyway). */
   ready(): Promise<void>;
-  query<T extends mysql.RowDataPacket[] | mysql.ResultSetHeader = mysql.RowDataPacket[]>(sql: string, values?: unknown): Promise<[T, mysql.FieldPacket[]]>;
-  execute<T extends mysql.RowDataPacket[] | mysql.ResultSetHeader = mysql.RowDataPacket[]>(sql: string, values?: unknown): Promise<[T, mysql.FieldPacket[]]>;
+  query<T extends mysql.RowDataPacket[] | mysql.ResultSetHeader = mysql.RowDataPacket[]>(
+    sql: string,
+    values?: unknown,
+  ): Promise<[T, mysql.FieldPacket[]]>;
+  execute<T extends mysql.RowDataPacket[] | mysql.ResultSetHeader = mysql.RowDataPacket[]>(
+    sql: string,
+    values?: unknown,
+  ): Promise<[T, mysql.FieldPacket[]]>;
   /** A connection of the current pool; `release()` it as usual. */
   getConnection(): Promise<mysql.PoolConnection>;
   /** Stops watching and ends every pool (the current one and any still draining). */
@@ -61,9 +68,18 @@ function userOf(secret: string, value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${secret} is not a usable MySQL URL: not a URL`, { details: { secret } });
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      `${secret} is not a usable MySQL URL: not a URL`,
+      { details: { secret } },
+    );
   }
-  if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:') throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${secret} is not a usable MySQL URL: scheme ${url.protocol}`, { details: { secret } });
+  if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:')
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      `${secret} is not a usable MySQL URL: scheme ${url.protocol}`,
+      { details: { secret } },
+    );
   return decodeURIComponent(url.username);
 }
 
@@ -78,8 +94,24 @@ function userOf(secret: string, value: string): string {
  */
 export function createPool(options: CreatePoolOptions): RotorMysqlPool {
   const { secret = 'DATABASE_URL', source, ...poolOptions } = options;
-  if (!source || typeof source.load !== 'function') throw new RotorError('ERR_ROTOR_VALUE_INVALID', 'createPool needs a source: valueFromStore({ … }) or valueFromEnv()');
+  if (!source || typeof source.load !== 'function')
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      'createPool needs a source: valueFromStore({ … }) or valueFromEnv()',
+    );
   const emitter = new EventEmitter();
+  // mysql2 is an optional peer of the SDK: loaded before the first value is applied, so a missing
+  // driver rejects ready() and the first query with ERR_ROTOR_SDK_PEER_MISSING.
+  let driver: typeof mysql | undefined;
+  const driverFirst: ValueSource = {
+    async load(name) {
+      driver ??= (await importPeer('mysql2', 'rotor/mysql', () => import('mysql2/promise')))
+        .default;
+      return source.load(name);
+    },
+    watch: (name, onChange) => source.watch(name, onChange),
+    close: () => source.close(),
+  };
   let lease: Lease | undefined;
   let swaps = 0;
   let ended = false;
@@ -91,7 +123,7 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
 
   function newLease(value: string): Lease {
     const user = userOf(secret, value);
-    const pool = mysql.createPool({ ...poolOptions, uri: value });
+    const pool = driver!.createPool({ ...poolOptions, uri: value });
     pool.on('connection', (connection) => connection.on('error', () => undefined));
     return { pool, user, value, active: 0 };
   }
@@ -126,7 +158,10 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
     drain(old);
   }
 
-  const followed = followValue(source, secret, apply, { ended: () => ended, onReloadError: report });
+  const followed = followValue(driverFirst, secret, apply, {
+    ended: () => ended,
+    onReloadError: report,
+  });
   const loaded = followed.loaded;
 
   /** The current lease, counted as in use until `done`. */

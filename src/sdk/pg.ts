@@ -6,8 +6,9 @@
 // new pool, and the old one is ended gracefully once its checked-out clients are released and no
 // caller waits on it, so no query fails and the old role has no sessions left when it is retired.
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
+import type pg from 'pg';
 import { RotorError } from '../core/errors.js';
+import { importPeer } from '../core/import-peer.js';
 import { followValue } from './values/follow-value.js';
 import type { ValueSource } from './values/value-source.js';
 
@@ -34,7 +35,10 @@ export interface PoolSwap {
 export interface RotorPool extends EventEmitter {
   /** Resolves once the first URL is loaded (queries wait for it anyway). */
   ready(): Promise<void>;
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string | pg.QueryConfig,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
   /** A client of the current pool; `release()` it as usual. */
   connect(): Promise<pg.PoolClient>;
   /** Stops watching and ends every pool (the current one and any still draining). */
@@ -65,7 +69,11 @@ const SSL_MODES: Record<string, pg.PoolConfig['ssl']> = {
 };
 
 function invalid(secret: string, why: string): RotorError {
-  return new RotorError('ERR_ROTOR_VALUE_INVALID', `${secret} is not a usable PostgreSQL URL: ${why}`, { details: { secret } });
+  return new RotorError(
+    'ERR_ROTOR_VALUE_INVALID',
+    `${secret} is not a usable PostgreSQL URL: ${why}`,
+    { details: { secret } },
+  );
 }
 
 /** Parses a postgres:// URL into pg connection options (without the password). */
@@ -76,13 +84,16 @@ export function parsePostgresUrl(secret: string, value: string): Credential {
   } catch {
     throw invalid(secret, 'not a URL');
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw invalid(secret, `scheme ${url.protocol} is not postgres:`);
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw invalid(secret, `scheme ${url.protocol} is not postgres:`);
   const user = decodeURIComponent(url.username);
   if (!user) throw invalid(secret, 'no user');
   const password = decodeURIComponent(url.password);
   const config: pg.PoolConfig = { user };
   const params = new URLSearchParams(url.search);
-  const host = params.get('host') ?? (url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : decodeURIComponent(url.hostname));
+  const host =
+    params.get('host') ??
+    (url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : decodeURIComponent(url.hostname));
   if (host) config.host = host;
   if (url.port) config.port = Number(url.port);
   const database = decodeURIComponent(url.pathname.slice(1));
@@ -118,8 +129,23 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
  */
 export function createPool(options: CreatePoolOptions): RotorPool {
   const { secret = 'DATABASE_URL', source, ...poolOptions } = options;
-  if (!source || typeof source.load !== 'function') throw new RotorError('ERR_ROTOR_VALUE_INVALID', 'createPool needs a source: valueFromStore({ … }) or valueFromEnv()');
+  if (!source || typeof source.load !== 'function')
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      'createPool needs a source: valueFromStore({ … }) or valueFromEnv()',
+    );
   const emitter = new EventEmitter();
+  // pg is an optional peer of the SDK: loaded before the first value is applied, so a missing
+  // driver rejects ready() and the first query with ERR_ROTOR_SDK_PEER_MISSING.
+  let Pool: typeof pg.Pool | undefined;
+  const driverFirst: ValueSource = {
+    async load(name) {
+      Pool ??= (await importPeer('pg', 'rotor/pg', () => import('pg'))).default.Pool;
+      return source.load(name);
+    },
+    watch: (name, onChange) => source.watch(name, onChange),
+    close: () => source.close(),
+  };
   let current: Credential | undefined;
   let pool: pg.Pool | undefined;
   let swaps = 0;
@@ -131,7 +157,7 @@ export function createPool(options: CreatePoolOptions): RotorPool {
   };
 
   function newPool(credential: Credential): pg.Pool {
-    const p = new pg.Pool({
+    const p = new Pool!({
       ...poolOptions,
       ...credential.config,
       // Read at every connection: a new password of the same user applies at once.
@@ -176,7 +202,10 @@ export function createPool(options: CreatePoolOptions): RotorPool {
     drain(old);
   }
 
-  const followed = followValue(source, secret, apply, { ended: () => ended, onReloadError: report });
+  const followed = followValue(driverFirst, secret, apply, {
+    ended: () => ended,
+    onReloadError: report,
+  });
   const loaded = followed.loaded;
 
   async function active(): Promise<pg.Pool> {
@@ -189,7 +218,10 @@ export function createPool(options: CreatePoolOptions): RotorPool {
     async ready() {
       await loaded();
     },
-    async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string | pg.QueryConfig, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+      text: string | pg.QueryConfig,
+      values?: unknown[],
+    ): Promise<pg.QueryResult<R>> {
       const p = await active();
       return values === undefined ? p.query<R>(text as string) : p.query<R>(text as string, values);
     },

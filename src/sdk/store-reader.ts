@@ -10,8 +10,13 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { MasterKey } from '../core/crypto/envelope.js';
-import { MASTER_KEY_FILE, NEXT_MASTER_KEY_FILE, parseMasterKey } from '../core/crypto/master-key-file.js';
+import {
+  MASTER_KEY_FILE,
+  NEXT_MASTER_KEY_FILE,
+  parseMasterKey,
+} from '../core/crypto/master-key-file.js';
 import { RotorError } from '../core/errors.js';
+import { importPeer } from '../core/import-peer.js';
 
 /** The store's meta key for the master-key check value (core/context.ts MASTER_KEY_CHECK; not imported, as context pulls in the logger and policy loader). */
 export const MASTER_KEY_CHECK_META = 'master_key_check';
@@ -29,15 +34,29 @@ export interface StoreReaderOptions {
   pollMs?: number;
 }
 
+/**
+ * The read-only better-sqlite3 connection, typed by the calls the sources make: the SDK's
+ * declarations then need no @types/better-sqlite3 (an optional peer, only for `fromStore`).
+ */
+export interface StoreHandle {
+  prepare(sql: string): {
+    get(...params: unknown[]): unknown;
+    all(...params: unknown[]): unknown[];
+  };
+  transaction<T>(fn: () => T): () => T;
+  pragma(source: string, options: { simple: true }): unknown;
+  close(): unknown;
+}
+
 export interface StoreReader {
   /** The store file, for messages. */
   readonly file: string;
   /** The read-only connection, opened once on first use. */
-  open(): Promise<BetterSqlite3.Database>;
+  open(): Promise<StoreHandle>;
   /** The master key that opens the store, re-read when the store's check value changes. */
-  masterKey(handle: BetterSqlite3.Database): MasterKey;
+  masterKey(handle: StoreHandle): MasterKey;
   /** Takes the change baseline before a read, so a commit after it is seen by the next poll. */
-  markRead(handle: BetterSqlite3.Database): void;
+  markRead(handle: StoreHandle): void;
   /** Calls `onChange` when the store may have changed for `key`; returns the unsubscribe. */
   watch(key: string, onChange: () => void): () => void;
   close(): Promise<void>;
@@ -46,21 +65,37 @@ export interface StoreReader {
 function readKeyFile(path: string): MasterKey {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new RotorError('ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID', `${path} is readable by other users (mode ${mode.toString(8)}): run chmod 600 ${path}`, { details: { file: path } });
+    throw new RotorError(
+      'ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID',
+      `${path} is readable by other users (mode ${mode.toString(8)}): run chmod 600 ${path}`,
+      { details: { file: path } },
+    );
   }
   return parseMasterKey(readFileSync(path, 'utf8'), path);
 }
 
 /** The master key that opens this store, without writing anything. */
-function loadMasterKeyReadOnly(stateDir: string, given: string | undefined, check: Buffer | undefined): MasterKey {
+function loadMasterKeyReadOnly(
+  stateDir: string,
+  given: string | undefined,
+  check: Buffer | undefined,
+): MasterKey {
   const matches = (key: MasterKey) => check === undefined || key.matchesCheckValue(check);
   if (given !== undefined) {
     const key = parseMasterKey(given, 'ROTOR_MASTER_KEY');
-    if (!matches(key)) throw new RotorError('ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY', 'the master key given to the store source does not open this store (wrong key)');
+    if (!matches(key))
+      throw new RotorError(
+        'ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY',
+        'the master key given to the store source does not open this store (wrong key)',
+      );
     return key;
   }
   const path = join(stateDir, MASTER_KEY_FILE);
-  if (!existsSync(path)) throw new RotorError('ERR_ROTOR_CRYPTO_MASTER_KEY_MISSING', `no master key: set ROTOR_MASTER_KEY or pass masterKey (no ${path})`);
+  if (!existsSync(path))
+    throw new RotorError(
+      'ERR_ROTOR_CRYPTO_MASTER_KEY_MISSING',
+      `no master key: set ROTOR_MASTER_KEY or pass masterKey (no ${path})`,
+    );
   const key = readKeyFile(path);
   if (matches(key)) return key;
   const next = join(stateDir, NEXT_MASTER_KEY_FILE);
@@ -68,21 +103,30 @@ function loadMasterKeyReadOnly(stateDir: string, given: string | undefined, chec
     const rotated = readKeyFile(next);
     if (matches(rotated)) return rotated;
   }
-  throw new RotorError('ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY', `the master key from ${path} does not open this store (wrong key)`);
+  throw new RotorError(
+    'ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY',
+    `the master key from ${path} does not open this store (wrong key)`,
+  );
 }
 
 /**
  * `invalid` builds the caller's own error for bad options or a closed source, so each source
  * keeps its error codes.
  */
-export function createStoreReader(options: StoreReaderOptions, invalid: (message: string) => RotorError): StoreReader {
+export function createStoreReader(
+  options: StoreReaderOptions,
+  invalid: (message: string) => RotorError,
+): StoreReader {
   const env = options.env ?? process.env;
   const pollMs = options.pollMs ?? 500;
   if (!Number.isFinite(pollMs) || pollMs < 10) throw invalid('pollMs must be at least 10');
   const dir = resolve(options.dir ?? process.cwd());
   const stateDir = resolve(dir, options.stateDir ?? env.ROTOR_STATE_DIR ?? '.rotor');
   const url = env.ROTOR_DATABASE_URL;
-  if (url && !url.startsWith('sqlite:')) throw invalid('a store source reads a local SQLite store; ROTOR_DATABASE_URL names another kind of store');
+  if (url && !url.startsWith('sqlite:'))
+    throw invalid(
+      'a store source reads a local SQLite store; ROTOR_DATABASE_URL names another kind of store',
+    );
   const file = url ? resolve(dir, url.slice('sqlite:'.length)) : join(stateDir, 'rotor.db');
 
   let db: BetterSqlite3.Database | undefined;
@@ -112,16 +156,28 @@ export function createStoreReader(options: StoreReaderOptions, invalid: (message
     async open() {
       if (db) return db;
       opening ??= (async () => {
-        if (!existsSync(file)) throw new RotorError('ERR_ROTOR_STORE_NOT_INITIALIZED', `no Rotor store at ${file}`, { details: { file } });
-        // Loaded on first use, so apps that only read their environment never load the native driver.
-        const { default: Database } = await import('better-sqlite3');
+        if (!existsSync(file))
+          throw new RotorError('ERR_ROTOR_STORE_NOT_INITIALIZED', `no Rotor store at ${file}`, {
+            details: { file },
+          });
+        // Loaded on first use, so apps that only read their environment never load the native
+        // driver, and need not install it (an optional peer of the SDK).
+        const { default: Database } = await importPeer(
+          'better-sqlite3',
+          'fromStore / valueFromStore',
+          () => import('better-sqlite3'),
+        );
         let handle: BetterSqlite3.Database;
         try {
           handle = new Database(file, { readonly: true, fileMustExist: true });
           // Readers do not wait on writers in WAL mode; keep any wait short, the event loop is the app's.
           handle.pragma('busy_timeout = 100');
         } catch (cause) {
-          throw new RotorError('ERR_ROTOR_STORE_CORRUPT', `cannot open the Rotor store ${file} read-only`, { cause, details: { file } });
+          throw new RotorError(
+            'ERR_ROTOR_STORE_CORRUPT',
+            `cannot open the Rotor store ${file} read-only`,
+            { cause, details: { file } },
+          );
         }
         if (closed) {
           handle.close();
@@ -134,7 +190,9 @@ export function createStoreReader(options: StoreReaderOptions, invalid: (message
       return opening;
     },
     masterKey(handle) {
-      const row = handle.prepare('SELECT value FROM meta WHERE key = ?').get(MASTER_KEY_CHECK_META) as { value: string } | undefined;
+      const row = handle
+        .prepare('SELECT value FROM meta WHERE key = ?')
+        .get(MASTER_KEY_CHECK_META) as { value: string } | undefined;
       const check = row ? Buffer.from(row.value, 'base64') : undefined;
       if (master && (check === undefined || master.matchesCheckValue(check))) return master;
       master = loadMasterKeyReadOnly(stateDir, options.masterKey ?? env.ROTOR_MASTER_KEY, check);

@@ -5,15 +5,33 @@
 // why. Session changes take a row lock on a one-row counter table, so their version numbers
 // commit in order and a poller that has seen version n has seen every change up to n; NOTIFY
 // tells listeners to poll at once.
-import pg from 'pg';
+import type pg from 'pg';
 import { RotorError } from '../../errors.js';
+import { importPeer } from '../../import-peer.js';
+import { lazyTokenStore } from './lazy-store.js';
 import { decideRotation, resetRequired } from './family-rules.js';
 import { describeConnectError } from './store-errors.js';
-import { DEFAULT_PREFIX, PREFIX_PATTERN, type FamilyRecord, type RotateOutcome, type SessionChanges, type TokenStore } from './token-store.js';
+import {
+  DEFAULT_PREFIX,
+  PREFIX_PATTERN,
+  type FamilyRecord,
+  type RotateOutcome,
+  type SessionChanges,
+  type TokenStore,
+} from './token-store.js';
+
+/**
+ * A node-postgres `pg.Pool`, described by shape only so the SDK's type declarations need no
+ * @types/pg (pg is an optional peer); the store uses it as the pg.Pool it is.
+ */
+export interface PostgresPool {
+  query: (...args: never[]) => unknown;
+  connect: (...args: never[]) => unknown;
+}
 
 export interface PostgresTokenStoreOptions {
   /** A pool the app already has (not closed by `close()`), or … */
-  pool?: pg.Pool;
+  pool?: PostgresPool;
   /** … a connection string; the store then owns its pool. */
   connectionString?: string;
   /** Tables are `<prefix>_refresh_families`, `<prefix>_session_users`, `<prefix>_session_global`. */
@@ -61,10 +79,34 @@ function toRecord(r: FamilyRow): FamilyRecord {
  */
 export function createPostgresTokenStore(options: PostgresTokenStoreOptions): TokenStore {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  if (!PREFIX_PATTERN.test(prefix)) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', `token store prefix "${prefix}" must match ${PREFIX_PATTERN}`);
-  if (!options.pool && !options.connectionString) throw new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', 'the PostgreSQL token store needs a pool or a connection string');
-  const ownsPool = !options.pool;
-  const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10, connectionTimeoutMillis: 5000 });
+  if (!PREFIX_PATTERN.test(prefix))
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      `token store prefix "${prefix}" must match ${PREFIX_PATTERN}`,
+    );
+  if (!options.pool && !options.connectionString)
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+      'the PostgreSQL token store needs a pool or a connection string',
+    );
+  // The app's own pool is a pg.Pool (see PostgresPool): no driver to load.
+  if (options.pool) return storeOnPool(options.pool as pg.Pool, false, prefix);
+  const { connectionString, max = 10 } = options;
+  return lazyTokenStore('postgres', async () => {
+    const { default: driver } = await importPeer(
+      'pg',
+      'createPostgresTokenStore (rotor/tokens)',
+      () => import('pg'),
+    );
+    return storeOnPool(
+      new driver.Pool({ connectionString, max, connectionTimeoutMillis: 5000 }),
+      true,
+      prefix,
+    );
+  });
+}
+
+function storeOnPool(pool: pg.Pool, ownsPool: boolean, prefix: string): TokenStore {
   // An idle client dropped by the server must not crash the app; the next query reconnects.
   if (ownsPool) pool.on('error', () => {});
   const fam = `${prefix}_refresh_families`;
@@ -95,12 +137,18 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
       try {
         client = await pool.connect();
       } catch (cause) {
-        throw new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', `cannot reach the PostgreSQL token store: ${describeConnectError(cause)}`, { cause });
+        throw new RotorError(
+          'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+          `cannot reach the PostgreSQL token store: ${describeConnectError(cause)}`,
+          { cause },
+        );
       }
       try {
         await client.query('BEGIN');
         // Concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog; serialize it.
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`rotor-token-store:${prefix}`]);
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+          `rotor-token-store:${prefix}`,
+        ]);
         await client.query(`CREATE TABLE IF NOT EXISTS ${fam} (
           id text PRIMARY KEY,
           user_id text NOT NULL,
@@ -113,7 +161,9 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
           revoked_at bigint,
           revoke_reason text)`);
         await client.query(`CREATE INDEX IF NOT EXISTS ${fam}_user ON ${fam} (user_id)`);
-        await client.query(`CREATE INDEX IF NOT EXISTS ${fam}_expiry ON ${fam} (absolute_expires_at)`);
+        await client.query(
+          `CREATE INDEX IF NOT EXISTS ${fam}_expiry ON ${fam} (absolute_expires_at)`,
+        );
         await client.query(`CREATE TABLE IF NOT EXISTS ${users} (
           user_id text PRIMARY KEY,
           valid_after bigint,
@@ -131,7 +181,11 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
         await client.query('COMMIT');
       } catch (cause) {
         await client.query('ROLLBACK').catch(() => {});
-        throw new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', `cannot prepare the PostgreSQL token store tables (${prefix}_*): ${describeConnectError(cause)}`, { cause });
+        throw new RotorError(
+          'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+          `cannot prepare the PostgreSQL token store tables (${prefix}_*): ${describeConnectError(cause)}`,
+          { cause },
+        );
       } finally {
         client.release();
       }
@@ -140,18 +194,26 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
     return ready;
   }
 
-  async function q<R extends pg.QueryResultRow>(name: string | undefined, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+  async function q<R extends pg.QueryResultRow>(
+    name: string | undefined,
+    text: string,
+    values: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
     await init();
     return pool.query<R>(name ? { name: `${prefix}_${name}`, text, values } : { text, values });
   }
 
   /** Runs `fn` in a transaction that first bumps the session counter (serializing writers). */
-  async function sessionWrite(fn: (client: pg.PoolClient, version: number) => Promise<void>): Promise<void> {
+  async function sessionWrite(
+    fn: (client: pg.PoolClient, version: number) => Promise<void>,
+  ): Promise<void> {
     await init();
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ counter: string }>(`UPDATE ${glob} SET counter = counter + 1 WHERE id = 1 RETURNING counter`);
+      const { rows } = await client.query<{ counter: string }>(
+        `UPDATE ${glob} SET counter = counter + 1 WHERE id = 1 RETURNING counter`,
+      );
       const version = Number(rows[0]!.counter);
       await fn(client, version);
       await client.query('SELECT pg_notify($1, $2)', [channel, String(version)]);
@@ -214,41 +276,77 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
     kind: 'postgres',
     init,
     async createFamily(input) {
-      const r = await q(undefined, SQL.create, [input.familyId, input.userId, input.jti, input.now, input.absoluteExpiresAt]);
-      return r.rowCount === 1 ? { created: true } : { created: false, reason: 'password-reset-required' };
+      const r = await q(undefined, SQL.create, [
+        input.familyId,
+        input.userId,
+        input.jti,
+        input.now,
+        input.absoluteExpiresAt,
+      ]);
+      return r.rowCount === 1
+        ? { created: true }
+        : { created: false, reason: 'password-reset-required' };
     },
     async rotateFamily(input): Promise<RotateOutcome> {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const hit = await q<{ created_at: string; absolute_expires_at: string }>('rotate', SQL.rotate, [
-          input.familyId,
-          input.userId,
-          input.presentedJti,
-          input.nextJti,
-          input.now,
-          input.idleMs,
-        ]);
+        const hit = await q<{ created_at: string; absolute_expires_at: string }>(
+          'rotate',
+          SQL.rotate,
+          [
+            input.familyId,
+            input.userId,
+            input.presentedJti,
+            input.nextJti,
+            input.now,
+            input.idleMs,
+          ],
+        );
         const row = hit.rows[0];
-        if (row) return { status: 'rotated', latestJti: input.nextJti, createdAt: Number(row.created_at), absoluteExpiresAt: Number(row.absolute_expires_at) };
+        if (row)
+          return {
+            status: 'rotated',
+            latestJti: input.nextJti,
+            createdAt: Number(row.created_at),
+            absoluteExpiresAt: Number(row.absolute_expires_at),
+          };
         // Missed: find out why. A concurrent rotation that won the row lock shows up here as
         // `overlap`; nothing can turn a miss back into a hit, but retry if the state says so.
-        const seen = await q<FamilyRow & { valid_after: string }>('inspect', SQL.inspect, [input.familyId]);
+        const seen = await q<FamilyRow & { valid_after: string }>('inspect', SQL.inspect, [
+          input.familyId,
+        ]);
         const f = seen.rows[0];
-        const decision = decideRotation(f ? toRecord(f) : undefined, f ? Number(f.valid_after) : -1, input);
-        if (decision.apply === 'revoke') await q('revoke_reuse', SQL.revokeReuse, [input.familyId, input.now]);
+        const decision = decideRotation(
+          f ? toRecord(f) : undefined,
+          f ? Number(f.valid_after) : -1,
+          input,
+        );
+        if (decision.apply === 'revoke')
+          await q('revoke_reuse', SQL.revokeReuse, [input.familyId, input.now]);
         if (decision.apply !== 'rotate') return decision.outcome;
       }
-      throw new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', `refresh of family ${input.familyId} kept conflicting; try again`);
+      throw new RotorError(
+        'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+        `refresh of family ${input.familyId} kept conflicting; try again`,
+      );
     },
     async getFamily(familyId) {
       const r = await q<FamilyRow>(undefined, `SELECT * FROM ${fam} WHERE id = $1`, [familyId]);
       return r.rows[0] ? toRecord(r.rows[0]) : undefined;
     },
     async revokeFamily(familyId, now, reason) {
-      const r = await q(undefined, `UPDATE ${fam} SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`, [familyId, now, reason]);
+      const r = await q(
+        undefined,
+        `UPDATE ${fam} SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL`,
+        [familyId, now, reason],
+      );
       return r.rowCount === 1;
     },
     async revokeUser(userId, now, reason) {
-      const r = await q(undefined, `UPDATE ${fam} SET revoked_at = $2, revoke_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL`, [userId, now, reason]);
+      const r = await q(
+        undefined,
+        `UPDATE ${fam} SET revoked_at = $2, revoke_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL`,
+        [userId, now, reason],
+      );
       return r.rowCount ?? 0;
     },
     async revokeSessions(scope, input) {
@@ -271,13 +369,21 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
       });
     },
     async passwordResetRequired(userId) {
-      const r = await q<{ reset_required: boolean | null; password_changed_at: string | null; reset_before: string | null }>(
+      const r = await q<{
+        reset_required: boolean | null;
+        password_changed_at: string | null;
+        reset_before: string | null;
+      }>(
         undefined,
         `SELECT u.reset_required, u.password_changed_at, g.reset_before FROM ${glob} g LEFT JOIN ${users} u ON u.user_id = $1 WHERE g.id = 1`,
         [userId],
       );
       const row = r.rows[0];
-      return resetRequired(Boolean(row?.reset_required), num(row?.password_changed_at ?? null), num(row?.reset_before ?? null));
+      return resetRequired(
+        Boolean(row?.reset_required),
+        num(row?.password_changed_at ?? null),
+        num(row?.reset_before ?? null),
+      );
     },
     async passwordChanged(userId, now) {
       await q(
@@ -308,7 +414,11 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
         await listen();
       } catch (cause) {
         listeners.delete(onChange);
-        throw new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', `cannot LISTEN on the PostgreSQL token store: ${describeConnectError(cause)}`, { cause });
+        throw new RotorError(
+          'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+          `cannot LISTEN on the PostgreSQL token store: ${describeConnectError(cause)}`,
+          { cause },
+        );
       }
       return async () => {
         listeners.delete(onChange);

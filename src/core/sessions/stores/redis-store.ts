@@ -4,15 +4,32 @@
 // changes bump a counter and record the user in a sorted set scored by that counter, all in
 // one script that also PUBLISHes, so pollers read only what changed and subscribers hear at once.
 // Keys are `<prefix>:…`; for Redis Cluster choose a prefix with a hash tag, e.g. `{rotor}`.
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { RotorError } from '../../errors.js';
+import { importPeer } from '../../import-peer.js';
+import { lazyTokenStore } from './lazy-store.js';
 import { resetRequired } from './family-rules.js';
 import { describeConnectError } from './store-errors.js';
-import { DEFAULT_PREFIX, type FamilyRecord, type RotateOutcome, type SessionChanges, type TokenStore } from './token-store.js';
+import {
+  DEFAULT_PREFIX,
+  type FamilyRecord,
+  type RotateOutcome,
+  type SessionChanges,
+  type TokenStore,
+} from './token-store.js';
+
+/**
+ * An ioredis `Redis` client, described by shape only so the SDK's type declarations need no
+ * ioredis (an optional peer); the store uses it as the Redis client it is.
+ */
+export interface RedisClient {
+  defineCommand: (...args: never[]) => unknown;
+  duplicate: (...args: never[]) => unknown;
+}
 
 export interface RedisTokenStoreOptions {
   /** A client the app already has (not closed by `close()`), or … */
-  redis?: Redis;
+  redis?: RedisClient;
   /** … a redis:// or rediss:// URL; the store then owns its connections. */
   url?: string;
   /** Keys are `<prefix>:fam:<id>`, `<prefix>:sess:…`; default `rotor`. */
@@ -122,7 +139,8 @@ interface Scripts {
   rotorResetRequired: Script;
 }
 
-const optNum = (s: string | undefined | null): number | null => (s === undefined || s === null || s === '' ? null : Number(s));
+const optNum = (s: string | undefined | null): number | null =>
+  s === undefined || s === null || s === '' ? null : Number(s);
 
 /**
  * A TokenStore on Redis.
@@ -133,11 +151,35 @@ const optNum = (s: string | undefined | null): number | null => (s === undefined
  */
 export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenStore {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
-  if (!/^[A-Za-z0-9_{}:.-]{1,64}$/.test(prefix)) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', `token store prefix "${prefix}" has characters other than letters, digits, _ { } : . -`);
-  if (!options.redis && !options.url) throw new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', 'the Redis token store needs a client or a URL');
-  const ownsClient = !options.redis;
+  if (!/^[A-Za-z0-9_{}:.-]{1,64}$/.test(prefix))
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      `token store prefix "${prefix}" has characters other than letters, digits, _ { } : . -`,
+    );
+  if (!options.redis && !options.url)
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+      'the Redis token store needs a client or a URL',
+    );
+  // The app's own client is an ioredis Redis (see RedisClient): no driver to load.
+  if (options.redis) return storeOnClient(options.redis as Redis, false, prefix);
+  const url = options.url!;
+  return lazyTokenStore('redis', async () => {
+    const { Redis: Client } = await importPeer(
+      'ioredis',
+      'createRedisTokenStore (rotor/tokens)',
+      () => import('ioredis'),
+    );
+    return storeOnClient(
+      new Client(url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 2 }),
+      true,
+      prefix,
+    );
+  });
+}
+
+function storeOnClient(redis: Redis, ownsClient: boolean, prefix: string): TokenStore {
   let lastError: unknown;
-  const redis = options.redis ?? new Redis(options.url!, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 2 });
   // Connection errors surface through the commands that fail; keep them for the message.
   const onError = (error: unknown) => {
     lastError = error;
@@ -175,7 +217,11 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
         if (redis.status === 'wait') await redis.connect();
         await redis.ping();
       } catch (cause) {
-        throw new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', `cannot reach the Redis token store: ${describeConnectError(lastError ?? cause)}`, { cause: lastError ?? cause });
+        throw new RotorError(
+          'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+          `cannot reach the Redis token store: ${describeConnectError(lastError ?? cause)}`,
+          { cause: lastError ?? cause },
+        );
       }
     })();
     ready.catch(() => (ready = undefined));
@@ -191,8 +237,22 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     async createFamily(input) {
       await init();
       const ttl = Math.max(1, input.absoluteExpiresAt - input.now) + KEEP_AFTER_EXPIRY_MS;
-      const created = await scripts.rotorCreate(k.fam(input.familyId), k.userFams(input.userId), k.global, k.reset, k.pwd, input.familyId, input.userId, input.jti, input.now, input.absoluteExpiresAt, ttl);
-      return created === 1 ? { created: true } : { created: false, reason: 'password-reset-required' };
+      const created = await scripts.rotorCreate(
+        k.fam(input.familyId),
+        k.userFams(input.userId),
+        k.global,
+        k.reset,
+        k.pwd,
+        input.familyId,
+        input.userId,
+        input.jti,
+        input.now,
+        input.absoluteExpiresAt,
+        ttl,
+      );
+      return created === 1
+        ? { created: true }
+        : { created: false, reason: 'password-reset-required' };
     },
     async rotateFamily(input): Promise<RotateOutcome> {
       await init();
@@ -211,7 +271,12 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       switch (status) {
         case 'rotated':
         case 'overlap':
-          return { status, latestJti: r[1]!, createdAt: Number(r[2]), absoluteExpiresAt: Number(r[3]) };
+          return {
+            status,
+            latestJti: r[1]!,
+            createdAt: Number(r[2]),
+            absoluteExpiresAt: Number(r[3]),
+          };
         case 'revoked':
           return { status, reason: r[1] || null };
         default:
@@ -262,7 +327,12 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     },
     async passwordResetRequired(userId) {
       await init();
-      const [flag, changed, before] = (await scripts.rotorResetRequired(k.reset, k.pwd, k.global, userId)) as string[];
+      const [flag, changed, before] = (await scripts.rotorResetRequired(
+        k.reset,
+        k.pwd,
+        k.global,
+        userId,
+      )) as string[];
       return resetRequired(flag === '1', optNum(changed), optNum(before));
     },
     async passwordChanged(userId, now) {
@@ -271,12 +341,19 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     },
     async sessionChanges(since): Promise<SessionChanges> {
       await init();
-      const r = (await scripts.rotorSessionChanges(k.counter, k.global, k.validAfter, k.log, since)) as (string | number)[];
+      const r = (await scripts.rotorSessionChanges(
+        k.counter,
+        k.global,
+        k.validAfter,
+        k.log,
+        since,
+      )) as (string | number)[];
       const version = Number(r[0]);
       const changes: SessionChanges['changes'] = [];
       if (r.length > 1) {
         if (r[1] === '1') changes.push({ userId: null, validAfter: optNum(String(r[2])) });
-        for (let i = 3; i + 1 < r.length; i += 2) changes.push({ userId: String(r[i]), validAfter: optNum(String(r[i + 1])) });
+        for (let i = 3; i + 1 < r.length; i += 2)
+          changes.push({ userId: String(r[i]), validAfter: optNum(String(r[i + 1])) });
       }
       return { version, changes };
     },
@@ -297,7 +374,11 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
           sub = undefined;
           listeners.delete(onChange);
           s.disconnect();
-          throw new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', `cannot subscribe on the Redis token store: ${describeConnectError(lastError ?? cause)}`, { cause });
+          throw new RotorError(
+            'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+            `cannot subscribe on the Redis token store: ${describeConnectError(lastError ?? cause)}`,
+            { cause },
+          );
         }
       }
       return async () => {

@@ -338,7 +338,10 @@ export function createRotationEngine(deps: EngineDeps) {
     const row = await getVersion(store.db, versionId);
     if (!row?.ciphertext) return new RotorError('ERR_ROTOR_STAGE_FAILED', `${spec.name}/${environment}: version ${versionId} has no value to deploy`);
     const material = stored(master, row);
-    const target: StepTarget = { secret: spec.name, environment, versionId, rotationId, value: material.value };
+    // The value it replaced is masked in hook output too (a hook may print the old one).
+    const replaced = await versionInStage(store.db, spec.name, environment, 'previous');
+    const otherValues = replaced?.ciphertext ? [stored(master, replaced).value] : [];
+    const target: StepTarget = { secret: spec.name, environment, versionId, rotationId, value: material.value, otherValues };
     const deps = stepDeps(spec, environment, material);
     let stage: StageStep['stage'] | undefined;
     for (const step of steps) {
@@ -420,7 +423,9 @@ export function createRotationEngine(deps: EngineDeps) {
     await hook('rollback:done');
     // The app was told about the new value; tell it about the restored one.
     const restored = stored(master, previous);
-    const target: StepTarget = { secret: spec.name, environment, versionId: previous.id, rotationId, value: restored.value };
+    const abandoned = await getVersion(store.db, versionId);
+    const otherValues = abandoned?.ciphertext ? [stored(master, abandoned).value] : [];
+    const target: StepTarget = { secret: spec.name, environment, versionId: previous.id, rotationId, value: restored.value, otherValues };
     const deps = stepDeps(spec, environment, restored);
     for (const step of stepsFor(spec, environment, 'deploy')) {
       try {

@@ -1,12 +1,15 @@
 // Runs one deploy hook, smoke test or health check for a version that just became current.
 // A step's failure is a RotorError (ERR_ROTOR_STAGE_FAILED) naming the step and why; the value
-// reaches a command only through its environment (ROTOR_SECRET), never argv, and any output
-// quoted in an error has the value cut out first.
+// reaches a command only through its environment (ROTOR_SECRET), never argv. A command's output
+// is never passed on verbatim: only the exit code (or signal), the step's name and a bounded tail
+// of the output in which every run of 8+ characters of any known value of the secret (raw or
+// encoded, see mask-output.ts) is masked.
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RotorError, isRotorError } from '../../errors.js';
+import { createOutputMasker } from './mask-output.js';
 import type { StageStep } from './stage-schema.js';
 
 export interface StepTarget {
@@ -16,6 +19,8 @@ export interface StepTarget {
   rotationId: string;
   /** The value the step is about: the new version's, or the restored one's after a rollback. */
   value: string;
+  /** The secret's other live values here (current, previous, the rolled-back new one): masked too. */
+  otherValues?: readonly string[];
 }
 
 export interface StepDeps {
@@ -32,7 +37,11 @@ export interface StepDeps {
 const OUTPUT_TAIL = 400;
 
 /** Runs `step` with its retries; resolves with a short description of what answered. */
-export async function runStep(step: StageStep, target: StepTarget, deps: StepDeps): Promise<string> {
+export async function runStep(
+  step: StageStep,
+  target: StepTarget,
+  deps: StepDeps,
+): Promise<string> {
   let lastError: unknown;
   for (let attempt = 0; attempt <= step.retries; attempt += 1) {
     if (attempt > 0 && step.intervalMs > 0) await sleep(step.intervalMs);
@@ -42,11 +51,24 @@ export async function runStep(step: StageStep, target: StepTarget, deps: StepDep
       lastError = error;
     }
   }
-  const why = isRotorError(lastError) ? lastError.message : lastError instanceof Error ? lastError.message : String(lastError);
+  const why = isRotorError(lastError)
+    ? lastError.message
+    : lastError instanceof Error
+      ? lastError.message
+      : String(lastError);
   const tries = step.retries > 0 ? ` (after ${step.retries + 1} attempts)` : '';
-  throw new RotorError('ERR_ROTOR_STAGE_FAILED', `${target.secret}/${target.environment}: ${step.stage} step "${step.name}" failed${tries}: ${redact(why, target.value)}`, {
-    details: { stage: step.stage, step: step.name },
-  });
+  // Masked again as a whole: a driver's or fetch's message may quote the value too.
+  throw new RotorError(
+    'ERR_ROTOR_STAGE_FAILED',
+    `${target.secret}/${target.environment}: ${step.stage} step "${step.name}" failed${tries}: ${maskerFor(target)(why)}`,
+    {
+      details: { stage: step.stage, step: step.name },
+    },
+  );
+}
+
+function maskerFor(target: StepTarget): (text: string) => string {
+  return createOutputMasker([target.value, ...(target.otherValues ?? [])]);
 }
 
 async function runOnce(step: StageStep, target: StepTarget, deps: StepDeps): Promise<string> {
@@ -56,7 +78,8 @@ async function runOnce(step: StageStep, target: StepTarget, deps: StepDeps): Pro
     case 'http':
       return runHttp(step, target, deps);
     case 'sql': {
-      if (!deps.runSql) throw new RotorError('ERR_ROTOR_STAGE_FAILED', 'sql steps need a database kind');
+      if (!deps.runSql)
+        throw new RotorError('ERR_ROTOR_STAGE_FAILED', 'sql steps need a database kind');
       const rows = await deps.runSql(step.statement, step.timeoutMs);
       return `${rows} row(s)`;
     }
@@ -65,7 +88,9 @@ async function runOnce(step: StageStep, target: StepTarget, deps: StepDeps): Pro
 
 function childEnv(step: StageStep, target: StepTarget, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   // Rotor's own settings (the master key above all) stay with Rotor.
-  const inherited = Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('ROTOR_')));
+  const inherited = Object.fromEntries(
+    Object.entries(env).filter(([k]) => !k.startsWith('ROTOR_')),
+  );
   return {
     ...inherited,
     ROTOR_SECRET: target.value,
@@ -77,7 +102,11 @@ function childEnv(step: StageStep, target: StepTarget, env: NodeJS.ProcessEnv): 
   };
 }
 
-function runCommand(step: Extract<StageStep, { type: 'command' }>, target: StepTarget, deps: StepDeps): Promise<string> {
+function runCommand(
+  step: Extract<StageStep, { type: 'command' }>,
+  target: StepTarget,
+  deps: StepDeps,
+): Promise<string> {
   const [program, ...args] = step.argv as [string, ...string[]];
   return new Promise((done, fail) => {
     const child = spawn(program, args, {
@@ -86,8 +115,11 @@ function runCommand(step: Extract<StageStep, { type: 'command' }>, target: StepT
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-4 * OUTPUT_TAIL);
+    // Decoded as streams, so a character split across two chunks is not mangled (and missed by the mask).
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    const keep = (chunk: string) => {
+      output = (output + chunk).slice(-4 * OUTPUT_TAIL);
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
@@ -99,23 +131,46 @@ function runCommand(step: Extract<StageStep, { type: 'command' }>, target: StepT
     }, step.timeoutMs);
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      fail(new RotorError('ERR_ROTOR_STAGE_FAILED', error.code === 'ENOENT' ? `${program}: command not found` : `${program}: ${error.message}`));
+      fail(
+        new RotorError(
+          'ERR_ROTOR_STAGE_FAILED',
+          error.code === 'ENOENT'
+            ? `${program}: command not found`
+            : `${program}: ${error.message}`,
+        ),
+      );
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const tail = redact(output.trim(), target.value).slice(-OUTPUT_TAIL);
-      if (timedOut) return fail(new Error(`timed out after ${step.timeoutMs} ms${tail ? `; output: ${tail}` : ''}`));
+      // Masked before it is cut to length, so the cut cannot expose a run the mask would have caught.
+      const tail = maskerFor(target)(output.trim()).slice(-OUTPUT_TAIL);
+      if (timedOut)
+        return fail(
+          new Error(`timed out after ${step.timeoutMs} ms${tail ? `; output: ${tail}` : ''}`),
+        );
       if (code === 0) return done(`exit 0`);
-      fail(new Error(`${signal ? `killed by ${signal}` : `exit code ${code}`}${tail ? `; output: ${tail}` : ''}`));
+      fail(
+        new Error(
+          `${signal ? `killed by ${signal}` : `exit code ${code}`}${tail ? `; output: ${tail}` : ''}`,
+        ),
+      );
     });
   });
 }
 
-async function signingKey(step: Extract<StageStep, { type: 'http' }>, deps: StepDeps): Promise<string | undefined> {
+async function signingKey(
+  step: Extract<StageStep, { type: 'http' }>,
+  deps: StepDeps,
+): Promise<string | undefined> {
   if (!step.key) return undefined;
   const key = 'env' in step.key ? deps.env[step.key.env] : await deps.readSecret(step.key.secret);
   if (!key) {
-    throw new RotorError('ERR_ROTOR_STAGE_FAILED', 'env' in step.key ? `the signing key variable $${step.key.env} is not set` : `the signing key secret ${step.key.secret} has no current value`);
+    throw new RotorError(
+      'ERR_ROTOR_STAGE_FAILED',
+      'env' in step.key
+        ? `the signing key variable $${step.key.env} is not set`
+        : `the signing key secret ${step.key.secret} has no current value`,
+    );
   }
   return key;
 }
@@ -129,41 +184,55 @@ export function signBody(key: string, timestamp: string, body: string): string {
   return `v1=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 
-async function runHttp(step: Extract<StageStep, { type: 'http' }>, target: StepTarget, deps: StepDeps): Promise<string> {
+async function runHttp(
+  step: Extract<StageStep, { type: 'http' }>,
+  target: StepTarget,
+  deps: StepDeps,
+): Promise<string> {
   const url = step.url.replaceAll('{env}', encodeURIComponent(target.environment));
   const key = await signingKey(step, deps);
   const timestamp = String(Math.floor(Date.now() / 1000));
   const body =
     step.method === 'POST'
-      ? JSON.stringify({ event: `rotor.${step.stage}`, secret: target.secret, environment: target.environment, version: target.versionId, rotation: target.rotationId, step: step.name })
+      ? JSON.stringify({
+          event: `rotor.${step.stage}`,
+          secret: target.secret,
+          environment: target.environment,
+          version: target.versionId,
+          rotation: target.rotationId,
+          step: step.name,
+        })
       : '';
-  const headers: Record<string, string> = { 'user-agent': 'rotor', 'x-rotor-event': `rotor.${step.stage}`, 'x-rotor-timestamp': timestamp };
+  const headers: Record<string, string> = {
+    'user-agent': 'rotor',
+    'x-rotor-event': `rotor.${step.stage}`,
+    'x-rotor-timestamp': timestamp,
+  };
   if (step.method === 'POST') headers['content-type'] = 'application/json';
   if (key) headers['x-rotor-signature'] = signBody(key, timestamp, body);
   let response: Response;
   try {
     // Redirects are not followed: a signed request goes only where rotor.yaml says.
-    response = await fetch(url, { method: step.method, headers, ...(step.method === 'POST' ? { body } : {}), redirect: 'manual', signal: AbortSignal.timeout(step.timeoutMs) });
+    response = await fetch(url, {
+      method: step.method,
+      headers,
+      ...(step.method === 'POST' ? { body } : {}),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(step.timeoutMs),
+    });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
-    throw new Error(cause === 'TimeoutError' ? `no answer within ${step.timeoutMs} ms` : `${new URL(url).host} not reachable (${cause})`);
+    throw new Error(
+      cause === 'TimeoutError'
+        ? `no answer within ${step.timeoutMs} ms`
+        : `${new URL(url).host} not reachable (${cause})`,
+    );
   }
   await response.body?.cancel().catch(() => {});
-  const ok = step.expect === undefined ? response.status >= 200 && response.status < 300 : response.status === step.expect;
+  const ok =
+    step.expect === undefined
+      ? response.status >= 200 && response.status < 300
+      : response.status === step.expect;
   if (!ok) throw new Error(`answered ${response.status}, expected ${step.expect ?? '2xx'}`);
   return `${response.status}`;
-}
-
-/** Cuts every occurrence of the value (and its URL-decoded password part) out of a message. */
-function redact(text: string, value: string): string {
-  let out = text;
-  const needles = [value];
-  try {
-    const password = new URL(value).password;
-    if (password) needles.push(password, decodeURIComponent(password));
-  } catch {
-    // not a URL
-  }
-  for (const needle of needles) if (needle.length >= 4) out = out.split(needle).join('[redacted]');
-  return out;
 }

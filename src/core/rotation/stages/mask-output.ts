@@ -1,0 +1,93 @@
+// Masks every piece of a secret value in text a hook printed, before that text reaches an audit
+// note, an error, the rotations table or an API answer. Exact matching is not enough: a hook that
+// prints the first 24 characters of $ROTOR_SECRET, or its base64, would leak most of the value.
+// So any run of MIN_RUN or more characters that also appears in one of the values (current,
+// previous or new), raw or in a common encoding, is replaced by MASK.
+//
+// How: every MIN_RUN-character window of every encoding of every value goes into a set; each
+// window of the text found in that set masks its characters. Any longer shared run is covered,
+// because each of its windows is itself shared. Encodings of a substring do not always line up
+// with the encoding of the whole value (base64 works in 3-byte groups), so base64 and base64url
+// are taken at the three byte offsets; hex (both cases) and URL encoding line up by themselves.
+
+/** The shortest run of a value's characters that is masked. */
+export const MIN_RUN = 8;
+export const MASK = '[redacted]';
+
+function encodingsOf(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  const out = new Set<string>([value]);
+  for (let offset = 0; offset < 3 && offset < bytes.length; offset += 1) {
+    const part = bytes.subarray(offset);
+    const b64 = part.toString('base64');
+    out.add(b64.replace(/=+$/, ''));
+    out.add(part.toString('base64url'));
+  }
+  const hex = bytes.toString('hex');
+  out.add(hex);
+  out.add(hex.toUpperCase());
+  out.add(encodeURIComponent(value));
+  // encodeURI and form encoding (spaces as +) differ from encodeURIComponent only in a few
+  // characters; covering both keeps `?password=…` style output masked too.
+  out.add(encodeURI(value));
+  out.add(encodeURIComponent(value).replace(/%20/g, '+'));
+  // Lower-case percent escapes (%2f) as some tools print them.
+  out.add(encodeURIComponent(value).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
+  return [...out];
+}
+
+/** The values, plus the password part (as written and decoded) of any that is a URL. */
+function withUrlPasswords(values: readonly string[]): string[] {
+  const out = [...values];
+  for (const value of values) {
+    try {
+      const password = new URL(value).password;
+      if (password) out.push(password, decodeURIComponent(password));
+    } catch {
+      // not a URL
+    }
+  }
+  return out;
+}
+
+/** A masker for a fixed set of values; build it once per step, use it on every output. */
+export function createOutputMasker(values: readonly string[]): (text: string) => string {
+  const windows = new Set<string>();
+  const short: string[] = [];
+  for (const value of withUrlPasswords(values)) {
+    if (value.length === 0) continue;
+    for (const encoded of encodingsOf(value)) {
+      if (encoded.length < MIN_RUN) {
+        // A value shorter than a run is masked where it appears whole (as before), if it is not trivially short.
+        if (encoded.length >= 4) short.push(encoded);
+        continue;
+      }
+      for (let i = 0; i + MIN_RUN <= encoded.length; i += 1)
+        windows.add(encoded.slice(i, i + MIN_RUN));
+    }
+  }
+  short.sort((a, b) => b.length - a.length);
+  return (text) => {
+    if (text.length === 0) return text;
+    const masked = new Uint8Array(text.length);
+    for (let i = 0; i + MIN_RUN <= text.length; i += 1) {
+      if (windows.has(text.slice(i, i + MIN_RUN))) masked.fill(1, i, i + MIN_RUN);
+    }
+    for (const needle of short) {
+      for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1))
+        masked.fill(1, at, at + needle.length);
+    }
+    let out = '';
+    for (let i = 0; i < text.length;) {
+      if (masked[i]) {
+        while (i < text.length && masked[i]) i += 1;
+        out += MASK;
+      } else {
+        const start = i;
+        while (i < text.length && !masked[i]) i += 1;
+        out += text.slice(start, i);
+      }
+    }
+    return out;
+  };
+}

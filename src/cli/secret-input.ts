@@ -31,10 +31,14 @@ async function readFromFile(io: CliIo, file: string): Promise<string> {
     text = await readFile(resolve(io.cwd, file), 'utf8');
   } catch (cause) {
     const code = (cause as { code?: unknown }).code;
-    throw new RotorError('ERR_ROTOR_VALUE_MISSING', `cannot read --from-file ${file}${typeof code === 'string' ? ` (${code})` : ''}`, {
-      cause,
-      details: { file },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_MISSING',
+      `cannot read --from-file ${file}${typeof code === 'string' ? ` (${code})` : ''}`,
+      {
+        cause,
+        details: { file },
+      },
+    );
   }
   const value = stripOneNewline(text);
   if (value.length === 0) throw missing(`--from-file ${file} is empty: nothing to store`);
@@ -43,11 +47,15 @@ async function readFromFile(io: CliIo, file: string): Promise<string> {
 
 async function readFromPipe(io: CliIo): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer));
+  for await (const chunk of io.stdin)
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer));
   const buffer = Buffer.concat(chunks);
   const value = stripOneNewline(buffer.toString('utf8'));
   buffer.fill(0);
-  if (value.length === 0) throw missing('no value given: pipe it on stdin, use --from-file, or run in a terminal to be prompted');
+  if (value.length === 0)
+    throw missing(
+      'no value given: pipe it on stdin, use --from-file, or run in a terminal to be prompted',
+    );
   return value;
 }
 
@@ -59,7 +67,9 @@ async function readFromPipe(io: CliIo): Promise<string> {
 function promptHidden(io: CliIo, prompt: string): Promise<string> {
   const { stdin, stderr } = io;
   if (typeof stdin.setRawMode !== 'function') {
-    return Promise.reject(missing('cannot hide input on this terminal: pipe the value on stdin or use --from-file'));
+    return Promise.reject(
+      missing('cannot hide input on this terminal: pipe the value on stdin or use --from-file'),
+    );
   }
   const setRawMode = stdin.setRawMode.bind(stdin);
   const wasRaw = Boolean((stdin as { isRaw?: boolean }).isRaw);
@@ -78,7 +88,8 @@ function promptHidden(io: CliIo, prompt: string): Promise<string> {
       const value = chars.join('');
       chars = [];
       if (error) reject(error);
-      else if (value.length === 0) reject(missing('no value entered at the prompt: nothing was stored'));
+      else if (value.length === 0)
+        reject(missing('no value entered at the prompt: nothing was stored'));
       else resolvePromise(value);
     };
     const onData = (chunk: Buffer | string) => {
@@ -124,7 +135,12 @@ function promptHidden(io: CliIo, prompt: string): Promise<string> {
       }
     };
     const onEnd = () => finish();
-    const onError = (error: Error) => finish(new RotorError('ERR_ROTOR_VALUE_MISSING', `cannot read the terminal: ${error.message}`, { cause: error }));
+    const onError = (error: Error) =>
+      finish(
+        new RotorError('ERR_ROTOR_VALUE_MISSING', `cannot read the terminal: ${error.message}`, {
+          cause: error,
+        }),
+      );
     setRawMode(true);
     stderr.write(prompt);
     stdin.on('data', onData);
@@ -132,6 +148,61 @@ function promptHidden(io: CliIo, prompt: string): Promise<string> {
     stdin.once('error', onError);
     stdin.resume();
   });
+}
+
+/** The most a piped answer to line prompts may hold: passwords, not files. */
+const MAX_PIPED_LINES_BYTES = 64 * 1024;
+
+/**
+ * Answers to several prompts, one line each (a password and its confirmation): on a terminal
+ * each prompt is shown and read hidden; from a pipe (`printf 'pw\npw\n' | rotor operator add`)
+ * stdin is split into lines (LF or CRLF ends) and line i answers prompt i. Fewer lines than
+ * prompts give a shorter array; more lines than prompts are refused, as the extra line would
+ * otherwise be silently dropped or glued onto a value.
+ *
+ * @example
+ * const [password, again] = await readLineInputs(io, ['Password: ', 'Again: ']);
+ */
+export async function readLineInputs(io: CliIo, prompts: readonly string[]): Promise<string[]> {
+  if (io.stdin.isTTY) {
+    const answers: string[] = [];
+    for (const prompt of prompts) answers.push(await promptHidden(io, prompt));
+    return answers;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+    size += buffer.length;
+    chunks.push(buffer);
+    if (size > MAX_PIPED_LINES_BYTES) {
+      for (const c of chunks) c.fill(0);
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `more than ${MAX_PIPED_LINES_BYTES} bytes on stdin: expected ${prompts.length} line(s)`,
+      );
+    }
+  }
+  const buffer = Buffer.concat(chunks);
+  for (const c of chunks) c.fill(0);
+  const text = buffer.toString('utf8');
+  buffer.fill(0);
+  const lines = text.split('\n');
+  // A final line break ends the last line; it does not start another one.
+  if (lines.at(-1) === '') lines.pop();
+  const answers = lines.map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
+  if (answers.length === 0 || (answers.length === 1 && answers[0] === '')) {
+    throw missing(
+      'no value given: pipe it on stdin (one line per prompt), use a file option, or run in a terminal to be prompted',
+    );
+  }
+  if (answers.length > prompts.length) {
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      `stdin has ${answers.length} lines but ${prompts.length} were expected (one per prompt): nothing was changed`,
+    );
+  }
+  return answers;
 }
 
 /**
@@ -142,7 +213,10 @@ function promptHidden(io: CliIo, prompt: string): Promise<string> {
  * @example
  * const value = await readSecretInput(ctx.io, { fromFile: options.fromFile, prompt: `New value for ${name}: ` });
  */
-export async function readSecretInput(io: CliIo, options: { fromFile?: string; prompt: string }): Promise<string> {
+export async function readSecretInput(
+  io: CliIo,
+  options: { fromFile?: string; prompt: string },
+): Promise<string> {
   if (options.fromFile !== undefined) return readFromFile(io, options.fromFile);
   if (io.stdin.isTTY) return promptHidden(io, options.prompt);
   return readFromPipe(io);

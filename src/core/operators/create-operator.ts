@@ -5,7 +5,13 @@ import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';
 import { hashPassword } from './password-hash.js';
-import { assertOperatorName, MIN_PASSWORD_LENGTH, sealTotpSecret, toOperatorInfo, type OperatorInfo } from './operator-record.js';
+import {
+  assertOperatorName,
+  MIN_PASSWORD_LENGTH,
+  sealTotpSecret,
+  toOperatorInfo,
+  type OperatorInfo,
+} from './operator-record.js';
 import { base32Encode, generateTotpSecret, otpauthUri } from './totp.js';
 
 export interface CreatedOperator {
@@ -22,11 +28,27 @@ export interface CreatedOperator {
  * @example
  * const { otpauthUri } = await createOperator(rotor, actor, { name: 'alice', password });
  */
-export async function createOperator(rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock'>, actor: Actor, input: { name: string; password: string }): Promise<CreatedOperator> {
+export async function createOperator(
+  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock'>,
+  actor: Actor,
+  input: { name: string; password: string },
+): Promise<CreatedOperator> {
   const { name, password } = input;
   assertOperatorName(name);
+  // A control character is a reading mistake (a newline kept from a pipe, a pasted tab or escape
+  // sequence), never part of a password someone can type again at the sign-in form.
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f-\x9f]/.test(password)) {
+    throw new RotorError(
+      'ERR_ROTOR_OPERATOR_PASSWORD_INVALID',
+      'the password contains a control character (a line break, tab or escape): nothing was created',
+    );
+  }
   if ([...password].length < MIN_PASSWORD_LENGTH) {
-    throw new RotorError('ERR_ROTOR_OPERATOR_PASSWORD_WEAK', `the password must be at least ${MIN_PASSWORD_LENGTH} characters long`);
+    throw new RotorError(
+      'ERR_ROTOR_OPERATOR_PASSWORD_WEAK',
+      `the password must be at least ${MIN_PASSWORD_LENGTH} characters long`,
+    );
   }
   const store = await rotor.store();
   const master = await rotor.masterKey();
@@ -36,8 +58,15 @@ export async function createOperator(rotor: Pick<Rotor, 'store' | 'masterKey' | 
     const sealed = sealTotpSecret(master, name, secret);
     const now = rotor.clock.now();
     await store.writeTransaction(async (trx) => {
-      const existing = await trx.selectFrom('operators').select('name').where('name', '=', name).executeTakeFirst();
-      if (existing) throw new RotorError('ERR_ROTOR_OPERATOR_EXISTS', `operator "${name}" already exists`, { details: { operator: name } });
+      const existing = await trx
+        .selectFrom('operators')
+        .select('name')
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (existing)
+        throw new RotorError('ERR_ROTOR_OPERATOR_EXISTS', `operator "${name}" already exists`, {
+          details: { operator: name },
+        });
       await trx
         .insertInto('operators')
         .values({
@@ -53,10 +82,19 @@ export async function createOperator(rotor: Pick<Rotor, 'store' | 'masterKey' | 
           disabled_at: null,
         })
         .execute();
-      await appendAudit(trx, rotor.clock, actor, { action: 'operator.create', outcome: 'success', details: { operator: name } });
+      await appendAudit(trx, rotor.clock, actor, {
+        action: 'operator.create',
+        outcome: 'success',
+        details: { operator: name },
+      });
     });
     return {
-      operator: toOperatorInfo({ name, created_by: actor.operator, created_at: now, disabled_at: null }),
+      operator: toOperatorInfo({
+        name,
+        created_by: actor.operator,
+        created_at: now,
+        disabled_at: null,
+      }),
       otpauthUri: otpauthUri('Rotor', name, secret),
       totpSecret: base32Encode(secret),
     };

@@ -224,7 +224,7 @@ describe('live delivery (rotor/client over SSE)', () => {
     expect(at - doneAt).toBeLessThan(1_000);
     expect(event.versionId).toBe(await currentId(l.rotor, J, P));
     expect(await c.get(J, P)).not.toBe(before);
-  }, 30_000);
+  }, 90_000);
 
   it('retire is postponed while a live consumer holds the old version, and proceeds after its ack or once its heartbeat lapsed', async () => {
     const l = await live();

@@ -9,6 +9,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { kidVariableNames } from '../src/core/delivery/kid-variable.js';
 
 const CLI = join(process.cwd(), 'dist/cli/main.js');
+/**
+ * The set-up below runs the CLI ~30 times as real processes: ~0.3 s each on a quiet 2-core
+ * machine, 1.5-2 s each at load average 11 (measured). Sized for the loaded case with margin.
+ */
+const SETUP_TIMEOUT_MS = 300_000;
 
 interface Run {
   args: string[];
@@ -83,7 +88,7 @@ describe('no secret value leaks', () => {
       }
     }
     values.add(readFileSync(join(dir, '.rotor/master.key'), 'utf8').trim());
-  });
+  }, SETUP_TIMEOUT_MS);
 
   it('collected the values it looks for', () => {
     expect(values.size).toBeGreaterThan(8);

@@ -125,7 +125,7 @@ describe('rotor serve', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
-  }, 40_000);
+  }, 90_000);
 
   test('an invalid --port is refused before anything listens', async () => {
     const r = await f.project.cli(['serve', '--port', '70000']);

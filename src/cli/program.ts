@@ -3,12 +3,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { RotorError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
-import { createCommandContext, type CommandContext, type GlobalOptions } from './command-context.js';
+import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { CliIo } from './io.js';
 import { reportError } from './report-error.js';
+import { commandNamed, COMMANDS, type Register } from './commands/index.js';
 
 export { reportError };
-import { COMMANDS } from './commands/index.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CommandAction<O = any> = (ctx: CommandContext, options: O, ...args: any[]) => Promise<number | void>;
@@ -30,7 +30,12 @@ function redactArgvEcho(text: string): string {
   return text.replace(/'(--?[A-Za-z0-9-]+)=[^']*'/g, "'$1=…'");
 }
 
-export function buildProgram(runtime: CliRuntime, state: { exitCode: number }): Command {
+/**
+ * Builds the command tree with the given commands registered. Without any (an argv that names no
+ * command: `--help`, `--version`, a typo), each command is listed by name and summary only, so
+ * help and suggestions work without loading a single command module.
+ */
+export function buildProgram(runtime: CliRuntime, state: { exitCode: number }, registers: readonly Register[] = []): Command {
   const { io } = runtime;
   const program = new Command('rotor');
   program
@@ -59,7 +64,8 @@ export function buildProgram(runtime: CliRuntime, state: { exitCode: number }): 
         state.exitCode = settings.errorExitCode ?? 1;
         return;
       }
-      const ctx = createCommandContext(io, options, runtime.clock ? { clock: runtime.clock } : {});
+      const { createCommandContext } = await import('./command-context.js');
+      const ctx: CommandContext = createCommandContext(io, options, runtime.clock ? { clock: runtime.clock } : {});
       try {
         const code = await action(ctx, options as never, ...positional);
         state.exitCode = typeof code === 'number' ? code : 0;
@@ -71,14 +77,28 @@ export function buildProgram(runtime: CliRuntime, state: { exitCode: number }): 
       }
     };
 
-  for (const register of COMMANDS) register(program, wrap);
+  if (registers.length > 0) for (const register of registers) register(program, wrap);
+  else for (const entry of COMMANDS) listCommand(program, entry);
   return program;
+}
+
+/** A stand-in that shows a command in the overview; it never runs (argv naming it loads the real one). */
+function listCommand(program: Command, entry: (typeof COMMANDS)[number]): void {
+  const command = program.command(entry.name).description(entry.summary);
+  if (entry.args) command.arguments(entry.args);
+  if (entry.options) command.addOption(new Option('--json').hideHelp());
+}
+
+/** The registration of the command argv names, loaded on demand; none for help and typos. */
+async function registersFor(argv: readonly string[]): Promise<Register[]> {
+  const entry = commandNamed(argv);
+  return entry ? [await entry.load()] : [];
 }
 
 /** Runs the CLI and resolves to the process exit code. */
 export async function runCli(argv: string[], runtime: CliRuntime): Promise<number> {
   const state = { exitCode: 0 };
-  const program = buildProgram(runtime, state);
+  const program = buildProgram(runtime, state, await registersFor(argv));
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {

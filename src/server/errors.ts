@@ -3,6 +3,7 @@
 // nothing of HTTP; an unmapped code is a 500 whose message is not shown (it may be internal).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isRotorError, RotorError, type RotorErrorCode } from '../core/errors.js';
+import { mapSqliteError } from '../core/store/sqlite-adapter.js';
 
 export const HTTP_STATUS: Partial<Record<RotorErrorCode, number>> = {
   ERR_ROTOR_API_VALIDATION: 400,
@@ -51,6 +52,7 @@ export const HTTP_STATUS: Partial<Record<RotorErrorCode, number>> = {
   ERR_ROTOR_SESSIONS_URL_MISSING: 503,
   ERR_ROTOR_STORE_NOT_INITIALIZED: 503,
   ERR_ROTOR_STORE_CORRUPT: 503,
+  ERR_ROTOR_STORE_UNAVAILABLE: 503,
   ERR_ROTOR_CRYPTO_MASTER_KEY_MISSING: 503,
   ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID: 503,
   ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY: 503,
@@ -58,6 +60,10 @@ export const HTTP_STATUS: Partial<Record<RotorErrorCode, number>> = {
   ERR_ROTOR_POLICY_SYNTAX: 503,
   ERR_ROTOR_POLICY_INVALID: 503,
 };
+
+function isSqliteError(error: unknown): boolean {
+  return typeof (error as { code?: unknown } | null)?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_');
+}
 
 export function httpStatusOf(code: string): number {
   return HTTP_STATUS[code as RotorErrorCode] ?? 500;
@@ -78,6 +84,8 @@ function fromFastify(error: FastifyError): RotorError | undefined {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   let rotorError: RotorError | undefined;
+  // A driver error that escaped the store's guard (a read-only or failing store) is still a 503.
+  if (!isRotorError(error) && isSqliteError(error)) error = mapSqliteError(error, 'the store');
   if (isRotorError(error)) rotorError = error;
   else if (error && typeof error === 'object' && 'statusCode' in error) rotorError = fromFastify(error as FastifyError);
   if (!rotorError) {

@@ -42,6 +42,8 @@ export function childEnvironment(base: NodeJS.ProcessEnv, secrets: readonly stri
     delete env[`${name}_PREVIOUS`];
     for (const companion of kidVariableNames(name)) delete env[companion];
   }
+  // A multi-part value's parts (S3_ACCESS_KEY_ID…) have their own stale _PREVIOUS to drop.
+  for (const v of values) if (v.carries === 'part' && v.stage === 'current') delete env[`${v.variable}_PREVIOUS`];
   for (const v of values) env[v.variable] = v.value;
   return env;
 }

@@ -35,7 +35,7 @@ export interface DeliveredValue {
    * version with a JWT kid: its kid descriptor (`NAME_KID`, `NAME_PREVIOUS_KID`), the grace end
    * (`NAME_PREVIOUS_UNTIL`) or the on-rotate policy (`NAME_ON_ROTATE`).
    */
-  carries?: 'value' | 'kid' | 'until' | 'on-rotate';
+  carries?: 'value' | 'kid' | 'until' | 'on-rotate' | 'part';
 }
 
 /** Whether `v` is a secret value rather than a kid companion. */
@@ -57,6 +57,16 @@ function kidCompanions(spec: SecretSpec, row: VersionRow, delivered: DeliveredVa
     if (delivered.retireAt !== null) out.push({ ...base, variable: `${spec.name}${PREVIOUS_UNTIL_SUFFIX}`, value: new Date(delivered.retireAt).toISOString(), carries: 'until' });
   }
   return out;
+}
+
+/**
+ * The parts of a multi-part value (an access key id and its secret) as their own variables,
+ * right after it: secret material, but not separate values in the audit counts.
+ */
+function partsOf(rotor: Rotor, spec: SecretSpec, delivered: DeliveredValue): DeliveredValue[] {
+  const parts = rotor.rotator(spec.kind).deliveredParts?.(spec.config, delivered.value) ?? [];
+  const suffix = delivered.stage === 'previous' ? '_PREVIOUS' : '';
+  return parts.map((p) => ({ ...delivered, variable: `${p.variable}${suffix}`, value: p.value, carries: 'part' as const }));
 }
 
 export interface ReadValuesOptions {
@@ -176,7 +186,7 @@ export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options:
       continue;
     }
     const delivered: DeliveredValue = { secret: name, environment, stage: 'current', variable: name, versionId: cur.id, value: openVersion(master, cur), retireAt: null };
-    current.push(delivered, ...kidCompanions(spec, cur, delivered));
+    current.push(delivered, ...kidCompanions(spec, cur, delivered), ...partsOf(rotor, spec, delivered));
     const prev = rows.find((r) => r.secret === name && r.stage === 'previous' && inGrace(r, now));
     if (prev) {
       const old: DeliveredValue = {
@@ -188,7 +198,7 @@ export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options:
         value: openVersion(master, prev),
         retireAt: prev.retire_at,
       };
-      previous.push(old, ...kidCompanions(spec, prev, old));
+      previous.push(old, ...kidCompanions(spec, prev, old), ...partsOf(rotor, spec, old));
     }
   }
   if (options.secrets !== undefined && missing.length > 0) {

@@ -67,6 +67,13 @@ export interface RotatorDescriptor<Config = unknown> {
   verify(ctx: RotatorContext<Config>, material: StoredMaterial): Promise<void>;
   /** Revokes old material in the target once its grace has passed (or at once in an emergency). */
   retire(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
+  /**
+   * For values that hold several parts (an access key id and its secret): the variables each
+   * part is delivered as besides NAME (`rotor run`, `rotor export`), so an app keeps reading the
+   * names it expects; a previous version's parts get a `_PREVIOUS` suffix. Never throws: a value
+   * it cannot split yields no parts.
+   */
+  deliveredParts?(config: Config, value: string): Array<{ variable: string; value: string }>;
   /** What an emergency rotation does beyond retiring the old version, for the audit notes. */
   emergencyActions?(ctx: RotatorContext<Config>): Promise<string[]>;
   /**

@@ -11,7 +11,8 @@ import { canonicalEntry, chainHash, GENESIS_HASH, type Actor, type AuditEntry } 
 import type { Rotor } from '../../core/context.js';
 import { assertReadable, inGrace, noLiveVersion, readOneValue, type DeliveredStage, type DeliveredValue } from '../../core/delivery/read-values.js';
 import { RotorError } from '../../core/errors.js';
-import type { Store } from '../../core/store/open-store.js';
+import { setMeta, type Store } from '../../core/store/open-store.js';
+import { mapSqliteError } from '../../core/store/sqlite-adapter.js';
 import type { TokenLookupRow } from '../../core/tokens/authenticate-token.js';
 import { openVersion, type VersionRow } from '../../core/vault/versions.js';
 
@@ -26,6 +27,12 @@ type LiveVersion = Pick<VersionRow, 'id' | 'stage' | 'retire_at' | 'master_key_i
 
 export interface SecretReadPath {
   read(actor: Actor, name: string, environment: string, stage: DeliveredStage): Promise<DeliveredValue>;
+  /**
+   * Commits one small write (the `ready_probe_at` meta row), for /readyz: a store that opens and
+   * reads but cannot be written (read-only file, disk full, I/O errors) is not ready. Rejects
+   * with ERR_ROTOR_STORE_UNAVAILABLE.
+   */
+  probeWrite(): Promise<void>;
   /** The token row for authentication, where this path has a faster lookup than Kysely. */
   findToken?(id: string): TokenLookupRow | undefined;
   close(): void;
@@ -39,6 +46,9 @@ export interface SecretReadPath {
  */
 const VALUE_CACHE_SIZE = 1024;
 
+/** The meta row /readyz writes to prove the store takes writes. */
+const READY_PROBE = 'ready_probe_at';
+
 /** How long a read waits for another writer (a rotation, another process) before giving up. */
 const BUSY_WAIT_MS = 5_000;
 
@@ -49,7 +59,11 @@ function isBusy(error: unknown): boolean {
 
 export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath {
   if (store.dialect !== 'sqlite') {
-    return { read: (actor, name, environment, stage) => readOneValue(rotor, actor, name, environment, stage), close: () => undefined };
+    return {
+      read: (actor, name, environment, stage) => readOneValue(rotor, actor, name, environment, stage),
+      probeWrite: () => store.writeTransaction((trx) => setMeta(trx, READY_PROBE, String(rotor.clock.now()))),
+      close: () => undefined,
+    };
   }
   const db = new BetterSqlite3(store.location, { fileMustExist: true });
   // No busy wait inside SQLite: a blocked synchronous call would stall the whole event loop,
@@ -129,24 +143,33 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
     return value;
   }
 
-  async function flush(): Promise<void> {
-    const batch = pending;
-    pending = [];
+  /** Runs a write transaction, waiting asynchronously while another writer holds the lock. */
+  async function write(run: () => void): Promise<void> {
     const deadline = Date.now() + BUSY_WAIT_MS;
     for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
       try {
-        appendAll.immediate(batch);
-        for (const row of batch) row.resolve();
+        run();
         return;
       } catch (error) {
-        if (!isBusy(error) || Date.now() > deadline) {
-          for (const row of batch) row.reject(error);
-          return;
-        }
+        // A read-only file, a full disk or an I/O error: ERR_ROTOR_STORE_UNAVAILABLE (503).
+        if (!isBusy(error) || Date.now() > deadline) throw mapSqliteError(error, store.location);
         await sleep(wait);
       }
     }
   }
+
+  async function flush(): Promise<void> {
+    const batch = pending;
+    pending = [];
+    try {
+      await write(() => appendAll.immediate(batch));
+      for (const row of batch) row.resolve();
+    } catch (error) {
+      for (const row of batch) row.reject(error);
+    }
+  }
+
+  const probe = db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
 
   function audit(at: number, entry: AuditEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -181,6 +204,7 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
       });
       return { secret: name, environment, stage, variable: stage === 'current' ? name : `${name}_PREVIOUS`, versionId: row.id, value, retireAt: stage === 'previous' ? row.retire_at : null };
     },
+    probeWrite: () => write(() => probe.run(READY_PROBE, String(rotor.clock.now()))),
     findToken,
     close: () => {
       values.clear();

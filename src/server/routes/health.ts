@@ -1,5 +1,5 @@
-// `/healthz`: the process answers. `/readyz`: the store opens and the master key opens it; 503
-// with the reason otherwise (a load balancer keeps traffic away until both hold).
+// `/healthz`: the process answers. `/readyz`: the store opens, takes a write, and the master key
+// opens it; 503 with the reason otherwise (a load balancer keeps traffic away until all hold).
 import { RotorError, isRotorError } from '../../core/errors.js';
 import { defineRoute, type ApiRoute } from '../route-def.js';
 
@@ -17,12 +17,14 @@ export const healthRoutes: ApiRoute[] = [
     method: 'GET',
     url: '/readyz',
     permission: 'public',
-    summary: 'readiness: the store opens and the master key matches it',
+    summary: 'readiness: the store opens and takes writes, and the master key matches it',
     async handler({ deps }) {
       try {
         const store = await deps.rotor.store();
         await deps.rotor.masterKey();
         await store.guard(() => store.db.selectFrom('meta').select('key').limit(1).execute());
+        // Every value read commits an audit row first: a store that cannot be written serves nothing.
+        await (await deps.reads()).probeWrite();
       } catch (error) {
         const code = isRotorError(error) ? error.code : 'ERR_ROTOR_INTERNAL';
         throw new RotorError('ERR_ROTOR_API_NOT_READY', `not ready: ${code}${isRotorError(error) ? `: ${error.message}` : ''}`, { details: { cause: code } });

@@ -1,0 +1,84 @@
+// rotor.yaml `config:` of `kind: aws-iam-access-key`. The admin credential (an IAM principal
+// allowed to manage the user's keys) is named by reference, never written in the file.
+import { z } from 'zod';
+import { parseDuration } from '../../core/duration.js';
+import { ENV_VAR_NAME } from '../../core/policy/policy-schema.js';
+import { credentialRef } from '../provider/credential-ref.js';
+
+const duration = z
+  .string()
+  .describe('a duration such as 7d, 12h, 30m')
+  .superRefine((text, ctx) => {
+    try {
+      parseDuration(text);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+/** IAM user names: up to 64 of A-Z a-z 0-9 and +=,.@_- (IAM's own rule). */
+const USER_NAME = /^[\w+=,.@-]{1,64}$/;
+
+const endpoint = z.url({ protocol: /^https?$/, error: 'an http(s) URL' });
+
+export const awsAccessKeyConfigSchema = z.strictObject({
+  userName: z
+    .string()
+    .regex(USER_NAME, 'an IAM user name (A-Z a-z 0-9 +=,.@_-, at most 64)')
+    .describe('the IAM user whose access key this secret holds'),
+  admin: credentialRef.describe(
+    'where the admin access key ({"accessKeyId","secretAccessKey"} or ID:SECRET) is read at run time',
+  ),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1')
+    .default('us-east-1')
+    .describe('region for STS and S3 (IAM is global and signed for us-east-1)'),
+  endpoints: z
+    .strictObject({
+      iam: endpoint.optional(),
+      sts: endpoint.optional(),
+      s3: endpoint.optional(),
+    })
+    .optional()
+    .describe(
+      'endpoint overrides (a VPC endpoint, a local fake); default: the AWS public endpoints',
+    ),
+  s3: z
+    .strictObject({ bucket: z.string().min(3).max(63) })
+    .optional()
+    .describe('also verify the new key with an S3 HeadBucket on this bucket'),
+  variables: z
+    .strictObject({
+      accessKeyId: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
+      secretAccessKey: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
+    })
+    .optional()
+    .describe(
+      'deliver the two halves as these variables as well (rotor run, rotor export), e.g. S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY',
+    ),
+  verify: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(60).default(10),
+      delayMs: z.number().int().min(0).max(60_000).default(2000),
+    })
+    .prefault({})
+    .describe(
+      'a new key is retried this many times, delayMs apart (doubling, at most 15 s), while IAM propagates it',
+    ),
+  deleteAfter: duration
+    .default('7d')
+    .describe(
+      'a deactivated Rotor key is deleted once it has been inactive this long (until then it can be re-activated)',
+    ),
+  timeoutMs: z.number().int().min(100).max(120_000).default(10_000).describe('per-request timeout'),
+  maxAttempts: z
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(3)
+    .describe('AWS SDK attempts per request (retries 5xx and throttling with backoff and jitter)'),
+});
+
+export type AwsAccessKeyConfig = z.infer<typeof awsAccessKeyConfigSchema>;

@@ -1,0 +1,532 @@
+// The `aws-iam-access-key` rotator end to end through the real AWS SDK clients against a local,
+// stateful fake of the IAM/STS Query APIs and S3 HeadBucket (test/fakes/aws-iam-fake.ts) that
+// verifies every SigV4 signature against its own key table. No AWS account is reached.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../src/core/audit/audit-log.js';
+import { createRotationEngine, type EngineHooks } from '../src/core/rotation/rotation-engine.js';
+import { openVersion } from '../src/core/vault/versions.js';
+import { awsIamAccessKeyRotator } from '../src/rotators/aws-iam-access-key.js';
+import { FakeAws, type FakeKey } from './fakes/aws-iam-fake.js';
+import { createProject, DAY, type TestProject } from './helpers/project.js';
+
+const fake = new FakeAws();
+let endpoint = '';
+beforeAll(async () => {
+  endpoint = await fake.start();
+});
+afterAll(() => fake.stop());
+
+const actor = {
+  operator: 'alice',
+  requestId: '00000000-0000-4000-8000-0000000000a5',
+  method: 'manual' as const,
+};
+let users = 0;
+
+interface Fixture {
+  p: TestProject;
+  user: string;
+  admin: FakeKey;
+  rotate(o?: {
+    emergency?: boolean;
+    hooks?: EngineHooks;
+  }): ReturnType<ReturnType<typeof createRotationEngine>['rotate']>;
+  retire(o?: {
+    now?: boolean;
+    reason?: string;
+  }): ReturnType<ReturnType<typeof createRotationEngine>['retire']>;
+  stage(
+    stage: 'current' | 'previous',
+  ): Promise<{ accessKeyId: string; secretAccessKey: string } | undefined>;
+  audit(): Promise<AuditEntry[]>;
+  close(): Promise<void>;
+}
+
+async function fixture(
+  options: {
+    config?: string;
+    deploy?: string;
+    adminDeny?: string[];
+    buckets?: string[];
+  } = {},
+): Promise<Fixture> {
+  const user = `app-${process.pid}-${++users}`;
+  const adminUser = `${user}-admin`;
+  fake.addUser(user, { buckets: options.buckets ?? ['uploads'] });
+  fake.addUser(adminUser, { deny: options.adminDeny ?? [] });
+  const admin = fake.addKey(adminUser);
+  const p = await createProject({
+    policy: `version: 1
+environments: [production]
+secrets:
+  S3_ACCESS_KEY:
+    kind: aws-iam-access-key
+    cadence: 180d
+    grace: 1h
+    config:
+      userName: ${user}
+      admin: { env: AWS_ADMIN_KEY }
+      region: eu-west-1
+      endpoints: { iam: "${endpoint}", sts: "${endpoint}", s3: "${endpoint}" }
+      s3: { bucket: uploads }
+      variables: { accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY }
+      verify: { attempts: 3, delayMs: 5 }
+${options.config ?? ''}${options.deploy ?? ''}`,
+  });
+  p.env.AWS_ADMIN_KEY = JSON.stringify({
+    accessKeyId: admin.id,
+    secretAccessKey: admin.secret,
+  });
+  const rotor = p.rotor();
+  return {
+    p,
+    user,
+    admin,
+    rotate: (o = {}) =>
+      createRotationEngine({
+        rotor,
+        ...(o.hooks ? { hooks: o.hooks } : {}),
+      }).rotate(actor, {
+        secret: 'S3_ACCESS_KEY',
+        method: o.emergency ? 'emergency' : 'manual',
+        ...(o.emergency ? { emergency: true, reason: 'key seen in a public repository' } : {}),
+      }),
+    retire: (o = {}) => createRotationEngine({ rotor }).retire(actor, { ...o }),
+    async stage(stage) {
+      const store = await rotor.store();
+      const row = await store.db
+        .selectFrom('versions')
+        .selectAll()
+        .where('secret', '=', 'S3_ACCESS_KEY')
+        .where('stage', '=', stage)
+        .executeTakeFirst();
+      return row
+        ? (JSON.parse(openVersion(await rotor.masterKey(), row)) as {
+            accessKeyId: string;
+            secretAccessKey: string;
+          })
+        : undefined;
+    },
+    async audit() {
+      const rows = await (
+        await rotor.store()
+      ).db
+        .selectFrom('audit_events')
+        .select('entry')
+        .orderBy(sql`seq`)
+        .execute();
+      return rows.map((r) => JSON.parse(r.entry) as AuditEntry);
+    },
+    close: () => rotor.close(),
+  };
+}
+
+const keys = (user: string) => fake.keysOf(user).map((k) => ({ id: k.id, status: k.status }));
+const callsBy = (keyId: string) => fake.calls.filter((c) => c.keyId === keyId);
+
+async function stsWith(key: { id: string; secret: string }) {
+  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  const sts = new STSClient({
+    region: 'eu-west-1',
+    endpoint,
+    maxAttempts: 1,
+    credentials: { accessKeyId: key.id, secretAccessKey: key.secret },
+  });
+  try {
+    return (await sts.send(new GetCallerIdentityCommand({}))).Arn;
+  } catch (error) {
+    return (error as Error).name;
+  } finally {
+    sts.destroy();
+  }
+}
+
+describe('the local IAM/STS fake refuses what AWS refuses', () => {
+  it('a wrong signature, an unknown key, an inactive key and a third key', async () => {
+    fake.addUser('fake-self-test');
+    const key = fake.addKey('fake-self-test');
+    expect(await stsWith(key)).toBe('arn:aws:iam::123456789012:user/fake-self-test');
+    expect(
+      await stsWith({
+        id: key.id,
+        secret: key.secret.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+      }),
+    ).toBe('SignatureDoesNotMatch');
+    expect(await stsWith({ id: 'AKIAUNKNOWNUNKNOWN22', secret: key.secret })).toBe(
+      'InvalidClientTokenId',
+    );
+    const { IAMClient, CreateAccessKeyCommand } = await import('@aws-sdk/client-iam');
+    const iam = new IAMClient({
+      region: 'us-east-1',
+      endpoint,
+      maxAttempts: 1,
+      credentials: { accessKeyId: key.id, secretAccessKey: key.secret },
+    });
+    await iam.send(new CreateAccessKeyCommand({}));
+    await expect(iam.send(new CreateAccessKeyCommand({}))).rejects.toMatchObject({
+      name: 'LimitExceededException',
+    });
+    key.status = 'Inactive';
+    expect(await stsWith(key)).toBe('InvalidClientTokenId');
+    iam.destroy();
+  });
+});
+
+describe('aws-iam-access-key', () => {
+  it('rotates an imported key: new key verified by STS and S3 with its own signature, old one deactivated at retire and refused', async () => {
+    const f = await fixture();
+    const k0 = fake.addKey(f.user);
+    const imported = await f.p.cli(['import', 'S3_ACCESS_KEY', '--env', 'production'], {
+      stdin: `${k0.id}:${k0.secret}`,
+    });
+    expect(imported.code, imported.stderr).toBe(0);
+
+    const result = await f.rotate();
+    expect(result.ok, JSON.stringify(result.results)).toBe(true);
+    const k1 = (await f.stage('current'))!;
+    expect(k1.accessKeyId).not.toBe(k0.id);
+    expect(keys(f.user)).toEqual([
+      { id: k0.id, status: 'Active' },
+      { id: k1.accessKeyId, status: 'Active' },
+    ]);
+    // Verified by calls the fake authenticated with the new key itself.
+    expect(callsBy(k1.accessKeyId).map((c) => `${c.service} ${c.action} ${c.outcome}`)).toEqual([
+      'sts GetCallerIdentity ok',
+      's3 HEAD bucket ok',
+    ]);
+    expect(fake.users.get(f.user)!.tags.get(k1.accessKeyId)).toMatch(
+      new RegExp(`^rotor S3_ACCESS_KEY/production \\S+ after ${k0.id}$`),
+    );
+    expect(await stsWith(k0)).toMatch(/user\//); // still valid in its grace window
+
+    f.p.clock.advance(2 * 3_600_000);
+    const retired = await f.retire();
+    expect(retired.map((r) => r.postponed ?? false)).toEqual([false]);
+    expect(fake.keys.get(k0.id)?.status).toBe('Inactive'); // kept until deleteAfter: re-activation is the undo
+    expect(await stsWith(k0)).toBe('InvalidClientTokenId');
+    expect(callsBy(k0.id).at(-2)).toMatchObject({
+      service: 'sts',
+      outcome: 'InvalidClientTokenId',
+    });
+
+    // The next rotation deletes the deactivated leftover to make room, and never touches others.
+    f.p.clock.advance(30 * DAY);
+    expect((await f.rotate()).ok).toBe(true);
+    const k2 = (await f.stage('current'))!;
+    expect(keys(f.user).map((k) => k.id)).toEqual([k1.accessKeyId, k2.accessKeyId]);
+    expect(fake.users.get(f.user)!.tags.has(k0.id)).toBe(false);
+
+    const audit = JSON.stringify(await f.audit());
+    for (const secret of [k0.secret, k1.secretAccessKey, k2.secretAccessKey, f.admin.secret])
+      expect(audit).not.toContain(secret);
+    await f.close();
+  });
+
+  it('rotor run delivers the pair as the variables the app expects, previous ones during grace', async () => {
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    const prev = (await f.stage('current'))!;
+    expect((await f.rotate()).ok).toBe(true);
+    const cur = (await f.stage('current'))!;
+    // The child writes what it sees to a file (rotor run hands it this process's stdio).
+    const seen = join(f.p.dir, 'seen.json');
+    const print = `const e = process.env; require('fs').writeFileSync(${JSON.stringify(seen)}, JSON.stringify([e.S3_ACCESS_KEY_ID, e.S3_SECRET_ACCESS_KEY, e.S3_ACCESS_KEY_ID_PREVIOUS, e.S3_SECRET_ACCESS_KEY_PREVIOUS]))`;
+    const out = await f.p.cli(['run', '--env', 'production', '--', process.execPath, '-e', print]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(seen, 'utf8'))).toEqual([
+      cur.accessKeyId,
+      cur.secretAccessKey,
+      prev.accessKeyId,
+      prev.secretAccessKey,
+    ]);
+    f.p.clock.advance(2 * 3_600_000);
+    const after = await f.p.cli(
+      ['run', '--env', 'production', '--', process.execPath, '-e', print],
+      { env: { S3_ACCESS_KEY_ID_PREVIOUS: 'stale' } },
+    );
+    expect(after.code, after.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(seen, 'utf8'))).toEqual([
+      cur.accessKeyId,
+      cur.secretAccessKey,
+      null,
+      null,
+    ]);
+    await f.close();
+  });
+
+  it('refuses, naming both keys, when the user already has two keys Rotor does not own; nothing changes', async () => {
+    const f = await fixture();
+    const a = fake.addKey(f.user);
+    const b = fake.addKey(f.user);
+    const result = await f.rotate();
+    expect(result.ok).toBe(false);
+    expect(result.results[0]!.error?.code).toBe('ERR_ROTOR_PROVIDER_KEY_LIMIT');
+    expect(result.results[0]!.error?.message).toContain(a.id);
+    expect(result.results[0]!.error?.message).toContain(b.id);
+    expect(keys(f.user)).toEqual([
+      { id: a.id, status: 'Active' },
+      { id: b.id, status: 'Active' },
+    ]);
+    expect(
+      fake.calls.filter((c) => c.keyId === f.admin.id && c.action === 'CreateAccessKey'),
+    ).toEqual([]);
+    expect(await f.stage('current')).toBeUndefined();
+    await f.close();
+  });
+
+  it('a second rotation inside the grace window is refused; an emergency deletes the previous key and deactivates the current one at once', async () => {
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    f.p.clock.advance(DAY);
+    const k1 = (await f.stage('current'))!;
+    expect((await f.rotate()).ok).toBe(true);
+    const k2 = (await f.stage('current'))!;
+    const refused = await f.rotate();
+    expect(refused.results[0]!.error?.code).toBe('ERR_ROTOR_PROVIDER_KEY_LIMIT');
+    expect(refused.results[0]!.error?.message).toMatch(
+      new RegExp(
+        `${k1.accessKeyId} \\(Active, the previous version.*${k2.accessKeyId}|${k2.accessKeyId}.*${k1.accessKeyId} \\(Active, the previous version`,
+      ),
+    );
+
+    const emergency = await f.rotate({ emergency: true });
+    expect(emergency.ok, JSON.stringify(emergency.results)).toBe(true);
+    const k3 = (await f.stage('current'))!;
+    expect(fake.keys.has(k1.accessKeyId)).toBe(false);
+    expect(fake.keys.get(k2.accessKeyId)?.status).toBe('Inactive');
+    expect(await stsWith({ id: k2.accessKeyId, secret: k2.secretAccessKey })).toBe(
+      'InvalidClientTokenId',
+    );
+    expect(await stsWith({ id: k3.accessKeyId, secret: k3.secretAccessKey })).toContain(f.user);
+    expect(emergency.results[0]!.emergencyActions?.join(' ')).toContain('deactivated at once');
+    await f.close();
+  });
+
+  it('a wrong or missing admin credential, or one without iam:CreateAccessKey, fails clearly and changes nothing', async () => {
+    const f = await fixture({ adminDeny: ['iam:CreateAccessKey'] });
+    const denied = await f.rotate();
+    expect(denied.results[0]!.error).toMatchObject({
+      code: 'ERR_ROTOR_PROVIDER_PERMISSION_MISSING',
+    });
+    expect(denied.results[0]!.error?.message).toContain('iam:CreateAccessKey');
+
+    const wrong = { accessKeyId: f.admin.id, secretAccessKey: 'x'.repeat(40) };
+    f.p.env.AWS_ADMIN_KEY = JSON.stringify(wrong);
+    const refused = await f.rotate();
+    expect(refused.results[0]!.error).toMatchObject({
+      code: 'ERR_ROTOR_PROVIDER_AUTH_FAILED',
+    });
+    expect(refused.results[0]!.error?.message).toMatch(
+      /AWS iam:ListAccessKeys refused the admin credential \(SignatureDoesNotMatch/,
+    );
+
+    delete f.p.env.AWS_ADMIN_KEY;
+    const missing = await f.rotate();
+    expect(missing.results[0]!.error).toMatchObject({
+      code: 'ERR_ROTOR_PROVIDER_ADMIN_MISSING',
+    });
+    expect(missing.results[0]!.error?.message).toContain('environment variable AWS_ADMIN_KEY');
+
+    f.p.env.AWS_ADMIN_KEY = 'not-a-key';
+    const malformed = await f.rotate();
+    expect(malformed.results[0]!.error).toMatchObject({
+      code: 'ERR_ROTOR_VALUE_INVALID',
+    });
+    expect(malformed.results[0]!.error?.message).not.toContain('not-a-key');
+
+    expect(keys(f.user)).toEqual([]);
+    expect(await f.stage('current')).toBeUndefined();
+    const audit = JSON.stringify(await f.audit());
+    expect(audit).not.toContain(f.admin.secret);
+    expect(audit).not.toContain('x'.repeat(40));
+    await f.close();
+  });
+
+  it('a provider 5xx during create promotes nothing; a failure after CreateAccessKey takes the new key back', async () => {
+    const f = await fixture({ config: '      maxAttempts: 2\n' });
+    fake.failures.set('CreateAccessKey', 503);
+    const down = await f.rotate();
+    fake.failures.delete('CreateAccessKey');
+    expect(down.results[0]!.error).toMatchObject({
+      code: 'ERR_ROTOR_PROVIDER_UNAVAILABLE',
+    });
+    expect(down.results[0]!.error?.message).toContain('iam:CreateAccessKey failed with HTTP 503');
+    expect(
+      fake.calls.filter((c) => c.keyId === f.admin.id && c.action === 'CreateAccessKey').length,
+    ).toBe(2); // the SDK retried once
+
+    fake.failures.set('TagUser', 500);
+    const tagFailed = await f.rotate();
+    fake.failures.delete('TagUser');
+    expect(tagFailed.results[0]!.error?.code).toBe('ERR_ROTOR_PROVIDER_UNAVAILABLE');
+    expect(keys(f.user)).toEqual([]);
+    expect(await f.stage('current')).toBeUndefined();
+    await f.close();
+  });
+
+  it('retries the new key while IAM propagates it, and refuses to promote one STS never accepts', async () => {
+    const f = await fixture();
+    fake.propagationUses = 2;
+    const slow = await f.rotate();
+    expect(slow.ok, JSON.stringify(slow.results)).toBe(true);
+    const k1 = (await f.stage('current'))!;
+    expect(callsBy(k1.accessKeyId).map((c) => c.outcome)).toEqual([
+      'InvalidClientTokenId',
+      'InvalidClientTokenId',
+      'ok',
+      'ok',
+    ]);
+
+    fake.propagationUses = 50;
+    f.p.clock.advance(2 * 3_600_000);
+    await f.retire();
+    const never = await f.rotate();
+    fake.propagationUses = 0;
+    expect(never.results[0]!.error).toMatchObject({
+      code: 'ERR_ROTOR_VERIFY_FAILED',
+    });
+    expect(never.results[0]!.error?.message).toMatch(
+      /STS still refused the new access key AKIA\w+ after 3 attempt\(s\)/,
+    );
+    expect((await f.stage('current'))!.accessKeyId).toBe(k1.accessKeyId);
+    // The unverified key was deactivated when the rotation failed; the next rotation removes it.
+    expect(
+      keys(f.user)
+        .filter((k) => k.id !== k1.accessKeyId)
+        .map((k) => k.status),
+    ).toEqual(['Inactive']);
+    expect((await f.rotate()).ok).toBe(true);
+    expect(keys(f.user).length).toBe(2);
+    await f.close();
+  });
+
+  it('refuses to promote a key that may not read the configured bucket', async () => {
+    const f = await fixture({ buckets: [] });
+    const result = await f.rotate();
+    expect(result.results[0]!.error).toMatchObject({
+      code: 'ERR_ROTOR_VERIFY_FAILED',
+    });
+    expect(result.results[0]!.error?.message).toContain('S3 HeadBucket on "uploads"');
+    expect(await f.stage('current')).toBeUndefined();
+    await f.close();
+  });
+
+  it('a failing deploy hook rolls back: the old key is current and active again, the new one deactivated', async () => {
+    const f = await fixture({
+      deploy: `    deploy:\n      - command: ["${process.execPath}", "-e", "process.exit(process.env.ROTOR_SECRET.length > 0 && process.env.FAIL_DEPLOY ? 1 : 0)"]\n`,
+    });
+    expect((await f.rotate()).ok).toBe(true);
+    const k1 = (await f.stage('current'))!;
+    f.p.clock.advance(2 * 3_600_000);
+    await f.retire();
+    f.p.env.FAIL_DEPLOY = '1';
+    const failed = await f.rotate();
+    delete f.p.env.FAIL_DEPLOY;
+    expect(failed.results[0]!.error?.code).toBe('ERR_ROTOR_STAGE_FAILED');
+    expect((await f.stage('current'))!.accessKeyId).toBe(k1.accessKeyId);
+    expect(fake.keys.get(k1.accessKeyId)?.status).toBe('Active');
+    expect(
+      fake
+        .keysOf(f.user)
+        .filter((k) => k.id !== k1.accessKeyId)
+        .map((k) => k.status),
+    ).toEqual(['Inactive']);
+    await f.close();
+  });
+
+  it('a key left by a rotation interrupted between CreateAccessKey and storing it is deleted by the next one', async () => {
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    const k1 = (await f.stage('current'))!;
+    f.p.clock.advance(2 * 3_600_000);
+    await f.retire();
+    // What a process killed right after create would leave: a tagged key whose secret nobody holds.
+    const rotor = f.p.rotor();
+    const config = rotor.secret('S3_ACCESS_KEY').config;
+    const orphan = await awsIamAccessKeyRotator.create({
+      secret: 'S3_ACCESS_KEY',
+      environment: 'production',
+      versionId: '11111111-1111-4111-8111-111111111111',
+      config: config as never,
+      clock: f.p.clock,
+      emergency: false,
+      env: f.p.env,
+      readSecret: async () => JSON.stringify(k1),
+    });
+    await rotor.close();
+    const orphanId = String(orphan.meta.accessKeyId);
+    expect(fake.keys.get(orphanId)?.status).toBe('Active');
+    expect((await f.rotate()).ok).toBe(true);
+    expect(fake.keys.has(orphanId)).toBe(false);
+    expect(keys(f.user).map((k) => k.id)).toContain(k1.accessKeyId);
+    await f.close();
+  });
+
+  it('a process killed after verify is finished by rotor resume; one killed before it is rolled back and its key deactivated', async () => {
+    const f = await fixture();
+    const crash = (point: string) =>
+      new Promise<void>((resolve, reject) => {
+        const args = [
+          '--import',
+          'tsx',
+          'test/fixtures/crash-rotate.ts',
+          f.p.dir,
+          point,
+          'S3_ACCESS_KEY',
+          'production',
+          'normal',
+          String(f.p.clock.now()),
+          'AWS_ADMIN_KEY',
+        ];
+        const child = spawn(process.execPath, args, {
+          env: { ...process.env, ...f.p.env },
+          stdio: 'ignore',
+        });
+        child.on('error', reject);
+        child.on('exit', (_code, signal) =>
+          signal === 'SIGKILL'
+            ? resolve()
+            : reject(new Error(`child exited without crashing at ${point}`)),
+        );
+      });
+    await crash('verify:started');
+    expect((await f.p.cli(['resume', '--json'])).stdout).toContain('rolled-back');
+    expect(fake.keysOf(f.user).map((k) => k.status)).toEqual(['Inactive']);
+    expect(await f.stage('current')).toBeUndefined();
+
+    await crash('verify:done');
+    const resumed = await f.p.cli(['resume', '--json']);
+    expect(resumed.stdout).toContain('completed');
+    const cur = (await f.stage('current'))!;
+    expect(await stsWith({ id: cur.accessKeyId, secret: cur.secretAccessKey })).toContain(f.user);
+    expect(keys(f.user)).toEqual([{ id: cur.accessKeyId, status: 'Active' }]);
+    await f.close();
+  }, 60_000);
+
+  it('rejects bad config and bad imported values without quoting them', async () => {
+    const f = await fixture();
+    const bad = await f.p.cli(['import', 'S3_ACCESS_KEY', '--env', 'production'], {
+      stdin: 'AKIAONLYANID:short',
+    });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('ERR_ROTOR_VALUE_INVALID');
+    expect(bad.stderr).not.toContain('short');
+    const parsed = awsIamAccessKeyRotator.configSchema.safeParse({
+      userName: 'app',
+      admin: { value: 'AKIA:secret' },
+    });
+    expect(parsed.success).toBe(false);
+    expect(
+      awsIamAccessKeyRotator.configSchema.safeParse({
+        userName: 'app',
+        admin: { env: 'K' },
+        extra: 1,
+      }).success,
+    ).toBe(false);
+    await f.close();
+  });
+});

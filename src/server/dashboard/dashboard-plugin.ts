@@ -25,7 +25,7 @@ import { INFO_COLUMNS } from '../../core/vault/versions.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './dashboard-assets.js';
 import { icsFeed } from './ics-feed.js';
-import { createLoginLimiter, type LoginLimit } from './login-limiter.js';
+import { createCheckGate, createLoginLimiter, DEFAULT_SIGN_IN_CONCURRENCY, type LoginLimit } from './login-limiter.js';
 import { auditPage } from './pages/audit-page.js';
 import { calendarPage } from './pages/calendar-page.js';
 import { inventoryPage, type InventoryFilter } from './pages/inventory-page.js';
@@ -52,6 +52,8 @@ export interface DashboardOptions {
   /** URL prefix (default `/dashboard`). */
   prefix?: string;
   loginLimit?: LoginLimit;
+  /** Password checks (argon2id) run at once for sign-ins; more are refused with 503 (default 2). */
+  signInConcurrency?: number;
   sessionLimits?: SessionLimits;
 }
 
@@ -95,6 +97,7 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
   const engine = deps.engine ?? createRotationEngine({ rotor });
   const base = options.prefix;
   const limiter = createLoginLimiter(clock, options.loginLimit);
+  const checks = createCheckGate(options.signInConcurrency ?? DEFAULT_SIGN_IN_CONCURRENCY);
   const sessions = new WeakMap<FastifyRequest, WebSession>();
   const store = () => rotor.store();
 
@@ -175,21 +178,34 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
       return sendHtml(reply, 403, errorPage(undefined, base, 'Forbidden', CSRF_MESSAGE));
     }
     const name = (form.name ?? '').trim().slice(0, 64);
+    // Counted before the password is checked (see login-limiter.ts), then a slot among the few
+    // concurrent checks; either refusal costs nothing and checks nothing.
     const keys = [`ip:${request.ip}`, `name:${name.toLowerCase()}`];
-    const wait = limiter.retryAfter(keys);
-    if (wait > 0) {
+    const reserved = limiter.reserve(keys);
+    if (!reserved.ok) {
+      const wait = reserved.retryAfterMs;
       reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      return showLogin(request, reply, 429, { error: `Too many failed sign-ins: try again in ${Math.ceil(wait / 60_000)} min.`, name });
+      const when = wait < 60_000 ? `${Math.ceil(wait / 1000)} s` : `${Math.ceil(wait / 60_000)} min`;
+      return showLogin(request, reply, 429, { error: `Too many sign-in attempts for this name or address: try again in ${when}.`, name });
+    }
+    const leave = checks.tryEnter();
+    if (!leave) {
+      reserved.reservation.settle('not-checked');
+      reply.header('retry-after', '1');
+      return showLogin(request, reply, 503, { error: 'The server is busy checking other sign-ins: try again in a moment.', name });
     }
     let operator: string;
     try {
       operator = await authenticateOperator(rotor, { name, password: form.password ?? '', code: form.code ?? '', requestId: request.id });
     } catch (error) {
-      if (!isRotorError(error, 'ERR_ROTOR_OPERATOR_LOGIN_FAILED')) throw error;
-      limiter.fail(keys);
+      const failed = isRotorError(error, 'ERR_ROTOR_OPERATOR_LOGIN_FAILED');
+      reserved.reservation.settle(failed ? 'failure' : 'not-checked');
+      if (!failed) throw error;
       return showLogin(request, reply, 401, { error: 'Sign-in failed: check the name, the password and the code.', name });
+    } finally {
+      leave();
     }
-    limiter.succeed([`name:${name.toLowerCase()}`]);
+    reserved.reservation.settle('success');
     const { token, session } = await createWebSession(await store(), clock, operator, options.sessionLimits);
     const maxAge = Math.floor((session.expiresAt - clock.now()) / 1000);
     reply.header('set-cookie', [serializeCookie(SESSION_COOKIE, token, { secure: secure(request), maxAge }), serializeCookie(LOGIN_COOKIE, '', { secure: secure(request), maxAge: 0 })]);

@@ -1,10 +1,15 @@
 // Failed sign-ins, counted per client address and per operator name over a sliding window:
 // past the limit the login form answers 429 without checking anything, so a password or a
 // 6-digit code cannot be guessed at speed. In memory (per process) and bounded.
+//
+// An attempt is counted *before* its password is checked: `reserve` takes a slot on every key
+// (or refuses), and `settle` turns it into a failure or frees it. Counting only after the check
+// let 40 parallel guesses all pass the "fewer than 5 failures so far?" test while the first
+// argon2 ran; with reservations at most `maxFailures` checks are ever in flight or failed.
 import type { Clock } from '../../core/clock.js';
 
 export interface LoginLimit {
-  /** Failures allowed per key inside the window (default 5). */
+  /** Failures (and checks in flight) allowed per key inside the window (default 5). */
   maxFailures: number;
   /** Window length (default 15 minutes). */
   windowMs: number;
@@ -12,39 +17,120 @@ export interface LoginLimit {
 
 export const DEFAULT_LOGIN_LIMIT: LoginLimit = { maxFailures: 5, windowMs: 15 * 60_000 };
 const MAX_KEYS = 10_000;
+/** Retry hint when the limit is reached only by checks still in flight: they end within a second. */
+const IN_FLIGHT_RETRY_MS = 1_000;
+
+/** A counted attempt: settle it exactly once, with the check's outcome. */
+export interface LoginReservation {
+  settle(outcome: 'success' | 'failure' | 'not-checked'): void;
+}
+
+export type ReserveResult =
+  { ok: true; reservation: LoginReservation } | { ok: false; retryAfterMs: number };
 
 export function createLoginLimiter(clock: Clock, limit: LoginLimit = DEFAULT_LOGIN_LIMIT) {
   const failures = new Map<string, number[]>();
+  const inFlight = new Map<string, number>();
   const recent = (key: string, now: number) => {
     const list = (failures.get(key) ?? []).filter((t) => t > now - limit.windowMs);
     if (list.length === 0) failures.delete(key);
     else failures.set(key, list);
     return list;
   };
+  const retryAfter = (keys: readonly string[], now: number): number => {
+    let wait = 0;
+    for (const key of keys) {
+      const list = recent(key, now);
+      const pending = inFlight.get(key) ?? 0;
+      if (list.length + pending < limit.maxFailures) continue;
+      // Full of failures: until the oldest counted one leaves the window. Full only with
+      // checks in flight: shortly (they settle, and may free the slot).
+      const byFailures =
+        list.length >= limit.maxFailures
+          ? list[list.length - limit.maxFailures]! + limit.windowMs - now
+          : 0;
+      wait = Math.max(wait, byFailures, IN_FLIGHT_RETRY_MS);
+    }
+    return wait;
+  };
+  const release = (keys: readonly string[]) => {
+    for (const key of keys) {
+      const n = (inFlight.get(key) ?? 1) - 1;
+      if (n <= 0) inFlight.delete(key);
+      else inFlight.set(key, n);
+    }
+  };
+  const fail = (keys: readonly string[]) => {
+    const now = clock.now();
+    for (const key of keys) {
+      const list = recent(key, now);
+      list.push(now);
+      failures.delete(key);
+      failures.set(key, list.slice(-limit.maxFailures));
+      if (failures.size > MAX_KEYS) failures.delete(failures.keys().next().value!);
+    }
+  };
   return {
     /** Milliseconds until another attempt is allowed for any of the keys; 0 when allowed now. */
     retryAfter(keys: readonly string[]): number {
-      const now = clock.now();
-      let wait = 0;
-      for (const key of keys) {
-        const list = recent(key, now);
-        if (list.length >= limit.maxFailures) wait = Math.max(wait, list[list.length - limit.maxFailures]! + limit.windowMs - now);
-      }
-      return wait;
+      return retryAfter(keys, clock.now());
     },
-    fail(keys: readonly string[]): void {
-      const now = clock.now();
-      for (const key of keys) {
-        const list = recent(key, now);
-        list.push(now);
-        failures.delete(key);
-        failures.set(key, list.slice(-limit.maxFailures));
-        if (failures.size > MAX_KEYS) failures.delete(failures.keys().next().value!);
-      }
+    /**
+     * Counts an attempt on every key before anything is checked, or refuses it (all or nothing).
+     * Synchronous, so concurrent requests cannot all pass between a check and its count.
+     */
+    reserve(keys: readonly string[]): ReserveResult {
+      const wait = retryAfter(keys, clock.now());
+      if (wait > 0) return { ok: false, retryAfterMs: wait };
+      // Bounded like the failure map: a flood of distinct names cannot grow it without limit.
+      if (inFlight.size > MAX_KEYS) return { ok: false, retryAfterMs: IN_FLIGHT_RETRY_MS };
+      for (const key of keys) inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+      let settled = false;
+      return {
+        ok: true,
+        reservation: {
+          settle(outcome) {
+            if (settled) return;
+            settled = true;
+            release(keys);
+            if (outcome === 'failure') fail(keys);
+            // A success clears the account's failures; the address keeps its record.
+            else if (outcome === 'success')
+              for (const key of keys) if (key.startsWith('name:')) failures.delete(key);
+          },
+        },
+      };
     },
+    fail,
     succeed(keys: readonly string[]): void {
       for (const key of keys) failures.delete(key);
     },
   };
 }
 export type LoginLimiter = ReturnType<typeof createLoginLimiter>;
+
+/**
+ * At most `max` password checks (argon2id: ~19 MiB and tens of milliseconds of CPU each) run at
+ * once for requests that are not signed in; the rest are refused at once (503) instead of
+ * queueing, so a flood of sign-ins from many addresses cannot exhaust memory or CPU.
+ */
+export function createCheckGate(max: number) {
+  let running = 0;
+  return {
+    /** A release function, or undefined when `max` checks are already running. */
+    tryEnter(): (() => void) | undefined {
+      if (running >= max) return undefined;
+      running += 1;
+      let left = false;
+      return () => {
+        if (left) return;
+        left = true;
+        running -= 1;
+      };
+    },
+    running: () => running,
+  };
+}
+
+/** Default number of concurrent unauthenticated password checks. */
+export const DEFAULT_SIGN_IN_CONCURRENCY = 2;

@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'ERR_ROTOR_CRYPTO_DECRYPT_FAILED',
   'ERR_ROTOR_STORE_CORRUPT',
   'ERR_ROTOR_STORE_NOT_INITIALIZED',
+  // `rotor init` found a store already there (it never makes a key for an existing store).
+  'ERR_ROTOR_STORE_EXISTS',
   'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY',
   // The store cannot be written (read-only file, disk full, I/O error, locked too long).
   'ERR_ROTOR_STORE_UNAVAILABLE',

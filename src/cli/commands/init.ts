@@ -1,12 +1,19 @@
 // `rotor init`: writes rotor.yaml with the runbook's inventory, creates .rotor/ with a master
-// key (mode 0600) and an empty store.
+// key (mode 0600) and an empty store. Inside a git work tree it also writes .rotor/.gitignore,
+// so `git add .` never commits the key beside the store. It never touches an existing store: a
+// new key cannot open values sealed under a lost one, so making one would only hide the loss.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { ensureMasterKeyFile } from '../../core/crypto/master-key-file.js';
+import {
+  ensureMasterKeyFile,
+  MASTER_KEY_FILE,
+  masterKeyFromEnv,
+} from '../../core/crypto/master-key-file.js';
 import { recordAudit } from '../../core/audit/audit-log.js';
 import { RotorError } from '../../core/errors.js';
 import { DEFAULT_POLICY_YAML } from '../../core/policy/default-policy.js';
+import { storeFile } from '../../core/store/open-store.js';
 import type { CommandContext } from '../command-context.js';
 import { print, printJson } from '../io.js';
 import type { Wrap } from '../program.js';
@@ -15,14 +22,51 @@ export interface InitOptions {
   force?: boolean;
 }
 
+/** The directory holding `.git` (a folder, or a file in a worktree) at or above `dir`, if any. */
+export function gitWorkTreeOf(dir: string): string | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, '.git'))) return at;
+    if (dirname(at) === at) return undefined;
+  }
+}
+
+const STATE_GITIGNORE =
+  "# Rotor's state: the store and the master key. Never commit them (back the key up elsewhere).\n*\n";
+
+/** Refuses to run over an existing store, naming what to do instead. */
+function assertNoStore(ctx: CommandContext): void {
+  const { rotor } = ctx;
+  const url = rotor.env.ROTOR_DATABASE_URL;
+  const file = url?.startsWith('sqlite:') ? url.slice('sqlite:'.length) : storeFile(rotor.stateDir);
+  if (!existsSync(file)) return;
+  const keyPath = join(rotor.stateDir, MASTER_KEY_FILE);
+  const keyLost =
+    !masterKeyFromEnv({ stateDir: rotor.stateDir, env: rotor.env }) && !existsSync(keyPath);
+  throw new RotorError(
+    'ERR_ROTOR_STORE_EXISTS',
+    keyLost
+      ? `a store already exists at ${file} but its master key ${keyPath} is missing: restore it from your backup (or set ROTOR_MASTER_KEY). A new key cannot open the stored values, so init will not make one`
+      : `a store already exists at ${file}: init only sets up a new project (edit rotor.yaml and run \`rotor apply\`)`,
+    { details: { store: file } },
+  );
+}
+
 export async function initCommand(ctx: CommandContext, options: InitOptions): Promise<number> {
   const { rotor } = ctx;
+  assertNoStore(ctx);
   const policyExists = existsSync(rotor.policyFile);
   if (policyExists && !options.force) {
-    throw new RotorError('ERR_ROTOR_POLICY_EXISTS', `${rotor.policyFile} already exists: edit it, or pass --force to keep it and only create what is missing`);
+    throw new RotorError(
+      'ERR_ROTOR_POLICY_EXISTS',
+      `${rotor.policyFile} already exists: edit it, or pass --force to keep it and only create what is missing`,
+    );
   }
   if (!policyExists) writeFileSync(rotor.policyFile, DEFAULT_POLICY_YAML, { flag: 'wx' });
   mkdirSync(rotor.stateDir, { recursive: true, mode: 0o700 });
+  const gitTree = gitWorkTreeOf(rotor.stateDir);
+  const gitignore = join(rotor.stateDir, '.gitignore');
+  const wroteGitignore = gitTree !== undefined && !existsSync(gitignore);
+  if (wroteGitignore) writeFileSync(gitignore, STATE_GITIGNORE, { flag: 'wx' });
   const wroteKey = ensureMasterKeyFile({ stateDir: rotor.stateDir, env: rotor.env });
   const store = await rotor.store({ create: true });
   await rotor.masterKey();
@@ -33,10 +77,27 @@ export async function initCommand(ctx: CommandContext, options: InitOptions): Pr
   });
   const rel = (p: string) => relative(rotor.cwd, p) || p;
   if (ctx.json) {
-    printJson(ctx.io, { policyFile: rotor.policyFile, stateDir: rotor.stateDir, masterKeyFile: wroteKey, requestId: ctx.actor.requestId });
+    printJson(ctx.io, {
+      policyFile: rotor.policyFile,
+      stateDir: rotor.stateDir,
+      masterKeyFile: wroteKey,
+      gitignore: wroteGitignore ? gitignore : null,
+      requestId: ctx.actor.requestId,
+    });
   } else {
-    print(ctx.io, `${policyExists ? 'kept' : 'wrote'} ${rel(rotor.policyFile)}  (the runbook's inventory; edit it, then \`rotor apply\`)`);
-    print(ctx.io, `created ${rel(rotor.stateDir)}/ with the store${wroteKey ? ` and a master key (${rel(rotor.stateDir)}/master.key, mode 0600: back it up, never commit it)` : ' (master key from ROTOR_MASTER_KEY)'}`);
+    print(
+      ctx.io,
+      `${policyExists ? 'kept' : 'wrote'} ${rel(rotor.policyFile)}  (the runbook's inventory; edit it, then \`rotor apply\`)`,
+    );
+    print(
+      ctx.io,
+      `created ${rel(rotor.stateDir)}/ with the store${wroteKey ? ` and a master key (${rel(rotor.stateDir)}/master.key, mode 0600: back it up, never commit it)` : ' (master key from ROTOR_MASTER_KEY)'}`,
+    );
+    if (wroteGitignore)
+      print(
+        ctx.io,
+        `wrote ${rel(gitignore)}  (inside a git work tree: git will not commit the store or the key)`,
+      );
     print(ctx.io, `request ${ctx.actor.requestId}`);
   }
   return 0;
@@ -45,8 +106,13 @@ export async function initCommand(ctx: CommandContext, options: InitOptions): Pr
 export function registerInit(program: Command, wrap: Wrap): void {
   program
     .command('init')
-    .description("write rotor.yaml with the runbook's inventory and create the store and master key")
-    .option('--force', 'keep an existing rotor.yaml and create only what is missing')
+    .description(
+      "write rotor.yaml with the runbook's inventory and create the store and master key",
+    )
+    .option(
+      '--force',
+      'keep an existing rotor.yaml and create the store and key (refused while a store exists)',
+    )
     .option('--json', 'machine-readable output')
     .action(wrap(initCommand));
 }

@@ -1,6 +1,16 @@
 // Loads the master key from ROTOR_MASTER_KEY (base64) or `.rotor/master.key` (mode 0600), and
 // finishes or undoes a master-key rotation that a crash interrupted (`master.key.next`).
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { RotorError } from '../errors.js';
 import { createMasterKey, generateMasterKey, type MasterKey } from './envelope.js';
@@ -13,7 +23,11 @@ const BASE64 = /^[A-Za-z0-9+/]{43}=$/;
 export function parseMasterKey(text: string, source: string): MasterKey {
   const trimmed = text.trim();
   if (!BASE64.test(trimmed)) {
-    throw new RotorError('ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID', `${source} must hold 32 bytes as base64 (44 characters)`, { details: { source } });
+    throw new RotorError(
+      'ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID',
+      `${source} must hold 32 bytes as base64 (44 characters)`,
+      { details: { source } },
+    );
   }
   return createMasterKey(Buffer.from(trimmed, 'base64'));
 }
@@ -21,9 +35,13 @@ export function parseMasterKey(text: string, source: string): MasterKey {
 function readKeyFile(path: string): MasterKey {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
-    throw new RotorError('ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID', `${path} is readable by other users (mode ${mode.toString(8)}): run chmod 600 ${path}`, {
-      details: { file: path },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID',
+      `${path} is readable by other users (mode ${mode.toString(8)}): run chmod 600 ${path}`,
+      {
+        details: { file: path },
+      },
+    );
   }
   return parseMasterKey(readFileSync(path, 'utf8'), path);
 }
@@ -63,9 +81,13 @@ export function loadMasterKey(source: MasterKeySource, check: Buffer | undefined
   const path = join(source.stateDir, MASTER_KEY_FILE);
   const nextPath = join(source.stateDir, NEXT_MASTER_KEY_FILE);
   if (!existsSync(path)) {
-    throw new RotorError('ERR_ROTOR_CRYPTO_MASTER_KEY_MISSING', `no master key: set ROTOR_MASTER_KEY or create ${path} with \`rotor init\``, {
-      details: { file: path },
-    });
+    // The store's values are sealed under the lost key: a new key cannot open them, so the only
+    // way back is the backup (never `rotor init`, which refuses to make a key for a store).
+    throw new RotorError(
+      'ERR_ROTOR_CRYPTO_MASTER_KEY_MISSING',
+      `no master key: ${path} is missing and ROTOR_MASTER_KEY is not set. Restore it from your backup (or set ROTOR_MASTER_KEY to the backed-up key): the stored values open only with the key they were sealed under`,
+      { details: { file: path } },
+    );
   }
   const key = readKeyFile(path);
   if (existsSync(nextPath) && check) {
@@ -82,9 +104,13 @@ export function loadMasterKey(source: MasterKeySource, check: Buffer | undefined
 
 function assertMatches(key: MasterKey, check: Buffer | undefined, source: string): void {
   if (check && !key.matchesCheckValue(check)) {
-    throw new RotorError('ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY', `the master key from ${source} does not open this store (wrong key)`, {
-      details: { source },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY',
+      `the master key from ${source} does not open this store (wrong key)`,
+      {
+        details: { source },
+      },
+    );
   }
 }
 

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { BenchModule, BenchResult } from './harness.js';
 
 const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
+  () => import('./cli-startup.bench.js'),
   () => import('./rotation.bench.js'),
   () => import('./audit-verify.bench.js'),
   () => import('./status.bench.js'),

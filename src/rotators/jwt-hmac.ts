@@ -1,6 +1,5 @@
 // `jwt-hmac`: JWT_ACCESS_SECRET / JWT_REFRESH_SECRET. Each version is a fresh HMAC key whose
 // version id is its `kid`; verify signs and verifies a probe token with jose.
-import { SignJWT, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { decodeStrict } from '../core/crypto/decode-strict.js';
 import { generateSecret } from '../core/crypto/generate.js';
@@ -49,6 +48,8 @@ export const jwtHmacRotator = defineRotator({
   async verify(ctx, material) {
     const key = Buffer.from(material.value, ctx.config.encoding);
     const alg = ctx.config.algorithm;
+    // jose is loaded on first use: most commands never sign a probe, and start-up time counts.
+    const { SignJWT, jwtVerify } = await import('jose');
     try {
       const token = await new SignJWT({ probe: true })
         .setProtectedHeader({ alg, kid: material.versionId })

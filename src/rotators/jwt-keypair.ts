@@ -4,7 +4,6 @@
 // `publishAhead` before it signs, so remote verifiers' JWKS caches already hold it.
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { SignJWT, jwtVerify } from 'jose';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { RotorError } from '../core/errors.js';
@@ -81,6 +80,8 @@ function publicMembers(publicKey: KeyObject): { kty: string; crv: string; x: str
 /** Signs and verifies a probe JWT with the pair, and checks the stored public members match. */
 async function probe(secret: string, environment: string, kid: string, value: string): Promise<void> {
   const { jwk, alg, privateKey, publicKey } = parsePrivateJwk(secret, value);
+  // jose is loaded on first use: most commands never sign a probe, and start-up time counts.
+  const { SignJWT, jwtVerify } = await import('jose');
   try {
     const derived = publicMembers(publicKey);
     if (derived.x !== jwk.x || derived.y !== jwk.y) throw new Error('public members do not match the private key');

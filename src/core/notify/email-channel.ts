@@ -1,7 +1,6 @@
 // Reminders by e-mail: nodemailer over SMTP, with the SMTP URL (and its password) read from the
 // environment variable rotor.yaml names, at send time, so a missing variable is a delivery
 // failure that is audited and retried, not a crash.
-import { createTransport } from 'nodemailer';
 import { RotorError } from '../errors.js';
 import type { EmailChannelSpec } from '../scheduler/schedule-schema.js';
 import { redactCredentials, type NotifyChannel } from './notify-channel.js';
@@ -32,6 +31,8 @@ export function createEmailChannel(spec: EmailChannelSpec, options: EmailChannel
       if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
         throw new RotorError('ERR_ROTOR_NOTIFY_CONFIG', `$${spec.smtpUrlEnv} must be an smtp:// or smtps:// URL`);
       }
+      // nodemailer is loaded only when a reminder is sent (start-up time of every command counts).
+      const { createTransport } = await import('nodemailer');
       const transport = createTransport({ url, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs });
       try {
         await transport.sendMail({ from: spec.from, to: [...spec.to], subject: message.subject, text: message.text });

@@ -205,7 +205,9 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(dry.stdout).toContain('function public.next_invoice()');
     expect(dry.stdout).toContain('view public.order_counts');
     expect(dry.stdout).toContain('COMMIT;');
-    expect(dry.stdout).toContain(`-- after the first rotation: ALTER DEFAULT PRIVILEGES FOR ROLE ${s.base} IN SCHEMA public GRANT SELECT ON TABLES TO ${s.reporting};`);
+    // Default privileges move in the same transaction: nothing is left for a person to run later.
+    expect(dry.stdout).toContain(`ALTER DEFAULT PRIVILEGES FOR ROLE ${s.base} IN SCHEMA public GRANT SELECT ON TABLES TO ${s.reporting};`);
+    expect(dry.stdout).not.toContain('after the first rotation');
     expect(dry.stdout).toContain('dry run: nothing was changed');
     expect(dry.stdout).not.toMatch(/PASSWORD|old-app-password/);
     expect(await s.catalog()).toBe(pristine);
@@ -273,9 +275,9 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(await s.catalog()).toBe(afterRotate);
     expect((await s.audit()).filter((e) => e.action === 'db.adopt')).toHaveLength(1);
 
-    // The default privileges adopt printed for after the first rotation: the second rotation (to _b)
-    // still works, and tables the new login creates get them.
-    await query(s.admin, `ALTER DEFAULT PRIVILEGES FOR ROLE ${id(s.base)} IN SCHEMA public GRANT SELECT ON TABLES TO ${id(s.reporting)}`);
+    // The default privileges adopt moved: tables the first login created got them, the second
+    // rotation (to _b) is not refused over them, and tables the next login creates get them too.
+    expect(await query(s.admin, `SELECT has_table_privilege($1, 'public.shipments', 'SELECT') AS ok`, [s.reporting])).toEqual([{ ok: true }]);
     p.clock.advance(DAY * 2);
     const second = await p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
     expect(second.code, second.stdout + second.stderr).toBe(0);
@@ -283,8 +285,13 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(decodeURIComponent(new URL(urlB).username)).toBe(`${s.base}_b`);
     await query(urlB, 'CREATE TABLE public.returns (id int)');
     expect(await query(s.admin, `SELECT has_table_privilege($1, 'public.returns', 'SELECT') AS ok`, [s.reporting])).toEqual([{ ok: true }]);
-    await appWork(s.oldUrl, 'old-after-second-rotate');
-    // Retiring the imported version (the old user's URL) leaves the old user alone (alternate).
+    // The second rotation superseded the imported version (at most two live credentials): the
+    // original login is disabled, and the audit records the server's refusal of it.
+    expect(await query(s.admin, 'SELECT rolcanlogin, rolpassword IS NULL AS nopw FROM pg_authid WHERE rolname = $1', [s.old])).toEqual([{ rolcanlogin: false, nopw: true }]);
+    await expect(query(s.oldUrl, 'SELECT 1')).rejects.toMatchObject({ code: '28000' });
+    const proofs = (await s.audit()).filter((e) => e.action === 'retire.verified');
+    expect(proofs).toHaveLength(1);
+    expect(proofs[0]).toMatchObject({ outcome: 'success', notes: expect.stringContaining(`not permitted to log in`) });
     p.clock.advance(DAY * 2);
     const retired = await p.cli(['retire', 'DATABASE_URL']);
     expect(retired.code, retired.stderr).toBe(0);
@@ -301,9 +308,10 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
       ['generated', 'retired'],
       ['generated', 'current'],
     ]);
-    expect(JSON.parse(versions[0]!.meta)).toMatchObject({ role: s.old });
-    await appWork(s.oldUrl, 'old-after-retire');
-    expect(await query(s.admin, 'SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [s.old])).toEqual([{ rolcanlogin: true }]);
+    expect(JSON.parse(versions[0]!.meta)).toMatchObject({ role: s.old, retireProof: 'refused' });
+    // Every retired login is refused, and each refusal is in the audit.
+    expect((await s.audit()).filter((e) => e.action === 'retire.verified' && e.outcome === 'success')).toHaveLength(2);
+    await appWork(urlB, 'current-after-retire');
   });
 
   it('refuses bad input with one clear error and changes nothing', async () => {
@@ -542,7 +550,17 @@ describe.skipIf(!maria.available)('rotor db adopt (mysql, MariaDB)', () => {
     const second = await p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
     expect(second.code, second.stdout + second.stderr).toBe(0);
     await appWork((await p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim(), 'second-login');
-    await appWork(oldUrl, 'old-after-second-rotate');
+    // The second rotation superseded the imported version: the original user is locked, proven.
+    await expect(mariadb(oldUrl, async () => undefined)).rejects.toMatchObject({ errno: 4151 });
+    const audit = await (async () => {
+      const store = await p.rotor().store();
+      try {
+        return (await store.db.selectFrom('audit_events').select('entry').orderBy('seq').execute()).map((r) => JSON.parse(r.entry) as { action: string; outcome: string });
+      } finally {
+        await store.close();
+      }
+    })();
+    expect(audit.filter((e) => e.action === 'retire.verified')).toEqual([expect.objectContaining({ outcome: 'success' })]);
 
     const settled = await catalog();
     for (const [args, code] of [

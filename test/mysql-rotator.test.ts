@@ -69,7 +69,8 @@ describe.skipIf(!available)('mysql rotator on MariaDB', () => {
       const result = (await f.rotate()).results[0]!;
       expect(result.outcome).toBe('failed');
       expect(result.error?.code).toBe('ERR_ROTOR_DB_GRANTS_DIFFER');
-      expect(result.error?.message).toContain(`only ${a}: GRANT DROP ON \`${database}\`.* TO <user>`);
+      // Per privilege, against the login being replaced (the current one, a).
+      expect(result.error?.message).toContain(`missing (held by ${a}): DROP ON \`${database}\`.*`);
       // The current credential is untouched and still works; the idle user is locked again.
       expect(await f.stage('current')).toEqual(current);
       expect(await engine.whoami(current.value)).toBe(a);
@@ -122,11 +123,19 @@ secrets:
       }
     }));
 
-  it('refuses the dual-password strategy on MariaDB with a clear error', () =>
+  it('refuses the untested dual-password strategy without experimental: true, and on MariaDB with a clear error', () =>
     using({ strategy: 'dual-password' }, async (f) => {
-      const result = (await f.rotate()).results[0]!;
-      expect(result.outcome).toBe('failed');
-      expect(result.error?.code).toBe('ERR_ROTOR_ROTATOR_CONFIG');
-      expect(result.error?.message).toMatch(/dual-password needs MySQL 8\.0\.14 or later .* runs MariaDB 10\./);
-    }));
+      const untested = (await f.rotate()).results[0]!;
+      expect(untested.outcome).toBe('failed');
+      expect(untested.error?.code).toBe('ERR_ROTOR_ROTATOR_CONFIG');
+      expect(untested.error?.message).toMatch(/dual-password is untested .* set experimental: true/);
+      expect(await engine.accounts(f.s.prefix)).toEqual([]);
+    }).then(() =>
+      using({ strategy: 'dual-password', extra: '      experimental: true\n' }, async (f) => {
+        const result = (await f.rotate()).results[0]!;
+        expect(result.outcome).toBe('failed');
+        expect(result.error?.code).toBe('ERR_ROTOR_ROTATOR_CONFIG');
+        expect(result.error?.message).toMatch(/dual-password needs MySQL 8\.0\.14 or later .* runs MariaDB 10\./);
+      }),
+    ));
 });

@@ -143,7 +143,7 @@ describe.skipIf(!available)('postgres rotator (private cluster, scram-sha-256)',
       expect(await engine.query((await f.current())!, 'SELECT count(*)::int AS n FROM public.notes')).toEqual([{ n: 0 }]);
     }));
 
-  it("alternate: a team's imported DATABASE_URL is superseded by the first rotation, and retire leaves that user to the team", () =>
+  it("alternate: a team's imported DATABASE_URL is superseded by the first rotation, and retire disables that login, proven by a refused login", () =>
     using({}, async (f) => {
       const legacy = `${f.s.prefix}_legacy`;
       await engine.query(engine.rootUrl(), `CREATE ROLE ${legacy} LOGIN PASSWORD 'legacy-pass-123' IN ROLE ${f.s.group}`);
@@ -157,9 +157,13 @@ describe.skipIf(!available)('postgres rotator (private cluster, scram-sha-256)',
         expect(userOf(url)).toBe(f.s.a);
         f.p.clock.advance(DAY + 1);
         expect((await f.retire()).length).toBe(1);
-        // Rotor does not disable a login it did not create under alternate: the team drops it.
-        expect(await engine.loginCode(legacyUrl)).toBe('ok');
+        // The imported login is retired like Rotor's own: NOLOGIN, password removed, and proven.
+        expect(await engine.loginCode(legacyUrl)).toMatch(engine.codes.retired);
+        expect(await engine.query(engine.rootUrl(), 'SELECT rolcanlogin, rolpassword IS NULL AS nopw FROM pg_authid WHERE rolname = $1', [legacy])).toEqual([{ rolcanlogin: false, nopw: true }]);
         expect(await engine.loginCode(url)).toBe('ok');
+        const audit = await f.audit();
+        expect(audit.find((e) => e.action === 'retire')).toMatchObject({ outcome: 'success', details: { verified: 'refused' } });
+        expect(audit.find((e) => e.action === 'retire.verified')).toMatchObject({ outcome: 'success', notes: expect.stringMatching(/refused .*SQLSTATE 28(000|P01)/) });
       } finally {
         await engine.query(engine.rootUrl(), `DROP ROLE IF EXISTS ${legacy}`);
       }

@@ -10,9 +10,12 @@ import pg from 'pg';
 import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';
 import { defineRotator, type RotatorContext } from '../core/rotation/rotator-contract.js';
-import { composeUrl, resolveTarget, withAdmin, withLogin, type Target } from './postgres/pg-connection.js';
+import { composeUrl, resolveTarget, withAdmin, withLogin } from './postgres/pg-connection.js';
 import { postgresConfigSchema, type PostgresConfig } from './postgres/postgres-config.js';
-import { privilegeDifference, privilegeSnapshots } from './postgres/privilege-snapshot.js';
+import { liveSessions, proveLoginRefused, revokeLogin } from './postgres/login-lifecycle.js';
+import { comparableSnapshots, privilegeDifference } from './postgres/privilege-snapshot.js';
+import { copyRoleProperties } from './postgres/role-properties.js';
+import { describeSessions } from '../core/rotation/retire-proof.js';
 import { scramVerifier } from './postgres/scram-verifier.js';
 
 const { escapeIdentifier, escapeLiteral } = pg.Client.prototype;
@@ -43,9 +46,11 @@ const MANAGED = `starts_with(coalesce(shobj_description(r.oid, 'pg_authid'), '')
 
 /** Checks the admin can manage roles and the group role exists; names what is missing. */
 async function assertAdminReady(ctx: Ctx, client: pg.Client, base: string): Promise<void> {
-  const { rows } = await client.query<{ rolname: string; rolsuper: boolean; rolcreaterole: boolean }>(
-    'SELECT rolname, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user',
-  );
+  const { rows } = await client.query<{
+    rolname: string;
+    rolsuper: boolean;
+    rolcreaterole: boolean;
+  }>('SELECT rolname, rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user');
   const me = rows[0];
   if (!me?.rolsuper && !me?.rolcreaterole) {
     throw new RotorError(
@@ -53,7 +58,10 @@ async function assertAdminReady(ctx: Ctx, client: pg.Client, base: string): Prom
       `${ctx.secret}/${ctx.environment}: the admin role "${me?.rolname ?? '?'}" lacks CREATEROLE, which Rotor needs to create login roles and set their passwords (ALTER ROLE ${me?.rolname ?? 'admin'} CREATEROLE); nothing was changed`,
     );
   }
-  const group = await client.query<{ rolcanlogin: boolean }>('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [base]);
+  const group = await client.query<{ rolcanlogin: boolean }>(
+    'SELECT rolcanlogin FROM pg_roles WHERE rolname = $1',
+    [base],
+  );
   if (group.rowCount === 0) {
     throw new RotorError(
       'ERR_ROTOR_ROTATOR_CONFIG',
@@ -65,7 +73,11 @@ async function assertAdminReady(ctx: Ctx, client: pg.Client, base: string): Prom
 /** alternate: the login role not in use, i.e. missing, disabled, or with the older password. */
 async function idleRole(client: pg.Client, base: string): Promise<string> {
   const names = [`${base}_a`, `${base}_b`];
-  const { rows } = await client.query<{ rolname: string; rolcanlogin: boolean; expires: string | null }>(
+  const { rows } = await client.query<{
+    rolname: string;
+    rolcanlogin: boolean;
+    expires: string | null;
+  }>(
     `SELECT rolname, rolcanlogin, extract(epoch FROM rolvaliduntil)::text AS expires FROM pg_roles WHERE rolname = ANY($1)`,
     [names],
   );
@@ -88,78 +100,61 @@ async function idleRole(client: pg.Client, base: string): Promise<string> {
  * would retire it early. It waits until the sessions are gone (or the previous version is
  * retired), unless it is an emergency.
  */
-async function assertIdle(ctx: Ctx, client: pg.Client, roles: string[], why: string): Promise<void> {
+async function assertIdle(
+  ctx: Ctx,
+  client: pg.Client,
+  roles: string[],
+  why: string,
+): Promise<void> {
   if (ctx.emergency || roles.length === 0) return;
-  const { rows, rowCount } = await client.query<{ usename: string }>('SELECT usename FROM pg_stat_activity WHERE usename = ANY($1)', [roles]);
-  if (rowCount) {
-    const role = rows[0]!.usename;
+  const sessions = await liveSessions(client, roles);
+  if (sessions.length) {
+    const role = sessions[0]!.role;
+    const list = sessions.map(({ application, address, ageSeconds }) => ({
+      application,
+      address,
+      ageSeconds,
+    }));
     throw new RotorError(
       'ERR_ROTOR_DB_ROLE_IN_USE',
-      `${ctx.secret}/${ctx.environment}: login role "${role}", ${why}, still has ${rowCount} live session(s) (the previous credential, inside its grace window); nothing was changed. Rotate again once they are gone or after \`rotor retire\`, or use --emergency`,
-      { details: { role, sessions: rowCount } },
+      `${ctx.secret}/${ctx.environment}: login role "${role}", ${why}, still has ${sessions.length} live session(s) (the previous credential, inside its grace window or its retire postponed): ${describeSessions(list)}; nothing was changed. Rotate again once they are gone or after \`rotor retire\`, or use --emergency`,
+      { details: { role, sessions: sessions.length, sessionList: list } },
     );
   }
 }
 
-/** The login role whose privileges a new one must match: the newest other login member of the group. */
-async function referenceRole(ctx: Ctx, client: pg.Client, base: string, except: string): Promise<string> {
-  const { rows } = await client.query<{ rolname: string }>(
-    `SELECT r.rolname FROM pg_roles r JOIN pg_auth_members m ON m.member = r.oid JOIN pg_roles g ON g.oid = m.roleid
-      WHERE g.rolname = $1 AND r.rolname <> $3 AND r.rolcanlogin AND ${MANAGED} ORDER BY r.rolvaliduntil DESC NULLS FIRST, r.rolname LIMIT 1`,
-    [base, managedPrefix(ctx), except],
-  );
-  return rows[0]?.rolname ?? base;
+/**
+ * The login whose privileges and properties a new one must match: the one the current version
+ * records (a team's imported login included), so nothing the app uses today is lost. Without a
+ * current version (or if its role is gone), the group role.
+ */
+async function referenceRole(ctx: Ctx, client: pg.ClientBase, except: string): Promise<string> {
+  const value = await ctx.readSecret?.(ctx.secret);
+  let user: string | undefined;
+  try {
+    user = value ? decodeURIComponent(new URL(value).username) : undefined;
+  } catch {
+    user = undefined;
+  }
+  if (!user || user === except) return ctx.config.baseRole;
+  const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user]);
+  return rowCount ? user : ctx.config.baseRole;
 }
 
 function roleOf(material: { meta: Record<string, string | number | boolean> }): string {
   const role = material.meta.role;
-  if (typeof role !== 'string') throw new RotorError('ERR_ROTOR_ROTATOR_CONFIG', 'postgres version without a role name in its metadata');
-  return role;
-}
-
-/** Disables the login and, for clone, drops the role and what it owns in every database. */
-async function revokeRole(ctx: Ctx, t: Target, role: string, versionId: string): Promise<void> {
-  const base = ctx.config.baseRole;
-  const dropDatabases = await withAdmin(ctx, t, async (client) => {
-    const { rows } = await client.query<{ comment: string | null }>(`SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1`, [role]);
-    if (rows.length === 0) return [];
-    // alternate reuses roles: if a newer version set this role's password, its old one is gone already.
-    if (ctx.config.strategy === 'alternate' && rows[0]!.comment !== marker(ctx, versionId)) return [];
-    const sessions = await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
-    if (sessions.rowCount && !ctx.emergency && !ctx.force) {
-      throw new RotorError(
-        'ERR_ROTOR_RETIRE_POSTPONED',
-        `${ctx.secret}/${ctx.environment}: login role "${role}" still has ${sessions.rowCount} live session(s); retire postponed so the running app is not cut off (it is retried on the next retire run; --force terminates them)`,
-        { details: { role, sessions: sessions.rowCount } },
-      );
-    }
-    // Login first, so no new session starts while the rest runs; then the live ones end.
-    await client.query(`ALTER ROLE ${id(role)} WITH NOLOGIN PASSWORD NULL VALID UNTIL '-infinity'`);
-    if (sessions.rowCount) await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()', [role]);
-    if (ctx.config.strategy === 'alternate') return [];
-    // REASSIGN/DROP OWNED need membership in the old role; a CREATEROLE admin may grant it itself.
-    const member = await client.query<{ m: boolean }>(`SELECT pg_has_role(current_user, $1::name, 'MEMBER') AS m`, [role]);
-    if (!member.rows[0]!.m) await client.query(`GRANT ${id(role)} TO CURRENT_USER`);
-    const dbs = await client.query<{ datname: string }>(
-      `SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid JOIN pg_roles r ON r.oid = s.refobjid
-        WHERE s.refclassid = 'pg_authid'::regclass AND r.rolname = $1 AND d.datallowconn`,
-      [role],
+  if (typeof role !== 'string')
+    throw new RotorError(
+      'ERR_ROTOR_ROTATOR_CONFIG',
+      'postgres version without a role name in its metadata',
     );
-    return [...new Set([t.database, ...dbs.rows.map((r) => r.datname)])];
-  });
-  if (dropDatabases.length === 0) return;
-  for (const database of dropDatabases) {
-    await withAdmin(ctx, t, async (client) => {
-      await client.query(`REASSIGN OWNED BY ${id(role)} TO ${id(base)}`);
-      await client.query(`DROP OWNED BY ${id(role)}`);
-    }, database);
-  }
-  await withAdmin(ctx, t, (client) => client.query(`DROP ROLE IF EXISTS ${id(role)}`));
+  return role;
 }
 
 export const postgresRotator = defineRotator({
   kind: 'postgres',
-  summary: 'PostgreSQL DATABASE_URL: alternating or cloned login roles in a group role, SCRAM verifiers, same grants verified',
+  summary:
+    'PostgreSQL DATABASE_URL: alternating or cloned login roles in a group role, SCRAM verifiers, same grants verified',
   source: 'generated',
   configSchema: postgresConfigSchema,
   async create(ctx) {
@@ -178,11 +173,25 @@ export const postgresRotator = defineRotator({
           WHERE g.rolname = $1 AND r.rolcanlogin AND ${MANAGED} ORDER BY r.rolvaliduntil DESC NULLS FIRST, r.rolname OFFSET 1`,
         [base, managedPrefix(ctx)],
       );
-      await assertIdle(ctx, client, older.rows.map((r) => r.rolname), 'which this rotation would retire early');
+      await assertIdle(
+        ctx,
+        client,
+        older.rows.map((r) => r.rolname),
+        'which this rotation would retire early',
+      );
       return `${base}_${ctx.versionId.replace(/-/g, '').slice(0, 12)}`;
     });
     const password = generateSecret(32, 'base64url');
-    return { value: composeUrl(t, role, password), meta: { role, strategy: ctx.config.strategy, host: t.host, port: t.port, database: t.database } };
+    return {
+      value: composeUrl(t, role, password),
+      meta: {
+        role,
+        strategy: ctx.config.strategy,
+        host: t.host,
+        port: t.port,
+        database: t.database,
+      },
+    };
   },
   async apply(ctx, material) {
     const t = resolveTarget(ctx);
@@ -193,15 +202,26 @@ export const postgresRotator = defineRotator({
     await withAdmin(ctx, t, async (client) => {
       // The server's clock, not Rotor's: the safety net is enforced by the server. Microseconds,
       // because the newest expiry also tells which login role is current (idleRole, referenceRole).
-      const until = await client.query<{ v: string }>(`SELECT to_char((now() + make_interval(secs => $1::float8)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS v`, [lifetime / 1000]);
+      const until = await client.query<{ v: string }>(
+        `SELECT to_char((now() + make_interval(secs => $1::float8)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS v`,
+        [lifetime / 1000],
+      );
       const options = `LOGIN INHERIT PASSWORD ${lit(scramVerifier(password))} VALID UNTIL ${lit(until.rows[0]!.v)}`;
       await client.query('BEGIN');
       try {
         const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role]);
-        await client.query(exists.rowCount ? `ALTER ROLE ${id(role)} WITH ${options}` : `CREATE ROLE ${id(role)} WITH ${options}`);
+        await client.query(
+          exists.rowCount
+            ? `ALTER ROLE ${id(role)} WITH ${options}`
+            : `CREATE ROLE ${id(role)} WITH ${options}`,
+        );
         await client.query(`GRANT ${id(base)} TO ${id(role)}`);
+        const reference = await referenceRole(ctx, client, role);
+        if (reference !== base) await copyRoleProperties(ctx, client, reference, role);
         await client.query(`ALTER ROLE ${id(role)} SET role TO ${lit(base)}`);
-        await client.query(`COMMENT ON ROLE ${id(role)} IS ${lit(marker(ctx, material.versionId))}`);
+        await client.query(
+          `COMMENT ON ROLE ${id(role)} IS ${lit(marker(ctx, material.versionId))}`,
+        );
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
@@ -225,12 +245,18 @@ export const postgresRotator = defineRotator({
       );
     }
     await withAdmin(ctx, t, async (client) => {
-      const reference = await referenceRole(ctx, client, ctx.config.baseRole, role);
+      const reference = await referenceRole(ctx, client, role);
       // One pass over both roles: a database or table created or dropped meanwhile is no difference.
-      const [before, after] = await privilegeSnapshots(client, [reference, role]);
-      const diff = privilegeDifference(before!, after!);
+      const [before, after] = await comparableSnapshots(
+        client,
+        reference,
+        role,
+        ctx.config.baseRole,
+      );
+      const diff = privilegeDifference(before, after);
       if (diff.missing.length || diff.extra.length) {
-        const list = (xs: string[]) => xs.slice(0, 20).join('; ') + (xs.length > 20 ? `; … ${xs.length - 20} more` : '');
+        const list = (xs: string[]) =>
+          xs.slice(0, 20).join('; ') + (xs.length > 20 ? `; … ${xs.length - 20} more` : '');
         throw new RotorError(
           'ERR_ROTOR_DB_GRANTS_DIFFER',
           `${ctx.secret}/${ctx.environment}: login role "${role}" does not hold the same privileges as "${reference}", so it was not promoted.` +
@@ -243,10 +269,15 @@ export const postgresRotator = defineRotator({
     });
   },
   async retire(ctx, old) {
-    await revokeRole(ctx, resolveTarget(ctx), roleOf(old), old.versionId);
+    return revokeLogin(ctx, resolveTarget(ctx), old, roleOf(old), marker(ctx, old.versionId));
+  },
+  async prove(ctx, old) {
+    return proveLoginRefused(ctx, old.value);
   },
   async emergencyActions(ctx) {
-    return [`the previous login role of ${ctx.secret} was disabled (NOLOGIN, password removed) and its sessions terminated at once`];
+    return [
+      `the previous login role of ${ctx.secret} was disabled (NOLOGIN, password removed) and its sessions terminated at once`,
+    ];
   },
   async validateImport(ctx, value) {
     // A team's existing DATABASE_URL: the login it names becomes the version's role, so the next
@@ -255,18 +286,42 @@ export const postgresRotator = defineRotator({
     try {
       url = new URL(value);
     } catch {
-      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: not a URL; expected postgres://user:password@host:port/database`);
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `${ctx.secret}: not a URL; expected postgres://user:password@host:port/database`,
+      );
     }
     if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: expected a postgres:// URL, got ${url.protocol}//…`);
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `${ctx.secret}: expected a postgres:// URL, got ${url.protocol}//…`,
+      );
     }
     const role = decodeURIComponent(url.username);
-    if (!role || !url.password) throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the URL needs a user and a password`);
+    if (!role || !url.password)
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `${ctx.secret}: the URL needs a user and a password`,
+      );
     const t = resolveTarget(ctx);
-    return { value, meta: { role, strategy: ctx.config.strategy, host: url.hostname || t.host, port: Number(url.port || t.port), database: decodeURIComponent(url.pathname.slice(1)) || t.database, imported: true } };
+    return {
+      value,
+      meta: {
+        role,
+        strategy: ctx.config.strategy,
+        host: url.hostname || t.host,
+        port: Number(url.port || t.port),
+        database: decodeURIComponent(url.pathname.slice(1)) || t.database,
+        imported: true,
+      },
+    };
   },
   async runSql(ctx, material, statement, timeoutMs) {
     const limited = { ...ctx, config: { ...ctx.config, statementTimeoutMs: timeoutMs } };
-    return withLogin(limited, material.value, async (client) => (await client.query(statement)).rowCount ?? 0);
+    return withLogin(
+      limited,
+      material.value,
+      async (client) => (await client.query(statement)).rowCount ?? 0,
+    );
   },
 });

@@ -435,6 +435,7 @@ export interface AuditEntry {
   action: string;
   outcome: string;
   notes: string;
+  details: Record<string, unknown>;
 }
 
 export interface DbFixture {

@@ -23,7 +23,8 @@ import { acquireLock, lockName } from './lock.js';
 import { runStep, type StepTarget } from './stages/run-step.js';
 import type { StageStep } from './stages/stage-schema.js';
 import { dirname } from 'node:path';
-import type { AnyRotator, RotatorContext, StoredMaterial } from './rotator-contract.js';
+import type { AnyRotator, RetireOutcome, RotatorContext, StoredMaterial } from './rotator-contract.js';
+import { DRAIN_KEYS, mergeMeta, postponedSessions, proofMeta, proveRetired, retireOutcome, type RetireProof } from './retire-proof.js';
 
 export type StepPhase = 'start' | 'done' | 'failed';
 
@@ -190,6 +191,31 @@ export function createRotationEngine(deps: EngineDeps) {
     }
   }
 
+  /** A retire postponed by live sessions: audited, and the sessions kept on the version for status. */
+  async function recordPostponed(store: Store, actor: Actor, spec: SecretSpec, row: VersionRow, error: RotorError): Promise<void> {
+    rotor.logger.warn({ secret: spec.name, environment: row.environment, version: row.id }, error.message);
+    const sessions = postponedSessions(error.details);
+    const within = error.details?.drainWithinMs;
+    await store.writeTransaction(async (trx) => {
+      if (sessions) {
+        await mergeMeta(trx, row.id, {
+          [DRAIN_KEYS.sessions]: JSON.stringify(sessions),
+          [DRAIN_KEYS.since]: (parseMeta(row)[DRAIN_KEYS.since] as number | undefined) ?? rotor.clock.now(),
+          ...(typeof within === 'number' ? { [DRAIN_KEYS.withinMs]: within } : {}),
+          ...(typeof error.details?.drainThen === 'string' ? { [DRAIN_KEYS.then]: error.details.drainThen } : {}),
+        });
+      }
+      await appendAudit(trx, rotor.clock, actor, {
+        secret: spec.name,
+        environment: row.environment,
+        action: 'retire.postponed',
+        outcome: 'info',
+        notes: `warning: ${error.message}`,
+        details: { version: row.id, stage: row.stage },
+      });
+    });
+  }
+
   /** Revokes and destroys one version, auditing it; safe to repeat. */
   async function retireVersion(
     store: Store,
@@ -200,43 +226,53 @@ export function createRotationEngine(deps: EngineDeps) {
     why: { compromised: boolean; early: boolean; reason?: string; method?: Method; force?: boolean },
   ): Promise<'retired' | { postponed: string }> {
     const rotator = rotor.rotator(spec.kind);
+    let proof: RetireProof | undefined;
     if (row.ciphertext) {
+      const ctx = { ...context(spec, row.environment, row.id, why.compromised), ...(why.force ? { force: true } : {}), ...(row.retire_at ? { graceEndedAt: row.retire_at } : {}) };
+      const material = stored(master, row);
+      let outcome: void | RetireOutcome;
       try {
         // Live consumers (rotor/client) must hold the current version first; force and emergencies do not wait.
         if (!why.force && !why.compromised) await assertConsumersCaughtUp(store.db, spec.name, row.environment, rotor.clock.now());
-        await rotator.retire({ ...context(spec, row.environment, row.id, why.compromised), ...(why.force ? { force: true } : {}) }, stored(master, row));
+        outcome = await rotator.retire(ctx, material);
       } catch (error) {
         // The old credential is still in use (live database sessions): it stays `previous`, and
         // the next retire run tries again. A warning, not a failure.
         if (!isRotorError(error, 'ERR_ROTOR_RETIRE_POSTPONED')) throw error;
-        rotor.logger.warn({ secret: spec.name, environment: row.environment, version: row.id }, error.message);
-        await store.writeTransaction((trx) =>
-          appendAudit(trx, rotor.clock, actor, {
-            secret: spec.name,
-            environment: row.environment,
-            action: 'retire.postponed',
-            outcome: 'info',
-            notes: `warning: ${error.message}`,
-            details: { version: row.id, stage: row.stage },
-          }),
-        );
+        await recordPostponed(store, actor, spec, row, error);
         return { postponed: error.message };
       }
+      // Proof: log in with what was just retired, before its value is destroyed.
+      proof = await proveRetired(rotator, ctx, material, outcome);
+      if (outcome?.terminated) why = { ...why, reason: [why.reason, outcome.terminated].filter(Boolean).join('; ') };
     }
     await store.writeTransaction(async (trx) => {
       await destroyVersion(trx, row.id, rotor.clock.now(), 'retired', why.compromised);
+      if (proof) await mergeMeta(trx, row.id, proofMeta(proof, rotor.clock.now()));
       await appendAudit(trx, rotor.clock, actor, {
         secret: spec.name,
         environment: row.environment,
         action: 'retire',
-        outcome: 'success',
+        outcome: retireOutcome(proof),
         ...(why.method ? { method: why.method } : {}),
-        notes: [why.compromised ? 'compromised: revoked at once' : why.early ? 'retired before its grace window ended' : 'grace window over', why.reason]
+        notes: [why.compromised ? 'compromised: revoked at once' : why.early ? 'retired before its grace window ended' : 'grace window over', why.reason, proof?.detail]
           .filter(Boolean)
           .join('; '),
-        details: { version: row.id, stage: row.stage },
+        details: { version: row.id, stage: row.stage, ...(proof ? { verified: proof.state } : {}) },
       });
-    });    await hook('retire:done');
+      if (proof && proof.state !== 'kept') {
+        await appendAudit(trx, rotor.clock, actor, {
+          secret: spec.name,
+          environment: row.environment,
+          action: 'retire.verified',
+          outcome: proof.state === 'refused' ? 'success' : proof.state === 'accepted' ? 'failure' : 'info',
+          notes: proof.detail,
+          details: { version: row.id, verified: proof.state },
+        });
+      }
+    });
+    if (proof?.state === 'accepted') rotor.logger.error({ secret: spec.name, environment: row.environment, version: row.id }, proof.detail);
+    await hook('retire:done');
     return 'retired';
   }
 

@@ -40,6 +40,33 @@ export interface RotatorContext<Config> {
   lifetimeMs?: number;
   /** Set when an operator retires with --force: revoke even while the old credential is in use. */
   force?: boolean;
+  /**
+   * At retire: when the version's grace window ended (its `retire_at`), so a kind can tell how
+   * long a retire has been postponed (database `drain.within`).
+   */
+  graceEndedAt?: number;
+}
+
+/** What `retire` did when it is not simply "revoked". */
+export interface RetireOutcome {
+  /** The credential was deliberately left valid (rotor.yaml says so): audited and shown as a WARNING. */
+  kept?: string;
+  /** Live sessions that were ended to finish the retire (`drain.then: terminate`), for the audit. */
+  terminated?: string;
+}
+
+/** What logging in with a retired credential showed. `detail` never quotes the value. */
+export interface RevocationProof {
+  refused: boolean;
+  detail: string;
+}
+
+/** One live session on a login that is being retired, as the database reports it. */
+export interface LiveSession {
+  application: string;
+  address: string;
+  /** Seconds since the session started. */
+  ageSeconds: number;
 }
 
 /** Revokes every session and refresh token the app issued until now (rotor/tokens). */
@@ -65,8 +92,17 @@ export interface RotatorDescriptor<Config = unknown> {
   apply(ctx: RotatorContext<Config>, material: StoredMaterial): Promise<void>;
   /** Proves the material works; throws to fail the rotation. */
   verify(ctx: RotatorContext<Config>, material: StoredMaterial): Promise<void>;
-  /** Revokes old material in the target once its grace has passed (or at once in an emergency). */
-  retire(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
+  /**
+   * Revokes old material in the target once its grace has passed (or at once in an emergency).
+   * Throws ERR_ROTOR_RETIRE_POSTPONED (details.sessions: LiveSession[]) to be retried later.
+   */
+  retire(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void | RetireOutcome>;
+  /**
+   * After retire: tries the retired material against the target over a fresh connection (log in
+   * with the retired DB password). The engine audits the result; a credential still accepted is
+   * CRITICAL. Throws when the target cannot be asked (unreachable): then nothing is proven.
+   */
+  prove?(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<RevocationProof>;
   /**
    * For values that hold several parts (an access key id and its secret): the variables each
    * part is delivered as besides NAME (`rotor run`, `rotor export`), so an app keeps reading the

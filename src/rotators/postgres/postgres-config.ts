@@ -2,6 +2,7 @@
 // environment variable or another Rotor secret), never written in the file.
 import { z } from 'zod';
 import { ENV_VAR_NAME, SECRET_NAME } from '../../core/policy/policy-schema.js';
+import { drainSchema, keepOriginalLoginSchema } from './drain-config.js';
 
 /** Role names Rotor manages: lower-case, short enough for the `_a`/`_b` or clone suffixes. */
 const ROLE = /^[a-z_][a-z0-9_]{0,46}$/;
@@ -11,10 +12,15 @@ const adminRef = z.union(
     z.strictObject({ env: z.string().regex(ENV_VAR_NAME, 'an environment variable name') }),
     z.strictObject({ secret: z.string().regex(SECRET_NAME, 'a secret name from rotor.yaml') }),
   ],
-  { error: 'admin must be { env: VARIABLE } or { secret: NAME }: a reference to the admin URL, never the URL itself (it has a password)' },
+  {
+    error:
+      'admin must be { env: VARIABLE } or { secret: NAME }: a reference to the admin URL, never the URL itself (it has a password)',
+  },
 );
 
-const params = z.record(z.string(), z.string()).describe('query parameters kept in DATABASE_URL (sslmode, …)');
+const params = z
+  .record(z.string(), z.string())
+  .describe('query parameters kept in DATABASE_URL (sslmode, …)');
 
 const override = z.strictObject({
   host: z.string().min(1).optional(),
@@ -29,12 +35,35 @@ export const postgresConfigSchema = z.strictObject({
   port: z.number().int().min(1).max(65535).default(5432),
   database: z.string().min(1),
   params: params.optional(),
-  baseRole: z.string().regex(ROLE, 'lower-case letters, digits and _ (at most 47)').describe('group role (NOLOGIN) that holds the privileges and owns the objects'),
-  strategy: z.enum(['alternate', 'clone']).default('alternate').describe('alternate: <base>_a / <base>_b; clone: a new login role per rotation'),
+  baseRole: z
+    .string()
+    .regex(ROLE, 'lower-case letters, digits and _ (at most 47)')
+    .describe('group role (NOLOGIN) that holds the privileges and owns the objects'),
+  strategy: z
+    .enum(['alternate', 'clone'])
+    .default('alternate')
+    .describe('alternate: <base>_a / <base>_b; clone: a new login role per rotation'),
   admin: adminRef.describe('where the admin connection URL is read at run time'),
-  connectTimeoutMs: z.number().int().min(100).max(120_000).default(5000).describe('connection timeout of the admin and probe connections'),
-  statementTimeoutMs: z.number().int().min(100).max(600_000).default(15_000).describe('statement_timeout of the admin connection'),
-  environments: z.record(z.string(), override).optional().describe('per-environment host, port, database, params or admin'),
+  connectTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(120_000)
+    .default(5000)
+    .describe('connection timeout of the admin and probe connections'),
+  statementTimeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(15_000)
+    .describe('statement_timeout of the admin connection'),
+  environments: z
+    .record(z.string(), override)
+    .optional()
+    .describe('per-environment host, port, database, params or admin'),
+  keepOriginalLogin: keepOriginalLoginSchema,
+  drain: drainSchema.optional(),
 });
 
 export type PostgresConfig = z.infer<typeof postgresConfigSchema>;

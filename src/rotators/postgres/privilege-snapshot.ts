@@ -10,7 +10,8 @@ const USER_SCHEMAS = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND 
 // it. Both roles are checked in the same row of the same statement, so an object created or
 // dropped meanwhile (another application's database, a migration) cannot show up as a
 // difference between them; an object dropped mid-statement yields NULL and is left out.
-const held = (check: string) => `ARRAY(SELECT ${check.replace('ROLE', 'who.name')} FROM unnest($1::name[]) WITH ORDINALITY who(name, i) ORDER BY who.i)`;
+const held = (check: string) =>
+  `ARRAY(SELECT ${check.replace('ROLE', 'who.name')} FROM unnest($1::name[]) WITH ORDINALITY who(name, i) ORDER BY who.i)`;
 const OBJECT_QUERIES: readonly string[] = [
   // Databases: CONNECT, CREATE, TEMP on every database that allows connections.
   `SELECT 'database ' || quote_ident(d.datname) || ' ' || p AS line, ${held('has_database_privilege(ROLE, d.oid, p)')} AS held
@@ -45,7 +46,10 @@ const ROLE_QUERIES: readonly string[] = [
 ];
 
 /** Every effective privilege of each of `roles` in the database `client` is connected to, compared object by object. */
-export async function privilegeSnapshots(client: pg.ClientBase, roles: readonly string[]): Promise<Set<string>[]> {
+export async function privilegeSnapshots(
+  client: pg.ClientBase,
+  roles: readonly string[],
+): Promise<Set<string>[]> {
   const sets = roles.map(() => new Set<string>());
   for (const text of OBJECT_QUERIES) {
     const { rows } = await client.query<{ line: string; held: (boolean | null)[] }>(text, [roles]);
@@ -67,8 +71,34 @@ export async function privilegeSnapshot(client: pg.ClientBase, role: string): Pr
 }
 
 /** What `candidate` lacks and has beyond `reference`, each sorted; both empty when equal. */
-export function privilegeDifference(reference: Set<string>, candidate: Set<string>): { missing: string[]; extra: string[] } {
+export function privilegeDifference(
+  reference: Set<string>,
+  candidate: Set<string>,
+): { missing: string[]; extra: string[] } {
   const missing = [...reference].filter((l) => !candidate.has(l)).sort();
   const extra = [...candidate].filter((l) => !reference.has(l)).sort();
   return { missing, extra };
+}
+
+/**
+ * The snapshots of `reference` (the login the current version records: one of Rotor's, or the
+ * team's imported one) and `candidate` (the new login), made comparable: a login that is a member
+ * of `group` also counts the group's default privileges as its own, because Rotor's logins create
+ * objects as the group (`SET role`) and adopt gives the group the imported login's defaults.
+ * Everything else is compared as the server reports it, object by object.
+ */
+export async function comparableSnapshots(
+  client: pg.ClientBase,
+  reference: string,
+  candidate: string,
+  group: string,
+): Promise<[Set<string>, Set<string>]> {
+  const [ref, cand, grp] = await privilegeSnapshots(client, [reference, candidate, group]);
+  const { rows } = await client.query<{ m: boolean }>(
+    `SELECT pg_has_role(r, $2::name, 'USAGE') AS m FROM unnest($1::name[]) WITH ORDINALITY x(r, i) ORDER BY i`,
+    [[reference, candidate], group],
+  );
+  const defaults = [...grp!].filter((l) => l.startsWith('default privileges '));
+  [ref!, cand!].forEach((set, i) => rows[i]?.m && defaults.forEach((l) => set.add(l)));
+  return [ref!, cand!];
 }

@@ -12,7 +12,10 @@ export const SCRAM_ITERATIONS = 4096;
  * @example
  * await client.query(`ALTER ROLE ${escapeIdentifier(role)} PASSWORD ${escapeLiteral(scramVerifier(pw))}`);
  */
-export function scramVerifier(password: string, options: { salt?: Buffer; iterations?: number } = {}): string {
+export function scramVerifier(
+  password: string,
+  options: { salt?: Buffer; iterations?: number } = {},
+): string {
   const salt = options.salt ?? randomBytes(16);
   const iterations = options.iterations ?? SCRAM_ITERATIONS;
   // Rotor's generated passwords are ASCII, for which SASLprep is the identity.

@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { CliIo } from './io.js';
 import { reportError } from './report-error.js';
+import { VERSION } from './version.js';
 import { commandNamed, COMMANDS, type Register } from './commands/index.js';
 
 export { reportError };
@@ -40,7 +41,7 @@ export function buildProgram(runtime: CliRuntime, state: { exitCode: number }, r
   const program = new Command('rotor');
   program
     .description('Rotor: the secrets inventory, rotation, audit and reminders for Node.js apps')
-    .version('0.1.0')
+    .version(VERSION)
     .option('-c, --config <file>', 'policy file (default rotor.yaml, or ROTOR_CONFIG)')
     .option('--state-dir <dir>', 'state directory (default .rotor, or ROTOR_STATE_DIR)')
     .option('--operator <name>', 'who is acting (default ROTOR_OPERATOR, else the OS user)')

@@ -4,12 +4,10 @@
 // authentication and a role check from the route table, and zod validation of params, query and
 // body. Teammates' areas (dashboard, events, metrics) plug in through `plugins`.
 import { randomUUID } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import type { Clock } from '../core/clock.js';
 import { followAppliedPolicy, type AppliedPolicyFollower } from '../core/policy/applied-policy.js';
 import type { Rotor } from '../core/context.js';
-import { RotorError } from '../core/errors.js';
 import { createRotationEngine, type RotationEngine } from '../core/rotation/rotation-engine.js';
 import { createTokenAuthenticator, type TokenAuthenticator } from '../core/tokens/authenticate-token.js';
 import { assertPermission, createAuthenticate, requirePermission, requireRole } from './auth/api-auth.js';
@@ -19,6 +17,7 @@ import { createSecretReadPath, type SecretReadPath } from './read-path/secret-re
 import { eventsPlugin } from './events/events-plugin.js';
 import { dashboardPlugin } from './dashboard/dashboard-plugin.js';
 import { routesPlugin, type ServerDeps } from './route-def.js';
+import { createRequestLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import { API_ROUTES } from './routes/index.js';
 
 declare module 'fastify' {
@@ -30,14 +29,10 @@ declare module 'fastify' {
 
 export const BODY_LIMIT = 64 * 1024;
 
-export interface RateLimitOptions {
-  /** Requests per window per token (per client address for requests without a valid token). */
-  max: number;
-  /** Window length in milliseconds. */
-  timeWindowMs: number;
-}
+export { DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 
-export const DEFAULT_RATE_LIMIT: RateLimitOptions = { max: 60_000, timeWindowMs: 60_000 };
+/** Probes a load balancer calls: never rate-limited. */
+const PROBES = new Set(['/healthz', '/readyz']);
 
 /** What a plugin registered through `buildApp({ plugins })` receives as options. */
 export interface ServerPluginOptions {
@@ -56,8 +51,14 @@ export interface BuildAppOptions {
   clock?: Clock;
   /** Extra Fastify plugins (dashboard, SSE events, /metrics), registered after the API routes. */
   plugins?: ReadonlyArray<FastifyPluginAsync<ServerPluginOptions>>;
-  /** Per-token rate limit, or false for none. */
+  /** Per-token and per-address rate limits, or false for none. */
   rateLimit?: RateLimitOptions | false;
+  /**
+   * Proxies whose X-Forwarded-For/-Proto/-Host are believed (addresses or CIDRs, as `rotor serve
+   * --trust-proxy`): client addresses, Secure cookies and same-origin checks behind a reverse proxy.
+   * Default: none (the socket's address, protocol and Host header are used).
+   */
+  trustProxy?: readonly string[];
   bodyLimit?: number;
   /** Log each request at info level (default true; the logger is `rotor.logger`). */
   requestLogging?: boolean;
@@ -98,7 +99,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: options.bodyLimit ?? BODY_LIMIT,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    trustProxy: false,
+    trustProxy: options.trustProxy && options.trustProxy.length > 0 ? [...options.trustProxy] : false,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 256 },
     // Router-level refusals (bad URL encoding, over-long parameters) get the API's error shape too.
@@ -139,29 +140,25 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
   });
-  // Authentication and the role check run before the rate limit (a route-level preHandler), so
-  // the limit is counted per token.
+  // Authentication and the role check, with the rate limit counted per token once the token is
+  // known, and per client address for everything else (a refused token counts for its address).
+  const limits = options.rateLimit ?? DEFAULT_RATE_LIMIT;
+  const limiter = limits === false ? undefined : createRequestLimiter(limits);
   app.addHook('preHandler', async (request, reply) => {
     const permission = request.routeOptions.config.permission;
-    if (permission === undefined || permission === 'public') return;
-    await authenticate.call(app, request, reply);
+    if (permission === undefined || permission === 'public') {
+      if (limiter && !PROBES.has(request.routeOptions.url ?? '')) limiter.hit({ address: request.ip });
+      return;
+    }
+    try {
+      await authenticate.call(app, request, reply);
+    } catch (error) {
+      limiter?.hit({ address: request.ip });
+      throw error;
+    }
+    if (limiter && request.principal) limiter.hit({ token: request.principal.id, name: request.principal.name });
     assertPermission(request, permission);
   });
-
-  const limits = options.rateLimit ?? DEFAULT_RATE_LIMIT;
-  if (limits !== false) {
-    await app.register(rateLimit, {
-      global: true,
-      hook: 'preHandler',
-      max: limits.max,
-      timeWindow: limits.timeWindowMs,
-      keyGenerator: (request) => (request.principal ? `token:${request.principal.id}` : `ip:${request.ip}`),
-      errorResponseBuilder: (_request, context) =>
-        new RotorError('ERR_ROTOR_API_RATE_LIMITED', `rate limit exceeded: at most ${context.max} requests per ${context.after} for this token; retry in ${Math.ceil(context.ttl / 1000)} s`, {
-          details: { retryAfter: Math.ceil(context.ttl / 1000) },
-        }),
-    });
-  }
 
   await app.register(routesPlugin(API_ROUTES, deps));
   const pluginOptions: ServerPluginOptions = { deps, authenticate, requireRole, requirePermission };

@@ -1,6 +1,7 @@
 // `rotor serve [--port N] [--host H]`: the HTTP API on 127.0.0.1 by default. Request logs go to
 // stderr through the Rotor logger (info by default, ROTOR_LOG_LEVEL to change); SIGTERM or SIGINT
 // stops accepting connections, lets requests in flight finish, then returns (main.ts exits).
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { createLogger, createRotor } from '../../core/context.js';
 import { RotorError } from '../../core/errors.js';
@@ -10,6 +11,7 @@ import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { createRotationEngine } from '../../core/rotation/rotation-engine.js';
 import { createScheduler, type Scheduler } from '../../core/scheduler/scheduler.js';
 import { buildApp } from '../../server/app.js';
+import { DEFAULT_ADDRESS_LIMIT, DEFAULT_TOKEN_LIMIT } from '../../server/rate-limit.js';
 import { metricsEnvironment, metricsPlugin } from '../../server/metrics/metrics-plugin.js';
 import { createRotorMetrics, type ConsumersBehind } from '../../server/metrics/rotor-metrics.js';
 import { nextStopSignal, parseInterval } from './scheduler.js';
@@ -24,6 +26,9 @@ export interface ServeOptions extends GlobalOptions {
   scheduler?: boolean;
   schedulerInterval?: string;
   metricsEnv?: string;
+  rateLimit?: string;
+  rateLimitAddress?: string;
+  trustProxy?: string;
 }
 
 export const DEFAULT_PORT = 7420;
@@ -34,8 +39,40 @@ function parsePort(value: string | undefined): number {
   return Number(value);
 }
 
+/** `--rate-limit N` / `--rate-limit-address N`: requests a minute, 0 for no limit. */
+function parseLimit(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(value)) throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid ${flag} "${value}": use a whole number of requests a minute (0 for no limit)`);
+  return Number(value) === 0 ? Number.MAX_SAFE_INTEGER : Number(value);
+}
+
+const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `--trust-proxy 10.0.0.0/8,127.0.0.1`: addresses or CIDRs (or loopback, linklocal, uniquelocal). */
+export function parseTrustProxy(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const entries = value.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    if (PROXY_KEYWORDS.has(entry)) continue;
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid --trust-proxy entry "${entry.slice(0, 64)}": use IP addresses or CIDRs separated by commas (10.0.0.0/8,::1), or loopback, linklocal, uniquelocal`);
+    }
+  }
+  return entries;
+}
+
 export async function serveCommand(ctx: CommandContext, options: ServeOptions): Promise<number> {
   const port = parsePort(options.port);
+  const rateLimit = {
+    max: parseLimit(options.rateLimit, '--rate-limit', DEFAULT_TOKEN_LIMIT),
+    perAddress: parseLimit(options.rateLimitAddress, '--rate-limit-address', DEFAULT_ADDRESS_LIMIT),
+    timeWindowMs: 60_000,
+  };
+  const trustProxy = parseTrustProxy(options.trustProxy);
   const host = options.host ?? '127.0.0.1';
   const env = ctx.io.env;
   const rotor = createRotor({
@@ -77,7 +114,7 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
     },
   });
   const engine = createRotationEngine({ rotor, onProgress: (event) => metrics.observe(event) });
-  const app = await buildApp({ rotor, engine, policy, plugins: [metricsPlugin({ metrics, environment: metricsEnvironment(rotor.policy().environments, metricsEnv) })] });
+  const app = await buildApp({ rotor, engine, policy, rateLimit, trustProxy, plugins: [metricsPlugin({ metrics, environment: metricsEnvironment(rotor.policy().environments, metricsEnv) })] });
   let scheduler: Scheduler | undefined;
   try {
     const stopped = nextStopSignal();
@@ -118,5 +155,8 @@ export function registerServe(program: Command, wrap: Wrap): void {
     .option('--no-scheduler', 'do not run the scheduler in this process (run `rotor scheduler` elsewhere)')
     .option('--scheduler-interval <duration>', 'time between scheduler ticks (default 60s)')
     .option('--metrics-env <env>', 'environment whose METRICS_AUTH_TOKEN guards /metrics (default production, else the last)')
+    .option('--rate-limit <n>', `requests a minute per API token (default ${DEFAULT_TOKEN_LIMIT}; 0: no limit)`)
+    .option('--rate-limit-address <n>', `requests a minute per client address without a valid token (default ${DEFAULT_ADDRESS_LIMIT}; 0: no limit)`)
+    .option('--trust-proxy <list>', 'reverse proxies to believe X-Forwarded-For/-Proto/-Host from: addresses or CIDRs, comma-separated')
     .action(wrap(serveCommand));
 }

@@ -14,6 +14,7 @@ import { verifyAuditChain } from '../../core/audit/audit-verify.js';
 import type { Clock } from '../../core/clock.js';
 import type { Rotor } from '../../core/context.js';
 import { isRotorError } from '../../core/errors.js';
+import { httpStatusOf } from '../errors.js';
 import { authenticateOperator } from '../../core/operators/authenticate-operator.js';
 import { createFeedToken, operatorForFeedToken } from '../../core/operators/feed-token.js';
 import { checkCsrf, createWebSession, endWebSession, findWebSession, type SessionLimits, type WebSession } from '../../core/operators/web-sessions.js';
@@ -366,10 +367,16 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
 
   // Errors on dashboard pages are pages, not JSON; the message names the code, never a value.
   app.setErrorHandler(async (error, request, reply) => {
-    request.log.error({ err: error }, 'dashboard: request failed');
-    const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500 ? (error as { statusCode: number }).statusCode : 500;
+    // A RotorError keeps the API's status for its code (a rate limit is a 429 page, not a 500).
+    const coded = isRotorError(error) ? httpStatusOf(error.code) : undefined;
+    const status = coded ?? (typeof (error as { statusCode?: unknown }).statusCode === 'number' && (error as { statusCode: number }).statusCode < 500 ? (error as { statusCode: number }).statusCode : 500);
+    if (status >= 500) request.log.error({ err: error }, 'dashboard: request failed');
+    else request.log.info({ code: isRotorError(error) ? error.code : undefined, status }, 'dashboard: request refused');
+    const retryAfter = isRotorError(error) ? error.details?.retryAfter : undefined;
+    if (status === 429 && retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
     const message = isRotorError(error) ? `${error.code}: ${error.message}` : status < 500 ? (error as Error).message : 'The dashboard could not complete this request; see the server log.';
+    const title = status === 429 ? 'Too many requests' : status === 503 ? 'Unavailable' : status < 500 ? 'Bad request' : 'Error';
     const session = sessions.get(request);
-    return sendHtml(reply, status, errorPage(session ? pageContext(session) : undefined, base, status < 500 ? 'Bad request' : 'Error', message));
+    return sendHtml(reply, status, errorPage(session ? pageContext(session) : undefined, base, title, message));
   });
 }

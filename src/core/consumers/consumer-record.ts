@@ -58,3 +58,21 @@ export function clampInterval(ms: number | undefined): number {
 export function isLive(lastSeenAt: number, intervalMs: number, now: number): boolean {
   return Number(lastSeenAt) + LAPSE_FACTOR * Number(intervalMs) >= now;
 }
+
+/** The consumer's API token as joined from api_tokens (all null when the row is gone). */
+export interface ConsumerToken {
+  token_id: string | null;
+  token_row: string | null;
+  token_revoked_at: number | null;
+  token_expires_at: number | null;
+}
+
+/**
+ * A consumer reporting under a token that was revoked, has expired or no longer exists is not
+ * live, however recent its last heartbeat: its reports died with the token.
+ */
+export function tokenStillValid(t: ConsumerToken, now: number): boolean {
+  if (t.token_id === null) return true;
+  if (t.token_row === null || t.token_revoked_at !== null) return false;
+  return t.token_expires_at === null || Number(t.token_expires_at) > now;
+}

@@ -34,9 +34,23 @@ export interface ChangeFeed {
   /** The seq of the newest event (0 before any). */
   lastSeq(): number;
   subscribe(listener: (events: SequencedEvent[]) => void): () => void;
+  /**
+   * Called whenever another connection committed (data_version moved), before any rotation
+   * event of that commit is published: the place to end streams of a token just revoked, so
+   * that no event written after the revocation reaches them.
+   */
+  onStoreChange(listener: () => void): () => void;
+  /** Revocation and expiry of API tokens, read on this feed's own connection (synchronously). */
+  tokenStates(ids: readonly string[]): TokenState[];
   /** Looks for changes now (tests; the timer does it every pollMs). */
   poll(): void;
   close(): void;
+}
+
+export interface TokenState {
+  id: string;
+  revoked_at: number | null;
+  expires_at: number | null;
 }
 
 interface Row {
@@ -55,12 +69,14 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
   const now = options.now ?? Date.now;
   const epoch = randomBytes(6).toString('base64url');
   const listeners = new Set<(events: SequencedEvent[]) => void>();
+  const changeListeners = new Set<() => void>();
   let state = new Map<string, LiveState>();
   const buffer: SequencedEvent[] = [];
   let seq = 0;
   let db: BetterSqlite3.Database | undefined;
   let live: BetterSqlite3.Statement | undefined;
   let keyInfo: BetterSqlite3.Statement | undefined;
+  let tokenState: BetterSqlite3.Statement | undefined;
   let dataVersion: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -71,7 +87,11 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
     if (!row || (row.kind !== 'jwt-hmac' && row.kind !== 'jwt-keypair')) return undefined;
     const d = kidDescriptorOf(row.kind, JSON.parse(row.meta) as Record<string, unknown>);
     if (!d) return undefined;
-    return { alg: d.alg, encoding: d.encoding, onRotate: onRotateOf((JSON.parse(row.spec) as { config?: unknown }).config) };
+    return {
+      alg: d.alg,
+      encoding: d.encoding,
+      onRotate: onRotateOf((JSON.parse(row.spec) as { config?: unknown }).config),
+    };
   }
 
   function read(): Map<string, LiveState> {
@@ -79,7 +99,17 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
     for (const r of live!.all() as Row[]) {
       const k = key(r.secret, r.environment);
       let s = next.get(k);
-      if (!s) next.set(k, (s = { secret: r.secret, environment: r.environment, versionId: null, previousVersionId: null, retireAt: null }));
+      if (!s)
+        next.set(
+          k,
+          (s = {
+            secret: r.secret,
+            environment: r.environment,
+            versionId: null,
+            previousVersionId: null,
+            retireAt: null,
+          }),
+        );
       if (r.stage === 'current') s.versionId = r.id;
       else {
         s.previousVersionId = r.id;
@@ -103,13 +133,34 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
       const before = state.get(k);
       const s = withKey(raw, before);
       next.set(k, s);
-      if (before && before.versionId === s.versionId && before.previousVersionId === s.previousVersionId && before.retireAt === s.retireAt) continue;
+      if (
+        before &&
+        before.versionId === s.versionId &&
+        before.previousVersionId === s.previousVersionId &&
+        before.retireAt === s.retireAt
+      )
+        continue;
       const change = before?.versionId !== s.versionId ? 'rotation' : 'retire';
-      events.push({ seq: ++seq, event: { ...s, change, replacedVersionId: before?.versionId ?? null, at } });
+      events.push({
+        seq: ++seq,
+        event: { ...s, change, replacedVersionId: before?.versionId ?? null, at },
+      });
     }
     for (const [k, before] of state) {
       if (next.has(k)) continue;
-      events.push({ seq: ++seq, event: { secret: before.secret, environment: before.environment, versionId: null, previousVersionId: null, retireAt: null, change: 'removed', replacedVersionId: before.versionId, at } });
+      events.push({
+        seq: ++seq,
+        event: {
+          secret: before.secret,
+          environment: before.environment,
+          versionId: null,
+          previousVersionId: null,
+          retireAt: null,
+          change: 'removed',
+          replacedVersionId: before.versionId,
+          at,
+        },
+      });
     }
     state = next;
     if (events.length === 0) return;
@@ -124,6 +175,7 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
       const v = db.pragma('data_version', { simple: true }) as number;
       if (v === dataVersion) return;
       dataVersion = v;
+      for (const listener of changeListeners) listener();
       diff();
     } catch (error) {
       // Busy or briefly unreadable: the next tick tries again (data_version is re-read then).
@@ -139,8 +191,13 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
       const { default: Database } = await import('better-sqlite3');
       db = new Database(options.file, { readonly: true, fileMustExist: true });
       db.pragma('busy_timeout = 100');
-      live = db.prepare("SELECT secret, environment, id, stage, retire_at FROM versions WHERE stage IN ('current', 'previous')");
-      keyInfo = db.prepare('SELECT s.kind, s.spec, v.meta FROM versions v JOIN secrets s ON s.name = v.secret WHERE v.id = ?');
+      live = db.prepare(
+        "SELECT secret, environment, id, stage, retire_at FROM versions WHERE stage IN ('current', 'previous')",
+      );
+      keyInfo = db.prepare(
+        'SELECT s.kind, s.spec, v.meta FROM versions v JOIN secrets s ON s.name = v.secret WHERE v.id = ?',
+      );
+      tokenState = db.prepare('SELECT id, revoked_at, expires_at FROM api_tokens WHERE id = ?');
       dataVersion = db.pragma('data_version', { simple: true }) as number;
       const first = read();
       for (const [k, s] of first) first.set(k, withKey(s, undefined));
@@ -161,9 +218,32 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    onStoreChange(listener) {
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
+    },
+    tokenStates(ids) {
+      if (!tokenState || closed) return [];
+      const out: TokenState[] = [];
+      for (const id of ids) {
+        const row = tokenState.get(id) as TokenState | undefined;
+        // A token row that is gone counts as revoked.
+        out.push(
+          row
+            ? {
+                id,
+                revoked_at: row.revoked_at === null ? null : Number(row.revoked_at),
+                expires_at: row.expires_at === null ? null : Number(row.expires_at),
+              }
+            : { id, revoked_at: 0, expires_at: null },
+        );
+      }
+      return out;
+    },
     poll,
     close() {
       closed = true;
+      changeListeners.clear();
       if (timer) clearInterval(timer);
       timer = undefined;
       listeners.clear();

@@ -4,7 +4,9 @@
 //   POST /v1/consumers/heartbeat                    a client reports what it holds (an ack is a
 //        heartbeat naming the new version)
 //   GET  /v1/consumers?secret=&env=                 operators: who holds what, who is behind
-// One change feed per server polls the store and fans out to every connection.
+// One change feed per server polls the store and fans out to every connection. A stream lives only
+// as long as its token: a revocation (by any process: the feed sees every commit) or the token's
+// expiry ends it at once, and one token may hold at most maxStreamsPerToken streams (429 beyond).
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { consumerOwnedByOther, pruneConsumers } from '../../core/consumers/record-heartbeat.js';
@@ -16,7 +18,14 @@ import { parsePart } from '../route-def.js';
 import { createChangeFeed, type ChangeFeed } from './change-feed.js';
 import { consumersQuery, eventsQuery, heartbeatBody } from './event-routes.js';
 import { createHeartbeatBatcher } from './heartbeat-batcher.js';
-import { createSseHub, eventId, formatEvent, parseEventId, snapshotOf, type SseHub } from './sse-hub.js';
+import {
+  createSseHub,
+  eventId,
+  formatEvent,
+  parseEventId,
+  snapshotOf,
+  type SseHub,
+} from './sse-hub.js';
 
 export interface EventsPluginOptions {
   /** How often the store is polled for changes, in ms (default 100). */
@@ -27,7 +36,28 @@ export interface EventsPluginOptions {
   retryMs?: number;
   /** Consumers not seen for this long are forgotten, in ms (default 7 days; checked hourly). */
   forgetConsumersAfterMs?: number;
+  /** Open streams allowed per API token (default ROTOR_STREAMS_PER_TOKEN, else 10); more get 429. */
+  maxStreamsPerToken?: number;
 }
+
+export const DEFAULT_STREAMS_PER_TOKEN = 10;
+
+/** The per-token stream cap: the option, else ROTOR_STREAMS_PER_TOKEN, else 10. */
+export function streamsPerToken(option: number | undefined, env: NodeJS.ProcessEnv): number {
+  const raw = option ?? env.ROTOR_STREAMS_PER_TOKEN;
+  if (raw === undefined || raw === '') return DEFAULT_STREAMS_PER_TOKEN;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `invalid ROTOR_STREAMS_PER_TOKEN "${String(raw)}": use a whole number of at least 1`,
+    );
+  }
+  return n;
+}
+
+/** setTimeout's longest delay; a later expiry is re-checked after this long. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function matcher(globs: string[] | undefined): (name: string) => boolean {
   if (!globs) return () => true;
@@ -39,11 +69,14 @@ function matcher(globs: string[] | undefined): (name: string) => boolean {
  * @example
  * const app = await buildApp({ rotor, plugins: [createEventsPlugin()] });
  */
-export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPluginAsync<ServerPluginOptions> {
+export function createEventsPlugin(
+  options: EventsPluginOptions = {},
+): FastifyPluginAsync<ServerPluginOptions> {
   return async (app: FastifyInstance, { deps }: ServerPluginOptions) => {
     // buildApp registers the default events plugin after those it was given: one of them already did.
     if (app.hasRoute({ method: 'GET', url: '/v1/events' })) return;
     const { rotor, clock } = deps;
+    const maxStreams = streamsPerToken(options.maxStreamsPerToken, rotor.env);
     let feed: ChangeFeed | undefined;
     let hub: SseHub | undefined;
     let starting: Promise<{ feed: ChangeFeed; hub: SseHub }> | undefined;
@@ -52,9 +85,19 @@ export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPl
     function started(): Promise<{ feed: ChangeFeed; hub: SseHub }> {
       starting ??= (async () => {
         const store = await rotor.store();
-        const f = createChangeFeed({ file: store.location, ...(options.pollMs ? { pollMs: options.pollMs } : {}), onError: (error) => app.log.warn({ err: error }, 'event feed: store poll failed') });
+        const f = createChangeFeed({
+          file: store.location,
+          ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+          onError: (error) => app.log.warn({ err: error }, 'event feed: store poll failed'),
+        });
         await f.start();
-        const h = createSseHub({ epoch: f.epoch, heartbeatMs: options.heartbeatMs ?? 15_000 });
+        const h = createSseHub({
+          epoch: f.epoch,
+          heartbeatMs: options.heartbeatMs ?? 15_000,
+          now: () => clock.now(),
+        });
+        // Before the commit's rotation events go out: streams of tokens revoked (or expired) end.
+        f.onStoreChange(() => endInvalidStreams(f, h));
         f.subscribe((events) => h.publish(events));
         feed = f;
         hub = h;
@@ -62,6 +105,42 @@ export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPl
       })();
       starting.catch(() => (starting = undefined));
       return starting;
+    }
+
+    function endInvalidStreams(f: ChangeFeed, h: SseHub): void {
+      const ids = h.tokenIds();
+      if (ids.length === 0) return;
+      const now = clock.now();
+      const gone = new Set(
+        f
+          .tokenStates(ids)
+          .filter((t) => t.revoked_at !== null || (t.expires_at !== null && t.expires_at <= now))
+          .map((t) => t.id),
+      );
+      if (gone.size === 0) return;
+      const ended = h.closeTokens(gone);
+      app.log.info(
+        { tokens: [...gone], streams: ended },
+        'event streams ended: token revoked or expired',
+      );
+    }
+
+    /** Ends the token's streams when it expires (timers are re-armed for far-off expiries). */
+    function endAtExpiry(h: SseHub, tokenId: string, expiresAt: number | null): () => void {
+      if (expiresAt === null) return () => undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const arm = () => {
+        const wait = expiresAt - clock.now();
+        if (wait <= 0) {
+          timer = undefined;
+          h.closeTokens(new Set([tokenId]));
+          return;
+        }
+        timer = setTimeout(arm, Math.min(wait, MAX_TIMER_MS));
+        timer.unref();
+      };
+      arm();
+      return () => clearTimeout(timer);
     }
 
     // Every process start picks a new consumer id by default: forget the long-gone ones.
@@ -75,7 +154,9 @@ export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPl
     pruner.unref();
 
     app.addHook('onReady', async () => {
-      await started().catch((error: unknown) => app.log.warn({ err: error }, 'event feed not started yet; it starts with the first stream'));
+      await started().catch((error: unknown) =>
+        app.log.warn({ err: error }, 'event feed not started yet; it starts with the first stream'),
+      );
     });
     // Streams never end by themselves: end them before the server waits for its connections.
     app.addHook('preClose', async () => {
@@ -85,81 +166,156 @@ export function createEventsPlugin(options: EventsPluginOptions = {}): FastifyPl
       await batcher.close();
     });
 
-    app.get('/v1/events', { config: { permission: 'secret.read' } }, async (request: FastifyRequest, reply: FastifyReply) => {
-      const query = parsePart('query', eventsQuery, request.query);
-      const principal = principalOf(request);
-      const { feed: f, hub: h } = await started();
-      const secretOk = matcher(query.secrets);
-      const envOk = matcher(query.env);
-      const allows = (secret: string, environment: string) => secretOk(secret) && envOk(environment) && principal.grant.allows(secret, environment);
-
-      const lastId = request.headers['last-event-id'];
-      const resumeFrom = parseEventId(f.epoch, typeof lastId === 'string' ? lastId : undefined);
-      const replay = resumeFrom === undefined ? undefined : f.since(resumeFrom);
-
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, {
-        ...(reply.getHeaders() as Record<string, string>),
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        // The connection belongs to the stream: when the stream ends, so does the connection
-        // (a kept-alive idle socket would hold up the server's shutdown).
-        connection: 'close',
-        'x-accel-buffering': 'no',
-      });
-      res.socket?.setNoDelay(true);
-      let out = `retry: ${options.retryMs ?? 1_000}\n\n`;
-      if (replay) {
-        for (const e of replay) if (allows(e.event.secret, e.event.environment)) out += formatEvent('rotation', eventId(f.epoch, e.seq), e.event);
-      } else {
-        // A first connection, or a resume this server cannot replay (it restarted, or the client
-        // was away too long): the state as it is now, which the client compares with what it holds.
-        out += formatEvent('snapshot', eventId(f.epoch, f.lastSeq()), { versions: snapshotOf(f.states(), allows) });
-      }
-      res.write(out);
-      const remove = h.add({ res, allows });
-      request.raw.on('close', remove);
-      res.on('close', remove);
-    });
-
-    app.post('/v1/consumers/heartbeat', { config: { permission: 'secret.read' } }, async (request: FastifyRequest) => {
-      const body = parsePart('body', heartbeatBody, request.body);
-      const principal = principalOf(request);
-      for (const h of body.holds) {
-        if (!principal.grant.allows(h.secret, h.environment)) {
-          throw new RotorError('ERR_ROTOR_API_FORBIDDEN', `token "${principal.name}" may not report ${h.secret} in ${h.environment} (not in its grant)`, { details: { field: 'body.holds' } });
+    app.get(
+      '/v1/events',
+      { config: { permission: 'secret.read' } },
+      async (request: FastifyRequest, reply: FastifyReply) => {
+        const query = parsePart('query', eventsQuery, request.query);
+        const principal = principalOf(request);
+        const { feed: f, hub: h } = await started();
+        // Read on the feed's connection, after every await: nothing can slip in before the count.
+        const token = f.tokenStates([principal.id])[0];
+        if (!token || token.revoked_at !== null)
+          throw new RotorError(
+            'ERR_ROTOR_API_TOKEN_REVOKED',
+            `API token ${principal.id} ("${principal.name}") was revoked`,
+            { details: { tokenId: principal.id } },
+          );
+        if (h.countFor(principal.id) >= maxStreams) {
+          throw new RotorError(
+            'ERR_ROTOR_API_STREAM_LIMIT',
+            `token "${principal.name}" already has ${maxStreams} open event streams (the limit per token): close one first`,
+            {
+              details: { tokenId: principal.id, limit: maxStreams },
+            },
+          );
         }
-      }
-      const store = await rotor.store();
-      if (await store.guard(() => consumerOwnedByOther(store, body.consumerId, principal.id, clock.now()))) {
-        throw new RotorError('ERR_ROTOR_API_FORBIDDEN', `consumer id "${body.consumerId}" is live under another API token: pick another consumer id`, { details: { field: 'body.consumerId' } });
-      }
-      await batcher.record({ consumerId: body.consumerId, app: body.app, tokenId: principal.id, ...(body.intervalMs ? { intervalMs: body.intervalMs } : {}), holds: body.holds });
-      const states = new Map<string, string | null>();
-      if (feed) for (const s of feed.states()) states.set(`${s.secret}\0${s.environment}`, s.versionId);
-      return {
-        consumerId: body.consumerId,
-        holds: body.holds.map((h) => {
-          const current = states.get(`${h.secret}\0${h.environment}`) ?? null;
-          return { ...h, currentVersion: current, behind: current !== null && current !== h.version };
-        }),
-      };
-    });
+        const secretOk = matcher(query.secrets);
+        const envOk = matcher(query.env);
+        const allows = (secret: string, environment: string) =>
+          secretOk(secret) && envOk(environment) && principal.grant.allows(secret, environment);
 
-    app.get('/v1/consumers', { config: { permission: 'inventory.read' } }, async (request: FastifyRequest) => {
-      const query = parsePart('query', consumersQuery, request.query);
-      const store = await rotor.store();
-      const consumers = await store.guard(() =>
-        listConsumers(store.db, { ...(query.secret ? { secret: query.secret } : {}), ...(query.env ? { environment: query.env } : {}), ...(query.live === 'true' ? { liveOnly: true } : {}) }, clock.now()),
-      );
-      return {
-        consumers,
-        live: consumers.filter((c) => c.live).length,
-        behind: consumers.filter((c) => c.live && c.holds.some((h) => h.behind)).length,
-        connections: hub?.size() ?? 0,
-      };
-    });
+        const lastId = request.headers['last-event-id'];
+        const resumeFrom = parseEventId(f.epoch, typeof lastId === 'string' ? lastId : undefined);
+        const replay = resumeFrom === undefined ? undefined : f.since(resumeFrom);
+
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, {
+          ...(reply.getHeaders() as Record<string, string>),
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+          // The connection belongs to the stream: when the stream ends, so does the connection
+          // (a kept-alive idle socket would hold up the server's shutdown).
+          connection: 'close',
+          'x-accel-buffering': 'no',
+        });
+        res.socket?.setNoDelay(true);
+        let out = `retry: ${options.retryMs ?? 1_000}\n\n`;
+        if (replay) {
+          for (const e of replay)
+            if (allows(e.event.secret, e.event.environment))
+              out += formatEvent('rotation', eventId(f.epoch, e.seq), e.event);
+        } else {
+          // A first connection, or a resume this server cannot replay (it restarted, or the client
+          // was away too long): the state as it is now, which the client compares with what it holds.
+          out += formatEvent('snapshot', eventId(f.epoch, f.lastSeq()), {
+            versions: snapshotOf(f.states(), allows),
+          });
+        }
+        res.write(out);
+        const removeStream = h.add({
+          res,
+          allows,
+          tokenId: principal.id,
+          expiresAt: token.expires_at,
+        });
+        const stopTimer = endAtExpiry(h, principal.id, token.expires_at);
+        const remove = () => {
+          stopTimer();
+          removeStream();
+        };
+        request.raw.on('close', remove);
+        res.on('close', remove);
+      },
+    );
+
+    app.post(
+      '/v1/consumers/heartbeat',
+      { config: { permission: 'secret.read' } },
+      async (request: FastifyRequest) => {
+        const body = parsePart('body', heartbeatBody, request.body);
+        const principal = principalOf(request);
+        for (const h of body.holds) {
+          if (!principal.grant.allows(h.secret, h.environment)) {
+            throw new RotorError(
+              'ERR_ROTOR_API_FORBIDDEN',
+              `token "${principal.name}" may not report ${h.secret} in ${h.environment} (not in its grant)`,
+              { details: { field: 'body.holds' } },
+            );
+          }
+        }
+        const store = await rotor.store();
+        if (
+          await store.guard(() =>
+            consumerOwnedByOther(store, body.consumerId, principal.id, clock.now()),
+          )
+        ) {
+          throw new RotorError(
+            'ERR_ROTOR_API_FORBIDDEN',
+            `consumer id "${body.consumerId}" is live under another API token: pick another consumer id`,
+            { details: { field: 'body.consumerId' } },
+          );
+        }
+        await batcher.record({
+          consumerId: body.consumerId,
+          app: body.app,
+          tokenId: principal.id,
+          ...(body.intervalMs ? { intervalMs: body.intervalMs } : {}),
+          holds: body.holds,
+        });
+        const states = new Map<string, string | null>();
+        if (feed)
+          for (const s of feed.states()) states.set(`${s.secret}\0${s.environment}`, s.versionId);
+        return {
+          consumerId: body.consumerId,
+          holds: body.holds.map((h) => {
+            const current = states.get(`${h.secret}\0${h.environment}`) ?? null;
+            return {
+              ...h,
+              currentVersion: current,
+              behind: current !== null && current !== h.version,
+            };
+          }),
+        };
+      },
+    );
+
+    app.get(
+      '/v1/consumers',
+      { config: { permission: 'inventory.read' } },
+      async (request: FastifyRequest) => {
+        const query = parsePart('query', consumersQuery, request.query);
+        const store = await rotor.store();
+        const consumers = await store.guard(() =>
+          listConsumers(
+            store.db,
+            {
+              ...(query.secret ? { secret: query.secret } : {}),
+              ...(query.env ? { environment: query.env } : {}),
+              ...(query.live === 'true' ? { liveOnly: true } : {}),
+            },
+            clock.now(),
+          ),
+        );
+        return {
+          consumers,
+          live: consumers.filter((c) => c.live).length,
+          behind: consumers.filter((c) => c.live && c.holds.some((h) => h.behind)).length,
+          connections: hub?.size() ?? 0,
+        };
+      },
+    );
   };
 }
 

@@ -1,7 +1,9 @@
 // The open `/v1/events` connections and what each may see: one write of each event to every
 // connection whose token grant and filter allow it, a comment line every heartbeat interval so
 // proxies and clients know the stream is alive, and a cut-off for clients that stop reading
-// (they reconnect with Last-Event-ID and are brought up to date).
+// (they reconnect with Last-Event-ID and are brought up to date). Each stream belongs to one API
+// token: when the token expires or is revoked its streams end, and no event is written to a
+// stream whose token has expired (checked on every write, whatever the timers did).
 import type { ServerResponse } from 'node:http';
 import type { LiveState, SequencedEvent } from './event-types.js';
 
@@ -10,6 +12,10 @@ const MAX_BUFFERED = 1 << 20;
 
 export interface SseConnection {
   res: ServerResponse;
+  /** The API token the stream was opened with. */
+  tokenId: string;
+  /** When that token expires (ms since the epoch), or null. */
+  expiresAt: number | null;
   /** The token grant and the request's filter together. */
   allows(secret: string, environment: string): boolean;
 }
@@ -18,6 +24,12 @@ export interface SseHub {
   add(connection: SseConnection): () => void;
   publish(events: readonly SequencedEvent[]): void;
   size(): number;
+  /** Open streams of one token. */
+  countFor(tokenId: string): number;
+  /** The tokens that have open streams. */
+  tokenIds(): string[];
+  /** Ends every stream of these tokens now; returns how many ended. */
+  closeTokens(tokenIds: ReadonlySet<string>): number;
   /** Ends every stream (server shutdown). */
   closeAll(): void;
 }
@@ -40,16 +52,47 @@ export function formatEvent(name: string, id: string | undefined, data: unknown)
   return `${id === undefined ? '' : `id: ${id}\n`}event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-export function snapshotOf(states: Iterable<LiveState>, allows: SseConnection['allows']): LiveState[] {
+export function snapshotOf(
+  states: Iterable<LiveState>,
+  allows: SseConnection['allows'],
+): LiveState[] {
   const out: LiveState[] = [];
   for (const s of states) if (allows(s.secret, s.environment)) out.push(s);
-  return out.sort((a, b) => (a.secret === b.secret ? a.environment.localeCompare(b.environment) : a.secret.localeCompare(b.secret)));
+  return out.sort((a, b) =>
+    a.secret === b.secret
+      ? a.environment.localeCompare(b.environment)
+      : a.secret.localeCompare(b.secret),
+  );
 }
 
-export function createSseHub(options: { epoch: string; heartbeatMs: number }): SseHub {
+/** Ends a stream and, shortly after, its socket: a client that stopped reading cannot hold it open. */
+function endStream(c: SseConnection): void {
+  c.res.end();
+  const socket = c.res.socket;
+  setImmediate(() => socket?.destroy());
+}
+
+export function createSseHub(options: {
+  epoch: string;
+  heartbeatMs: number;
+  now?: () => number;
+}): SseHub {
+  const now = options.now ?? Date.now;
   const connections = new Set<SseConnection>();
+  const byToken = new Map<string, Set<SseConnection>>();
+  const remove = (c: SseConnection) => {
+    connections.delete(c);
+    const set = byToken.get(c.tokenId);
+    set?.delete(c);
+    if (set?.size === 0) byToken.delete(c.tokenId);
+  };
   const write = (c: SseConnection, chunk: string) => {
     if (c.res.destroyed || c.res.writableEnded) return;
+    if (c.expiresAt !== null && now() >= c.expiresAt) {
+      remove(c);
+      endStream(c);
+      return;
+    }
     if (c.res.writableLength > MAX_BUFFERED) {
       c.res.destroy();
       return;
@@ -63,12 +106,18 @@ export function createSseHub(options: { epoch: string; heartbeatMs: number }): S
   return {
     add(connection) {
       connections.add(connection);
-      return () => connections.delete(connection);
+      let set = byToken.get(connection.tokenId);
+      if (!set) byToken.set(connection.tokenId, (set = new Set()));
+      set.add(connection);
+      return () => remove(connection);
     },
     publish(events) {
       if (connections.size === 0) return;
       // Serialized once per event, not once per connection.
-      const chunks = events.map((e) => ({ e: e.event, text: formatEvent('rotation', eventId(options.epoch, e.seq), e.event) }));
+      const chunks = events.map((e) => ({
+        e: e.event,
+        text: formatEvent('rotation', eventId(options.epoch, e.seq), e.event),
+      }));
       for (const c of connections) {
         let out = '';
         for (const { e, text } of chunks) if (c.allows(e.secret, e.environment)) out += text;
@@ -76,15 +125,25 @@ export function createSseHub(options: { epoch: string; heartbeatMs: number }): S
       }
     },
     size: () => connections.size,
+    countFor: (tokenId) => byToken.get(tokenId)?.size ?? 0,
+    tokenIds: () => [...byToken.keys()],
+    closeTokens(tokenIds) {
+      let ended = 0;
+      for (const id of tokenIds) {
+        for (const c of [...(byToken.get(id) ?? [])]) {
+          remove(c);
+          endStream(c);
+          ended += 1;
+        }
+      }
+      return ended;
+    },
     closeAll() {
       clearInterval(timer);
       // End, then cut: a client that stopped reading would otherwise hold the shutdown up.
-      for (const c of connections) {
-        c.res.end();
-        const socket = c.res.socket;
-        setImmediate(() => socket?.destroy());
-      }
+      for (const c of connections) endStream(c);
       connections.clear();
+      byToken.clear();
     },
   };
 }

@@ -33,8 +33,11 @@ export function gitWorkTreeOf(dir: string): string | undefined {
 const STATE_GITIGNORE =
   "# Rotor's state: the store and the master key. Never commit them (back the key up elsewhere).\n*\n";
 
-/** Refuses to run over an existing store, naming what to do instead. */
-function assertNoStore(ctx: CommandContext): void {
+/**
+ * Refuses to run over an existing store, naming what to do instead. A lost key is said first
+ * (whatever else init would complain about), as it is what the operator must act on.
+ */
+function assertNoStore(ctx: CommandContext, onlyIfKeyLost: boolean): void {
   const { rotor } = ctx;
   const url = rotor.env.ROTOR_DATABASE_URL;
   const file = url?.startsWith('sqlite:') ? url.slice('sqlite:'.length) : storeFile(rotor.stateDir);
@@ -42,6 +45,7 @@ function assertNoStore(ctx: CommandContext): void {
   const keyPath = join(rotor.stateDir, MASTER_KEY_FILE);
   const keyLost =
     !masterKeyFromEnv({ stateDir: rotor.stateDir, env: rotor.env }) && !existsSync(keyPath);
+  if (onlyIfKeyLost && !keyLost) return;
   throw new RotorError(
     'ERR_ROTOR_STORE_EXISTS',
     keyLost
@@ -53,14 +57,15 @@ function assertNoStore(ctx: CommandContext): void {
 
 export async function initCommand(ctx: CommandContext, options: InitOptions): Promise<number> {
   const { rotor } = ctx;
-  assertNoStore(ctx);
+  assertNoStore(ctx, true);
   const policyExists = existsSync(rotor.policyFile);
   if (policyExists && !options.force) {
     throw new RotorError(
       'ERR_ROTOR_POLICY_EXISTS',
-      `${rotor.policyFile} already exists: edit it, or pass --force to keep it and only create what is missing`,
+      `${rotor.policyFile} already exists: edit it and run \`rotor apply\` (--force keeps it and creates the store and key, when there is no store yet)`,
     );
   }
+  assertNoStore(ctx, false);
   if (!policyExists) writeFileSync(rotor.policyFile, DEFAULT_POLICY_YAML, { flag: 'wx' });
   mkdirSync(rotor.stateDir, { recursive: true, mode: 0o700 });
   const gitTree = gitWorkTreeOf(rotor.stateDir);

@@ -13,6 +13,7 @@ import type { Material } from '../rotation/rotator-contract.js';
 import type { Database } from '../store/schema.js';
 import { insertVersion } from '../vault/versions.js';
 import { assertReadable } from './read-values.js';
+import { assertValueAcceptable } from './value-limits.js';
 
 export interface ImportValueInput {
   secret: string;
@@ -113,13 +114,14 @@ export async function importValue(rotor: Rotor, actor: Actor, input: ImportValue
   const spec = await assertImportable(rotor, secret, environment);
   const now = rotor.clock.now();
   assertRotatedAt(input.rotatedAt, now);
-  // Environment variables cannot carry NUL, whatever the kind.
-  if (value.includes('\0')) throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${secret}: the value contains a NUL byte`);
-  const versionId = newId();
   const rotator = rotor.rotator(spec.kind);
+  // Size, NUL and blank values, whatever the kind, before the kind's own checks.
+  assertValueAcceptable(spec, value, rotator);
+  const versionId = newId();
   const material = rotator.validateImport
     ? await rotator.validateImport({ secret, environment, versionId, config: spec.config, clock: rotor.clock, input: value, emergency: false }, value)
     : genericMaterial(spec, value);
+  if (material.value !== value) assertValueAcceptable(spec, material.value, rotator);
   const master = await rotor.masterKey();
   const store = await rotor.store();
   await store.writeTransaction(async (trx) => {

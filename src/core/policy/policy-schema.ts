@@ -1,6 +1,7 @@
 // The schema of rotor.yaml, built from the rotator registry so each kind validates its own
 // `config:`. The same schema emits the JSON Schema that `rotor schema` prints for editors.
 import { z } from 'zod';
+import { MAX_VALUE_BYTES_LIMIT } from '../delivery/value-limits.js';
 import { parseDuration } from '../duration.js';
 import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { stageListSchema } from '../rotation/stages/stage-schema.js';
@@ -42,6 +43,13 @@ function secretEntry(kinds: readonly string[]) {
     notes: z.string().max(2000).optional(),
     environments: z.array(z.string().regex(ENV_NAME)).min(1).optional().describe('subset of environments (default: all)'),
     config: z.record(z.string(), z.unknown()).optional().describe('kind-specific settings'),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_VALUE_BYTES_LIMIT)
+      .optional()
+      .describe('largest value accepted at import and rotation, in bytes (default 65536)'),
     deploy: stageListSchema.optional().describe('hooks run in each environment right after the new version becomes current'),
     smoke: stageListSchema.optional().describe('smoke tests run after the deploy hooks'),
     health: stageListSchema.optional().describe('health checks run last; any failure rolls the environment back'),

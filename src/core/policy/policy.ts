@@ -27,6 +27,8 @@ export interface SecretSpec {
   window?: MaintenanceWindow;
   /** `false`: never rotated by the scheduler, which sends reminders instead (rotor.yaml `auto: false`). */
   auto?: false;
+  /** The largest value accepted, in bytes (rotor.yaml `maxBytes:`; default 64 KiB). */
+  maxBytes?: number;
 }
 
 /** The app's session store (rotor/tokens), as rotor.yaml `sessions:` names it. */
@@ -128,6 +130,7 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
       stages: Object.freeze(stages),
       ...(entry.window ? { window: normalizeWindow(entry.window) } : {}),
       ...(entry.auto === false ? { auto: false as const } : {}),
+      ...(entry.maxBytes === undefined ? {} : { maxBytes: entry.maxBytes }),
     });
   }
   let sessions: SessionsSpec | undefined;

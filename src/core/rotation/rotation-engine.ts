@@ -19,6 +19,7 @@ import type { Store } from '../store/open-store.js';
 import { destroyVersion, getVersion, insertVersion, openVersion, parseMeta, versionInStage, type VersionRow } from '../vault/versions.js';
 import { sessionRevoker } from '../sessions/open-session-store.js';
 import { assertConsumersCaughtUp } from '../consumers/list-consumers.js';
+import { assertValueAcceptable } from '../delivery/value-limits.js';
 import { acquireLock, lockName } from './lock.js';
 import { runStep, type StepTarget } from './stages/run-step.js';
 import type { StageStep } from './stages/stage-schema.js';
@@ -717,6 +718,7 @@ export function createRotationEngine(deps: EngineDeps) {
       // Operator-supplied values are checked before anything is journaled: a typo is bad
       // input, not a failed rotation, and must leave no trace but the error.
       const early = rotator.source === 'operator' ? await rotator.create(ctx) : undefined;
+      if (early) assertValueAcceptable(spec, early.value, rotator);
       const now = rotor.clock.now();
       await store.writeTransaction(async (trx) => {
         await trx
@@ -753,6 +755,7 @@ export function createRotationEngine(deps: EngineDeps) {
       journaled = true;
       await hook('create:started');
       const material = await timed(spec, environment, 'create', async () => early ?? rotator.create(ctx));
+      assertValueAcceptable(spec, material.value, rotator);
       // apply: the engine stores the pending version, sealed, then the rotator makes it real.
       const done = (step: RotationStep) => ({ actor, spec, environment, step, versionId });
       await journal(store, rotationId, 'apply', 'started', done('create'), async (trx) => {

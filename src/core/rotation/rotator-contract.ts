@@ -87,6 +87,8 @@ export interface RotatorDescriptor<Config = unknown> {
   configSchema: z.ZodType<Config>;
   /** `generated`: the rotator makes the value; `operator`: a person supplies it. */
   source: 'generated' | 'operator';
+  /** Whether an empty or whitespace-only value is a real value of this kind (refused otherwise). */
+  allowsBlank?: boolean;
   create(ctx: RotatorContext<Config>): Promise<Material>;
   /** Makes the material real in the target (no-op for self-contained kinds). Idempotent. */
   apply(ctx: RotatorContext<Config>, material: StoredMaterial): Promise<void>;

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
 import { policyHasUnappliedChanges } from '../../core/policy/apply-policy.js';
+import { problemDetail, problemStatus, rowProblems } from '../../core/status/check.js';
 import { iso, statusRowJson as rowJson } from '../../core/status/status-json.js';
 import { computeStatus, STATUS_STATES, type StatusReport, type StatusRow, type StatusState } from '../../core/status/status.js';
 import type { CommandContext } from '../command-context.js';
@@ -177,6 +178,13 @@ export async function statusCommand(ctx: CommandContext, options: StatusOptions)
     yield* table;
     yield '';
     yield summaryLine(report);
+    // Credentials retire could not end (or kept on purpose): said in words, not only in a state.
+    for (const row of report.rows) {
+      for (const problem of rowProblems(row)) {
+        if (!row.alerts.some((x) => x.problem === problem)) continue;
+        yield `${problemStatus(problem)}: ${row.secret}/${row.environment} ${problemDetail(row, problem)}`;
+      }
+    }
   }
   await writeLines(ctx.io.stdout, lines());
   return 0;

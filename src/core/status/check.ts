@@ -18,13 +18,19 @@ export type PluginStatus = keyof typeof PLUGIN_CODES;
 /** Worst first: the order in which statuses win. */
 export const PLUGIN_PRECEDENCE: readonly PluginStatus[] = ['CRITICAL', 'WARNING', 'UNKNOWN', 'OK'];
 
-export const PROBLEMS = ['overdue', 'failed', 'stuck', 'due', 'due-soon', 'unknown'] as const;
+export const PROBLEMS = ['overdue', 'failed', 'stuck', 'not-revoked', 'sessions-held', 'due', 'due-soon', 'retire-postponed', 'outside-rotation', 'unproven', 'unknown'] as const;
 export type Problem = (typeof PROBLEMS)[number];
+const CORE_PROBLEMS = ['overdue', 'failed', 'stuck', 'due', 'due-soon', 'unknown'] as const;
 
 const PROBLEM_STATUS: Record<Problem, PluginStatus> = {
   overdue: 'CRITICAL',
   failed: 'CRITICAL',
   stuck: 'CRITICAL',
+  'not-revoked': 'CRITICAL',
+  'sessions-held': 'CRITICAL',
+  'retire-postponed': 'WARNING',
+  'outside-rotation': 'WARNING',
+  unproven: 'WARNING',
   due: 'WARNING',
   'due-soon': 'WARNING',
   unknown: 'UNKNOWN',
@@ -34,6 +40,11 @@ const PROBLEM_LABEL: Record<Problem, string> = {
   overdue: 'overdue',
   failed: 'failed',
   stuck: 'stuck rotation',
+  'not-revoked': 'retired credential still valid',
+  'sessions-held': 'retire held by sessions',
+  'retire-postponed': 'retire postponed',
+  'outside-rotation': 'credential outside rotation',
+  unproven: 'revocation unproven',
   due: 'due',
   'due-soon': 'due soon',
   unknown: 'unknown',
@@ -55,7 +66,8 @@ export interface CheckResult {
   code: (typeof PLUGIN_CODES)[PluginStatus];
   /** The one-line plugin output: `ROTOR CRITICAL - 2 overdue, 1 failed; WARNING - 3 due soon | perfdata`. */
   summary: string;
-  counts: Record<Problem, number> & { ok: number; rows: number };
+  /** Always the cadence/rotation problems; credential problems (retire) only when present. */
+  counts: Partial<Record<Problem, number>> & Record<(typeof CORE_PROBLEMS)[number], number> & { ok: number; rows: number };
   problems: CheckProblem[];
 }
 
@@ -66,6 +78,16 @@ export function worstStatus(a: PluginStatus, b: PluginStatus): PluginStatus {
 
 function isoDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** The plugin status of one problem. */
+export function problemStatus(problem: Problem): PluginStatus {
+  return PROBLEM_STATUS[problem];
+}
+
+/** One problem of a row in words, as the check's long output says it. */
+export function problemDetail(row: StatusRow, problem: Problem): string {
+  return describe(row, problem);
 }
 
 function describe(row: StatusRow, problem: Problem): string {
@@ -82,6 +104,11 @@ function describe(row: StatusRow, problem: Problem): string {
       return `rotation ${row.rotation!.id} stuck at ${row.rotation!.step} since ${new Date(row.rotation!.updatedAt).toISOString()}: run \`rotor resume\``;
     case 'unknown':
       return row.currentSince === null ? 'no current version' : 'last rotation date unknown';
+    default:
+      return row.alerts
+        .filter((a) => a.problem === problem)
+        .map((a) => a.detail)
+        .join(' | ');
   }
 }
 
@@ -94,6 +121,7 @@ export function rowProblems(row: StatusRow): Problem[] {
   if (row.ageState === 'due') found.push('due');
   if (row.ageState === 'due-soon') found.push('due-soon');
   if (row.ageState === 'unknown') found.push('unknown');
+  for (const a of row.alerts) if (!found.includes(a.problem)) found.push(a.problem);
   return found;
 }
 
@@ -105,7 +133,7 @@ export function rowProblems(row: StatusRow): Problem[] {
  * process.exitCode = result.code; // 2 when anything is overdue
  */
 export function evaluateCheck(report: StatusReport, options: { asOf?: string } = {}): CheckResult {
-  const counts = { overdue: 0, failed: 0, stuck: 0, due: 0, 'due-soon': 0, unknown: 0, ok: 0, rows: report.rows.length };
+  const counts: CheckResult['counts'] = { overdue: 0, failed: 0, stuck: 0, due: 0, 'due-soon': 0, unknown: 0, ok: 0, rows: report.rows.length };
   // One bucket per plugin status keeps the result worst-first without a sort.
   const buckets: Record<PluginStatus, CheckProblem[]> = { CRITICAL: [], WARNING: [], UNKNOWN: [], OK: [] };
   let status: PluginStatus = 'OK';
@@ -113,7 +141,7 @@ export function evaluateCheck(report: StatusReport, options: { asOf?: string } =
     const found = rowProblems(row);
     if (found.length === 0) counts.ok++;
     for (const problem of found) {
-      counts[problem]++;
+      counts[problem] = (counts[problem] ?? 0) + 1;
       const problemStatus = PROBLEM_STATUS[problem];
       status = worstStatus(status, problemStatus);
       buckets[problemStatus].push({ secret: row.secret, environment: row.environment, problem, status: problemStatus, detail: describe(row, problem) });
@@ -123,7 +151,7 @@ export function evaluateCheck(report: StatusReport, options: { asOf?: string } =
 
   const sections: string[] = [];
   for (const section of PLUGIN_PRECEDENCE) {
-    const parts = PROBLEMS.filter((p) => PROBLEM_STATUS[p] === section && counts[p] > 0).map((p) => `${counts[p]} ${PROBLEM_LABEL[p]}`);
+    const parts = PROBLEMS.filter((p) => PROBLEM_STATUS[p] === section && (counts[p] ?? 0) > 0).map((p) => `${counts[p]} ${PROBLEM_LABEL[p]}`);
     if (parts.length > 0) sections.push(`${section === status ? '' : `${section} - `}${parts.join(', ')}`);
   }
   let text: string;

@@ -34,6 +34,7 @@ export function statusRowJson(row: StatusRow) {
       stuck: row.rotation.stuck,
       ...(row.rotation.state === 'waiting' ? { promoteAfter: iso(row.rotation.promoteAfter) } : {}),
     },
+    ...(row.alerts.length ? { alerts: row.alerts } : {}),
   };
 }
 

@@ -32,6 +32,7 @@ import { RotorError } from '../errors.js';
 import type { Cadence, SecretSpec } from '../policy/policy.js';
 import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
 import type { Database, RotationState, RotationStep } from '../store/schema.js';
+import { loadCredentialAlerts, type CredentialAlert } from './credential-alerts.js';
 
 export const STATUS_STATES = ['ok', 'due-soon', 'due', 'overdue', 'unknown', 'in-grace', 'rotating', 'failed'] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
@@ -79,7 +80,11 @@ export interface StatusRow {
   graceUntil: number | null;
   /** The latest rotation of this secret in this environment when it did not succeed (running, failed, rolled back); null when the last one succeeded or none ran. */
   rotation: RotationInfo | null;
+  /** Credentials retire could not end or kept on purpose (credential-alerts.ts); usually empty. */
+  alerts: readonly CredentialAlert[];
 }
+
+const NO_ALERTS: readonly CredentialAlert[] = [];
 
 export interface StatusSummary {
   total: number;
@@ -283,6 +288,8 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
   const current = await loadCurrent(db, scope);
   const grace = await loadGrace(db, scope, at);
   const rotations = await loadUnfinishedRotations(db, scope, now);
+  const keeps = new Set(secrets.filter((s) => s.spec.includes('"keepOriginalLogin":true')).map((s) => s.name));
+  const alerts = await loadCredentialAlerts(db, at, (name) => keeps.has(name));
   const hasMasterKey = secrets.some((s) => s.kind === MASTER_KEY_KIND);
   const masterRotatedText = hasMasterKey
     ? (await db.selectFrom('meta').select('value').where('key', '=', MASTER_KEY_ROTATED_AT).executeTakeFirst())?.value
@@ -358,6 +365,7 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
         overdueAt,
         graceUntil,
         rotation,
+        alerts: alerts.get(`${s.name}\u0000${environment}`) ?? NO_ALERTS,
       });
     }
   }

@@ -1,0 +1,116 @@
+// Credentials whose end Rotor could not finish or chose not to, read from what retire recorded on
+// the versions (see rotation/retire-proof.ts), for `rotor status`/`check`:
+// - not-revoked (CRITICAL): the latest retire proof of the pair found the retired credential still
+//   logging in. A later proven refusal for the same pair clears it.
+// - unproven (WARNING): the latest retire could not ask the server.
+// - outside-rotation (WARNING): a login kept valid on purpose (`keepOriginalLogin: true`), as long
+//   as rotor.yaml still says so.
+// - retire-postponed (WARNING): a previous version past its grace window whose retire waits for
+//   live sessions, named; sessions-held (CRITICAL) once `drain.within` has passed too.
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+
+export type CredentialProblem =
+  'not-revoked' | 'sessions-held' | 'unproven' | 'outside-rotation' | 'retire-postponed';
+
+export interface CredentialAlert {
+  problem: CredentialProblem;
+  versionId: string;
+  detail: string;
+}
+
+const DEFAULT_DRAIN_WITHIN_MS = 24 * 3_600_000;
+
+interface Session {
+  application: string;
+  address: string;
+  ageSeconds: number;
+}
+
+function sessionsText(json: unknown): string {
+  let list: Session[] = [];
+  try {
+    list = typeof json === 'string' ? (JSON.parse(json) as Session[]) : [];
+  } catch {
+    list = [];
+  }
+  return list
+    .map(
+      (s) =>
+        `application "${s.application || '(none)'}" from ${s.address || 'local socket'}, ${Math.floor(s.ageSeconds / 60)} min old when last seen`,
+    )
+    .join('; ');
+}
+
+/** Alerts per `secret\u0000environment`, for the secrets in `keepOriginal` (those whose policy keeps the original login). */
+export async function loadCredentialAlerts(
+  db: Kysely<Database>,
+  at: number,
+  keepOriginal: (secret: string) => boolean,
+): Promise<Map<string, CredentialAlert[]>> {
+  const rows = await db
+    .selectFrom('versions')
+    .select(['id', 'secret', 'environment', 'stage', 'meta', 'retire_at', 'retired_at'])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('stage', '=', 'retired'), eb('meta', 'like', '%"retireProof"%')]),
+        eb.and([eb('stage', '=', 'previous'), eb('meta', 'like', '%"drainSessions"%')]),
+      ]),
+    )
+    .orderBy('retired_at')
+    .execute();
+  const out = new Map<string, CredentialAlert[]>();
+  const latestProof = new Map<string, { id: string; state: string; detail: string }>();
+  const add = (key: string, alert: CredentialAlert) =>
+    out.set(key, [...(out.get(key) ?? []), alert]);
+  for (const row of rows) {
+    const key = `${row.secret}\u0000${row.environment}`;
+    const meta = JSON.parse(row.meta) as Record<string, unknown>;
+    if (row.stage === 'retired') {
+      const state = String(meta.retireProof);
+      const detail = String(meta.retireProofDetail ?? '');
+      if (state === 'kept') {
+        if (keepOriginal(row.secret))
+          add(key, {
+            problem: 'outside-rotation',
+            versionId: row.id,
+            detail: `credential outside rotation: ${detail}`,
+          });
+      } else latestProof.set(key, { id: row.id, state, detail });
+      continue;
+    }
+    if (row.retire_at === null || row.retire_at > at) continue;
+    const withinMs =
+      typeof meta.drainWithinMs === 'number' ? meta.drainWithinMs : DEFAULT_DRAIN_WITHIN_MS;
+    const since = new Date(row.retire_at).toISOString();
+    const sessions = sessionsText(meta.drainSessions);
+    if (at >= row.retire_at + withinMs) {
+      add(key, {
+        problem: 'sessions-held',
+        versionId: row.id,
+        detail: `version ${row.id} is still valid: its grace window ended ${since} and live sessions still hold its retire past drain.within: ${sessions} (end them, rotor retire --force, or drain.then: terminate)`,
+      });
+    } else {
+      add(key, {
+        problem: 'retire-postponed',
+        versionId: row.id,
+        detail: `retire of version ${row.id} postponed since ${since} by live sessions: ${sessions}`,
+      });
+    }
+  }
+  for (const [key, proof] of latestProof) {
+    if (proof.state === 'accepted')
+      add(key, {
+        problem: 'not-revoked',
+        versionId: proof.id,
+        detail: `retired version ${proof.id}: ${proof.detail}`,
+      });
+    if (proof.state === 'unproven')
+      add(key, {
+        problem: 'unproven',
+        versionId: proof.id,
+        detail: `retired version ${proof.id}: ${proof.detail}`,
+      });
+  }
+  return out;
+}

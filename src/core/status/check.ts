@@ -20,7 +20,8 @@ export const PLUGIN_PRECEDENCE: readonly PluginStatus[] = ['CRITICAL', 'WARNING'
 
 export const PROBLEMS = ['overdue', 'failed', 'stuck', 'not-revoked', 'sessions-held', 'due', 'due-soon', 'retire-postponed', 'outside-rotation', 'unproven', 'unknown'] as const;
 export type Problem = (typeof PROBLEMS)[number];
-const CORE_PROBLEMS = ['overdue', 'failed', 'stuck', 'due', 'due-soon', 'unknown'] as const;
+/** The problems every check result counts, even at 0 (the JSON shape monitoring parses). */
+type CoreProblem = 'overdue' | 'failed' | 'stuck' | 'due' | 'due-soon' | 'unknown';
 
 const PROBLEM_STATUS: Record<Problem, PluginStatus> = {
   overdue: 'CRITICAL',
@@ -67,7 +68,7 @@ export interface CheckResult {
   /** The one-line plugin output: `ROTOR CRITICAL - 2 overdue, 1 failed; WARNING - 3 due soon | perfdata`. */
   summary: string;
   /** Always the cadence/rotation problems; credential problems (retire) only when present. */
-  counts: Partial<Record<Problem, number>> & Record<(typeof CORE_PROBLEMS)[number], number> & { ok: number; rows: number };
+  counts: Partial<Record<Problem, number>> & Record<CoreProblem, number> & { ok: number; rows: number };
   problems: CheckProblem[];
 }
 

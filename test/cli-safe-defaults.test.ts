@@ -1,43 +1,10 @@
 // Safe defaults of the first hour (issue 11 §3): init inside git, a lost master key, value
 // limits, blank and multi-line values.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/program.js';
-import type { CliIo } from '../src/cli/io.js';
-
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-class Sink extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void) {
-    this.text += chunk.toString();
-    cb();
-  }
-}
-
-function freshDir(): string {
-  return mkdtempSync(join(tmpdir(), 'rotor-safe-'));
-}
-
-async function cli(dir: string, argv: string[], stdin = ''): Promise<Captured> {
-  const stdout = new Sink();
-  const stderr = new Sink();
-  const input = new PassThrough() as PassThrough & { isTTY?: boolean };
-  input.isTTY = false;
-  input.end(stdin);
-  const env = { ROTOR_OPERATOR: 'tester', PATH: process.env.PATH, HOME: dir, NO_COLOR: '1' };
-  const io: CliIo = { stdout, stderr, stdin: input, env, cwd: dir };
-  const code = await runCli(argv, { io });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+import { addSecrets, cli, freshDir, MAIN } from './helpers/in-process-cli.js';
 
 function git(dir: string, ...args: string[]): string {
   const out = spawnSync('git', args, {
@@ -151,12 +118,6 @@ const SERVICE_ACCOUNT = JSON.stringify(
   null,
   2,
 );
-
-/** Adds entries under `secrets:` in the rotor.yaml init wrote. */
-function addSecrets(dir: string, yaml: string): void {
-  const file = join(dir, 'rotor.yaml');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('\nsecrets:\n', `\nsecrets:\n${yaml}`));
-}
 
 async function project(extraYaml = ''): Promise<string> {
   const dir = freshDir();
@@ -272,8 +233,6 @@ describe('value limits', () => {
     expect(await storedCounts(dir)).toEqual({ versions: 1, rotations: 0 });
   });
 });
-
-const MAIN = join(process.cwd(), 'dist', 'cli', 'main.js');
 
 describe('multi-line values', () => {
   it('import accepts a PEM key and service-account JSON; run, export (every format) and get return them exactly', async () => {

@@ -9,10 +9,22 @@ export interface CliIo {
   stdin: Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /**
+   * Ends the process at once (a Ctrl-C in the middle of a rotation). Only a real process has
+   * it; commands run in-process by tests do not, and keep their host's signal handling.
+   */
+  exit?: (code: number) => void;
 }
 
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+    exit: (code) => process.exit(code),
+  };
 }
 
 /** Colours only on a terminal, and never when NO_COLOR is set. */
@@ -33,10 +45,14 @@ export function printJson(io: CliIo, value: unknown): void {
 export function formatTable(headers: string[], rows: string[][]): string {
   // eslint-disable-next-line no-control-regex
   const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
-  const widths = headers.map((h, i) => rows.reduce((w, r) => Math.max(w, visible(r[i] ?? '')), h.length));
+  const widths = headers.map((h, i) =>
+    rows.reduce((w, r) => Math.max(w, visible(r[i] ?? '')), h.length),
+  );
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - visible(c)))))
+      .map((c, i) =>
+        i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - visible(c))),
+      )
       .join('  ')
       .trimEnd();
   const out = [line(headers)];

@@ -2,9 +2,14 @@
 // each step is shown as it runs; `--json` prints one result instead.
 import type { Command } from 'commander';
 import { RotorError } from '../../core/errors.js';
-import { createRotationEngine, type ProgressEvent, type RotateResult } from '../../core/rotation/rotation-engine.js';
+import {
+  createRotationEngine,
+  type ProgressEvent,
+  type RotateResult,
+} from '../../core/rotation/rotation-engine.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, print, printJson, type CliIo } from '../io.js';
+import { onInterrupt } from '../interrupt.js';
 import type { Wrap } from '../program.js';
 import { readSecretInput } from '../secret-input.js';
 
@@ -21,8 +26,12 @@ function progressPrinter(io: CliIo, enabled: boolean): (e: ProgressEvent) => voi
   return (e) => {
     if (!enabled || e.phase === 'start') return;
     const mark = e.phase === 'done' ? c.green('✓') : c.red('✗');
-    const ms = e.ms === undefined ? '' : c.dim(` ${e.ms < 1 ? e.ms.toFixed(2) : e.ms.toFixed(0)} ms`);
-    print(io, `  ${mark} ${e.environment.padEnd(12)} ${e.step.padEnd(9)}${ms}${e.detail ? `  ${e.phase === 'failed' ? c.red(e.detail) : c.dim(e.detail)}` : ''}`);
+    const ms =
+      e.ms === undefined ? '' : c.dim(` ${e.ms < 1 ? e.ms.toFixed(2) : e.ms.toFixed(0)} ms`);
+    print(
+      io,
+      `  ${mark} ${e.environment.padEnd(12)} ${e.step.padEnd(9)}${ms}${e.detail ? `  ${e.phase === 'failed' ? c.red(e.detail) : c.dim(e.detail)}` : ''}`,
+    );
   };
 }
 
@@ -30,22 +39,42 @@ export function describeResult(io: CliIo, result: RotateResult): void {
   const c = colors(io);
   for (const r of result.results) {
     if (r.outcome === 'succeeded') {
-      const grace = r.graceUntil ? `previous accepted until ${r.graceUntil}` : r.previousVersionId ? 'previous version revoked' : 'first version';
-      print(io, `${c.green('rotated')} ${result.secret} in ${r.environment}: version ${r.versionId} is current; ${grace}`);
+      const grace = r.graceUntil
+        ? `previous accepted until ${r.graceUntil}`
+        : r.previousVersionId
+          ? 'previous version revoked'
+          : 'first version';
+      print(
+        io,
+        `${c.green('rotated')} ${result.secret} in ${r.environment}: version ${r.versionId} is current; ${grace}`,
+      );
       for (const action of r.emergencyActions ?? []) print(io, `  ${c.yellow('!')} ${action}`);
     } else if (r.outcome === 'standby') {
-      print(io, `${c.cyan('standby')} ${result.secret} in ${r.environment}: version ${r.versionId} is published and may become current from ${r.promoteAfter}; run \`rotor rotate ${result.secret} --env ${r.environment}\` (or \`rotor resume\`) then`);
+      print(
+        io,
+        `${c.cyan('standby')} ${result.secret} in ${r.environment}: version ${r.versionId} is published and may become current from ${r.promoteAfter}; run \`rotor rotate ${result.secret} --env ${r.environment}\` (or \`rotor resume\`) then`,
+      );
     } else if (r.outcome === 'waiting') {
       print(io, `${c.yellow('waiting')} ${result.secret} in ${r.environment}: ${r.error?.message}`);
     } else if (r.outcome === 'failed') {
-      print(io, `${c.red('failed')}  ${result.secret} in ${r.environment}: ${r.error?.code}: ${r.error?.message}`);
+      print(
+        io,
+        `${c.red('failed')}  ${result.secret} in ${r.environment}: ${r.error?.code}: ${r.error?.message}`,
+      );
     } else {
-      print(io, `${c.dim('skipped')} ${result.secret} in ${r.environment}: an earlier environment ${result.results.some((x) => x.outcome === 'waiting') ? 'is still waiting' : 'failed'}`);
+      print(
+        io,
+        `${c.dim('skipped')} ${result.secret} in ${r.environment}: an earlier environment ${result.results.some((x) => x.outcome === 'waiting') ? 'is still waiting' : 'failed'}`,
+      );
     }
   }
 }
 
-export async function rotateCommand(ctx: CommandContext, options: RotateOptions, name: string): Promise<number> {
+export async function rotateCommand(
+  ctx: CommandContext,
+  options: RotateOptions,
+  name: string,
+): Promise<number> {
   const { rotor, io } = ctx;
   const spec = rotor.secret(name);
   const environments = options.env ? [options.env] : undefined;
@@ -55,7 +84,10 @@ export async function rotateCommand(ctx: CommandContext, options: RotateOptions,
   if (rotator.source === 'operator') {
     const envCount = environments?.length ?? spec.environments.length;
     if (envCount > 1 && !io.stdin.isTTY) {
-      throw new RotorError('ERR_ROTOR_CLI_USAGE', `${name} is a ${spec.kind} secret with a value per environment: pass --env to say which one this value is for`);
+      throw new RotorError(
+        'ERR_ROTOR_CLI_USAGE',
+        `${name} is a ${spec.kind} secret with a value per environment: pass --env to say which one this value is for`,
+      );
     }
     const instructions = (spec.config as { instructions?: string } | undefined)?.instructions;
     input = (env: string) =>
@@ -65,16 +97,42 @@ export async function rotateCommand(ctx: CommandContext, options: RotateOptions,
       });
   }
   const tty = Boolean(io.stdout.isTTY) && !options.json;
-  const engine = createRotationEngine({ rotor, onProgress: progressPrinter(io, tty) });
-  if (!options.json) print(io, `${options.emergency ? 'EMERGENCY rotation' : 'rotating'} ${name} (${spec.kind})  request ${ctx.actor.requestId}`);
-  const result = await engine.rotate(ctx.actor, {
-    secret: name,
-    ...(environments ? { environments } : {}),
-    method: ctx.actor.method,
-    emergency: Boolean(options.emergency),
-    ...(options.reason ? { reason: options.reason } : {}),
-    ...(input ? { input } : {}),
+  const printProgress = progressPrinter(io, tty);
+  // The environment whose rotation is journaled and not yet finished, for the Ctrl-C message.
+  let inFlight: string | undefined;
+  const engine = createRotationEngine({
+    rotor,
+    onProgress: (e) => {
+      inFlight = e.environment;
+      printProgress(e);
+    },
   });
+  if (!options.json)
+    print(
+      io,
+      `${options.emergency ? 'EMERGENCY rotation' : 'rotating'} ${name} (${spec.kind})  request ${ctx.actor.requestId}`,
+    );
+  const removeInterrupt = onInterrupt(io, () =>
+    inFlight === undefined
+      ? ['no rotation had started: nothing was changed']
+      : [
+          `the rotation of ${name} in ${inFlight} was interrupted; its journal is kept`,
+          'run `rotor resume` to finish it (if it passed verify) or roll it back (if not)',
+        ],
+  );
+  let result: RotateResult;
+  try {
+    result = await engine.rotate(ctx.actor, {
+      secret: name,
+      ...(environments ? { environments } : {}),
+      method: ctx.actor.method,
+      emergency: Boolean(options.emergency),
+      ...(options.reason ? { reason: options.reason } : {}),
+      ...(input ? { input } : {}),
+    });
+  } finally {
+    removeInterrupt();
+  }
   if (options.json) printJson(io, { ...result, requestId: ctx.actor.requestId });
   else describeResult(io, result);
   return result.ok ? 0 : 1;

@@ -9,6 +9,7 @@ import { createHmac } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RotorError, isRotorError } from '../../errors.js';
+import { hookProcessesStopping, signalHookGroup, trackHookProcess } from './hook-processes.js';
 import { createOutputMasker } from './mask-output.js';
 import type { StageStep } from './stage-schema.js';
 
@@ -113,7 +114,10 @@ function runCommand(
       cwd: resolve(deps.baseDir, step.cwd ?? '.'),
       env: childEnv(step, target, deps.env),
       stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group: a timeout or Ctrl-C stops the hook and everything it started.
+      detached: true,
     });
+    const untrack = trackHookProcess(child.pid);
     let output = '';
     // Decoded as streams, so a character split across two chunks is not mangled (and missed by the mask).
     child.stdout.setEncoding('utf8');
@@ -126,11 +130,13 @@ function runCommand(
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+      if (!signalHookGroup(child.pid!, 'SIGTERM')) child.kill('SIGTERM');
+      setTimeout(() => signalHookGroup(child.pid!, 'SIGKILL') || child.kill('SIGKILL'), 2000).unref();
     }, step.timeoutMs);
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
+      untrack();
+      if (hookProcessesStopping()) return; // exiting: the journal stays where it is
       fail(
         new RotorError(
           'ERR_ROTOR_STAGE_FAILED',
@@ -142,6 +148,8 @@ function runCommand(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      untrack();
+      if (hookProcessesStopping()) return; // exiting: the journal stays where it is
       // Masked before it is cut to length, so the cut cannot expose a run the mask would have caught.
       const tail = maskerFor(target)(output.trim()).slice(-OUTPUT_TAIL);
       if (timedOut)

@@ -7,5 +7,6 @@ import { manualRotator } from './manual.js';
 import { mysqlRotator } from './mysql.js';
 import { postgresRotator } from './postgres.js';
 import { randomRotator } from './random.js';
+import { smtpRotator } from './smtp.js';
 
-export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator, jwtKeypairRotator, mysqlRotator, postgresRotator, awsIamAccessKeyRotator];
+export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator, jwtKeypairRotator, mysqlRotator, postgresRotator, awsIamAccessKeyRotator, smtpRotator];

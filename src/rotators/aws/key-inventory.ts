@@ -90,7 +90,10 @@ export async function inventory(
             ? 'unknown'
             : inactive
               ? 'leftover'
-              : 'interrupted';
+              : // Active and ours: an interrupted rotation's only if made to succeed the current key.
+                tag?.after === currentId
+                ? 'interrupted'
+                : 'unknown';
     return {
       id,
       status: k.Status === 'Inactive' ? 'Inactive' : 'Active',

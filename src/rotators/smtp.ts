@@ -1,0 +1,93 @@
+// `smtp`: an application's SMTP credential, rotated at the provider by an adapter (ses, sendgrid,
+// mailgun; see smtp/*-adapter.ts). Whatever the adapter, a new credential must pass a real SMTP
+// AUTH over TLS against the configured server before it is promoted, and a retired one must be
+// refused by that server (535) before the retire counts. The value is {"username","password"};
+// `config.variables` also delivers the halves (SMTP_USER, SMTP_PASSWORD).
+import { RotorError } from '../core/errors.js';
+import {
+  defineRotator,
+  type RotatorContext,
+  type StoredMaterial,
+} from '../core/rotation/rotator-contract.js';
+import { mailgunAdapter } from './smtp/mailgun-adapter.js';
+import { sendgridAdapter } from './smtp/sendgrid-adapter.js';
+import { sesAdapter } from './smtp/ses-adapter.js';
+import type { SmtpAdapter } from './smtp/smtp-adapter.js';
+import { smtpConfigSchema, type SmtpConfig } from './smtp/smtp-config.js';
+import { parseSmtpValue, smtpLoginUntil } from './smtp/smtp-login.js';
+
+type Ctx = RotatorContext<SmtpConfig>;
+
+const ADAPTERS = { ses: sesAdapter, sendgrid: sendgridAdapter, mailgun: mailgunAdapter } as const;
+
+function adapterOf(ctx: Ctx): SmtpAdapter<SmtpConfig> {
+  return ADAPTERS[ctx.config.adapter] as unknown as SmtpAdapter<SmtpConfig>;
+}
+
+function credentialOf(ctx: Ctx, material: StoredMaterial) {
+  return parseSmtpValue(
+    material.value,
+    `${ctx.secret}/${ctx.environment} version ${material.versionId}`,
+  );
+}
+
+const where = (ctx: Ctx) => `${ctx.config.smtp.host}:${ctx.config.smtp.port}`;
+
+export const smtpRotator = defineRotator({
+  kind: 'smtp',
+  summary:
+    'SMTP credential at SES, SendGrid or Mailgun: made by the provider API, SMTP AUTH over TLS before promotion, refused after retire',
+  source: 'generated',
+  configSchema: smtpConfigSchema,
+  create: (ctx) => adapterOf(ctx).create(ctx),
+  apply: (ctx, material) => adapterOf(ctx).apply(ctx, material),
+  async verify(ctx, material) {
+    const credential = credentialOf(ctx, material);
+    const answer = await smtpLoginUntil(ctx, credential, true);
+    if (!answer.accepted) {
+      throw new RotorError(
+        'ERR_ROTOR_VERIFY_FAILED',
+        `${ctx.secret}/${ctx.environment}: SMTP AUTH at ${where(ctx)} refused the new ${ctx.config.adapter} credential for ${credential.username} after ${answer.attempts} attempt(s) (${answer.reply}); it was not promoted`,
+        {
+          details: {
+            host: ctx.config.smtp.host,
+            adapter: ctx.config.adapter,
+            attempts: answer.attempts,
+          },
+        },
+      );
+    }
+  },
+  async retire(ctx, old) {
+    const adapter = adapterOf(ctx);
+    await adapter.revoke(ctx, old);
+    const answer = await smtpLoginUntil(ctx, credentialOf(ctx, old), false);
+    if (answer.accepted) {
+      throw new RotorError(
+        'ERR_ROTOR_PROVIDER_REVOKE_UNPROVEN',
+        `${ctx.secret}/${ctx.environment}: the retired ${ctx.config.adapter} credential was revoked at the provider but SMTP AUTH at ${where(ctx)} still accepted it after ${answer.attempts} attempt(s); it stays the previous version and the next retire tries again`,
+        { details: { host: ctx.config.smtp.host, adapter: ctx.config.adapter } },
+      );
+    }
+    await adapter.afterProof?.(ctx, old);
+  },
+  async emergencyActions(ctx) {
+    return [`${adapterOf(ctx).emergencyNote(ctx)}; SMTP AUTH at ${where(ctx)} refuses it`];
+  },
+  deliveredParts(config, value) {
+    if (!config.variables) return [];
+    try {
+      const c = parseSmtpValue(value, 'value');
+      return [
+        { variable: config.variables.username, value: c.username },
+        { variable: config.variables.password, value: c.password },
+      ];
+    } catch {
+      return [];
+    }
+  },
+  async validateImport(ctx, value) {
+    const c = parseSmtpValue(value, ctx.secret);
+    return { value, meta: { adapter: ctx.config.adapter, username: c.username, imported: true } };
+  },
+});

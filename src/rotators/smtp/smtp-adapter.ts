@@ -1,0 +1,16 @@
+// What differs between SMTP providers: how a credential is made, made real and revoked. The
+// `smtp` kind does the rest the same way for all (SMTP AUTH before promotion, proof after retire).
+import type {
+  Material,
+  RotatorContext,
+  StoredMaterial,
+} from '../../core/rotation/rotator-contract.js';
+
+export interface SmtpAdapter<Config> {
+  create(ctx: RotatorContext<Config>): Promise<Material>;
+  apply(ctx: RotatorContext<Config>, material: StoredMaterial): Promise<void>;
+  revoke(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
+  /** Runs after the proof of revocation (SES: delete IAM keys inactive too long). */
+  afterProof?(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
+  emergencyNote(ctx: RotatorContext<Config>): string;
+}

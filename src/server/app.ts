@@ -17,6 +17,7 @@ import { createSecretReadPath, type SecretReadPath } from './read-path/secret-re
 import { eventsPlugin } from './events/events-plugin.js';
 import { dashboardPlugin } from './dashboard/dashboard-plugin.js';
 import { routesPlugin, type ServerDeps } from './route-def.js';
+import { serializeRequest } from './log-redaction.js';
 import { createRequestLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import { API_ROUTES } from './routes/index.js';
 
@@ -94,7 +95,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const authenticate = createAuthenticate(getAuthenticator);
 
   const fastifyOptions: FastifyServerOptions = {
-    loggerInstance: rotor.logger.child({ component: 'server' }),
+    // The request serializer redacts credentials in URLs (feed tokens, ?token=…): log-redaction.ts.
+    loggerInstance: rotor.logger.child({ component: 'server' }, { serializers: { req: serializeRequest } }),
     logController: new LogController({ disableRequestLogging: options.requestLogging === false, requestIdLogLabel: 'requestId' }),
     bodyLimit: options.bodyLimit ?? BODY_LIMIT,
     genReqId: () => randomUUID(),

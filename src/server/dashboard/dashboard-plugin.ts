@@ -23,6 +23,7 @@ import { MASTER_KEY_KIND } from '../../core/policy/policy-schema.js';
 import { createRotationEngine, type RotationEngine } from '../../core/rotation/rotation-engine.js';
 import { computeStatus, STATUS_STATES, type StatusState } from '../../core/status/status.js';
 import { INFO_COLUMNS } from '../../core/vault/versions.js';
+import { redactUrl } from '../log-redaction.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './dashboard-assets.js';
 import { icsFeed } from './ics-feed.js';
@@ -151,7 +152,7 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
     const session = await sessionOf(request);
     const ok = session !== undefined && !crossSite(request) && (await checkCsrf(await store(), session, formOf(request).csrf));
     if (!ok) {
-      request.log.warn({ url: request.url, signedIn: session !== undefined }, 'dashboard: form refused (CSRF)');
+      request.log.warn({ url: redactUrl(request.url), signedIn: session !== undefined }, 'dashboard: form refused (CSRF)');
       return sendHtml(reply, 403, errorPage(undefined, base, 'Forbidden', CSRF_MESSAGE));
     }
     sessions.set(request, session);
@@ -353,16 +354,24 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
   app.post('/calendar/feed-token', { preHandler: requireForm }, async (request, reply) => {
     const token = await createFeedToken(await store(), clock, actorOf(request, sessionFor(request)));
     const origin = `${request.protocol}://${request.host}`;
-    return calendar(request, reply, 200, `${origin}${base}/calendar.ics?token=${token}`);
+    // The path form: no query string, which proxies and access logs print more often than paths.
+    return calendar(request, reply, 200, `${origin}${base}/calendar/feed/${token}.ics`);
   });
-  app.get('/calendar.ics', async (request, reply) => {
-    const token = (request.query as { token?: string }).token;
+  // Either form of the feed: /calendar.ics (a session, or ?token= as before) and
+  // /calendar/feed/<token>.ics. The request log shows neither token (log-redaction.ts).
+  const feed = async (request: FastifyRequest, reply: FastifyReply, token: string | undefined) => {
     const s = await store();
     const operator = token ? await operatorForFeedToken(s, token) : (await sessionOf(request))?.operator;
     if (!operator) return reply.code(401).type('text/plain; charset=utf-8').send('A calendar feed needs a feed token (make one on the Calendar page) or a signed-in session.\n');
     const report = await computeStatus(s, { now: clock.now() });
     const origin = `${request.protocol}://${request.host}`;
     return reply.type('text/calendar; charset=utf-8').header('content-disposition', 'inline; filename="rotor.ics"').send(icsFeed(report.rows, clock.now(), { dashboardUrl: `${origin}${base}` }));
+  };
+  app.get('/calendar.ics', (request, reply) => feed(request, reply, (request.query as { token?: string }).token));
+  app.get('/calendar/feed/:file', (request, reply) => {
+    const file = (request.params as { file: string }).file;
+    // Only the token's own shape: anything else is the same 401 as a wrong token.
+    return feed(request, reply, file.endsWith('.ics') ? file.slice(0, -4) : 'rfeed_invalid');
   });
 
   // Errors on dashboard pages are pages, not JSON; the message names the code, never a value.

@@ -1,0 +1,58 @@
+// What the request log may say about a URL. Credentials travel in URLs more often than they
+// should (a calendar app can only subscribe to a URL, so the feed token is in it), and request
+// logs end up in log shippers and tickets. So the request serializer writes the URL with:
+// - every Rotor token shape (rtr_…, rfeed_…) replaced, wherever it stands (path or query);
+// - the value of every query parameter whose name suggests a credential replaced.
+// The method, host and address stay, so a line still says who asked for what.
+import type { FastifyRequest } from 'fastify';
+
+export const REDACTED = '[redacted]';
+
+/** API tokens and feed tokens, wherever they appear (also partly, e.g. a cut-off copy). */
+const TOKEN_SHAPES = /rtr_[0-9a-fA-F]{4,}(?:_[A-Za-z0-9_-]*)?|rfeed_[A-Za-z0-9_-]+/g;
+
+/** Query parameter names that carry credentials (token, access_token, api_key, password, code…). */
+const CREDENTIAL_PARAM =
+  /token|secret|pass|pwd|key|auth|sig|session|csrf|code|jwt|credential|cookie|otp/i;
+
+function decodedName(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * The URL as it may be logged.
+ *
+ * @example
+ * redactUrl('/dashboard/calendar.ics?token=rfeed_abc'); // '/dashboard/calendar.ics?token=[redacted]'
+ */
+export function redactUrl(url: string): string {
+  let out = url;
+  if (out.includes('rtr_') || out.includes('rfeed_')) out = out.replace(TOKEN_SHAPES, REDACTED);
+  const q = out.indexOf('?');
+  if (q < 0) return out;
+  const params = out
+    .slice(q + 1)
+    .split('&')
+    .map((part) => {
+      const eq = part.indexOf('=');
+      const name = eq < 0 ? part : part.slice(0, eq);
+      return eq >= 0 && CREDENTIAL_PARAM.test(decodedName(name)) ? `${name}=${REDACTED}` : part;
+    });
+  return `${out.slice(0, q)}?${params.join('&')}`;
+}
+
+/** Fastify's request serializer (same fields) with the URL redacted. */
+export function serializeRequest(request: FastifyRequest): Record<string, unknown> {
+  return {
+    method: request.method,
+    url: redactUrl(request.url),
+    version: request.headers?.['accept-version'],
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
+}

@@ -455,6 +455,16 @@ export const mysqlRotator = defineRotator({
             { details: { property: 'host', host: replaced.host, userHost: c.userHost } },
           );
         }
+        // A client-certificate requirement would be copied, but Rotor has no certificate to prove
+        // the new login works with: refuse up front rather than promote an unverified login.
+        const p = replaced && (await propertiesOf(db, replaced.user, replaced.host));
+        if (p?.require && /X509|ISSUER|SUBJECT/.test(p.require)) {
+          throw new RotorError(
+            'ERR_ROTOR_ROTATOR_CONFIG',
+            `${ctx.secret}/${ctx.environment}: ${replaced!.user}@'${replaced!.host}' has REQUIRE ${p.require}, a client-certificate requirement Rotor cannot verify (it logs in with a password only); nothing was changed`,
+            { details: { property: 'REQUIRE', require: p.require } },
+          );
+        }
       });
     }
     return {

@@ -13,8 +13,9 @@ export interface PrivateMariadb {
   port: number;
   /** root over TCP (no password, TLS not required for root). */
   rootUrl: string;
-  /** The test CA, for clients that verify the server. */
+  /** The test CA, for clients that verify the server, and its file. */
   ca: string;
+  caPath: string;
   stop(): Promise<void>;
 }
 
@@ -128,6 +129,7 @@ export async function startPrivateMariadb(): Promise<PrivateMariadb> {
     port,
     rootUrl,
     ca: readFileSync(join(dir, 'ca.pem'), 'utf8'),
+    caPath: join(dir, 'ca.pem'),
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');

@@ -8,12 +8,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   ENGINES,
   openFixture,
+  postgresEngine,
   userOf,
   type DbEngine,
   type DbFixture,
   type SecretOptions,
 } from './helpers/db-engines.js';
-import { DAY } from './helpers/project.js';
+import { createProject, DAY } from './helpers/project.js';
+import { requireService, uniquePrefix } from './helpers/services.js';
 
 const available = new Map<string, boolean>();
 for (const engine of ENGINES) available.set(engine.name, await engine.start());
@@ -273,3 +275,75 @@ function retiredCode(engine: DbEngine): RegExp {
   // MariaDB refuses a locked account with 4151; a wrong password with 1045.
   return engine.name === 'mysql' ? /^(1045|4151)$/ : engine.codes.retired;
 }
+
+const trust = await requireService('postgres');
+
+// The machine's PostgreSQL trusts 127.0.0.1: any password logs in for a role that may log in.
+// A retired alternate credential whose role was reused by a newer version therefore still logs
+// in there, and Rotor must say so (CRITICAL), not "retire success".
+describe.skipIf(!trust.available)(
+  'a server that does not check passwords (machine PostgreSQL, trust auth)',
+  () => {
+    it('a retired credential that still logs in is a failure in the audit and CRITICAL in status/check', async () => {
+      const prefix = uniquePrefix('pgtrust');
+      const group = `${prefix}_app`;
+      const root = trust.url;
+      const admin = (() => {
+        const u = new URL(root);
+        u.pathname = `/${prefix}`;
+        return u.toString();
+      })();
+      await postgresEngine.query(root, `CREATE DATABASE ${prefix}`);
+      try {
+        await postgresEngine.query(root, `CREATE ROLE ${group} NOLOGIN`);
+        await postgresEngine.query(root, `GRANT CONNECT ON DATABASE ${prefix} TO ${group}`);
+        const p = await createProject({
+          policy: `version: 1
+environments: [production]
+secrets:
+  DATABASE_URL:
+    kind: postgres
+    cadence: 90d
+    grace: 24h
+    config:
+      host: 127.0.0.1
+      port: ${new URL(root).port || 5432}
+      database: ${prefix}
+      baseRole: ${group}
+      admin: { env: PG_ADMIN_URL }
+`,
+        });
+        p.env.PG_ADMIN_URL = admin;
+        for (let i = 0; i < 3; i++) {
+          const r = await p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
+          expect(r.code, r.stdout + r.stderr).toBe(0);
+        }
+        const store = await p.rotor().store();
+        const audit = (
+          await store.db.selectFrom('audit_events').select('entry').orderBy('seq').execute()
+        ).map((r) => JSON.parse(r.entry));
+        await store.close();
+        const retire = audit.find((e) => e.action === 'retire');
+        expect(retire).toMatchObject({ outcome: 'failure', details: { verified: 'accepted' } });
+        expect(retire.notes).toMatch(
+          /CRITICAL: the retired credential still logs in \(PostgreSQL accepted a login as ".*_a" with the retired password/,
+        );
+        expect(audit.find((e) => e.action === 'retire.verified')).toMatchObject({
+          outcome: 'failure',
+        });
+        const check = await p.cli(['check']);
+        expect(check.code).toBe(2);
+        expect(check.stdout).toMatch(
+          /CRITICAL: DATABASE_URL\/production retired version .* still logs in/,
+        );
+      } finally {
+        const q = (text: string) => postgresEngine.query(root, text);
+        await q(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${prefix}'`,
+        );
+        await q(`DROP DATABASE IF EXISTS ${prefix}`);
+        for (const r of ['_a', '_b', '']) await q(`DROP ROLE IF EXISTS ${group}${r}`);
+      }
+    });
+  },
+);

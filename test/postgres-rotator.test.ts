@@ -59,6 +59,31 @@ describe.skipIf(!available)('postgres rotator (private cluster, scram-sha-256)',
       expect(await engine.query(urlA2, 'SELECT count(*)::int AS n FROM public.invoices')).toEqual([{ n: 1 }]);
     }));
 
+  it('carries role settings and the connection limit of the login being replaced to the new one; a role attribute it cannot copy refuses, naming it', () =>
+    using({}, async (f) => {
+      const { a, b } = f.s;
+      const urlA = await rotateOk(f);
+      await engine.query(engine.rootUrl(), `ALTER ROLE ${a} SET statement_timeout = '7s'`);
+      await engine.query(engine.rootUrl(), `ALTER ROLE ${a} IN DATABASE ${f.s.database} SET search_path = "$user", public`);
+      await engine.query(engine.rootUrl(), `ALTER ROLE ${a} CONNECTION LIMIT 9`);
+      f.p.clock.advance(DAY);
+      const urlB = await rotateOk(f);
+      expect(userOf(urlB)).toBe(b);
+      expect(await engine.query(urlB, `SELECT current_setting('statement_timeout') AS t, current_setting('search_path') AS p, current_user AS acting`)).toEqual([
+        { t: '7s', p: '"$user", public', acting: f.s.group },
+      ]);
+      expect(await engine.query(engine.rootUrl(), 'SELECT rolconnlimit FROM pg_roles WHERE rolname = $1', [b])).toEqual([{ rolconnlimit: 9 }]);
+      // CREATEDB on the current login is not something a group role passes on: refused, named.
+      await engine.query(engine.rootUrl(), `ALTER ROLE ${b} CREATEDB`);
+      f.p.clock.advance(2 * DAY);
+      await f.retire();
+      const refused = (await f.rotate()).results[0]!;
+      expect(refused.error?.code).toBe('ERR_ROTOR_DB_GRANTS_DIFFER');
+      expect(refused.error?.message).toContain('Missing: role attribute CREATEDB');
+      expect(await f.current()).toBe(urlB);
+      expect(await engine.loginCode(urlA)).toMatch(engine.codes.retired);
+    }));
+
   it('clone: a new login role per rotation; retire drops the old role and it can no longer log in', () =>
     using({ strategy: 'clone' }, async (f) => {
       const url1 = await rotateOk(f);

@@ -34,14 +34,15 @@ export function redactUrl(url: string): string {
   if (out.includes('rtr_') || out.includes('rfeed_')) out = out.replace(TOKEN_SHAPES, REDACTED);
   const q = out.indexOf('?');
   if (q < 0) return out;
-  const params = out
-    .slice(q + 1)
-    .split('&')
-    .map((part) => {
-      const eq = part.indexOf('=');
-      const name = eq < 0 ? part : part.slice(0, eq);
-      return eq >= 0 && CREDENTIAL_PARAM.test(decodedName(name)) ? `${name}=${REDACTED}` : part;
-    });
+  // The common case (`?env=production`) costs one scan: no credential-like name and no escapes
+  // that could spell one (`%74oken`), nothing to do.
+  const query = out.slice(q + 1);
+  if (!query.includes('%') && !CREDENTIAL_PARAM.test(query)) return out;
+  const params = query.split('&').map((part) => {
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq);
+    return eq >= 0 && CREDENTIAL_PARAM.test(decodedName(name)) ? `${name}=${REDACTED}` : part;
+  });
   return `${out.slice(0, q)}?${params.join('&')}`;
 }
 

@@ -8,5 +8,6 @@ import { mysqlRotator } from './mysql.js';
 import { postgresRotator } from './postgres.js';
 import { randomRotator } from './random.js';
 import { smtpRotator } from './smtp.js';
+import { twilioRotator } from './twilio.js';
 
-export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator, jwtKeypairRotator, mysqlRotator, postgresRotator, awsIamAccessKeyRotator, smtpRotator];
+export const ROTATORS: readonly AnyRotator[] = [randomRotator, jwtHmacRotator, manualRotator, jwtKeypairRotator, mysqlRotator, postgresRotator, awsIamAccessKeyRotator, smtpRotator, twilioRotator];

@@ -1,3 +1,84 @@
-// Rotator kind `twilio` (issue 13 item 3). Owned by the "providers-2" helper: the account auth
-// token via Twilio's secondary-token flow and Twilio API keys. Work in progress.
-export {};
+// `twilio`: a Twilio credential, rotated at Twilio (issue 13 item 3; the providers-2 helper's).
+// - `credential: auth-token` (twilio/auth-token.ts): the account auth token through the secondary
+//   token. Twilio's promote kills the old primary at once, so Rotor's grace window runs BEFORE it:
+//   Rotor's promote hands apps the secondary while the old primary still works, and Rotor's retire
+//   is Twilio's promote. Aborting a rotation deletes the secondary.
+// - `credential: api-key` (twilio/api-key.ts): a Standard API key, verified on a resource a
+//   Standard key may read, deleted at retire.
+// After retire, Twilio must refuse the retired credential (the proof Rotor audits).
+import {
+  defineRotator,
+  type RotatorContext,
+  type StoredMaterial,
+} from '../core/rotation/rotator-contract.js';
+import {
+  assertKeyExists,
+  createKey,
+  deleteKey,
+  parseApiKey,
+  proveKey,
+  verifyKey,
+} from './twilio/api-key.js';
+import {
+  createSecondary,
+  proveToken,
+  retireToken,
+  validateToken,
+  verifyToken,
+} from './twilio/auth-token.js';
+import {
+  twilioConfigSchema,
+  type ApiKeyConfig,
+  type AuthTokenConfig,
+  type TwilioConfig,
+} from './twilio/twilio-config.js';
+
+type Ctx = RotatorContext<TwilioConfig>;
+
+function isToken(ctx: Ctx): ctx is RotatorContext<AuthTokenConfig> {
+  return ctx.config.credential === 'auth-token';
+}
+
+const asKey = (ctx: Ctx) => ctx as RotatorContext<ApiKeyConfig>;
+
+export const twilioRotator = defineRotator({
+  kind: 'twilio',
+  summary:
+    'Twilio auth token (secondary token deployed during the grace window, then promoted at retire, which kills the old primary) or Standard API key (created, verified, deleted at retire)',
+  source: 'generated',
+  configSchema: twilioConfigSchema,
+  create: (ctx) => (isToken(ctx) ? createSecondary(ctx) : createKey(asKey(ctx))),
+  async apply(ctx, material) {
+    // An auth token's secondary exists from create on; verify proves Twilio accepts it.
+    if (!isToken(ctx)) await assertKeyExists(asKey(ctx), material);
+  },
+  verify: (ctx, material) =>
+    isToken(ctx) ? verifyToken(ctx, material) : verifyKey(asKey(ctx), material),
+  retire: (ctx, old) => (isToken(ctx) ? retireToken(ctx, old) : deleteKey(asKey(ctx), old)),
+  prove: (ctx, old: StoredMaterial) =>
+    isToken(ctx) ? proveToken(ctx, old) : proveKey(asKey(ctx), old),
+  async emergencyActions(ctx) {
+    return isToken(ctx)
+      ? [
+          'Twilio promoted the new auth token at once (POST /v1/AuthTokens/Promote), which ends the old primary token without a grace window',
+        ]
+      : ['the previous Twilio API key was deleted at once'];
+  },
+  deliveredParts(config, value) {
+    if (config.credential !== 'api-key' || !config.variables) return [];
+    try {
+      const key = parseApiKey(value, 'value');
+      return [
+        { variable: config.variables.sid, value: key.sid },
+        { variable: config.variables.secret, value: key.secret },
+      ];
+    } catch {
+      return [];
+    }
+  },
+  async validateImport(ctx, value) {
+    if (isToken(ctx)) return validateToken(ctx, value);
+    const key = parseApiKey(value, `${ctx.secret}/${ctx.environment}`);
+    return { value, meta: { keySid: key.sid, imported: true } };
+  },
+});

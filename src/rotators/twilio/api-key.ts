@@ -1,0 +1,214 @@
+// Twilio Standard API keys. A version is one key (SK…) and its secret, which Twilio shows only in
+// the create answer. Keys Rotor makes are named `rotor <owner> after <SK of the key it
+// replaces>`, where <owner> is a short hash of SECRET/environment, so a key an interrupted
+// rotation left behind is found by its name and deleted by the next create, and the key in its
+// grace window (the current key's predecessor) is never touched. Managing keys needs the account
+// auth token or a Main key; a Standard key may not read /Accounts or /Keys (error 20003), so a new
+// key is verified on a resource it may read (config.verifyPath).
+import { createHash } from 'node:crypto';
+import { RotorError } from '../../core/errors.js';
+import type {
+  Material,
+  RotatorContext,
+  StoredMaterial,
+} from '../../core/rotation/rotator-contract.js';
+import {
+  acceptsUntil,
+  accountOf,
+  adminLogin,
+  twilioRequest,
+  where,
+  type TwilioLogin,
+} from './twilio-api.js';
+import type { ApiKeyConfig } from './twilio-config.js';
+
+type Ctx = RotatorContext<ApiKeyConfig>;
+
+export interface ApiKeyValue {
+  sid: string;
+  secret: string;
+}
+
+const KEY_SID = /^SK[0-9a-f]{32}$/;
+const KEYS = '/2010-04-01/Accounts/{AccountSid}/Keys';
+
+export function formatApiKey(key: ApiKeyValue): string {
+  return JSON.stringify({ sid: key.sid, secret: key.secret });
+}
+
+/** A stored or imported key: {"sid","secret"} or SK…:SECRET. The error never quotes the value. */
+export function parseApiKey(value: string, what: string): ApiKeyValue {
+  let key: Partial<ApiKeyValue> = {};
+  const text = value.trim();
+  try {
+    if (text.startsWith('{')) key = JSON.parse(text) as Partial<ApiKeyValue>;
+    else if (text.indexOf(':') > 0)
+      key = { sid: text.slice(0, text.indexOf(':')), secret: text.slice(text.indexOf(':') + 1) };
+  } catch {
+    key = {};
+  }
+  if (
+    typeof key.sid !== 'string' ||
+    !KEY_SID.test(key.sid) ||
+    typeof key.secret !== 'string' ||
+    key.secret.length < 16
+  ) {
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      `${what}: expected {"sid":"SK…","secret":"…"} (or SK…:SECRET) with an SK key SID`,
+    );
+  }
+  return { sid: key.sid, secret: key.secret };
+}
+
+function sidOf(value: string | undefined): string | undefined {
+  try {
+    return value ? parseApiKey(value, 'value').sid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A short, stable tag for this secret and environment (friendly names hold at most 64 characters). */
+const owner = (ctx: Ctx) =>
+  createHash('sha256').update(`${ctx.secret}/${ctx.environment}`).digest('hex').slice(0, 10);
+
+function nameFor(ctx: Ctx, replaces: string | undefined): string {
+  return `rotor ${owner(ctx)} after ${replaces ?? 'none'} ${ctx.secret}`.slice(0, 64);
+}
+
+interface ListedKey {
+  sid: string;
+  friendly_name?: string;
+}
+
+async function listKeys(ctx: Ctx, admin: TwilioLogin): Promise<ListedKey[]> {
+  const body = (
+    await twilioRequest(ctx, {
+      login: admin,
+      method: 'GET',
+      path: `${KEYS}.json?PageSize=1000`,
+      base: 'api',
+    })
+  ).body as { keys?: ListedKey[] };
+  return body?.keys ?? [];
+}
+
+/** Deletes this secret's keys that are neither the current key nor the one it replaced. */
+async function deleteLeftovers(
+  ctx: Ctx,
+  admin: TwilioLogin,
+  currentSid: string | undefined,
+): Promise<string[]> {
+  const keys = await listKeys(ctx, admin);
+  const current = keys.find((k) => k.sid === currentSid);
+  const predecessor = / after (SK[0-9a-f]{32}) /.exec(current?.friendly_name ?? '')?.[1];
+  const mine = `rotor ${owner(ctx)} after `;
+  const leftovers = keys.filter(
+    (k) => k.friendly_name?.startsWith(mine) && k.sid !== currentSid && k.sid !== predecessor,
+  );
+  for (const k of leftovers)
+    await twilioRequest(ctx, {
+      login: admin,
+      method: 'DELETE',
+      path: `${KEYS}/${k.sid}.json`,
+      base: 'api',
+      accept: [404],
+    });
+  return leftovers.map((k) => k.sid);
+}
+
+export async function createKey(ctx: Ctx): Promise<Material> {
+  const admin = await adminLogin(ctx, ctx.config.admin);
+  const currentSid = sidOf(await ctx.readSecret?.(ctx.secret));
+  const deleted = await deleteLeftovers(ctx, admin, currentSid);
+  const body = (
+    await twilioRequest(ctx, {
+      login: admin,
+      method: 'POST',
+      path: `${KEYS}.json`,
+      base: 'api',
+      form: { FriendlyName: nameFor(ctx, currentSid) },
+    })
+  ).body as {
+    sid?: unknown;
+    secret?: unknown;
+  };
+  if (
+    typeof body?.sid !== 'string' ||
+    !KEY_SID.test(body.sid) ||
+    typeof body.secret !== 'string' ||
+    !body.secret
+  ) {
+    throw new RotorError(
+      'ERR_ROTOR_PROVIDER_REQUEST_FAILED',
+      `${where(ctx)}: Twilio POST ${KEYS}.json answered without a key SID and secret`,
+    );
+  }
+  return {
+    value: formatApiKey({ sid: body.sid, secret: body.secret }),
+    meta: {
+      keySid: body.sid,
+      accountSid: accountOf(ctx),
+      ...(currentSid ? { supersedes: currentSid } : {}),
+      ...(deleted.length ? { deletedLeftovers: deleted.join(',') } : {}),
+    },
+  };
+}
+
+/** The key made at create must still exist (apply is a check, and idempotent). */
+export async function assertKeyExists(ctx: Ctx, material: StoredMaterial): Promise<void> {
+  const { sid } = parseApiKey(material.value, `${where(ctx)} version ${material.versionId}`);
+  const admin = await adminLogin(ctx, ctx.config.admin);
+  const answer = await twilioRequest(ctx, {
+    login: admin,
+    method: 'GET',
+    path: `${KEYS}/${sid}.json`,
+    base: 'api',
+    accept: [404],
+  });
+  if (answer.status === 404) {
+    throw new RotorError(
+      'ERR_ROTOR_VERIFY_FAILED',
+      `${where(ctx)}: the new Twilio API key ${sid} is gone; it was not promoted`,
+    );
+  }
+}
+
+const keyLogin = (key: ApiKeyValue): TwilioLogin => ({ username: key.sid, password: key.secret });
+
+export async function verifyKey(ctx: Ctx, material: StoredMaterial): Promise<void> {
+  const key = parseApiKey(material.value, `${where(ctx)} version ${material.versionId}`);
+  const answer = await acceptsUntil(ctx, keyLogin(key), ctx.config.verifyPath, true);
+  if (!answer.accepted) {
+    throw new RotorError(
+      'ERR_ROTOR_VERIFY_FAILED',
+      `${where(ctx)}: Twilio refused the new API key ${key.sid} on GET ${ctx.config.verifyPath.split('?')[0]} (HTTP ${answer.status}) after ${answer.attempts} attempt(s); it was not promoted`,
+      { details: { provider: 'Twilio', status: answer.status, attempts: answer.attempts } },
+    );
+  }
+}
+
+export async function deleteKey(ctx: Ctx, old: StoredMaterial): Promise<void> {
+  const { sid } = parseApiKey(old.value, `${where(ctx)} version ${old.versionId}`);
+  const admin = await adminLogin(ctx, ctx.config.admin);
+  await twilioRequest(ctx, {
+    login: admin,
+    method: 'DELETE',
+    path: `${KEYS}/${sid}.json`,
+    base: 'api',
+    accept: [404],
+  });
+}
+
+export async function proveKey(
+  ctx: Ctx,
+  old: StoredMaterial,
+): Promise<{ refused: boolean; detail: string }> {
+  const key = parseApiKey(old.value, `${where(ctx)} version ${old.versionId}`);
+  const answer = await acceptsUntil(ctx, keyLogin(key), ctx.config.verifyPath, false);
+  return {
+    refused: !answer.accepted,
+    detail: `Twilio answered HTTP ${answer.status} to GET ${ctx.config.verifyPath.split('?')[0]} with the retired API key ${key.sid}`,
+  };
+}

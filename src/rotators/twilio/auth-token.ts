@@ -1,0 +1,195 @@
+// The account auth token through Twilio's secondary-token flow. Twilio holds at most two tokens,
+// a primary and a secondary, and `POST /v1/AuthTokens/Promote` makes the secondary primary and
+// kills the old primary at once. So Rotor's stages map onto Twilio's like this:
+// - create:  POST /v1/AuthTokens/Secondary (a stray secondary nobody holds is deleted first).
+// - verify:  an authenticated GET of the account with the new token, retried while it propagates.
+// - promote: Rotor's promote only: apps get the new token (deploy hooks) while the old primary
+//            still works. This is the grace window, and it happens BEFORE Twilio's promote.
+// - retire:  POST /v1/AuthTokens/Promote: the old primary dies here, after the grace window (at
+//            once in an emergency). Retiring a version that is Twilio's secondary instead (a
+//            rotation that failed or was rolled back) is the abort: DELETE /v1/AuthTokens/Secondary.
+// Which of the two a version is, Rotor reads from Twilio (the account's primary token), never
+// from its own bookkeeping, so every step is safe to repeat after a crash.
+import { RotorError } from '../../core/errors.js';
+import type {
+  Material,
+  RotatorContext,
+  StoredMaterial,
+} from '../../core/rotation/rotator-contract.js';
+import {
+  accepts,
+  acceptsUntil,
+  accountOf,
+  adminLogin,
+  twilioRequest,
+  where,
+  type TwilioLogin,
+} from './twilio-api.js';
+import type { AuthTokenConfig } from './twilio-config.js';
+
+type Ctx = RotatorContext<AuthTokenConfig>;
+
+const ACCOUNT_PATH = '/2010-04-01/Accounts/{AccountSid}.json';
+export const AUTH_TOKEN = /^[0-9a-f]{32}$/;
+
+const tokenLogin = (ctx: Ctx, token: string): TwilioLogin => ({
+  username: accountOf(ctx),
+  password: token,
+});
+
+/** Who calls the AuthTokens endpoints: the Main key rotor.yaml names, else the current token. */
+async function managerLogin(ctx: Ctx): Promise<TwilioLogin> {
+  if (ctx.config.admin) return adminLogin(ctx, ctx.config.admin);
+  const current = await ctx.readSecret?.(ctx.secret);
+  if (!current) {
+    throw new RotorError(
+      'ERR_ROTOR_PROVIDER_ADMIN_MISSING',
+      `${where(ctx)}: no current auth token to manage the secondary with: import the token in use first (\`rotor import ${ctx.secret} --env ${ctx.environment}\`) or name a Main API key as config.admin; nothing was changed`,
+      { details: { secret: ctx.secret, environment: ctx.environment } },
+    );
+  }
+  return tokenLogin(ctx, current);
+}
+
+/** The account's primary auth token, as Twilio reports it on the account resource. */
+async function primaryToken(ctx: Ctx, login: TwilioLogin): Promise<string> {
+  const body = (await twilioRequest(ctx, { login, method: 'GET', path: ACCOUNT_PATH, base: 'api' }))
+    .body as { auth_token?: unknown };
+  if (typeof body?.auth_token !== 'string' || !body.auth_token) {
+    throw new RotorError(
+      'ERR_ROTOR_PROVIDER_REQUEST_FAILED',
+      `${where(ctx)}: Twilio GET ${ACCOUNT_PATH} answered without the account's auth token; nothing was changed`,
+    );
+  }
+  return body.auth_token;
+}
+
+export async function createSecondary(ctx: Ctx): Promise<Material> {
+  const login = await managerLogin(ctx);
+  const current = await ctx.readSecret?.(ctx.secret);
+  if (current && current !== (await primaryToken(ctx, login))) {
+    // The current value is Twilio's secondary: the last rotation's Twilio promote has not run.
+    // A new secondary would replace the token apps now use.
+    throw new RotorError(
+      'ERR_ROTOR_ROTATION_IN_PROGRESS',
+      `${where(ctx)}: the current auth token is still Twilio's secondary (the previous version's grace window has not ended, so Twilio has not promoted it yet); retire the previous version first (\`rotor retire ${ctx.secret} --env ${ctx.environment} --now --reason …\`), which promotes it at Twilio; nothing was changed`,
+      { details: { secret: ctx.secret, environment: ctx.environment } },
+    );
+  }
+  // A secondary here is nobody's: a rotation killed before storing it, or an abort whose delete failed.
+  await twilioRequest(ctx, {
+    login,
+    method: 'DELETE',
+    path: '/v1/AuthTokens/Secondary',
+    base: 'accounts',
+    accept: [404],
+  });
+  const body = (
+    await twilioRequest(ctx, {
+      login,
+      method: 'POST',
+      path: '/v1/AuthTokens/Secondary',
+      base: 'accounts',
+    })
+  ).body as { secondary_auth_token?: unknown };
+  const token = body?.secondary_auth_token;
+  if (typeof token !== 'string' || !AUTH_TOKEN.test(token)) {
+    throw new RotorError(
+      'ERR_ROTOR_PROVIDER_REQUEST_FAILED',
+      `${where(ctx)}: Twilio POST /v1/AuthTokens/Secondary answered without a secondary auth token`,
+    );
+  }
+  return {
+    value: token,
+    meta: {
+      accountSid: accountOf(ctx),
+      twilioToken: 'secondary',
+      twilioPromote: 'at retire, after the grace window (the old primary dies then)',
+    },
+  };
+}
+
+export async function verifyToken(ctx: Ctx, material: StoredMaterial): Promise<void> {
+  const answer = await acceptsUntil(ctx, tokenLogin(ctx, material.value), ACCOUNT_PATH, true);
+  if (!answer.accepted) {
+    throw new RotorError(
+      'ERR_ROTOR_VERIFY_FAILED',
+      `${where(ctx)}: Twilio refused the new secondary auth token on GET ${ACCOUNT_PATH} (HTTP ${answer.status}) after ${answer.attempts} attempt(s); it was not promoted`,
+      { details: { provider: 'Twilio', status: answer.status, attempts: answer.attempts } },
+    );
+  }
+}
+
+/**
+ * Retires `old`: Twilio's promote when `old` is the primary (the current value being the
+ * secondary), the abort (delete the secondary) when `old` is the secondary, nothing when Twilio
+ * no longer accepts it.
+ */
+export async function retireToken(ctx: Ctx, old: StoredMaterial): Promise<void> {
+  const login = await managerLogin(ctx);
+  const primary = await primaryToken(ctx, login);
+  const current = await ctx.readSecret?.(ctx.secret);
+  if (old.value !== primary) {
+    // While the current value is the primary, a secondary can only be `old` (or a stray nobody
+    // holds): delete it, even if Twilio does not accept it yet. While the current value is the
+    // secondary, `old` is already dead and the secondary is what apps use: leave it.
+    if (!current || current === primary) {
+      await twilioRequest(ctx, {
+        login,
+        method: 'DELETE',
+        path: '/v1/AuthTokens/Secondary',
+        base: 'accounts',
+        accept: [404],
+      });
+    }
+    return;
+  }
+  if (
+    !current ||
+    current === old.value ||
+    !(await accepts(ctx, tokenLogin(ctx, current), ACCOUNT_PATH)).accepted
+  ) {
+    // Promoting now would leave apps on a token Twilio does not hold as its secondary.
+    throw new RotorError(
+      'ERR_ROTOR_PROVIDER_REQUEST_FAILED',
+      `${where(ctx)}: version ${old.versionId} is Twilio's primary auth token but the current version is not Twilio's secondary; Twilio's promote was not called, so the old token still works`,
+      { details: { provider: 'Twilio', operation: 'POST /v1/AuthTokens/Promote' } },
+    );
+  }
+  const body = (
+    await twilioRequest(ctx, {
+      login,
+      method: 'POST',
+      path: '/v1/AuthTokens/Promote',
+      base: 'accounts',
+    })
+  ).body as { auth_token?: unknown };
+  if (body?.auth_token !== current) {
+    throw new RotorError(
+      'ERR_ROTOR_PROVIDER_REQUEST_FAILED',
+      `${where(ctx)}: Twilio POST /v1/AuthTokens/Promote made a token primary that is not the current version; check the account's auth tokens in the Twilio Console`,
+      { details: { provider: 'Twilio', operation: 'POST /v1/AuthTokens/Promote' } },
+    );
+  }
+}
+
+export async function proveToken(
+  ctx: Ctx,
+  old: StoredMaterial,
+): Promise<{ refused: boolean; detail: string }> {
+  const answer = await acceptsUntil(ctx, tokenLogin(ctx, old.value), ACCOUNT_PATH, false);
+  return {
+    refused: !answer.accepted,
+    detail: `Twilio answered HTTP ${answer.status} to GET ${ACCOUNT_PATH} with the retired auth token`,
+  };
+}
+
+export function validateToken(ctx: Ctx, value: string): Material {
+  if (!AUTH_TOKEN.test(value)) {
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      `${where(ctx)}: a Twilio auth token is 32 lower-case hex digits`,
+    );
+  }
+  return { value, meta: { accountSid: accountOf(ctx), imported: true } };
+}

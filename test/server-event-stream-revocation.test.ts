@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { systemClock } from '../src/core/clock.js';
+import { tokenStillValid } from '../src/core/consumers/consumer-record.js';
 import { consumersBehind, listConsumers } from '../src/core/consumers/list-consumers.js';
 import { createApiToken } from '../src/core/tokens/create-token.js';
 import { buildApp } from '../src/server/app.js';
@@ -301,6 +302,29 @@ describe('consumers of a revoked or expired token are not live', () => {
     // The id is free again for a live token.
     expect((await beat(other.token, fresh.id)).status).toBe(200);
   }, 60_000);
+});
+
+describe('tokenStillValid', () => {
+  test('a consumer counts only under a token that exists, is not revoked and has not expired', () => {
+    const row = {
+      token_id: 't1',
+      token_row: 't1',
+      token_revoked_at: null,
+      token_expires_at: 2_000,
+    };
+    expect(tokenStillValid(row, 1_000)).toBe(true);
+    expect(tokenStillValid(row, 2_000)).toBe(false);
+    expect(tokenStillValid({ ...row, token_expires_at: null }, 9e15)).toBe(true);
+    expect(tokenStillValid({ ...row, token_revoked_at: 500 }, 1_000)).toBe(false);
+    expect(tokenStillValid({ ...row, token_row: null }, 1_000)).toBe(false);
+    // Recorded without a token (core, tests): judged by its heartbeats alone.
+    expect(
+      tokenStillValid(
+        { token_id: null, token_row: null, token_revoked_at: null, token_expires_at: null },
+        1_000,
+      ),
+    ).toBe(true);
+  });
 });
 
 describe('streams per token are capped', () => {

@@ -135,23 +135,68 @@ function matches(e: AuditEntry, f: AuditFilter): boolean {
 }
 
 /**
- * Streams matching rows in `seq` order, fetching keyset-paginated chunks so memory stays flat
- * on any log size.
+ * Rows one query may scan when no index narrows it (time filters only), and rows it may return.
+ * Each query is one synchronous SQLite call, so these bound how long one holds the event loop;
+ * between queries the iterator yields to other requests (see `yieldToEventLoop`).
+ */
+const SCAN_WINDOW = 2048;
+const DEFAULT_CHUNK = 500;
+
+/** Lets the requests waiting on the event loop run: SQLite calls complete synchronously. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The ISO form of a time bound, for comparing with the entry's `at` in SQL (years 0000-9999). */
+function isoBound(ms: number | undefined): string | undefined {
+  if (ms === undefined) return undefined;
+  const iso = new Date(ms).toISOString();
+  return /^\d{4}-/.test(iso) ? iso : undefined;
+}
+
+/**
+ * Streams matching rows in `seq` order. Filters run in SQL on fields of the hashed entry
+ * (indexed by migration 0007: secret, environment, action) and again on the parsed entry, so a
+ * listing shows only what was hashed. Queries are keyset-paginated within windows of seqs, and
+ * the iterator yields to the event loop between them, so a scan of millions of rows neither
+ * grows memory nor holds back other requests.
  *
  * @example
  * for await (const r of iterateAudit(store, { secret: 'JWT_ACCESS_SECRET', order: 'asc' })) console.log(r.seq, r.action);
  */
 export async function* iterateAudit(store: Pick<Store, 'db' | 'guard'>, options: AuditListOptions = {}): AsyncGenerator<AuditRecord> {
+  // The indexed expressions of migration 0007 (loaded here, not at the top: worker threads import this module without Kysely).
+  const { sqliteMigrationDialect } = await import('../store/sqlite-adapter.js');
+  const field = sqliteMigrationDialect.auditEntryField;
   const desc = (options.order ?? 'desc') === 'desc';
-  const chunkSize = options.chunkSize ?? 2000;
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
   const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
-  let cursor: number | undefined;
+  const since = isoBound(options.since);
+  const until = isoBound(options.until);
+  const window = SCAN_WINDOW;
+  // Two queries: SQLite answers min() or max() alone from the b-tree's edge, both together by a full scan.
+  const edgeSeq = (direction: 'asc' | 'desc') =>
+    store.guard(() => store.db.selectFrom('audit_events').select('seq').orderBy('seq', direction).limit(1).executeTakeFirst());
+  const hi = Number((await edgeSeq('desc'))?.seq ?? 0);
+  if (hi === 0) return;
+  const lo = Number((await edgeSeq('asc'))?.seq ?? 1);
   let found = 0;
-  for (;;) {
+  // Rows in (from, to] for asc; [to, from) walking down for desc.
+  let cursor = desc ? hi + 1 : lo - 1;
+  while (desc ? cursor > lo : cursor < hi) {
     const after = cursor;
+    const edge = desc ? Math.max(lo, after - window) : Math.min(hi, after + window);
     const rows = await store.guard(() => {
       let q = store.db.selectFrom('audit_events').select(['seq', 'entry', 'hash']);
-      if (after !== undefined) q = q.where('seq', desc ? '<' : '>', after);
+      q = desc ? q.where('seq', '<', after).where('seq', '>=', edge) : q.where('seq', '>', after).where('seq', '<=', edge);
+      if (options.secret !== undefined) q = q.where(field('secret'), '=', options.secret);
+      if (options.environment !== undefined) q = q.where(field('environment'), '=', options.environment);
+      if (options.action !== undefined) {
+        // The action itself or `action.*`: one index range (the parsed check below drops `action-x`).
+        const action = options.action;
+        q = q.where(field('action'), '>=', action).where(field('action'), '<', `${action}/`);
+      }
+      // `at` strings compare in time order for years 0000-9999; others ('+', '-') sort first and are kept for the parsed check.
+      if (since !== undefined) q = q.where((eb) => eb.or([eb(field('at'), '>=', since), eb(field('at'), '<', '0')]));
+      if (until !== undefined) q = q.where((eb) => eb.or([eb(field('at'), '<=', until), eb(field('at'), '<', '0')]));
       return q.orderBy('seq', desc ? 'desc' : 'asc').limit(chunkSize).execute();
     });
     for (const row of rows) {
@@ -160,8 +205,10 @@ export async function* iterateAudit(store: Pick<Store, 'db' | 'guard'>, options:
       yield toRecord(row.seq, row.hash, entry);
       if (++found >= limit) return;
     }
-    if (rows.length < chunkSize) return;
-    cursor = rows[rows.length - 1]!.seq;
+    // A full chunk may have more rows in this window; otherwise the window is done.
+    cursor = rows.length === chunkSize ? rows[rows.length - 1]!.seq : edge;
+    if (rows.length < chunkSize && (desc ? edge <= lo : edge >= hi)) return;
+    await yieldToEventLoop();
   }
 }
 

@@ -7,6 +7,8 @@ export interface MigrationDialect {
   /** Statements that make audit_events refuse UPDATE and DELETE. */
   appendOnlyAudit: ReturnType<typeof sql>[];
   autoIncrementPk: (col: import('kysely').ColumnDefinitionBuilder) => import('kysely').ColumnDefinitionBuilder;
+  /** `field` of the hashed audit entry (JSON text) as an SQL expression, for indexes and filters. */
+  auditEntryField: (field: 'secret' | 'environment' | 'action' | 'at') => ReturnType<typeof sql>;
 }
 
 function migrations(d: MigrationDialect): Record<string, Migration> {
@@ -174,6 +176,16 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
           .addColumn('last_seen', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema.createIndex('web_sessions_operator').on('web_sessions').column('operator').execute();
+      },
+    },
+    // Audit filters (`/v1/audit?secret=`, `rotor audit list --secret`) run as indexed SQL on the
+    // hashed entry itself, never on the unhashed columns beside it: one index per filter field,
+    // with seq, so a filtered page is a range of one index in seq order.
+    '0007-audit-entry-indexes': {
+      async up(db: Kysely<unknown>) {
+        for (const field of ['secret', 'environment', 'action'] as const) {
+          await sql`CREATE INDEX ${sql.raw(`audit_entry_${field}`)} ON audit_events (${d.auditEntryField(field)}, seq)`.execute(db);
+        }
       },
     },
     // The scheduler: one leader per store (a lease with an expiry), retry state of failed

@@ -13,6 +13,9 @@ import type { MigrationDialect } from './migrations.js';
 export const sqliteMigrationDialect: MigrationDialect = {
   binaryType: 'blob',
   autoIncrementPk: (c) => c.primaryKey().autoIncrement(),
+  // NULL for an entry that is not JSON (edited outside Rotor), so the index never refuses a row
+  // and `rotor audit verify` can still name it; queries must use this same expression.
+  auditEntryField: (field) => sql.raw(`(CASE WHEN json_valid(entry) THEN json_extract(entry, '$.${field}') END)`),
   appendOnlyAudit: [
     sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY: audit rows are append-only'); END`,
     sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY: audit rows are append-only'); END`,

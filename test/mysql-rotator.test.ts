@@ -9,7 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { openVersion, versionInStage } from '../src/core/vault/versions.js';
 import { nativePasswordHash } from '../src/rotators/mysql.js';
-import { actor, mysqlEngine as engine, openFixture, type DbFixture, type SecretOptions } from './helpers/db-engines.js';
+import {
+  actor,
+  mysqlEngine as engine,
+  openFixture,
+  type DbFixture,
+  type SecretOptions,
+} from './helpers/db-engines.js';
 
 const available = await engine.start();
 const ROOT = engine.rootUrl();
@@ -24,7 +30,10 @@ async function using(options: SecretOptions, run: (f: DbFixture) => Promise<void
 }
 
 async function showCreateUser(user: string, host = '%'): Promise<string> {
-  const [row] = await engine.query(ROOT, `SHOW CREATE USER ${mysql.escape(user)}@${mysql.escape(host)}`);
+  const [row] = await engine.query(
+    ROOT,
+    `SHOW CREATE USER ${mysql.escape(user)}@${mysql.escape(host)}`,
+  );
   return String(Object.values(row!)[0]);
 }
 
@@ -39,10 +48,14 @@ describe.skipIf(!available)('mysql rotator on MariaDB', () => {
         const created = await showCreateUser(user);
         expect(created).toContain('PASSWORD EXPIRE INTERVAL');
         expect(created).toMatch(/IDENTIFIED BY PASSWORD '\*[0-9A-F]{40}'/);
-        const grants = (await engine.query(ROOT, `SHOW GRANTS FOR '${user}'@'%'`)).map((g) => String(Object.values(g)[0]));
+        const grants = (await engine.query(ROOT, `SHOW GRANTS FOR '${user}'@'%'`)).map((g) =>
+          String(Object.values(g)[0]),
+        );
         expect(grants).toContain(`SET DEFAULT ROLE \`${group}\` FOR \`${user}\`@\`%\``);
       }
-      expect(await showCreateUser(b)).toContain(nativePasswordHash(decodeURIComponent(new URL(current).password)));
+      expect(await showCreateUser(b)).toContain(
+        nativePasswordHash(decodeURIComponent(new URL(current).password)),
+      );
     }));
 
   it('keeps the account host part and an existing REQUIRE SSL (so, on this server without TLS, verify refuses the rotation)', () =>
@@ -50,7 +63,9 @@ describe.skipIf(!available)('mysql rotator on MariaDB', () => {
       expect((await f.rotate()).ok).toBe(true);
       expect(await engine.whoami((await f.current())!)).toBe(f.s.a);
       expect(await showCreateUser(f.s.a, '127.0.0.1')).toContain(`@\`127.0.0.1\``);
-      expect(await engine.query(ROOT, `SELECT Host FROM mysql.global_priv WHERE User = ?`, [f.s.a])).toEqual([{ Host: '127.0.0.1' }]);
+      expect(
+        await engine.query(ROOT, `SELECT Host FROM mysql.global_priv WHERE User = ?`, [f.s.a]),
+      ).toEqual([{ Host: '127.0.0.1' }]);
       // An existing REQUIRE SSL on either account is kept: a rotation must not weaken it.
       await engine.query(ROOT, `ALTER USER '${f.s.a}'@'127.0.0.1' REQUIRE SSL`);
       const result = await f.rotate();
@@ -102,18 +117,55 @@ secrets:
       const rotor = p.rotor();
       try {
         const engineRun = createRotationEngine({ rotor });
-        const missing = await engineRun.rotate(actor, { secret: 'DATABASE_URL', environments: ['staging'], method: 'manual' });
+        const missing = await engineRun.rotate(actor, {
+          secret: 'DATABASE_URL',
+          environments: ['staging'],
+          method: 'manual',
+        });
         expect(missing.results[0]!.error?.code).toBe('ERR_ROTOR_DB_ADMIN_MISSING');
-        expect(missing.results[0]!.error?.message).toContain('read from secret MYSQL_ADMIN_URL, which is not set');
-        expect((await engineRun.rotate(actor, { secret: 'MYSQL_ADMIN_URL', environments: ['staging'], method: 'manual', input: ROOT })).ok).toBe(true);
+        expect(missing.results[0]!.error?.message).toContain(
+          'read from secret MYSQL_ADMIN_URL, which is not set',
+        );
+        expect(
+          (
+            await engineRun.rotate(actor, {
+              secret: 'MYSQL_ADMIN_URL',
+              environments: ['staging'],
+              method: 'manual',
+              input: ROOT,
+            })
+          ).ok,
+        ).toBe(true);
         delete p.env.ROTOR_TEST_MYSQL_ADMIN; // staging must not need it
-        expect((await engineRun.rotate(actor, { secret: 'DATABASE_URL', environments: ['staging'], method: 'manual' })).ok).toBe(true);
+        expect(
+          (
+            await engineRun.rotate(actor, {
+              secret: 'DATABASE_URL',
+              environments: ['staging'],
+              method: 'manual',
+            })
+          ).ok,
+        ).toBe(true);
         const store = await rotor.store();
-        const value = async (environment: string) => openVersion(await rotor.masterKey(), (await versionInStage(store.db, 'DATABASE_URL', environment, 'current'))!);
+        const value = async (environment: string) =>
+          openVersion(
+            await rotor.masterKey(),
+            (await versionInStage(store.db, 'DATABASE_URL', environment, 'current'))!,
+          );
         const staging = await value('staging');
-        expect(staging).toMatch(new RegExp(`^mysql://${name}s_a:[^@]+@localhost:3306/${name}\\?charset=latin1$`));
+        expect(staging).toMatch(
+          new RegExp(`^mysql://${name}s_a:[^@]+@localhost:3306/${name}\\?charset=latin1$`),
+        );
         p.env.ROTOR_TEST_MYSQL_ADMIN = ROOT;
-        expect((await engineRun.rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' })).ok).toBe(true);
+        expect(
+          (
+            await engineRun.rotate(actor, {
+              secret: 'DATABASE_URL',
+              environments: ['production'],
+              method: 'manual',
+            })
+          ).ok,
+        ).toBe(true);
         const production = await value('production');
         expect(await engine.whoami(production)).toBe(a);
         expect(await engine.whoami(staging)).toBe(`${name}s_a`); // production's rotation left staging's user alone
@@ -128,14 +180,40 @@ secrets:
       const untested = (await f.rotate()).results[0]!;
       expect(untested.outcome).toBe('failed');
       expect(untested.error?.code).toBe('ERR_ROTOR_ROTATOR_CONFIG');
-      expect(untested.error?.message).toMatch(/dual-password is untested .* set experimental: true/);
+      expect(untested.error?.message).toMatch(
+        /dual-password is untested .* set experimental: true/,
+      );
       expect(await engine.accounts(f.s.prefix)).toEqual([]);
+      // rotor schema says so too, where editors show it.
+      const schema = JSON.parse((await f.p.cli(['schema'])).stdout) as {
+        properties: {
+          secrets: {
+            additionalProperties: {
+              allOf: {
+                if: unknown;
+                then: {
+                  properties: { config: { properties: Record<string, { description?: string }> } };
+                };
+              }[];
+            };
+          };
+        };
+      };
+      const mysqlConfig = schema.properties.secrets.additionalProperties.allOf.find((k) =>
+        JSON.stringify(k.if).includes('"mysql"'),
+      )!.then.properties.config.properties;
+      expect(mysqlConfig.strategy!.description).toMatch(
+        /dual-password: MySQL 8\.0\.14\+ only, UNTESTED .* needs experimental: true/,
+      );
+      expect(mysqlConfig.experimental!.description).toMatch(/untested/);
     }).then(() =>
       using({ strategy: 'dual-password', extra: '      experimental: true\n' }, async (f) => {
         const result = (await f.rotate()).results[0]!;
         expect(result.outcome).toBe('failed');
         expect(result.error?.code).toBe('ERR_ROTOR_ROTATOR_CONFIG');
-        expect(result.error?.message).toMatch(/dual-password needs MySQL 8\.0\.14 or later .* runs MariaDB 10\./);
+        expect(result.error?.message).toMatch(
+          /dual-password needs MySQL 8\.0\.14 or later .* runs MariaDB 10\./,
+        );
       }),
     ));
 });

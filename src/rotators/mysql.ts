@@ -398,7 +398,7 @@ const sibling = (c: Config, user: string) =>
 export const mysqlRotator = defineRotator({
   kind: 'mysql',
   summary:
-    'DATABASE_URL for MariaDB/MySQL: alternating users holding one role (or MySQL 8 dual passwords)',
+    'DATABASE_URL for MariaDB/MySQL: alternating users holding one role (MySQL 8 dual passwords: untested, needs experimental: true)',
   source: 'generated',
   configSchema,
   async create(ctx) {

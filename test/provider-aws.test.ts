@@ -212,6 +212,15 @@ describe('aws-iam-access-key', () => {
       service: 'sts',
       outcome: 'InvalidClientTokenId',
     });
+    const verified = (await f.audit()).filter((e) => e.action === 'retire.verified');
+    expect(verified.map((e) => [e.outcome, e.notes])).toEqual([
+      [
+        'success',
+        expect.stringContaining(
+          `sts:GetCallerIdentity signed by access key ${k0.id} answered InvalidClientTokenId`,
+        ),
+      ],
+    ]);
 
     // The next rotation deletes the deactivated leftover to make room, and never touches others.
     f.p.clock.advance(30 * DAY);
@@ -223,6 +232,24 @@ describe('aws-iam-access-key', () => {
     const audit = JSON.stringify(await f.audit());
     for (const secret of [k0.secret, k1.secretAccessKey, k2.secretAccessKey, f.admin.secret])
       expect(audit).not.toContain(secret);
+    await f.close();
+  });
+
+  it('a retired key STS still accepts after every attempt is audited as CRITICAL, never as revoked', async () => {
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    const k1 = (await f.stage('current'))!;
+    expect((await f.rotate()).ok).toBe(true);
+    fake.deactivationLagUses = 100;
+    f.p.clock.advance(2 * 3_600_000);
+    await f.retire();
+    fake.deactivationLagUses = 0;
+    const verified = (await f.audit()).filter((e) => e.action === 'retire.verified');
+    expect(verified.map((e) => e.outcome)).toEqual(['failure']);
+    expect(verified[0]!.notes).toContain(
+      `access key ${k1.accessKeyId} was still accepted after 3 attempt(s)`,
+    );
+    expect((await f.p.cli(['check'])).code).toBe(2);
     await f.close();
   });
 

@@ -178,6 +178,17 @@ describe('smtp / ses', () => {
     expect((await f.retire()).length).toBe(1);
     expect(aws.keys.get(first.username)?.status).toBe('Inactive');
     expect(authsOf(smtp.ses, first.username)).toEqual([true, false]);
+    const verified = (JSON.parse(await f.audit()) as AuditEntry[]).filter(
+      (e) => e.action === 'retire.verified',
+    );
+    expect(verified.map((e) => [e.outcome, e.notes])).toEqual([
+      [
+        'success',
+        expect.stringMatching(
+          /^a fresh login with the retired credential was refused \(SMTP AUTH at 127\.0\.0\.1:\d+ refused the retired ses credential/,
+        ),
+      ],
+    ]);
     expect(authsOf(smtp.ses, now.username)).toEqual([true]);
     const audit = await f.audit();
     for (const s of [

@@ -6,8 +6,8 @@
 //   tags the key with its owner and version (aws/key-inventory.ts).
 // - verify: sts:GetCallerIdentity signed by the new key, retried while IAM propagates it; S3
 //   HeadBucket when configured.
-// - retire: UpdateAccessKey Inactive (re-activating is the undo), proof that STS refuses the key,
-//   and DeleteAccessKey of this secret's keys inactive for longer than `deleteAfter`.
+// - retire: UpdateAccessKey Inactive (re-activating is the undo) and DeleteAccessKey of this
+//   secret's keys inactive for longer than `deleteAfter`; prove: STS refuses the retired key.
 // The runbook prefers an IAM role with short-lived credentials: see docs/providers.md.
 import {
   defineRotator,
@@ -54,11 +54,11 @@ export const awsIamAccessKeyRotator = defineRotator({
     await proveWorks(ctx, pairOf(ctx, material));
   },
   async retire(ctx, old) {
-    const pair = pairOf(ctx, old);
-    await deactivate(ctx, pair.accessKeyId, old.versionId);
-    await proveRefused(ctx, pair);
-    await deleteExpired(ctx, pair.accessKeyId);
+    const { accessKeyId } = pairOf(ctx, old);
+    await deactivate(ctx, accessKeyId, old.versionId);
+    await deleteExpired(ctx, accessKeyId);
   },
+  prove: (ctx, old) => proveRefused(ctx, pairOf(ctx, old)),
   async emergencyActions(ctx) {
     return [
       `the previous access key of IAM user ${ctx.config.userName} was deactivated at once and STS refuses it; it is deleted after ${ctx.config.deleteAfter}`,

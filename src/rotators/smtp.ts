@@ -1,7 +1,7 @@
 // `smtp`: an application's SMTP credential, rotated at the provider by an adapter (ses, sendgrid,
 // mailgun; see smtp/*-adapter.ts). Whatever the adapter, a new credential must pass a real SMTP
-// AUTH over TLS against the configured server before it is promoted, and a retired one must be
-// refused by that server (535) before the retire counts. The value is {"username","password"};
+// AUTH over TLS against the configured server before it is promoted; after retire, `prove` logs
+// in with the retired one, and the engine audits the server's refusal (or CRITICAL if accepted). The value is {"username","password"};
 // `config.variables` also delivers the halves (SMTP_USER, SMTP_PASSWORD).
 import { RotorError } from '../core/errors.js';
 import {
@@ -61,15 +61,20 @@ export const smtpRotator = defineRotator({
   async retire(ctx, old) {
     const adapter = adapterOf(ctx);
     await adapter.revoke(ctx, old);
+    await adapter.afterRevoke?.(ctx, old);
+  },
+  async prove(ctx, old) {
+    // A server that cannot be asked throws: the engine records the revocation as unproven.
     const answer = await smtpLoginUntil(ctx, credentialOf(ctx, old), false);
-    if (answer.accepted) {
-      throw new RotorError(
-        'ERR_ROTOR_PROVIDER_REVOKE_UNPROVEN',
-        `${ctx.secret}/${ctx.environment}: the retired ${ctx.config.adapter} credential was revoked at the provider but SMTP AUTH at ${where(ctx)} still accepted it after ${answer.attempts} attempt(s); it stays the previous version and the next retire tries again`,
-        { details: { host: ctx.config.smtp.host, adapter: ctx.config.adapter } },
-      );
-    }
-    await adapter.afterProof?.(ctx, old);
+    return answer.accepted
+      ? {
+          refused: false,
+          detail: `SMTP AUTH at ${where(ctx)} still accepted the retired ${ctx.config.adapter} credential after ${answer.attempts} attempt(s)`,
+        }
+      : {
+          refused: true,
+          detail: `SMTP AUTH at ${where(ctx)} refused the retired ${ctx.config.adapter} credential (${answer.reply})`,
+        };
   },
   async emergencyActions(ctx) {
     return [`${adapterOf(ctx).emergencyNote(ctx)}; SMTP AUTH at ${where(ctx)} refuses it`];

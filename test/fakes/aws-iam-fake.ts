@@ -19,6 +19,8 @@ export interface FakeKey {
   created: Date;
   /** Uses left during which STS/S3 still answer InvalidClientTokenId (eventual consistency). */
   invisibleFor: number;
+  /** Uses for which STS/S3 still accept the key after it was deactivated (propagation). */
+  lingering?: number;
   lastUsed?: Date;
 }
 
@@ -94,6 +96,8 @@ export class FakeAws {
   readonly failures = new Map<string, number>();
   /** Uses for which each key created from now on stays invisible to STS/S3. */
   propagationUses = 0;
+  /** Uses for which a key deactivated from now on is still accepted by STS/S3. */
+  deactivationLagUses = 0;
   private server?: Server;
   endpoint = '';
 
@@ -215,7 +219,9 @@ export class FakeAws {
         service === 's3' ? 'InvalidAccessKeyId' : 'InvalidClientTokenId',
         'The security token included in the request is invalid.',
       );
-    if (!key || key.status !== 'Active') throw invalid();
+    const lingers = key?.status === 'Inactive' && (key.lingering ?? 0) > 0 && service !== 'iam';
+    if (!key || (key.status !== 'Active' && !lingers)) throw invalid();
+    if (lingers) key.lingering! -= 1;
     const amzDate = String(req.headers['x-amz-date'] ?? '');
     const date = new Date(
       amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
@@ -341,7 +347,10 @@ export class FakeAws {
         const status = params.get('Status');
         if (status !== 'Active' && status !== 'Inactive')
           throw new AwsError(400, 'ValidationError', 'Status must be Active or Inactive');
-        keyParam().status = status;
+        const target = keyParam();
+        if (status === 'Inactive' && target.status === 'Active')
+          target.lingering = this.deactivationLagUses;
+        target.status = status;
         return wrap('');
       }
       case 'DeleteAccessKey':

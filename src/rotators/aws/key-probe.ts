@@ -129,25 +129,24 @@ async function headBucket(ctx: Ctx, key: AccessKeyPair, bucket: string): Promise
   }
 }
 
-/** Proves a deactivated key is refused by STS (retried while the deactivation propagates). */
-export async function proveRefused(ctx: Ctx, key: AccessKeyPair): Promise<string> {
+/**
+ * The proof of revocation: sts:GetCallerIdentity signed by the retired key, retried while the
+ * deactivation propagates. A network failure throws (nothing is proven then).
+ */
+export async function proveRefused(
+  ctx: Ctx,
+  key: AccessKeyPair,
+): Promise<{ refused: boolean; detail: string }> {
   const { answer, attempts } = await retryProbe(
     ctx,
     () => callerIdentity(ctx, key),
     (p) => !p.ok,
   );
-  if (answer.ok) {
-    throw new RotorError(
-      'ERR_ROTOR_PROVIDER_REVOKE_UNPROVEN',
-      `${ctx.secret}/${ctx.environment}: access key ${key.accessKeyId} is deactivated in IAM but AWS STS still accepted it after ${attempts} attempt(s); it stays the previous version and the next retire tries again`,
-      {
-        details: {
-          secret: ctx.secret,
-          environment: ctx.environment,
-          accessKeyId: key.accessKeyId,
-        },
-      },
-    );
-  }
-  return answer.code;
+  const call = `sts:GetCallerIdentity signed by access key ${key.accessKeyId}`;
+  return answer.ok
+    ? {
+        refused: false,
+        detail: `${call} was still accepted after ${attempts} attempt(s), although IAM lists the key as inactive`,
+      }
+    : { refused: true, detail: `${call} answered ${answer.code}` };
 }

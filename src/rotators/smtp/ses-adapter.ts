@@ -59,7 +59,7 @@ export const sesAdapter: SmtpAdapter<SesConfig> = {
   async revoke(ctx, old) {
     await deactivate(iamCtx(ctx), keyIdOf(ctx, old), old.versionId);
   },
-  async afterProof(ctx, old) {
+  async afterRevoke(ctx, old) {
     await deleteExpired(iamCtx(ctx), keyIdOf(ctx, old));
   },
   emergencyNote(ctx) {

@@ -10,7 +10,7 @@ export interface SmtpAdapter<Config> {
   create(ctx: RotatorContext<Config>): Promise<Material>;
   apply(ctx: RotatorContext<Config>, material: StoredMaterial): Promise<void>;
   revoke(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
-  /** Runs after the proof of revocation (SES: delete IAM keys inactive too long). */
-  afterProof?(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
+  /** Runs after revoke (SES: delete this secret's IAM keys inactive for too long). */
+  afterRevoke?(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
   emergencyNote(ctx: RotatorContext<Config>): string;
 }

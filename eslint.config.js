@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist.*/**', 'node_modules/**', 'coverage/**', 'bench/**/*.js'] },
+  { ignores: ['dist/**', 'dist.*/**', 'packages/*/dist/**', 'packages/*/dist.*/**', 'node_modules/**', 'coverage/**', 'bench/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

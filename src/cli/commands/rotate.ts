@@ -49,6 +49,13 @@ export function describeResult(io: CliIo, result: RotateResult): void {
         `${c.green('rotated')} ${result.secret} in ${r.environment}: version ${r.versionId} is current; ${grace}`,
       );
       for (const action of r.emergencyActions ?? []) print(io, `  ${c.yellow('!')} ${action}`);
+      // The truth about what already runs: an environment variable cannot change under a process.
+      if (r.emergencyActions && r.previousVersionId) {
+        print(
+          io,
+          `  ${c.yellow('!')} processes started with \`rotor run\` keep the old value until they are restarted (those under \`rotor run --watch\` are restarted or signalled within 2 s)`,
+        );
+      }
     } else if (r.outcome === 'standby') {
       print(
         io,

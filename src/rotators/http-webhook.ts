@@ -1,3 +1,49 @@
-// Rotator kind `http` (issue 13 item 4). Owned by the "providers-2" helper: a signed webhook
-// contract (create -> verify -> revoke) for providers Rotor does not know. Work in progress.
-export {};
+// `http`: a credential at a provider Rotor has no rotator for (Stripe, OpenAI, Datadog…), rotated
+// through a small endpoint the team writes (issue 13 item 4; the providers-2 helper's). Rotor
+// signs a JSON POST per step (create → verify → revoke; docs/providers.md, "http"), retries it on
+// 429/5xx honouring Retry-After, and sends an idempotency key; only the create answer carries the
+// new value. Verify must say the new credential works before promotion, and after retire verify
+// must say the retired one no longer does (the proof Rotor audits).
+import { RotorError } from '../core/errors.js';
+import { defineRotator } from '../core/rotation/rotator-contract.js';
+import { createCredential, revokeCredential, validUntil } from './http-webhook/webhook-actions.js';
+import { webhookConfigSchema } from './http-webhook/webhook-config.js';
+
+export const httpWebhookRotator = defineRotator({
+  kind: 'http',
+  summary:
+    'any provider, through a team-written endpoint: signed create, verify and revoke calls (docs/providers.md)',
+  source: 'generated',
+  configSchema: webhookConfigSchema,
+  create: (ctx) => createCredential(ctx),
+  async apply() {
+    // The credential exists at the provider from create on; verify proves it works.
+  },
+  async verify(ctx, material) {
+    const answer = await validUntil(ctx, material, true, 'verify');
+    if (!answer.valid) {
+      throw new RotorError(
+        'ERR_ROTOR_VERIFY_FAILED',
+        `${ctx.secret}/${ctx.environment}: the ${ctx.config.provider} endpoint says the new credential does not work after ${answer.attempts} attempt(s)${answer.reason ? ` (${answer.reason})` : ''}; it was not promoted`,
+        { details: { provider: ctx.config.provider, attempts: answer.attempts } },
+      );
+    }
+  },
+  retire: (ctx, old) => revokeCredential(ctx, old),
+  async prove(ctx, old) {
+    const answer = await validUntil(ctx, old, false, 'prove');
+    return {
+      refused: !answer.valid,
+      detail: `the ${ctx.config.provider} endpoint's verify answered valid: ${answer.valid} for the retired credential${answer.reason ? ` (${answer.reason})` : ''}`,
+    };
+  },
+  async emergencyActions(ctx) {
+    return [
+      `the previous ${ctx.config.provider} credential was revoked through the endpoint at once, without a grace window`,
+    ];
+  },
+  async validateImport(ctx, value) {
+    // An imported credential has no id Rotor knows: revoke sends its value for the endpoint to find it.
+    return { value, meta: { provider: ctx.config.provider, imported: true } };
+  },
+});

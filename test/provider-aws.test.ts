@@ -253,6 +253,17 @@ describe('aws-iam-access-key', () => {
     await f.close();
   });
 
+  it('rotor status notes that the runbook prefers a role with short-lived credentials', async () => {
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    const status = await f.p.cli(['status']);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(
+      'note: S3_ACCESS_KEY (aws-iam-access-key): the runbook prefers an IAM role with short-lived credentials',
+    );
+    await f.close();
+  });
+
   it('rotor run delivers the pair as the variables the app expects, previous ones during grace', async () => {
     const f = await fixture();
     expect((await f.rotate()).ok).toBe(true);

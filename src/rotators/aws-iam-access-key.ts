@@ -34,6 +34,8 @@ export const awsIamAccessKeyRotator = defineRotator({
     'AWS IAM user access key (S3, SigV4): two-key overlap, verified with STS (and S3), deactivated then deleted',
   source: 'generated',
   configSchema: awsAccessKeyConfigSchema,
+  statusNote:
+    'the runbook prefers an IAM role with short-lived credentials (instance profile, task role, sts:AssumeRole) to a rotated long-term key; see docs/providers.md',
   async create(ctx) {
     const currentId = keyIdOf(await ctx.readSecret?.(ctx.secret));
     const { accessKeyId, secretAccessKey, deleted } = await createKey(ctx, currentId);

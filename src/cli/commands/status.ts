@@ -178,6 +178,13 @@ export async function statusCommand(ctx: CommandContext, options: StatusOptions)
     yield* table;
     yield '';
     yield summaryLine(report);
+    // Standing advice of the kinds shown (the runbook prefers IAM roles to rotated keys).
+    const byKind = new Map<string, Set<string>>();
+    for (const row of report.rows) byKind.set(row.kind, (byKind.get(row.kind) ?? new Set()).add(row.secret));
+    for (const [kind, secrets] of byKind) {
+      const note = ctx.rotor.rotators.find((r) => r.kind === kind)?.statusNote;
+      if (note) yield `note: ${[...secrets].join(', ')} (${kind}): ${note}`;
+    }
     // Credentials retire could not end (or kept on purpose): said in words, not only in a state.
     for (const row of report.rows) {
       for (const problem of rowProblems(row)) {

@@ -112,6 +112,12 @@ export interface RotatorDescriptor<Config = unknown> {
    * it cannot split yields no parts.
    */
   deliveredParts?(config: Config, value: string): Array<{ variable: string; value: string }>;
+  /**
+   * A standing note `rotor status` prints under the table for secrets of this kind: advice the
+   * runbook gives about the kind itself (an IAM role with short-lived credentials beats any
+   * rotated long-term key). Never about a value.
+   */
+  statusNote?: string;
   /** What an emergency rotation does beyond retiring the old version, for the audit notes. */
   emergencyActions?(ctx: RotatorContext<Config>): Promise<string[]>;
   /**

@@ -8,7 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createOperator } from '../src/core/operators/create-operator.js';
 import { createDashboardPlugin } from '../src/server/dashboard/dashboard-plugin.js';
-import { createCheckGate, createLoginLimiter } from '../src/server/dashboard/login-limiter.js';
+import {
+  createCheckGate,
+  createLoginLimiter,
+  signInConcurrency,
+} from '../src/server/dashboard/login-limiter.js';
 import { buildApp } from '../src/server/app.js';
 import { createManualClock } from '../src/core/clock.js';
 import { createProject } from './helpers/project.js';
@@ -160,6 +164,16 @@ describe('login limiter reservations', () => {
     expect(e).toEqual({ ok: false, retryAfterMs: 60_000 });
     clock.advance(60_001);
     expect(limiter.reserve(['name:x']).ok).toBe(true);
+  });
+
+  test('the cap on checks comes from the option, else ROTOR_SIGNIN_CONCURRENCY, else 2', () => {
+    expect(signInConcurrency(undefined, {})).toBe(2);
+    expect(signInConcurrency(undefined, { ROTOR_SIGNIN_CONCURRENCY: '4' })).toBe(4);
+    expect(signInConcurrency(1, { ROTOR_SIGNIN_CONCURRENCY: '4' })).toBe(1);
+    for (const bad of ['0', '-2', '1.5', 'many'])
+      expect(() => signInConcurrency(undefined, { ROTOR_SIGNIN_CONCURRENCY: bad })).toThrow(
+        /ROTOR_SIGNIN_CONCURRENCY/,
+      );
   });
 
   test('the check gate admits at most its size and frees a slot once per release', () => {

@@ -27,7 +27,7 @@ import { redactUrl } from '../log-redaction.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './dashboard-assets.js';
 import { icsFeed } from './ics-feed.js';
-import { createCheckGate, createLoginLimiter, DEFAULT_SIGN_IN_CONCURRENCY, type LoginLimit } from './login-limiter.js';
+import { createCheckGate, createLoginLimiter, signInConcurrency, type LoginLimit } from './login-limiter.js';
 import { auditPage } from './pages/audit-page.js';
 import { calendarPage } from './pages/calendar-page.js';
 import { inventoryPage, type InventoryFilter } from './pages/inventory-page.js';
@@ -54,7 +54,7 @@ export interface DashboardOptions {
   /** URL prefix (default `/dashboard`). */
   prefix?: string;
   loginLimit?: LoginLimit;
-  /** Password checks (argon2id) run at once for sign-ins; more are refused with 503 (default 2). */
+  /** Password checks (argon2id) run at once for sign-ins; more are refused with 503 (default ROTOR_SIGNIN_CONCURRENCY, else 2). */
   signInConcurrency?: number;
   sessionLimits?: SessionLimits;
 }
@@ -99,7 +99,7 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
   const engine = deps.engine ?? createRotationEngine({ rotor });
   const base = options.prefix;
   const limiter = createLoginLimiter(clock, options.loginLimit);
-  const checks = createCheckGate(options.signInConcurrency ?? DEFAULT_SIGN_IN_CONCURRENCY);
+  const checks = createCheckGate(signInConcurrency(options.signInConcurrency, rotor.env));
   const sessions = new WeakMap<FastifyRequest, WebSession>();
   const store = () => rotor.store();
 

@@ -130,10 +130,11 @@ export async function retireToken(ctx: Ctx, old: StoredMaterial): Promise<void> 
   const primary = await primaryToken(ctx, login);
   const current = await ctx.readSecret?.(ctx.secret);
   if (old.value !== primary) {
-    // While the current value is the primary, a secondary can only be `old` (or a stray nobody
-    // holds): delete it, even if Twilio does not accept it yet. While the current value is the
-    // secondary, `old` is already dead and the secondary is what apps use: leave it.
-    if (!current || current === primary) {
+    // `old` is not the primary: if Twilio still accepts it, it is the secondary (an aborted or
+    // rolled-back rotation) and is deleted. If not, it is already dead, and the secondary, if any,
+    // belongs to someone else: the rotation being promoted right now (a previous version that
+    // Twilio promoted away before a crash is superseded while the new secondary is pending).
+    if ((await accepts(ctx, tokenLogin(ctx, old.value), ACCOUNT_PATH)).accepted) {
       await twilioRequest(ctx, {
         login,
         method: 'DELETE',

@@ -6,6 +6,7 @@
 // WARNING, then CRITICAL after drain.within, naming the session; `drain.then: terminate` ends it.
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  createCutProxy,
   ENGINES,
   openFixture,
   postgresEngine,
@@ -343,6 +344,83 @@ secrets:
         );
         await q(`DROP DATABASE IF EXISTS ${prefix}`);
         for (const r of ['_a', '_b', '']) await q(`DROP ROLE IF EXISTS ${group}${r}`);
+      }
+    });
+  },
+);
+
+// The proof logs in where the app does (DATABASE_URL's host and port); retire itself runs on the
+// admin connection. With the app's path cut, the revocation happened but could not be proven.
+describe(
+  'a retire whose proof cannot reach the server',
+  { concurrent: true, timeout: 90_000 },
+  () => {
+    for (const engine of ENGINES) {
+      it.skipIf(!available.get(engine.name))(
+        `${engine.name}: says "revocation not proven" (WARNING), never "refused"`,
+        async () => {
+          const proxy = await createCutProxy(engine.port());
+          const f = await openFixture(engine, { port: proxy.port });
+          try {
+            await rotateOk(f);
+            await rotateOk(f);
+            proxy.cut();
+            f.p.clock.advance(DAY + 1);
+            expect((await f.retire()).map((r) => r.postponed ?? false)).toEqual([false]);
+            const audit = await f.audit();
+            expect(audit.find((e) => e.action === 'retire')).toMatchObject({
+              outcome: 'info',
+              details: { verified: 'unproven' },
+            });
+            expect(audit.find((e) => e.action === 'retire.verified')).toMatchObject({
+              outcome: 'info',
+              notes: expect.stringMatching(/revocation not proven: the server could not be asked/),
+            });
+            const check = await f.p.cli(['check']);
+            expect(check.code).toBe(1);
+            expect(check.stdout).toMatch(
+              /WARNING: DATABASE_URL\/production retired version .*revocation not proven/,
+            );
+          } finally {
+            await f.cleanup();
+            await proxy.close();
+          }
+        },
+      );
+    }
+  },
+);
+
+describe.skipIf(!available.get('mysql'))(
+  'mysql: the first rotation after adopt compares effective privileges',
+  { timeout: 90_000 },
+  () => {
+    it('a grant to the role only is extra against the imported user (which holds its grants directly): refused, named; granted to both, it goes through', async () => {
+      const engine = ENGINES.find((e) => e.name === 'mysql')!;
+      const f = await openFixture(engine);
+      try {
+        const user = `${f.s.prefix}_legacy`;
+        const root = engine.rootUrl();
+        await engine.query(root, `CREATE USER '${user}'@'%' IDENTIFIED BY 'legacy-pass-123'`);
+        await engine.query(
+          root,
+          `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${f.s.database}\`.* TO '${user}'@'%'`,
+        );
+        await importLegacy(
+          f,
+          `mysql://${user}:legacy-pass-123@127.0.0.1:${engine.port()}/${f.s.database}`,
+        );
+        const flags = await flagsTable(f);
+        await flags.grantTo(f.s.group, true);
+        const refused = (await f.rotate()).results[0]!;
+        expect(refused.error?.code).toBe('ERR_ROTOR_DB_GRANTS_DIFFER');
+        expect(refused.error?.message).toMatch(
+          new RegExp(`extra \\(only ${f.s.a}\\): SELECT ON \`${f.s.database}\`\\.\`flags\``),
+        );
+        await flags.grantTo(user);
+        await rotateOk(f);
+      } finally {
+        await f.cleanup();
       }
     });
   },

@@ -4,7 +4,7 @@
 //   logging in. A later proven refusal for the same pair clears it.
 // - unproven (WARNING): the latest retire could not ask the server.
 // - outside-rotation (WARNING): a login kept valid on purpose (`keepOriginalLogin: true`), as long
-//   as rotor.yaml still says so.
+//   as rotor.yaml still says so; or one Rotor never disables (a superuser, its admin), for good.
 // - retire-postponed (WARNING): a previous version past its grace window whose retire waits for
 //   live sessions, named; sessions-held (CRITICAL) once `drain.within` has passed too.
 import type { Kysely } from 'kysely';
@@ -70,7 +70,10 @@ export async function loadCredentialAlerts(
       const state = String(meta.retireProof);
       const detail = String(meta.retireProofDetail ?? '');
       if (state === 'kept') {
-        if (keepOriginal(row.secret))
+        // Kept by policy: warned while rotor.yaml says so. Kept because Rotor never disables that
+        // login (a superuser, its own admin): warned for good, since Rotor cannot see it end.
+        const byPolicy = detail.includes('keepOriginalLogin: true');
+        if (!byPolicy || keepOriginal(row.secret))
           add(key, {
             problem: 'outside-rotation',
             versionId: row.id,

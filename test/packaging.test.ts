@@ -167,18 +167,19 @@ const CJS_PROBE = `const require_ = require;\n${probeBody('require(`@rotor/sdk/$
 
 // A TypeScript app importing the SDK from an ES module and from CommonJS, type-checked with
 // skipLibCheck false (the SDK's declarations are checked too).
-const TSCONFIG = JSON.stringify({
-  compilerOptions: {
-    strict: true,
-    skipLibCheck: false,
-    noEmit: true,
-    target: 'ES2022',
-    module: 'NodeNext',
-    moduleResolution: 'NodeNext',
-    types: ['node'],
-  },
-  files: ['app.mts', 'app.cts'],
-});
+const tsconfig = (files: string[]) =>
+  JSON.stringify({
+    compilerOptions: {
+      strict: true,
+      skipLibCheck: false,
+      noEmit: true,
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      types: ['node'],
+    },
+    files,
+  });
 const tsApp = (subpaths: readonly string[]) => `
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { createJwtKeys, fromStaticKey, isRotorError, type JwtKeys } from '@rotor/sdk/jwt';
@@ -207,6 +208,7 @@ async function probe(dir: string, file: string, env: NodeJS.ProcessEnv): Promise
   return JSON.parse(stdout) as Probe;
 }
 
+const nodeTypes = `@types/node@${rootPackage.devDependencies['@types/node']}`;
 let sdkTarball: string;
 let rotorTarball: string;
 let app: string;
@@ -233,7 +235,7 @@ beforeAll(async () => {
   app = newProject('sdk-app', {
     'probe.mjs': ESM_PROBE,
     'probe.cjs': CJS_PROBE,
-    'tsconfig.json': TSCONFIG,
+    'tsconfig.json': tsconfig(['app.mts', 'app.cts']),
     'app.mts': tsApp(LIGHT_SUBPATHS),
     'app.cts': tsApp(LIGHT_SUBPATHS),
   });
@@ -378,7 +380,7 @@ console.log(JSON.stringify({ root: Object.keys(root).sort(), jwt: typeof jwt.cre
       // compiles SQLite (6.8 min measured here, where github.com does not resolve). Install without
       // scripts and give it the binary the repository's own install built for the same version
       // and Node; everything else is the packed package and what npm resolved for it.
-      await npm(dir, 'install', rotorTarball, '--ignore-scripts');
+      await npm(dir, 'install', rotorTarball, '--ignore-scripts', nodeTypes);
       const sqlite = (root: string) => join(root, 'node_modules/better-sqlite3');
       const versionOf = (path: string) =>
         (JSON.parse(readFileSync(join(path, 'package.json'), 'utf8')) as { version: string })
@@ -406,6 +408,19 @@ console.log(JSON.stringify({ root: Object.keys(root).sort(), jwt: typeof jwt.cre
         expect.arrayContaining(['RotorError', 'isRotorError', 'ERROR_CODES']),
       );
       expect(result).toMatchObject({ jwt: 'function', same: true });
+
+      // Its declarations need no dev-only @types either (skipLibCheck false).
+      const imports = ['rotor', ...SUBPATHS.map((s) => `rotor/${s}`)];
+      writeFileSync(join(dir, 'tsconfig.json'), tsconfig(['app.mts']));
+      writeFileSync(
+        join(dir, 'app.mts'),
+        `${imports.map((m, i) => `import * as m${i} from '${m}';`).join('\n')}
+import { isRotorError } from 'rotor';
+export const loaded: unknown[] = [${imports.map((_, i) => `m${i}`).join(', ')}];
+export const check = (e: unknown): boolean => isRotorError(e, 'ERR_ROTOR_SDK_PEER_MISSING');
+`,
+      );
+      await tsc(dir);
     },
     10 * MINUTE,
   );

@@ -275,6 +275,27 @@ describe('http kind through the engine', { timeout: 60_000 }, () => {
     await f.close();
   });
 
+  it('an endpoint that does not answer is given up on after timeoutMs per attempt, and retried', async () => {
+    const f = await fixture('      timeoutMs: 300\n');
+    fake.hangNext = 1;
+    const result = await f.rotate();
+    expect(result.ok, JSON.stringify(result.results)).toBe(true);
+    const creates = fake.calls.filter(
+      (c) => c.idempotencyKey === `create:${result.results[0]!.versionId}`,
+    );
+    expect(creates.map((c) => c.status)).toEqual([0, 201]);
+
+    const kept = await f.value('current');
+    fake.hangNext = 3;
+    const down = await f.rotate();
+    expect(down.results[0]!.error?.code).toBe('ERR_ROTOR_PROVIDER_UNAVAILABLE');
+    expect(down.results[0]!.error?.message).toMatch(
+      /Acme endpoint create failed after 3 attempt\(s\) \(no answer within 300 ms\)/,
+    );
+    expect(await f.value('current')).toBe(kept);
+    await f.close();
+  });
+
   it('a signature the endpoint refuses (401) names the provider and the call; nothing is stored', async () => {
     const f = await fixture();
     f.p.env.ACME_ROTOR_KEY = 'a key the endpoint does not know';

@@ -8,7 +8,7 @@
 //   answers the same key again (and a different body under a used key is 422);
 // - verify: {valid} for the id (or value) and value given;
 // - revoke: revokes by id (or by value for an imported key); 404 when it knows no such key.
-// `failNext` answers 429/5xx first; `loseNextCreateAnswer` makes the key but answers 503, as a
+// `failNext` answers 429/5xx first; `hangNext` never answers; `loseNextCreateAnswer` makes the key but answers 503, as a
 // connection cut after the provider acted would; `echoValues` puts the value in error messages,
 // as a careless endpoint might, to prove Rotor masks it.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -37,6 +37,8 @@ export class FakeWebhookEndpoint {
   private readonly answered = new Map<string, { body: string; status: number; answer: unknown }>();
   private failures: Array<{ status: number; retryAfter?: string }> = [];
   loseNextCreateAnswer = false;
+  /** The next this-many rotation requests get no answer at all (the connection is left open). */
+  hangNext = 0;
   /** While set, verify answers valid: false for every key (a provider that never accepts it). */
   refuseAll = false;
   echoValues = false;
@@ -105,6 +107,10 @@ export class FakeWebhookEndpoint {
       status: 0,
     };
     this.calls.push(call);
+    if (this.hangNext > 0) {
+      this.hangNext -= 1;
+      return;
+    }
     const failure = this.failures.shift();
     if (failure) {
       call.status = reply(

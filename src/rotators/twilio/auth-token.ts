@@ -125,6 +125,12 @@ export async function verifyToken(ctx: Ctx, material: StoredMaterial): Promise<v
  * secondary), the abort (delete the secondary) when `old` is the secondary, nothing when Twilio
  * no longer accepts it.
  */
+/**
+ * What the last retire of a version did at Twilio, for the proof's audit note (the engine calls
+ * `prove` right after `retire`, in the same process). Keyed by version id; read once.
+ */
+const retiredBy = new Map<string, string>();
+
 export async function retireToken(ctx: Ctx, old: StoredMaterial): Promise<void> {
   const login = await managerLogin(ctx);
   const primary = await primaryToken(ctx, login);
@@ -142,6 +148,9 @@ export async function retireToken(ctx: Ctx, old: StoredMaterial): Promise<void> 
         base: 'accounts',
         accept: [404],
       });
+      retiredBy.set(old.versionId, 'it was the secondary: DELETE /v1/AuthTokens/Secondary');
+    } else {
+      retiredBy.set(old.versionId, 'Twilio already refused it');
     }
     return;
   }
@@ -172,6 +181,10 @@ export async function retireToken(ctx: Ctx, old: StoredMaterial): Promise<void> 
       { details: { provider: 'Twilio', operation: 'POST /v1/AuthTokens/Promote' } },
     );
   }
+  retiredBy.set(
+    old.versionId,
+    'Twilio promoted the new token at this retire (POST /v1/AuthTokens/Promote)',
+  );
 }
 
 export async function proveToken(
@@ -179,9 +192,11 @@ export async function proveToken(
   old: StoredMaterial,
 ): Promise<{ refused: boolean; detail: string }> {
   const answer = await acceptsUntil(ctx, tokenLogin(ctx, old.value), ACCOUNT_PATH, false);
+  const how = retiredBy.get(old.versionId);
+  retiredBy.delete(old.versionId);
   return {
     refused: !answer.accepted,
-    detail: `Twilio answered HTTP ${answer.status} to GET ${ACCOUNT_PATH} with the retired auth token`,
+    detail: `${how ? `${how}; ` : ''}Twilio answered HTTP ${answer.status} to GET ${ACCOUNT_PATH} with the retired auth token`,
   };
 }
 

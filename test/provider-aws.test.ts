@@ -253,6 +253,27 @@ describe('aws-iam-access-key', () => {
     await f.close();
   });
 
+  it('rotor rotate through the CLI prints and audits key ids, never a secret', async () => {
+    const f = await fixture();
+    const out = await f.p.cli(['rotate', 'S3_ACCESS_KEY', '--env', 'production', '--json']);
+    expect(out.code, out.stderr).toBe(0);
+    const cur = (await f.stage('current'))!;
+    const text = out.stdout + out.stderr + (await f.p.cli(['audit', 'list', '--json'])).stdout;
+    expect(text).not.toContain(cur.secretAccessKey);
+    expect(text).not.toContain(f.admin.secret);
+    f.p.env.AWS_ADMIN_KEY = JSON.stringify({
+      accessKeyId: f.admin.id,
+      secretAccessKey: 'y'.repeat(40),
+    });
+    const refused = await f.p.cli(['rotate', 'S3_ACCESS_KEY', '--env', 'production']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout + refused.stderr, JSON.stringify(refused)).toContain(
+      'ERR_ROTOR_PROVIDER_AUTH_FAILED',
+    );
+    expect(refused.stdout + refused.stderr).not.toContain('y'.repeat(40));
+    await f.close();
+  });
+
   it('rotor status notes that the runbook prefers a role with short-lived credentials', async () => {
     const f = await fixture();
     expect((await f.rotate()).ok).toBe(true);

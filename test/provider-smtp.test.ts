@@ -366,6 +366,39 @@ describe('smtp / mailgun', () => {
     await f.close();
   });
 
+  it('a provider 5xx while applying the password promotes nothing and leaves no login behind', async () => {
+    mailgun.credentials.set(domain, new Map());
+    const f = await fixture(`${cfg()}\n      attempts: 2`, smtp.mailgun, {
+      MAILGUN_KEY: mailgun.apiKey,
+    });
+    mailgun.failures.set('POST', 502);
+    const result = await f.rotate();
+    mailgun.failures.clear();
+    expect(result.results[0]!.error?.code).toBe('ERR_ROTOR_PROVIDER_UNAVAILABLE');
+    expect(result.results[0]!.error?.message).toContain(
+      'Mailgun POST /v3/domains/mg.example.test/credentials failed after 2 attempt(s) (HTTP 502)',
+    );
+    expect(await f.current()).toBeUndefined();
+    expect([...mailgun.credentials.get(domain)!.keys()]).toEqual([]);
+    await f.close();
+  });
+
+  it('rotor apply refuses a config without TLS or with an unknown adapter, naming the field', async () => {
+    mailgun.credentials.set(domain, new Map());
+    const f = await fixture(cfg(), smtp.mailgun, { MAILGUN_KEY: mailgun.apiKey });
+    const yaml = readFileSync(join(f.p.dir, 'rotor.yaml'), 'utf8');
+    f.p.writePolicy(yaml.replace('tls: starttls', 'tls: none'));
+    const noTls = await f.p.cli(['apply']);
+    expect(noTls.code).not.toBe(0);
+    expect(noTls.stderr).toContain('ERR_ROTOR_POLICY_INVALID');
+    expect(noTls.stderr).toMatch(/tls/);
+    f.p.writePolicy(yaml.replace('adapter: mailgun', 'adapter: postmark'));
+    const unknown = await f.p.cli(['apply']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/adapter/);
+    await f.close();
+  });
+
   it('an emergency takes the login in grace at once; a wrong API key fails with 401 named', async () => {
     mailgun.credentials.set(domain, new Map());
     const f = await fixture(cfg(), smtp.mailgun, { MAILGUN_KEY: mailgun.apiKey });

@@ -314,6 +314,13 @@ describe('aws-iam-access-key', () => {
       null,
       null,
     ]);
+    const exported = await f.p.cli(['export', '--env', 'production', '--json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const vars = JSON.parse(exported.stdout) as Record<string, string>;
+    expect([vars.S3_ACCESS_KEY_ID, vars.S3_SECRET_ACCESS_KEY]).toEqual([
+      cur.accessKeyId,
+      cur.secretAccessKey,
+    ]);
     await f.close();
   });
 

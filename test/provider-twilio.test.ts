@@ -271,6 +271,38 @@ describe(
       await f.close();
     });
 
+    it('the CLI rotates and retires without printing a token, and status shows the grace window', async () => {
+      const { account, f } = await tokenFixture();
+      const first = account.primary;
+      const rotated = await f.p.cli(['rotate', 'TWILIO_AUTH_TOKEN', '--env', 'production']);
+      expect(rotated.code, rotated.stderr).toBe(0);
+      const secondary = account.secondary!;
+      expect(await f.value('current')).toBe(secondary);
+      const status = await f.p.cli(['status', '--json']);
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toContain('"in-grace"');
+      const table = await f.p.cli(['status']);
+      expect(table.stdout).toContain(
+        "note: TWILIO_AUTH_TOKEN (twilio): an auth token's old primary keeps working through the grace window and dies at retire, when Rotor calls Twilio's promote (not at rotate)",
+      );
+      f.p.clock.advance(2 * HOUR);
+      const retired = await f.p.cli(['retire', 'TWILIO_AUTH_TOKEN', '--env', 'production']);
+      expect(retired.code, retired.stderr).toBe(0);
+      expect(account.primary).toBe(secondary);
+      expectNoValues(
+        [
+          rotated.stdout,
+          rotated.stderr,
+          status.stdout,
+          table.stdout,
+          retired.stdout,
+          retired.stderr,
+        ],
+        [first, secondary],
+      );
+      await f.close();
+    });
+
     it('a rotation while the last one is still in its grace window is refused and changes nothing at Twilio', async () => {
       const { account, f } = await tokenFixture();
       expect((await f.rotate()).ok).toBe(true);

@@ -47,6 +47,9 @@ export const twilioRotator = defineRotator({
     'Twilio auth token (secondary token deployed during the grace window, then promoted at retire, which kills the old primary) or Standard API key (created, verified, deleted at retire)',
   source: 'generated',
   configSchema: twilioConfigSchema,
+  // Said in `rotor status`, because the moment the old auth token dies is not where operators expect.
+  statusNote:
+    "an auth token's old primary keeps working through the grace window and dies at retire, when Rotor calls Twilio's promote (not at rotate)",
   create: (ctx) => (isToken(ctx) ? createSecondary(ctx) : createKey(asKey(ctx))),
   async apply(ctx, material) {
     // An auth token's secondary exists from create on; verify proves Twilio accepts it.

@@ -120,8 +120,11 @@ describe('retire proof, original logins, drain', { concurrent: true, timeout: 90
           expect(await engine.loginCode(legacy.url)).toBe('ok');
           await rotateOk(f);
           f.p.clock.advance(DAY + 1);
-          const retired = await f.retire();
-          expect(retired.map((r) => r.postponed ?? false)).toEqual([false]);
+          const cli = await f.p.cli(['retire']);
+          expect(cli.code, cli.stderr).toBe(0);
+          expect(cli.stdout).toMatch(
+            /^retired DATABASE_URL\/production version \S+; a fresh login with the retired credential was refused/m,
+          );
           expect(await engine.loginCode(legacy.url)).toMatch(retiredCode(engine));
           f.p.clock.advance(DAY);
           await rotateOk(f);
@@ -150,7 +153,11 @@ describe('retire proof, original logins, drain', { concurrent: true, timeout: 90
           await importLegacy(f, legacy.url);
           await rotateOk(f);
           f.p.clock.advance(DAY + 1);
-          await f.retire();
+          const cli = await f.p.cli(['retire']);
+          expect(cli.code, cli.stderr).toBe(0);
+          expect(cli.stdout).toMatch(
+            /^kept DATABASE_URL\/production version \S+: kept, still valid: (login role|user) /m,
+          );
           expect(await engine.loginCode(legacy.url)).toBe('ok');
           const audit = await f.audit();
           const retire = audit.find((e) => e.action === 'retire')!;

@@ -19,11 +19,14 @@ export async function retireCommand(ctx: CommandContext, options: { env?: string
     if (retired.length === 0) print(ctx.io, 'nothing to retire: no previous version has reached the end of its grace window');
     for (const r of retired) {
       if (r.postponed) print(ctx.io, `postponed ${r.secret}/${r.environment} version ${r.versionId}: ${r.reason ?? 'the old credential is still in use'} (retry later, or --force)`);
-      else print(ctx.io, `retired ${r.secret}/${r.environment} version ${r.versionId}${r.early ? ' (before its grace ended)' : ''}`);
+      else if (r.proof?.state === 'kept') print(ctx.io, `kept ${r.secret}/${r.environment} version ${r.versionId}: ${r.proof.detail}`);
+      else if (r.proof?.state === 'accepted') print(ctx.io, `NOT REVOKED ${r.secret}/${r.environment} version ${r.versionId}: ${r.proof.detail}`);
+      else print(ctx.io, `retired ${r.secret}/${r.environment} version ${r.versionId}${r.early ? ' (before its grace ended)' : ''}${r.proof ? `; ${r.proof.detail}` : ''}`);
     }
     print(ctx.io, `request ${ctx.actor.requestId}`);
   }
-  return 0;
+  // A retired credential the server still accepts is a failure, whatever else went well.
+  return retired.some((r) => r.proof?.state === 'accepted') ? 1 : 0;
 }
 
 export function registerRetire(program: Command, wrap: Wrap): void {

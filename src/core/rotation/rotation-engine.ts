@@ -116,6 +116,8 @@ export interface RetiredVersion {
   postponed?: true;
   /** Why it was postponed (live sessions, consumers still on the old version). */
   reason?: string;
+  /** What logging in with the retired credential showed (kinds with `prove`), or that it was kept. */
+  proof?: RetireProof;
 }
 
 function errorInfo(error: unknown): { code: string; message: string } {
@@ -225,7 +227,7 @@ export function createRotationEngine(deps: EngineDeps) {
     spec: SecretSpec,
     row: VersionRow,
     why: { compromised: boolean; early: boolean; reason?: string; method?: Method; force?: boolean },
-  ): Promise<'retired' | { postponed: string }> {
+  ): Promise<{ proof?: RetireProof } | { postponed: string }> {
     const rotator = rotor.rotator(spec.kind);
     let proof: RetireProof | undefined;
     if (row.ciphertext) {
@@ -934,8 +936,8 @@ export function createRotationEngine(deps: EngineDeps) {
           if (fresh?.stage !== 'previous') continue;
           const early = (fresh.retire_at ?? 0) > now;
           const outcome = await retireVersion(store, master, actor, rowSpec, fresh, { compromised: false, early, ...(request.reason ? { reason: request.reason } : {}), ...(request.force ? { force: true } : {}) });
-          if (outcome !== 'retired') retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early, postponed: true, reason: outcome.postponed });
-          else retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early });
+          if ('postponed' in outcome) retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early, postponed: true, reason: outcome.postponed });
+          else retired.push({ secret: row.secret, environment: row.environment, versionId: row.id, early, ...(outcome.proof ? { proof: outcome.proof } : {}) });
         } finally {
           await lock.release();
         }

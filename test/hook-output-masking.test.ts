@@ -4,7 +4,13 @@
 // prefixes, suffixes and middles of $ROTOR_SECRET in each encoding, then fails; the rotation goes
 // through the HTTP API (502), rolls back, redeploys the restored value (which fails the same way)
 // and retires the abandoned version.
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
+import { applyPolicy } from '../src/core/policy/apply-policy.js';
+import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
+import { defineRotator } from '../src/core/rotation/rotator-contract.js';
+import { ROTATORS } from '../src/rotators/registry.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createOutputMasker, MASK } from '../src/core/rotation/stages/mask-output.js';
@@ -224,4 +230,63 @@ describe('a failing deploy hook that prints parts of the value', () => {
           expect(place).not.toContain(value.slice(i, i + 8));
     }
   });
+});
+
+describe('a rotator whose error quotes the value it was given', () => {
+  test('the failure is masked in the result, the rotations table and the audit row', async () => {
+    let seen = '';
+    const echoing = defineRotator({
+      kind: 'echoing',
+      summary: 'a target whose refusal quotes the credential',
+      source: 'generated',
+      configSchema: z.strictObject({}).default({}),
+      async create() {
+        return { value: randomBytes(32).toString('base64url'), meta: {} };
+      },
+      async apply() {},
+      async verify(_ctx, material) {
+        seen = material.value;
+        const pieces = piecesOf(material.value);
+        throw new Error(
+          `target refused "${pieces.prefix}…" (b64 ${pieces.base64Middle1}, hex ${pieces.hex})`,
+        );
+      },
+      async retire() {},
+    });
+    const p = await createProject();
+    p.writePolicy(
+      'version: 1\nenvironments: [production]\nsecrets:\n  ECHO_TOKEN: { kind: echoing, cadence: 30d }\n',
+    );
+    const rotor = p.rotor([...ROTATORS, echoing]);
+    try {
+      await applyPolicy(rotor, {
+        operator: 'setup',
+        requestId: '00000000-0000-4000-8000-000000000000',
+        method: 'manual',
+      });
+      const result = await createRotationEngine({ rotor }).rotate(
+        { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000001', method: 'manual' },
+        { secret: 'ECHO_TOKEN', method: 'manual' },
+      );
+      expect(result.ok).toBe(false);
+      const message = result.results[0]!.error!.message;
+      expect(message).toContain('target refused');
+      expect(message).toContain(MASK);
+      const store = await rotor.store();
+      const stored = (await store.db.selectFrom('rotations').select('error_message').execute()).map(
+        (r) => r.error_message ?? '',
+      );
+      const audit = (await store.db.selectFrom('audit_events').select('entry').execute()).map(
+        (r) => r.entry,
+      );
+      expect(seen.length).toBeGreaterThan(40);
+      for (const place of [message, ...stored, ...audit]) {
+        for (const piece of Object.values(piecesOf(seen)))
+          for (let i = 0; i + 8 <= piece.length; i++)
+            expect(place).not.toContain(piece.slice(i, i + 8));
+      }
+    } finally {
+      await rotor.close();
+    }
+  }, 60_000);
 });

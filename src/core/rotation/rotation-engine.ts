@@ -21,6 +21,7 @@ import { sessionRevoker } from '../sessions/open-session-store.js';
 import { assertConsumersCaughtUp } from '../consumers/list-consumers.js';
 import { assertValueAcceptable } from '../delivery/value-limits.js';
 import { acquireLock, lockName } from './lock.js';
+import { createOutputMasker } from './stages/mask-output.js';
 import { runStep, type StepTarget } from './stages/run-step.js';
 import type { StageStep } from './stages/stage-schema.js';
 import { dirname } from 'node:path';
@@ -279,8 +280,22 @@ export function createRotationEngine(deps: EngineDeps) {
     return 'retired';
   }
 
+  /**
+   * A rotator's error may quote what it handled (a driver echoing a statement, a provider's answer).
+   * Before it is written anywhere, every run of 8+ characters of the pending, current or previous
+   * value is masked in its message, in place, so the audit row, the rotations table and the
+   * caller's answer all carry the masked text (see stages/mask-output.ts).
+   */
+  async function maskValuesInError(store: Store, master: MasterKey, secret: string, environment: string, pendingId: string | null, error: unknown): Promise<void> {
+    if (!(error instanceof Error)) return;
+    const rows = await Promise.all([pendingId ? getVersion(store.db, pendingId) : undefined, versionInStage(store.db, secret, environment, 'current'), versionInStage(store.db, secret, environment, 'previous')]);
+    const values = rows.flatMap((row) => (row?.ciphertext ? [stored(master, row).value] : []));
+    if (values.length > 0) error.message = createOutputMasker(values)(error.message);
+  }
+
   async function failRotation(store: Store, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, pendingId: string | null, error: unknown, state: 'failed' | 'rolled_back'): Promise<void> {
     const master = await rotor.masterKey();
+    await maskValuesInError(store, master, spec.name, environment, pendingId, error);
     const info = errorInfo(error);
     progress({ secret: spec.name, environment, step: 'rollback', phase: 'start' });
     if (pendingId) {

@@ -2,7 +2,7 @@
 // of the providers' documented APIs (test/fakes/) and a real SMTP server (smtp-server) on loopback
 // with a self-signed certificate made for the test, whose AUTH accepts exactly the credentials
 // the provider fake currently holds. No provider is reached.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -294,6 +294,45 @@ describe('smtp / sendgrid', () => {
     expect(sendgrid.keys.has(stranger.id)).toBe(true); // another project's key is never touched
     await f.close();
   });
+
+  it('a process killed before verify is rolled back by rotor resume (its key deleted); one killed after verify is finished', async () => {
+    const f = await fixture(cfg(), smtp.sendgrid, { SENDGRID_ADMIN: adminKey().key });
+    const crash = (point: string) =>
+      new Promise<void>((resolve, reject) => {
+        const args = [
+          '--import',
+          'tsx',
+          'test/fixtures/crash-rotate.ts',
+          f.p.dir,
+          point,
+          'SMTP_CREDENTIAL',
+          'production',
+          'normal',
+          String(f.p.clock.now()),
+          'SENDGRID_ADMIN,SMTP_CA',
+        ];
+        const child = spawn(process.execPath, args, {
+          env: { ...process.env, ...f.p.env },
+          stdio: 'ignore',
+        });
+        child.on('error', reject);
+        child.on('exit', (_code, signal) =>
+          signal === 'SIGKILL' ? resolve() : reject(new Error(`no crash at ${point}`)),
+        );
+      });
+    const before = new Set(sendgrid.keys.keys());
+    await crash('verify:started');
+    expect([...sendgrid.keys.keys()].filter((k) => !before.has(k)).length).toBe(1); // made, never verified
+    expect((await f.p.cli(['resume', '--json'])).stdout).toContain('rolled-back');
+    expect([...sendgrid.keys.keys()].filter((k) => !before.has(k))).toEqual([]);
+    expect(await f.current()).toBeUndefined();
+
+    await crash('verify:done');
+    expect((await f.p.cli(['resume', '--json'])).stdout).toContain('completed');
+    const cur = (await f.current())!;
+    expect(sendgrid.acceptsSmtp('apikey', cur.password)).toBe(true);
+    await f.close();
+  }, 60_000);
 
   it('a key the SMTP server refuses is not promoted, and is deleted again', async () => {
     const f = await fixture(

@@ -128,7 +128,7 @@ ${extra}`,
   };
 }
 
-async function tokenFixture(options: { admin?: string } = {}) {
+async function tokenFixture(options: { admin?: 'main' | 'standard' } = {}) {
   const account = fake.addAccount();
   const f = await fixture(
     `      credential: auth-token
@@ -137,6 +137,10 @@ async function tokenFixture(options: { admin?: string } = {}) {
 ${options.admin ? `      admin: { env: TWILIO_MAIN_KEY }\n` : ''}`,
     'TWILIO_AUTH_TOKEN',
   );
+  if (options.admin) {
+    const key = fake.addKey(account.sid, options.admin);
+    f.p.env.TWILIO_MAIN_KEY = `${key.sid}:${key.secret}`;
+  }
   const imported = await f.p.cli(['import', 'TWILIO_AUTH_TOKEN', '--env', 'production'], {
     stdin: account.primary,
   });
@@ -519,6 +523,30 @@ describe(
         [token, account.primary],
       );
       await f.close();
+    });
+
+    it('a Main key as admin manages the tokens; a Standard key is refused with the operation named', async () => {
+      const { account, f } = await tokenFixture({ admin: 'main' });
+      const first = account.primary;
+      expect((await f.rotate()).ok).toBe(true);
+      f.p.clock.advance(2 * HOUR);
+      await f.retire();
+      expect(account.primary).toBe(await f.value('current'));
+      expect(await statusWith(account.sid, first, ACCOUNT_JSON(account.sid))).toBe(401);
+      const mainSid = f.p.env.TWILIO_MAIN_KEY!.split(':')[0]!;
+      expect(
+        fake.calls.some((c) => c.principal === mainSid && c.path === '/v1/AuthTokens/Promote'),
+      ).toBe(true);
+      await f.close();
+
+      const { account: other, f: g } = await tokenFixture({ admin: 'standard' });
+      const result = await g.rotate();
+      expect(result.results[0]!.error?.code).toBe('ERR_ROTOR_PROVIDER_AUTH_FAILED');
+      expect(result.results[0]!.error?.message).toMatch(
+        /Twilio GET \/2010-04-01\/Accounts\/\{AccountSid\}\.json refused the admin credential/,
+      );
+      expect(other.secondary).toBeUndefined();
+      await g.close();
     });
 
     it('without a current token or an admin key, rotate says to import the token first and changes nothing', async () => {

@@ -14,6 +14,7 @@ const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./db-rotation-wall.bench.js'),
   () => import('./sse-fanout.bench.js'),
   () => import('./server-read.bench.js'),
+  () => import('./audit-export-load.bench.js'),
 ];
 
 const only = process.argv.slice(2);

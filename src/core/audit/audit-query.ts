@@ -140,10 +140,24 @@ function matches(e: AuditEntry, f: AuditFilter): boolean {
  * between queries the iterator yields to other requests (see `yieldToEventLoop`).
  */
 const SCAN_WINDOW = 2048;
-const DEFAULT_CHUNK = 500;
+const DEFAULT_CHUNK = 250;
 
-/** Lets the requests waiting on the event loop run: SQLite calls complete synchronously. */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/**
+ * Lets the requests waiting on the event loop run (SQLite calls complete synchronously, so a scan
+ * would otherwise never give way). When other work did run meanwhile, the server is busy: the
+ * scan then also pauses for three times as long as its last slice took, so a long listing or
+ * export takes at most about a quarter of a busy server's time and little of an idle one's.
+ */
+function createPacer(): () => Promise<void> {
+  let resumed = performance.now();
+  return async () => {
+    const worked = performance.now() - resumed;
+    const before = performance.now();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (performance.now() - before > 1) await new Promise<void>((resolve) => setTimeout(resolve, Math.min(50, Math.ceil(3 * worked))));
+    resumed = performance.now();
+  };
+}
 
 /** The ISO form of a time bound, for comparing with the entry's `at` in SQL (years 0000-9999). */
 function isoBound(ms: number | undefined): string | undefined {
@@ -179,6 +193,7 @@ export async function* iterateAudit(store: Pick<Store, 'db' | 'guard'>, options:
   if (hi === 0) return;
   const lo = Number((await edgeSeq('asc'))?.seq ?? 1);
   let found = 0;
+  const yieldToEventLoop = createPacer();
   // Rows in (from, to] for asc; [to, from) walking down for desc.
   let cursor = desc ? hi + 1 : lo - 1;
   while (desc ? cursor > lo : cursor < hi) {

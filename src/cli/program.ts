@@ -5,6 +5,7 @@ import { RotorError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { CliIo } from './io.js';
+import { applyEnvDefault, unknownGlobalOption } from './argv-checks.js';
 import { reportError } from './report-error.js';
 import { VERSION } from './version.js';
 import { commandNamed, COMMANDS, type Register } from './commands/index.js';
@@ -99,7 +100,13 @@ async function registersFor(argv: readonly string[]): Promise<Register[]> {
 /** Runs the CLI and resolves to the process exit code. */
 export async function runCli(argv: string[], runtime: CliRuntime): Promise<number> {
   const state = { exitCode: 0 };
+  const unknown = unknownGlobalOption(argv);
+  if (unknown !== undefined) {
+    runtime.io.stderr.write(`error: unknown option '${unknown}' (rotor's own options are -c/--config, --state-dir, --operator, -h/--help, -V/--version; command options go after the command)\n`);
+    return 2;
+  }
   const program = buildProgram(runtime, state, await registersFor(argv));
+  applyEnvDefault(program, runtime.io.env);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import { RotorError } from './errors.js';
+import { closest, didYouMean } from './suggest.js';
 import type { MasterKey } from './crypto/envelope.js';
 import { loadMasterKey } from './crypto/master-key-file.js';
 import { loadPolicy } from './policy/load-policy.js';
@@ -119,13 +120,17 @@ export function createRotor(options: RotorOptions): Rotor {
     secret(name) {
       const spec = rotor.policy().secrets.get(name);
       if (!spec) {
-        throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `unknown secret "${name}": it is not in ${policyFile}`, { details: { secret: name } });
+        const hint = didYouMean(name, rotor.policy().secrets.keys());
+        throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `unknown secret "${name}"${hint}: it is not in ${policyFile}`, {
+          details: { secret: name, ...(hint ? { suggestion: closest(name, rotor.policy().secrets.keys()) } : {}) },
+        });
       }
       return spec;
     },
     assertEnvironment(spec, environment) {
       if (!rotor.policy().environments.includes(environment)) {
-        throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `unknown environment "${environment}": configured are ${rotor.policy().environments.join(', ')}`, {
+        const hint = didYouMean(environment, rotor.policy().environments);
+        throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `unknown environment "${environment}"${hint}: configured are ${rotor.policy().environments.join(', ')}`, {
           details: { environment },
         });
       }

@@ -11,6 +11,8 @@ import { verifyAuditChain, type AuditAnchor } from '../../core/audit/audit-verif
 import type { Clock } from '../../core/clock.js';
 import { parseDuration } from '../../core/duration.js';
 import { isRotorError, RotorError } from '../../core/errors.js';
+import type { Store } from '../../core/store/open-store.js';
+import { didYouMean } from '../../core/suggest.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, formatTable, print, printJson } from '../io.js';
 import type { Wrap } from '../program.js';
@@ -75,6 +77,38 @@ function parseFilter(ctx: CommandContext, options: AuditFilterOptions): AuditFil
   return filter;
 }
 
+/**
+ * A --secret or --env that names nothing Rotor knows (not in rotor.yaml and never in the log) is
+ * a typo, not an empty result: ERR_ROTOR_SECRET_UNKNOWN / ERR_ROTOR_ENV_UNKNOWN with the closest
+ * name. A secret since removed from rotor.yaml still has its history, so the log counts too.
+ */
+async function assertFilterNames(ctx: CommandContext, store: Store, filter: AuditFilter): Promise<void> {
+  let policy: { secrets: Iterable<string>; environments: Iterable<string> } = { secrets: [], environments: [] };
+  try {
+    const p = ctx.rotor.policy();
+    policy = { secrets: p.secrets.keys(), environments: p.environments };
+  } catch {
+    // No readable rotor.yaml: the log alone says what exists.
+  }
+  const checks = [
+    { value: filter.secret, column: 'secret' as const, code: 'ERR_ROTOR_SECRET_UNKNOWN' as const, what: 'secret', option: '--secret', known: [...policy.secrets] },
+    { value: filter.environment, column: 'environment' as const, code: 'ERR_ROTOR_ENV_UNKNOWN' as const, what: 'environment', option: '--env', known: [...policy.environments] },
+  ];
+  for (const check of checks) {
+    if (check.value === undefined || check.known.includes(check.value)) continue;
+    const logged = await store.guard(() =>
+      store.db.selectFrom('audit_events').select(check.column).distinct().where(check.column, 'is not', null).execute(),
+    );
+    const names = new Set([...check.known, ...logged.map((r) => r[check.column] as string)]);
+    if (names.has(check.value)) continue;
+    throw new RotorError(
+      check.code,
+      `${check.option} ${check.value}: no ${check.what} of that name in rotor.yaml or the audit log${didYouMean(check.value, names)}`,
+      { details: { [check.what]: check.value } },
+    );
+  }
+}
+
 function parseLimit(value: string | undefined): number {
   if (value === undefined) return DEFAULT_LIMIT;
   if (!/^\d+$/.test(value.trim())) throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid --limit "${value}": use a whole number (0 for no limit)`);
@@ -102,6 +136,7 @@ export async function auditListCommand(ctx: CommandContext, options: AuditListOp
   const filter = parseFilter(ctx, options);
   const limit = parseLimit(options.limit);
   const store = await ctx.rotor.store();
+  await assertFilterNames(ctx, store, filter);
   const events = await listAudit(store, { ...filter, limit, order: options.oldestFirst ? 'asc' : 'desc' });
   if (ctx.json) {
     printJson(ctx.io, { events, count: events.length, limited: limit > 0 && events.length === limit });
@@ -161,6 +196,7 @@ export async function auditExportCommand(ctx: CommandContext, options: AuditExpo
   const format = parseAuditExportFormat(options.format ?? (ctx.json ? 'json' : 'md'));
   const filter = parseFilter(ctx, options);
   const store = await ctx.rotor.store();
+  await assertFilterNames(ctx, store, filter);
   if (options.output === undefined) {
     await exportAudit(store, ctx.io.stdout, { format, filter });
     return 0;
@@ -190,7 +226,7 @@ export async function auditExportCommand(ctx: CommandContext, options: AuditExpo
 function filterOptions(command: Command): Command {
   return command
     .option('--secret <name>', 'only this secret')
-    .option('--env <environment>', 'only this environment')
+    .option('-e, --env <environment>', 'only this environment')
     .option('--action <action>', 'only this action (a prefix before a dot also matches: rotate → rotate.promote)')
     .option('--since <when>', 'from this date, UTC date-time or age (2026-03-01, 2026-03-01T12:00:00Z, 30d)')
     .option('--until <when>', 'up to this date (inclusive: the whole day), UTC date-time or age');

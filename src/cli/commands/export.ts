@@ -116,7 +116,7 @@ export function registerExport(program: Command, wrap: Wrap): void {
   program
     .command('export')
     .description("print (or write) an environment's values: NAME, and NAME_PREVIOUS during a grace window")
-    .requiredOption('-e, --env <environment>', 'environment to export')
+    .requiredOption('-e, --env <environment>', 'environment to export (default ROTOR_ENV)')
     .addOption(new Option('--format <format>', 'dotenv (default), json or shell').choices([...EXPORT_FORMATS]))
     .option('-o, --output <file>', 'write to this file (mode 0600) instead of stdout')
     .option('--secret <name>', 'only this secret (repeatable)', collectOption)

@@ -51,7 +51,7 @@ export function registerGet(program: Command, wrap: Wrap): void {
     .command('get')
     .description('print one secret value (refuses a terminal without --reveal; no trailing newline when piped)')
     .argument('<name>', 'secret name, e.g. DATABASE_URL')
-    .requiredOption('-e, --env <environment>', 'environment to read from')
+    .requiredOption('-e, --env <environment>', 'environment to read from (default ROTOR_ENV)')
     .addOption(new Option('--stage <stage>', 'which version: current, or previous while its grace window is open').choices(['current', 'previous']).default('current'))
     .option('--reveal', 'allow printing to a terminal')
     .option('--json', 'machine-readable output (includes the value)')

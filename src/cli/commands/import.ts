@@ -57,7 +57,7 @@ export function registerImport(program: Command, wrap: Wrap): void {
     .command('import')
     .description('adopt a value already in use as the first version (from stdin, --from-file, or a hidden prompt)')
     .argument('<name>', 'secret name, e.g. SMTP_PASSWORD')
-    .requiredOption('-e, --env <environment>', 'environment the value is used in')
+    .requiredOption('-e, --env <environment>', 'environment the value is used in (default ROTOR_ENV)')
     .option('--rotated-at <date>', 'when the value was really last changed (YYYY-MM-DD or ISO date-time); unknown if omitted')
     .option('--from-file <file>', 'read the value from this file (one trailing newline is dropped)')
     .option('--json', 'machine-readable output')

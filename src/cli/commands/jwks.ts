@@ -33,7 +33,7 @@ export function registerJwks(program: Command, wrap: Wrap): void {
     .command('jwks')
     .description('print the public JWK Set (standby, current, previous) of an asymmetric signing key')
     .argument('<name>', 'secret name, e.g. JWT_SIGNING_KEY (kind jwt-keypair)')
-    .requiredOption('-e, --env <environment>', 'environment to publish')
+    .requiredOption('-e, --env <environment>', 'environment to publish (default ROTOR_ENV)')
     .option('--json', 'only the JWK Set, no notes on stderr')
     .action(wrap(jwksCommand));
 }

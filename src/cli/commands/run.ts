@@ -16,7 +16,7 @@ import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, delimiter, join, resolve } from 'node:path';
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseDuration } from '../../core/duration.js';
 import { kidVariableNames } from '../../core/delivery/kid-variable.js';
 import {
@@ -422,8 +422,8 @@ async function superviseWatched(
 }
 
 export function registerRun(program: Command, wrap: Wrap): void {
-  program
-    .command('run')
+  const command = program.command('run');
+  command
     .description(
       "run a command with an environment's values injected (NAME, and NAME_PREVIOUS during a grace window)",
     )
@@ -431,9 +431,20 @@ export function registerRun(program: Command, wrap: Wrap): void {
       '--env <environment> [--secret NAME]… [--watch [--on-change restart|SIGNAL]] -- <command> [args…]',
     )
     .argument('<command...>', 'the command and its arguments, after --')
-    // No -e short flag: `rotor run --env E node -e …` without `--` must fail loudly, not
-    // quietly take the child's -e as Rotor's environment.
-    .requiredOption('--env <environment>', 'environment whose values to inject')
+    // `rotor run -e E node -e CODE` without `--` would take the child's -e as Rotor's
+    // environment: an --env given twice is refused, so that mistake fails loudly.
+    .requiredOption(
+      '-e, --env <environment>',
+      'environment whose values to inject (default ROTOR_ENV)',
+      (value: string, previous: string | undefined) => {
+        if (previous !== undefined && command.getOptionValueSource('env') === 'cli') {
+          throw new InvalidArgumentError(
+            'given twice: put the command after `--` (rotor run -e E -- node -e …)',
+          );
+        }
+        return value;
+      },
+    )
     .option('--secret <name>', 'only this secret (repeatable)', collectOption)
     .option(
       '--watch',

@@ -202,7 +202,7 @@ export function registerStatus(program: Command, wrap: Wrap): void {
     .command('status')
     .description('every secret × environment: age, next due, grace window and state, from the store')
     .option('--secret <name>', 'only this secret')
-    .option('--env <environment>', 'only this environment (plus rows for every environment, `*`)')
+    .option('-e, --env <environment>', 'only this environment (plus rows for every environment, `*`)')
     .option('--at <date>', 'evaluate at this ISO date or date-time instead of now')
     .option('--json', 'machine-readable output')
     .action(wrap(statusCommand));

@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely';
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 import type { SecretSpec } from '../policy/policy.js';
 import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
 import type { Database } from '../store/schema.js';
@@ -95,7 +96,7 @@ export interface ReadValuesResult {
 export function assertKnownEnvironment(rotor: Rotor, environment: string): void {
   const environments = rotor.policy().environments;
   if (!environments.includes(environment)) {
-    throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `unknown environment "${environment}": configured are ${environments.join(', ')}`, {
+    throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `unknown environment "${environment}"${didYouMean(environment, environments)}: configured are ${environments.join(', ')}`, {
       details: { environment },
     });
   }

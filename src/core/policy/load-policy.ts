@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { RotorError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { createPolicySchema } from './policy-schema.js';
 import { normalizePolicy, type ConfigIssue, type Policy } from './policy.js';
@@ -44,7 +45,7 @@ export function parsePolicy(text: string, file: string, rotators: readonly AnyRo
   if (!parsed.success) {
     issues = parsed.error.issues.map((i) => ({
       path: i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
-      message: describeIssue(i),
+      message: describeIssue(i, fieldNames(schema)),
     }));
   } else {
     ({ policy, issues } = normalizePolicy(parsed.data, rotators));
@@ -58,9 +59,29 @@ export function parsePolicy(text: string, file: string, rotators: readonly AnyRo
   });
 }
 
-function describeIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[]; issues?: { message: string }[] }): string {
+/** Every field name the schema knows, anywhere in the document: what "did you mean" picks from. */
+function fieldNames(schema: unknown, out = new Set<string>(), seen = new Set<unknown>()): Set<string> {
+  const def = (schema as { _zod?: { def?: Record<string, unknown> } } | null)?._zod?.def;
+  if (!def || seen.has(schema)) return out;
+  seen.add(schema);
+  for (const [key, value] of Object.entries(def)) {
+    if (key === 'shape' && value && typeof value === 'object') {
+      for (const [name, field] of Object.entries(value)) {
+        out.add(name);
+        fieldNames(field, out, seen);
+      }
+    } else if (Array.isArray(value)) {
+      for (const item of value) fieldNames(item, out, seen);
+    } else {
+      fieldNames(value, out, seen);
+    }
+  }
+  return out;
+}
+
+function describeIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[]; issues?: { message: string }[] }, known: Set<string>): string {
   if (issue.code === 'invalid_key' && issue.issues?.[0]) return `invalid name: ${issue.issues[0].message}`;
-  if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"${didYouMean(k, known)}`).join(', ')}`;
   if (issue.code === 'invalid_value' && issue.values) return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   return issue.message;
 }

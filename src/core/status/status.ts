@@ -29,6 +29,7 @@ import type { Kysely } from 'kysely';
 import { MASTER_KEY_ROTATED_AT } from '../context.js';
 import { MS } from '../duration.js';
 import { RotorError } from '../errors.js';
+import { didYouMean } from '../suggest.js';
 import type { Cadence, SecretSpec } from '../policy/policy.js';
 import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
 import type { Database, RotationState, RotationStep } from '../store/schema.js';
@@ -271,7 +272,7 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
   if (scope.environment !== undefined && !envIndex.has(scope.environment)) {
     throw new RotorError(
       'ERR_ROTOR_ENV_UNKNOWN',
-      `unknown environment "${scope.environment}": configured are ${environments.map((e) => e.name).join(', ') || 'none (run `rotor apply`)'}`,
+      `unknown environment "${scope.environment}"${didYouMean(scope.environment, environments.map((e) => e.name))}: configured are ${environments.map((e) => e.name).join(', ') || 'none (run `rotor apply`)'}`,
       { details: { environment: scope.environment } },
     );
   }
@@ -280,7 +281,8 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
   if (scope.secret !== undefined) secretsQuery = secretsQuery.where('name', '=', scope.secret);
   const secrets = await secretsQuery.execute();
   if (scope.secret !== undefined && secrets.length === 0) {
-    throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `unknown secret "${scope.secret}": it is not in the store (add it to rotor.yaml, then \`rotor apply\`)`, {
+    const known = (await db.selectFrom('secrets').select('name').execute()).map((r) => r.name);
+    throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `unknown secret "${scope.secret}"${didYouMean(scope.secret, known)}: it is not in the store (add it to rotor.yaml, then \`rotor apply\`)`, {
       details: { secret: scope.secret },
     });
   }

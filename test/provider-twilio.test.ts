@@ -549,6 +549,29 @@ describe(
       await g.close();
     });
 
+    it('an accountSid map without this environment fails with a config error and makes nothing', async () => {
+      const account = fake.addAccount();
+      const f = await fixture(
+        `      credential: auth-token\n      accountSid: { staging: ${account.sid} }\n      accountsBase: "${endpoint}"\n`,
+        'TWILIO_AUTH_TOKEN',
+      );
+      const imported = await f.p.cli(['import', 'TWILIO_AUTH_TOKEN', '--env', 'production'], {
+        stdin: account.primary,
+      });
+      expect(imported.code).not.toBe(0);
+      expect(imported.stderr).toContain('ERR_ROTOR_ROTATOR_CONFIG');
+      expect(imported.stderr).not.toContain(account.primary);
+      const before = fake.calls.length;
+      const result = await f.rotate();
+      expect(result.results[0]!.error?.code).toBe('ERR_ROTOR_ROTATOR_CONFIG');
+      expect(result.results[0]!.error?.message).toMatch(
+        /config\.accountSid names no account for environment production/,
+      );
+      expect(fake.calls.length).toBe(before);
+      expect(account.secondary).toBeUndefined();
+      await f.close();
+    });
+
     it('without a current token or an admin key, rotate says to import the token first and changes nothing', async () => {
       const account = fake.addAccount();
       const f = await fixture(

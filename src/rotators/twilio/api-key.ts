@@ -119,6 +119,7 @@ async function deleteLeftovers(
 }
 
 export async function createKey(ctx: Ctx): Promise<Material> {
+  accountOf(ctx); // a config without this environment's account fails before anything else
   const admin = await adminLogin(ctx, ctx.config.admin);
   const currentSid = sidOf(await ctx.readSecret?.(ctx.secret));
   const deleted = await deleteLeftovers(ctx, admin, currentSid);

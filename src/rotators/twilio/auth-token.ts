@@ -65,6 +65,7 @@ async function primaryToken(ctx: Ctx, login: TwilioLogin): Promise<string> {
 }
 
 export async function createSecondary(ctx: Ctx): Promise<Material> {
+  accountOf(ctx); // a config without this environment's account fails before anything else
   const login = await managerLogin(ctx);
   const current = await ctx.readSecret?.(ctx.secret);
   if (current && current !== (await primaryToken(ctx, login))) {

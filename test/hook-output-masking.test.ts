@@ -69,6 +69,18 @@ describe('createOutputMasker', () => {
     expect(m('pw S3cr3t%2Fpass')).not.toContain('S3cr3t%2Fpass');
   });
 
+  test('a URL value is masked by its password (and query), not by its host or user', () => {
+    const url =
+      'postgres://rotor_app_v2:Pw-9f3Kq2Lz8Xv1Rt6Yb@db.internal:5432/billing?sslpassword=Qx7Lm2Np9Rs4';
+    const m = createOutputMasker([url]);
+    expect(m('could not connect to db.internal:5432 as rotor_app_v2')).toBe(
+      'could not connect to db.internal:5432 as rotor_app_v2',
+    );
+    expect(m(`login with Pw-9f3Kq2Lz8 failed`)).not.toContain('Pw-9f3Kq2Lz8');
+    expect(m(`dsn ${url}`)).not.toContain('Pw-9f3Kq2Lz8Xv1Rt6Yb');
+    expect(m(`ssl Qx7Lm2Np9Rs4`)).not.toContain('Qx7Lm2Np9Rs4');
+  });
+
   test('leaves text that shares fewer than 8 characters with a value alone', () => {
     const text = `exit code 3: ${VALUE.slice(0, 7)} is not a leak of 8; deploy of app finished`;
     expect(mask(text)).toBe(text);

@@ -36,25 +36,68 @@ function encodingsOf(value: string): string[] {
   return [...out];
 }
 
-/** The values, plus the password part (as written and decoded) of any that is a URL. */
-function withUrlPasswords(values: readonly string[]): string[] {
-  const out = [...values];
+/** Fields of a JSON value that name a credential rather than prove it (an access key id, a login). */
+const IDENTIFIER_FIELDS = new Set(['accessKeyId', 'username']);
+
+/**
+ * A JSON object value holding an identifier beside its secret (aws-iam-access-key, smtp): its
+ * other fields, which are what must be masked; undefined for any other value (masked whole).
+ * Errors must be able to name the key id or login they are about ("two keys: AKIA… and AKIA…").
+ */
+function jsonSecretFields(value: string): string[] | undefined {
+  if (!value.startsWith('{')) return undefined;
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+    const entries = Object.entries(parsed as Record<string, unknown>);
+    if (!entries.some(([k]) => IDENTIFIER_FIELDS.has(k))) return undefined;
+    return entries.filter(([k]) => !IDENTIFIER_FIELDS.has(k)).map(([, v]) => (typeof v === 'string' ? v : JSON.stringify(v)));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What to mask of each value. A URL with a password (`postgres://app:pw@db:5432/app`) is masked
+ * by its password (as written and decoded) and its query string: the user, host, port and
+ * database are not secret, and masking them would hide what a failure is about ("could not
+ * connect to db:5432"). Any other value is masked whole.
+ */
+function secretPartsOf(values: readonly string[]): string[] {
+  const out: string[] = [];
   for (const value of values) {
+    const fields = jsonSecretFields(value);
+    if (fields) {
+      out.push(...fields);
+      continue;
+    }
+    let url: URL | undefined;
     try {
-      const password = new URL(value).password;
-      if (password) out.push(password, decodeURIComponent(password));
+      url = new URL(value);
     } catch {
       // not a URL
     }
+    if (url?.password) {
+      out.push(url.password, safeDecode(url.password));
+      if (url.search.length > 1) out.push(url.search.slice(1));
+    } else out.push(value);
   }
   return out;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** A masker for a fixed set of values; build it once per step, use it on every output. */
 export function createOutputMasker(values: readonly string[]): (text: string) => string {
   const windows = new Set<string>();
   const short: string[] = [];
-  for (const value of withUrlPasswords(values)) {
+  for (const value of secretPartsOf(values)) {
     if (value.length === 0) continue;
     for (const encoded of encodingsOf(value)) {
       if (encoded.length < MIN_RUN) {

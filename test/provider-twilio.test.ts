@@ -539,6 +539,17 @@ describe(
       ).toBe(true);
       await f.close();
 
+      // The token changed in the Console behind Rotor's back: said as such, nothing made.
+      const { account: moved, f: h } = await tokenFixture({ admin: 'main' });
+      moved.primary = 'c'.repeat(32);
+      const refused = await h.rotate();
+      expect(refused.results[0]!.error?.code).toBe('ERR_ROTOR_PROVIDER_AUTH_FAILED');
+      expect(refused.results[0]!.error?.message).toMatch(
+        /changed outside Rotor.*rotor import TWILIO_AUTH_TOKEN --env production/,
+      );
+      expect(moved.secondary).toBeUndefined();
+      await h.close();
+
       const { account: other, f: g } = await tokenFixture({ admin: 'standard' });
       const result = await g.rotate();
       expect(result.results[0]!.error?.code).toBe('ERR_ROTOR_PROVIDER_AUTH_FAILED');

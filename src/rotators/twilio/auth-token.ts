@@ -69,6 +69,13 @@ export async function createSecondary(ctx: Ctx): Promise<Material> {
   const login = await managerLogin(ctx);
   const current = await ctx.readSecret?.(ctx.secret);
   if (current && current !== (await primaryToken(ctx, login))) {
+    if (!(await accepts(ctx, tokenLogin(ctx, current), ACCOUNT_PATH)).accepted) {
+      throw new RotorError(
+        'ERR_ROTOR_PROVIDER_AUTH_FAILED',
+        `${where(ctx)}: Twilio refuses the current auth token: it was changed outside Rotor (the Console?); import the token in use (\`rotor import ${ctx.secret} --env ${ctx.environment}\`); nothing was changed`,
+        { details: { provider: 'Twilio', operation: `GET ${ACCOUNT_PATH}` } },
+      );
+    }
     // The current value is Twilio's secondary: the last rotation's Twilio promote has not run.
     // A new secondary would replace the token apps now use.
     throw new RotorError(

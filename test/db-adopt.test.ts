@@ -17,7 +17,11 @@ function urlFor(user: string, database: string, password = ''): string {
   return `postgres://${encodeURIComponent(user)}${password ? `:${encodeURIComponent(password)}` : ''}@127.0.0.1:5432/${database}`;
 }
 
-async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   client.on('error', () => {});
   await client.connect();
@@ -40,7 +44,15 @@ interface Shop {
   p: TestProject;
   /** Everything adopt could change, as one comparable string. */
   catalog(): Promise<string>;
-  audit(): Promise<{ action: string; outcome: string; secret: string; notes: string; details: Record<string, unknown> }[]>;
+  audit(): Promise<
+    {
+      action: string;
+      outcome: string;
+      secret: string;
+      notes: string;
+      details: Record<string, unknown>;
+    }[]
+  >;
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -53,7 +65,9 @@ afterEach(async () => {
  * function and has data in them; it also reads a table owned by someone else and is a member of
  * a reporting role. Extra secrets in rotor.yaml exercise the error paths.
  */
-async function shop(options: { ownsDatabase?: boolean; strategy?: 'alternate' | 'clone' } = {}): Promise<Shop> {
+async function shop(
+  options: { ownsDatabase?: boolean; strategy?: 'alternate' | 'clone' } = {},
+): Promise<Shop> {
   const prefix = uniquePrefix('adopt');
   const db = prefix;
   const old = `${prefix}_app`;
@@ -62,12 +76,24 @@ async function shop(options: { ownsDatabase?: boolean; strategy?: 'alternate' | 
   const su = service.url;
   const admin = urlFor('postgres', db);
   cleanups.push(async () => {
-    const dbs = await query<{ datname: string }>(su, 'SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [prefix]);
+    const dbs = await query<{ datname: string }>(
+      su,
+      'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+      [prefix],
+    );
     for (const { datname } of dbs) {
-      await query(su, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [datname]);
+      await query(
+        su,
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+        [datname],
+      );
       await query(su, `DROP DATABASE IF EXISTS ${id(datname)}`);
     }
-    const roles = await query<{ rolname: string }>(su, 'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY length(rolname) DESC', [prefix]);
+    const roles = await query<{ rolname: string }>(
+      su,
+      'SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY length(rolname) DESC',
+      [prefix],
+    );
     for (const { rolname } of roles) await query(su, `DROP ROLE IF EXISTS ${id(rolname)}`);
   });
   await query(su, `CREATE ROLE ${id(old)} LOGIN PASSWORD 'old-app-password'`);
@@ -84,12 +110,21 @@ async function shop(options: { ownsDatabase?: boolean; strategy?: 'alternate' | 
     await query(su, `GRANT CONNECT, TEMP, CREATE ON DATABASE ${id(db)} TO ${id(old)}`);
     await query(admin, `GRANT CREATE ON SCHEMA public TO ${id(old)}`);
   }
-  await query(admin, `CREATE TABLE public.countries (code text PRIMARY KEY); INSERT INTO public.countries VALUES ('FR'), ('DE')`);
+  await query(
+    admin,
+    `CREATE TABLE public.countries (code text PRIMARY KEY); INSERT INTO public.countries VALUES ('FR'), ('DE')`,
+  );
   await query(admin, `GRANT SELECT, REFERENCES ON public.countries TO ${id(old)}`);
-  await query(admin, `CREATE TABLE public.audit_feed (at timestamptz DEFAULT now()); GRANT SELECT ON public.audit_feed TO ${id(reporting)}`);
+  await query(
+    admin,
+    `CREATE TABLE public.audit_feed (at timestamptz DEFAULT now()); GRANT SELECT ON public.audit_feed TO ${id(reporting)}`,
+  );
   const oldUrl = urlFor(old, db, 'old-app-password');
   // The app's own default privileges: new tables readable by reporting.
-  await query(admin, `ALTER DEFAULT PRIVILEGES FOR ROLE ${id(old)} IN SCHEMA public GRANT SELECT ON TABLES TO ${id(reporting)}`);
+  await query(
+    admin,
+    `ALTER DEFAULT PRIVILEGES FOR ROLE ${id(old)} IN SCHEMA public GRANT SELECT ON TABLES TO ${id(reporting)}`,
+  );
   // The migrations, run as the app's own user.
   await query(
     oldUrl,
@@ -129,7 +164,9 @@ ${postgresSecret('UNSET_URL', `      baseRole: ${base}\n      admin: { env: PG_U
   p.env.PG_ADMIN_URL = admin;
   p.env.PG_WEAK_URL = urlFor(`${prefix}_weak`, db);
   p.env.PG_LIMITED_URL = urlFor(`${prefix}_limited`, db);
-  const imported = await p.cli(['import', 'DATABASE_URL', '--env', 'production'], { stdin: oldUrl });
+  const imported = await p.cli(['import', 'DATABASE_URL', '--env', 'production'], {
+    stdin: oldUrl,
+  });
   expect(imported.code, imported.stderr).toBe(0);
   return {
     prefix,
@@ -162,7 +199,11 @@ ${postgresSecret('UNSET_URL', `      baseRole: ${base}\n      admin: { env: PG_U
     },
     async audit() {
       const store = await p.rotor().store();
-      const rows = await store.db.selectFrom('audit_events').select('entry').orderBy('seq').execute();
+      const rows = await store.db
+        .selectFrom('audit_events')
+        .select('entry')
+        .orderBy('seq')
+        .execute();
       await store.close();
       return rows.map((r) => JSON.parse(r.entry));
     },
@@ -172,13 +213,22 @@ ${postgresSecret('UNSET_URL', `      baseRole: ${base}\n      admin: { env: PG_U
 /** What the app does all day: read, write, use the sequence-backed tables and the function. */
 async function appWork(url: string, tag: string): Promise<void> {
   await query(url, 'INSERT INTO public.users (email) VALUES ($1)', [`${tag}@example.com`]);
-  await query(url, `INSERT INTO public.orders (user_id, item, country) SELECT id, 'pen', 'FR' FROM public.users WHERE email = $1`, [`${tag}@example.com`]);
+  await query(
+    url,
+    `INSERT INTO public.orders (user_id, item, country) SELECT id, 'pen', 'FR' FROM public.users WHERE email = $1`,
+    [`${tag}@example.com`],
+  );
   await query(url, `UPDATE public.orders SET item = item || '!' WHERE item = 'book'`);
-  const [counts] = await query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM public.order_counts');
+  const [counts] = await query<{ n: number }>(
+    url,
+    'SELECT count(*)::int AS n FROM public.order_counts',
+  );
   expect(counts!.n).toBeGreaterThan(0);
   const [invoice] = await query<{ n: string }>(url, 'SELECT public.next_invoice() AS n');
   expect(Number(invoice!.n)).toBeGreaterThanOrEqual(1000);
-  expect((await query(url, 'SELECT code FROM public.countries ORDER BY code')).map((r) => r.code)).toEqual(['DE', 'FR']);
+  expect(
+    (await query(url, 'SELECT code FROM public.countries ORDER BY code')).map((r) => r.code),
+  ).toEqual(['DE', 'FR']);
   await query(url, 'SELECT count(*) FROM public.audit_feed');
 }
 
@@ -200,19 +250,38 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(dry.stdout).toContain(`CREATE ROLE ${s.base}_a NOLOGIN INHERIT IN ROLE ${s.base};`);
     expect(dry.stdout).toContain(`ALTER ROLE ${s.base}_b SET role TO '${s.base}';`);
     expect(dry.stdout).toContain(`ALTER ROLE ${s.base}_a SET statement_timeout TO '30s';`);
-    expect(dry.stdout).toContain(`ALTER ROLE ${s.base}_a IN DATABASE ${s.db} SET search_path TO "$user", public;`);
-    expect(dry.stdout).toMatch(/-- owned by .*sequence public\.invoice_no.*table public\.orders, table public\.users/);
+    expect(dry.stdout).toContain(
+      `ALTER ROLE ${s.base}_a IN DATABASE ${s.db} SET search_path TO "$user", public;`,
+    );
+    expect(dry.stdout).toMatch(
+      /-- owned by .*sequence public\.invoice_no.*table public\.orders, table public\.users/,
+    );
     expect(dry.stdout).toContain('function public.next_invoice()');
     expect(dry.stdout).toContain('view public.order_counts');
     expect(dry.stdout).toContain('COMMIT;');
     // Default privileges move in the same transaction: nothing is left for a person to run later.
-    expect(dry.stdout).toContain(`ALTER DEFAULT PRIVILEGES FOR ROLE ${s.base} IN SCHEMA public GRANT SELECT ON TABLES TO ${s.reporting};`);
+    expect(dry.stdout).toContain(
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${s.base} IN SCHEMA public GRANT SELECT ON TABLES TO ${s.reporting};`,
+    );
     expect(dry.stdout).not.toContain('after the first rotation');
     expect(dry.stdout).toContain('dry run: nothing was changed');
     expect(dry.stdout).not.toMatch(/PASSWORD|old-app-password/);
     expect(await s.catalog()).toBe(pristine);
-    const json = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--dry-run', '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ oldUser: s.old, group: s.base, applied: false, dryRun: true });
+    const json = await p.cli([
+      'db',
+      'adopt',
+      'DATABASE_URL',
+      '--env',
+      'production',
+      '--dry-run',
+      '--json',
+    ]);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      oldUser: s.old,
+      group: s.base,
+      applied: false,
+      dryRun: true,
+    });
 
     // Not a terminal and no --yes: refused, nothing changed.
     const unconfirmed = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production']);
@@ -226,9 +295,13 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     try {
       const adopted = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
       expect(adopted.code, adopted.stderr).toBe(0);
-      expect(adopted.stdout).toMatch(/adopted: \d+ privileges of ".*_app" verified effective for ".*_grp"/);
+      expect(adopted.stdout).toMatch(
+        /adopted: \d+ privileges of ".*_app" verified effective for ".*_grp"/,
+      );
       await running.query(`INSERT INTO public.users (email) VALUES ('during@example.com')`);
-      expect((await running.query('SELECT count(*)::int AS n FROM public.users')).rows).toEqual([{ n: 3 }]);
+      expect((await running.query('SELECT count(*)::int AS n FROM public.users')).rows).toEqual([
+        { n: 3 },
+      ]);
     } finally {
       await running.end();
     }
@@ -236,14 +309,26 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
       s.admin,
       `SELECT relname, pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relname IN ('users', 'orders', 'invoice_no', 'order_counts', 'countries') ORDER BY relname`,
     );
-    expect(owners.map((o) => `${o.relname}:${o.owner}`)).toEqual([`countries:postgres`, `invoice_no:${s.base}`, `order_counts:${s.base}`, `orders:${s.base}`, `users:${s.base}`]);
-    expect(await query(s.admin, `SELECT rolcanlogin FROM pg_roles WHERE rolname IN ($1, $2, $3) ORDER BY rolname`, [s.base, `${s.base}_a`, `${s.base}_b`])).toEqual([
-      { rolcanlogin: false },
-      { rolcanlogin: false },
-      { rolcanlogin: false },
+    expect(owners.map((o) => `${o.relname}:${o.owner}`)).toEqual([
+      `countries:postgres`,
+      `invoice_no:${s.base}`,
+      `order_counts:${s.base}`,
+      `orders:${s.base}`,
+      `users:${s.base}`,
     ]);
+    expect(
+      await query(
+        s.admin,
+        `SELECT rolcanlogin FROM pg_roles WHERE rolname IN ($1, $2, $3) ORDER BY rolname`,
+        [s.base, `${s.base}_a`, `${s.base}_b`],
+      ),
+    ).toEqual([{ rolcanlogin: false }, { rolcanlogin: false }, { rolcanlogin: false }]);
     const adoptRow = (await s.audit()).find((e) => e.action === 'db.adopt');
-    expect(adoptRow).toMatchObject({ secret: 'DATABASE_URL', outcome: 'success', details: { oldUser: s.old, group: s.base, database: s.db } });
+    expect(adoptRow).toMatchObject({
+      secret: 'DATABASE_URL',
+      outcome: 'success',
+      details: { oldUser: s.old, group: s.base, database: s.db },
+    });
 
     // The old user keeps working in new sessions too: reads, writes, sequences, the function.
     await appWork(s.oldUrl, 'old-after-adopt');
@@ -256,9 +341,22 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     expect(decodeURIComponent(new URL(newUrl).username)).toBe(`${s.base}_a`);
     await appWork(newUrl, 'new-login');
     // The old user's role settings came along.
-    expect(await query(newUrl, `SELECT current_setting('statement_timeout') AS t, current_setting('search_path') AS p`)).toEqual([{ t: '30s', p: '"$user", public' }]);
-    await query(newUrl, 'CREATE TABLE public.shipments (id serial PRIMARY KEY, order_id bigint REFERENCES public.orders)');
-    expect(await query(s.admin, `SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relname = 'shipments'`)).toEqual([{ owner: s.base }]);
+    expect(
+      await query(
+        newUrl,
+        `SELECT current_setting('statement_timeout') AS t, current_setting('search_path') AS p`,
+      ),
+    ).toEqual([{ t: '30s', p: '"$user", public' }]);
+    await query(
+      newUrl,
+      'CREATE TABLE public.shipments (id serial PRIMARY KEY, order_id bigint REFERENCES public.orders)',
+    );
+    expect(
+      await query(
+        s.admin,
+        `SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relname = 'shipments'`,
+      ),
+    ).toEqual([{ owner: s.base }]);
     // The old user still works after the rotation, and can use what the new login created.
     await appWork(s.oldUrl, 'old-after-rotate');
     await query(s.oldUrl, 'INSERT INTO public.shipments (order_id) VALUES (1)');
@@ -268,7 +366,16 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     const again = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('already adopted');
-    const againOld = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes', '--from-user', s.old]);
+    const againOld = await p.cli([
+      'db',
+      'adopt',
+      'DATABASE_URL',
+      '--env',
+      'production',
+      '--yes',
+      '--from-user',
+      s.old,
+    ]);
     expect(againOld.code, againOld.stderr).toBe(0);
     expect(againOld.stdout).toContain('already adopted');
     expect(againOld.stdout).not.toContain('BEGIN;');
@@ -277,28 +384,50 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
 
     // The default privileges adopt moved: tables the first login created got them, the second
     // rotation (to _b) is not refused over them, and tables the next login creates get them too.
-    expect(await query(s.admin, `SELECT has_table_privilege($1, 'public.shipments', 'SELECT') AS ok`, [s.reporting])).toEqual([{ ok: true }]);
+    expect(
+      await query(s.admin, `SELECT has_table_privilege($1, 'public.shipments', 'SELECT') AS ok`, [
+        s.reporting,
+      ]),
+    ).toEqual([{ ok: true }]);
     p.clock.advance(DAY * 2);
     const second = await p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
     expect(second.code, second.stdout + second.stderr).toBe(0);
     const urlB = (await p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim();
     expect(decodeURIComponent(new URL(urlB).username)).toBe(`${s.base}_b`);
     await query(urlB, 'CREATE TABLE public.returns (id int)');
-    expect(await query(s.admin, `SELECT has_table_privilege($1, 'public.returns', 'SELECT') AS ok`, [s.reporting])).toEqual([{ ok: true }]);
+    expect(
+      await query(s.admin, `SELECT has_table_privilege($1, 'public.returns', 'SELECT') AS ok`, [
+        s.reporting,
+      ]),
+    ).toEqual([{ ok: true }]);
     // The second rotation superseded the imported version (at most two live credentials): the
     // original login is disabled, and the audit records the server's refusal of it.
-    expect(await query(s.admin, 'SELECT rolcanlogin, rolpassword IS NULL AS nopw FROM pg_authid WHERE rolname = $1', [s.old])).toEqual([{ rolcanlogin: false, nopw: true }]);
+    expect(
+      await query(
+        s.admin,
+        'SELECT rolcanlogin, rolpassword IS NULL AS nopw FROM pg_authid WHERE rolname = $1',
+        [s.old],
+      ),
+    ).toEqual([{ rolcanlogin: false, nopw: true }]);
     await expect(query(s.oldUrl, 'SELECT 1')).rejects.toMatchObject({ code: '28000' });
     const proofs = (await s.audit()).filter((e) => e.action === 'retire.verified');
     expect(proofs).toHaveLength(1);
-    expect(proofs[0]).toMatchObject({ outcome: 'success', notes: expect.stringContaining(`not permitted to log in`) });
+    expect(proofs[0]).toMatchObject({
+      outcome: 'success',
+      notes: expect.stringContaining(`not permitted to log in`),
+    });
     p.clock.advance(DAY * 2);
     const retired = await p.cli(['retire', 'DATABASE_URL']);
     expect(retired.code, retired.stderr).toBe(0);
     const versions = await (async () => {
       const store = await p.rotor().store();
       try {
-        return await store.db.selectFrom('versions').select(['origin', 'stage', 'meta']).where('secret', '=', 'DATABASE_URL').orderBy('created_at').execute();
+        return await store.db
+          .selectFrom('versions')
+          .select(['origin', 'stage', 'meta'])
+          .where('secret', '=', 'DATABASE_URL')
+          .orderBy('created_at')
+          .execute();
       } finally {
         await store.close();
       }
@@ -310,7 +439,9 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     ]);
     expect(JSON.parse(versions[0]!.meta)).toMatchObject({ role: s.old, retireProof: 'refused' });
     // Every retired login is refused, and each refusal is in the audit.
-    expect((await s.audit()).filter((e) => e.action === 'retire.verified' && e.outcome === 'success')).toHaveLength(2);
+    expect(
+      (await s.audit()).filter((e) => e.action === 'retire.verified' && e.outcome === 'success'),
+    ).toHaveLength(2);
     await appWork(urlB, 'current-after-retire');
   });
 
@@ -319,16 +450,56 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     const { p } = s;
     const pristine = await s.catalog();
     const cases: [string[], string, RegExp][] = [
-      [['db', 'adopt', 'NOPE_URL', '--env', 'production'], 'ERR_ROTOR_SECRET_UNKNOWN', /unknown secret "NOPE_URL"/],
-      [['db', 'adopt', 'API_TOKEN', '--env', 'production', '--from-user', s.old], 'ERR_ROTOR_CLI_USAGE', /API_TOKEN is kind random/],
-      [['db', 'adopt', 'DATABASE_URL', '--env', 'mars'], 'ERR_ROTOR_ENV_UNKNOWN', /unknown environment "mars"/],
-      [['db', 'adopt', 'DATABASE_URL', '--env', 'staging'], 'ERR_ROTOR_ENV_UNKNOWN', /not used in environment "staging"/],
-      [['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--from-user', `${s.prefix}_ghost`], 'ERR_ROTOR_DB_ROLE_NOT_FOUND', /login role "t_adopt_\w+_ghost" does not exist/],
-      [['db', 'adopt', 'CLASH_URL', '--env', 'production', '--from-user', s.old], 'ERR_ROTOR_DB_ROLE_CONFLICT', /baseRole "t_adopt_\w+_login" is an existing LOGIN role/],
-      [['db', 'adopt', 'SELF_URL', '--env', 'production', '--from-user', s.old], 'ERR_ROTOR_DB_ROLE_CONFLICT', /is the application's own login role/],
-      [['db', 'adopt', 'WEAK_URL', '--env', 'production', '--from-user', s.old], 'ERR_ROTOR_DB_PRIVILEGE_MISSING', /admin role "t_adopt_\w+_weak" lacks CREATEROLE/],
-      [['db', 'adopt', 'UNSET_URL', '--env', 'production', '--from-user', s.old], 'ERR_ROTOR_DB_ADMIN_MISSING', /PG_UNSET_URL/],
-      [['db', 'adopt', 'WEAK_URL', '--env', 'production'], 'ERR_ROTOR_CLI_USAGE', /no current version in production.*--from-user/],
+      [
+        ['db', 'adopt', 'NOPE_URL', '--env', 'production'],
+        'ERR_ROTOR_SECRET_UNKNOWN',
+        /unknown secret "NOPE_URL"/,
+      ],
+      [
+        ['db', 'adopt', 'API_TOKEN', '--env', 'production', '--from-user', s.old],
+        'ERR_ROTOR_CLI_USAGE',
+        /API_TOKEN is kind random/,
+      ],
+      [
+        ['db', 'adopt', 'DATABASE_URL', '--env', 'mars'],
+        'ERR_ROTOR_ENV_UNKNOWN',
+        /unknown environment "mars"/,
+      ],
+      [
+        ['db', 'adopt', 'DATABASE_URL', '--env', 'staging'],
+        'ERR_ROTOR_ENV_UNKNOWN',
+        /not used in environment "staging"/,
+      ],
+      [
+        ['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--from-user', `${s.prefix}_ghost`],
+        'ERR_ROTOR_DB_ROLE_NOT_FOUND',
+        /login role "t_adopt_\w+_ghost" does not exist/,
+      ],
+      [
+        ['db', 'adopt', 'CLASH_URL', '--env', 'production', '--from-user', s.old],
+        'ERR_ROTOR_DB_ROLE_CONFLICT',
+        /baseRole "t_adopt_\w+_login" is an existing LOGIN role/,
+      ],
+      [
+        ['db', 'adopt', 'SELF_URL', '--env', 'production', '--from-user', s.old],
+        'ERR_ROTOR_DB_ROLE_CONFLICT',
+        /is the application's own login role/,
+      ],
+      [
+        ['db', 'adopt', 'WEAK_URL', '--env', 'production', '--from-user', s.old],
+        'ERR_ROTOR_DB_PRIVILEGE_MISSING',
+        /admin role "t_adopt_\w+_weak" lacks CREATEROLE/,
+      ],
+      [
+        ['db', 'adopt', 'UNSET_URL', '--env', 'production', '--from-user', s.old],
+        'ERR_ROTOR_DB_ADMIN_MISSING',
+        /PG_UNSET_URL/,
+      ],
+      [
+        ['db', 'adopt', 'WEAK_URL', '--env', 'production'],
+        'ERR_ROTOR_CLI_USAGE',
+        /no current version in production.*--from-user/,
+      ],
     ];
     for (const [args, code, message] of cases) {
       const r = await p.cli([...args, '--yes']);
@@ -346,15 +517,30 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     const pristine = await s.catalog();
     // LIMITED_URL's admin has CREATEROLE and membership in the app user, but may not grant
     // privileges on objects it does not own (public.countries, schema public).
-    const r = await s.p.cli(['db', 'adopt', 'LIMITED_URL', '--env', 'production', '--from-user', s.old, '--yes']);
+    const r = await s.p.cli([
+      'db',
+      'adopt',
+      'LIMITED_URL',
+      '--env',
+      'production',
+      '--from-user',
+      s.old,
+      '--yes',
+    ]);
     expect(r.code, r.stdout).toBe(1);
     expect(r.stdout).toContain('BEGIN;');
     expect(r.stderr).toContain('ERR_ROTOR_DB_PRIVILEGE_MISSING');
-    expect(r.stderr).toMatch(/`REASSIGN OWNED BY .*` failed: permission denied.*the transaction was rolled back, nothing was changed/);
+    expect(r.stderr).toMatch(
+      /`REASSIGN OWNED BY .*` failed: permission denied.*the transaction was rolled back, nothing was changed/,
+    );
     expect(await s.catalog()).toBe(pristine);
     await appWork(s.oldUrl, 'after-failed-adopt');
     const failure = (await s.audit()).find((e) => e.action === 'db.adopt');
-    expect(failure).toMatchObject({ secret: 'LIMITED_URL', outcome: 'failure', details: { error: 'ERR_ROTOR_DB_PRIVILEGE_MISSING' } });
+    expect(failure).toMatchObject({
+      secret: 'LIMITED_URL',
+      outcome: 'failure',
+      details: { error: 'ERR_ROTOR_DB_PRIVILEGE_MISSING' },
+    });
   });
 
   it('refuses to commit when the old user would lose a privilege (a NOINHERIT app role), rolling back', async () => {
@@ -364,7 +550,9 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     const r = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
     expect(r.code, r.stdout).toBe(1);
     expect(r.stderr).toContain('ERR_ROTOR_DB_GRANTS_DIFFER');
-    expect(r.stderr).toMatch(/"t_adopt_\w+_app" would lose: column public\.order_counts\.n INSERT; .* more \(is it NOINHERIT\? .*rolled back/);
+    expect(r.stderr).toMatch(
+      /"t_adopt_\w+_app" would lose: column public\.order_counts\.n INSERT; .* more \(is it NOINHERIT\? .*rolled back/,
+    );
     expect(await s.catalog()).toBe(pristine);
   });
   it('adopts an app user that owns the database itself (createdb -O app): the group becomes the owner', async () => {
@@ -372,22 +560,34 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
     // Another database where it owns one table and was granted another: adopt works on the configured one only.
     const side = `${s.db}_side`;
     await query(service.url, `CREATE DATABASE ${id(side)}`);
-    await query(urlFor('postgres', side), `CREATE TABLE mine (id int); ALTER TABLE mine OWNER TO ${id(s.old)}; CREATE TABLE theirs (id int); GRANT SELECT ON theirs TO ${id(s.old)}`);
+    await query(
+      urlFor('postgres', side),
+      `CREATE TABLE mine (id int); ALTER TABLE mine OWNER TO ${id(s.old)}; CREATE TABLE theirs (id int); GRANT SELECT ON theirs TO ${id(s.old)}`,
+    );
     const dry = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--dry-run']);
     expect(dry.stdout).toContain(`database ${s.db}`);
     expect(dry.stdout).toContain(`also owns objects in ${side}: REASSIGN OWNED works per database`);
-    expect(dry.stdout).toContain(`was also granted privileges in ${side}, which adopt (connected to ${s.db}) does not copy`);
+    expect(dry.stdout).toContain(
+      `was also granted privileges in ${side}, which adopt (connected to ${s.db}) does not copy`,
+    );
     expect(dry.stdout).not.toContain('ON DATABASE');
     const r = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
     expect(r.code, r.stderr).toBe(0);
-    expect(await query(s.admin, 'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()')).toEqual([{ owner: s.base }]);
+    expect(
+      await query(
+        s.admin,
+        'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()',
+      ),
+    ).toEqual([{ owner: s.base }]);
     await appWork(s.oldUrl, 'old');
     // Made by the old user after adopt: it owns it, so adopt is not done yet; running it again moves it.
     await query(s.oldUrl, 'CREATE TABLE public.old_made (id int)');
     const again = await s.p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain(`moving to "${s.base}": table public.old_made\n`);
-    expect(again.stdout).toMatch(/BEGIN;\nSET LOCAL lock_timeout = '5s';\nREASSIGN OWNED BY \w+ TO \w+;\nCOMMIT;/);
+    expect(again.stdout).toMatch(
+      /BEGIN;\nSET LOCAL lock_timeout = '5s';\nREASSIGN OWNED BY \w+ TO \w+;\nCOMMIT;/,
+    );
     const rotated = await s.p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
     expect(rotated.code, rotated.stdout + rotated.stderr).toBe(0);
     const newUrl = (await s.p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim();
@@ -408,12 +608,17 @@ describe.skipIf(!service.available)('rotor db adopt (postgres)', () => {
       stderr.on('data', (d: Buffer) => (err += d.toString()));
       const stdin = Object.assign(new PassThrough(), { isTTY: true });
       stdin.end(answer);
-      const code = await runCli(['db', 'adopt', 'DATABASE_URL', '--env', 'production'], { io: { stdout, stderr, stdin, env: s.p.env, cwd: s.p.dir }, clock: s.p.clock });
+      const code = await runCli(['db', 'adopt', 'DATABASE_URL', '--env', 'production'], {
+        io: { stdout, stderr, stdin, env: s.p.env, cwd: s.p.dir },
+        clock: s.p.clock,
+      });
       return { code, out, err };
     };
     const no = await run('n\n');
     expect(no.code).toBe(1);
-    expect(no.err).toMatch(/Run these \d+ statements on t_adopt_\w+ \(production\) in one transaction\? \[y\/N\]/);
+    expect(no.err).toMatch(
+      /Run these \d+ statements on t_adopt_\w+ \(production\) in one transaction\? \[y\/N\]/,
+    );
     expect(no.out).toContain('not confirmed: nothing was changed');
     expect(await s.catalog()).toBe(pristine);
     const yes = await run('yes\n');
@@ -461,7 +666,8 @@ describe.skipIf(!maria.available)('rotor db adopt (mysql, MariaDB)', () => {
     const admin = SERVICE_URLS.mariadb;
     cleanups.push(() =>
       mariadb(admin, async (c) => {
-        for (const u of [old, `${prefix}_a`, `${prefix}_b`, `${prefix}_other`]) await c.query(`DROP USER IF EXISTS '${u}'@'%'`);
+        for (const u of [old, `${prefix}_a`, `${prefix}_b`, `${prefix}_other`])
+          await c.query(`DROP USER IF EXISTS '${u}'@'%'`);
         await c.query(`DROP ROLE IF EXISTS \`${role}\``);
         await c.query(`DROP DATABASE IF EXISTS \`${db}\``);
         await c.query(`DROP DATABASE IF EXISTS \`${ref}\``);
@@ -474,12 +680,16 @@ describe.skipIf(!maria.available)('rotor db adopt (mysql, MariaDB)', () => {
       await c.query(`INSERT INTO \`${ref}\`.countries VALUES ('DE'), ('FR')`);
       await c.query(`CREATE USER '${old}'@'%' IDENTIFIED BY 'old-app-password'`);
       await c.query(`CREATE USER '${prefix}_other'@'%' IDENTIFIED BY 'x'`);
-      await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, CREATE VIEW ON \`${db}\`.* TO '${old}'@'%'`);
+      await c.query(
+        `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, CREATE VIEW ON \`${db}\`.* TO '${old}'@'%'`,
+      );
       await c.query(`GRANT SELECT ON \`${ref}\`.countries TO '${old}'@'%'`);
     });
     const oldUrl = `mysql://${old}:old-app-password@127.0.0.1:3306/${db}`;
     await mariadb(oldUrl, async (c) => {
-      await c.query('CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, label TEXT, country CHAR(2))');
+      await c.query(
+        'CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, label TEXT, country CHAR(2))',
+      );
       await c.query(`INSERT INTO items (label, country) VALUES ('book', 'FR'), ('lamp', 'DE')`);
       await c.query('CREATE VIEW item_count AS SELECT COUNT(*) AS n FROM items');
     });
@@ -494,16 +704,27 @@ describe.skipIf(!maria.available)('rotor db adopt (mysql, MariaDB)', () => {
       role: ${r}
       baseUser: ${prefix}
       admin: { env: ${name === 'WEAK_URL' ? 'MYSQL_WEAK_URL' : 'MYSQL_ADMIN_URL'} }`;
-    const p = await createProject({ policy: `version: 1\nenvironments: [production]\nsecrets:\n${secret('DATABASE_URL', role)}\n${secret('CLASH_URL', `${prefix}_other`)}\n${secret('WEAK_URL', `${prefix}_rw2`)}\n` });
+    const p = await createProject({
+      policy: `version: 1\nenvironments: [production]\nsecrets:\n${secret('DATABASE_URL', role)}\n${secret('CLASH_URL', `${prefix}_other`)}\n${secret('WEAK_URL', `${prefix}_rw2`)}\n`,
+    });
     p.env.MYSQL_ADMIN_URL = admin;
     p.env.MYSQL_WEAK_URL = `mysql://${prefix}_other:x@127.0.0.1:3306/${db}`;
-    expect((await p.cli(['import', 'DATABASE_URL', '--env', 'production'], { stdin: oldUrl })).code).toBe(0);
+    expect(
+      (await p.cli(['import', 'DATABASE_URL', '--env', 'production'], { stdin: oldUrl })).code,
+    ).toBe(0);
     const catalog = () =>
       mariadb(admin, async (c) => {
-        const [users] = await c.query<mysql.RowDataPacket[]>(`SELECT User, Host, is_role FROM mysql.user WHERE User LIKE ? ORDER BY User`, [`${prefix}%`]);
+        const [users] = await c.query<mysql.RowDataPacket[]>(
+          `SELECT User, Host, is_role FROM mysql.user WHERE User LIKE ? ORDER BY User`,
+          [`${prefix}%`],
+        );
         const grants: string[] = [];
         for (const u of users) {
-          const [g] = await c.query<mysql.RowDataPacket[]>(u.is_role === 'Y' ? `SHOW GRANTS FOR \`${u.User}\`` : `SHOW GRANTS FOR '${u.User}'@'${u.Host}'`);
+          const [g] = await c.query<mysql.RowDataPacket[]>(
+            u.is_role === 'Y'
+              ? `SHOW GRANTS FOR \`${u.User}\``
+              : `SHOW GRANTS FOR '${u.User}'@'${u.Host}'`,
+          );
           grants.push(...g.map((r) => String(Object.values(r)[0])));
         }
         return JSON.stringify({ users, grants });
@@ -514,7 +735,9 @@ describe.skipIf(!maria.available)('rotor db adopt (mysql, MariaDB)', () => {
         await c.query(`UPDATE items SET label = CONCAT(label, '!') WHERE label = 'book'`);
         const [[count]] = await c.query<mysql.RowDataPacket[][]>('SELECT n FROM item_count');
         expect(Number((count as mysql.RowDataPacket).n)).toBeGreaterThan(2);
-        const [codes] = await c.query<mysql.RowDataPacket[]>(`SELECT code FROM \`${ref}\`.countries ORDER BY code`);
+        const [codes] = await c.query<mysql.RowDataPacket[]>(
+          `SELECT code FROM \`${ref}\`.countries ORDER BY code`,
+        );
         expect(codes.map((r) => r.code)).toEqual(['DE', 'FR']);
       });
     const pristine = await catalog();
@@ -522,7 +745,9 @@ describe.skipIf(!maria.available)('rotor db adopt (mysql, MariaDB)', () => {
     const dry = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain(`CREATE ROLE \`${role}\`;`);
-    expect(dry.stdout).toContain(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, INDEX, ALTER, CREATE VIEW ON \`${db}\`.* TO \`${role}\`;`);
+    expect(dry.stdout).toContain(
+      `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, INDEX, ALTER, CREATE VIEW ON \`${db}\`.* TO \`${role}\`;`,
+    );
     expect(dry.stdout).toContain(`GRANT SELECT ON \`${ref}\`.\`countries\` TO \`${role}\`;`);
     expect(dry.stdout).toMatch(/view item_count in .* run as DEFINER/);
     expect(dry.stdout).not.toMatch(/IDENTIFIED|PASSWORD|old-app-password|BEGIN/);
@@ -541,7 +766,16 @@ describe.skipIf(!maria.available)('rotor db adopt (mysql, MariaDB)', () => {
     await appWork(oldUrl, 'old-after-rotate');
 
     const afterRotate = await catalog();
-    const again = await p.cli(['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--yes', '--from-user', old]);
+    const again = await p.cli([
+      'db',
+      'adopt',
+      'DATABASE_URL',
+      '--env',
+      'production',
+      '--yes',
+      '--from-user',
+      old,
+    ]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('already adopted');
     expect(await catalog()).toBe(afterRotate);
@@ -549,24 +783,40 @@ describe.skipIf(!maria.available)('rotor db adopt (mysql, MariaDB)', () => {
     p.clock.advance(2 * DAY);
     const second = await p.cli(['rotate', 'DATABASE_URL', '--env', 'production']);
     expect(second.code, second.stdout + second.stderr).toBe(0);
-    await appWork((await p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim(), 'second-login');
+    await appWork(
+      (await p.cli(['get', 'DATABASE_URL', '--env', 'production'])).stdout.trim(),
+      'second-login',
+    );
     // The second rotation superseded the imported version: the original user is locked, proven.
     await expect(mariadb(oldUrl, async () => undefined)).rejects.toMatchObject({ errno: 4151 });
     const audit = await (async () => {
       const store = await p.rotor().store();
       try {
-        return (await store.db.selectFrom('audit_events').select('entry').orderBy('seq').execute()).map((r) => JSON.parse(r.entry) as { action: string; outcome: string });
+        return (
+          await store.db.selectFrom('audit_events').select('entry').orderBy('seq').execute()
+        ).map((r) => JSON.parse(r.entry) as { action: string; outcome: string });
       } finally {
         await store.close();
       }
     })();
-    expect(audit.filter((e) => e.action === 'retire.verified')).toEqual([expect.objectContaining({ outcome: 'success' })]);
+    expect(audit.filter((e) => e.action === 'retire.verified')).toEqual([
+      expect.objectContaining({ outcome: 'success' }),
+    ]);
 
     const settled = await catalog();
     for (const [args, code] of [
-      [['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--from-user', `${prefix}_ghost`], 'ERR_ROTOR_DB_ROLE_NOT_FOUND'],
-      [['db', 'adopt', 'CLASH_URL', '--env', 'production', '--from-user', old], 'ERR_ROTOR_DB_ROLE_CONFLICT'],
-      [['db', 'adopt', 'WEAK_URL', '--env', 'production', '--from-user', old], 'ERR_ROTOR_DB_PRIVILEGE_MISSING'],
+      [
+        ['db', 'adopt', 'DATABASE_URL', '--env', 'production', '--from-user', `${prefix}_ghost`],
+        'ERR_ROTOR_DB_ROLE_NOT_FOUND',
+      ],
+      [
+        ['db', 'adopt', 'CLASH_URL', '--env', 'production', '--from-user', old],
+        'ERR_ROTOR_DB_ROLE_CONFLICT',
+      ],
+      [
+        ['db', 'adopt', 'WEAK_URL', '--env', 'production', '--from-user', old],
+        'ERR_ROTOR_DB_PRIVILEGE_MISSING',
+      ],
     ] as const) {
       const r = await p.cli([...args, '--yes']);
       expect(r.code, args.join(' ')).toBe(1);

@@ -14,7 +14,12 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { sql } from 'kysely';
 import type { Actor } from '../../src/core/audit/audit-log.js';
-import { createRotationEngine, type EngineHooks, type RetiredVersion, type RotateResult } from '../../src/core/rotation/rotation-engine.js';
+import {
+  createRotationEngine,
+  type EngineHooks,
+  type RetiredVersion,
+  type RotateResult,
+} from '../../src/core/rotation/rotation-engine.js';
 import { openVersion } from '../../src/core/vault/versions.js';
 import { freePort, startCluster, type Cluster } from './private-postgres.js';
 import { createProject, type TestProject } from './project.js';
@@ -22,7 +27,11 @@ import { requireService, SERVICE_URLS, uniquePrefix } from './services.js';
 
 export { freePort };
 
-export const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-0000000000db', method: 'manual' };
+export const actor: Actor = {
+  operator: 'alice',
+  requestId: '00000000-0000-4000-8000-0000000000db',
+  method: 'manual',
+};
 
 type Row = Record<string, unknown>;
 
@@ -134,7 +143,11 @@ export const withUser = (url: string, user: string, password: string) => {
 
 export const userOf = (url: string) => decodeURIComponent(new URL(url).username);
 
-async function pgQuery<T extends Row = Row>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+async function pgQuery<T extends Row = Row>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   client.on('error', () => {});
   await client.connect();
@@ -166,7 +179,9 @@ function createPostgres(): DbEngine & { serverLog(): string } {
         return true;
       } catch (error) {
         if (process.env.CI === 'true') throw error;
-        process.stderr.write(`\n⚠️  SKIPPING postgres rotator tests: could not start a private PostgreSQL cluster (${(error as Error).message}). They FAIL under CI=true.\n\n`);
+        process.stderr.write(
+          `\n⚠️  SKIPPING postgres rotator tests: could not start a private PostgreSQL cluster (${(error as Error).message}). They FAIL under CI=true.\n\n`,
+        );
         return false;
       }
     },
@@ -202,15 +217,27 @@ ${o.extra ?? ''}`;
     },
     async drop(s) {
       const root = need().adminUrl;
-      await pgQuery(root, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [s.database]);
+      await pgQuery(
+        root,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+        [s.database],
+      );
       await pgQuery(root, `DROP DATABASE IF EXISTS ${s.database}`);
       // Members first, the group role last.
-      const roles = await pgQuery<{ rolname: string }>(root, `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname = $2`, [s.prefix, s.group]);
-      for (const { rolname } of roles) await pgQuery(root, `DROP ROLE IF EXISTS ${pgIdent(rolname)}`);
+      const roles = await pgQuery<{ rolname: string }>(
+        root,
+        `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname = $2`,
+        [s.prefix, s.group],
+      );
+      for (const { rolname } of roles)
+        await pgQuery(root, `DROP ROLE IF EXISTS ${pgIdent(rolname)}`);
     },
     query: pgQuery,
     async whoami(url) {
-      const [row] = await pgQuery<{ u: string }>(url, 'SELECT session_user AS u, (SELECT count(*) FROM public.orders) AS n');
+      const [row] = await pgQuery<{ u: string }>(
+        url,
+        'SELECT session_user AS u, (SELECT count(*) FROM public.orders) AS n',
+      );
       return row!.u;
     },
     async loginCode(url) {
@@ -222,25 +249,39 @@ ${o.extra ?? ''}`;
       }
     },
     async accounts(prefix) {
-      const rows = await pgQuery<{ rolname: string; rolcanlogin: boolean }>(need().adminUrl, 'SELECT rolname, rolcanlogin FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1', [prefix]);
+      const rows = await pgQuery<{ rolname: string; rolcanlogin: boolean }>(
+        need().adminUrl,
+        'SELECT rolname, rolcanlogin FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY 1',
+        [prefix],
+      );
       return rows.map((r) => ({ name: r.rolname, login: r.rolcanlogin }));
     },
     async sessions(user) {
-      const [row] = await pgQuery<{ n: number }>(need().adminUrl, 'SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1', [user]);
+      const [row] = await pgQuery<{ n: number }>(
+        need().adminUrl,
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1',
+        [user],
+      );
       return row!.n;
     },
     async openSession(url) {
       const client = new pg.Client({ connectionString: url });
       client.on('error', () => {});
       await client.connect();
-      return { query: () => client.query('SELECT 1 AS one'), close: () => client.end().catch(() => {}) };
+      return {
+        query: () => client.query('SELECT 1 AS one'),
+        close: () => client.end().catch(() => {}),
+      };
     },
     async weakAdmin(s) {
       await pgQuery(s.adminUrl, `CREATE ROLE ${s.group}_weak LOGIN PASSWORD 'weak-pass-123'`);
       return withUser(need().adminUrl, `${s.group}_weak`, 'weak-pass-123');
     },
     async leastPrivilegeAdmin(s) {
-      await pgQuery(s.adminUrl, `CREATE ROLE ${s.group}_adm LOGIN CREATEROLE PASSWORD 'adm-pass-123'`);
+      await pgQuery(
+        s.adminUrl,
+        `CREATE ROLE ${s.group}_adm LOGIN CREATEROLE PASSWORD 'adm-pass-123'`,
+      );
       await pgQuery(s.adminUrl, `GRANT ${s.group} TO ${s.group}_adm WITH ADMIN OPTION`);
       await pgQuery(s.adminUrl, `GRANT pg_signal_backend TO ${s.group}_adm`);
       return withUser(need().adminUrl, `${s.group}_adm`, 'adm-pass-123');
@@ -260,20 +301,31 @@ ${o.extra ?? ''}`;
     statementTimeout: '      statementTimeoutMs: 500\n',
     codes: { wrongPassword: '28P01', retired: /^28(000|P01)$/ },
     expect: {
-      url: (s, user) => new RegExp(`^postgres://${user}:[A-Za-z0-9_-]{43}@127\\.0\\.0\\.1:${need().port}/${s.database}\\?application_name=shop$`),
+      url: (s, user) =>
+        new RegExp(
+          `^postgres://${user}:[A-Za-z0-9_-]{43}@127\\.0\\.0\\.1:${need().port}/${s.database}\\?application_name=shop$`,
+        ),
       wrongAdminPassword: /login refused \(password authentication failed/,
       weakAdmin: { code: 'ERR_ROTOR_DB_PRIVILEGE_MISSING', message: /lacks CREATEROLE/ },
       unreachable: /PostgreSQL cannot be reached/,
       statementTimeout: /statement timeout \(SQLSTATE 57014\)/,
-      verifyCut: (s, port) => ({ code: 'ERR_ROTOR_DB_UNREACHABLE', message: `logging in with the new credential at 127.0.0.1:${port} as ${s.b}` }),
-      roleInUse: (user) => `login role "${user}", the one this rotation would reuse, still has 1 live session(s)`,
+      verifyCut: (s, port) => ({
+        code: 'ERR_ROTOR_DB_UNREACHABLE',
+        message: `logging in with the new credential at 127.0.0.1:${port} as ${s.b}`,
+      }),
+      roleInUse: (user) =>
+        `login role "${user}", the one this rotation would reuse, still has 1 live session(s)`,
       emergencyAction: /disabled \(NOLOGIN, password removed\) and its sessions terminated/,
     },
   };
   return engine;
 }
 
-async function myQuery<T extends Row = Row>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+async function myQuery<T extends Row = Row>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<T[]> {
   const db = await mysql.createConnection({ uri: url, connectTimeout: 5000 });
   try {
     const [rows] = await db.query(text, values);
@@ -301,8 +353,18 @@ function createMysql(): DbEngine {
       await myQuery(ROOT, `CREATE DATABASE \`${prefix}\``);
       await myQuery(ROOT, `CREATE TABLE \`${prefix}\`.items (id INT PRIMARY KEY, label TEXT)`);
       await myQuery(ROOT, `CREATE ROLE \`${group}\``);
-      await myQuery(ROOT, `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${prefix}\`.* TO \`${group}\``);
-      return { prefix, database: prefix, a: `${prefix}_a`, b: `${prefix}_b`, group, adminUrl: withDb(ROOT, prefix) };
+      await myQuery(
+        ROOT,
+        `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${prefix}\`.* TO \`${group}\``,
+      );
+      return {
+        prefix,
+        database: prefix,
+        a: `${prefix}_a`,
+        b: `${prefix}_b`,
+        group,
+        adminUrl: withDb(ROOT, prefix),
+      };
     },
     secretConfig(s, o = {}) {
       return `      host: 127.0.0.1
@@ -315,8 +377,13 @@ ${o.strategy ? `      strategy: ${o.strategy}\n` : ''}      admin: { env: ROTOR_
 ${o.extra ?? ''}`;
     },
     async drop(s) {
-      const users = await myQuery<{ User: string; Host: string }>(ROOT, 'SELECT User, Host FROM mysql.global_priv WHERE User LIKE ? AND JSON_VALUE(Priv, "$.is_role") IS NULL', [`${s.prefix}%`]);
-      for (const u of users) await myQuery(ROOT, `DROP USER IF EXISTS ${mysql.escape(u.User)}@${mysql.escape(u.Host)}`);
+      const users = await myQuery<{ User: string; Host: string }>(
+        ROOT,
+        'SELECT User, Host FROM mysql.global_priv WHERE User LIKE ? AND JSON_VALUE(Priv, "$.is_role") IS NULL',
+        [`${s.prefix}%`],
+      );
+      for (const u of users)
+        await myQuery(ROOT, `DROP USER IF EXISTS ${mysql.escape(u.User)}@${mysql.escape(u.Host)}`);
       await myQuery(ROOT, `DROP ROLE IF EXISTS \`${s.group}\``);
       await myQuery(ROOT, `DROP DATABASE IF EXISTS \`${s.database}\``);
     },
@@ -349,7 +416,11 @@ ${o.extra ?? ''}`;
       return rows.map((r) => ({ name: r.User, login: r.locked !== '1' && r.locked !== 'true' }));
     },
     async sessions(user) {
-      const [row] = await myQuery<{ n: number }>(ROOT, 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?', [user]);
+      const [row] = await myQuery<{ n: number }>(
+        ROOT,
+        'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?',
+        [user],
+      );
       return Number(row!.n);
     },
     async openSession(url) {
@@ -364,7 +435,10 @@ ${o.extra ?? ''}`;
     },
     async leastPrivilegeAdmin(s) {
       await myQuery(ROOT, `CREATE USER '${s.prefix}_adm'@'%' IDENTIFIED BY 'adm-pass'`);
-      await myQuery(ROOT, `GRANT CREATE USER, PROCESS, CONNECTION ADMIN ON *.* TO '${s.prefix}_adm'@'%'`);
+      await myQuery(
+        ROOT,
+        `GRANT CREATE USER, PROCESS, CONNECTION ADMIN ON *.* TO '${s.prefix}_adm'@'%'`,
+      );
       await myQuery(ROOT, `GRANT \`${s.group}\` TO '${s.prefix}_adm'@'%' WITH ADMIN OPTION`);
       await myQuery(ROOT, `GRANT SELECT, UPDATE ON mysql.* TO '${s.prefix}_adm'@'%'`);
       return withDb(withUser(ROOT, `${s.prefix}_adm`, 'adm-pass'), '');
@@ -382,13 +456,24 @@ ${o.extra ?? ''}`;
     statementTimeout: '      statementTimeoutMs: 1000\n',
     codes: { wrongPassword: '1045', retired: /^1045$/ },
     expect: {
-      url: (s, user) => new RegExp(`^mysql://${user}:[A-Za-z0-9_-]{43}@127\\.0\\.0\\.1:${port}/${s.database}\\?charset=utf8mb4$`),
-      wrongAdminPassword: /the admin credential in \$ROTOR_TEST_MYSQL_ADMIN was refused \(wrong user or password\)/,
-      weakAdmin: { code: 'ERR_ROTOR_DB_PRIVILEGE_MISSING', message: /lacks a privilege Rotor needs \(CREATE USER/ },
+      url: (s, user) =>
+        new RegExp(
+          `^mysql://${user}:[A-Za-z0-9_-]{43}@127\\.0\\.0\\.1:${port}/${s.database}\\?charset=utf8mb4$`,
+        ),
+      wrongAdminPassword:
+        /the admin credential in \$ROTOR_TEST_MYSQL_ADMIN was refused \(wrong user or password\)/,
+      weakAdmin: {
+        code: 'ERR_ROTOR_DB_PRIVILEGE_MISSING',
+        message: /lacks a privilege Rotor needs \(CREATE USER/,
+      },
       unreachable: /server is not reachable \(ECONNREFUSED\)/,
       statementTimeout: /ran longer than statementTimeoutMs \(1000 ms\)/,
-      verifyCut: (s) => ({ code: 'ERR_ROTOR_DB_UNREACHABLE', message: `logging in as ${s.b} with the new password` }),
-      roleInUse: (user) => `${user}, the user this rotation would reuse, still has 1 live session(s)`,
+      verifyCut: (s) => ({
+        code: 'ERR_ROTOR_DB_UNREACHABLE',
+        message: `logging in as ${s.b} with the new password`,
+      }),
+      roleInUse: (user) =>
+        `${user}, the user this rotation would reuse, still has 1 live session(s)`,
       emergencyAction: /MySQL user was locked and its live connections killed/,
     },
   };
@@ -454,12 +539,18 @@ export interface DbFixture {
   /** `rotor check`'s exit code. */
   check(): Promise<number>;
   /** Runs one rotation in a child process that SIGKILLs itself right after journal `point`. */
-  crashAt(point: string, mode?: 'normal' | 'emergency'): Promise<{ signal: NodeJS.Signals | null; output: string }>;
+  crashAt(
+    point: string,
+    mode?: 'normal' | 'emergency',
+  ): Promise<{ signal: NodeJS.Signals | null; output: string }>;
   cleanup(): Promise<void>;
 }
 
 /** A scratch database on `engine` and a Rotor project whose DATABASE_URL (production) points at it. */
-export async function openFixture(engine: DbEngine, options: SecretOptions & { environments?: string } = {}): Promise<DbFixture> {
+export async function openFixture(
+  engine: DbEngine,
+  options: SecretOptions & { environments?: string } = {},
+): Promise<DbFixture> {
   const s = await engine.scratch();
   let p: TestProject;
   try {
@@ -487,8 +578,17 @@ ${engine.secretConfig(s, options)}`,
     use(async (rotor) => {
       const store = await rotor.store();
       const master = await rotor.masterKey();
-      const all = await store.db.selectFrom('versions').selectAll().where('secret', '=', 'DATABASE_URL').orderBy(sql`rowid`).execute();
-      return all.map((r) => ({ id: r.id, stage: r.stage, value: r.stage === 'current' || r.stage === 'previous' ? openVersion(master, r) : undefined }));
+      const all = await store.db
+        .selectFrom('versions')
+        .selectAll()
+        .where('secret', '=', 'DATABASE_URL')
+        .orderBy(sql`rowid`)
+        .execute();
+      return all.map((r) => ({
+        id: r.id,
+        stage: r.stage,
+        value: r.stage === 'current' || r.stage === 'previous' ? openVersion(master, r) : undefined,
+      }));
     });
   const f: DbFixture = {
     engine,
@@ -516,21 +616,44 @@ ${engine.secretConfig(s, options)}`,
     },
     audit: () =>
       use(async (rotor) => {
-        const entries = await (await rotor.store()).db.selectFrom('audit_events').select('entry').orderBy('seq').execute();
+        const entries = await (
+          await rotor.store()
+        ).db
+          .selectFrom('audit_events')
+          .select('entry')
+          .orderBy('seq')
+          .execute();
         return entries.map((e) => JSON.parse(e.entry) as AuditEntry);
       }),
     async resume() {
       const out = await p.cli(['resume', '--json']);
-      if (out.code !== 0) throw new Error(`rotor resume exited ${out.code}: ${out.stderr}${out.stdout}`);
-      return (JSON.parse(out.stdout) as { outcomes: { action: string }[] }).outcomes.map((o) => o.action);
+      if (out.code !== 0)
+        throw new Error(`rotor resume exited ${out.code}: ${out.stderr}${out.stdout}`);
+      return (JSON.parse(out.stdout) as { outcomes: { action: string }[] }).outcomes.map(
+        (o) => o.action,
+      );
     },
     async check() {
       return (await p.cli(['check'])).code;
     },
     crashAt(point, mode = 'normal') {
-      const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', p.dir, point, 'DATABASE_URL', 'production', mode, String(p.clock.now()), engine.adminEnv];
+      const args = [
+        '--import',
+        'tsx',
+        'test/fixtures/crash-rotate.ts',
+        p.dir,
+        point,
+        'DATABASE_URL',
+        'production',
+        mode,
+        String(p.clock.now()),
+        engine.adminEnv,
+      ];
       return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, args, { env: { ...process.env, ...p.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, args, {
+          env: { ...process.env, ...p.env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let output = '';
         child.stdout.on('data', (d) => (output += d));
         child.stderr.on('data', (d) => (output += d));

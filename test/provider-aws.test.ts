@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../src/core/audit/audit-log.js';
 import { createRotationEngine, type EngineHooks } from '../src/core/rotation/rotation-engine.js';
+import { createOutputMasker } from '../src/core/rotation/stages/mask-output.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import { awsIamAccessKeyRotator } from '../src/rotators/aws-iam-access-key.js';
 import { FakeAws, type FakeKey } from './fakes/aws-iam-fake.js';
@@ -173,6 +174,23 @@ describe('the local IAM/STS fake refuses what AWS refuses', () => {
     key.status = 'Inactive';
     expect(await stsWith(key)).toBe('InvalidClientTokenId');
     iam.destroy();
+  });
+});
+
+describe('masking of a key pair in errors', () => {
+  it('an error may name the access key id but never the secret access key, in any encoding', () => {
+    const pair = JSON.stringify({
+      accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+      secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    });
+    const mask = createOutputMasker([pair]);
+    const out = mask(
+      `key AKIAIOSFODNN7EXAMPLE said wJalrXUtnFEMI/K7MDENG and ${Buffer.from('bPxRfiCYEXAMPLEKEY').toString('base64')} and ${pair}`,
+    );
+    expect(out).toContain('key AKIAIOSFODNN7EXAMPLE said');
+    expect(out).not.toContain('wJalrXUt');
+    expect(out).not.toContain('bPxRfiCY');
+    expect(out).not.toContain(Buffer.from('bPxRfiCYEXAMPLEKEY').toString('base64').slice(0, 12));
   });
 });
 

@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { CliIo } from './io.js';
 import { applyEnvDefault, unknownGlobalOption } from './argv-checks.js';
+import { COMMAND_EXAMPLES, examplesText, PROGRAM_EXAMPLES } from './help-examples.js';
 import { reportError } from './report-error.js';
 import { VERSION } from './version.js';
 import { commandNamed, COMMANDS, type Register } from './commands/index.js';
@@ -81,6 +82,11 @@ export function buildProgram(runtime: CliRuntime, state: { exitCode: number }, r
 
   if (registers.length > 0) for (const register of registers) register(program, wrap);
   else for (const entry of COMMANDS) listCommand(program, entry);
+  program.addHelpText('after', examplesText(PROGRAM_EXAMPLES));
+  for (const command of program.commands) {
+    const examples = COMMAND_EXAMPLES[command.name()];
+    if (examples && registers.length > 0) command.addHelpText('after', examplesText(examples));
+  }
   return program;
 }
 

@@ -39,6 +39,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'token', options: false, summary: 'API tokens for `rotor serve`: create (shown once), list, revoke', load: async () => (await import('./token.js')).registerToken },
   { name: 'serve', options: true, summary: 'run the HTTP API (bearer API tokens; see `rotor token create`)', load: async () => (await import('./serve.js')).registerServe },
   { name: 'schema', options: false, summary: 'print the JSON Schema of rotor.yaml for editors', load: async () => (await import('./schema.js')).registerSchema },
+  { name: 'completion', args: '<shell>', options: false, summary: 'print the shell completion script for bash, zsh or fish', load: async () => (await import('./completion.js')).registerCompletion },
   { name: 'demo', options: true, summary: 'a real session in a scratch directory: inventory, adoption, rotation, status, audit', load: async () => (await import('./demo.js')).registerDemo },
 ];
 

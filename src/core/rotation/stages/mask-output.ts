@@ -57,26 +57,47 @@ function jsonSecretFields(value: string): string[] | undefined {
   }
 }
 
-/** The values, plus the password part (as written and decoded) of any that is a URL. */
-function withUrlPasswords(values: readonly string[]): string[] {
-  // A JSON value with an identifier is masked by its secret fields only.
-  const out = values.flatMap((value) => jsonSecretFields(value) ?? [value]);
+/**
+ * What to mask of each value. A URL with a password (`postgres://app:pw@db:5432/app`) is masked
+ * by its password (as written and decoded) and its query string: the user, host, port and
+ * database are not secret, and masking them would hide what a failure is about ("could not
+ * connect to db:5432"). Any other value is masked whole.
+ */
+function secretPartsOf(values: readonly string[]): string[] {
+  const out: string[] = [];
   for (const value of values) {
+    const fields = jsonSecretFields(value);
+    if (fields) {
+      out.push(...fields);
+      continue;
+    }
+    let url: URL | undefined;
     try {
-      const password = new URL(value).password;
-      if (password) out.push(password, decodeURIComponent(password));
+      url = new URL(value);
     } catch {
       // not a URL
     }
+    if (url?.password) {
+      out.push(url.password, safeDecode(url.password));
+      if (url.search.length > 1) out.push(url.search.slice(1));
+    } else out.push(value);
   }
   return out;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** A masker for a fixed set of values; build it once per step, use it on every output. */
 export function createOutputMasker(values: readonly string[]): (text: string) => string {
   const windows = new Set<string>();
   const short: string[] = [];
-  for (const value of withUrlPasswords(values)) {
+  for (const value of secretPartsOf(values)) {
     if (value.length === 0) continue;
     for (const encoded of encodingsOf(value)) {
       if (encoded.length < MIN_RUN) {

@@ -15,6 +15,7 @@ const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./sse-fanout.bench.js'),
   () => import('./server-read.bench.js'),
   () => import('./audit-export-load.bench.js'),
+  () => import('./serve-stock.bench.js'),
 ];
 
 const only = process.argv.slice(2);

@@ -5,7 +5,15 @@
 // health, read, health, read so that load from other processes falls on both alike.
 // Targets: read throughput ≥ 0.8× /healthz throughput, read p99 ≤ 2× /healthz p99.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -35,11 +43,23 @@ const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
 async function cli(dir: string, args: string[]): Promise<void> {
   const stdin = new PassThrough();
   stdin.end();
-  const code = await runCli(args, { io: { stdout: sink(), stderr: sink(), stdin, env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'bench' }, cwd: dir } });
+  const code = await runCli(args, {
+    io: {
+      stdout: sink(),
+      stderr: sink(),
+      stdin,
+      env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'bench' },
+      cwd: dir,
+    },
+  });
   if (code !== 0) throw new Error(`rotor ${args.join(' ')} failed (${code})`);
 }
 
-const sum = (rs: LoadResult[]) => ({ rps: rs.reduce((a, r) => a + r.rps, 0) / rs.length, p99: rs.reduce((a, r) => a + r.p99, 0) / rs.length, non2xx: rs.reduce((a, r) => a + r.non2xx, 0) });
+const sum = (rs: LoadResult[]) => ({
+  rps: rs.reduce((a, r) => a + r.rps, 0) / rs.length,
+  p99: rs.reduce((a, r) => a + r.p99, 0) / rs.length,
+  non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+});
 
 async function run(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-bench-serve-'));
@@ -48,24 +68,63 @@ async function run(): Promise<BenchResult[]> {
     await cli(dir, ['init']);
     writeFileSync(join(dir, 'rotor.yaml'), POLICY);
     await cli(dir, ['apply']);
-    const rotor = createRotor({ cwd: dir, env: { PATH: process.env.PATH, HOME: dir }, rotators: ROTATORS });
-    const actor: Actor = { operator: 'bench', requestId: '00000000-0000-4000-8000-000000000000', method: 'manual' };
-    if (!(await createRotationEngine({ rotor }).rotate(actor, { secret: 'JWT_ACCESS_SECRET', method: 'manual' })).ok) throw new Error('setup rotation failed');
-    const token = (await createApiToken(await rotor.store(), rotor.clock, actor, { name: 'bench-app', role: 'app', secrets: ['*'], environments: ['*'] })).token;
+    const rotor = createRotor({
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: dir },
+      rotators: ROTATORS,
+    });
+    const actor: Actor = {
+      operator: 'bench',
+      requestId: '00000000-0000-4000-8000-000000000000',
+      method: 'manual',
+    };
+    if (
+      !(
+        await createRotationEngine({ rotor }).rotate(actor, {
+          secret: 'JWT_ACCESS_SECRET',
+          method: 'manual',
+        })
+      ).ok
+    )
+      throw new Error('setup rotation failed');
+    const token = (
+      await createApiToken(await rotor.store(), rotor.clock, actor, {
+        name: 'bench-app',
+        role: 'app',
+        secrets: ['*'],
+        environments: ['*'],
+      })
+    ).token;
     await rotor.close();
 
     const log = openSync(logFile, 'w');
-    const server = spawn(process.execPath, [MAIN, 'serve', '--port', '0'], { cwd: dir, env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'bench' }, stdio: ['ignore', 'pipe', log] });
+    const server = spawn(process.execPath, [MAIN, 'serve', '--port', '0'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'bench' },
+      stdio: ['ignore', 'pipe', log],
+    });
     closeSync(log);
     let out = '';
     server.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const deadline = Date.now() + 30_000;
-    while (!/listening on/.test(out) && Date.now() < deadline && server.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    while (!/listening on/.test(out) && Date.now() < deadline && server.exitCode === null)
+      await new Promise((r) => setTimeout(r, 50));
     const base = /listening on (http:\/\/[\d.]+:\d+)/.exec(out)?.[1];
-    if (!base) throw new Error(`rotor serve did not start: ${out}\n${readFileSync(logFile, 'utf8')}`);
+    if (!base)
+      throw new Error(`rotor serve did not start: ${out}\n${readFileSync(logFile, 'utf8')}`);
     try {
-      const health = { url: `${base}/healthz`, headers: {}, seconds: SECONDS, connections: CONNECTIONS };
-      const read = { url: `${base}/v1/secrets/JWT_ACCESS_SECRET/value?env=production`, headers: { authorization: `Bearer ${token}` }, seconds: SECONDS, connections: CONNECTIONS };
+      const health = {
+        url: `${base}/healthz`,
+        headers: {},
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+      };
+      const read = {
+        url: `${base}/v1/secrets/JWT_ACCESS_SECRET/value?env=production`,
+        headers: { authorization: `Bearer ${token}` },
+        seconds: SECONDS,
+        connections: CONNECTIONS,
+      };
       const h: LoadResult[] = [];
       const r: LoadResult[] = [];
       for (let round = 0; round < 2; round++) {
@@ -75,9 +134,16 @@ async function run(): Promise<BenchResult[]> {
       const H = sum(h);
       const R = sum(r);
       const logBytes = statSync(logFile).size;
-      const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+      const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`;
       return [
-        { name: 'serve-stock: /healthz', value: H.rps, unit: 'req/s', notes: `p99 ${H.p99.toFixed(1)} ms; ${machine}` },
+        {
+          name: 'serve-stock: /healthz',
+          value: H.rps,
+          unit: 'req/s',
+          notes: `p99 ${H.p99.toFixed(1)} ms; ${machine}`,
+        },
         {
           name: 'serve-stock: audited app read',
           value: R.rps,

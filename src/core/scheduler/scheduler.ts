@@ -384,6 +384,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   async function remind(store: Store, actor: Actor, notify: NotifySpec, channels: readonly NotifyChannel[], report: SchedulerReport): Promise<void> {
     const now = clock.now();
     const status = await computeStatus(store, { now });
+    await alertCredentials(store, actor, channels, report, status.rows);
     const policy = rotor.policy();
     // Secrets the scheduler gave up on are a person's job now: they get reminders too.
     const gaveUp = new Set(
@@ -448,6 +449,41 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
           });
           logger.warn({ secret: row.secret, environment: row.environment, channel: channel.kind, code: info.code }, 'reminder delivery failed');
           report.reminders.push({ ...base, channel: channel.kind, target: channel.target, outcome: 'failed', error: info });
+        }
+      }
+    }
+  }
+
+  /**
+   * Credentials a retire could not end (status alerts: retire postponed by live sessions, held past
+   * drain.within, still logging in, not proven) go to the same channels as reminders, once per
+   * version and problem, with the sessions named. Kept-by-policy logins are in status only.
+   */
+  async function alertCredentials(store: Store, actor: Actor, channels: readonly NotifyChannel[], report: SchedulerReport, rows: readonly StatusRow[]): Promise<void> {
+    for (const row of rows) {
+      for (const alert of row.alerts) {
+        if (alert.problem === 'outside-rotation') continue;
+        const level = alert.problem === 'retire-postponed' || alert.problem === 'unproven' ? 'WARNING' : 'CRITICAL';
+        const message = {
+          subject: `Rotor ${level}: ${row.secret} (${row.environment}) ${alert.problem.replace('-', ' ')}`,
+          text: `${alert.detail}\n\nSee \`rotor status\` and the audit log; \`rotor retire --force\` ends live sessions now.`,
+        };
+        for (const channel of channels) {
+          const key = [row.secret, row.environment, alert.versionId, alert.problem, channel.id].join('|');
+          const base = { secret: row.secret, environment: row.environment, slot: alert.problem };
+          if ((await claim(store, key, { ...base, cycle: row.rotatedAt ?? 0, channel: channel.id })) !== 'claimed') continue;
+          try {
+            await channel.send(message, base);
+            await store.writeTransaction(async (trx) => {
+              await trx.updateTable('scheduler_reminders').set({ state: 'sent', sent_at: clock.now(), last_error: null }).where('key', '=', key).execute();
+              await appendAudit(trx, clock, actor, { ...base, action: 'reminder.sent', outcome: 'success', notes: message.subject, details: { channel: channel.kind, slot: alert.problem, version: alert.versionId } });
+            });
+            report.reminders.push({ ...base, channel: channel.kind, target: channel.target, outcome: 'sent' });
+          } catch (error) {
+            const info = errorInfo(error);
+            await store.writeTransaction((trx) => trx.updateTable('scheduler_reminders').set({ state: 'failed', last_error: `${info.code}: ${info.message}`.slice(0, 500) }).where('key', '=', key).execute());
+            report.reminders.push({ ...base, channel: channel.kind, target: channel.target, outcome: 'failed', error: info });
+          }
         }
       }
     }

@@ -81,8 +81,8 @@ async function sh(cwd: string, command: string, args: string[], env: NodeJS.Proc
 // --prefer-offline: packages npm has cached are not re-validated against the registry.
 const npm = (cwd: string, ...args: string[]) =>
   sh(cwd, 'npm', [...args, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error']);
-const tsc = (cwd: string) =>
-  sh(cwd, process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
+const tsc = (cwd: string, project = 'tsconfig.json') =>
+  sh(cwd, process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', project]);
 
 async function pack(dir: string, ...args: string[]): Promise<string> {
   const { stdout } = await npm(dir, 'pack', '--pack-destination', work, ...args);
@@ -240,6 +240,16 @@ beforeAll(async () => {
     'tsconfig.json': tsconfig(['app.mts', 'app.cts']),
     'app.mts': tsApp(LIGHT_SUBPATHS),
     'app.cts': tsApp(LIGHT_SUBPATHS),
+    // Many CommonJS TypeScript apps still resolve like Node 10 (no `exports`): typesVersions.
+    'tsconfig.node10.json': JSON.stringify({
+      compilerOptions: {
+        ...JSON.parse(tsconfig([])).compilerOptions,
+        module: 'CommonJS',
+        moduleResolution: 'Node10',
+      },
+      files: ['app-node10.ts'],
+    }),
+    'app-node10.ts': tsApp(LIGHT_SUBPATHS),
   });
   await npm(
     app,
@@ -333,8 +343,9 @@ describe('@rotor/sdk, packed and installed into a fresh project', () => {
     'type-checks in a TypeScript app with skipLibCheck false, from ES modules and CommonJS',
     async () => {
       await tsc(app);
+      await tsc(app, 'tsconfig.node10.json');
     },
-    4 * MINUTE,
+    6 * MINUTE,
   );
 
   it(

@@ -100,6 +100,14 @@ describe('rotor serve', () => {
         if (scheduled === 0) await new Promise((r) => setTimeout(r, 200));
       }
       expect(scheduled).toBeGreaterThan(0);
+      // The first success comes while that tick still rotates the other secrets: wait for the tick
+      // to end (no rotation running), or the CLI's rotation below meets its lock (409).
+      while (Date.now() < deadline + 30_000) {
+        const running = await store.db.selectFrom('rotations').select('id').where('state', '=', 'running').execute();
+        const scheduledHere = await store.db.selectFrom('rotations').select('id').where('method', '=', 'scheduled').where('secret', '=', 'JWT_ACCESS_SECRET').where('environment', '=', 'production').where('state', '=', 'succeeded').execute();
+        if (running.length === 0 && scheduledHere.length > 0) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
       // Rotated by another process (the CLI): the next read gets the new version.
       const versionBefore = ((await (await fetch(`${base}/v1/secrets/JWT_ACCESS_SECRET/value?env=production`, { headers: { authorization: `Bearer ${appToken}` } })).json()) as { versionId: string }).versionId;
       const rotated = await f.project.cli(['rotate', 'JWT_ACCESS_SECRET', '--env', 'production', '--json']);

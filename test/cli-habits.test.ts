@@ -139,3 +139,54 @@ describe('unknown options', () => {
     expect((await cli(dir, ['--version'])).code).toBe(0);
   });
 });
+
+describe('one vocabulary', () => {
+  it('status and check count ok the same way (a row in its grace window is ok in both)', async () => {
+    const dir = await project();
+    expect((await cli(dir, ['rotate', 'METRICS_AUTH_TOKEN', '-e', 'staging'])).code).toBe(0);
+    expect((await cli(dir, ['rotate', 'METRICS_AUTH_TOKEN', '-e', 'staging'])).code).toBe(0);
+    const status = await cli(dir, ['status']);
+    const summary = status.stdout
+      .trim()
+      .split('\n')
+      .find((l) => l.includes('secret×environment rows'))!;
+    const check = await cli(dir, ['check']);
+    const perf = Object.fromEntries(
+      check.stdout
+        .split('\n')[0]!
+        .split('|')[1]!
+        .trim()
+        .split(' ')
+        .map((kv) => kv.split('=') as [string, string]),
+    );
+    expect(Number(perf.in_grace)).toBe(1);
+    expect(summary).toContain(`: ${perf.ok} ok, ${perf.unknown} unknown;`);
+    expect(summary).toContain('1 with a grace window open');
+  });
+
+  it('check with a wrong master key says so and is CRITICAL; without a key at all it still runs', async () => {
+    const dir = await project();
+    const { randomBytes } = await import('node:crypto');
+    const wrong = await cli(dir, ['check'], '', {
+      ROTOR_MASTER_KEY: randomBytes(32).toString('base64'),
+    });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stdout).toMatch(/^ROTOR CRITICAL - wrong master key; /);
+    expect(wrong.stdout).toContain(
+      'CRITICAL: ROTOR_MASTER_KEY/* the master key from ROTOR_MASTER_KEY does not open this store (wrong key)',
+    );
+    const json = await cli(dir, ['check', '--json'], '', {
+      ROTOR_MASTER_KEY: randomBytes(32).toString('base64'),
+    });
+    expect(JSON.parse(json.stdout).problems[0]).toMatchObject({
+      problem: 'wrong-master-key',
+      status: 'CRITICAL',
+    });
+    const { rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    rmSync(join(dir, '.rotor', 'master.key'));
+    const keyless = await cli(dir, ['check']);
+    expect(keyless.code).toBe(3); // the inventory has never been rotated: UNKNOWN, not a key problem
+    expect(keyless.stdout).not.toContain('master key');
+  });
+});

@@ -285,7 +285,7 @@ describe('dashboard pages', () => {
     const rows = page.body.match(/<tr><td><a href="\/dashboard\/secrets\//g) ?? [];
     expect(rows).toHaveLength(6); // 3 secrets × 2 environments
     expect(page.body).toContain('<span class="badge s-ok" data-state="ok">ok</span>');
-    expect(page.body).toContain('<span class="badge s-unknown" data-state="unknown">never rotated</span>');
+    expect(page.body).toContain('<span class="badge s-unknown" data-state="unknown">unknown</span>');
     expect(page.body).toContain('2026-04-01'); // JWT_ACCESS_SECRET: rotated 2026-01-01, due at 90 d
     const filtered = await f.app.inject({ method: 'GET', url: '/dashboard/?state=unknown', headers: { cookie } });
     expect(filtered.body.match(/<tr><td><a href="\/dashboard\/secrets\//g)).toHaveLength(2);

@@ -304,7 +304,7 @@ describe('rotor status: command', () => {
     // Every column starts at the same offset on every row.
     const stateColumn = lines[0]!.indexOf('STATE');
     for (const line of lines.slice(1, 18)) expect(line.slice(stateColumn - 2, stateColumn)).toBe('  ');
-    expect(lines.at(-1)).toBe('17 secret×environment rows: 13 ok, 4 due-soon (at 2026-07-20T00:00:00.000Z)');
+    expect(lines.at(-1)).toBe('17 secret×environment rows: 13 ok, 4 due soon (at 2026-07-20T00:00:00.000Z)');
     const tty = await project.run(['status'], { tty: true });
     expect(tty.out).toMatch(ANSI);
     const noColor = await project.run(['status'], { tty: true, env: { ROTOR_OPERATOR: 'tester', NO_COLOR: '1' } });

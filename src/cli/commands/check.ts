@@ -2,7 +2,14 @@
 // 3 UNKNOWN (also for any error: a check that cannot run must never look healthy). One summary
 // line, then one line per problem; `--at` asks what will be due on that date.
 import type { Command } from 'commander';
-import { checkDetailLines, evaluateCheck, PLUGIN_CODES } from '../../core/status/check.js';
+import { isRotorError } from '../../core/errors.js';
+import {
+  checkDetailLines,
+  evaluateCheck,
+  PLUGIN_CODES,
+  type CheckResult,
+  type Problem,
+} from '../../core/status/check.js';
 import { computeStatus } from '../../core/status/status.js';
 import type { CommandContext } from '../command-context.js';
 import type { Wrap } from '../program.js';
@@ -13,6 +20,47 @@ export interface CheckOptions {
   at?: string;
 }
 
+/**
+ * Why the master key at hand cannot open the store, if it cannot. Check reads no values, so a
+ * host without any key (a monitoring box) is fine; a key that is there but wrong is not:
+ * nothing can be rotated or read with it.
+ */
+async function wrongMasterKey(ctx: CommandContext): Promise<string | undefined> {
+  try {
+    await ctx.rotor.masterKey();
+    return undefined;
+  } catch (error) {
+    if (
+      isRotorError(error, 'ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY') ||
+      isRotorError(error, 'ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID')
+    ) {
+      return error.message;
+    }
+    return undefined;
+  }
+}
+
+function withMasterKeyProblem(result: CheckResult, problem: string | undefined): CheckResult {
+  if (problem === undefined) return result;
+  const detail = `${problem}: nothing can be rotated or read with it (restore the right key from your backup)`;
+  return {
+    ...result,
+    status: 'CRITICAL',
+    code: PLUGIN_CODES.CRITICAL,
+    summary: result.summary.replace(/^ROTOR \w+ - /, 'ROTOR CRITICAL - wrong master key; '),
+    problems: [
+      {
+        secret: 'ROTOR_MASTER_KEY',
+        environment: '*',
+        problem: 'wrong-master-key' as Problem,
+        status: 'CRITICAL',
+        detail,
+      },
+      ...result.problems,
+    ],
+  };
+}
+
 export async function checkCommand(ctx: CommandContext, options: CheckOptions): Promise<number> {
   const { rotor } = ctx;
   const now = rotor.clock.now();
@@ -20,13 +68,27 @@ export async function checkCommand(ctx: CommandContext, options: CheckOptions): 
   const store = await rotor.store();
   const report = await store.guard(() => computeStatus(store, { now, at }));
   const asOf = options.at === undefined ? undefined : new Date(at).toISOString();
-  const result = evaluateCheck(report, asOf ? { asOf } : {});
+  const result = withMasterKeyProblem(
+    evaluateCheck(report, asOf ? { asOf } : {}),
+    await wrongMasterKey(ctx),
+  );
   if (ctx.json) {
-    const head = JSON.stringify({ status: result.status, code: result.code, summary: result.summary, at: new Date(at).toISOString(), counts: result.counts }, null, 2);
+    const head = JSON.stringify(
+      {
+        status: result.status,
+        code: result.code,
+        summary: result.summary,
+        at: new Date(at).toISOString(),
+        counts: result.counts,
+      },
+      null,
+      2,
+    );
     const problems = result.problems;
     function* lines(): Generator<string> {
       yield `${head.slice(0, -2)},\n  "problems": [`;
-      for (let i = 0; i < problems.length; i++) yield `    ${JSON.stringify(problems[i])}${i < problems.length - 1 ? ',' : ''}`;
+      for (let i = 0; i < problems.length; i++)
+        yield `    ${JSON.stringify(problems[i])}${i < problems.length - 1 ? ',' : ''}`;
       yield '  ]\n}';
     }
     await writeLines(ctx.io.stdout, lines());
@@ -39,8 +101,13 @@ export async function checkCommand(ctx: CommandContext, options: CheckOptions): 
 export function registerCheck(program: Command, wrap: Wrap): void {
   program
     .command('check')
-    .description('monitoring-plugin check: exit 0 OK, 1 WARNING (due soon, due), 2 CRITICAL (overdue, failed or stuck rotation), 3 UNKNOWN')
-    .option('--at <date>', 'evaluate at this ISO date (end of that day, UTC) or date-time instead of now')
+    .description(
+      'monitoring-plugin check: exit 0 OK, 1 WARNING (due soon, due), 2 CRITICAL (overdue, failed or stuck rotation), 3 UNKNOWN',
+    )
+    .option(
+      '--at <date>',
+      'evaluate at this ISO date (end of that day, UTC) or date-time instead of now',
+    )
     .option('--json', 'machine-readable output')
     .action(wrap(checkCommand, { errorExitCode: PLUGIN_CODES.UNKNOWN }));
 }

@@ -5,9 +5,21 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
 import { policyHasUnappliedChanges } from '../../core/policy/apply-policy.js';
-import { problemDetail, problemStatus, rowProblems } from '../../core/status/check.js';
+import {
+  evaluateCheck,
+  PROBLEM_LABEL,
+  PROBLEMS,
+  problemDetail,
+  problemStatus,
+  rowProblems,
+} from '../../core/status/check.js';
 import { iso, statusRowJson as rowJson } from '../../core/status/status-json.js';
-import { computeStatus, STATUS_STATES, type StatusReport, type StatusRow, type StatusState } from '../../core/status/status.js';
+import {
+  computeStatus,
+  type StatusReport,
+  type StatusRow,
+  type StatusState,
+} from '../../core/status/status.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, type CliIo } from '../io.js';
 import { parseDateOption } from '../parse-date.js';
@@ -43,13 +55,25 @@ export async function writeStatusJson(io: CliIo, report: StatusReport): Promise<
   const rows = report.rows;
   function* lines(): Generator<string> {
     yield head;
-    for (let i = 0; i < rows.length; i++) yield `    ${JSON.stringify(rowJson(rows[i]!))}${i < rows.length - 1 ? ',' : ''}`;
+    for (let i = 0; i < rows.length; i++)
+      yield `    ${JSON.stringify(rowJson(rows[i]!))}${i < rows.length - 1 ? ',' : ''}`;
     yield '  ]\n}';
   }
   await writeLines(io.stdout, lines());
 }
 
-const HEADERS = ['SECRET', 'ENV', 'STATE', 'AGE', 'CURRENT SINCE', 'NEXT DUE', 'OVERDUE FROM', 'GRACE UNTIL', 'ROTATION', 'OWNER'] as const;
+const HEADERS = [
+  'SECRET',
+  'ENV',
+  'STATE',
+  'AGE',
+  'CURRENT SINCE',
+  'NEXT DUE',
+  'OVERDUE FROM',
+  'GRACE UNTIL',
+  'ROTATION',
+  'OWNER',
+] as const;
 
 /** Formats dates through a cache: most rows share a handful of days. */
 function dateFormatter(withTime: boolean): (ms: number | null) => string {
@@ -71,8 +95,12 @@ function dateFormatter(withTime: boolean): (ms: number | null) => string {
 function rotationCell(row: StatusRow, now: number): string {
   const r = row.rotation;
   if (!r || r.state === 'succeeded') return '';
-  if (r.state === 'running') return r.stuck ? `stuck at ${r.step} for ${formatDuration(now - r.updatedAt)}` : `running ${r.step}`;
-  if (r.state === 'waiting') return `standby until ${r.promoteAfter === null ? '-' : new Date(r.promoteAfter).toISOString()}`;
+  if (r.state === 'running')
+    return r.stuck
+      ? `stuck at ${r.step} for ${formatDuration(now - r.updatedAt)}`
+      : `running ${r.step}`;
+  if (r.state === 'waiting')
+    return `standby until ${r.promoteAfter === null ? '-' : new Date(r.promoteAfter).toISOString()}`;
   const what = r.state === 'rolled_back' ? 'rolled back' : 'failed';
   return `${what} at ${r.step}${r.errorCode ? ` ${r.errorCode}` : ''}`;
 }
@@ -82,7 +110,11 @@ function rotationCell(row: StatusRow, now: number): string {
  * Two passes over the rows: the first finds the column widths, the second yields the lines one
  * at a time, so no array of 100k formatted lines is ever held (cell text is cached per day).
  */
-export function statusTableLines(report: StatusReport, now: number, paint: (state: StatusState, padded: string) => string): Iterable<string> {
+export function statusTableLines(
+  report: StatusReport,
+  now: number,
+  paint: (state: StatusState, padded: string) => string,
+): Iterable<string> {
   const day = dateFormatter(false);
   const minute = dateFormatter(true);
   const ages = new Map<number, string>();
@@ -128,13 +160,26 @@ export function statusTableLines(report: StatusReport, now: number, paint: (stat
   return lines();
 }
 
+/**
+ * The summary under the table, counted exactly as `rotor check` counts (evaluateCheck): a row
+ * is ok when it has no problem, so a row in its grace window or mid-rotation is ok there too,
+ * and said again after the counts.
+ */
 export function summaryLine(report: StatusReport): string {
   const s = report.summary;
-  const parts = STATUS_STATES.filter((state) => s.byState[state] > 0).map((state) => `${s.byState[state]} ${state}`);
-  const extra = [s.inGrace > 0 ? `${s.inGrace} with a grace window open` : '', s.stuck > 0 ? `${s.stuck} stuck rotation${s.stuck > 1 ? 's' : ''} (run \`rotor resume\`)` : '']
+  const { counts } = evaluateCheck(report);
+  const problems = PROBLEMS.filter((p) => (counts[p] ?? 0) > 0).map(
+    (p) => `${counts[p]} ${PROBLEM_LABEL[p]}`,
+  );
+  const parts = [`${counts.ok} ok`, ...problems];
+  const extra = [
+    s.inGrace > 0 ? `${s.inGrace} with a grace window open` : '',
+    s.byState.rotating > 0 ? `${s.byState.rotating} rotating` : '',
+    s.stuck > 0 ? `run \`rotor resume\` for the stuck rotation${s.stuck > 1 ? 's' : ''}` : '',
+  ]
     .filter(Boolean)
     .join('; ');
-  return `${s.total} secret×environment row${s.total === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}${extra ? `; ${extra}` : ''} (at ${new Date(report.at).toISOString()})`;
+  return `${s.total} secret×environment row${s.total === 1 ? '' : 's'}: ${parts.join(', ')}${extra ? `; ${extra}` : ''} (at ${new Date(report.at).toISOString()})`;
 }
 
 export async function statusCommand(ctx: CommandContext, options: StatusOptions): Promise<number> {
@@ -151,14 +196,18 @@ export async function statusCommand(ctx: CommandContext, options: StatusOptions)
     }),
   );
   if (await policyHasUnappliedChanges(store, rotor.policyFile)) {
-    ctx.io.stderr.write(`rotor: warning: ${rotor.policyFile} has changed since the last \`rotor apply\`; this status reflects what was applied\n`);
+    ctx.io.stderr.write(
+      `rotor: warning: ${rotor.policyFile} has changed since the last \`rotor apply\`; this status reflects what was applied\n`,
+    );
   }
   if (ctx.json) {
     await writeStatusJson(ctx.io, report);
     return 0;
   }
   if (report.rows.length === 0) {
-    await writeLines(ctx.io.stdout, ['no secrets in the store: run `rotor apply` to load rotor.yaml']);
+    await writeLines(ctx.io.stdout, [
+      'no secrets in the store: run `rotor apply` to load rotor.yaml',
+    ]);
     return 0;
   }
   const c = colors(ctx.io);
@@ -173,14 +222,19 @@ export async function statusCommand(ctx: CommandContext, options: StatusOptions)
     failed: (s) => c.bold(c.red(s)),
   };
   const plain = !c.isColorSupported;
-  const table = statusTableLines(report, now, plain ? (_state, padded) => padded : (state, padded) => palette[state](padded));
+  const table = statusTableLines(
+    report,
+    now,
+    plain ? (_state, padded) => padded : (state, padded) => palette[state](padded),
+  );
   function* lines(): Generator<string> {
     yield* table;
     yield '';
     yield summaryLine(report);
     // Standing advice of the kinds shown (the runbook prefers IAM roles to rotated keys).
     const byKind = new Map<string, Set<string>>();
-    for (const row of report.rows) byKind.set(row.kind, (byKind.get(row.kind) ?? new Set()).add(row.secret));
+    for (const row of report.rows)
+      byKind.set(row.kind, (byKind.get(row.kind) ?? new Set()).add(row.secret));
     for (const [kind, secrets] of byKind) {
       const note = ctx.rotor.rotators.find((r) => r.kind === kind)?.statusNote;
       if (note) yield `note: ${[...secrets].join(', ')} (${kind}): ${note}`;
@@ -200,9 +254,14 @@ export async function statusCommand(ctx: CommandContext, options: StatusOptions)
 export function registerStatus(program: Command, wrap: Wrap): void {
   program
     .command('status')
-    .description('every secret × environment: age, next due, grace window and state, from the store')
+    .description(
+      'every secret × environment: age, next due, grace window and state, from the store',
+    )
     .option('--secret <name>', 'only this secret')
-    .option('-e, --env <environment>', 'only this environment (plus rows for every environment, `*`)')
+    .option(
+      '-e, --env <environment>',
+      'only this environment (plus rows for every environment, `*`)',
+    )
     .option('--at <date>', 'evaluate at this ISO date or date-time instead of now')
     .option('--json', 'machine-readable output')
     .action(wrap(statusCommand));

@@ -37,7 +37,8 @@ const PROBLEM_STATUS: Record<Problem, PluginStatus> = {
   unknown: 'UNKNOWN',
 };
 
-const PROBLEM_LABEL: Record<Problem, string> = {
+/** How each problem is said, in check's summary and in status's (one vocabulary). */
+export const PROBLEM_LABEL: Record<Problem, string> = {
   overdue: 'overdue',
   failed: 'failed',
   stuck: 'stuck rotation',

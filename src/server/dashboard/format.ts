@@ -26,7 +26,8 @@ export const STATE_LABELS: Record<StatusState, string> = {
   'due-soon': 'due soon',
   due: 'due',
   overdue: 'overdue',
-  unknown: 'never rotated',
+  // The CLI's word: an imported value without --rotated-at was rotated, just not when Rotor knows.
+  unknown: 'unknown',
   'in-grace': 'in grace',
   rotating: 'rotating',
   failed: 'failed',

@@ -3,7 +3,7 @@
 // `GET /v1/audit/export` (JSON, streamed by a second client in a loop). Target: p99 during the
 // export within 2x of p99 without it, in the same run.
 //
-// The log is seeded with ROTOR_BENCH_EXPORT_ROWS rows (default 400,000: seeding 1,000,000 rows
+// The log is seeded with ROTOR_BENCH_EXPORT_ROWS rows (default 200,000: seeding 1,000,000 rows
 // with the filter indexes took 110 s on the 2-core build machine under load, over the one minute
 // allowed for set-up; set the variable to 1000000 where it builds quickly enough). The server runs
 // in this process with request logging off, so the figure isolates the export's effect.
@@ -22,7 +22,7 @@ import { seedAuditLog } from './audit-log-seed.js';
 import type { BenchModule, BenchResult } from './harness.js';
 import { runLoad, startExports } from './http-load-child.js';
 
-const ROWS = Number(process.env.ROTOR_BENCH_EXPORT_ROWS ?? 400_000);
+const ROWS = Number(process.env.ROTOR_BENCH_EXPORT_ROWS ?? 200_000);
 const SECONDS = Number(process.env.ROTOR_BENCH_SERVER_SECONDS ?? 10);
 const CONNECTIONS = 50;
 const POLICY = `version: 1

@@ -277,7 +277,7 @@ export function createRotationEngine(deps: EngineDeps) {
     });
     if (proof?.state === 'accepted') rotor.logger.error({ secret: spec.name, environment: row.environment, version: row.id }, proof.detail);
     await hook('retire:done');
-    return 'retired';
+    return proof ? { proof } : {};
   }
 
   /**

@@ -15,7 +15,7 @@ import type { Permission } from './auth/roles.js';
 import { installErrorHandling, sendError } from './errors.js';
 import { createSecretReadPath, type SecretReadPath } from './read-path/secret-read-path.js';
 import { eventsPlugin } from './events/events-plugin.js';
-import { dashboardPlugin } from './dashboard/dashboard-plugin.js';
+import { DASHBOARD_PREFIX, dashboardPlugin } from './dashboard/dashboard-plugin.js';
 import { routesPlugin, type ServerDeps } from './route-def.js';
 import { serializeRequest } from './log-redaction.js';
 import { createRequestLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
@@ -166,5 +166,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const pluginOptions: ServerPluginOptions = { deps, authenticate, requireRole, requirePermission };
   // Live delivery (/v1/events, consumers) is always on; an events plugin given in `plugins` (own options) takes its place.
   for (const plugin of [...(options.plugins ?? []), eventsPlugin, dashboardPlugin]) await app.register(plugin, pluginOptions);
+  // The front door: a browser pointed at the server lands on the dashboard, not on a 404.
+  if (!app.hasRoute({ method: 'GET', url: '/' })) app.get('/', (_request, reply) => reply.redirect(`${DASHBOARD_PREFIX}/`));
   return app;
 }

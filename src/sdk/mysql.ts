@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import type mysql from 'mysql2/promise';
 import { RotorError } from '../core/errors.js';
 import { importPeer } from '../core/import-peer.js';
+import { driverFirst } from './values/driver-first.js';
 import { followValue } from './values/follow-value.js';
 import type { ValueSource } from './values/value-source.js';
 
@@ -100,17 +101,9 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
       'createPool needs a source: valueFromStore({ … }) or valueFromEnv()',
     );
   const emitter = new EventEmitter();
-  // mysql2 is an optional peer of the SDK: loaded before the first value is applied, so a missing
-  // driver rejects ready() and the first query with ERR_ROTOR_SDK_PEER_MISSING.
   let driver: typeof mysql | undefined;
-  const driverFirst: ValueSource = {
-    async load(name) {
-      driver ??= (await importPeer('mysql2', 'rotor/mysql', () => import('mysql2/promise')))
-        .default;
-      return source.load(name);
-    },
-    watch: (name, onChange) => source.watch(name, onChange),
-    close: () => source.close(),
+  const loadDriver = async () => {
+    driver ??= (await importPeer('mysql2', 'rotor/mysql', () => import('mysql2/promise'))).default;
   };
   let lease: Lease | undefined;
   let swaps = 0;
@@ -158,7 +151,7 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
     drain(old);
   }
 
-  const followed = followValue(driverFirst, secret, apply, {
+  const followed = followValue(driverFirst(source, loadDriver), secret, apply, {
     ended: () => ended,
     onReloadError: report,
   });

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { RotorError } from '../core/errors.js';
 import { importPeer } from '../core/import-peer.js';
+import { driverFirst } from './values/driver-first.js';
 import { followValue } from './values/follow-value.js';
 import type { ValueSource } from './values/value-source.js';
 
@@ -135,16 +136,9 @@ export function createPool(options: CreatePoolOptions): RotorPool {
       'createPool needs a source: valueFromStore({ … }) or valueFromEnv()',
     );
   const emitter = new EventEmitter();
-  // pg is an optional peer of the SDK: loaded before the first value is applied, so a missing
-  // driver rejects ready() and the first query with ERR_ROTOR_SDK_PEER_MISSING.
   let Pool: typeof pg.Pool | undefined;
-  const driverFirst: ValueSource = {
-    async load(name) {
-      Pool ??= (await importPeer('pg', 'rotor/pg', () => import('pg'))).default.Pool;
-      return source.load(name);
-    },
-    watch: (name, onChange) => source.watch(name, onChange),
-    close: () => source.close(),
+  const loadDriver = async () => {
+    Pool ??= (await importPeer('pg', 'rotor/pg', () => import('pg'))).default.Pool;
   };
   let current: Credential | undefined;
   let pool: pg.Pool | undefined;
@@ -202,7 +196,7 @@ export function createPool(options: CreatePoolOptions): RotorPool {
     drain(old);
   }
 
-  const followed = followValue(driverFirst, secret, apply, {
+  const followed = followValue(driverFirst(source, loadDriver), secret, apply, {
     ended: () => ended,
     onReloadError: report,
   });

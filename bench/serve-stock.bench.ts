@@ -105,7 +105,7 @@ async function run(): Promise<BenchResult[]> {
     });
     closeSync(log);
     let out = '';
-    server.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     const deadline = Date.now() + 30_000;
     while (!/listening on/.test(out) && Date.now() < deadline && server.exitCode === null)
       await new Promise((r) => setTimeout(r, 50));

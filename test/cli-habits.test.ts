@@ -190,3 +190,38 @@ describe('one vocabulary', () => {
     expect(keyless.stdout).not.toContain('master key');
   });
 });
+
+describe('rotor.yaml found like git', () => {
+  it('a command in a subdirectory uses the rotor.yaml above and the state directory beside it', async () => {
+    const dir = await project();
+    const { mkdirSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const deep = join(dir, 'src', 'deep');
+    mkdirSync(deep, { recursive: true });
+    expect(
+      (await cli(deep, ['import', 'SMTP_PASSWORD', '-e', 'staging'], 'from-a-subdir-1')).code,
+    ).toBe(0);
+    expect((await cli(dir, ['get', 'SMTP_PASSWORD', '-e', 'staging'])).stdout).toBe(
+      'from-a-subdir-1',
+    );
+    expect((await cli(deep, ['get', 'SMTP_PASSWORD', '-e', 'staging'])).stdout).toBe(
+      'from-a-subdir-1',
+    );
+    expect(existsSync(join(deep, '.rotor'))).toBe(false);
+    // init, like git init, sets up the directory it runs in.
+    const nested = await cli(deep, ['init']);
+    expect(nested.code, nested.stderr).toBe(0);
+    expect(
+      existsSync(join(deep, 'rotor.yaml')) && existsSync(join(deep, '.rotor', 'master.key')),
+    ).toBe(true);
+    expect((await cli(dir, ['get', 'SMTP_PASSWORD', '-e', 'staging'])).stdout).toBe(
+      'from-a-subdir-1',
+    );
+  });
+
+  it('outside any project the error still names rotor.yaml and rotor init', async () => {
+    const result = await cli(freshDir(), ['status']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/rotor init|rotor\.yaml/);
+  });
+});

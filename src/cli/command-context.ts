@@ -33,9 +33,10 @@ export function operatorName(explicit: string | undefined, env: NodeJS.ProcessEn
   }
 }
 
-export function createCommandContext(io: CliIo, options: GlobalOptions, extra: { clock?: Clock; method?: Method } = {}): CommandContext {
+export function createCommandContext(io: CliIo, options: GlobalOptions, extra: { clock?: Clock; method?: Method; discover?: boolean } = {}): CommandContext {
   const rotor = createRotor({
     cwd: io.cwd,
+    ...(extra.discover === false ? { discover: false } : {}),
     env: io.env,
     rotators: ROTATORS,
     ...(options.config ? { policyFile: options.config } : {}),

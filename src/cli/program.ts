@@ -68,7 +68,10 @@ export function buildProgram(runtime: CliRuntime, state: { exitCode: number }, r
         return;
       }
       const { createCommandContext } = await import('./command-context.js');
-      const ctx: CommandContext = createCommandContext(io, options, runtime.clock ? { clock: runtime.clock } : {});
+      // `init` sets up the directory it runs in, like `git init`; every other command finds the
+      // project's rotor.yaml in the directories above.
+      const discover = command.name() !== 'init';
+      const ctx: CommandContext = createCommandContext(io, options, { ...(runtime.clock ? { clock: runtime.clock } : {}), discover });
       try {
         const code = await action(ctx, options as never, ...positional);
         state.exitCode = typeof code === 'number' ? code : 0;

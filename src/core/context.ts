@@ -1,7 +1,8 @@
 // One Rotor instance for one project directory: where the policy and state live, the clock,
 // the rotators, the logger, and lazily opened store, policy and master key. Interfaces (CLI,
 // server) build one per process and pass it to core functions.
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import { RotorError } from './errors.js';
@@ -26,6 +27,8 @@ export interface RotorOptions {
   clock?: Clock;
   rotators: readonly AnyRotator[];
   logger?: Logger;
+  /** Look for rotor.yaml in the directories above cwd when there is none in it (default true; not for `init`). */
+  discover?: boolean;
 }
 
 export interface Rotor {
@@ -59,11 +62,24 @@ export function createLogger(env: NodeJS.ProcessEnv = process.env): Logger {
   );
 }
 
+/** The nearest rotor.yaml at or above `dir`, if any. */
+export function findPolicyFile(dir: string): string | undefined {
+  for (let at = dir; ; at = dirname(at)) {
+    const file = join(at, 'rotor.yaml');
+    if (existsSync(file)) return file;
+    if (dirname(at) === at) return undefined;
+  }
+}
+
 export function createRotor(options: RotorOptions): Rotor {
   const cwd = resolve(options.cwd ?? process.cwd());
   const env = options.env ?? process.env;
-  const policyFile = resolve(cwd, options.policyFile ?? env.ROTOR_CONFIG ?? 'rotor.yaml');
-  const stateDir = resolve(cwd, options.stateDir ?? env.ROTOR_STATE_DIR ?? '.rotor');
+  const explicit = options.policyFile ?? env.ROTOR_CONFIG;
+  // Like git: from a subdirectory of the project, the rotor.yaml above is the project's, and its
+  // state directory is the one beside it.
+  const found = explicit === undefined && options.discover !== false ? findPolicyFile(cwd) : undefined;
+  const policyFile = found ?? resolve(cwd, explicit ?? 'rotor.yaml');
+  const stateDir = resolve(cwd, options.stateDir ?? env.ROTOR_STATE_DIR ?? (found ? join(dirname(found), '.rotor') : '.rotor'));
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(env);
   let storePromise: Promise<Store> | undefined;

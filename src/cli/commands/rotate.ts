@@ -21,10 +21,22 @@ export interface RotateOptions {
   json?: boolean;
 }
 
+/** Steps that run the project's own commands (deploy hooks, smoke tests, health checks). */
+const STAGE_STEPS = new Set<string>(['deploy', 'smoke', 'health']);
+
 function progressPrinter(io: CliIo, enabled: boolean): (e: ProgressEvent) => void {
   const c = colors(io);
   return (e) => {
-    if (!enabled || e.phase === 'start') return;
+    if (!enabled) return;
+    if (e.phase === 'start') {
+      // A deploy hook or smoke test can take a while: say it runs rather than sit silent.
+      if (STAGE_STEPS.has(e.step))
+        print(
+          io,
+          `  ${c.dim('…')} ${e.environment.padEnd(12)} ${e.step.padEnd(9)}  ${c.dim(`${e.detail ?? ''} running`)}`,
+        );
+      return;
+    }
     const mark = e.phase === 'done' ? c.green('✓') : c.red('✗');
     const ms =
       e.ms === undefined ? '' : c.dim(` ${e.ms < 1 ? e.ms.toFixed(2) : e.ms.toFixed(0)} ms`);

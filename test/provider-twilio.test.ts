@@ -171,6 +171,31 @@ function expectNoValues(texts: string[], values: Array<string | undefined>) {
   for (const v of values) if (v) expect(all).not.toContain(v);
 }
 
+/** Runs one rotation in a child process that SIGKILLs itself right after the engine's `point`. */
+function crashAt(f: Fixture, point: string, pass = ''): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', f.p.dir, point, f.name];
+    args.push('production', 'normal', String(f.p.clock.now()), pass);
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...f.p.env },
+      stdio: 'ignore',
+    });
+    child.on('error', reject);
+    child.on('exit', (_code, signal) =>
+      signal === 'SIGKILL'
+        ? resolve()
+        : reject(new Error(`child exited without crashing at ${point}`)),
+    );
+  });
+}
+
+/** The rollback row `rotor resume` wrote for the rotation it rolled back. */
+async function rollbackRow(f: Fixture): Promise<AuditEntry> {
+  const row = (await f.audit()).find((e) => e.action === 'rotate.rollback');
+  expect(row, 'a rotate.rollback audit row').toBeDefined();
+  return row!;
+}
+
 describe('the local Twilio fake refuses what Twilio refuses', () => {
   it('wrong credentials, a Standard key on /Accounts and /Keys, a promote without a secondary, a promoted-away primary, a deleted key', async () => {
     const account = fake.addAccount();
@@ -496,6 +521,35 @@ describe(
       await f.close();
     }, 90_000);
 
+    it('a process killed inside create, after Twilio made the secondary and before Rotor stored it: resume deletes the secondary and audits it; the primary still works', async () => {
+      const { account, f } = await tokenFixture();
+      const first = account.primary;
+      await crashAt(f, 'create:done');
+      const made = account.secondary;
+      expect(made).toBeDefined();
+      expect(await statusWith(account.sid, made!, ACCOUNT_JSON(account.sid))).toBe(200);
+      expect((await f.rows()).map((r) => r.stage)).toEqual(['current']);
+      const resumed = await f.p.cli(['resume', '--json']);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stdout).toContain('rolled-back');
+      expect(account.secondary).toBeUndefined();
+      expect(await statusWith(account.sid, made!, ACCOUNT_JSON(account.sid))).toBe(401);
+      expect(await statusWith(account.sid, first, ACCOUNT_JSON(account.sid))).toBe(200);
+      expect(await f.value('current')).toBe(first);
+      const row = await rollbackRow(f);
+      expect(row.notes).toContain("deleted the account's secondary auth token");
+      expect(row.details).toMatchObject({ abandoned: 1, version: null });
+      const start = (await f.audit()).find((e) => e.action === 'rotate.start')!;
+      expect(row.details.planned).toBe(start.details.version);
+      expectNoValues(
+        [resumed.stdout, resumed.stderr, JSON.stringify(await f.audit())],
+        [first, made],
+      );
+      // The next rotation works as if nothing had happened.
+      expect((await f.rotate()).ok).toBe(true);
+      await f.close();
+    }, 90_000);
+
     it('429 and 503 with Retry-After are retried; a 401 names Twilio and the operation, without the token', async () => {
       const { account, f } = await tokenFixture();
       fake.failNext(1, 429, '0');
@@ -717,6 +771,40 @@ describe('twilio API keys', { timeout: 60_000 }, () => {
     expect(resumed.stdout).toContain('completed');
     const cur = JSON.parse((await f.value('current'))!) as { sid: string };
     expect(fake.keysOf(account.sid).map((k) => k.sid)).toEqual([cur.sid]);
+    await f.close();
+  }, 90_000);
+
+  it('a process killed inside create has the key it made deleted by resume (found by its name for that version); other keys stay and the current key still works', async () => {
+    const { account, f } = await keyFixture();
+    expect((await f.rotate()).ok).toBe(true);
+    const k1 = JSON.parse((await f.value('current'))!) as { sid: string; secret: string };
+    const person = fake.addKey(account.sid, 'standard', 'a key a person made');
+    // A successor of k1 made for another version (another crashed attempt): not this rotation's.
+    const other = fake.addKey(account.sid, 'standard', 'placeholder');
+    await crashAt(f, 'create:done', 'TWILIO_ADMIN');
+    const made = fake
+      .keysOf(account.sid)
+      .filter((k) => ![k1.sid, person.sid, other.sid].includes(k.sid));
+    expect(made).toHaveLength(1);
+    other.friendlyName = made[0]!.friendlyName.replace(/ v\S+/, ' vXXXXX');
+    const resumed = await f.p.cli(['resume', '--json'], { env: { TWILIO_ADMIN: account.primary } });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('rolled-back');
+    expect(fake.keys.has(made[0]!.sid)).toBe(false);
+    expect(
+      fake
+        .keysOf(account.sid)
+        .map((k) => k.sid)
+        .sort(),
+    ).toEqual([k1.sid, person.sid, other.sid].sort());
+    expect(await statusWith(k1.sid, k1.secret, NUMBERS(account.sid))).toBe(200);
+    const row = await rollbackRow(f);
+    expect(row.notes).toContain(`deleted Twilio API key ${made[0]!.sid} named for version`);
+    expect(row.details).toMatchObject({ abandoned: 1 });
+    expectNoValues(
+      [resumed.stdout, resumed.stderr, JSON.stringify(await f.audit())],
+      [k1.secret, account.primary],
+    );
     await f.close();
   }, 90_000);
 

@@ -4,6 +4,8 @@
 // the variables an app expects (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY).
 // - create: makes room under IAM's two-keys limit (only Rotor's own leftovers), CreateAccessKey,
 //   tags the key with its owner and version (aws/key-inventory.ts).
+// - abandon (a rotation rolled back before its version was stored): deletes the key tagged for
+//   that version.
 // - verify: sts:GetCallerIdentity signed by the new key, retried while IAM propagates it; S3
 //   HeadBucket when configured.
 // - retire: UpdateAccessKey Inactive (re-activating is the undo) and DeleteAccessKey of this
@@ -16,7 +18,13 @@ import {
 } from '../core/rotation/rotator-contract.js';
 import { formatAccessKey, keyIdOf, parseAccessKey } from './aws/access-key-value.js';
 import { awsAccessKeyConfigSchema, type AwsAccessKeyConfig } from './aws/aws-config.js';
-import { assertActive, createKey, deactivate, deleteExpired } from './aws/key-lifecycle.js';
+import {
+  abandonKey,
+  assertActive,
+  createKey,
+  deactivate,
+  deleteExpired,
+} from './aws/key-lifecycle.js';
 import { proveRefused, proveWorks } from './aws/key-probe.js';
 
 type Ctx = RotatorContext<AwsAccessKeyConfig>;
@@ -48,6 +56,9 @@ export const awsIamAccessKeyRotator = defineRotator({
         ...(deleted.length ? { deletedLeftovers: deleted.join(',') } : {}),
       },
     };
+  },
+  async abandon(ctx) {
+    return abandonKey(ctx, keyIdOf(await ctx.readSecret?.(ctx.secret)));
   },
   async apply(ctx, material) {
     await assertActive(ctx, pairOf(ctx, material).accessKeyId);

@@ -6,7 +6,12 @@
 // must say the retired one no longer does (the proof Rotor audits).
 import { RotorError } from '../core/errors.js';
 import { defineRotator } from '../core/rotation/rotator-contract.js';
-import { createCredential, revokeCredential, validUntil } from './http-webhook/webhook-actions.js';
+import {
+  abandonCredential,
+  createCredential,
+  revokeCredential,
+  validUntil,
+} from './http-webhook/webhook-actions.js';
 import { webhookConfigSchema } from './http-webhook/webhook-config.js';
 
 export const httpWebhookRotator = defineRotator({
@@ -16,6 +21,7 @@ export const httpWebhookRotator = defineRotator({
   source: 'generated',
   configSchema: webhookConfigSchema,
   create: (ctx) => createCredential(ctx),
+  abandon: (ctx) => abandonCredential(ctx),
   async apply() {
     // The credential exists at the provider from create on; verify proves it works.
   },

@@ -40,6 +40,7 @@ export const smtpRotator = defineRotator({
   source: 'generated',
   configSchema: smtpConfigSchema,
   create: (ctx) => adapterOf(ctx).create(ctx),
+  abandon: (ctx) => adapterOf(ctx).abandon(ctx),
   apply: (ctx, material) => adapterOf(ctx).apply(ctx, material),
   async verify(ctx, material) {
     const credential = credentialOf(ctx, material);

@@ -12,6 +12,7 @@ import {
   type StoredMaterial,
 } from '../core/rotation/rotator-contract.js';
 import {
+  abandonKey,
   assertKeyExists,
   createKey,
   deleteKey,
@@ -20,6 +21,7 @@ import {
   verifyKey,
 } from './twilio/api-key.js';
 import {
+  abandonSecondary,
   createSecondary,
   proveToken,
   retireToken,
@@ -51,6 +53,8 @@ export const twilioRotator = defineRotator({
   statusNote:
     "an auth token's old primary keeps working through the grace window and dies at retire, when Rotor calls Twilio's promote (not at rotate)",
   create: (ctx) => (isToken(ctx) ? createSecondary(ctx) : createKey(asKey(ctx))),
+  // A rotation killed inside create: delete the secondary / the key named for its version.
+  abandon: (ctx) => (isToken(ctx) ? abandonSecondary(ctx) : abandonKey(asKey(ctx))),
   async apply(ctx, material) {
     // An auth token's secondary exists from create on; verify proves Twilio accepts it.
     if (!isToken(ctx)) await assertKeyExists(asKey(ctx), material);

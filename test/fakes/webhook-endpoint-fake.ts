@@ -8,6 +8,7 @@
 //   answers the same key again (and a different body under a used key is 422);
 // - verify: {valid} for the id (or value) and value given;
 // - revoke: revokes by id (or by value for an imported key); 404 when it knows no such key.
+// - abandon: revokes the live keys named as the body's `name` says; 404 when there is none.
 // `failNext` answers 429/5xx first; `hangNext` never answers; `loseNextCreateAnswer` makes the key but answers 503, as a
 // connection cut after the provider acted would; `echoValues` puts the value in error messages,
 // as a careless endpoint might, to prove Rotor masks it.
@@ -181,6 +182,12 @@ export class FakeWebhookEndpoint {
         if (!key) return [404, { message: 'no such key' }];
         key.revoked = true;
         return [200, { revoked: true }];
+      }
+      case 'abandon': {
+        const made = this.live().filter((k) => k.name === body.name);
+        if (made.length === 0) return [404, { message: 'no key of that name' }];
+        for (const k of made) k.revoked = true;
+        return [200, { revoked: made.map((k) => k.id) }];
       }
       default:
         return [400, { message: 'unknown action' }];

@@ -293,11 +293,31 @@ export function createRotationEngine(deps: EngineDeps) {
     if (values.length > 0) error.message = createOutputMasker(values)(error.message);
   }
 
-  async function failRotation(store: Store, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, pendingId: string | null, error: unknown, state: 'failed' | 'rolled_back'): Promise<void> {
+  /**
+   * A rotation rolled back before its new version was stored may still have made a credential at
+   * the provider (killed inside create): the rotator's `abandon` takes back what it made for
+   * `plannedVersionId`. Returns the audit note; never throws (the rollback goes on regardless).
+   */
+  async function abandonUnstored(spec: SecretSpec, environment: string, plannedVersionId: string): Promise<{ note: string; abandoned: string[] }> {
+    const rotator = rotor.rotator(spec.kind);
+    if (!rotator.abandon) return { note: '', abandoned: [] };
+    try {
+      const found = await rotator.abandon(context(spec, environment, plannedVersionId, false));
+      const note = found.length > 0 ? found.join('; ') : `nothing made for version ${plannedVersionId} was found at the provider`;
+      return { note: `; ${note}`, abandoned: found };
+    } catch (abandonError) {
+      const info = errorInfo(abandonError);
+      rotor.logger.warn({ secret: spec.name, environment, version: plannedVersionId, code: info.code }, 'could not look for what create made');
+      return { note: `; could not look for what create made for version ${plannedVersionId} (${info.code}: ${info.message}): a credential may remain at the provider`, abandoned: [] };
+    }
+  }
+
+  async function failRotation(store: Store, actor: Actor, spec: SecretSpec, environment: string, rotationId: string, pendingId: string | null, error: unknown, state: 'failed' | 'rolled_back', plannedVersionId?: string): Promise<void> {
     const master = await rotor.masterKey();
     await maskValuesInError(store, master, spec.name, environment, pendingId, error);
     const info = errorInfo(error);
     progress({ secret: spec.name, environment, step: 'rollback', phase: 'start' });
+    const unstored = !pendingId && plannedVersionId ? await abandonUnstored(spec, environment, plannedVersionId) : { note: '', abandoned: [] };
     if (pendingId) {
       const pending = await getVersion(store.db, pendingId);
       if (pending && (pending.stage === 'pending' || pending.stage === 'standby')) {
@@ -323,8 +343,8 @@ export function createRotationEngine(deps: EngineDeps) {
         environment,
         action: state === 'failed' ? 'rotate.failure' : 'rotate.rollback',
         outcome: 'failure',
-        notes: `${info.code}: ${info.message}; the current version was left untouched`,
-        details: { rotation: rotationId, version: pendingId, error: info.code },
+        notes: `${info.code}: ${info.message}; the current version was left untouched${unstored.note}`,
+        details: { rotation: rotationId, version: pendingId, error: info.code, ...(unstored.note ? { planned: plannedVersionId ?? null, abandoned: unstored.abandoned.length } : {}) },
       });
     });
     progress({ secret: spec.name, environment, step: 'rollback', phase: 'done' });
@@ -772,6 +792,8 @@ export function createRotationEngine(deps: EngineDeps) {
       journaled = true;
       await hook('create:started');
       const material = await timed(spec, environment, 'create', async () => early ?? rotator.create(ctx));
+      // Not a journal write: the provider holds the new credential, Rotor does not yet (crash tests).
+      await hook('create:done');
       assertValueAcceptable(spec, material.value, rotator);
       // apply: the engine stores the pending version, sealed, then the rotator makes it real.
       const done = (step: RotationStep) => ({ actor, spec, environment, step, versionId });
@@ -807,7 +829,7 @@ export function createRotationEngine(deps: EngineDeps) {
       const rotationExists = await store.db.selectFrom('rotations').select(['state', 'step', 'step_state']).where('id', '=', rotationId).executeTakeFirst();
       if (rotationExists?.state === 'running') {
         const promotedAlready = (rotationExists.step === 'promote' && rotationExists.step_state === 'done') || ['deploy', 'smoke', 'health'].includes(rotationExists.step);
-        if (!promotedAlready) await failRotation(store, actor, spec, environment, rotationId, pendingStored ? versionId : null, error, 'failed');
+        if (!promotedAlready) await failRotation(store, actor, spec, environment, rotationId, pendingStored ? versionId : null, error, 'failed', pendingStored ? undefined : versionId);
       }
       return { environment, rotationId, outcome: 'failed', retiredVersionIds: [], error: errorInfo(error), ms: performance.now() - started };
     } finally {
@@ -901,7 +923,8 @@ export function createRotationEngine(deps: EngineDeps) {
             );
           } else {
             const why = new RotorError('ERR_ROTOR_ROTATION_FAILED', `interrupted during ${fresh.step} (${fresh.step_state}); rolled back by resume`);
-            await failRotation(store, actor, spec, fresh.environment, fresh.id, pending?.stage === 'pending' ? pending.id : null, why, 'rolled_back');
+            const planned = fresh.pending_version_id ? undefined : await plannedVersionId(store, fresh);
+            await failRotation(store, actor, spec, fresh.environment, fresh.id, pending?.stage === 'pending' ? pending.id : null, why, 'rolled_back', planned);
             outcomes.push({ ...base, action: 'rolled-back', detail: `interrupted during ${fresh.step}; the current version is unchanged` });
           }
         } catch (error) {
@@ -963,6 +986,26 @@ export function createRotationEngine(deps: EngineDeps) {
 }
 
 export type RotationEngine = ReturnType<typeof createRotationEngine>;
+
+/**
+ * The id the new version of an interrupted rotation would have had. Until the version is stored
+ * only the rotation's `rotate.start` audit row (written with the rotation row) holds it.
+ */
+async function plannedVersionId(store: Store, rotation: Selectable<RotationsTable>): Promise<string | undefined> {
+  const rows = await store.db
+    .selectFrom('audit_events')
+    .select('entry')
+    .where('secret', '=', rotation.secret)
+    .where('environment', '=', rotation.environment)
+    .where('action', '=', 'rotate.start')
+    .where('at', '>=', rotation.started_at)
+    .execute();
+  for (const row of rows) {
+    const details = (JSON.parse(row.entry) as { details?: { rotation?: unknown; version?: unknown } }).details;
+    if (details?.rotation === rotation.id && typeof details.version === 'string') return details.version;
+  }
+  return undefined;
+}
 
 async function assertApplied(store: Store, name: string): Promise<void> {
   const row = await store.db.selectFrom('secrets').select('name').where('name', '=', name).executeTakeFirst();

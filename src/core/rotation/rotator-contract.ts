@@ -100,6 +100,19 @@ export interface RotatorDescriptor<Config = unknown> {
    */
   retire(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void | RetireOutcome>;
   /**
+   * Takes back what `create` made at the provider for a rotation whose new version was never
+   * stored (the process died inside create, or create's answer could not be stored): the engine
+   * calls it when it rolls such a rotation back, `ctx.versionId` being the id the new version
+   * would have had. Finds the credential by the tag, name or login it gave it for that version
+   * (never by anything a person's or another secret's credential could carry) and deletes it;
+   * anything it cannot prove is its own for that version stays. Idempotent: nothing found is not
+   * an error. Returns one note per thing found and deleted (ids and names, never a value), or
+   * why nothing was looked for; the engine puts them in the rollback's audit notes. Throws when
+   * the provider cannot be asked: the rollback still happens and the audit says nothing was
+   * proven. Without this hook a rollback before storage calls no rotator at all.
+   */
+  abandon?(ctx: RotatorContext<Config>): Promise<string[]>;
+  /**
    * After retire: tries the retired material against the target over a fresh connection (log in
    * with the retired DB password). The engine audits the result; a credential still accepted is
    * CRITICAL. Throws when the target cannot be asked (unreachable): then nothing is proven.
@@ -146,7 +159,12 @@ export interface RotatorDescriptor<Config = unknown> {
    * statement, for rotor.yaml `sql:` smoke tests and health checks. Resolves with the number of
    * rows returned; throws a RotorError naming the failure (never quoting the value).
    */
-  runSql?(ctx: RotatorContext<Config>, material: StoredMaterial, statement: string, timeoutMs: number): Promise<number>;
+  runSql?(
+    ctx: RotatorContext<Config>,
+    material: StoredMaterial,
+    statement: string,
+    timeoutMs: number,
+  ): Promise<number>;
 }
 
 /** One public key as a JWK Set member: what third-party verifiers need, nothing private. */
@@ -161,7 +179,9 @@ export interface PublicJwk {
 }
 
 /** Type helper: keeps the config type while storing descriptors in one array. */
-export function defineRotator<Config>(descriptor: RotatorDescriptor<Config>): RotatorDescriptor<Config> {
+export function defineRotator<Config>(
+  descriptor: RotatorDescriptor<Config>,
+): RotatorDescriptor<Config> {
   return descriptor;
 }
 

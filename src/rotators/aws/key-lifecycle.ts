@@ -91,3 +91,23 @@ export function deleteExpired(ctx: Ctx, keep: string): Promise<string[]> {
     return expired.map((k) => k.id);
   });
 }
+
+/**
+ * Deletes the key an interrupted rotation made for `ctx.versionId` (never stored, so nobody holds
+ * it): only keys tagged for this secret and this very version, and never the current key. A key
+ * whose tag was never written (killed between CreateAccessKey and TagUser) cannot be told from a
+ * person's key and stays; the next rotation's two-keys check names it.
+ */
+export function abandonKey(ctx: Ctx, currentId: string | undefined): Promise<string[]> {
+  return withAdmin(ctx, async (iam) => {
+    const made = (await inventory(ctx, iam, undefined)).filter(
+      (k) =>
+        k.id !== currentId && k.tag?.owner === ownerOf(ctx) && k.tag.versionId === ctx.versionId,
+    );
+    for (const k of made) await deleteKey(ctx, iam, k.id);
+    return made.map(
+      (k) =>
+        `deleted IAM access key ${k.id} of user ${ctx.config.userName}, tagged for version ${ctx.versionId}, which create had made`,
+    );
+  });
+}

@@ -1,4 +1,5 @@
-// The three calls of the `http` contract (docs/providers.md, "http"): create, verify, revoke.
+// The calls of the `http` contract (docs/providers.md, "http"): create, verify, revoke, and
+// abandon (a rotation rolled back before Rotor stored what create answered).
 // Each is a signed JSON POST to config.url naming the action, the secret, the environment and the
 // version; a key is named `rotor SECRET/environment VERSION`, so the endpoint can tag it at the
 // provider and find it again. Idempotency keys are `<action>:<version>`: a create retried after a
@@ -14,7 +15,7 @@ import { signedPost, type SignedAnswer } from '../provider/signed-webhook-reques
 import type { WebhookConfig } from './webhook-config.js';
 
 type Ctx = RotatorContext<WebhookConfig>;
-type Action = 'create' | 'verify' | 'revoke';
+type Action = 'create' | 'verify' | 'revoke' | 'abandon';
 
 const where = (ctx: Ctx) => `${ctx.secret}/${ctx.environment}`;
 export const keyName = (ctx: Ctx, versionId: string) =>
@@ -162,4 +163,21 @@ export async function revokeCredential(ctx: Ctx, old: StoredMaterial): Promise<v
     [old.value],
     [404],
   );
+}
+
+/**
+ * A rotation rolled back before its version was stored (killed inside create): asks the endpoint
+ * to revoke whatever it made named `rotor SECRET/environment VERSION` for ctx.versionId. The
+ * endpoint owns the provider's key list, so only it can find the key; 404 means it made none.
+ */
+export async function abandonCredential(ctx: Ctx): Promise<string[]> {
+  const answer = await call(ctx, 'abandon', ctx.versionId, { id: null }, [], [404]);
+  if (answer.status === 404) return [];
+  const revoked = (answer.body as { revoked?: unknown } | undefined)?.revoked;
+  const ids = Array.isArray(revoked)
+    ? revoked.filter((id): id is string => typeof id === 'string' && /^[\w.:-]{1,200}$/.test(id))
+    : [];
+  return [
+    `the ${ctx.config.provider} endpoint revoked ${ids.length ? ids.join(', ') : 'the credential'} named ${keyName(ctx, ctx.versionId)}, which create had made`,
+  ];
 }

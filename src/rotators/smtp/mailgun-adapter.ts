@@ -46,6 +46,13 @@ function loginOf(ctx: Ctx, value: string): string {
 }
 
 export const mailgunAdapter: SmtpAdapter<MailgunConfig> = {
+  async abandon(ctx) {
+    // create only picks the idle login and a password; Mailgun is first called at apply, after
+    // the version is stored (a rollback from there deletes the login through retire).
+    return [
+      `Mailgun was not called for version ${ctx.versionId}: create sets nothing at Mailgun (the login is set at apply, after the version is stored), so there was nothing to delete`,
+    ];
+  },
   async create(ctx) {
     const current = await ctx.readSecret?.(ctx.secret);
     const currentLogin = current ? loginOf(ctx, current) : undefined;

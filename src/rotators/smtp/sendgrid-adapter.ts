@@ -69,12 +69,31 @@ async function deleteInterrupted(ctx: Ctx, currentId: string | undefined): Promi
   }
 }
 
+async function currentKeyId(ctx: Ctx): Promise<string | undefined> {
+  const current = await ctx.readSecret?.(ctx.secret);
+  return current
+    ? idOf(parseSmtpValue(current, `${ctx.secret}/${ctx.environment} current value`).password)
+    : undefined;
+}
+
 export const sendgridAdapter: SmtpAdapter<SendgridConfig> = {
+  async abandon(ctx) {
+    // The name holds the full version id, so a match is this rotation's key and no other's.
+    const currentId = await currentKeyId(ctx);
+    const mine = `${owner(ctx)}${ctx.versionId}`;
+    const list = (await api(ctx, 'GET', '/v3/api_keys?limit=500')).body as { result?: ApiKey[] };
+    const made = (list.result ?? []).filter(
+      (k) => k.api_key_id !== currentId && (k.name === mine || k.name.startsWith(`${mine} `)),
+    );
+    for (const k of made)
+      await api(ctx, 'DELETE', `/v3/api_keys/${k.api_key_id}`, { accept: [404] });
+    return made.map(
+      (k) =>
+        `deleted SendGrid API key ${k.api_key_id} named for version ${ctx.versionId}, which create had made`,
+    );
+  },
   async create(ctx) {
-    const current = await ctx.readSecret?.(ctx.secret);
-    const currentId = current
-      ? idOf(parseSmtpValue(current, `${ctx.secret}/${ctx.environment} current value`).password)
-      : undefined;
+    const currentId = await currentKeyId(ctx);
     let scopes = ctx.config.scopes;
     if (currentId) {
       const old = (await api(ctx, 'GET', `/v3/api_keys/${currentId}`)).body as ApiKey;

@@ -3,7 +3,13 @@
 import { RotorError } from '../../core/errors.js';
 import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
 import type { AwsAccessKeyConfig } from '../aws/aws-config.js';
-import { assertActive, createKey, deactivate, deleteExpired } from '../aws/key-lifecycle.js';
+import {
+  abandonKey,
+  assertActive,
+  createKey,
+  deactivate,
+  deleteExpired,
+} from '../aws/key-lifecycle.js';
 import type { SmtpAdapter } from './smtp-adapter.js';
 import type { SesConfig } from './smtp-config.js';
 import { sesSmtpPassword } from './ses-password.js';
@@ -52,6 +58,17 @@ export const sesAdapter: SmtpAdapter<SesConfig> = {
         ...(currentId ? { supersedes: currentId } : {}),
       },
     };
+  },
+  async abandon(ctx) {
+    // Only keys tagged for this version are deleted; the current key id is a second guard.
+    const current = await ctx.readSecret?.(ctx.secret);
+    let currentId: string | undefined;
+    try {
+      currentId = current ? keyIdOf(ctx, { value: current, meta: {} }) : undefined;
+    } catch {
+      currentId = undefined;
+    }
+    return abandonKey(iamCtx(ctx), currentId);
   },
   async apply(ctx, material) {
     await assertActive(iamCtx(ctx), keyIdOf(ctx, material));

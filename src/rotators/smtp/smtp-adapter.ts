@@ -8,6 +8,8 @@ import type {
 
 export interface SmtpAdapter<Config> {
   create(ctx: RotatorContext<Config>): Promise<Material>;
+  /** The rotator contract's `abandon`: deletes what create made for ctx.versionId at the provider. */
+  abandon(ctx: RotatorContext<Config>): Promise<string[]>;
   apply(ctx: RotatorContext<Config>, material: StoredMaterial): Promise<void>;
   revoke(ctx: RotatorContext<Config>, old: StoredMaterial): Promise<void>;
   /** Runs after revoke (SES: delete this secret's IAM keys inactive for too long). */

@@ -1,6 +1,6 @@
 // Twilio Standard API keys. A version is one key (SK…) and its secret, which Twilio shows only in
 // the create answer. Keys Rotor makes are named `rotor <owner> after <SK of the key it
-// replaces>`, where <owner> is a short hash of SECRET/environment, so a key an interrupted
+// replaces> v<version tag>`, where <owner> is a short hash of SECRET/environment, so a key an interrupted
 // rotation left behind is found by its name and deleted by the next create, and the key in its
 // grace window (the current key's predecessor) is never touched. Managing keys needs the account
 // auth token or a Main key; a Standard key may not read /Accounts or /Keys (error 20003), so a new
@@ -73,8 +73,15 @@ function sidOf(value: string | undefined): string | undefined {
 const owner = (ctx: Ctx) =>
   createHash('sha256').update(`${ctx.secret}/${ctx.environment}`).digest('hex').slice(0, 10);
 
+/**
+ * `rotor <owner> after <SK replaced|none> v<version tag> <secret>`, cut at Twilio's 64
+ * characters: the version tag (base64url of SHA-256 of the version id, 5 characters after an SK
+ * SID, 12 otherwise) lets `abandon` find the key a rotation made for its version.
+ */
 function nameFor(ctx: Ctx, replaces: string | undefined): string {
-  return `rotor ${owner(ctx)} after ${replaces ?? 'none'} ${ctx.secret}`.slice(0, 64);
+  const base = `rotor ${owner(ctx)} after ${replaces ?? 'none'} v`;
+  const tag = createHash('sha256').update(ctx.versionId).digest('base64url');
+  return `${base}${tag.slice(0, Math.min(12, 64 - base.length))} ${ctx.secret}`.slice(0, 64);
 }
 
 interface ListedKey {
@@ -116,6 +123,32 @@ async function deleteLeftovers(
       accept: [404],
     });
   return leftovers.map((k) => k.sid);
+}
+
+/**
+ * Deletes the key a rotation killed inside create made for ctx.versionId: the one named for this
+ * secret, as the successor of the current key, with this version's tag. Never the current key.
+ */
+export async function abandonKey(ctx: Ctx): Promise<string[]> {
+  accountOf(ctx);
+  const admin = await adminLogin(ctx, ctx.config.admin);
+  const currentSid = sidOf(await ctx.readSecret?.(ctx.secret));
+  const name = nameFor(ctx, currentSid);
+  const made = (await listKeys(ctx, admin)).filter(
+    (k) => k.friendly_name === name && k.sid !== currentSid,
+  );
+  for (const k of made)
+    await twilioRequest(ctx, {
+      login: admin,
+      method: 'DELETE',
+      path: `${KEYS}/${k.sid}.json`,
+      base: 'api',
+      accept: [404],
+    });
+  return made.map(
+    (k) =>
+      `deleted Twilio API key ${k.sid} named for version ${ctx.versionId}, which create had made`,
+  );
 }
 
 export async function createKey(ctx: Ctx): Promise<Material> {

@@ -117,6 +117,35 @@ export async function createSecondary(ctx: Ctx): Promise<Material> {
   };
 }
 
+/**
+ * A rotation killed inside create may have left the secondary it made. Twilio gives a secondary
+ * no name, so it is deleted only when no Rotor version can hold it: the current value is
+ * Twilio's primary (or there is none), the same rule create applies to a stray secondary. When
+ * the current value is Twilio's secondary, create refused before making anything.
+ */
+export async function abandonSecondary(ctx: Ctx): Promise<string[]> {
+  accountOf(ctx);
+  const login = await managerLogin(ctx);
+  const current = await ctx.readSecret?.(ctx.secret);
+  if (current && current !== (await primaryToken(ctx, login))) {
+    return [
+      `the current auth token is not Twilio's primary, so create made no secondary for version ${ctx.versionId}; the secondary (the current version) was left alone`,
+    ];
+  }
+  const answer = await twilioRequest(ctx, {
+    login,
+    method: 'DELETE',
+    path: '/v1/AuthTokens/Secondary',
+    base: 'accounts',
+    accept: [404],
+  });
+  return answer.status === 404
+    ? []
+    : [
+        `deleted the account's secondary auth token (DELETE /v1/AuthTokens/Secondary), which no Rotor version holds: the one create made for version ${ctx.versionId} (Twilio gives a secondary no name to check)`,
+      ];
+}
+
 export async function verifyToken(ctx: Ctx, material: StoredMaterial): Promise<void> {
   const answer = await acceptsUntil(ctx, tokenLogin(ctx, material.value), ACCOUNT_PATH, true);
   if (!answer.accepted) {

@@ -48,6 +48,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * await rotor.close();
  */
 export function createClient(options: ClientOptions): RotorClient {
+  if (typeof options !== 'object' || options === null) throw optionsInvalid('createClient takes one options object: { url, token, … }');
   if (typeof options.url !== 'string' || !/^https?:\/\//.test(options.url)) throw optionsInvalid('url must be the http(s) address of a Rotor server');
   if (typeof options.token !== 'string' || options.token.length === 0) throw optionsInvalid('token must be an API token (rotor token create --role app …)');
   const app = options.app ?? 'app';

@@ -96,7 +96,16 @@ function optionsInvalid(message: string): RotorError {
 }
 
 function toSeconds(value: number | string, what: string): number {
-  const seconds = typeof value === 'number' ? value : parseDuration(value) / 1000;
+  // JavaScript callers get no compile-time check: a missing or mistyped value is named here.
+  if (typeof value !== 'number' && typeof value !== 'string') {
+    throw optionsInvalid(`${what} must be a non-negative number of seconds or a duration like 15m (got ${value === undefined ? 'nothing' : typeof value})`);
+  }
+  let seconds: number;
+  try {
+    seconds = typeof value === 'number' ? value : parseDuration(value) / 1000;
+  } catch (error) {
+    throw optionsInvalid(`${what}: ${(error as Error).message}`);
+  }
   if (!Number.isFinite(seconds) || seconds < 0) throw optionsInvalid(`${what} must be a non-negative number of seconds or a duration like 15m`);
   return seconds;
 }
@@ -108,6 +117,7 @@ function normalizeType(type: string): string {
 }
 
 function audienceSet(audience: string | readonly string[], what: string): ReadonlySet<string> {
+  if (typeof audience !== 'string' && !Array.isArray(audience)) throw optionsInvalid(`${what} must be a non-empty string or list of strings`);
   const list = typeof audience === 'string' ? [audience] : [...audience];
   if (list.length === 0 || list.some((a) => typeof a !== 'string' || a.length === 0)) throw optionsInvalid(`${what} must be a non-empty string or list of strings`);
   return new Set(list);
@@ -148,13 +158,14 @@ function kidFailure(ring: Keyring, kid: unknown): RotorError {
  * const { claims } = access.verify(token);
  */
 export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
+  if (typeof options !== 'object' || options === null) throw optionsInvalid('createJwtKeys takes one options object');
   const { secret, source } = options;
   if (typeof secret !== 'string' || secret.length === 0) throw optionsInvalid('secret must name a Rotor secret');
   if (typeof source?.load !== 'function' || typeof source.watch !== 'function') throw optionsInvalid('source must be a KeySource (fromEnv(), fromStore(), …)');
   if (typeof options.issuer !== 'string' || options.issuer.length === 0) throw optionsInvalid('issuer must be a non-empty string');
   const issuer = options.issuer;
-  const audience: string | string[] = typeof options.audience === 'string' ? options.audience : [...options.audience];
   const audiences = audienceSet(options.audience, 'audience');
+  const audience: string | string[] = typeof options.audience === 'string' ? options.audience : [...options.audience];
   const maxAge = toSeconds(options.maxAge, 'maxAge');
   const tolerance = toSeconds(options.clockTolerance ?? 0, 'clockTolerance');
   const maxTokenBytes = options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
@@ -164,6 +175,7 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
   const defaultType = options.type === undefined ? undefined : normalizeType(options.type);
   let explicitAlgorithms: ReadonlySet<string> | undefined;
   if (options.algorithms !== undefined) {
+    if (!Array.isArray(options.algorithms)) throw optionsInvalid('algorithms must be a list such as ["HS256"]');
     const unknown = options.algorithms.filter((a) => algSpec(a) === undefined);
     if (options.algorithms.length === 0 || unknown.length > 0) {
       throw optionsInvalid(`algorithms must list some of HS256, HS384, HS512, EdDSA, ES256${unknown.length > 0 ? ` (not ${unknown.join(', ')})` : ''}`);

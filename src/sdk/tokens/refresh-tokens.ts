@@ -82,7 +82,11 @@ function ms(value: number | string | undefined, fallback: string, name: string):
  * const access = await accessKeys.sign({ ...next.claims });
  */
 export function createRefreshTokens(options: RefreshTokensOptions) {
+  // Checked at run time for JavaScript callers: a missing part fails here, not at the first login.
+  if (typeof options !== 'object' || options === null) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'createRefreshTokens takes one options object: { keys, store, … }');
   const { keys, store } = options;
+  if (typeof keys?.sign !== 'function' || typeof keys.verify !== 'function') throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'keys must be a keyring from createJwtKeys (rotor/jwt)');
+  if (typeof store !== 'object' || store === null) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'store must be a TokenStore (createPostgresTokenStore, createRedisTokenStore, …)');
   const clock = options.clock ?? systemClock;
   const absoluteMs = ms(options.absoluteLifetime, '30d', 'absoluteLifetime');
   const idleMs = ms(options.idleLifetime, '7d', 'idleLifetime');

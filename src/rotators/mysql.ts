@@ -14,10 +14,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
-import { z } from 'zod';
 import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';
-import { ENV_VAR_NAME, SECRET_NAME } from '../core/policy/policy-schema.js';
 import {
   defineRotator,
   type RetireOutcome,
@@ -32,88 +30,14 @@ import {
   propertiesClause,
   type AccountProperties,
 } from './mysql-account.js';
+import { drainExpired, drainOf } from './postgres/drain-config.js';
 import {
-  drainExpired,
-  drainOf,
-  drainSchema,
-  keepOriginalLoginSchema,
-} from './postgres/drain-config.js';
+  MYSQL_SUMMARY,
+  mysqlConfigSchema as configSchema,
+  type MysqlConfig,
+} from './mysql-config.js';
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-const adminRef = z.union(
-  [
-    z.strictObject({ env: z.string().regex(ENV_VAR_NAME, 'an environment variable name') }),
-    z.strictObject({ secret: z.string().regex(SECRET_NAME, 'a secret name from rotor.yaml') }),
-  ],
-  {
-    error:
-      'admin must be { env: VARIABLE } or { secret: NAME }: a reference to the admin URL, never the URL itself (it has a password)',
-  },
-);
-
-const params = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
-
-/** What may differ per environment (staging and production servers). */
-const override = z.strictObject({
-  host: z.string().min(1).optional(),
-  port: z.number().int().min(1).max(65535).optional(),
-  database: z.string().min(1).max(64).optional(),
-  params: params.optional(),
-  admin: adminRef.optional(),
-  /** Environments that share one server need their own users. */
-  baseUser: z.string().regex(IDENT, 'letters, digits and _ only').max(30).optional(),
-});
-
-const configSchema = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535).default(3306),
-  database: z.string().min(1).max(64),
-  /** Query parameters kept in the composed DATABASE_URL (`ssl`, `charset`, …). */
-  params: params.optional(),
-  /** The role that holds the app's privileges; both users get it as their DEFAULT ROLE. */
-  role: z.string().regex(IDENT, 'letters, digits and _ only'),
-  /** `<baseUser>_a` / `<baseUser>_b` are the alternating login users. */
-  baseUser: z.string().regex(IDENT, 'letters, digits and _ only').max(30),
-  /** The account host part the users are created with (`'%'`, `10.0.%`, …). */
-  userHost: z
-    .string()
-    .min(1)
-    .max(255)
-    .regex(/^[^'\\`\0]+$/, 'no quotes or backslashes')
-    .default('%'),
-  /** Create the users with at least REQUIRE SSL (the requirement of the account being replaced is always copied exactly). */
-  requireTls: z.boolean().optional(),
-  /** PEM file of the CA Rotor trusts when it logs in over TLS itself (verify, proof); default: the system's. */
-  tlsCa: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('PEM file of the CA Rotor trusts for its own TLS logins (verify, retire proof)'),
-  strategy: z
-    .enum(['alternate', 'dual-password'])
-    .default('alternate')
-    .describe(
-      'alternate: <baseUser>_a / _b holding the role; dual-password: MySQL 8.0.14+ only, UNTESTED (no MySQL 8 server was available), needs experimental: true',
-    ),
-  /** dual-password has never run against a server: it must be asked for explicitly. */
-  experimental: z.boolean().optional().describe('allow strategy dual-password, which is untested'),
-  keepOriginalLogin: keepOriginalLoginSchema,
-  drain: drainSchema.optional(),
-  /**
-   * Safety net: every password Rotor sets expires after this many days (PASSWORD EXPIRE
-   * INTERVAL). Default: the secret's maximum cadence plus its grace window.
-   */
-  passwordLifetimeDays: z.number().int().min(1).max(65535).optional(),
-  /** The admin connection URL, by reference: an environment variable or another Rotor secret. */
-  admin: adminRef,
-  connectTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
-  /** Each admin statement is cut off after this (MariaDB max_statement_time), e.g. behind a lock. */
-  statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
-  /** Per-environment host, port, database, params or admin. */
-  environments: z.record(z.string(), override).optional(),
-});
-type Config = z.infer<typeof configSchema>;
+type Config = MysqlConfig;
 type Ctx = RotatorContext<Config>;
 
 /** The config for this rotation's environment: the top level with its override applied. */
@@ -397,8 +321,7 @@ const sibling = (c: Config, user: string) =>
 
 export const mysqlRotator = defineRotator({
   kind: 'mysql',
-  summary:
-    'DATABASE_URL for MariaDB/MySQL: alternating users holding one role (MySQL 8 dual passwords: untested, needs experimental: true)',
+  summary: MYSQL_SUMMARY,
   source: 'generated',
   configSchema,
   async create(ctx) {

@@ -11,7 +11,11 @@ import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';
 import { defineRotator, type RotatorContext } from '../core/rotation/rotator-contract.js';
 import { composeUrl, resolveTarget, withAdmin, withLogin } from './postgres/pg-connection.js';
-import { postgresConfigSchema, type PostgresConfig } from './postgres/postgres-config.js';
+import {
+  POSTGRES_SUMMARY,
+  postgresConfigSchema,
+  type PostgresConfig,
+} from './postgres/postgres-config.js';
 import { liveSessions, proveLoginRefused, revokeLogin } from './postgres/login-lifecycle.js';
 import { comparableSnapshots, privilegeDifference } from './postgres/privilege-snapshot.js';
 import { copyRoleProperties } from './postgres/role-properties.js';
@@ -153,8 +157,7 @@ function roleOf(material: { meta: Record<string, string | number | boolean> }): 
 
 export const postgresRotator = defineRotator({
   kind: 'postgres',
-  summary:
-    'PostgreSQL DATABASE_URL: alternating or cloned login roles in a group role, SCRAM verifiers, same grants verified',
+  summary: POSTGRES_SUMMARY,
   source: 'generated',
   configSchema: postgresConfigSchema,
   async create(ctx) {

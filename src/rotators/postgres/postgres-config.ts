@@ -4,6 +4,10 @@ import { z } from 'zod';
 import { ENV_VAR_NAME, SECRET_NAME } from '../../core/policy/policy-schema.js';
 import { drainSchema, keepOriginalLoginSchema } from './drain-config.js';
 
+/** The kind's one-line description (`rotor schema`, the registry). */
+export const POSTGRES_SUMMARY =
+  'PostgreSQL DATABASE_URL: alternating or cloned login roles in a group role, SCRAM verifiers, same grants verified';
+
 /** Role names Rotor manages: lower-case, short enough for the `_a`/`_b` or clone suffixes. */
 const ROLE = /^[a-z_][a-z0-9_]{0,46}$/;
 

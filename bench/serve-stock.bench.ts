@@ -98,7 +98,9 @@ async function run(): Promise<BenchResult[]> {
     await rotor.close();
 
     const log = openSync(logFile, 'w');
-    const server = spawn(process.execPath, [MAIN, 'serve', '--port', '0'], {
+    // ROTOR_BENCH_SERVE_NODE_FLAGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the server.
+    const flags = process.env.ROTOR_BENCH_SERVE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const server = spawn(process.execPath, [...flags, MAIN, 'serve', '--port', '0'], {
       cwd: dir,
       env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'bench' },
       stdio: ['ignore', 'pipe', log],

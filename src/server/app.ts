@@ -4,13 +4,25 @@
 // authentication and a role check from the route table, and zod validation of params, query and
 // body. Teammates' areas (dashboard, events, metrics) plug in through `plugins`.
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { Clock } from '../core/clock.js';
 import { followAppliedPolicy, type AppliedPolicyFollower } from '../core/policy/applied-policy.js';
 import type { Rotor } from '../core/context.js';
 import { createRotationEngine, type RotationEngine } from '../core/rotation/rotation-engine.js';
-import { createTokenAuthenticator, type TokenAuthenticator } from '../core/tokens/authenticate-token.js';
-import { assertPermission, createAuthenticate, requirePermission, requireRole } from './auth/api-auth.js';
+import {
+  createTokenAuthenticator,
+  type TokenAuthenticator,
+} from '../core/tokens/authenticate-token.js';
+import {
+  assertPermission,
+  createAuthenticate,
+  requirePermission,
+  requireRole,
+} from './auth/api-auth.js';
 import type { Permission } from './auth/roles.js';
 import { installErrorHandling, sendError } from './errors.js';
 import { createSecretReadPath, type SecretReadPath } from './read-path/secret-read-path.js';
@@ -18,6 +30,7 @@ import { eventsPlugin } from './events/events-plugin.js';
 import { DASHBOARD_PREFIX, dashboardPlugin } from './dashboard/dashboard-plugin.js';
 import { routesPlugin, type ServerDeps } from './route-def.js';
 import { serializeRequest } from './log-redaction.js';
+import { AccessLogController } from './access-log.js';
 import { createRequestLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import { API_ROUTES } from './routes/index.js';
 
@@ -88,7 +101,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   const deps: ServerDeps = { rotor, engine, clock, reads };
   let authenticator: Promise<TokenAuthenticator> | undefined;
   const getAuthenticator = () => {
-    authenticator ??= Promise.all([rotor.store(), reads()]).then(([store, path]) => createTokenAuthenticator(store, clock, path.findToken ? { findToken: path.findToken } : {}));
+    authenticator ??= Promise.all([rotor.store(), reads()]).then(([store, path]) =>
+      createTokenAuthenticator(store, clock, path.findToken ? { findToken: path.findToken } : {}),
+    );
     authenticator.catch(() => (authenticator = undefined));
     return authenticator;
   };
@@ -96,12 +111,20 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
 
   const fastifyOptions: FastifyServerOptions = {
     // The request serializer redacts credentials in URLs (feed tokens, ?token=…): log-redaction.ts.
-    loggerInstance: rotor.logger.child({ component: 'server' }, { serializers: { req: serializeRequest } }),
-    logController: new LogController({ disableRequestLogging: options.requestLogging === false, requestIdLogLabel: 'requestId' }),
+    loggerInstance: rotor.logger.child(
+      { component: 'server' },
+      { serializers: { req: serializeRequest } },
+    ),
+    // One access line per request (access-log.ts).
+    logController: new AccessLogController({
+      disableRequestLogging: options.requestLogging === false,
+      requestIdLogLabel: 'requestId',
+    }),
     bodyLimit: options.bodyLimit ?? BODY_LIMIT,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    trustProxy: options.trustProxy && options.trustProxy.length > 0 ? [...options.trustProxy] : false,
+    trustProxy:
+      options.trustProxy && options.trustProxy.length > 0 ? [...options.trustProxy] : false,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 256 },
     // Router-level refusals (bad URL encoding, over-long parameters) get the API's error shape too.
@@ -124,7 +147,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   // The applied policy (`rotor apply` from another process) is picked up before the request runs.
   let follower = options.policy === false ? undefined : options.policy;
   if (options.policy === undefined) {
-    const made = await rotor.store().then((store) => followAppliedPolicy(rotor, store)).catch(() => undefined);
+    const made = await rotor
+      .store()
+      .then((store) => followAppliedPolicy(rotor, store))
+      .catch(() => undefined);
     follower = made;
     app.addHook('onClose', async () => made?.close());
   }
@@ -149,7 +175,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   app.addHook('preHandler', async (request, reply) => {
     const permission = request.routeOptions.config.permission;
     if (permission === undefined || permission === 'public') {
-      if (limiter && !PROBES.has(request.routeOptions.url ?? '')) limiter.hit({ address: request.ip });
+      if (limiter && !PROBES.has(request.routeOptions.url ?? ''))
+        limiter.hit({ address: request.ip });
       return;
     }
     try {
@@ -158,15 +185,18 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       limiter?.hit({ address: request.ip });
       throw error;
     }
-    if (limiter && request.principal) limiter.hit({ token: request.principal.id, name: request.principal.name });
+    if (limiter && request.principal)
+      limiter.hit({ token: request.principal.id, name: request.principal.name });
     assertPermission(request, permission);
   });
 
   await app.register(routesPlugin(API_ROUTES, deps));
   const pluginOptions: ServerPluginOptions = { deps, authenticate, requireRole, requirePermission };
   // Live delivery (/v1/events, consumers) is always on; an events plugin given in `plugins` (own options) takes its place.
-  for (const plugin of [...(options.plugins ?? []), eventsPlugin, dashboardPlugin]) await app.register(plugin, pluginOptions);
+  for (const plugin of [...(options.plugins ?? []), eventsPlugin, dashboardPlugin])
+    await app.register(plugin, pluginOptions);
   // The front door: a browser pointed at the server lands on the dashboard, not on a 404.
-  if (!app.hasRoute({ method: 'GET', url: '/' })) app.get('/', (_request, reply) => reply.redirect(`${DASHBOARD_PREFIX}/`));
+  if (!app.hasRoute({ method: 'GET', url: '/' }))
+    app.get('/', (_request, reply) => reply.redirect(`${DASHBOARD_PREFIX}/`));
   return app;
 }

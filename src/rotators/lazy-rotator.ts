@@ -24,13 +24,12 @@ export function lazyRotator<Config>(
 ): RotatorDescriptor<Config> {
   let loaded: Promise<RotatorDescriptor<Config>> | undefined;
   const real = () => (loaded ??= load());
-  const forward =
-    (hook: keyof RotatorDescriptor<Config>) =>
-    async (...args: unknown[]) => {
+  const forward = <K extends keyof RotatorDescriptor<Config>>(hook: K) =>
+    (async (...args: unknown[]) => {
       const target = await real();
       const fn = target[hook] as (...a: unknown[]) => Promise<unknown>;
       return fn.apply(target, args);
-    };
+    }) as NonNullable<RotatorDescriptor<Config>[K]>;
   const descriptor: RotatorDescriptor<Config> = {
     kind: meta.kind,
     summary: meta.summary,

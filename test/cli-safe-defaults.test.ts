@@ -310,3 +310,26 @@ describe('multi-line values', () => {
     expect((await cli(dir, ['get', 'SMTP_PASSWORD', '--env', 'staging'])).stdout).toBe(PEM);
   });
 });
+
+describe('multi-line values in the SDK', () => {
+  it('valueFromStore and valueFromEnv hand a PEM key and service-account JSON over exactly', async () => {
+    const { valueFromStore } = await import('../src/sdk/values/from-store.js');
+    const { valueFromEnv } = await import('../src/sdk/values/from-env.js');
+    const dir = await project();
+    expect((await cli(dir, ['import', 'SMTP_PASSWORD', '--env', 'staging'], `${PEM}\n`)).code).toBe(
+      0,
+    );
+    expect(
+      (await cli(dir, ['import', 'DATABASE_URL', '--env', 'staging'], SERVICE_ACCOUNT)).code,
+    ).toBe(0);
+    const store = valueFromStore({ dir, environment: 'staging', env: {} });
+    try {
+      expect(await store.load('SMTP_PASSWORD')).toBe(PEM);
+      expect(await store.load('DATABASE_URL')).toBe(SERVICE_ACCOUNT);
+    } finally {
+      await store.close?.();
+    }
+    const env = valueFromEnv({ env: { SMTP_PASSWORD: PEM } });
+    expect(await env.load('SMTP_PASSWORD')).toBe(PEM);
+  });
+});

@@ -591,6 +591,66 @@ describe('aws-iam-access-key', () => {
     await f.close();
   }, 60_000);
 
+  it('a process killed inside create has the key it tagged for that version deleted by rotor resume, audited; the current key still works, a key tagged otherwise stays', async () => {
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    const k1 = (await f.stage('current'))!;
+    const crash = (point: string) =>
+      new Promise<void>((resolve, reject) => {
+        const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', f.p.dir, point];
+        args.push(
+          'S3_ACCESS_KEY',
+          'production',
+          'normal',
+          String(f.p.clock.now()),
+          'AWS_ADMIN_KEY',
+        );
+        const child = spawn(process.execPath, args, {
+          env: { ...process.env, ...f.p.env },
+          stdio: 'ignore',
+        });
+        child.on('error', reject);
+        child.on('exit', (_code, signal) =>
+          signal === 'SIGKILL'
+            ? resolve()
+            : reject(new Error(`child exited without crashing at ${point}`)),
+        );
+      });
+    await crash('create:done');
+    const orphan = fake.keysOf(f.user).find((k) => k.id !== k1.accessKeyId)!;
+    expect(orphan.status).toBe('Active');
+    expect(await stsWith(orphan)).toContain(f.user);
+    const resumed = await f.p.cli(['resume', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('rolled-back');
+    expect(keys(f.user)).toEqual([{ id: k1.accessKeyId, status: 'Active' }]);
+    expect(fake.users.get(f.user)!.tags.has(orphan.id)).toBe(false);
+    expect(await stsWith({ id: k1.accessKeyId, secret: k1.secretAccessKey })).toContain(f.user);
+    const rollback = (await f.audit()).filter((e) => e.action === 'rotate.rollback');
+    expect(rollback).toHaveLength(1);
+    expect(rollback[0]!.notes).toContain(`deleted IAM access key ${orphan.id} of user ${f.user}`);
+    expect(rollback[0]!.details).toMatchObject({ abandoned: 1, version: null });
+    const all = [resumed.stdout, resumed.stderr, JSON.stringify(await f.audit())].join('\n');
+    for (const secret of [orphan.secret, k1.secretAccessKey]) expect(all).not.toContain(secret);
+
+    // A key whose tag names another version (not provably this rotation's) is not touched.
+    await crash('create:done');
+    const second = fake.keysOf(f.user).find((k) => k.id !== k1.accessKeyId)!;
+    const tags = fake.users.get(f.user)!.tags;
+    tags.set(
+      second.id,
+      tags
+        .get(second.id)!
+        .replace(/^rotor (\S+) \S+/, 'rotor $1 22222222-2222-4222-8222-222222222222'),
+    );
+    const again = await f.p.cli(['resume', '--json']);
+    expect(again.stdout).toContain('rolled-back');
+    expect(fake.keys.get(second.id)?.status).toBe('Active');
+    const notes = (await f.audit()).filter((e) => e.action === 'rotate.rollback')[1]!.notes;
+    expect(notes).toMatch(/nothing made for version \S+ was found at the provider/);
+    await f.close();
+  }, 90_000);
+
   it('rejects bad config and bad imported values without quoting them', async () => {
     const f = await fixture();
     const bad = await f.p.cli(['import', 'S3_ACCESS_KEY', '--env', 'production'], {

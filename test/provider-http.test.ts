@@ -380,6 +380,65 @@ describe('http kind through the engine', { timeout: 60_000 }, () => {
     await f.close();
   }, 90_000);
 
+  it('a process killed inside create: resume asks the endpoint to abandon the key named for that version and audits it; an endpoint that cannot be asked is audited as such', async () => {
+    const f = await fixture();
+    const crash = () =>
+      new Promise<void>((resolve, reject) => {
+        const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', f.p.dir, 'create:done'];
+        args.push(NAME, 'production', 'normal', String(f.p.clock.now()), 'ACME_ROTOR_KEY');
+        const child = spawn(process.execPath, args, {
+          env: { ...process.env, ...f.p.env },
+          stdio: 'ignore',
+        });
+        child.on('error', reject);
+        child.on('exit', (_code, signal) =>
+          signal === 'SIGKILL' ? resolve() : reject(new Error('child exited without crashing')),
+        );
+      });
+    expect((await f.rotate()).ok).toBe(true);
+    const current = (await f.value('current'))!;
+    const person = fake.addKey('rotor ACME_API_KEY/production made-by-a-person');
+    await crash();
+    const orphan = [...fake.keys.values()].at(-1)!;
+    expect(orphan.name).toMatch(/^rotor ACME_API_KEY\/production [0-9a-f-]{36}$/);
+    expect(await whoami(orphan.value)).toBe(200);
+    const callsBefore = fake.calls.length;
+    const resumed = await f.p.cli(['resume', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('rolled-back');
+    expect(await whoami(orphan.value)).toBe(401);
+    expect(await whoami(person.value)).toBe(200);
+    expect(await whoami(current)).toBe(200);
+    expect(await f.value('current')).toBe(current);
+    const abandon = fake.calls.slice(callsBefore).filter((c) => c.action === 'abandon');
+    expect(abandon.map((c) => [c.signed, c.status])).toEqual([[true, 200]]);
+    expect(abandon[0]!.idempotencyKey).toBe(`abandon:${orphan.name.split(' ').at(-1)}`);
+    let rows = (await f.audit()).filter((e) => e.action === 'rotate.rollback');
+    expect(rows.map((e) => e.notes)).toEqual([
+      expect.stringContaining(`the Acme endpoint revoked ${orphan.id} named ${orphan.name}`),
+    ]);
+
+    // The endpoint fails every attempt: the rotation is still rolled back, and the audit says
+    // that a key may remain rather than claiming a clean rollback.
+    await crash();
+    const second = [...fake.keys.values()].at(-1)!;
+    fake.failNext(3, 503);
+    const failed = await f.p.cli(['resume', '--json']);
+    expect(failed.stdout).toContain('rolled-back');
+    expect(second.revoked).toBe(false);
+    rows = (await f.audit()).filter((e) => e.action === 'rotate.rollback');
+    expect(rows[1]!.notes).toMatch(
+      /could not look for what create made for version \S+ \(ERR_ROTOR_PROVIDER_/,
+    );
+    expect(rows[1]!.notes).toContain('a credential may remain at the provider');
+    expect(rows[1]!.details).toMatchObject({ abandoned: 0 });
+    expectNoValues(
+      [resumed.stdout, failed.stdout, JSON.stringify(await f.audit()), ...f.logs],
+      [orphan.value, second.value, current, KEY],
+    );
+    await f.close();
+  }, 90_000);
+
   it('config refuses plain http to another host, a URL with a password, and a key written inline', () => {
     const ok = { provider: 'Acme', url: 'https://rotator.example.com/acme', key: { env: 'K' } };
     expect(httpWebhookRotator.configSchema.safeParse(ok).success).toBe(true);

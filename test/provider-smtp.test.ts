@@ -129,6 +129,28 @@ ${adapterConfig}`,
 const authsOf = (server: SmtpFake, username: string) =>
   server.auths.filter((a) => a.username === username).map((a) => a.accepted);
 
+/** Runs one rotation in a child process that SIGKILLs itself right after the engine's `point`. */
+function crashAt(f: Fixture, point: string, pass: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', f.p.dir, point];
+    args.push('SMTP_CREDENTIAL', 'production', 'normal', String(f.p.clock.now()), pass);
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...f.p.env },
+      stdio: 'ignore',
+    });
+    child.on('error', reject);
+    child.on('exit', (_code, signal) =>
+      signal === 'SIGKILL' ? resolve() : reject(new Error(`no crash at ${point}`)),
+    );
+  });
+}
+
+/** The notes of the rollback rows in the audit log, oldest first. */
+async function rollbackNotes(f: Fixture): Promise<string[]> {
+  const rows = JSON.parse(await f.audit()) as AuditEntry[];
+  return rows.filter((e) => e.action === 'rotate.rollback').map((e) => e.notes);
+}
+
 describe('SES SMTP password derivation', () => {
   it('matches the documented HMAC chain computed independently by openssl, with version byte 0x04', () => {
     // AWS's documented example secret access key; the chain recomputed with the openssl CLI.
@@ -200,6 +222,37 @@ describe('smtp / ses', () => {
       expect(audit).not.toContain(s);
     await f.close();
   });
+  it('a process killed inside create has the IAM key tagged for that version deleted by rotor resume; the current SMTP login still works', async () => {
+    const user = `ses-smtp-${++n}`;
+    aws.addUser(user);
+    aws.addUser(`${user}-admin`);
+    const admin = aws.addKey(`${user}-admin`);
+    const f = await fixture(
+      `      adapter: ses
+      iam: { userName: ${user}, admin: { env: AWS_ADMIN }, region: eu-west-1, endpoints: { iam: "${aws.endpoint}", sts: "${aws.endpoint}" } }`,
+      smtp.ses,
+      { AWS_ADMIN: `${admin.id}:${admin.secret}` },
+      { tls: 'implicit' },
+    );
+    expect((await f.rotate()).ok).toBe(true);
+    const cur = (await f.current())!;
+    await crashAt(f, 'create:done', 'AWS_ADMIN,SMTP_CA');
+    const orphan = aws.keysOf(user).find((k) => k.id !== cur.username)!;
+    expect(orphan.status).toBe('Active');
+    const resumed = await f.p.cli(['resume', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('rolled-back');
+    expect(aws.keysOf(user).map((k) => [k.id, k.status])).toEqual([[cur.username, 'Active']]);
+    expect(await rollbackNotes(f)).toEqual([
+      expect.stringContaining(`deleted IAM access key ${orphan.id} of user ${user}`),
+    ]);
+    // What the SES SMTP fake accepts: an active key and its region's derived password.
+    expect(aws.keys.get(cur.username)?.status).toBe('Active');
+    expect(cur.password).toBe(sesSmtpPassword(aws.keys.get(cur.username)!.secret, 'eu-west-1'));
+    const audit = await f.audit();
+    for (const s of [orphan.secret, cur.password, admin.secret]) expect(audit).not.toContain(s);
+    await f.close();
+  }, 60_000);
 });
 
 describe('smtp / sendgrid', () => {
@@ -334,6 +387,34 @@ describe('smtp / sendgrid', () => {
     await f.close();
   }, 60_000);
 
+  it('a process killed inside create has the key named for that version deleted by rotor resume; a key named for another version stays', async () => {
+    const f = await fixture(cfg(), smtp.sendgrid, { SENDGRID_ADMIN: adminKey().key });
+    expect((await f.rotate()).ok).toBe(true);
+    const cur = (await f.current())!;
+    const currentId = cur.password.split('.')[1]!;
+    const before = new Set(sendgrid.keys.keys());
+    await crashAt(f, 'create:done', 'SENDGRID_ADMIN,SMTP_CA');
+    const made = [...sendgrid.keys.keys()].filter((k) => !before.has(k));
+    expect(made).toHaveLength(1);
+    // Another attempt's key (the next create would delete it): not provably this rotation's.
+    const other = sendgrid.addKey(
+      `rotor SMTP_CREDENTIAL/production 44444444-4444-4444-8444-444444444444 after ${currentId}`,
+      ['mail.send'],
+    );
+    const resumed = await f.p.cli(['resume', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('rolled-back');
+    expect(sendgrid.keys.has(made[0]!)).toBe(false);
+    expect(sendgrid.keys.has(other.id)).toBe(true);
+    expect(sendgrid.keys.has(currentId)).toBe(true);
+    expect(sendgrid.acceptsSmtp('apikey', cur.password)).toBe(true);
+    expect(await rollbackNotes(f)).toEqual([
+      expect.stringContaining(`deleted SendGrid API key ${made[0]!} named for version`),
+    ]);
+    expect(await f.audit()).not.toContain(cur.password);
+    await f.close();
+  }, 60_000);
+
   it('a key the SMTP server refuses is not promoted, and is deleted again', async () => {
     const f = await fixture(
       cfg().replace('attempts: 2', 'attempts: 2\n      scopes: [stats.read]'),
@@ -404,6 +485,23 @@ describe('smtp / mailgun', () => {
     for (const s of [a.password, b.password, mailgun.apiKey]) expect(audit).not.toContain(s);
     await f.close();
   });
+
+  it('a process killed inside create leaves nothing at Mailgun (the login is set at apply): rotor resume rolls back and says so', async () => {
+    mailgun.credentials.set(domain, new Map());
+    const f = await fixture(cfg(), smtp.mailgun, { MAILGUN_KEY: mailgun.apiKey });
+    expect((await f.rotate()).ok).toBe(true);
+    const a = (await f.current())!;
+    await crashAt(f, 'create:done', 'MAILGUN_KEY,SMTP_CA');
+    expect([...mailgun.credentials.get(domain)!.keys()]).toEqual([a.username]);
+    const resumed = await f.p.cli(['resume', '--json']);
+    expect(resumed.stdout).toContain('rolled-back');
+    expect([...mailgun.credentials.get(domain)!.keys()]).toEqual([a.username]);
+    expect(mailgun.acceptsSmtp(a.username, a.password)).toBe(true);
+    expect(await rollbackNotes(f)).toEqual([
+      expect.stringContaining('Mailgun was not called for version'),
+    ]);
+    await f.close();
+  }, 60_000);
 
   it('a provider 5xx while applying the password promotes nothing and leaves no login behind', async () => {
     mailgun.credentials.set(domain, new Map());

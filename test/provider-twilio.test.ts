@@ -2,6 +2,7 @@
 // Twilio REST subset it calls (test/fakes/twilio-fake.ts: Basic auth, the secondary/promote auth
 // token semantics, API keys, Standard-key refusals). No Twilio account is reached.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import pino from 'pino';
@@ -659,8 +660,11 @@ describe('twilio API keys', { timeout: 60_000 }, () => {
     const { account, f } = await keyFixture();
     expect((await f.rotate()).ok).toBe(true);
     const k1 = JSON.parse((await f.value('current'))!) as { sid: string; secret: string };
+    // The version tag: base64url SHA-256 of the version id, so abandon can find the key again.
+    const v1 = (await f.rows()).find((r) => r.stage === 'current')!.id;
+    const tag = createHash('sha256').update(v1).digest('base64url').slice(0, 12);
     expect(fake.keys.get(k1.sid)?.friendlyName).toMatch(
-      /^rotor [0-9a-f]{10} after none TWILIO_API$/,
+      new RegExp(`^rotor [0-9a-f]{10} after none v${tag} TWILIO_API$`),
     );
     expect(
       fake.calls.some(

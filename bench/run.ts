@@ -5,6 +5,7 @@ import type { BenchModule, BenchResult } from './harness.js';
 
 const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./cli-startup.bench.js'),
+  () => import('./run-watch.bench.js'),
   () => import('./rotation.bench.js'),
   () => import('./audit-verify.bench.js'),
   () => import('./status.bench.js'),

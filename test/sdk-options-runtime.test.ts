@@ -7,6 +7,8 @@ import { createPool as createPgPool } from '../src/sdk/pg.js';
 import { createPool as createMysqlPool } from '../src/sdk/mysql.js';
 import { createClient } from '../src/sdk/client/create-client.js';
 import { createRefreshTokens } from '../src/sdk/tokens/refresh-tokens.js';
+import { createBearerAuthenticator } from '../src/sdk/http/bearer-auth.js';
+import { createRefreshExchange } from '../src/sdk/http/refresh-exchange.js';
 
 const source = { load: async () => [], watch: () => () => undefined };
 const base = {
@@ -59,5 +61,16 @@ describe('SDK options checked at run time', () => {
     expect(codeOf(() => createRefreshTokens(js({ keys: { sign() {}, verify() {} } })))).toBe(
       'ERR_ROTOR_TOKENS_INVALID',
     );
+  });
+
+  it('the HTTP helpers refuse missing options with a code, not a TypeError', () => {
+    expect(codeOf(() => createBearerAuthenticator(js(undefined)))).toBe(
+      'ERR_ROTOR_JWT_OPTIONS_INVALID',
+    );
+    expect(codeOf(() => createBearerAuthenticator(js({ keys: {} })))).toBe(
+      'ERR_ROTOR_JWT_OPTIONS_INVALID',
+    );
+    expect(codeOf(() => createRefreshExchange(js(undefined)))).toBe('ERR_ROTOR_TOKENS_INVALID');
+    expect(codeOf(() => createRefreshExchange(js({})))).toBe('ERR_ROTOR_TOKENS_INVALID');
   });
 });

@@ -6,8 +6,14 @@
 // Replies never echo the token: descriptions come from a fixed table keyed by the RotorError
 // code, so nothing the client sent (nor a kid or secret name from an error message) is
 // reflected into a header.
+import { RotorError } from '../../core/errors.js';
 import type { JwtClaims } from '../jwt/jwt-types.js';
 import type { JwtKeys, VerifyOptions } from '../jwt/jwt-keys.js';
+
+/** Bad options are a RotorError with a code, also for JavaScript callers (no TypeError). */
+function optionsInvalid(message: string): RotorError {
+  return new RotorError('ERR_ROTOR_JWT_OPTIONS_INVALID', message);
+}
 
 /** A reply a glue module sends as it is: status, headers, JSON body. */
 export interface HttpReply {
@@ -101,7 +107,7 @@ export function describeTokenCode(code: string): string {
 export function checkRealm(realm: string | undefined): string {
   const r = realm ?? 'api';
   if (typeof r !== 'string' || r.length === 0 || r.length > 128 || !QUOTABLE.test(r)) {
-    throw new TypeError('realm must be 1 to 128 printable ASCII characters without " or \\');
+    throw optionsInvalid('realm must be 1 to 128 printable ASCII characters without " or \\');
   }
   return r;
 }
@@ -109,7 +115,7 @@ export function checkRealm(realm: string | undefined): string {
 function checkScopes(scopes: readonly string[] | undefined): readonly string[] {
   if (scopes === undefined) return [];
   if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
-    throw new TypeError('scopes must be a list of RFC 6749 scope tokens (printable ASCII, no spaces, " or \\)');
+    throw optionsInvalid('scopes must be a list of RFC 6749 scope tokens (printable ASCII, no spaces, " or \\)');
   }
   return [...scopes];
 }
@@ -187,7 +193,7 @@ export function scopeRefusal(realm: string, claims: JwtClaims, required: readonl
 /** Validated scopes for requireScope helpers. */
 export function requiredScopes(scopes: readonly string[]): readonly string[] {
   const out = checkScopes(scopes);
-  if (out.length === 0) throw new TypeError('requireScope needs at least one scope');
+  if (out.length === 0) throw optionsInvalid('requireScope needs at least one scope');
   return out;
 }
 
@@ -196,7 +202,7 @@ export function requiredScopes(scopes: readonly string[]): readonly string[] {
  * `keys.verify`. Synchronous: the keyring and its revocation check answer from memory.
  */
 export function createBearerAuthenticator<C extends JwtClaims = JwtClaims>(options: BearerAuthOptions): (request: BearerRequest) => BearerOutcome<C> {
-  if (typeof options?.keys?.verify !== 'function') throw new TypeError('keys must be a keyring from createJwtKeys (rotor/jwt)');
+  if (typeof options?.keys?.verify !== 'function') throw optionsInvalid('keys must be a keyring from createJwtKeys (rotor/jwt)');
   const realm = checkRealm(options.realm);
   const scopes = checkScopes(options.scopes);
   const verifyOptions = options.verify;

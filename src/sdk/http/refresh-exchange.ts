@@ -6,6 +6,7 @@
 // Every refusal of the refresh token itself (reuse, revoked, expired, bad signature, a retired
 // or compromised key) is a 401 with `invalid_grant` in the body. Reuse detection has already
 // revoked the whole family inside rotor/tokens by the time this answers.
+import { RotorError } from '../../core/errors.js';
 import type { JwtClaims } from '../jwt/jwt-types.js';
 import type { JwtKeys } from '../jwt/jwt-keys.js';
 import type { RefreshResult, RefreshTokens } from '../tokens/refresh-tokens.js';
@@ -92,10 +93,10 @@ function checkCookie(options: RefreshCookieOptions | false | undefined): Require
   if (options === false) return undefined;
   const c = options ?? {};
   const out = { name: c.name ?? 'refresh_token', path: c.path ?? '/', sameSite: c.sameSite ?? 'Strict', secure: c.secure ?? true, ...(c.domain !== undefined ? { domain: c.domain } : {}) };
-  if (!COOKIE_NAME.test(out.name)) throw new TypeError('cookie.name must be an RFC 6265 cookie name');
-  if (!COOKIE_ATTR.test(out.path) || (out.domain !== undefined && !COOKIE_ATTR.test(out.domain))) throw new TypeError('cookie.path and cookie.domain must be printable ASCII without ; or spaces');
-  if (!['Strict', 'Lax', 'None'].includes(out.sameSite)) throw new TypeError('cookie.sameSite must be Strict, Lax or None');
-  if (out.sameSite === 'None' && !out.secure) throw new TypeError('cookie.sameSite None needs secure (browsers refuse it otherwise)');
+  if (!COOKIE_NAME.test(out.name)) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.name must be an RFC 6265 cookie name');
+  if (!COOKIE_ATTR.test(out.path) || (out.domain !== undefined && !COOKIE_ATTR.test(out.domain))) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.path and cookie.domain must be printable ASCII without ; or spaces');
+  if (!['Strict', 'Lax', 'None'].includes(out.sameSite)) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.sameSite must be Strict, Lax or None');
+  if (out.sameSite === 'None' && !out.secure) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.sameSite None needs secure (browsers refuse it otherwise)');
   return out;
 }
 
@@ -126,8 +127,8 @@ function lifetimeOf(token: string): number {
 
 /** Builds the refresh exchange the glue modules call. */
 export function createRefreshExchange(options: RefreshHandlerOptions): RefreshExchange {
-  if (typeof options?.refresh?.refresh !== 'function') throw new TypeError('refresh must be refresh-token families from createRefreshTokens (rotor/tokens)');
-  if (typeof options.access?.sign !== 'function') throw new TypeError('access must be the access-token keyring from createJwtKeys (rotor/jwt)');
+  if (typeof options?.refresh?.refresh !== 'function') throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'refresh must be refresh-token families from createRefreshTokens (rotor/tokens)');
+  if (typeof options.access?.sign !== 'function') throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'access must be the access-token keyring from createJwtKeys (rotor/jwt)');
   const realm = checkRealm(options.realm);
   const cookie = checkCookie(options.cookie);
   const accessClaims = options.accessClaims ?? ((r: RefreshResult) => ({ ...r.claims, sid: r.familyId }));

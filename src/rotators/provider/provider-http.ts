@@ -1,7 +1,9 @@
 // JSON/form requests to provider REST APIs (SendGrid, Mailgun, Twilio) on Node's fetch: a
 // timeout per attempt, retries with exponential backoff and full jitter on 429 and 5xx that honour
 // Retry-After, and errors that name the provider and the operation without quoting a credential
-// or a response body that could echo one.
+// or a response body that could echo one. The `http` kind's signed webhook calls use the same
+// loop (signed-webhook-request.ts) with extra headers, a per-attempt signature and their own
+// refusal messages.
 import { randomInt } from 'node:crypto';
 import { RotorError } from '../../core/errors.js';
 
@@ -11,8 +13,14 @@ export interface ProviderRequest {
   operation: string;
   url: string;
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  /** Authorization header value. */
-  authorization: string;
+  /** Authorization header value (omitted for calls authenticated by `sign`). */
+  authorization?: string;
+  /** More headers, the same for every attempt (an Idempotency-Key). */
+  headers?: Record<string, string>;
+  /** Headers made afresh for each attempt from the exact body text sent (a signature over a timestamp). */
+  sign?(body: string): Record<string, string>;
+  /** The error for a non-retried refusal (status, parsed body); default: providerMessage-based. */
+  refuse?(status: number, body: unknown): RotorError;
   json?: unknown;
   form?: Record<string, string>;
   timeoutMs: number;
@@ -48,8 +56,9 @@ function backoff(attempt: number): number {
 /** Sends one request with retries; resolves with 2xx (or accepted) answers, throws RotorError otherwise. */
 export async function providerRequest(r: ProviderRequest): Promise<ProviderResponse> {
   const headers: Record<string, string> = {
-    authorization: r.authorization,
+    ...(r.authorization ? { authorization: r.authorization } : {}),
     accept: 'application/json',
+    ...r.headers,
   };
   let body: string | undefined;
   if (r.json !== undefined) {
@@ -65,7 +74,7 @@ export async function providerRequest(r: ProviderRequest): Promise<ProviderRespo
     try {
       response = await fetch(r.url, {
         method: r.method,
-        headers,
+        headers: r.sign ? { ...headers, ...r.sign(body ?? '') } : headers,
         ...(body !== undefined ? { body } : {}),
         signal: AbortSignal.timeout(r.timeoutMs),
         redirect: 'error',
@@ -74,7 +83,7 @@ export async function providerRequest(r: ProviderRequest): Promise<ProviderRespo
       last =
         (error as Error).name === 'TimeoutError'
           ? `no answer within ${r.timeoutMs} ms`
-          : ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
+          : ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name);
       if (attempt + 1 < r.attempts) await sleep(backoff(attempt));
       continue;
     }
@@ -88,7 +97,7 @@ export async function providerRequest(r: ProviderRequest): Promise<ProviderRespo
         await sleep(retryAfterMs(response.headers.get('retry-after')) ?? backoff(attempt));
       continue;
     }
-    throw refusal(r, response.status, parsed);
+    throw r.refuse ? r.refuse(response.status, parsed) : refusal(r, response.status, parsed);
   }
   throw new RotorError(
     'ERR_ROTOR_PROVIDER_UNAVAILABLE',

@@ -1,15 +1,15 @@
 // A signed JSON POST to a team's own rotation endpoint (the `http` kind), with a timeout per
 // attempt and retries with exponential backoff and full jitter on network errors, 429 and 5xx,
-// honouring Retry-After. provider-http.ts does the same for provider REST APIs but sends one
-// fixed Authorization header; this endpoint instead gets Rotor's webhook signature
+// honouring Retry-After: provider-http.ts's loop, which provider REST APIs use with a fixed
+// Authorization header. This endpoint instead gets Rotor's webhook signature
 // (x-rotor-timestamp, x-rotor-signature: v1=HMAC-SHA256 of `<timestamp>.<body>`, as deploy hooks
 // and notifications are signed), made afresh for every attempt, and an Idempotency-Key that stays
 // the same across attempts. Text the endpoint answers is masked against the values the call
 // carries before it can reach an error.
-import { randomInt } from 'node:crypto';
 import { RotorError } from '../../core/errors.js';
 import { createOutputMasker } from '../../core/rotation/stages/mask-output.js';
 import { signBody } from '../../core/rotation/stages/run-step.js';
+import { providerRequest } from './provider-http.js';
 
 export interface SignedPost {
   /** Who answers, for errors: `Stripe (https://rotator.example/stripe)`. */
@@ -37,21 +37,6 @@ export interface SignedAnswer {
   said: string;
 }
 
-const BASE_DELAY_MS = 200;
-const MAX_DELAY_MS = 10_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
-  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), 60_000) : undefined;
-}
-
-const backoff = (attempt: number) =>
-  randomInt(0, Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt) + 1);
-
 /** The endpoint's own words (`reason`, `message`, `error`, `errors[0].message`), short, one line, masked. */
 function endpointMessage(body: unknown, mask: (text: string) => string): string {
   const b = body as
@@ -63,64 +48,34 @@ function endpointMessage(body: unknown, mask: (text: string) => string): string 
   return mask((text ?? '').replace(/\s+/g, ' ').slice(0, 200));
 }
 
-function parse(text: string): unknown {
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function signedPost(r: SignedPost): Promise<SignedAnswer> {
   const mask = createOutputMasker(r.values.filter(Boolean));
-  const text = JSON.stringify(r.body);
-  let last = '';
-  for (let attempt = 0; attempt < r.attempts; attempt++) {
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    let response: Response;
-    try {
-      response = await fetch(r.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'user-agent': 'rotor',
-          'x-rotor-event': `rotor.rotator.${r.operation}`,
-          'x-rotor-timestamp': timestamp,
-          'x-rotor-signature': signBody(r.key, timestamp, text),
-          'idempotency-key': r.idempotencyKey,
-        },
-        body: text,
-        // A signed request carrying a credential goes only where rotor.yaml says.
-        redirect: 'error',
-        signal: AbortSignal.timeout(r.timeoutMs),
-      });
-    } catch (error) {
-      last =
-        (error as Error).name === 'TimeoutError'
-          ? `no answer within ${r.timeoutMs} ms`
-          : ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name);
-      if (attempt + 1 < r.attempts) await sleep(backoff(attempt));
-      continue;
-    }
-    const body = parse(await response.text());
-    if (response.ok || r.accept?.includes(response.status))
-      return { status: response.status, body, said: endpointMessage(body, mask) };
-    if (response.status === 429 || response.status >= 500) {
-      last = `HTTP ${response.status}`;
-      if (attempt + 1 < r.attempts)
-        await sleep(retryAfterMs(response.headers.get('retry-after')) ?? backoff(attempt));
-      continue;
-    }
-    throw refusal(r, response.status, endpointMessage(body, mask));
-  }
-  throw new RotorError(
-    'ERR_ROTOR_PROVIDER_UNAVAILABLE',
-    `${r.where}: ${r.provider} ${r.operation} failed after ${r.attempts} attempt(s) (${last}); nothing was promoted`,
-    {
-      details: { provider: r.provider, operation: r.operation },
+  const answer = await providerRequest({
+    provider: r.provider,
+    operation: r.operation,
+    url: r.url,
+    method: 'POST',
+    json: r.body,
+    headers: {
+      'user-agent': 'rotor',
+      'x-rotor-event': `rotor.rotator.${r.operation}`,
+      'idempotency-key': r.idempotencyKey,
     },
-  );
+    // Signed afresh per attempt: a retry after a long Retry-After still has a fresh timestamp.
+    sign(text) {
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      return {
+        'x-rotor-timestamp': timestamp,
+        'x-rotor-signature': signBody(r.key, timestamp, text),
+      };
+    },
+    refuse: (status, body) => refusal(r, status, endpointMessage(body, mask)),
+    timeoutMs: r.timeoutMs,
+    attempts: r.attempts,
+    where: r.where,
+    ...(r.accept ? { accept: r.accept } : {}),
+  });
+  return { ...answer, said: endpointMessage(answer.body, mask) };
 }
 
 function refusal(r: SignedPost, status: number, said: string): RotorError {

@@ -1,7 +1,6 @@
 // The `aws-iam-access-key` rotator end to end through the real AWS SDK clients against a local,
 // stateful fake of the IAM/STS Query APIs and S3 HeadBucket (test/fakes/aws-iam-fake.ts) that
 // verifies every SigV4 signature against its own key table. No AWS account is reached.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -13,6 +12,7 @@ import { openVersion } from '../src/core/vault/versions.js';
 import { awsIamAccessKeyRotator } from '../src/rotators/aws-iam-access-key.js';
 import { FakeAws, type FakeKey } from './fakes/aws-iam-fake.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
+import { crashRotationAt } from './helpers/provider-crash.js';
 
 const fake = new FakeAws();
 let endpoint = '';
@@ -552,31 +552,7 @@ describe('aws-iam-access-key', () => {
 
   it('a process killed after verify is finished by rotor resume; one killed before it is rolled back and its key deactivated', async () => {
     const f = await fixture();
-    const crash = (point: string) =>
-      new Promise<void>((resolve, reject) => {
-        const args = [
-          '--import',
-          'tsx',
-          'test/fixtures/crash-rotate.ts',
-          f.p.dir,
-          point,
-          'S3_ACCESS_KEY',
-          'production',
-          'normal',
-          String(f.p.clock.now()),
-          'AWS_ADMIN_KEY',
-        ];
-        const child = spawn(process.execPath, args, {
-          env: { ...process.env, ...f.p.env },
-          stdio: 'ignore',
-        });
-        child.on('error', reject);
-        child.on('exit', (_code, signal) =>
-          signal === 'SIGKILL'
-            ? resolve()
-            : reject(new Error(`child exited without crashing at ${point}`)),
-        );
-      });
+    const crash = (point: string) => crashRotationAt(f.p, point, 'S3_ACCESS_KEY', 'AWS_ADMIN_KEY');
     await crash('verify:started');
     expect((await f.p.cli(['resume', '--json'])).stdout).toContain('rolled-back');
     expect(fake.keysOf(f.user).map((k) => k.status)).toEqual(['Inactive']);
@@ -595,27 +571,7 @@ describe('aws-iam-access-key', () => {
     const f = await fixture();
     expect((await f.rotate()).ok).toBe(true);
     const k1 = (await f.stage('current'))!;
-    const crash = (point: string) =>
-      new Promise<void>((resolve, reject) => {
-        const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', f.p.dir, point];
-        args.push(
-          'S3_ACCESS_KEY',
-          'production',
-          'normal',
-          String(f.p.clock.now()),
-          'AWS_ADMIN_KEY',
-        );
-        const child = spawn(process.execPath, args, {
-          env: { ...process.env, ...f.p.env },
-          stdio: 'ignore',
-        });
-        child.on('error', reject);
-        child.on('exit', (_code, signal) =>
-          signal === 'SIGKILL'
-            ? resolve()
-            : reject(new Error(`child exited without crashing at ${point}`)),
-        );
-      });
+    const crash = (point: string) => crashRotationAt(f.p, point, 'S3_ACCESS_KEY', 'AWS_ADMIN_KEY');
     await crash('create:done');
     const orphan = fake.keysOf(f.user).find((k) => k.id !== k1.accessKeyId)!;
     expect(orphan.status).toBe('Active');

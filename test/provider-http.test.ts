@@ -1,7 +1,6 @@
 // The `http` rotator end to end through the engine, against a local fake of the contract's two
 // sides (test/fakes/webhook-endpoint-fake.ts): a tiny provider with API keys and the reference
 // rotation endpoint in front of it, which checks Rotor's signatures and idempotency keys.
-import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { sql } from 'kysely';
@@ -15,6 +14,7 @@ import { httpWebhookRotator } from '../src/rotators/http-webhook.js';
 import { ROTATORS } from '../src/rotators/registry.js';
 import { FakeWebhookEndpoint } from './fakes/webhook-endpoint-fake.js';
 import { createProject } from './helpers/project.js';
+import { crashRotationAt, expectNoValues } from './helpers/provider-crash.js';
 
 const KEY = 'test-signing-key-0123456789abcdef';
 const fake = new FakeWebhookEndpoint(KEY);
@@ -110,11 +110,6 @@ ${extra}`,
     },
     close: () => rotor.close(),
   };
-}
-
-function expectNoValues(texts: string[], values: Array<string | undefined>) {
-  const all = texts.join('\n');
-  for (const v of values) if (v) expect(all).not.toContain(v);
 }
 
 async function post(body: unknown, headers: Record<string, string>) {
@@ -335,31 +330,7 @@ describe('http kind through the engine', { timeout: 60_000 }, () => {
 
   it('a process killed before verify is rolled back by resume (key revoked); one killed after verify is promoted', async () => {
     const f = await fixture();
-    const crash = (point: string) =>
-      new Promise<void>((resolve, reject) => {
-        const args = [
-          '--import',
-          'tsx',
-          'test/fixtures/crash-rotate.ts',
-          f.p.dir,
-          point,
-          NAME,
-          'production',
-          'normal',
-          String(f.p.clock.now()),
-          'ACME_ROTOR_KEY',
-        ];
-        const child = spawn(process.execPath, args, {
-          env: { ...process.env, ...f.p.env },
-          stdio: 'ignore',
-        });
-        child.on('error', reject);
-        child.on('exit', (_code, signal) =>
-          signal === 'SIGKILL'
-            ? resolve()
-            : reject(new Error(`child exited without crashing at ${point}`)),
-        );
-      });
+    const crash = (point: string) => crashRotationAt(f.p, point, NAME, 'ACME_ROTOR_KEY');
     await crash('apply:started');
     const orphan = [...fake.keys.values()].at(-1)!;
     expect(orphan.revoked).toBe(false);
@@ -382,19 +353,7 @@ describe('http kind through the engine', { timeout: 60_000 }, () => {
 
   it('a process killed inside create: resume asks the endpoint to abandon the key named for that version and audits it; an endpoint that cannot be asked is audited as such', async () => {
     const f = await fixture();
-    const crash = () =>
-      new Promise<void>((resolve, reject) => {
-        const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', f.p.dir, 'create:done'];
-        args.push(NAME, 'production', 'normal', String(f.p.clock.now()), 'ACME_ROTOR_KEY');
-        const child = spawn(process.execPath, args, {
-          env: { ...process.env, ...f.p.env },
-          stdio: 'ignore',
-        });
-        child.on('error', reject);
-        child.on('exit', (_code, signal) =>
-          signal === 'SIGKILL' ? resolve() : reject(new Error('child exited without crashing')),
-        );
-      });
+    const crash = () => crashRotationAt(f.p, 'create:done', NAME, 'ACME_ROTOR_KEY');
     expect((await f.rotate()).ok).toBe(true);
     const current = (await f.value('current'))!;
     const person = fake.addKey('rotor ACME_API_KEY/production made-by-a-person');

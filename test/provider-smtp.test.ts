@@ -2,7 +2,7 @@
 // of the providers' documented APIs (test/fakes/) and a real SMTP server (smtp-server) on loopback
 // with a self-signed certificate made for the test, whose AUTH accepts exactly the credentials
 // the provider fake currently holds. No provider is reached.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -16,6 +16,7 @@ import { FakeMailgun } from './fakes/mailgun-fake.js';
 import { FakeSendgrid } from './fakes/sendgrid-fake.js';
 import { startSmtpFake, type SmtpFake } from './fakes/smtp-fake.js';
 import { createProject, type TestProject } from './helpers/project.js';
+import { crashRotationAt } from './helpers/provider-crash.js';
 
 const HOUR = 3_600_000;
 const actor = {
@@ -130,20 +131,8 @@ const authsOf = (server: SmtpFake, username: string) =>
   server.auths.filter((a) => a.username === username).map((a) => a.accepted);
 
 /** Runs one rotation in a child process that SIGKILLs itself right after the engine's `point`. */
-function crashAt(f: Fixture, point: string, pass: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', f.p.dir, point];
-    args.push('SMTP_CREDENTIAL', 'production', 'normal', String(f.p.clock.now()), pass);
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, ...f.p.env },
-      stdio: 'ignore',
-    });
-    child.on('error', reject);
-    child.on('exit', (_code, signal) =>
-      signal === 'SIGKILL' ? resolve() : reject(new Error(`no crash at ${point}`)),
-    );
-  });
-}
+const crashAt = (f: Fixture, point: string, pass: string) =>
+  crashRotationAt(f.p, point, 'SMTP_CREDENTIAL', pass);
 
 /** The notes of the rollback rows in the audit log, oldest first. */
 async function rollbackNotes(f: Fixture): Promise<string[]> {
@@ -350,29 +339,7 @@ describe('smtp / sendgrid', () => {
 
   it('a process killed before verify is rolled back by rotor resume (its key deleted); one killed after verify is finished', async () => {
     const f = await fixture(cfg(), smtp.sendgrid, { SENDGRID_ADMIN: adminKey().key });
-    const crash = (point: string) =>
-      new Promise<void>((resolve, reject) => {
-        const args = [
-          '--import',
-          'tsx',
-          'test/fixtures/crash-rotate.ts',
-          f.p.dir,
-          point,
-          'SMTP_CREDENTIAL',
-          'production',
-          'normal',
-          String(f.p.clock.now()),
-          'SENDGRID_ADMIN,SMTP_CA',
-        ];
-        const child = spawn(process.execPath, args, {
-          env: { ...process.env, ...f.p.env },
-          stdio: 'ignore',
-        });
-        child.on('error', reject);
-        child.on('exit', (_code, signal) =>
-          signal === 'SIGKILL' ? resolve() : reject(new Error(`no crash at ${point}`)),
-        );
-      });
+    const crash = (point: string) => crashAt(f, point, 'SENDGRID_ADMIN,SMTP_CA');
     const before = new Set(sendgrid.keys.keys());
     await crash('verify:started');
     expect([...sendgrid.keys.keys()].filter((k) => !before.has(k)).length).toBe(1); // made, never verified

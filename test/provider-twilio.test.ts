@@ -1,7 +1,6 @@
 // The `twilio` rotator end to end through the engine, against a local, stateful fake of the
 // Twilio REST subset it calls (test/fakes/twilio-fake.ts: Basic auth, the secondary/promote auth
 // token semantics, API keys, Standard-key refusals). No Twilio account is reached.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { sql } from 'kysely';
@@ -16,6 +15,7 @@ import { ROTATORS } from '../src/rotators/registry.js';
 import { twilioRotator } from '../src/rotators/twilio.js';
 import { FakeTwilio } from './fakes/twilio-fake.js';
 import { createProject, type TestProject } from './helpers/project.js';
+import { crashRotationAt, expectNoValues } from './helpers/provider-crash.js';
 
 const fake = new FakeTwilio();
 let endpoint = '';
@@ -166,29 +166,8 @@ async function keyFixture() {
 const ACCOUNT_JSON = (sid: string) => `/2010-04-01/Accounts/${sid}.json`;
 const NUMBERS = (sid: string) => `/2010-04-01/Accounts/${sid}/IncomingPhoneNumbers.json`;
 
-/** Every value a test saw must be absent from what Rotor printed, logged and audited. */
-function expectNoValues(texts: string[], values: Array<string | undefined>) {
-  const all = texts.join('\n');
-  for (const v of values) if (v) expect(all).not.toContain(v);
-}
-
 /** Runs one rotation in a child process that SIGKILLs itself right after the engine's `point`. */
-function crashAt(f: Fixture, point: string, pass = ''): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', f.p.dir, point, f.name];
-    args.push('production', 'normal', String(f.p.clock.now()), pass);
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, ...f.p.env },
-      stdio: 'ignore',
-    });
-    child.on('error', reject);
-    child.on('exit', (_code, signal) =>
-      signal === 'SIGKILL'
-        ? resolve()
-        : reject(new Error(`child exited without crashing at ${point}`)),
-    );
-  });
-}
+const crashAt = (f: Fixture, point: string, pass = '') => crashRotationAt(f.p, point, f.name, pass);
 
 /** The rollback row `rotor resume` wrote for the rotation it rolled back. */
 async function rollbackRow(f: Fixture): Promise<AuditEntry> {
@@ -478,30 +457,7 @@ describe(
     it('a process killed before verify is rolled back by resume (secondary deleted); one killed after verify is promoted', async () => {
       const { account, f } = await tokenFixture();
       const first = account.primary;
-      const crash = (point: string) =>
-        new Promise<void>((resolve, reject) => {
-          const args = [
-            '--import',
-            'tsx',
-            'test/fixtures/crash-rotate.ts',
-            f.p.dir,
-            point,
-            f.name,
-            'production',
-            'normal',
-            String(f.p.clock.now()),
-          ];
-          const child = spawn(process.execPath, args, {
-            env: { ...process.env, ...f.p.env },
-            stdio: 'ignore',
-          });
-          child.on('error', reject);
-          child.on('exit', (_code, signal) =>
-            signal === 'SIGKILL'
-              ? resolve()
-              : reject(new Error(`child exited without crashing at ${point}`)),
-          );
-        });
+      const crash = (point: string) => crashAt(f, point);
       await crash('apply:started');
       expect(account.secondary).toBeDefined();
       const rolledBack = await f.p.cli(['resume', '--json']);
@@ -737,31 +693,7 @@ describe('twilio API keys', { timeout: 60_000 }, () => {
 
   it('a process killed before verify has its key deleted by resume; one killed after verify is promoted', async () => {
     const { account, f } = await keyFixture();
-    const crash = (point: string) =>
-      new Promise<void>((resolve, reject) => {
-        const args = [
-          '--import',
-          'tsx',
-          'test/fixtures/crash-rotate.ts',
-          f.p.dir,
-          point,
-          f.name,
-          'production',
-          'normal',
-          String(f.p.clock.now()),
-          'TWILIO_ADMIN',
-        ];
-        const child = spawn(process.execPath, args, {
-          env: { ...process.env, ...f.p.env },
-          stdio: 'ignore',
-        });
-        child.on('error', reject);
-        child.on('exit', (_code, signal) =>
-          signal === 'SIGKILL'
-            ? resolve()
-            : reject(new Error(`child exited without crashing at ${point}`)),
-        );
-      });
+    const crash = (point: string) => crashAt(f, point, 'TWILIO_ADMIN');
     await crash('verify:started');
     expect(fake.keysOf(account.sid)).toHaveLength(1);
     const rolledBack = await f.p.cli(['resume', '--json'], {

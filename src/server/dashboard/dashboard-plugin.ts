@@ -10,7 +10,7 @@ import { appendAudit, type Actor } from '../../core/audit/audit-log.js';
 import { exportAudit } from '../../core/audit/audit-export.js';
 import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { listAudit } from '../../core/audit/audit-query.js';
-import { verifyAuditChain } from '../../core/audit/audit-verify.js';
+import { createIncrementalVerifier } from '../../core/audit/audit-verify-incremental.js';
 import type { Clock } from '../../core/clock.js';
 import type { Rotor } from '../../core/context.js';
 import { isRotorError } from '../../core/errors.js';
@@ -99,6 +99,8 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
   const engine = deps.engine ?? createRotationEngine({ rotor });
   const base = options.prefix;
   const limiter = createLoginLimiter(clock, options.loginLimit);
+  // The audit page's chain status: verified in full once (and every 10 min), then only new rows.
+  const chain = createIncrementalVerifier({ clock });
   const checks = createCheckGate(signInConcurrency(options.signInConcurrency, rotor.env));
   const sessions = new WeakMap<FastifyRequest, WebSession>();
   const store = () => rotor.store();
@@ -326,7 +328,7 @@ async function dashboardRoutes(app: FastifyInstance, deps: DashboardPluginOption
     const limit = [50, 200, 1000].includes(Number(query.limit)) ? Number(query.limit) : 200;
     const filter = { ...(query.secret ? { secret: query.secret.slice(0, 200) } : {}), ...(query.action ? { action: query.action.slice(0, 100) } : {}) };
     const s = await store();
-    const [verify, rows] = await Promise.all([verifyAuditChain(s), listAudit(s, { ...filter, limit })]);
+    const [verify, rows] = await Promise.all([chain.status(s), listAudit(s, { ...filter, limit })]);
     return sendHtml(reply, 200, auditPage(pageContext(session), verify, rows, { ...filter, limit }));
   });
   app.get('/audit.csv', { preHandler: requirePage }, async (request, reply) => {

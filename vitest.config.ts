@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most tests wait on servers, child processes and the network rather than compute; on a
+    // 2-core machine vitest's default (cores - 1 = one file at a time) leaves the CPU idle.
+    maxWorkers: 3,
   },
 });

@@ -2,8 +2,13 @@
 // allowed to manage the user's keys) is named by reference, never written in the file.
 import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
-import { ENV_VAR_NAME } from '../../core/policy/policy-schema.js';
 import { credentialRef } from '../provider/credential-ref.js';
+import {
+  propagationWindow,
+  requestAttempts,
+  requestTimeoutMs,
+  variablePair,
+} from '../provider/provider-config.js';
 
 const duration = z
   .string()
@@ -48,37 +53,25 @@ export const awsAccessKeyConfigSchema = z.strictObject({
     .strictObject({ bucket: z.string().min(3).max(63) })
     .optional()
     .describe('also verify the new key with an S3 HeadBucket on this bucket'),
-  variables: z
-    .strictObject({
-      accessKeyId: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
-      secretAccessKey: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
-    })
-    .optional()
-    .describe(
-      'deliver the two halves as these variables as well (rotor run, rotor export), e.g. S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY',
-    ),
-  verify: z
-    .strictObject({
-      attempts: z.number().int().min(1).max(60).default(10),
-      delayMs: z.number().int().min(0).max(60_000).default(2000),
-    })
-    .prefault({})
-    .describe(
-      'a new key is retried this many times, delayMs apart (doubling, at most 15 s), while IAM propagates it',
-    ),
+  variables: variablePair(
+    'accessKeyId',
+    'secretAccessKey',
+    'deliver the two halves as these variables as well (rotor run, rotor export), e.g. S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY',
+  ),
+  verify: propagationWindow(
+    { attempts: 10, delayMs: 2000 },
+    'a new key is retried this many times, delayMs apart (doubling, at most 15 s), while IAM propagates it',
+  ),
   deleteAfter: duration
     .default('7d')
     .describe(
       'a deactivated Rotor key is deleted once it has been inactive this long (until then it can be re-activated)',
     ),
-  timeoutMs: z.number().int().min(100).max(120_000).default(10_000).describe('per-request timeout'),
-  maxAttempts: z
-    .number()
-    .int()
-    .min(1)
-    .max(10)
-    .default(3)
-    .describe('AWS SDK attempts per request (retries 5xx and throttling with backoff and jitter)'),
+  timeoutMs: requestTimeoutMs(120_000).describe('per-request timeout'),
+  maxAttempts: requestAttempts(
+    10,
+    'AWS SDK attempts per request (retries 5xx and throttling with backoff and jitter)',
+  ),
 });
 
 export type AwsAccessKeyConfig = z.infer<typeof awsAccessKeyConfigSchema>;

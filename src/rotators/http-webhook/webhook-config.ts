@@ -3,6 +3,11 @@
 // returns them in create answers, so it must be reached over HTTPS (plain http only on loopback).
 import { z } from 'zod';
 import { credentialRef } from '../provider/credential-ref.js';
+import {
+  propagationWindow,
+  requestAttempts,
+  requestTimeoutMs,
+} from '../provider/provider-config.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
@@ -27,25 +32,15 @@ export const webhookConfigSchema = z.strictObject({
   key: credentialRef.describe(
     'HMAC-SHA256 key both sides share: Rotor signs every request with it',
   ),
-  timeoutMs: z.number().int().min(100).max(60_000).default(10_000).describe('per-attempt timeout'),
-  attempts: z
-    .number()
-    .int()
-    .min(1)
-    .max(5)
-    .default(3)
-    .describe(
-      'attempts per request (network errors, 429 and 5xx are retried with backoff, honouring Retry-After)',
-    ),
-  propagation: z
-    .strictObject({
-      attempts: z.number().int().min(1).max(60).default(3),
-      delayMs: z.number().int().min(0).max(60_000).default(2000),
-    })
-    .prefault({})
-    .describe(
-      'verify is asked again this often, delayMs apart, while the endpoint answers valid: false for a new credential (or true for a revoked one)',
-    ),
+  timeoutMs: requestTimeoutMs(60_000).describe('per-attempt timeout'),
+  attempts: requestAttempts(
+    5,
+    'attempts per request (network errors, 429 and 5xx are retried with backoff, honouring Retry-After)',
+  ),
+  propagation: propagationWindow(
+    { attempts: 3, delayMs: 2000 },
+    'verify is asked again this often, delayMs apart, while the endpoint answers valid: false for a new credential (or true for a revoked one)',
+  ),
 });
 
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;

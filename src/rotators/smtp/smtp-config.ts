@@ -1,9 +1,15 @@
 // rotor.yaml `config:` of `kind: smtp`: the SMTP server every new credential must log in to
 // before promotion, and one adapter per provider (how a credential is made and revoked there).
 import { z } from 'zod';
-import { ENV_VAR_NAME } from '../../core/policy/policy-schema.js';
 import { awsAccessKeyConfigSchema } from '../aws/aws-config.js';
 import { credentialRef } from '../provider/credential-ref.js';
+import {
+  apiAttempts,
+  apiBase,
+  propagationWindow,
+  requestTimeoutMs,
+  variablePair,
+} from '../provider/provider-config.js';
 
 const server = z.strictObject({
   host: z.string().min(1).describe('SMTP host the application sends through'),
@@ -15,41 +21,21 @@ const server = z.strictObject({
   ca: credentialRef
     .optional()
     .describe('PEM of a private CA the server certificate chains to (default: the system CAs)'),
-  timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  timeoutMs: requestTimeoutMs(120_000),
 });
 
-const variables = z
-  .strictObject({
-    username: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
-    password: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
-  })
-  .optional()
-  .describe(
-    'deliver the user name and password as these variables as well (e.g. SMTP_USER, SMTP_PASSWORD)',
-  );
+const variables = variablePair(
+  'username',
+  'password',
+  'deliver the user name and password as these variables as well (e.g. SMTP_USER, SMTP_PASSWORD)',
+);
 
-const propagation = z
-  .strictObject({
-    attempts: z.number().int().min(1).max(60).default(5),
-    delayMs: z.number().int().min(0).max(60_000).default(2000),
-  })
-  .prefault({})
-  .describe(
-    'SMTP AUTH is retried this often while the provider propagates a new credential (verify) or a revocation (proof)',
-  );
+const propagation = propagationWindow(
+  { attempts: 5, delayMs: 2000 },
+  'SMTP AUTH is retried this often while the provider propagates a new credential (verify) or a revocation (proof)',
+);
 
-const http = {
-  timeoutMs: z.number().int().min(100).max(120_000).default(10_000),
-  attempts: z
-    .number()
-    .int()
-    .min(1)
-    .max(10)
-    .default(3)
-    .describe(
-      'attempts per API request (429 and 5xx are retried with backoff, honouring Retry-After)',
-    ),
-};
+const http = { timeoutMs: requestTimeoutMs(120_000), attempts: apiAttempts };
 
 const ses = z.strictObject({
   adapter: z.literal('ses'),
@@ -70,7 +56,7 @@ const sendgrid = z.strictObject({
   variables,
   propagation,
   admin: credentialRef.describe('an API key with the api_keys scopes (read, create, delete)'),
-  apiBase: z.url({ protocol: /^https?$/ }).default('https://api.sendgrid.com'),
+  apiBase: apiBase('https://api.sendgrid.com'),
   scopes: z
     .array(z.string().min(1))
     .min(1)
@@ -87,10 +73,7 @@ const mailgun = z.strictObject({
   admin: credentialRef.describe(
     'a Mailgun API key allowed to manage the domain’s SMTP credentials',
   ),
-  apiBase: z
-    .url({ protocol: /^https?$/ })
-    .default('https://api.mailgun.net')
-    .describe('https://api.eu.mailgun.net for EU domains'),
+  apiBase: apiBase('https://api.mailgun.net').describe('https://api.eu.mailgun.net for EU domains'),
   domain: z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'a domain name'),
   logins: z
     .tuple([z.string().regex(/^[a-z0-9._-]{1,64}$/i), z.string().regex(/^[a-z0-9._-]{1,64}$/i)])

@@ -3,8 +3,15 @@
 // - `credential: api-key`: a Standard API key (SK…) and its secret, made and deleted by Rotor.
 // Admin credentials are named by reference, never written in the file.
 import { z } from 'zod';
-import { ENV_NAME, ENV_VAR_NAME } from '../../core/policy/policy-schema.js';
+import { ENV_NAME } from '../../core/policy/policy-schema.js';
 import { credentialRef } from '../provider/credential-ref.js';
+import {
+  apiAttempts,
+  apiBase,
+  propagationWindow,
+  requestTimeoutMs,
+  variablePair,
+} from '../provider/provider-config.js';
 
 export const ACCOUNT_SID = /^AC[0-9a-f]{32}$/;
 
@@ -19,29 +26,13 @@ const accountSid = z
   .describe('the account (AC…), or one per environment: { production: AC…, staging: AC… }');
 
 const http = {
-  apiBase: z
-    .url({ protocol: /^https?$/ })
-    .default('https://api.twilio.com')
-    .describe('REST API base (a local fake in tests)'),
-  timeoutMs: z.number().int().min(100).max(60_000).default(10_000).describe('per-request timeout'),
-  attempts: z
-    .number()
-    .int()
-    .min(1)
-    .max(10)
-    .default(3)
-    .describe(
-      'attempts per API request (429 and 5xx are retried with backoff, honouring Retry-After)',
-    ),
-  propagation: z
-    .strictObject({
-      attempts: z.number().int().min(1).max(60).default(6),
-      delayMs: z.number().int().min(0).max(60_000).default(10_000),
-    })
-    .prefault({})
-    .describe(
-      'a new credential is tried this often, delayMs apart, while Twilio propagates it (about a minute)',
-    ),
+  apiBase: apiBase('https://api.twilio.com').describe('REST API base (a local fake in tests)'),
+  timeoutMs: requestTimeoutMs(60_000).describe('per-request timeout'),
+  attempts: apiAttempts,
+  propagation: propagationWindow(
+    { attempts: 6, delayMs: 10_000 },
+    'a new credential is tried this often, delayMs apart, while Twilio propagates it (about a minute)',
+  ),
 };
 
 const authToken = z.strictObject({
@@ -52,10 +43,7 @@ const authToken = z.strictObject({
     .describe(
       'a Main API key as SK…:SECRET (default: the current auth token itself, which may manage its own secondary)',
     ),
-  accountsBase: z
-    .url({ protocol: /^https?$/ })
-    .default('https://accounts.twilio.com')
-    .describe('Accounts API base (AuthTokens)'),
+  accountsBase: apiBase('https://accounts.twilio.com').describe('Accounts API base (AuthTokens)'),
   ...http,
 });
 
@@ -88,15 +76,11 @@ const apiKey = z.strictObject({
     .describe(
       'an authenticated GET the new key must pass before promotion, and the retired key must fail after retire',
     ),
-  variables: z
-    .strictObject({
-      sid: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
-      secret: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
-    })
-    .optional()
-    .describe(
-      'deliver the key SID and its secret as these variables as well (e.g. TWILIO_API_KEY, TWILIO_API_SECRET)',
-    ),
+  variables: variablePair(
+    'sid',
+    'secret',
+    'deliver the key SID and its secret as these variables as well (e.g. TWILIO_API_KEY, TWILIO_API_SECRET)',
+  ),
   ...http,
 });
 

@@ -7,9 +7,9 @@
 // command, and each command's heavy dependencies load only when it runs (see
 // src/cli/commands/index.ts).
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 
@@ -45,6 +45,24 @@ async function bundleCli(outdir) {
   });
 }
 
+/**
+ * A `rotor` process started before this build (a server, `rotor run --watch`, a test's child)
+ * still imports chunks by the names its own build gave them; the previous build's chunks stay
+ * beside the new ones (names are content hashes, so they never clash), and older ones go.
+ */
+function keepPreviousChunks(from, to) {
+  if (!existsSync(from)) return;
+  const isChunk = (name) => /^chunk-[A-Z0-9]+\.js$/.test(name);
+  const current = new Set(readdirSync(from).filter(isChunk).filter((n) => !readFileSync(join(from, n), 'utf8').startsWith(PREVIOUS_MARK)));
+  for (const name of current) {
+    if (existsSync(join(to, name))) continue;
+    writeFileSync(join(to, name), PREVIOUS_MARK + readFileSync(join(from, name), 'utf8'));
+  }
+}
+
+/** First line of a chunk kept from the previous build (dropped at the build after). */
+const PREVIOUS_MARK = '// rotor: chunk of the previous build, kept for processes still running it\n';
+
 function selfUrlPlugin(outdir) {
   const files = new Map(LOADED_BY_URL.map((file) => [resolve(file), file]));
   return {
@@ -71,6 +89,7 @@ try {
     stdio: 'inherit',
   });
   await bundleCli(`${next}/cli`);
+  keepPreviousChunks('dist/cli', `${next}/cli`);
   if (existsSync('dist')) renameSync('dist', old);
   renameSync(next, 'dist');
   rmSync(old, { recursive: true, force: true });

@@ -1,25 +1,14 @@
 // rotor.yaml `config:` of `kind: mysql`, apart from the rotator so that reading rotor.yaml never
 // loads the MySQL driver. The admin credential is named by reference, never written in the file.
 import { z } from 'zod';
-import { ENV_VAR_NAME, SECRET_NAME } from '../core/policy/policy-schema.js';
 import { drainSchema, keepOriginalLoginSchema } from './postgres/drain-config.js';
+import { adminUrlRef } from './provider/credential-ref.js';
 
 /** The kind's one-line description (`rotor schema`, the registry). */
 export const MYSQL_SUMMARY =
   'DATABASE_URL for MariaDB/MySQL: alternating users holding one role (MySQL 8 dual passwords: untested, needs experimental: true)';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-const adminRef = z.union(
-  [
-    z.strictObject({ env: z.string().regex(ENV_VAR_NAME, 'an environment variable name') }),
-    z.strictObject({ secret: z.string().regex(SECRET_NAME, 'a secret name from rotor.yaml') }),
-  ],
-  {
-    error:
-      'admin must be { env: VARIABLE } or { secret: NAME }: a reference to the admin URL, never the URL itself (it has a password)',
-  },
-);
 
 const params = z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]));
 
@@ -29,7 +18,7 @@ const override = z.strictObject({
   port: z.number().int().min(1).max(65535).optional(),
   database: z.string().min(1).max(64).optional(),
   params: params.optional(),
-  admin: adminRef.optional(),
+  admin: adminUrlRef.optional(),
   /** Environments that share one server need their own users. */
   baseUser: z.string().regex(IDENT, 'letters, digits and _ only').max(30).optional(),
 });
@@ -75,7 +64,7 @@ export const mysqlConfigSchema = z.strictObject({
    */
   passwordLifetimeDays: z.number().int().min(1).max(65535).optional(),
   /** The admin connection URL, by reference: an environment variable or another Rotor secret. */
-  admin: adminRef,
+  admin: adminUrlRef,
   connectTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
   /** Each admin statement is cut off after this (MariaDB max_statement_time), e.g. behind a lock. */
   statementTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),

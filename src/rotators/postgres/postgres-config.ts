@@ -1,7 +1,7 @@
 // rotor.yaml `config:` of `kind: postgres`. The admin credential is named by reference (an
 // environment variable or another Rotor secret), never written in the file.
 import { z } from 'zod';
-import { ENV_VAR_NAME, SECRET_NAME } from '../../core/policy/policy-schema.js';
+import { adminUrlRef } from '../provider/credential-ref.js';
 import { drainSchema, keepOriginalLoginSchema } from './drain-config.js';
 
 /** The kind's one-line description (`rotor schema`, the registry). */
@@ -10,17 +10,6 @@ export const POSTGRES_SUMMARY =
 
 /** Role names Rotor manages: lower-case, short enough for the `_a`/`_b` or clone suffixes. */
 const ROLE = /^[a-z_][a-z0-9_]{0,46}$/;
-
-const adminRef = z.union(
-  [
-    z.strictObject({ env: z.string().regex(ENV_VAR_NAME, 'an environment variable name') }),
-    z.strictObject({ secret: z.string().regex(SECRET_NAME, 'a secret name from rotor.yaml') }),
-  ],
-  {
-    error:
-      'admin must be { env: VARIABLE } or { secret: NAME }: a reference to the admin URL, never the URL itself (it has a password)',
-  },
-);
 
 const params = z
   .record(z.string(), z.string())
@@ -31,7 +20,7 @@ const override = z.strictObject({
   port: z.number().int().min(1).max(65535).optional(),
   database: z.string().min(1).optional(),
   params: params.optional(),
-  admin: adminRef.optional(),
+  admin: adminUrlRef.optional(),
 });
 
 export const postgresConfigSchema = z.strictObject({
@@ -47,7 +36,7 @@ export const postgresConfigSchema = z.strictObject({
     .enum(['alternate', 'clone'])
     .default('alternate')
     .describe('alternate: <base>_a / <base>_b; clone: a new login role per rotation'),
-  admin: adminRef.describe('where the admin connection URL is read at run time'),
+  admin: adminUrlRef.describe('where the admin connection URL is read at run time'),
   connectTimeoutMs: z
     .number()
     .int()

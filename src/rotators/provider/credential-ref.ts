@@ -6,19 +6,31 @@ import { RotorError } from '../../core/errors.js';
 import { ENV_VAR_NAME, SECRET_NAME } from '../../core/policy/policy-schema.js';
 import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
 
-export const credentialRef = z.union(
-  [
-    z.strictObject({
-      env: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
-    }),
-    z.strictObject({
-      secret: z.string().regex(SECRET_NAME, 'a secret name from rotor.yaml'),
-    }),
-  ],
-  {
-    error:
-      'a credential must be { env: VARIABLE } or { secret: NAME }: a reference, never the credential itself',
-  },
+/**
+ * `{ env: VARIABLE }` or `{ secret: NAME }`; `error` is the one message for anything else (most
+ * often the credential itself pasted in), so it says what the reference stands for.
+ */
+export function referenceSchema(error: string) {
+  return z.union(
+    [
+      z.strictObject({
+        env: z.string().regex(ENV_VAR_NAME, 'an environment variable name'),
+      }),
+      z.strictObject({
+        secret: z.string().regex(SECRET_NAME, 'a secret name from rotor.yaml'),
+      }),
+    ],
+    { error },
+  );
+}
+
+export const credentialRef = referenceSchema(
+  'a credential must be { env: VARIABLE } or { secret: NAME }: a reference, never the credential itself',
+);
+
+/** The database kinds' admin connection URL, by reference (the URL holds a password). */
+export const adminUrlRef = referenceSchema(
+  'admin must be { env: VARIABLE } or { secret: NAME }: a reference to the admin URL, never the URL itself (it has a password)',
 );
 
 export type CredentialRef = z.infer<typeof credentialRef>;

@@ -2,6 +2,7 @@
 // together, as one JSON object, so the pair is always rotated, stored and delivered as one.
 // `ACCESS_KEY_ID:SECRET_ACCESS_KEY` is also read (rotor import, admin credentials in a variable).
 import { RotorError } from '../../core/errors.js';
+import { readKeyPair } from '../provider/key-pair.js';
 
 export interface AccessKeyPair {
   accessKeyId: string;
@@ -19,41 +20,18 @@ export function formatAccessKey(pair: AccessKeyPair): string {
 
 /** Parses a stored or imported pair; `what` names it in the error, which never quotes the value. */
 export function parseAccessKey(value: string, what: string): AccessKeyPair {
-  let pair: Partial<AccessKeyPair> = {};
-  const text = value.trim();
-  if (text.startsWith('{')) {
-    try {
-      const parsed = JSON.parse(text) as Record<string, unknown>;
-      pair = {
-        accessKeyId: parsed.accessKeyId as string,
-        secretAccessKey: parsed.secretAccessKey as string,
-      };
-    } catch {
-      pair = {};
-    }
-  } else {
-    const at = text.indexOf(':');
-    if (at > 0)
-      pair = {
-        accessKeyId: text.slice(0, at),
-        secretAccessKey: text.slice(at + 1),
-      };
-  }
-  if (
-    typeof pair.accessKeyId !== 'string' ||
-    !KEY_ID.test(pair.accessKeyId) ||
-    typeof pair.secretAccessKey !== 'string' ||
-    pair.secretAccessKey.length < 16
-  ) {
+  const pair = readKeyPair(value, {
+    id: 'accessKeyId',
+    secret: 'secretAccessKey',
+    idPattern: KEY_ID,
+  });
+  if (!pair) {
     throw new RotorError(
       'ERR_ROTOR_VALUE_INVALID',
       `${what}: expected {"accessKeyId":"AKIA…","secretAccessKey":"…"} (or ACCESS_KEY_ID:SECRET_ACCESS_KEY) with an AKIA/ASIA key id`,
     );
   }
-  return {
-    accessKeyId: pair.accessKeyId,
-    secretAccessKey: pair.secretAccessKey,
-  };
+  return { accessKeyId: pair.id, secretAccessKey: pair.secret };
 }
 
 /** The key id of a stored value without failing on a malformed one (for classification). */

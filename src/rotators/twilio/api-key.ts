@@ -20,6 +20,7 @@ import {
   where,
   type TwilioLogin,
 } from './twilio-api.js';
+import { readKeyPair } from '../provider/key-pair.js';
 import type { ApiKeyConfig } from './twilio-config.js';
 
 type Ctx = RotatorContext<ApiKeyConfig>;
@@ -38,27 +39,14 @@ export function formatApiKey(key: ApiKeyValue): string {
 
 /** A stored or imported key: {"sid","secret"} or SK…:SECRET. The error never quotes the value. */
 export function parseApiKey(value: string, what: string): ApiKeyValue {
-  let key: Partial<ApiKeyValue> = {};
-  const text = value.trim();
-  try {
-    if (text.startsWith('{')) key = JSON.parse(text) as Partial<ApiKeyValue>;
-    else if (text.indexOf(':') > 0)
-      key = { sid: text.slice(0, text.indexOf(':')), secret: text.slice(text.indexOf(':') + 1) };
-  } catch {
-    key = {};
-  }
-  if (
-    typeof key.sid !== 'string' ||
-    !KEY_SID.test(key.sid) ||
-    typeof key.secret !== 'string' ||
-    key.secret.length < 16
-  ) {
+  const key = readKeyPair(value, { id: 'sid', secret: 'secret', idPattern: KEY_SID });
+  if (!key) {
     throw new RotorError(
       'ERR_ROTOR_VALUE_INVALID',
       `${what}: expected {"sid":"SK…","secret":"…"} (or SK…:SECRET) with an SK key SID`,
     );
   }
-  return { sid: key.sid, secret: key.secret };
+  return { sid: key.id, secret: key.secret };
 }
 
 function sidOf(value: string | undefined): string | undefined {
@@ -101,6 +89,17 @@ async function listKeys(ctx: Ctx, admin: TwilioLogin): Promise<ListedKey[]> {
   return body?.keys ?? [];
 }
 
+/** Deletes one key; one already gone (404) counts as deleted. */
+async function deleteSid(ctx: Ctx, admin: TwilioLogin, sid: string): Promise<void> {
+  await twilioRequest(ctx, {
+    login: admin,
+    method: 'DELETE',
+    path: `${KEYS}/${sid}.json`,
+    base: 'api',
+    accept: [404],
+  });
+}
+
 /** Deletes this secret's keys that are neither the current key nor the one it replaced. */
 async function deleteLeftovers(
   ctx: Ctx,
@@ -114,14 +113,7 @@ async function deleteLeftovers(
   const leftovers = keys.filter(
     (k) => k.friendly_name?.startsWith(mine) && k.sid !== currentSid && k.sid !== predecessor,
   );
-  for (const k of leftovers)
-    await twilioRequest(ctx, {
-      login: admin,
-      method: 'DELETE',
-      path: `${KEYS}/${k.sid}.json`,
-      base: 'api',
-      accept: [404],
-    });
+  for (const k of leftovers) await deleteSid(ctx, admin, k.sid);
   return leftovers.map((k) => k.sid);
 }
 
@@ -137,14 +129,7 @@ export async function abandonKey(ctx: Ctx): Promise<string[]> {
   const made = (await listKeys(ctx, admin)).filter(
     (k) => k.friendly_name === name && k.sid !== currentSid,
   );
-  for (const k of made)
-    await twilioRequest(ctx, {
-      login: admin,
-      method: 'DELETE',
-      path: `${KEYS}/${k.sid}.json`,
-      base: 'api',
-      accept: [404],
-    });
+  for (const k of made) await deleteSid(ctx, admin, k.sid);
   return made.map(
     (k) =>
       `deleted Twilio API key ${k.sid} named for version ${ctx.versionId}, which create had made`,
@@ -225,14 +210,7 @@ export async function verifyKey(ctx: Ctx, material: StoredMaterial): Promise<voi
 
 export async function deleteKey(ctx: Ctx, old: StoredMaterial): Promise<void> {
   const { sid } = parseApiKey(old.value, `${where(ctx)} version ${old.versionId}`);
-  const admin = await adminLogin(ctx, ctx.config.admin);
-  await twilioRequest(ctx, {
-    login: admin,
-    method: 'DELETE',
-    path: `${KEYS}/${sid}.json`,
-    base: 'api',
-    accept: [404],
-  });
+  await deleteSid(ctx, await adminLogin(ctx, ctx.config.admin), sid);
 }
 
 export async function proveKey(

@@ -64,6 +64,27 @@ async function primaryToken(ctx: Ctx, login: TwilioLogin): Promise<string> {
   return body.auth_token;
 }
 
+/** Deletes the account's secondary auth token; false if there was none (404). */
+async function deleteSecondary(ctx: Ctx, login: TwilioLogin): Promise<boolean> {
+  const answer = await twilioRequest(ctx, {
+    login,
+    method: 'DELETE',
+    path: '/v1/AuthTokens/Secondary',
+    base: 'accounts',
+    accept: [404],
+  });
+  return answer.status !== 404;
+}
+
+/** Makes a new secondary or promotes it (Accounts API, no body); returns Twilio's answer. */
+async function postAuthTokens(
+  ctx: Ctx,
+  login: TwilioLogin,
+  path: '/v1/AuthTokens/Secondary' | '/v1/AuthTokens/Promote',
+): Promise<unknown> {
+  return (await twilioRequest(ctx, { login, method: 'POST', path, base: 'accounts' })).body;
+}
+
 export async function createSecondary(ctx: Ctx): Promise<Material> {
   accountOf(ctx); // a config without this environment's account fails before anything else
   const login = await managerLogin(ctx);
@@ -85,21 +106,10 @@ export async function createSecondary(ctx: Ctx): Promise<Material> {
     );
   }
   // A secondary here is nobody's: a rotation killed before storing it, or an abort whose delete failed.
-  await twilioRequest(ctx, {
-    login,
-    method: 'DELETE',
-    path: '/v1/AuthTokens/Secondary',
-    base: 'accounts',
-    accept: [404],
-  });
-  const body = (
-    await twilioRequest(ctx, {
-      login,
-      method: 'POST',
-      path: '/v1/AuthTokens/Secondary',
-      base: 'accounts',
-    })
-  ).body as { secondary_auth_token?: unknown };
+  await deleteSecondary(ctx, login);
+  const body = (await postAuthTokens(ctx, login, '/v1/AuthTokens/Secondary')) as {
+    secondary_auth_token?: unknown;
+  };
   const token = body?.secondary_auth_token;
   if (typeof token !== 'string' || !AUTH_TOKEN.test(token)) {
     throw new RotorError(
@@ -132,14 +142,7 @@ export async function abandonSecondary(ctx: Ctx): Promise<string[]> {
       `the current auth token is not Twilio's primary, so create made no secondary for version ${ctx.versionId}; the secondary (the current version) was left alone`,
     ];
   }
-  const answer = await twilioRequest(ctx, {
-    login,
-    method: 'DELETE',
-    path: '/v1/AuthTokens/Secondary',
-    base: 'accounts',
-    accept: [404],
-  });
-  return answer.status === 404
+  return !(await deleteSecondary(ctx, login))
     ? []
     : [
         `deleted the account's secondary auth token (DELETE /v1/AuthTokens/Secondary), which no Rotor version holds: the one create made for version ${ctx.versionId} (Twilio gives a secondary no name to check)`,
@@ -178,13 +181,7 @@ export async function retireToken(ctx: Ctx, old: StoredMaterial): Promise<void> 
     // belongs to someone else: the rotation being promoted right now (a previous version that
     // Twilio promoted away before a crash is superseded while the new secondary is pending).
     if ((await accepts(ctx, tokenLogin(ctx, old.value), ACCOUNT_PATH)).accepted) {
-      await twilioRequest(ctx, {
-        login,
-        method: 'DELETE',
-        path: '/v1/AuthTokens/Secondary',
-        base: 'accounts',
-        accept: [404],
-      });
+      await deleteSecondary(ctx, login);
       retiredBy.set(old.versionId, 'it was the secondary: DELETE /v1/AuthTokens/Secondary');
     } else {
       retiredBy.set(old.versionId, 'Twilio already refused it');
@@ -203,14 +200,9 @@ export async function retireToken(ctx: Ctx, old: StoredMaterial): Promise<void> 
       { details: { provider: 'Twilio', operation: 'POST /v1/AuthTokens/Promote' } },
     );
   }
-  const body = (
-    await twilioRequest(ctx, {
-      login,
-      method: 'POST',
-      path: '/v1/AuthTokens/Promote',
-      base: 'accounts',
-    })
-  ).body as { auth_token?: unknown };
+  const body = (await postAuthTokens(ctx, login, '/v1/AuthTokens/Promote')) as {
+    auth_token?: unknown;
+  };
   if (body?.auth_token !== current) {
     throw new RotorError(
       'ERR_ROTOR_PROVIDER_REQUEST_FAILED',

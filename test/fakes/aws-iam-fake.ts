@@ -7,9 +7,9 @@
 // its first N uses to imitate IAM's eventual consistency. It is not AWS: no policies beyond a
 // per-user deny list, no pagination, no regions. See docs/providers.md.
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { LoopbackServer } from './loopback-server.js';
 
 export interface FakeKey {
   id: string;
@@ -88,7 +88,7 @@ function newKeyId(): string {
   return 'AKIA' + [...randomBytes(16)].map((b) => alphabet[b % 32]).join('');
 }
 
-export class FakeAws {
+export class FakeAws extends LoopbackServer {
   readonly users = new Map<string, FakeUser>();
   readonly keys = new Map<string, FakeKey>();
   readonly calls: CallRecord[] = [];
@@ -98,8 +98,6 @@ export class FakeAws {
   propagationUses = 0;
   /** Uses for which a key deactivated from now on is still accepted by STS/S3. */
   deactivationLagUses = 0;
-  private server?: Server;
-  endpoint = '';
 
   addUser(name: string, options: { deny?: string[]; buckets?: string[] } = {}): void {
     this.users.set(name, {
@@ -129,21 +127,7 @@ export class FakeAws {
     return [...this.keys.values()].filter((k) => k.user === user);
   }
 
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.endpoint;
-  }
-
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
+  protected async handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     let service = '?';
     let action = '?';
     let keyId = '?';

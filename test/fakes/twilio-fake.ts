@@ -15,8 +15,8 @@
 //   is in the create answer only.
 // `failNext` makes the next requests fail (429/5xx with Retry-After) to test retries.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FailureQueue, LoopbackServer, replyJson } from './loopback-server.js';
 
 export interface FakeTwilioKey {
   sid: string;
@@ -57,27 +57,13 @@ const unauthenticated = () => new TwilioError(401, 20003, 'Authenticate');
 const notFound = (path: string) =>
   new TwilioError(404, 20404, `The requested resource ${path} was not found`);
 
-export class FakeTwilio {
+export class FakeTwilio extends LoopbackServer {
   readonly accounts = new Map<string, FakeAccount>();
   readonly keys = new Map<string, FakeTwilioKey>();
   readonly calls: TwilioCallRecord[] = [];
   /** While set, a secondary auth token is refused (401) as if it never propagated. */
   refuseSecondary = false;
-  private failures: Array<{ status: number; retryAfter?: string }> = [];
-  private server?: Server;
-  endpoint = '';
-
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.endpoint;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
+  private readonly failures = new FailureQueue();
 
   addAccount(): FakeAccount {
     const account = { sid: `AC${hex(16)}`, primary: hex(16) };
@@ -97,18 +83,15 @@ export class FakeTwilio {
 
   /** The next `count` requests answer `status` (with Retry-After when given) before anything else. */
   failNext(count: number, status: number, retryAfter?: string): void {
-    for (let i = 0; i < count; i++)
-      this.failures.push({ status, ...(retryAfter === undefined ? {} : { retryAfter }) });
+    this.failures.add(count, status, retryAfter);
   }
 
   keysOf(account: string): FakeTwilioKey[] {
     return [...this.keys.values()].filter((k) => k.account === account);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  protected async handle(req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+    const form = new URLSearchParams(body);
     const url = new URL(req.url ?? '/', 'http://fake');
     const record: TwilioCallRecord = {
       method: req.method ?? '?',
@@ -119,10 +102,9 @@ export class FakeTwilio {
     this.calls.push(record);
     const reply = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       record.status = status;
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(body === undefined ? '' : JSON.stringify(body));
+      replyJson(res, status, body, headers);
     };
-    const failure = this.failures.shift();
+    const failure = this.failures.next();
     if (failure) {
       return reply(
         failure.status,

@@ -13,8 +13,8 @@
 // connection cut after the provider acted would; `echoValues` puts the value in error messages,
 // as a careless endpoint might, to prove Rotor masks it.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FailureQueue, LoopbackServer, replyJson } from './loopback-server.js';
 
 export interface FakeProviderKey {
   id: string;
@@ -32,37 +32,24 @@ export interface EndpointCall {
 
 const TOLERANCE_S = 15 * 60;
 
-export class FakeWebhookEndpoint {
+export class FakeWebhookEndpoint extends LoopbackServer {
   readonly keys = new Map<string, FakeProviderKey>();
   readonly calls: EndpointCall[] = [];
   private readonly answered = new Map<string, { body: string; status: number; answer: unknown }>();
-  private failures: Array<{ status: number; retryAfter?: string }> = [];
+  private readonly failures = new FailureQueue();
   loseNextCreateAnswer = false;
   /** The next this-many rotation requests get no answer at all (the connection is left open). */
   hangNext = 0;
   /** While set, verify answers valid: false for every key (a provider that never accepts it). */
   refuseAll = false;
   echoValues = false;
-  private server?: Server;
-  endpoint = '';
 
-  constructor(readonly signingKey: string) {}
-
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.endpoint;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  constructor(readonly signingKey: string) {
+    super();
   }
 
   failNext(count: number, status: number, retryAfter?: string): void {
-    for (let i = 0; i < count; i++)
-      this.failures.push({ status, ...(retryAfter === undefined ? {} : { retryAfter }) });
+    this.failures.add(count, status, retryAfter);
   }
 
   /** A key made outside Rotor (the one a team imports as the first version). */
@@ -81,13 +68,9 @@ export class FakeWebhookEndpoint {
     return [...this.keys.values()].filter((k) => !k.revoked);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+  protected async handle(req: IncomingMessage, res: ServerResponse, text: string): Promise<void> {
     const reply = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(body === undefined ? '' : JSON.stringify(body));
+      replyJson(res, status, body, headers);
       return status;
     };
     if (req.method === 'GET' && req.url === '/provider/whoami') {
@@ -112,7 +95,7 @@ export class FakeWebhookEndpoint {
       this.hangNext -= 1;
       return;
     }
-    const failure = this.failures.shift();
+    const failure = this.failures.next();
     if (failure) {
       call.status = reply(
         failure.status,

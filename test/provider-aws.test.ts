@@ -3,7 +3,6 @@
 // verifies every SigV4 signature against its own key table. No AWS account is reached.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../src/core/audit/audit-log.js';
 import { createRotationEngine, type EngineHooks } from '../src/core/rotation/rotation-engine.js';
@@ -11,6 +10,7 @@ import { createOutputMasker } from '../src/core/rotation/stages/mask-output.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import { awsIamAccessKeyRotator } from '../src/rotators/aws-iam-access-key.js';
 import { FakeAws, type FakeKey } from './fakes/aws-iam-fake.js';
+import { auditEntries } from './helpers/audit-entries.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 import { crashRotationAt } from './helpers/provider-crash.js';
 
@@ -112,16 +112,7 @@ ${options.config ?? ''}${options.deploy ?? ''}`,
           })
         : undefined;
     },
-    async audit() {
-      const rows = await (
-        await rotor.store()
-      ).db
-        .selectFrom('audit_events')
-        .select('entry')
-        .orderBy(sql`seq`)
-        .execute();
-      return rows.map((r) => JSON.parse(r.entry) as AuditEntry);
-    },
+    audit: () => auditEntries(rotor),
     close: () => rotor.close(),
   };
 }

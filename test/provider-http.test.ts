@@ -6,13 +6,13 @@ import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '../src/core/audit/audit-log.js';
 import { createRotor } from '../src/core/context.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { openVersion, parseMeta } from '../src/core/vault/versions.js';
 import { httpWebhookRotator } from '../src/rotators/http-webhook.js';
 import { ROTATORS } from '../src/rotators/registry.js';
 import { FakeWebhookEndpoint } from './fakes/webhook-endpoint-fake.js';
+import { auditEntries } from './helpers/audit-entries.js';
 import { createProject } from './helpers/project.js';
 import { crashRotationAt, expectNoValues } from './helpers/provider-crash.js';
 
@@ -98,16 +98,7 @@ ${extra}`,
       const row = (await rows()).find((r) => r.stage === stage);
       return row ? parseMeta(row) : undefined;
     },
-    async audit() {
-      const out = await (
-        await rotor.store()
-      ).db
-        .selectFrom('audit_events')
-        .select('entry')
-        .orderBy(sql`seq`)
-        .execute();
-      return out.map((r) => JSON.parse(r.entry) as AuditEntry);
-    },
+    audit: () => auditEntries(rotor),
     close: () => rotor.close(),
   };
 }

@@ -5,7 +5,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../src/core/audit/audit-log.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
@@ -15,6 +14,7 @@ import { FakeAws } from './fakes/aws-iam-fake.js';
 import { FakeMailgun } from './fakes/mailgun-fake.js';
 import { FakeSendgrid } from './fakes/sendgrid-fake.js';
 import { startSmtpFake, type SmtpFake } from './fakes/smtp-fake.js';
+import { auditEntries } from './helpers/audit-entries.js';
 import { createProject, type TestProject } from './helpers/project.js';
 import { crashRotationAt } from './helpers/provider-crash.js';
 
@@ -113,16 +113,7 @@ ${adapterConfig}`,
           })
         : undefined;
     },
-    async audit() {
-      const rows = await (
-        await rotor.store()
-      ).db
-        .selectFrom('audit_events')
-        .select('entry')
-        .orderBy(sql`seq`)
-        .execute();
-      return JSON.stringify(rows.map((r) => JSON.parse(r.entry) as AuditEntry));
-    },
+    audit: async () => JSON.stringify(await auditEntries(rotor)),
     close: () => rotor.close(),
   };
 }

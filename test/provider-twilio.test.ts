@@ -14,6 +14,7 @@ import { openVersion, parseMeta } from '../src/core/vault/versions.js';
 import { ROTATORS } from '../src/rotators/registry.js';
 import { twilioRotator } from '../src/rotators/twilio.js';
 import { FakeTwilio } from './fakes/twilio-fake.js';
+import { auditEntries } from './helpers/audit-entries.js';
 import { createProject, type TestProject } from './helpers/project.js';
 import { crashRotationAt, expectNoValues } from './helpers/provider-crash.js';
 
@@ -116,15 +117,7 @@ ${extra}`,
     async rows() {
       return (await rows()).map((r) => ({ id: r.id, stage: r.stage, meta: parseMeta(r) }));
     },
-    async audit() {
-      const store = await rotor.store();
-      const out = await store.db
-        .selectFrom('audit_events')
-        .select('entry')
-        .orderBy(sql`seq`)
-        .execute();
-      return out.map((r) => JSON.parse(r.entry) as AuditEntry);
-    },
+    audit: () => auditEntries(rotor),
     close: () => rotor.close(),
   };
 }

@@ -2,17 +2,14 @@
 // sides (test/fakes/webhook-endpoint-fake.ts): a tiny provider with API keys and the reference
 // rotation endpoint in front of it, which checks Rotor's signatures and idempotency keys.
 import { createHmac } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { sql } from 'kysely';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRotor } from '../src/core/context.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { openVersion, parseMeta } from '../src/core/vault/versions.js';
 import { httpWebhookRotator } from '../src/rotators/http-webhook.js';
-import { ROTATORS } from '../src/rotators/registry.js';
 import { FakeWebhookEndpoint } from './fakes/webhook-endpoint-fake.js';
 import { auditEntries } from './helpers/audit-entries.js';
+import { loggedRotor } from './helpers/logged-rotor.js';
 import { createProject } from './helpers/project.js';
 import { crashRotationAt, expectNoValues } from './helpers/provider-crash.js';
 
@@ -58,20 +55,7 @@ secrets:
 ${extra}`,
   });
   p.env.ACME_ROTOR_KEY = KEY;
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(chunk.toString());
-      cb();
-    },
-  });
-  const rotor = createRotor({
-    cwd: p.dir,
-    env: p.env,
-    rotators: ROTATORS,
-    clock: p.clock,
-    logger: pino({ level: 'debug' }, sink),
-  });
+  const { rotor, logs } = loggedRotor(p);
   const engine = createRotationEngine({ rotor });
   const rows = async () =>
     (await rotor.store()).db

@@ -2,19 +2,16 @@
 // Twilio REST subset it calls (test/fakes/twilio-fake.ts: Basic auth, the secondary/promote auth
 // token semantics, API keys, Standard-key refusals). No Twilio account is reached.
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { sql } from 'kysely';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../src/core/audit/audit-log.js';
-import { createRotor } from '../src/core/context.js';
 import { isRotorError } from '../src/core/errors.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { openVersion, parseMeta } from '../src/core/vault/versions.js';
-import { ROTATORS } from '../src/rotators/registry.js';
 import { twilioRotator } from '../src/rotators/twilio.js';
 import { FakeTwilio } from './fakes/twilio-fake.js';
 import { auditEntries } from './helpers/audit-entries.js';
+import { loggedRotor } from './helpers/logged-rotor.js';
 import { createProject, type TestProject } from './helpers/project.js';
 import { crashRotationAt, expectNoValues } from './helpers/provider-crash.js';
 
@@ -75,20 +72,7 @@ ${config}
       propagation: { attempts: 2, delayMs: 5 }
 ${extra}`,
   });
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      logs.push(chunk.toString());
-      cb();
-    },
-  });
-  const rotor = createRotor({
-    cwd: p.dir,
-    env: p.env,
-    rotators: ROTATORS,
-    clock: p.clock,
-    logger: pino({ level: 'debug' }, sink),
-  });
+  const { rotor, logs } = loggedRotor(p);
   const engine = createRotationEngine({ rotor });
   const rows = async () => {
     const store = await rotor.store();

@@ -10,8 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
-import { runCli } from '../src/cli/program.js';
+import { ONE_JWT_POLICY, quietCli } from './bench-cli.js';
 import type { Actor } from '../src/core/audit/audit-log.js';
 import { createRotor } from '../src/core/context.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
@@ -25,37 +24,13 @@ import { runLoad, startExports } from './http-load-child.js';
 const ROWS = Number(process.env.ROTOR_BENCH_EXPORT_ROWS ?? 200_000);
 const SECONDS = Number(process.env.ROTOR_BENCH_SERVER_SECONDS ?? 10);
 const CONNECTIONS = 50;
-const POLICY = `version: 1
-environments: [production]
-secrets:
-  JWT_ACCESS_SECRET:
-    kind: jwt-hmac
-    cadence: 90d
-    config: { algorithm: HS256 }
-`;
-
-const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
-async function cli(dir: string, args: string[]): Promise<void> {
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await runCli(args, {
-    io: {
-      stdout: sink(),
-      stderr: sink(),
-      stdin,
-      env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'bench' },
-      cwd: dir,
-    },
-  });
-  if (code !== 0) throw new Error(`rotor ${args.join(' ')} failed (${code})`);
-}
 
 async function run(): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-bench-export-'));
   try {
-    await cli(dir, ['init']);
-    writeFileSync(join(dir, 'rotor.yaml'), POLICY);
-    await cli(dir, ['apply']);
+    await quietCli(dir, ['init']);
+    writeFileSync(join(dir, 'rotor.yaml'), ONE_JWT_POLICY);
+    await quietCli(dir, ['apply']);
     const rotor = createRotor({
       cwd: dir,
       env: { PATH: process.env.PATH, HOME: dir },

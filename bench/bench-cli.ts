@@ -1,0 +1,30 @@
+// Shared set-up for benches that drive a project through the CLI in-process: the one-secret
+// policy they serve reads of, and `rotor <args>` run quietly (output discarded, failure thrown).
+import { PassThrough, Writable } from 'node:stream';
+import { runCli } from '../src/cli/program.js';
+
+export const ONE_JWT_POLICY = `version: 1
+environments: [production]
+secrets:
+  JWT_ACCESS_SECRET:
+    kind: jwt-hmac
+    cadence: 90d
+    config: { algorithm: HS256 }
+`;
+
+const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
+
+export async function quietCli(dir: string, args: string[]): Promise<void> {
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await runCli(args, {
+    io: {
+      stdout: sink(),
+      stderr: sink(),
+      stdin,
+      env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'bench' },
+      cwd: dir,
+    },
+  });
+  if (code !== 0) throw new Error(`rotor ${args.join(' ')} failed (${code})`);
+}

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createProject, type TestProject } from './helpers/project.js';
-import { startServe, type ServeProcess } from './helpers/serve-process.js';
+import { startServe, type ServeProcess, adminAndAppTokens } from './helpers/serve-process.js';
 
 const policy = (hook: string, extra = '') => `version: 1
 environments: [staging, production]
@@ -56,23 +56,7 @@ beforeAll(async () => {
   expect(applied.code, applied.stderr).toBe(0);
   // A first version exists before the server starts (rotated here, hook and all, with the CLI: it fails, the value stays current).
   await project.cli(['rotate', 'SESSION_SECRET']);
-  admin = (
-    await project.cli(['token', 'create', '--name', 'admin', '--role', 'admin'])
-  ).stdout.trim();
-  app = (
-    await project.cli([
-      'token',
-      'create',
-      '--name',
-      'app',
-      '--role',
-      'app',
-      '--secret',
-      '*',
-      '--env',
-      '*',
-    ])
-  ).stdout.trim();
+  ({ admin, app } = await adminAndAppTokens(project));
   server = await startServe(project.dir, ['--no-scheduler']);
 }, 120_000);
 

@@ -9,7 +9,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createProject, type TestProject } from './helpers/project.js';
-import { startServe, type ServeProcess } from './helpers/serve-process.js';
+import { startServe, type ServeProcess, adminAndAppTokens } from './helpers/serve-process.js';
 
 const POLICY = `version: 1
 environments: [production]
@@ -71,23 +71,7 @@ beforeAll(async () => {
   project = await createProject({ policy: POLICY });
   expect((await project.cli(['apply'])).code).toBe(0);
   expect((await project.cli(['rotate', 'SESSION_SECRET'])).code).toBe(0);
-  admin = (
-    await project.cli(['token', 'create', '--name', 'admin', '--role', 'admin'])
-  ).stdout.trim();
-  app = (
-    await project.cli([
-      'token',
-      'create',
-      '--name',
-      'app',
-      '--role',
-      'app',
-      '--secret',
-      '*',
-      '--env',
-      '*',
-    ])
-  ).stdout.trim();
+  ({ admin, app } = await adminAndAppTokens(project));
   supported = immutableWorks();
 }, 120_000);
 

@@ -70,3 +70,17 @@ export async function startServe(
     },
   };
 }
+
+/** An admin token and an app token granted every secret and environment, made with the CLI. */
+export async function adminAndAppTokens(project: {
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+}): Promise<{ admin: string; app: string }> {
+  const create = async (args: string[]) => {
+    const r = await project.cli(['token', 'create', ...args]);
+    if (r.code !== 0) throw new Error(`rotor token create failed: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const admin = await create(['--name', 'admin', '--role', 'admin']);
+  const app = await create(['--name', 'app', '--role', 'app', '--secret', '*', '--env', '*']);
+  return { admin, app };
+}

@@ -5,13 +5,26 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist.*/**', 'packages/*/dist/**', 'packages/*/dist.*/**', 'node_modules/**', 'coverage/**', 'bench/**/*.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'dist.*/**',
+      'packages/*/dist/**',
+      'packages/*/dist.*/**',
+      'node_modules/**',
+      'coverage/**',
+      'bench/**/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-console': 'off',
       eqeqeq: ['error', 'always'],
     },

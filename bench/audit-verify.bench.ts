@@ -18,7 +18,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Insertable } from 'kysely';
-import { canonicalEntry, chainHash, GENESIS_HASH, OUTCOMES, type AuditEntry } from '../src/core/audit/audit-log.js';
+import {
+  canonicalEntry,
+  chainHash,
+  GENESIS_HASH,
+  OUTCOMES,
+  type AuditEntry,
+} from '../src/core/audit/audit-log.js';
 import type * as AuditVerify from '../src/core/audit/audit-verify.js';
 import type * as OpenStore from '../src/core/store/open-store.js';
 import type * as SqliteAuditReader from '../src/core/store/sqlite-audit-reader.js';
@@ -31,11 +37,36 @@ const INSERT_BATCH = 4000; // 6 parameters per row, under SQLite's 32766-variabl
 const HASH_CHUNK = 4096;
 const ROUNDS = Number(process.env.ROTOR_BENCH_AUDIT_ROUNDS ?? 5);
 
-const SECRETS = ['DATABASE_URL', 'JWT_ACCESS_SECRET', 'JWT_REFRESH_SECRET', 'METRICS_AUTH_TOKEN', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'SMTP_PASSWORD', 'TWILIO_AUTH_TOKEN', null];
+const SECRETS = [
+  'DATABASE_URL',
+  'JWT_ACCESS_SECRET',
+  'JWT_REFRESH_SECRET',
+  'METRICS_AUTH_TOKEN',
+  'S3_ACCESS_KEY_ID',
+  'S3_SECRET_ACCESS_KEY',
+  'SMTP_PASSWORD',
+  'TWILIO_AUTH_TOKEN',
+  null,
+];
 const ENVS = ['staging', 'production', null];
 const OPERATORS = ['alice', 'bob', 'carol.ops', 'scheduler', 'ci-deploy'];
-const ACTIONS = ['rotate.create', 'rotate.apply', 'rotate.verify', 'rotate.promote', 'rotate.retire', 'policy.change', 'value.read', 'import'];
-const NOTES = ['', 'promoted after verify', 'scheduled rotation: due at 90d', 'emergency: key pasted in a public channel, revoked at once', 'grace window 24h; deploy hook ok; smoke test ok'];
+const ACTIONS = [
+  'rotate.create',
+  'rotate.apply',
+  'rotate.verify',
+  'rotate.promote',
+  'rotate.retire',
+  'policy.change',
+  'value.read',
+  'import',
+];
+const NOTES = [
+  '',
+  'promoted after verify',
+  'scheduled rotation: due at 90d',
+  'emergency: key pasted in a public channel, revoked at once',
+  'grace window 24h; deploy hook ok; smoke test ok',
+];
 
 function entryFor(i: number, at: number): AuditEntry {
   const secret = SECRETS[i % SECRETS.length]!;
@@ -50,7 +81,10 @@ function entryFor(i: number, at: number): AuditEntry {
     outcome: OUTCOMES[i % OUTCOMES.length]!,
     requestId: randomUUID(),
     notes: NOTES[i % NOTES.length]!,
-    details: i % 3 === 0 ? { rotationId: randomUUID(), versionId: `v_${i.toString(36)}`, step: 'promote' } : { attempt: i % 4 },
+    details:
+      i % 3 === 0
+        ? { rotationId: randomUUID(), versionId: `v_${i.toString(36)}`, step: 'promote' }
+        : { attempt: i % 4 },
   };
 }
 
@@ -61,12 +95,17 @@ const bench: BenchModule = {
       try {
         return (await import(new URL(path, DIST).href)) as T;
       } catch (error) {
-        throw new Error(`cannot load ${path} from dist/: run \`npm run build\` first (\`npm run bench\` does)`, { cause: error });
+        throw new Error(
+          `cannot load ${path} from dist/: run \`npm run build\` first (\`npm run bench\` does)`,
+          { cause: error },
+        );
       }
     };
     const { verifyAuditChain } = await load<typeof AuditVerify>('core/audit/audit-verify.js');
     const { openStore } = await load<typeof OpenStore>('core/store/open-store.js');
-    const { openAuditReader } = await load<typeof SqliteAuditReader>('core/store/sqlite-audit-reader.js');
+    const { openAuditReader } = await load<typeof SqliteAuditReader>(
+      'core/store/sqlite-audit-reader.js',
+    );
     const dir = mkdtempSync(join(tmpdir(), 'rotor-bench-audit-'));
     const store = await openStore({ stateDir: join(dir, '.rotor'), create: true, env: {} });
     // The baseline's input: the same entry bytes, concatenated into chunks held in memory.
@@ -85,7 +124,14 @@ const bench: BenchModule = {
           const e = entryFor(i, at);
           const text = canonicalEntry(e);
           prev = chainHash(prev, text);
-          values.push({ at, secret: e.secret, environment: e.environment, action: e.action, entry: text, hash: prev });
+          values.push({
+            at,
+            secret: e.secret,
+            environment: e.environment,
+            action: e.action,
+            entry: text,
+            hash: prev,
+          });
           pending.push(text);
           texts.push(text);
           if (pending.length === HASH_CHUNK) {
@@ -95,7 +141,9 @@ const bench: BenchModule = {
             pending = [];
           }
         }
-        await store.writeTransaction((trx) => trx.insertInto('audit_events').values(values).execute());
+        await store.writeTransaction((trx) =>
+          trx.insertInto('audit_events').values(values).execute(),
+        );
       }
       if (pending.length > 0) {
         const b = Buffer.from(pending.join(''), 'utf8');
@@ -113,7 +161,12 @@ const bench: BenchModule = {
       let verified = 0;
       let threads = 1;
       let digest = '';
-      const samples = { verify: [] as number[], oneThread: [] as number[], baseline: [] as number[], ratio: [] as number[] };
+      const samples = {
+        verify: [] as number[],
+        oneThread: [] as number[],
+        baseline: [] as number[],
+        ratio: [] as number[],
+      };
       for (let round = 0; round <= ROUNDS; round++) {
         gc?.();
         const baseline = await timeIt(() => {
@@ -124,12 +177,18 @@ const bench: BenchModule = {
         gc?.();
         const verify = await timeIt(() => verifyAuditChain(store));
         const r = verify.result;
-        if (!r.ok || r.rows !== ROWS || r.headHash !== head) throw new Error(`verify disagreed with the seeded chain: ${JSON.stringify(r)}`);
+        if (!r.ok || r.rows !== ROWS || r.headHash !== head)
+          throw new Error(`verify disagreed with the seeded chain: ${JSON.stringify(r)}`);
         verified = r.rows;
         threads = r.threads ?? 1;
         gc?.();
         const one = await timeIt(() => verifyAuditChain(store, { threads: 1 }));
-        if (!one.result.ok || one.result.rows !== ROWS || one.result.headHash !== head || one.result.threads !== undefined) {
+        if (
+          !one.result.ok ||
+          one.result.rows !== ROWS ||
+          one.result.headHash !== head ||
+          one.result.threads !== undefined
+        ) {
           throw new Error(`single-thread verify disagreed: ${JSON.stringify(one.result)}`);
         }
         if (round === 0) continue;
@@ -149,7 +208,9 @@ const bench: BenchModule = {
         try {
           let cursor = 0;
           for (;;) {
-            const rows = reader.rows(cursor, Number.MAX_SAFE_INTEGER, 1024) as Array<[number, string, string]>;
+            const rows = reader.rows(cursor, Number.MAX_SAFE_INTEGER, 1024) as Array<
+              [number, string, string]
+            >;
             if (rows.length === 0) break;
             cursor = rows[rows.length - 1]![0];
           }
@@ -162,7 +223,13 @@ const bench: BenchModule = {
         let cursor = 0;
         for (;;) {
           const after = cursor;
-          const rows = await store.db.selectFrom('audit_events').select(['seq', 'entry', 'hash']).where('seq', '>', after).orderBy('seq').limit(4096).execute();
+          const rows = await store.db
+            .selectFrom('audit_events')
+            .select(['seq', 'entry', 'hash'])
+            .where('seq', '>', after)
+            .orderBy('seq')
+            .limit(4096)
+            .execute();
           if (rows.length === 0) break;
           cursor = rows[rows.length - 1]!.seq;
         }
@@ -173,7 +240,11 @@ const bench: BenchModule = {
         for (const t of texts) h = chainHash(h, t);
         if (h !== head) throw new Error('in-memory chain disagrees with the seeded head');
       });
-      const baseline = { name: `SHA-256 of the same ${(bytes / 1e6).toFixed(0)} MB of entries, one pass`, value: baselineMs, unit: 'ms' };
+      const baseline = {
+        name: `SHA-256 of the same ${(bytes / 1e6).toFixed(0)} MB of entries, one pass`,
+        value: baselineMs,
+        unit: 'ms',
+      };
       return [
         {
           name: `audit verify, ${verified.toLocaleString('en-US')} rows, ${threads} thread(s) (median of ${ROUNDS})`,

@@ -20,11 +20,17 @@ import { ROTATORS } from '../src/rotators/registry.js';
 
 export type DbEngine = 'postgres' | 'mariadb';
 
-export const PG_ADMIN = process.env.ROTOR_BENCH_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const MARIADB_ADMIN = process.env.ROTOR_BENCH_MARIADB_ADMIN_URL ?? 'mysql://root@127.0.0.1:3306/';
+export const PG_ADMIN =
+  process.env.ROTOR_BENCH_POSTGRES_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const MARIADB_ADMIN =
+  process.env.ROTOR_BENCH_MARIADB_ADMIN_URL ?? 'mysql://root@127.0.0.1:3306/';
 /** The env var rotor.yaml names for the admin URL (`admin: { env: … }`). */
 export const ADMIN_ENV = 'ROTOR_BENCH_DB_ADMIN_URL';
-export const actor: Actor = { operator: 'bench', requestId: '00000000-0000-4000-8000-0000000000db', method: 'manual' };
+export const actor: Actor = {
+  operator: 'bench',
+  requestId: '00000000-0000-4000-8000-0000000000db',
+  method: 'manual',
+};
 
 export interface DbProject {
   engine: DbEngine;
@@ -37,13 +43,18 @@ export interface DbProject {
   cleanup(): Promise<void>;
 }
 
-async function pgRun(url: string, statements: string[], values: unknown[][] = []): Promise<pg.QueryResultRow[][]> {
+async function pgRun(
+  url: string,
+  statements: string[],
+  values: unknown[][] = [],
+): Promise<pg.QueryResultRow[][]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   client.on('error', () => {});
   await client.connect();
   try {
     const out: pg.QueryResultRow[][] = [];
-    for (const [i, s] of statements.entries()) out.push((await client.query(s, values[i] ?? [])).rows);
+    for (const [i, s] of statements.entries())
+      out.push((await client.query(s, values[i] ?? [])).rows);
     return out;
   } finally {
     await client.end();
@@ -77,9 +88,23 @@ export async function createDbProject(engine: DbEngine): Promise<DbProject> {
     users = [`${base}_a`, `${base}_b`];
     await pgRun(PG_ADMIN, [`CREATE DATABASE ${name}`]);
     dropDb = async () => {
-      await pgRun(PG_ADMIN, [`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, `DROP DATABASE IF EXISTS ${name}`], [[name]]);
-      const [roles] = await pgRun(PG_ADMIN, [`SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname = $2`], [[name, base]]);
-      for (const { rolname } of roles!) await pgRun(PG_ADMIN, [`DROP ROLE IF EXISTS ${pg.Client.prototype.escapeIdentifier(rolname as string)}`]);
+      await pgRun(
+        PG_ADMIN,
+        [
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+          `DROP DATABASE IF EXISTS ${name}`,
+        ],
+        [[name]],
+      );
+      const [roles] = await pgRun(
+        PG_ADMIN,
+        [`SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname = $2`],
+        [[name, base]],
+      );
+      for (const { rolname } of roles!)
+        await pgRun(PG_ADMIN, [
+          `DROP ROLE IF EXISTS ${pg.Client.prototype.escapeIdentifier(rolname as string)}`,
+        ]);
     };
     await pgRun(withDb(PG_ADMIN, name), [
       `CREATE ROLE ${base} NOLOGIN`,
@@ -112,7 +137,12 @@ secrets:
       `CREATE ROLE \`${name}_r\``,
       `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${name}\`.* TO \`${name}_r\``,
     ]);
-    dropDb = () => mysqlRun([...users.map((u) => `DROP USER IF EXISTS '${u}'@'%'`), `DROP ROLE IF EXISTS \`${name}_r\``, `DROP DATABASE IF EXISTS \`${name}\``]);
+    dropDb = () =>
+      mysqlRun([
+        ...users.map((u) => `DROP USER IF EXISTS '${u}'@'%'`),
+        `DROP ROLE IF EXISTS \`${name}_r\``,
+        `DROP DATABASE IF EXISTS \`${name}\``,
+      ]);
     policy = `version: 1
 environments: [production]
 secrets:
@@ -191,33 +221,54 @@ export interface Rotations {
   close(): Promise<void>;
 }
 
-export function inProcessRotations(project: Pick<DbProject, 'dir' | 'env'>, options: { onProgress?: EngineDeps['onProgress'] } = {}): Rotations {
+export function inProcessRotations(
+  project: Pick<DbProject, 'dir' | 'env'>,
+  options: { onProgress?: EngineDeps['onProgress'] } = {},
+): Rotations {
   const rotor: Rotor = createRotor({ cwd: project.dir, env: project.env, rotators: ROTATORS });
-  const engine = createRotationEngine({ rotor, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+  const engine = createRotationEngine({
+    rotor,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
   return {
     async rotate() {
       const failed: string[] = [];
       for (;;) {
         const start = performance.now();
-        const result = await engine.rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' });
+        const result = await engine.rotate(actor, {
+          secret: 'DATABASE_URL',
+          environments: ['production'],
+          method: 'manual',
+        });
         const ms = performance.now() - start;
         if (result.ok) return { ms, failed };
         const e = result.results[0]?.error;
         failed.push(`${e?.code}: ${e?.message}`);
         // The servers are shared with other people's tests: a database they drop between the
         // verify step's two privilege snapshots fails it (ERR_ROTOR_DB_GRANTS_DIFFER). Reported.
-        if (failed.length >= 3) throw Object.assign(new Error(`rotation failed ${failed.length}×: ${failed.join(' | ')}`), { code: e?.code });
+        if (failed.length >= 3)
+          throw Object.assign(
+            new Error(`rotation failed ${failed.length}×: ${failed.join(' | ')}`),
+            { code: e?.code },
+          );
       }
     },
     async retire(timeoutMs = 10_000) {
       const start = performance.now();
       let postponed = 0;
       for (;;) {
-        const out = await engine.retire(actor, { secret: 'DATABASE_URL', now: true, reason: 'benchmark: the app has moved to the new credential' });
+        const out = await engine.retire(actor, {
+          secret: 'DATABASE_URL',
+          now: true,
+          reason: 'benchmark: the app has moved to the new credential',
+        });
         if (out.length === 0) throw new Error('retire: no previous version was due');
         if (!out.some((r) => r.postponed)) return { postponed, ms: performance.now() - start };
         postponed += 1;
-        if (performance.now() - start > timeoutMs) throw Object.assign(new Error(`retire still postponed after ${postponed} tries`), { code: 'ERR_ROTOR_RETIRE_POSTPONED' });
+        if (performance.now() - start > timeoutMs)
+          throw Object.assign(new Error(`retire still postponed after ${postponed} tries`), {
+            code: 'ERR_ROTOR_RETIRE_POSTPONED',
+          });
         await new Promise((r) => setTimeout(r, 20));
       }
     },
@@ -229,12 +280,27 @@ export function inProcessRotations(project: Pick<DbProject, 'dir' | 'env'>, opti
  * The same rotations in a child process (bench/db-rotator-process.ts), the way they run next to
  * a deployed app: the app process only sees the store change and swaps its pool.
  */
-export async function childProcessRotations(project: Pick<DbProject, 'dir' | 'env'>): Promise<Rotations> {
+export async function childProcessRotations(
+  project: Pick<DbProject, 'dir' | 'env'>,
+): Promise<Rotations> {
   const child = fork(fileURLToPath(new URL('./db-rotator-process.ts', import.meta.url)), [], {
-    env: { ...process.env, ROTOR_BENCH_DIR: project.dir, ROTOR_BENCH_ENV: JSON.stringify(project.env) },
+    env: {
+      ...process.env,
+      ROTOR_BENCH_DIR: project.dir,
+      ROTOR_BENCH_ENV: JSON.stringify(project.env),
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  type Reply = { id: number; ok: boolean; ms?: number; cpuMs?: number; failed?: string[]; postponed?: number; code?: string; message?: string };
+  type Reply = {
+    id: number;
+    ok: boolean;
+    ms?: number;
+    cpuMs?: number;
+    failed?: string[];
+    postponed?: number;
+    code?: string;
+    message?: string;
+  };
   const pending = new Map<number, (reply: Reply) => void>();
   let next = 1;
   const ready = new Promise<void>((resolve, reject) => {
@@ -250,7 +316,11 @@ export async function childProcessRotations(project: Pick<DbProject, 'dir' | 'en
   const call = (op: 'rotate' | 'retire' | 'close', timeoutMs?: number) =>
     new Promise<Reply>((resolve, reject) => {
       const id = next++;
-      pending.set(id, (reply) => (reply.ok ? resolve(reply) : reject(Object.assign(new Error(reply.message), { code: reply.code }))));
+      pending.set(id, (reply) =>
+        reply.ok
+          ? resolve(reply)
+          : reject(Object.assign(new Error(reply.message), { code: reply.code })),
+      );
       child.send({ id, op, timeoutMs });
     });
   return {

@@ -11,7 +11,9 @@ const ROTATIONS = 20;
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const median = (xs: number[]) => sorted(xs)[Math.floor(xs.length / 2)]!;
 
-async function measure(engine: DbEngine): Promise<{ samples: number[]; steps: Map<string, number[]>; failed: string[] }> {
+async function measure(
+  engine: DbEngine,
+): Promise<{ samples: number[]; steps: Map<string, number[]>; failed: string[] }> {
   const project = await createDbProject(engine);
   const steps = new Map<string, number[]>();
   let counting = false;
@@ -52,7 +54,13 @@ const bench: BenchModule = {
       try {
         m = await measure(engine);
       } catch (error) {
-        results.push({ name: `${engine} rotation wall time`, value: 0, unit: 'ms', pass: false, notes: `did not run: ${(error as { code?: string }).code ?? ''} ${(error as Error).message}` });
+        results.push({
+          name: `${engine} rotation wall time`,
+          value: 0,
+          unit: 'ms',
+          pass: false,
+          notes: `did not run: ${(error as { code?: string }).code ?? ''} ${(error as Error).message}`,
+        });
         continue;
       }
       const s = sorted(m.samples);

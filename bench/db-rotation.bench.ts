@@ -10,7 +10,13 @@ import { loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createPool as createMysqlPool, type RotorMysqlPool } from '../src/sdk/mysql.js';
 import { createPool as createPgPool, valueFromStore, type RotorPool } from '../src/sdk/pg.js';
-import { childProcessRotations, createDbProject, inProcessRotations, type DbEngine, type Rotations } from './db-fixture.js';
+import {
+  childProcessRotations,
+  createDbProject,
+  inProcessRotations,
+  type DbEngine,
+  type Rotations,
+} from './db-fixture.js';
 import type { BenchModule, BenchResult } from './harness.js';
 
 const CLIENTS = 16;
@@ -56,8 +62,24 @@ interface Events {
   retireMs: number[];
 }
 
-const newPhase = (name: string): Phase => ({ name, ms: 0, lat: [], at: [], failed: new Map(), gcMs: 0, gcCount: 0 });
-const newEvents = (): Events => ({ rotating: [], swaps: [], rotateMs: [], rotateCpuMs: [], retirePostponed: 0, retireMs: [], rotateFailed: [] });
+const newPhase = (name: string): Phase => ({
+  name,
+  ms: 0,
+  lat: [],
+  at: [],
+  failed: new Map(),
+  gcMs: 0,
+  gcCount: 0,
+});
+const newEvents = (): Events => ({
+  rotating: [],
+  swaps: [],
+  rotateMs: [],
+  rotateCpuMs: [],
+  retirePostponed: 0,
+  retireMs: [],
+  rotateFailed: [],
+});
 
 function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -81,7 +103,11 @@ function stats(p: Phase): PhaseStats {
 }
 
 /** Of phase B's queries slower than `threshold`, how many started during a rotate call or within 250 ms after a swap. */
-function slowNearEvents(p: Phase, events: Events, threshold: number): { slow: number; duringRotate: number; afterSwap: number } {
+function slowNearEvents(
+  p: Phase,
+  events: Events,
+  threshold: number,
+): { slow: number; duringRotate: number; afterSwap: number } {
   let slow = 0;
   let duringRotate = 0;
   let afterSwap = 0;
@@ -160,7 +186,12 @@ async function runEngine(engine: DbEngine): Promise<EngineRun> {
     }
   });
   let pool: Pool | undefined;
-  const source = valueFromStore({ dir: project.dir, environment: 'production', env: {}, pollMs: POLL_MS });
+  const source = valueFromStore({
+    dir: project.dir,
+    environment: 'production',
+    env: {},
+    pollMs: POLL_MS,
+  });
   let stop = false;
   const loops: Promise<void>[] = [];
   try {
@@ -194,7 +225,8 @@ async function runEngine(engine: DbEngine): Promise<EngineRun> {
                 phase.at.push(t);
               }
             } catch (error) {
-              if (phase) phase.failed.set(errorCode(error), (phase.failed.get(errorCode(error)) ?? 0) + 1);
+              if (phase)
+                phase.failed.set(errorCode(error), (phase.failed.get(errorCode(error)) ?? 0) + 1);
             }
           }
         })(),
@@ -284,21 +316,32 @@ const bench: BenchModule = {
     const results: BenchResult[] = [];
     for (const engine of ['postgres', 'mariadb'] as const) {
       let r: EngineRun;
-      const load0 = loadavg().map((l) => l.toFixed(1)).join(' ');
+      const load0 = loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ');
       try {
         r = await runEngine(engine);
       } catch (error) {
-        results.push({ name: `db-rotation ${engine}`, value: 0, unit: 'ms', pass: false, notes: `did not run: ${errorCode(error)} ${(error as Error).message ?? ''}` });
+        results.push({
+          name: `db-rotation ${engine}`,
+          value: 0,
+          unit: 'ms',
+          pass: false,
+          notes: `did not run: ${errorCode(error)} ${(error as Error).message ?? ''}`,
+        });
         continue;
       }
       const ratio = r.b.p99 / r.a.p99;
       const ratioIn = r.bInProcess.p99 / r.a.p99;
       const ev = (e: Events) =>
         `rotate median ${ms(median(e.rotateMs))} (max ${ms(Math.max(...e.rotateMs))})${e.rotateCpuMs.length ? `, rotating process CPU median ${ms(median(e.rotateCpuMs))}` : ''}, retire postponed ${e.retirePostponed}× over ${ROTATIONS}, retire median ${ms(median(e.retireMs))}${e.rotateFailed.length ? `; failed rotation attempts (retried): ${e.rotateFailed.join(' | ')}` : ''}`;
-      const near = (n: EngineRun['near']) => `${n.slow} queries slower than p99(A): ${n.duringRotate} started during a rotate call, ${n.afterSwap} within 250 ms after a swap`;
+      const near = (n: EngineRun['near']) =>
+        `${n.slow} queries slower than p99(A): ${n.duringRotate} started during a rotate call, ${n.afterSwap} within 250 ms after a swap`;
       process.stderr.write(
         [
-          `  ${engine} (load average before ${load0}, after ${loadavg().map((l) => l.toFixed(1)).join(' ')})`,
+          `  ${engine} (load average before ${load0}, after ${loadavg()
+            .map((l) => l.toFixed(1))
+            .join(' ')})`,
           `    ${describe('A (no rotation)', r.a)}`,
           `    ${describe(`B (${ROTATIONS} rotations, engine in a child process)`, r.b)}`,
           `      ${ev(r.events)}; ${near(r.near)}`,
@@ -320,7 +363,13 @@ const bench: BenchModule = {
           pass: ratio <= 1.5 && r.a.failed + r.b.failed === 0,
           notes: `${describe('A', r.a)}; ${describe('B', r.b)}; ${ev(r.events)}; ${near(r.near)}`,
         },
-        { name: `db-rotation ${engine}: p50, 10 rotations (B)`, value: r.b.p50, unit: 'ms', baseline: { name: 'p50, no rotation (A)', value: r.a.p50, unit: 'ms' }, ratio: r.b.p50 / r.a.p50 },
+        {
+          name: `db-rotation ${engine}: p50, 10 rotations (B)`,
+          value: r.b.p50,
+          unit: 'ms',
+          baseline: { name: 'p50, no rotation (A)', value: r.a.p50, unit: 'ms' },
+          ratio: r.b.p50 / r.a.p50,
+        },
         {
           name: `db-rotation ${engine}: p99, engine in-process (diag)`,
           value: r.bInProcess.p99,
@@ -329,7 +378,14 @@ const bench: BenchModule = {
           ratio: ratioIn,
           notes: `${describe("B'", r.bInProcess)}; ${ev(r.eventsInProcess)}; ${near(r.nearInProcess)}`,
         },
-        { name: `db-rotation ${engine}: failed queries (A+B+B')`, value: failed, unit: 'queries', target: '0', pass: failed === 0, notes: [r.a.errors, r.b.errors, r.bInProcess.errors].filter(Boolean).join('; ') || 'none' },
+        {
+          name: `db-rotation ${engine}: failed queries (A+B+B')`,
+          value: failed,
+          unit: 'queries',
+          target: '0',
+          pass: failed === 0,
+          notes: [r.a.errors, r.b.errors, r.bInProcess.errors].filter(Boolean).join('; ') || 'none',
+        },
       );
     }
     return results;

@@ -6,7 +6,10 @@ import { inProcessRotations } from './db-fixture.js';
 
 type Request = { id: number; op: 'rotate' | 'retire' | 'close'; timeoutMs?: number };
 
-const rotations = inProcessRotations({ dir: process.env.ROTOR_BENCH_DIR!, env: JSON.parse(process.env.ROTOR_BENCH_ENV!) as NodeJS.ProcessEnv });
+const rotations = inProcessRotations({
+  dir: process.env.ROTOR_BENCH_DIR!,
+  env: JSON.parse(process.env.ROTOR_BENCH_ENV!) as NodeJS.ProcessEnv,
+});
 
 process.on('message', (message: Request) => {
   void (async () => {
@@ -15,9 +18,14 @@ process.on('message', (message: Request) => {
         const cpu = process.cpuUsage();
         const outcome = await rotations.rotate();
         const used = process.cpuUsage(cpu);
-        process.send!({ id: message.id, ok: true, ...outcome, cpuMs: (used.user + used.system) / 1000 });
-      }
-      else if (message.op === 'retire') process.send!({ id: message.id, ok: true, ...(await rotations.retire(message.timeoutMs)) });
+        process.send!({
+          id: message.id,
+          ok: true,
+          ...outcome,
+          cpuMs: (used.user + used.system) / 1000,
+        });
+      } else if (message.op === 'retire')
+        process.send!({ id: message.id, ok: true, ...(await rotations.retire(message.timeoutMs)) });
       else {
         await rotations.close();
         process.send!({ id: message.id, ok: true });
@@ -25,7 +33,12 @@ process.on('message', (message: Request) => {
       }
     } catch (error) {
       const e = error as { code?: string; message?: string };
-      process.send!({ id: message.id, ok: false, code: e.code ?? 'ERROR', message: e.message ?? String(error) });
+      process.send!({
+        id: message.id,
+        ok: false,
+        code: e.code ?? 'ERROR',
+        message: e.message ?? String(error),
+      });
     }
   })();
 });

@@ -32,9 +32,7 @@ interface ExportJob {
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 
-type Autocannon = (
-  o: Record<string, unknown>,
-) => Promise<{
+type Autocannon = (o: Record<string, unknown>) => Promise<{
   requests: { average: number; total: number };
   latency: { p50: number; p99: number };
   non2xx: number;

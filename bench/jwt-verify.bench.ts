@@ -8,10 +8,23 @@
 // measured back to back), so background load hits every candidate alike. Throughput is operations per CPU-second of this process
 // (process.cpuUsage: every thread, so jose's WebCrypto work on the thread pool and GC helper
 // threads count too): on a shared machine, wall time also measures other people's jobs.
-import { createSecretKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import {
+  createSecretKey,
+  generateKeyPairSync,
+  randomBytes,
+  randomUUID,
+  type KeyObject,
+} from 'node:crypto';
 import { createVerifier } from 'fast-jwt';
 import { jwtVerify } from 'jose';
-import { createJwtKeys, type JwtKeys, type KeySet, type KeySource, type KeyVersion, type RevocationCheck } from '../src/sdk/jwt/index.js';
+import {
+  createJwtKeys,
+  type JwtKeys,
+  type KeySet,
+  type KeySource,
+  type KeyVersion,
+  type RevocationCheck,
+} from '../src/sdk/jwt/index.js';
 import type { BenchModule, BenchResult } from './harness.js';
 
 const ROUNDS = Number(process.env.JWT_BENCH_ROUNDS ?? 31);
@@ -72,7 +85,11 @@ async function race(candidates: Candidate[]): Promise<Race> {
       samples.get(c.name)!.push(await round(c));
     }
   }
-  const ratios = (a: string, b: string) => samples.get(a)!.map((x, i) => x / samples.get(b)![i]!).sort((x, y) => x - y);
+  const ratios = (a: string, b: string) =>
+    samples
+      .get(a)!
+      .map((x, i) => x / samples.get(b)![i]!)
+      .sort((x, y) => x - y);
   return {
     median: (name) => median(samples.get(name)!),
     ratio: (a, b) => median(ratios(a, b)),
@@ -104,23 +121,69 @@ async function setup(alg: 'HS256' | 'EdDSA'): Promise<Setup> {
     const prevKey = createSecretKey(raw);
     const curKey = createSecretKey(randomBytes(32));
     current = { kid: currentKid, stage: 'current', alg, verifyKey: curKey, signingKey: curKey };
-    previous = { kid: previousKid, stage: 'previous', alg, verifyKey: prevKey, signingKey: prevKey, acceptUntil: now + 3_600_000 };
+    previous = {
+      kid: previousKid,
+      stage: 'previous',
+      alg,
+      verifyKey: prevKey,
+      signingKey: prevKey,
+      acceptUntil: now + 3_600_000,
+    };
     joseKey = prevKey;
     fastKey = raw;
   } else {
     const prev = generateKeyPairSync('ed25519');
     const cur = generateKeyPairSync('ed25519');
-    current = { kid: currentKid, stage: 'current', alg, verifyKey: cur.publicKey, signingKey: cur.privateKey };
-    previous = { kid: previousKid, stage: 'previous', alg, verifyKey: prev.publicKey, signingKey: prev.privateKey, acceptUntil: now + 3_600_000 };
+    current = {
+      kid: currentKid,
+      stage: 'current',
+      alg,
+      verifyKey: cur.publicKey,
+      signingKey: cur.privateKey,
+    };
+    previous = {
+      kid: previousKid,
+      stage: 'previous',
+      alg,
+      verifyKey: prev.publicKey,
+      signingKey: prev.privateKey,
+      acceptUntil: now + 3_600_000,
+    };
     joseKey = prev.publicKey;
     fastKey = prev.publicKey.export({ type: 'spki', format: 'pem' }).toString();
   }
-  const options = { secret: 'JWT_ACCESS_SECRET', issuer: ISSUER, audience: AUDIENCE, type: TYPE, maxAge: '15m', clockTolerance: 5 };
+  const options = {
+    secret: 'JWT_ACCESS_SECRET',
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    type: TYPE,
+    maxAge: '15m',
+    clockTolerance: 5,
+  };
   // The token comes from the key set as it was before the rotation, when `previous` was current.
-  const before = createJwtKeys({ ...options, source: staticSource({ secret: 'JWT_ACCESS_SECRET', versions: [{ ...previous, stage: 'current' }], retired: new Map(), onRotate: 'dual-validate', revision: 'before' }) });
+  const before = createJwtKeys({
+    ...options,
+    source: staticSource({
+      secret: 'JWT_ACCESS_SECRET',
+      versions: [{ ...previous, stage: 'current' }],
+      retired: new Map(),
+      onRotate: 'dual-validate',
+      revision: 'before',
+    }),
+  });
   await before.ready();
-  const token = before.sign({ sub: 'user-8f14e45f', sid: 'session-c9f0f895', scope: 'read:profile write:profile' });
-  const after: KeySet = { secret: 'JWT_ACCESS_SECRET', versions: [current, previous], retired: new Map([[randomUUID(), 'retired']]), onRotate: 'dual-validate', revision: 'after' };
+  const token = before.sign({
+    sub: 'user-8f14e45f',
+    sid: 'session-c9f0f895',
+    scope: 'read:profile write:profile',
+  });
+  const after: KeySet = {
+    secret: 'JWT_ACCESS_SECRET',
+    versions: [current, previous],
+    retired: new Map([[randomUUID(), 'retired']]),
+    onRotate: 'dual-validate',
+    revision: 'after',
+  };
   const rotor = createJwtKeys({ ...options, source: staticSource(after) });
   // What rotor/tokens does: per-user and global "valid after" times held in memory.
   const validAfter = new Map<string, number>([['someone-else', Math.floor(now / 1000)]]);
@@ -128,18 +191,37 @@ async function setup(alg: 'HS256' | 'EdDSA'): Promise<Setup> {
   const revocation: RevocationCheck = {
     isRevoked: (claims) => {
       const iat = claims.iat ?? 0;
-      return iat < globalValidAfter || (typeof claims.sub === 'string' && iat < (validAfter.get(claims.sub) ?? 0));
+      return (
+        iat < globalValidAfter ||
+        (typeof claims.sub === 'string' && iat < (validAfter.get(claims.sub) ?? 0))
+      );
     },
   };
   const rotorRevocation = createJwtKeys({ ...options, source: staticSource(after), revocation });
   await Promise.all([rotor.ready(), rotorRevocation.ready()]);
-  if (rotor.verify(token).stage !== 'previous') throw new Error('the bench token must verify with the previous key');
+  if (rotor.verify(token).stage !== 'previous')
+    throw new Error('the bench token must verify with the previous key');
   return { alg, rotor, rotorRevocation, token, joseKey, fastKey };
 }
 
 async function compare(s: Setup): Promise<BenchResult[]> {
-  const fast = createVerifier({ key: s.fastKey, algorithms: [s.alg], allowedIss: ISSUER, allowedAud: AUDIENCE, checkTyp: TYPE, requiredClaims: ['exp'], clockTolerance: 5000 });
-  const joseOptions = { algorithms: [s.alg], issuer: ISSUER, audience: AUDIENCE, typ: TYPE, requiredClaims: ['exp'], clockTolerance: 5 };
+  const fast = createVerifier({
+    key: s.fastKey,
+    algorithms: [s.alg],
+    allowedIss: ISSUER,
+    allowedAud: AUDIENCE,
+    checkTyp: TYPE,
+    requiredClaims: ['exp'],
+    clockTolerance: 5000,
+  });
+  const joseOptions = {
+    algorithms: [s.alg],
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    typ: TYPE,
+    requiredClaims: ['exp'],
+    clockTolerance: 5,
+  };
   // Each must accept the token, or the race means nothing.
   s.rotor.verify(s.token);
   fast(s.token);
@@ -150,12 +232,22 @@ async function compare(s: Setup): Promise<BenchResult[]> {
     { name: 'fast-jwt', sync: () => fast(token) },
     { name: 'jose', async: () => jwtVerify(token, s.joseKey, joseOptions) },
   ]);
-  const fastest = ['fast-jwt', 'jose'].sort((a, b) => verifiers.median(b) - verifiers.median(a))[0]!;
+  const fastest = ['fast-jwt', 'jose'].sort(
+    (a, b) => verifiers.median(b) - verifiers.median(a),
+  )[0]!;
   const ratio = verifiers.ratio('rotor', fastest);
   const [q1, q3] = verifiers.spread('rotor', fastest);
   const results: BenchResult[] = [
-    { name: `jwt ${s.alg} jose.jwtVerify (one key)`, value: verifiers.median('jose'), unit: 'ops/s' },
-    { name: `jwt ${s.alg} fast-jwt verifier (one key)`, value: verifiers.median('fast-jwt'), unit: 'ops/s' },
+    {
+      name: `jwt ${s.alg} jose.jwtVerify (one key)`,
+      value: verifiers.median('jose'),
+      unit: 'ops/s',
+    },
+    {
+      name: `jwt ${s.alg} fast-jwt verifier (one key)`,
+      value: verifiers.median('fast-jwt'),
+      unit: 'ops/s',
+    },
     {
       name: `jwt ${s.alg} rotor verify (previous kid)`,
       value: verifiers.median('rotor'),
@@ -177,7 +269,11 @@ async function compare(s: Setup): Promise<BenchResult[]> {
     name: `jwt ${s.alg} rotor verify + revocation check`,
     value: revocation.median('on'),
     unit: 'ops/s',
-    baseline: { name: 'rotor verify without revocation', value: revocation.median('off'), unit: 'ops/s' },
+    baseline: {
+      name: 'rotor verify without revocation',
+      value: revocation.median('off'),
+      unit: 'ops/s',
+    },
     ratio: revocationRatio,
     target: 'ratio ≥ 0.9',
     pass: revocationRatio >= 0.9,
@@ -190,7 +286,8 @@ const bench: BenchModule = {
   name: 'jwt-verify',
   async run() {
     const results: BenchResult[] = [];
-    for (const alg of ['HS256', 'EdDSA'] as const) results.push(...(await compare(await setup(alg))));
+    for (const alg of ['HS256', 'EdDSA'] as const)
+      results.push(...(await compare(await setup(alg))));
     return results;
   },
 };

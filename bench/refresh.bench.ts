@@ -4,7 +4,13 @@
 // in-process baseline. Also the store's rotate alone, to show where the time goes.
 import { createSecretKey, randomBytes, randomUUID } from 'node:crypto';
 import { createJwtKeys, fromStaticKey } from '../src/sdk/jwt/index.js';
-import { createMemoryTokenStore, createPostgresTokenStore, createRedisTokenStore, createRefreshTokens, type TokenStore } from '../src/sdk/tokens/index.js';
+import {
+  createMemoryTokenStore,
+  createPostgresTokenStore,
+  createRedisTokenStore,
+  createRefreshTokens,
+  type TokenStore,
+} from '../src/sdk/tokens/index.js';
 import type { BenchModule, BenchResult } from './harness.js';
 
 const CLIENTS = 16;
@@ -16,7 +22,14 @@ const REDIS_URL = process.env.ROTOR_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 async function keyring() {
   const key = createSecretKey(randomBytes(32));
   const source = fromStaticKey({ key });
-  const keys = createJwtKeys({ secret: 'JWT_REFRESH_SECRET', source, issuer: 'https://bench.test', audience: 'bench', type: 'refresh+jwt', maxAge: '30d' });
+  const keys = createJwtKeys({
+    secret: 'JWT_REFRESH_SECRET',
+    source,
+    issuer: 'https://bench.test',
+    audience: 'bench',
+    type: 'refresh+jwt',
+    maxAge: '30d',
+  });
   await keys.ready();
   return keys;
 }
@@ -56,11 +69,20 @@ async function drive(makeClient: () => Promise<() => Promise<void>>): Promise<Ru
   stop = true;
   await Promise.all(loops);
   latencies.sort((a, b) => a - b);
-  return { opsPerSec: (ops / elapsed) * 1000, p50: latencies[Math.floor(latencies.length * 0.5)] ?? 0, p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0 };
+  return {
+    opsPerSec: (ops / elapsed) * 1000,
+    p50: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
+    p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+  };
 }
 
 async function refreshRun(store: TokenStore): Promise<Run> {
-  const tokens = createRefreshTokens({ keys: await keyring(), store, absoluteLifetime: '30d', idleLifetime: '7d' });
+  const tokens = createRefreshTokens({
+    keys: await keyring(),
+    store,
+    absoluteLifetime: '30d',
+    idleLifetime: '7d',
+  });
   return drive(async () => {
     let token = (await tokens.issue(`user-${randomUUID()}`, { role: 'member' })).token;
     return async () => {
@@ -75,10 +97,24 @@ async function rotateOnlyRun(store: TokenStore): Promise<Run> {
     const userId = `user-${randomUUID()}`;
     let jti = randomUUID();
     const now = Date.now();
-    await store.createFamily({ familyId, userId, jti, now, absoluteExpiresAt: now + 30 * 86_400_000 });
+    await store.createFamily({
+      familyId,
+      userId,
+      jti,
+      now,
+      absoluteExpiresAt: now + 30 * 86_400_000,
+    });
     return async () => {
       const nextJti = randomUUID();
-      const r = await store.rotateFamily({ familyId, userId, presentedJti: jti, nextJti, now: Date.now(), idleMs: 7 * 86_400_000, overlapMs: 2000 });
+      const r = await store.rotateFamily({
+        familyId,
+        userId,
+        presentedJti: jti,
+        nextJti,
+        now: Date.now(),
+        idleMs: 7 * 86_400_000,
+        overlapMs: 2000,
+      });
       if (r.status !== 'rotated') throw new Error(`rotate: ${r.status}`);
       jti = nextJti;
     };
@@ -87,7 +123,11 @@ async function rotateOnlyRun(store: TokenStore): Promise<Run> {
 
 const prefix = `bench_${randomBytes(4).toString('hex')}`;
 
-async function withStore(name: string, open: () => TokenStore, cleanup: () => Promise<void>): Promise<{ refresh?: Run; rotate?: Run; skipped?: string }> {
+async function withStore(
+  name: string,
+  open: () => TokenStore,
+  cleanup: () => Promise<void>,
+): Promise<{ refresh?: Run; rotate?: Run; skipped?: string }> {
   const store = open();
   try {
     await store.init();
@@ -109,7 +149,8 @@ async function dropPg(): Promise<void> {
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: PG_URL });
   await client.connect();
-  for (const t of ['refresh_families', 'session_users', 'session_global']) await client.query(`DROP TABLE IF EXISTS ${prefix}_${t}`);
+  for (const t of ['refresh_families', 'session_users', 'session_global'])
+    await client.query(`DROP TABLE IF EXISTS ${prefix}_${t}`);
   await client.end();
 }
 
@@ -130,17 +171,46 @@ const fmt = (r: Run) => `p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms`
 const bench: BenchModule = {
   name: 'refresh',
   async run() {
-    const memory = await withStore('memory', () => createMemoryTokenStore(), async () => {});
-    const postgres = await withStore('postgres', () => createPostgresTokenStore({ connectionString: PG_URL, prefix, max: CLIENTS }), dropPg);
-    const redis = await withStore('redis', () => createRedisTokenStore({ url: REDIS_URL, prefix }), dropRedis);
+    const memory = await withStore(
+      'memory',
+      () => createMemoryTokenStore(),
+      async () => {},
+    );
+    const postgres = await withStore(
+      'postgres',
+      () => createPostgresTokenStore({ connectionString: PG_URL, prefix, max: CLIENTS }),
+      dropPg,
+    );
+    const redis = await withStore(
+      'redis',
+      () => createRedisTokenStore({ url: REDIS_URL, prefix }),
+      dropRedis,
+    );
     const base = memory.refresh!;
-    const baseline = { name: 'in-memory store, same clients', value: base.opsPerSec, unit: 'ops/s' };
+    const baseline = {
+      name: 'in-memory store, same clients',
+      value: base.opsPerSec,
+      unit: 'ops/s',
+    };
     const results: BenchResult[] = [
-      { name: `refresh, memory store, ${CLIENTS} clients`, value: base.opsPerSec, unit: 'ops/s', notes: `${fmt(base)}; store rotate alone: ${memory.rotate!.opsPerSec.toFixed(0)} ops/s` },
+      {
+        name: `refresh, memory store, ${CLIENTS} clients`,
+        value: base.opsPerSec,
+        unit: 'ops/s',
+        notes: `${fmt(base)}; store rotate alone: ${memory.rotate!.opsPerSec.toFixed(0)} ops/s`,
+      },
     ];
-    for (const [label, r] of [['postgres', postgres], ['redis', redis]] as const) {
+    for (const [label, r] of [
+      ['postgres', postgres],
+      ['redis', redis],
+    ] as const) {
       if (!r.refresh) {
-        results.push({ name: `refresh, ${label} store, ${CLIENTS} clients`, value: 0, unit: 'ops/s', notes: `skipped: ${r.skipped}` });
+        results.push({
+          name: `refresh, ${label} store, ${CLIENTS} clients`,
+          value: 0,
+          unit: 'ops/s',
+          notes: `skipped: ${r.skipped}`,
+        });
         continue;
       }
       results.push({

@@ -21,20 +21,33 @@ const bench: BenchModule = {
     mkdirSync(join(dir, '.rotor'), { mode: 0o700 });
     ensureMasterKeyFile({ stateDir: join(dir, '.rotor'), env: {} });
     const rotor = createRotor({ cwd: dir, env: {}, rotators: ROTATORS });
-    const actor = { operator: 'bench', requestId: '00000000-0000-4000-8000-0000000000b0', method: 'manual' as const };
+    const actor = {
+      operator: 'bench',
+      requestId: '00000000-0000-4000-8000-0000000000b0',
+      method: 'manual' as const,
+    };
     await rotor.store({ create: true });
     await rotor.masterKey();
     await applyPolicy(rotor, actor);
     const engine = createRotationEngine({ rotor });
     const store = await rotor.store();
     const rotate = async () => {
-      const r = await engine.rotate(actor, { secret: 'JWT_ACCESS_SECRET', environments: ['production'], method: 'manual' });
+      const r = await engine.rotate(actor, {
+        secret: 'JWT_ACCESS_SECRET',
+        environments: ['production'],
+        method: 'manual',
+      });
       if (!r.ok) throw new Error('rotation failed');
     };
     const rotation = await medianMs(50, rotate);
     let n = 0;
     const baseline = await medianMs(50, () =>
-      store.writeTransaction((trx) => trx.insertInto('meta').values({ key: `bench-${n++}`, value: 'x' }).execute()),
+      store.writeTransaction((trx) =>
+        trx
+          .insertInto('meta')
+          .values({ key: `bench-${n++}`, value: 'x' })
+          .execute(),
+      ),
     );
     await rotor.close();
     return [

@@ -28,10 +28,16 @@ for (const load of MODULES) {
   const results = await mod.run();
   for (const r of results) {
     all.push(r);
-    const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)}× vs ${r.baseline?.name}`;
+    const ratio =
+      r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)}× vs ${r.baseline?.name}`;
     const verdict = r.pass === undefined ? '' : r.pass ? '  PASS' : '  MISS';
-    process.stdout.write(`${r.name.padEnd(48)} ${r.value.toFixed(1).padStart(10)} ${r.unit}${ratio}${r.target ? `  (target: ${r.target})` : ''}${verdict}\n`);
+    process.stdout.write(
+      `${r.name.padEnd(48)} ${r.value.toFixed(1).padStart(10)} ${r.unit}${ratio}${r.target ? `  (target: ${r.target})` : ''}${verdict}\n`,
+    );
   }
 }
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/latest.json', `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results: all }, null, 2)}\n`);
+writeFileSync(
+  'bench/results/latest.json',
+  `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results: all }, null, 2)}\n`,
+);

@@ -55,17 +55,31 @@ interface LoadResult {
 
 /** The load generator, in the forked child: autocannon against the URL it is given. */
 async function loadChild(): Promise<void> {
-  const autocannon = createRequire(import.meta.url)('autocannon') as (options: Record<string, unknown>) => Promise<{
+  const autocannon = createRequire(import.meta.url)('autocannon') as (
+    options: Record<string, unknown>,
+  ) => Promise<{
     requests: { average: number; total: number };
     latency: { p50: number; p99: number };
     non2xx: number;
     errors: number;
   }>;
-  const { url, token, seconds, connections } = JSON.parse(process.env.ROTOR_BENCH_LOAD!) as { url: string; token: string; seconds: number; connections: number };
+  const { url, token, seconds, connections } = JSON.parse(process.env.ROTOR_BENCH_LOAD!) as {
+    url: string;
+    token: string;
+    seconds: number;
+    connections: number;
+  };
   const headers = { authorization: `Bearer ${token}` };
   await autocannon({ url, connections, duration: 2, headers }); // warm-up
   const r = await autocannon({ url, connections, duration: seconds, headers });
-  const result: LoadResult = { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, non2xx: r.non2xx, errors: r.errors };
+  const result: LoadResult = {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+  };
   process.send!(result);
 }
 
@@ -76,7 +90,15 @@ function sink(): Writable {
 async function cli(dir: string, args: string[]): Promise<void> {
   const stdin = new PassThrough();
   stdin.end();
-  const code = await runCli(args, { io: { stdout: sink(), stderr: sink(), stdin, env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'bench' }, cwd: dir } });
+  const code = await runCli(args, {
+    io: {
+      stdout: sink(),
+      stderr: sink(),
+      stdin,
+      env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'bench' },
+      cwd: dir,
+    },
+  });
   if (code !== 0) throw new Error(`rotor ${args.join(' ')} failed (${code})`);
 }
 
@@ -101,38 +123,86 @@ async function run(): Promise<BenchResult[]> {
     writeFileSync(join(dir, 'rotor.yaml'), POLICY);
     await cli(dir, ['apply']);
     const rotor = createRotor({ cwd: dir, env, rotators: ROTATORS });
-    const actor: Actor = { operator: 'bench', requestId: '00000000-0000-4000-8000-000000000000', method: 'manual' };
-    const rotated = await createRotationEngine({ rotor }).rotate(actor, { secret: SECRET, method: 'manual' });
+    const actor: Actor = {
+      operator: 'bench',
+      requestId: '00000000-0000-4000-8000-000000000000',
+      method: 'manual',
+    };
+    const rotated = await createRotationEngine({ rotor }).rotate(actor, {
+      secret: SECRET,
+      method: 'manual',
+    });
     if (!rotated.ok) throw new Error('setup rotation failed');
     const store = await rotor.store();
-    const { token } = await createApiToken(store, rotor.clock, actor, { name: 'bench-app', role: 'app', secrets: [SECRET], environments: [ENVIRONMENT] });
+    const { token } = await createApiToken(store, rotor.clock, actor, {
+      name: 'bench-app',
+      role: 'app',
+      secrets: [SECRET],
+      environments: [ENVIRONMENT],
+    });
     const master = await rotor.masterKey();
 
     // Baseline 1: straight from SQLite, one prepared statement and the decrypt, no audit.
     const db = new BetterSqlite3(storeFile(join(dir, '.rotor')), { readonly: true });
-    const select = db.prepare("SELECT * FROM versions WHERE secret = ? AND environment = ? AND stage = 'current'");
-    const direct = await opsPerSecond(3000, () => openVersion(master, select.get(SECRET, ENVIRONMENT) as Parameters<typeof openVersion>[1]));
+    const select = db.prepare(
+      "SELECT * FROM versions WHERE secret = ? AND environment = ? AND stage = 'current'",
+    );
+    const direct = await opsPerSecond(3000, () =>
+      openVersion(master, select.get(SECRET, ENVIRONMENT) as Parameters<typeof openVersion>[1]),
+    );
     db.close();
     // Baseline 2: the core read path in-process (what the route calls), audit row included.
-    const core = await opsPerSecond(3000, () => readOneValue(rotor, actor, SECRET, ENVIRONMENT, 'current'));
+    const core = await opsPerSecond(3000, () =>
+      readOneValue(rotor, actor, SECRET, ENVIRONMENT, 'current'),
+    );
 
-    const app = await buildApp({ rotor, requestLogging: false, rateLimit: process.env.ROTOR_BENCH_NO_RATE_LIMIT ? false : { max: 1_000_000_000, timeWindowMs: 60_000 } });
+    const app = await buildApp({
+      rotor,
+      requestLogging: false,
+      rateLimit: process.env.ROTOR_BENCH_NO_RATE_LIMIT
+        ? false
+        : { max: 1_000_000_000, timeWindowMs: 60_000 },
+    });
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const url = `${address}/v1/secrets/${SECRET}/value?env=${ENVIRONMENT}`;
     const check = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-    if (check.status !== 200) throw new Error(`bench read failed: ${check.status} ${await check.text()}`);
-    const auditBefore = Number((await store.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    if (check.status !== 200)
+      throw new Error(`bench read failed: ${check.status} ${await check.text()}`);
+    const auditBefore = Number(
+      (
+        await store.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
     const cpuBefore = process.cpuUsage();
     const child = fork(THIS_FILE, [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, ROTOR_BENCH_LOAD_CHILD: '1', ROTOR_BENCH_LOAD: JSON.stringify({ url, token, seconds: DURATION_S, connections: CONNECTIONS }) },
+      env: {
+        ...process.env,
+        ROTOR_BENCH_LOAD_CHILD: '1',
+        ROTOR_BENCH_LOAD: JSON.stringify({
+          url,
+          token,
+          seconds: DURATION_S,
+          connections: CONNECTIONS,
+        }),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const [load] = (await once(child, 'message')) as [LoadResult];
     await once(child, 'exit');
     const cpu = process.cpuUsage(cpuBefore);
-    const auditAfter = Number((await store.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+    const auditAfter = Number(
+      (
+        await store.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
     await app.close();
     await rotor.close();
 
@@ -141,10 +211,20 @@ async function run(): Promise<BenchResult[]> {
     const served = auditAfter - auditBefore;
     const cpuUsPerRequest = (cpu.user + cpu.system) / served;
     const notes = `${CONNECTIONS} connections, ${DURATION_S} s after a 2 s warm-up; ${load.requests} requests, ${load.non2xx} non-2xx, ${load.errors} errors; ${auditAfter - auditBefore} read.get audit rows written; p50 ${load.p50} ms`;
-    const baseline = { name: 'SQLite read + decrypt, in-process, no audit', value: direct, unit: 'ops/s' };
+    const baseline = {
+      name: 'SQLite read + decrypt, in-process, no audit',
+      value: direct,
+      unit: 'ops/s',
+    };
     return [
       { name: 'server: SQLite read + decrypt (no HTTP, no audit)', value: direct, unit: 'ops/s' },
-      { name: 'server: core readOneValue (audited, no HTTP)', value: core, unit: 'ops/s', baseline, ratio: core / direct },
+      {
+        name: 'server: core readOneValue (audited, no HTTP)',
+        value: core,
+        unit: 'ops/s',
+        baseline,
+        ratio: core / direct,
+      },
       {
         name: 'server: app token read over HTTP',
         value: load.rps,
@@ -155,7 +235,13 @@ async function run(): Promise<BenchResult[]> {
         pass: load.rps >= TARGET_RPS && load.non2xx === 0,
         notes,
       },
-      { name: 'server: app token read over HTTP, p99', value: load.p99, unit: 'ms', target: `< ${TARGET_P99_MS} ms`, pass: load.p99 < TARGET_P99_MS },
+      {
+        name: 'server: app token read over HTTP, p99',
+        value: load.p99,
+        unit: 'ms',
+        target: `< ${TARGET_P99_MS} ms`,
+        pass: load.p99 < TARGET_P99_MS,
+      },
       {
         name: 'server: CPU per HTTP read (server process)',
         value: cpuUsPerRequest,

@@ -3,7 +3,12 @@
 // all are connected and, for every rotation, when each client held the new value.
 import { createClient, type RotorClient } from '../src/sdk/client/index.js';
 
-const [url, token, count, first] = [process.argv[2]!, process.argv[3]!, Number(process.argv[4]), Number(process.argv[5] ?? 0)];
+const [url, token, count, first] = [
+  process.argv[2]!,
+  process.argv[3]!,
+  Number(process.argv[4]),
+  Number(process.argv[5] ?? 0),
+];
 const SECRET = 'JWT_ACCESS_SECRET';
 const ENV = 'production';
 const clients: RotorClient[] = [];
@@ -11,18 +16,33 @@ let errors = 0;
 
 const started = Date.now();
 for (let i = 0; i < count; i++) {
-  const client = createClient({ url, token, app: 'bench', consumerId: `bench-${first + i}`, refreshMs: 0, onError: () => errors++ });
+  const client = createClient({
+    url,
+    token,
+    app: 'bench',
+    consumerId: `bench-${first + i}`,
+    refreshMs: 0,
+    onError: () => errors++,
+  });
   client.onChange((event) => {
-    if (event.change === 'rotation' && event.secret === SECRET) process.send!({ type: 'changed', versionId: event.versionId, receivedAt: event.receivedAt, at: Date.now() });
+    if (event.change === 'rotation' && event.secret === SECRET)
+      process.send!({
+        type: 'changed',
+        versionId: event.versionId,
+        receivedAt: event.receivedAt,
+        at: Date.now(),
+      });
   });
   clients.push(client);
 }
 // Connect in slices, as a fleet of app instances would, not in one synchronous burst.
 for (let i = 0; i < count; i += 100) {
-  await Promise.all(clients.slice(i, i + 100).map(async (c) => {
-    await c.get(SECRET, ENV);
-    await c.ready(60_000);
-  }));
+  await Promise.all(
+    clients.slice(i, i + 100).map(async (c) => {
+      await c.get(SECRET, ENV);
+      await c.ready(60_000);
+    }),
+  );
 }
 process.send!({ type: 'ready', ms: Date.now() - started, errors });
 

@@ -29,10 +29,17 @@ const BATCH = 500;
 const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const TIME_BIN = '/usr/bin/time';
 
-async function insertBatched<T extends keyof Database>(trx: Kysely<Database>, table: T, rows: Insertable<Database[T]>[]): Promise<void> {
+async function insertBatched<T extends keyof Database>(
+  trx: Kysely<Database>,
+  table: T,
+  rows: Insertable<Database[T]>[],
+): Promise<void> {
   for (let i = 0; i < rows.length; i += BATCH) {
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    await trx.insertInto(table).values(rows.slice(i, i + BATCH) as any).execute();
+    await trx
+      .insertInto(table)
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      .values(rows.slice(i, i + BATCH) as any)
+      .execute();
   }
 }
 
@@ -49,31 +56,125 @@ export async function seed(rows: number, now: number): Promise<string> {
   const bytes = Buffer.alloc(64, 7);
   try {
     await store.writeTransaction(async (trx) => {
-      await trx.insertInto('environments').values(envs.map((name, position) => ({ name, position }))).execute();
-      await trx.insertInto('meta').values({ key: 'master_key_rotated_at', value: String(now - 100 * DAY) }).execute();
+      await trx
+        .insertInto('environments')
+        .values(envs.map((name, position) => ({ name, position })))
+        .execute();
+      await trx
+        .insertInto('meta')
+        .values({ key: 'master_key_rotated_at', value: String(now - 100 * DAY) })
+        .execute();
       const secrets: Insertable<Database['secrets']>[] = [];
       const versions: Insertable<Database['versions']>[] = [];
       const rotations: Insertable<Database['rotations']>[] = [];
       let n = 0;
       for (let s = 0; s < rows / envs.length; s++) {
         const name = `BENCH_SECRET_${String(s).padStart(6, '0')}`;
-        const spec = { name, kind: 'random', cadence: cadences[s % cadences.length]!, graceMs: DAY, owner: s % 5 === 0 ? 'platform-team' : undefined, environments: envs, config: { bytes: 32, encoding: 'base64url' } };
-        secrets.push({ name, kind: 'random', spec: JSON.stringify(spec), applied_at: now - 500 * DAY });
+        const spec = {
+          name,
+          kind: 'random',
+          cadence: cadences[s % cadences.length]!,
+          graceMs: DAY,
+          owner: s % 5 === 0 ? 'platform-team' : undefined,
+          environments: envs,
+          config: { bytes: 32, encoding: 'base64url' },
+        };
+        secrets.push({
+          name,
+          kind: 'random',
+          spec: JSON.stringify(spec),
+          applied_at: now - 500 * DAY,
+        });
         for (const environment of envs) {
           const rotatedAt = now - ((n * 7919) % 400) * DAY - (n % 86_400) * 1000;
-          const base = { secret: name, environment, origin: 'generated' as const, promoted_at: rotatedAt, retired_at: null, compromised: 0, rotation_id: null, meta: '{}', master_key_id: 'bench' };
-          versions.push({ ...base, id: `v-${n}-c`, stage: 'current', created_at: rotatedAt, rotated_at: rotatedAt, retire_at: null, ciphertext: bytes, wrapped_key: bytes });
-          versions.push({ ...base, id: `v-${n}-r`, stage: 'retired', created_at: rotatedAt - 200 * DAY, rotated_at: rotatedAt - 200 * DAY, retire_at: null, ciphertext: null, wrapped_key: null });
+          const base = {
+            secret: name,
+            environment,
+            origin: 'generated' as const,
+            promoted_at: rotatedAt,
+            retired_at: null,
+            compromised: 0,
+            rotation_id: null,
+            meta: '{}',
+            master_key_id: 'bench',
+          };
+          versions.push({
+            ...base,
+            id: `v-${n}-c`,
+            stage: 'current',
+            created_at: rotatedAt,
+            rotated_at: rotatedAt,
+            retire_at: null,
+            ciphertext: bytes,
+            wrapped_key: bytes,
+          });
+          versions.push({
+            ...base,
+            id: `v-${n}-r`,
+            stage: 'retired',
+            created_at: rotatedAt - 200 * DAY,
+            rotated_at: rotatedAt - 200 * DAY,
+            retire_at: null,
+            ciphertext: null,
+            wrapped_key: null,
+          });
           if (n % 10 === 0) {
-            versions.push({ ...base, id: `v-${n}-p`, stage: 'previous', created_at: rotatedAt - 90 * DAY, rotated_at: rotatedAt - 90 * DAY, retire_at: now + DAY, ciphertext: bytes, wrapped_key: bytes });
+            versions.push({
+              ...base,
+              id: `v-${n}-p`,
+              stage: 'previous',
+              created_at: rotatedAt - 90 * DAY,
+              rotated_at: rotatedAt - 90 * DAY,
+              retire_at: now + DAY,
+              ciphertext: bytes,
+              wrapped_key: bytes,
+            });
           }
-          const rotation = { secret: name, environment, method: 'scheduled' as const, operator: 'bench', request_id: `req-${n}`, reason: null, step_state: 'done' as const, pending_version_id: null, error_message: null };
-          rotations.push({ ...rotation, id: `r-${n}-ok`, state: 'succeeded', step: 'promote', started_at: rotatedAt, updated_at: rotatedAt, finished_at: rotatedAt, error_code: null });
+          const rotation = {
+            secret: name,
+            environment,
+            method: 'scheduled' as const,
+            operator: 'bench',
+            request_id: `req-${n}`,
+            reason: null,
+            step_state: 'done' as const,
+            pending_version_id: null,
+            error_message: null,
+          };
+          rotations.push({
+            ...rotation,
+            id: `r-${n}-ok`,
+            state: 'succeeded',
+            step: 'promote',
+            started_at: rotatedAt,
+            updated_at: rotatedAt,
+            finished_at: rotatedAt,
+            error_code: null,
+          });
           if (n % 100 === 1) {
-            rotations.push({ ...rotation, id: `r-${n}-f`, state: 'failed', step: 'verify', started_at: now - DAY, updated_at: now - DAY, finished_at: now - DAY, error_code: 'ERR_ROTOR_VERIFY_FAILED' });
+            rotations.push({
+              ...rotation,
+              id: `r-${n}-f`,
+              state: 'failed',
+              step: 'verify',
+              started_at: now - DAY,
+              updated_at: now - DAY,
+              finished_at: now - DAY,
+              error_code: 'ERR_ROTOR_VERIFY_FAILED',
+            });
           } else if (n % 200 === 2) {
             const updated = n % 400 === 2 ? now - 60 * 60_000 : now;
-            rotations.push({ ...rotation, id: `r-${n}-run`, state: 'running', step: 'verify', step_state: 'started', started_at: now - 60 * 60_000, updated_at: updated, finished_at: null, error_code: null });
+            rotations.push({
+              ...rotation,
+              id: `r-${n}-run`,
+              state: 'running',
+              step: 'verify',
+              step_state: 'started',
+              started_at: now - 60 * 60_000,
+              updated_at: updated,
+              finished_at: null,
+              error_code: null,
+            });
           }
           n++;
         }
@@ -98,11 +199,19 @@ interface Run {
 function runCli(dir: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const child = spawn(TIME_BIN, ['-f', 'ROTOR_BENCH_MAXRSS_KB=%M', process.execPath, MAIN, ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir, ROTOR_OPERATOR: 'bench' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      TIME_BIN,
+      ['-f', 'ROTOR_BENCH_MAXRSS_KB=%M', process.execPath, MAIN, ...args],
+      {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? dir,
+          ROTOR_OPERATOR: 'bench',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let bytes = 0;
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
@@ -114,10 +223,17 @@ function runCli(dir: string, args: string[]): Promise<Run> {
       // GNU time adds its own line for a non-zero exit; anything else on stderr is a failure.
       const rest = stderr
         .split('\n')
-        .filter((l) => l.trim() && !l.startsWith('ROTOR_BENCH_MAXRSS_KB=') && !l.startsWith('Command exited with non-zero status'))
+        .filter(
+          (l) =>
+            l.trim() &&
+            !l.startsWith('ROTOR_BENCH_MAXRSS_KB=') &&
+            !l.startsWith('Command exited with non-zero status'),
+        )
         .join('\n');
       if (!kb || rest || code === null || code === 3 || (args[0] === 'status' && code !== 0)) {
-        return reject(new Error(`rotor ${args.join(' ')} failed (exit ${code}): ${stderr.slice(0, 500)}`));
+        return reject(
+          new Error(`rotor ${args.join(' ')} failed (exit ${code}): ${stderr.slice(0, 500)}`),
+        );
       }
       resolve({ ms, maxRssMb: Number(kb[1]) / 1024, bytes, code });
     });
@@ -125,12 +241,20 @@ function runCli(dir: string, args: string[]): Promise<Run> {
 }
 
 /** One warm-up, then the median wall time and the worst peak RSS of RUNS runs. */
-async function measure(dir: string, args: string[]): Promise<{ ms: number; maxRssMb: number; bytes: number; code: number }> {
+async function measure(
+  dir: string,
+  args: string[],
+): Promise<{ ms: number; maxRssMb: number; bytes: number; code: number }> {
   await runCli(dir, args);
   const runs: Run[] = [];
   for (let i = 0; i < RUNS; i++) runs.push(await runCli(dir, args));
   const times = runs.map((r) => r.ms).sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)]!, maxRssMb: Math.max(...runs.map((r) => r.maxRssMb)), bytes: runs[0]!.bytes, code: runs[0]!.code };
+  return {
+    ms: times[Math.floor(times.length / 2)]!,
+    maxRssMb: Math.max(...runs.map((r) => r.maxRssMb)),
+    bytes: runs[0]!.bytes,
+    code: runs[0]!.code,
+  };
 }
 
 function label(rows: number): string {
@@ -149,7 +273,12 @@ async function run(): Promise<BenchResult[]> {
   ];
   const times = new Map<string, number>();
   const baseline = await measure(tmpdir(), ['--version']);
-  results.push({ name: 'rotor --version (process start, for context)', value: baseline.ms, unit: 'ms', notes: `peak ${baseline.maxRssMb.toFixed(1)} MB` });
+  results.push({
+    name: 'rotor --version (process start, for context)',
+    value: baseline.ms,
+    unit: 'ms',
+    notes: `peak ${baseline.maxRssMb.toFixed(1)} MB`,
+  });
   for (const rows of SIZES) {
     const dir = await seed(rows, now);
     try {
@@ -159,7 +288,12 @@ async function run(): Promise<BenchResult[]> {
       try {
         const ms = await medianMs(RUNS, () => computeStatus(store, { now: Date.now() }));
         times.set(`computeStatus@${rows}`, ms);
-        results.push({ name: `computeStatus (in-process) ${label(rows)} rows`, value: ms, unit: 'ms', notes: `${((ms * 1000) / rows).toFixed(2)} µs/row` });
+        results.push({
+          name: `computeStatus (in-process) ${label(rows)} rows`,
+          value: ms,
+          unit: 'ms',
+          notes: `${((ms * 1000) / rows).toFixed(2)} µs/row`,
+        });
       } finally {
         await store.close();
       }
@@ -171,10 +305,17 @@ async function run(): Promise<BenchResult[]> {
           name: `${command.name} ${label(rows)} rows`,
           value: m.ms,
           unit: 'ms',
-          ...(budgeted ? { target: `< ${TIME_BUDGET_MS} ms at 100k`, pass: m.ms < TIME_BUDGET_MS } : {}),
+          ...(budgeted
+            ? { target: `< ${TIME_BUDGET_MS} ms at 100k`, pass: m.ms < TIME_BUDGET_MS }
+            : {}),
           notes: `${((m.ms * 1000) / rows).toFixed(2)} µs/row, ${(m.bytes / 1e6).toFixed(1)} MB of output, exit ${m.code}`,
         });
-        results.push({ name: `${command.name} ${label(rows)} rows, per row`, value: (m.ms * 1000) / rows, unit: 'µs', notes: 'end-to-end time / rows, nothing subtracted' });
+        results.push({
+          name: `${command.name} ${label(rows)} rows, per row`,
+          value: (m.ms * 1000) / rows,
+          unit: 'µs',
+          notes: 'end-to-end time / rows, nothing subtracted',
+        });
         results.push({
           name: `${command.name} ${label(rows)} rows peak RSS`,
           value: m.maxRssMb,
@@ -199,12 +340,19 @@ async function run(): Promise<BenchResult[]> {
         name: `${command.name} growth ${label(large)}/${label(small)}`,
         value: b / a,
         unit: '×',
-        baseline: { name: `${command.name}${diagnostic ? ' (in-process)' : ''} ${label(small)} rows`, value: a, unit: 'ms' },
+        baseline: {
+          name: `${command.name}${diagnostic ? ' (in-process)' : ''} ${label(small)} rows`,
+          value: a,
+          unit: 'ms',
+        },
         ratio: b / a,
         // The issue's target is on the commands, end to end; the core's growth is reported as is.
         ...(diagnostic
           ? { notes: 'diagnostic, no target: linear = 10×' }
-          : { target: `near-linear: ≤ ${NEAR_LINEAR_MAX_RATIO}× for 10× the rows (linear = 10×, process start included)`, pass: b / a <= NEAR_LINEAR_MAX_RATIO }),
+          : {
+              target: `near-linear: ≤ ${NEAR_LINEAR_MAX_RATIO}× for 10× the rows (linear = 10×, process start included)`,
+              pass: b / a <= NEAR_LINEAR_MAX_RATIO,
+            }),
       });
     }
   }

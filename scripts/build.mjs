@@ -12,7 +12,6 @@ import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 
-
 /**
  * Packages the CLI bundle loads from node_modules: native addons, and optional native
  * companions that packages require inside a try (pg's pg-native).
@@ -53,7 +52,11 @@ async function bundleCli(outdir) {
 function keepPreviousChunks(from, to) {
   if (!existsSync(from)) return;
   const isChunk = (name) => /^chunk-[A-Z0-9]+\.js$/.test(name);
-  const current = new Set(readdirSync(from).filter(isChunk).filter((n) => !readFileSync(join(from, n), 'utf8').startsWith(PREVIOUS_MARK)));
+  const current = new Set(
+    readdirSync(from)
+      .filter(isChunk)
+      .filter((n) => !readFileSync(join(from, n), 'utf8').startsWith(PREVIOUS_MARK)),
+  );
   for (const name of current) {
     if (existsSync(join(to, name))) continue;
     writeFileSync(join(to, name), PREVIOUS_MARK + readFileSync(join(from, name), 'utf8'));
@@ -61,7 +64,8 @@ function keepPreviousChunks(from, to) {
 }
 
 /** First line of a chunk kept from the previous build (dropped at the build after). */
-const PREVIOUS_MARK = '// rotor: chunk of the previous build, kept for processes still running it\n';
+const PREVIOUS_MARK =
+  '// rotor: chunk of the previous build, kept for processes still running it\n';
 
 function selfUrlPlugin(outdir) {
   const files = new Map(LOADED_BY_URL.map((file) => [resolve(file), file]));

@@ -3,16 +3,37 @@
 // store refuses UPDATE and DELETE while they are in place; listing filters on the hashed entry;
 // exports (md, csv, json) escape, quote and re-chain; the CLI's exit codes and errors.
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { canonicalEntry, chainHash, GENESIS_HASH, recordAudit, type Actor, type AuditEntry, type AuditEventInput } from '../src/core/audit/audit-log.js';
+import {
+  canonicalEntry,
+  chainHash,
+  GENESIS_HASH,
+  recordAudit,
+  type Actor,
+  type AuditEntry,
+  type AuditEventInput,
+} from '../src/core/audit/audit-log.js';
 import { csvField, exportAudit, markdownCell } from '../src/core/audit/audit-export.js';
 import { entryProblem, listAudit } from '../src/core/audit/audit-query.js';
-import { verifyAuditChain, type AuditVerifyResult, type VerifyAuditOptions } from '../src/core/audit/audit-verify.js';
+import {
+  verifyAuditChain,
+  type AuditVerifyResult,
+  type VerifyAuditOptions,
+} from '../src/core/audit/audit-verify.js';
 import { createManualClock } from '../src/core/clock.js';
 import { isRotorError } from '../src/core/errors.js';
 import { openStore, type Store } from '../src/core/store/open-store.js';
@@ -22,7 +43,11 @@ import { createProject, type TestProject } from './helpers/project.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const MIN = 60_000;
-const ACTOR: Actor = { operator: 'alice', requestId: '11111111-1111-4111-8111-111111111111', method: 'manual' };
+const ACTOR: Actor = {
+  operator: 'alice',
+  requestId: '11111111-1111-4111-8111-111111111111',
+  method: 'manual',
+};
 
 const dirs: string[] = [];
 const stores: Store[] = [];
@@ -76,7 +101,9 @@ async function createLog(n: number): Promise<Log> {
     async tamper(fn) {
       await store.close();
       const db = new BetterSqlite3(file);
-      db.exec('DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete;');
+      db.exec(
+        'DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete;',
+      );
       fn(db);
       db.close();
       store = await openStore({ stateDir, env: {} });
@@ -86,7 +113,11 @@ async function createLog(n: number): Promise<Log> {
     rows() {
       const db = new BetterSqlite3(file, { readonly: true });
       try {
-        return db.prepare('SELECT seq, entry, hash FROM audit_events ORDER BY seq').all() as Array<{ seq: number; entry: string; hash: string }>;
+        return db.prepare('SELECT seq, entry, hash FROM audit_events ORDER BY seq').all() as Array<{
+          seq: number;
+          entry: string;
+          hash: string;
+        }>;
       } finally {
         db.close();
       }
@@ -119,12 +150,17 @@ function makeRoom(db: BetterSqlite3.Database, from: number): void {
 }
 
 function insertRow(db: BetterSqlite3.Database, seq: number, entry: string, hash: string): void {
-  db.prepare('INSERT INTO audit_events (seq, at, secret, environment, action, entry, hash) VALUES (?, ?, ?, ?, ?, ?, ?)').run(seq, T0, 'JWT_ACCESS_SECRET', 'production', 'rotate.promote', entry, hash);
+  db.prepare(
+    'INSERT INTO audit_events (seq, at, secret, environment, action, entry, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  ).run(seq, T0, 'JWT_ACCESS_SECRET', 'production', 'rotate.promote', entry, hash);
 }
 
 /** Rewrites every hash from `from` on so the chain is internally consistent again. */
 function rechain(db: BetterSqlite3.Database): void {
-  const rows = db.prepare('SELECT seq, entry FROM audit_events ORDER BY seq').all() as Array<{ seq: number; entry: string }>;
+  const rows = db.prepare('SELECT seq, entry FROM audit_events ORDER BY seq').all() as Array<{
+    seq: number;
+    entry: string;
+  }>;
   let prev = GENESIS_HASH;
   const update = db.prepare('UPDATE audit_events SET hash = ? WHERE seq = ?');
   for (const r of rows) {
@@ -155,14 +191,23 @@ describe('verifyAuditChain', () => {
 
   it('an empty log verifies with zero rows and the genesis hash', async () => {
     const log = await createLog(0);
-    expect(await verifyAuditChain(log.store)).toEqual({ ok: true, rows: 0, headSeq: 0, headHash: GENESIS_HASH });
+    expect(await verifyAuditChain(log.store)).toEqual({
+      ok: true,
+      rows: 0,
+      headSeq: 0,
+      headHash: GENESIS_HASH,
+    });
   });
 
   it('an edited entry is named as the first bad row, problem "edited"', async () => {
     const log = await createLog(6);
     const store = await log.tamper((db) => {
-      const entry = (db.prepare('SELECT entry FROM audit_events WHERE seq = 3').get() as { entry: string }).entry;
-      db.prepare('UPDATE audit_events SET entry = ? WHERE seq = 3').run(entry.replace('"operator":"alice"', '"operator":"bob"'));
+      const entry = (
+        db.prepare('SELECT entry FROM audit_events WHERE seq = 3').get() as { entry: string }
+      ).entry;
+      db.prepare('UPDATE audit_events SET entry = ? WHERE seq = 3').run(
+        entry.replace('"operator":"alice"', '"operator":"bob"'),
+      );
     });
     const result = await verifyAuditChain(store);
     expectBad(result, 3, 'edited');
@@ -173,13 +218,17 @@ describe('verifyAuditChain', () => {
 
   it('an edited hash with its entry untouched is reported as "edited"', async () => {
     const log = await createLog(4);
-    const store = await log.tamper((db) => db.prepare("UPDATE audit_events SET hash = ? WHERE seq = 2").run('f'.repeat(64)));
+    const store = await log.tamper((db) =>
+      db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 2').run('f'.repeat(64)),
+    );
     expectBad(await verifyAuditChain(store), 2, 'edited');
   });
 
   it('a deleted middle row is named by its missing seq, problem "deleted"', async () => {
     const log = await createLog(6);
-    const store = await log.tamper((db) => db.prepare('DELETE FROM audit_events WHERE seq = 3').run());
+    const store = await log.tamper((db) =>
+      db.prepare('DELETE FROM audit_events WHERE seq = 3').run(),
+    );
     const result = await verifyAuditChain(store);
     expectBad(result, 3, 'deleted');
     expect(result.rows).toBe(2);
@@ -187,7 +236,9 @@ describe('verifyAuditChain', () => {
 
   it('deleting several rows names the first missing one', async () => {
     const log = await createLog(8);
-    const store = await log.tamper((db) => db.prepare('DELETE FROM audit_events WHERE seq IN (4, 5, 6)').run());
+    const store = await log.tamper((db) =>
+      db.prepare('DELETE FROM audit_events WHERE seq IN (4, 5, 6)').run(),
+    );
     const result = await verifyAuditChain(store);
     expectBad(result, 4, 'deleted');
     expect(result.firstBad?.message).toMatch(/rows 4–6 are missing/);
@@ -195,7 +246,9 @@ describe('verifyAuditChain', () => {
 
   it('deleting the first row is detected', async () => {
     const log = await createLog(3);
-    const store = await log.tamper((db) => db.prepare('DELETE FROM audit_events WHERE seq = 1').run());
+    const store = await log.tamper((db) =>
+      db.prepare('DELETE FROM audit_events WHERE seq = 1').run(),
+    );
     expectBad(await verifyAuditChain(store), 1, 'deleted');
   });
 
@@ -268,7 +321,10 @@ describe('verifyAuditChain', () => {
   it('a correctly chained entry without an operator is reported as "malformed", naming the key', async () => {
     const log = await createLog(4);
     const store = await log.tamper((db) => {
-      const entry = JSON.parse((db.prepare('SELECT entry FROM audit_events WHERE seq = 3').get() as { entry: string }).entry) as Record<string, unknown>;
+      const entry = JSON.parse(
+        (db.prepare('SELECT entry FROM audit_events WHERE seq = 3').get() as { entry: string })
+          .entry,
+      ) as Record<string, unknown>;
       delete entry.operator;
       db.prepare('UPDATE audit_events SET entry = ? WHERE seq = 3').run(JSON.stringify(entry));
       rechain(db);
@@ -281,10 +337,14 @@ describe('verifyAuditChain', () => {
   it('deleting the newest rows leaves a valid shorter chain, which an anchor from an earlier verify catches', async () => {
     const log = await createLog(6);
     const before = await verifyAuditChain(log.store);
-    const store = await log.tamper((db) => db.prepare('DELETE FROM audit_events WHERE seq >= 5').run());
+    const store = await log.tamper((db) =>
+      db.prepare('DELETE FROM audit_events WHERE seq >= 5').run(),
+    );
     const after = await verifyAuditChain(store);
     expect(after).toMatchObject({ ok: true, rows: 4 });
-    const anchored = await verifyAuditChain(store, { anchor: { seq: before.headSeq, hash: before.headHash } });
+    const anchored = await verifyAuditChain(store, {
+      anchor: { seq: before.headSeq, hash: before.headHash },
+    });
     expectBad(anchored, 5, 'deleted');
   });
 
@@ -292,7 +352,9 @@ describe('verifyAuditChain', () => {
     const log = await createLog(4);
     const result = await verifyAuditChain(log.store, { anchor: { seq: 3, hash: 'b'.repeat(64) } });
     expectBad(result, 3, 'edited');
-    expect((await verifyAuditChain(log.store, { anchor: { seq: 3, hash: log.rows()[2]!.hash } })).ok).toBe(true);
+    expect(
+      (await verifyAuditChain(log.store, { anchor: { seq: 3, hash: log.rows()[2]!.hash } })).ok,
+    ).toBe(true);
   });
 
   it('gives the same verdicts whatever the chunk size, across chunk boundaries', async () => {
@@ -301,8 +363,11 @@ describe('verifyAuditChain', () => {
     for (const chunkSize of [1, 2, 3, 5, 100]) {
       expectBad(await verifyAuditChain(store, { chunkSize }), 6, 'reordered');
     }
-    const deleted = await log.tamper((db) => db.prepare('DELETE FROM audit_events WHERE seq = 4').run());
-    for (const chunkSize of [1, 2, 3, 4, 100]) expectBad(await verifyAuditChain(deleted, { chunkSize }), 4, 'deleted');
+    const deleted = await log.tamper((db) =>
+      db.prepare('DELETE FROM audit_events WHERE seq = 4').run(),
+    );
+    for (const chunkSize of [1, 2, 3, 4, 100])
+      expectBad(await verifyAuditChain(deleted, { chunkSize }), 4, 'deleted');
   });
 
   it('accepts a seq gap over an intact chain only where the database may leave gaps (allowSeqGaps)', async () => {
@@ -311,7 +376,11 @@ describe('verifyAuditChain', () => {
       db.prepare('UPDATE audit_events SET seq = seq + 10 WHERE seq >= 3').run();
     });
     expectBad(await verifyAuditChain(store), 3, 'deleted');
-    expect(await verifyAuditChain(store, { allowSeqGaps: true })).toMatchObject({ ok: true, rows: 5, headSeq: 15 });
+    expect(await verifyAuditChain(store, { allowSeqGaps: true })).toMatchObject({
+      ok: true,
+      rows: 5,
+      headSeq: 15,
+    });
   });
 });
 
@@ -324,14 +393,32 @@ interface VerifyMode {
   verify(store: Store, options?: VerifyAuditOptions): Promise<AuditVerifyResult>;
 }
 const MODES: VerifyMode[] = [
-  { name: 'portable queries only (a store without a bulk reader)', verify: (s, o) => verifyAuditChain({ db: s.db, guard: s.guard, dialect: s.dialect }, o) },
-  { name: 'the bulk reader on the calling thread', verify: (s, o) => verifyAuditChain(s, { ...o, threads: 1 }) },
-  { name: 'two worker threads', threads: 2, verify: (s, o) => verifyAuditChain(s, { ...o, threads: 2, parallelThreshold: 0 }) },
-  { name: 'three worker threads', threads: 3, verify: (s, o) => verifyAuditChain(s, { ...o, threads: 3, parallelThreshold: 0, chunkSize: 4 }) },
+  {
+    name: 'portable queries only (a store without a bulk reader)',
+    verify: (s, o) => verifyAuditChain({ db: s.db, guard: s.guard, dialect: s.dialect }, o),
+  },
+  {
+    name: 'the bulk reader on the calling thread',
+    verify: (s, o) => verifyAuditChain(s, { ...o, threads: 1 }),
+  },
+  {
+    name: 'two worker threads',
+    threads: 2,
+    verify: (s, o) => verifyAuditChain(s, { ...o, threads: 2, parallelThreshold: 0 }),
+  },
+  {
+    name: 'three worker threads',
+    threads: 3,
+    verify: (s, o) => verifyAuditChain(s, { ...o, threads: 3, parallelThreshold: 0, chunkSize: 4 }),
+  },
 ];
 
 /** Runs every mode; each must match `expected` (a first bad row, or an intact log's row count) and the others. */
-async function expectSameVerdicts(store: Store, expected: { seq: number; problem: string } | { rows: number }, options: VerifyAuditOptions = {}): Promise<AuditVerifyResult> {
+async function expectSameVerdicts(
+  store: Store,
+  expected: { seq: number; problem: string } | { rows: number },
+  options: VerifyAuditOptions = {},
+): Promise<AuditVerifyResult> {
   const results: AuditVerifyResult[] = [];
   for (const mode of MODES) {
     const result = await mode.verify(store, options);
@@ -360,8 +447,12 @@ describe('verifyAuditChain across threads (24 rows: two threads split after row 
   it('an edited entry in the second range is named as the first bad row', async () => {
     const log = await createLog(24);
     const store = await log.tamper((db) => {
-      const entry = (db.prepare('SELECT entry FROM audit_events WHERE seq = 17').get() as { entry: string }).entry;
-      db.prepare('UPDATE audit_events SET entry = ? WHERE seq = 17').run(entry.replace('"operator":"alice"', '"operator":"bob"'));
+      const entry = (
+        db.prepare('SELECT entry FROM audit_events WHERE seq = 17').get() as { entry: string }
+      ).entry;
+      db.prepare('UPDATE audit_events SET entry = ? WHERE seq = 17').run(
+        entry.replace('"operator":"alice"', '"operator":"bob"'),
+      );
     });
     const result = await expectSameVerdicts(store, { seq: 17, problem: 'edited' });
     expect(result).toMatchObject({ rows: 16, headSeq: 16, headHash: log.rows()[15]!.hash });
@@ -369,13 +460,17 @@ describe('verifyAuditChain across threads (24 rows: two threads split after row 
 
   it('an edit on the first row of a range is caught by the link across the boundary', async () => {
     const log = await createLog(24);
-    const store = await log.tamper((db) => db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 13').run('c'.repeat(64)));
+    const store = await log.tamper((db) =>
+      db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 13').run('c'.repeat(64)),
+    );
     await expectSameVerdicts(store, { seq: 13, problem: 'edited' });
   });
 
   it('an edit on the last row of a range wins over the break it causes in the next range', async () => {
     const log = await createLog(24);
-    const store = await log.tamper((db) => db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 12').run('d'.repeat(64)));
+    const store = await log.tamper((db) =>
+      db.prepare('UPDATE audit_events SET hash = ? WHERE seq = 12').run('d'.repeat(64)),
+    );
     await expectSameVerdicts(store, { seq: 12, problem: 'edited' });
   });
 
@@ -390,7 +485,9 @@ describe('verifyAuditChain across threads (24 rows: two threads split after row 
 
   it('deleted rows at a range boundary are named by the first missing seq', async () => {
     const log = await createLog(24);
-    const store = await log.tamper((db) => db.prepare('DELETE FROM audit_events WHERE seq IN (12, 13)').run());
+    const store = await log.tamper((db) =>
+      db.prepare('DELETE FROM audit_events WHERE seq IN (12, 13)').run(),
+    );
     const result = await expectSameVerdicts(store, { seq: 12, problem: 'deleted' });
     expect(result.firstBad?.message).toMatch(/rows 12–13 are missing/);
   });
@@ -438,10 +535,14 @@ describe('verifyAuditChain across threads (24 rows: two threads split after row 
     await log.tamper((db) => {
       db.unsafeMode(true); // lifts SQLite's defensive mode, which forbids editing the schema table
       db.exec('PRAGMA writable_schema = ON');
-      db.prepare("UPDATE sqlite_schema SET sql = replace(sql, '\"entry\" text not null', '\"entry\" text') WHERE name = 'audit_events'").run();
+      db.prepare(
+        "UPDATE sqlite_schema SET sql = replace(sql, '\"entry\" text not null', '\"entry\" text') WHERE name = 'audit_events'",
+      ).run();
       db.exec('PRAGMA writable_schema = OFF');
     });
-    const store = await log.tamper((db) => db.prepare('UPDATE audit_events SET entry = NULL WHERE seq = 15').run());
+    const store = await log.tamper((db) =>
+      db.prepare('UPDATE audit_events SET entry = NULL WHERE seq = 15').run(),
+    );
     expect(log.rows()[14]!.entry).toBeNull();
     await expectSameVerdicts(store, { seq: 15, problem: 'edited' });
   });
@@ -449,15 +550,31 @@ describe('verifyAuditChain across threads (24 rows: two threads split after row 
   it('anchors are checked in whichever range holds them', async () => {
     const log = await createLog(24);
     const rows = log.rows();
-    await expectSameVerdicts(log.store, { rows: 24 }, { anchor: { seq: 20, hash: rows[19]!.hash } });
-    await expectSameVerdicts(log.store, { seq: 20, problem: 'edited' }, { anchor: { seq: 20, hash: 'b'.repeat(64) } });
-    const store = await log.tamper((db) => db.prepare('DELETE FROM audit_events WHERE seq >= 21').run());
-    await expectSameVerdicts(store, { seq: 21, problem: 'deleted' }, { anchor: { seq: 24, hash: rows[23]!.hash } });
+    await expectSameVerdicts(
+      log.store,
+      { rows: 24 },
+      { anchor: { seq: 20, hash: rows[19]!.hash } },
+    );
+    await expectSameVerdicts(
+      log.store,
+      { seq: 20, problem: 'edited' },
+      { anchor: { seq: 20, hash: 'b'.repeat(64) } },
+    );
+    const store = await log.tamper((db) =>
+      db.prepare('DELETE FROM audit_events WHERE seq >= 21').run(),
+    );
+    await expectSameVerdicts(
+      store,
+      { seq: 21, problem: 'deleted' },
+      { anchor: { seq: 24, hash: rows[23]!.hash } },
+    );
   });
 
   it('a seq gap over an intact chain in the second range is accepted only with allowSeqGaps', async () => {
     const log = await createLog(24);
-    const store = await log.tamper((db) => db.prepare('UPDATE audit_events SET seq = seq + 100 WHERE seq >= 16').run());
+    const store = await log.tamper((db) =>
+      db.prepare('UPDATE audit_events SET seq = seq + 100 WHERE seq >= 16').run(),
+    );
     await expectSameVerdicts(store, { seq: 16, problem: 'deleted' });
     const result = await expectSameVerdicts(store, { rows: 24 }, { allowSeqGaps: true });
     expect(result.headSeq).toBe(124);
@@ -467,7 +584,12 @@ describe('verifyAuditChain across threads (24 rows: two threads split after row 
     const log = await createLog(60);
     await log.store.close();
     const raw = new BetterSqlite3(log.file);
-    const leaves = raw.prepare("SELECT pageno FROM dbstat WHERE name = 'audit_events' AND pagetype = 'leaf' ORDER BY path").pluck().all() as number[];
+    const leaves = raw
+      .prepare(
+        "SELECT pageno FROM dbstat WHERE name = 'audit_events' AND pagetype = 'leaf' ORDER BY path",
+      )
+      .pluck()
+      .all() as number[];
     const pageSize = raw.pragma('page_size', { simple: true }) as number;
     raw.close();
     expect(leaves.length).toBeGreaterThanOrEqual(3);
@@ -488,10 +610,25 @@ describe('verifyAuditChain across threads (24 rows: two threads split after row 
 describe('chainHash', () => {
   it('hashes exactly the UTF-8 of "previous hash, newline, entry", whatever the characters and length', () => {
     const prev = chainHash(GENESIS_HASH, 'x');
-    const entries = ['', 'plain', 'zoë "op" \u2028 \u0001 😀', 'lone \uD800 high', '\uDC00 lone low', 'end\uD83D', 'ÿ\u0100', 'x'.repeat(70_000), 'é'.repeat(30_000), '😀'.repeat(12_000)];
+    const entries = [
+      '',
+      'plain',
+      'zoë "op" \u2028 \u0001 😀',
+      'lone \uD800 high',
+      '\uDC00 lone low',
+      'end\uD83D',
+      'ÿ\u0100',
+      'x'.repeat(70_000),
+      'é'.repeat(30_000),
+      '😀'.repeat(12_000),
+    ];
     for (const entry of entries) {
-      expect(chainHash(prev, entry), JSON.stringify(entry.slice(0, 20))).toBe(createHash('sha256').update(`${prev}\n${entry}`, 'utf8').digest('hex'));
-      expect(chainHash(GENESIS_HASH, entry)).toBe(createHash('sha256').update(`${GENESIS_HASH}\n${entry}`, 'utf8').digest('hex'));
+      expect(chainHash(prev, entry), JSON.stringify(entry.slice(0, 20))).toBe(
+        createHash('sha256').update(`${prev}\n${entry}`, 'utf8').digest('hex'),
+      );
+      expect(chainHash(GENESIS_HASH, entry)).toBe(
+        createHash('sha256').update(`${GENESIS_HASH}\n${entry}`, 'utf8').digest('hex'),
+      );
     }
   });
 });
@@ -500,15 +637,27 @@ describe('the append-only store', () => {
   it('refuses UPDATE of an audit row with ERR_ROTOR_STORE_AUDIT_APPEND_ONLY and changes nothing', async () => {
     const log = await createLog(2);
     const before = log.rows();
-    const error = await log.store.guard(() => log.store.db.updateTable('audit_events').set({ entry: '{}' }).where('seq', '=', 1).execute()).catch((e: unknown) => e);
+    const error = await log.store
+      .guard(() =>
+        log.store.db
+          .updateTable('audit_events')
+          .set({ entry: '{}' })
+          .where('seq', '=', 1)
+          .execute(),
+      )
+      .catch((e: unknown) => e);
     expect(isRotorError(error, 'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY')).toBe(true);
-    expect((error as Error).message).toBe('audit rows are append-only: the store refused to change or delete one');
+    expect((error as Error).message).toBe(
+      'audit rows are append-only: the store refused to change or delete one',
+    );
     expect(log.rows()).toEqual(before);
   });
 
   it('refuses DELETE of an audit row with ERR_ROTOR_STORE_AUDIT_APPEND_ONLY and keeps the row', async () => {
     const log = await createLog(2);
-    const error = await log.store.guard(() => log.store.db.deleteFrom('audit_events').where('seq', '=', 2).execute()).catch((e: unknown) => e);
+    const error = await log.store
+      .guard(() => log.store.db.deleteFrom('audit_events').where('seq', '=', 2).execute())
+      .catch((e: unknown) => e);
     expect(isRotorError(error, 'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY')).toBe(true);
     expect(log.rows()).toHaveLength(2);
     expect((await verifyAuditChain(log.store)).ok).toBe(true);
@@ -519,8 +668,12 @@ describe('the append-only store', () => {
     await log.store.close();
     const db = new BetterSqlite3(log.file);
     try {
-      expect(() => db.prepare("UPDATE audit_events SET entry = '{}' WHERE seq = 1").run()).toThrow(/ERR_ROTOR_STORE_AUDIT_APPEND_ONLY/);
-      expect(() => db.prepare('DELETE FROM audit_events').run()).toThrow(/ERR_ROTOR_STORE_AUDIT_APPEND_ONLY/);
+      expect(() => db.prepare("UPDATE audit_events SET entry = '{}' WHERE seq = 1").run()).toThrow(
+        /ERR_ROTOR_STORE_AUDIT_APPEND_ONLY/,
+      );
+      expect(() => db.prepare('DELETE FROM audit_events').run()).toThrow(
+        /ERR_ROTOR_STORE_AUDIT_APPEND_ONLY/,
+      );
     } finally {
       db.close();
     }
@@ -533,31 +686,59 @@ describe('listAudit', () => {
     const log = await createLog(5);
     const rows = await listAudit(log.store, { limit: 2 });
     expect(rows.map((r) => r.seq)).toEqual([5, 4]);
-    expect(rows[0]).toMatchObject({ operator: 'alice', method: 'manual', notes: 'event 5', requestId: ACTOR.requestId, hash: log.rows()[4]!.hash });
+    expect(rows[0]).toMatchObject({
+      operator: 'alice',
+      method: 'manual',
+      notes: 'event 5',
+      requestId: ACTOR.requestId,
+      hash: log.rows()[4]!.hash,
+    });
   });
 
   it('filters on the hashed entry: secret, environment, action prefix and an inclusive time range', async () => {
     const log = await createLog(6);
-    expect((await listAudit(log.store, { secret: 'DATABASE_URL', order: 'asc' })).map((r) => r.seq)).toEqual([1, 3, 5]);
-    expect((await listAudit(log.store, { environment: 'staging', order: 'asc' })).map((r) => r.seq)).toEqual([3, 6]);
-    expect((await listAudit(log.store, { action: 'rotate', order: 'asc' })).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect((await listAudit(log.store, { action: 'rotate.create', order: 'asc' })).map((r) => r.seq)).toEqual([1, 3, 5]);
+    expect(
+      (await listAudit(log.store, { secret: 'DATABASE_URL', order: 'asc' })).map((r) => r.seq),
+    ).toEqual([1, 3, 5]);
+    expect(
+      (await listAudit(log.store, { environment: 'staging', order: 'asc' })).map((r) => r.seq),
+    ).toEqual([3, 6]);
+    expect(
+      (await listAudit(log.store, { action: 'rotate', order: 'asc' })).map((r) => r.seq),
+    ).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(
+      (await listAudit(log.store, { action: 'rotate.create', order: 'asc' })).map((r) => r.seq),
+    ).toEqual([1, 3, 5]);
     expect((await listAudit(log.store, { action: 'rotate.pro' })).map((r) => r.seq)).toEqual([]);
-    expect((await listAudit(log.store, { since: T0 + MIN, until: T0 + 3 * MIN, order: 'asc' })).map((r) => r.seq)).toEqual([2, 3, 4]);
+    expect(
+      (await listAudit(log.store, { since: T0 + MIN, until: T0 + 3 * MIN, order: 'asc' })).map(
+        (r) => r.seq,
+      ),
+    ).toEqual([2, 3, 4]);
   });
 
   it('pages through the log in chunks without losing or repeating rows', async () => {
     const log = await createLog(7);
-    expect((await listAudit(log.store, { chunkSize: 2 })).map((r) => r.seq)).toEqual([7, 6, 5, 4, 3, 2, 1]);
-    expect((await listAudit(log.store, { chunkSize: 3, order: 'asc', secret: 'JWT_ACCESS_SECRET' })).map((r) => r.seq)).toEqual([2, 4, 6]);
+    expect((await listAudit(log.store, { chunkSize: 2 })).map((r) => r.seq)).toEqual([
+      7, 6, 5, 4, 3, 2, 1,
+    ]);
+    expect(
+      (await listAudit(log.store, { chunkSize: 3, order: 'asc', secret: 'JWT_ACCESS_SECRET' })).map(
+        (r) => r.seq,
+      ),
+    ).toEqual([2, 4, 6]);
   });
 
   it('refuses to display a row whose entry is not JSON, naming the row', async () => {
     const log = await createLog(3);
-    const store = await log.tamper((db) => db.prepare("UPDATE audit_events SET entry = 'garbage' WHERE seq = 2").run());
+    const store = await log.tamper((db) =>
+      db.prepare("UPDATE audit_events SET entry = 'garbage' WHERE seq = 2").run(),
+    );
     const error = await listAudit(store).catch((e: unknown) => e);
     expect(isRotorError(error, 'ERR_ROTOR_AUDIT_CHAIN_BROKEN')).toBe(true);
-    expect((error as Error).message).toBe('audit row 2 is malformed (its entry is not valid JSON): run `rotor audit verify`');
+    expect((error as Error).message).toBe(
+      'audit row 2 is malformed (its entry is not valid JSON): run `rotor audit verify`',
+    );
   });
 });
 
@@ -582,9 +763,25 @@ describe('entry validation', () => {
   it('names what is wrong with a non-canonical entry', () => {
     expect(entryProblem('[1]')).toBe('is not a JSON object');
     expect(entryProblem('{"v":1}')).toMatch(/^lacks "at", "secret"/);
-    const good = JSON.parse(canonicalEntry({ v: 1, at: new Date(T0).toISOString(), secret: null, environment: null, operator: 'a', method: 'api', action: 'x', outcome: 'info', requestId: 'r', notes: '', details: {} })) as Record<string, unknown>;
+    const good = JSON.parse(
+      canonicalEntry({
+        v: 1,
+        at: new Date(T0).toISOString(),
+        secret: null,
+        environment: null,
+        operator: 'a',
+        method: 'api',
+        action: 'x',
+        outcome: 'info',
+        requestId: 'r',
+        notes: '',
+        details: {},
+      }),
+    ) as Record<string, unknown>;
     expect(entryProblem(JSON.stringify({ ...good, extra: 1 }))).toBe('has unexpected "extra"');
-    expect(entryProblem(JSON.stringify({ ...good, method: 'cron' }))).toMatch(/"method" is not one of/);
+    expect(entryProblem(JSON.stringify({ ...good, method: 'cron' }))).toMatch(
+      /"method" is not one of/,
+    );
     expect(entryProblem(JSON.stringify(good, null, 1))).toMatch(/not in canonical form/);
   });
 });
@@ -663,7 +860,12 @@ describe('rotor audit (CLI)', () => {
   async function addEvents(...inputs: AuditEventInput[]): Promise<void> {
     const rotor = project.rotor();
     try {
-      await recordAudit(await rotor.store(), project.clock, { operator: 'ops|team', requestId: randomUUID(), method: 'emergency' }, ...inputs);
+      await recordAudit(
+        await rotor.store(),
+        project.clock,
+        { operator: 'ops|team', requestId: randomUUID(), method: 'emergency' },
+        ...inputs,
+      );
     } finally {
       await rotor.close();
     }
@@ -681,7 +883,9 @@ describe('rotor audit (CLI)', () => {
     const { code, stdout } = await project.cli(['audit']);
     expect(code).toBe(0);
     const lines = stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^SEQ\s+TIME\s+SECRET\s+ENV\s+OPERATOR\s+METHOD\s+ACTION\s+OUTCOME\s+NOTES$/);
+    expect(lines[0]).toMatch(
+      /^SEQ\s+TIME\s+SECRET\s+ENV\s+OPERATOR\s+METHOD\s+ACTION\s+OUTCOME\s+NOTES$/,
+    );
     const seqs = lines.slice(1, -1).map((l) => Number(l.split(/\s+/)[0]));
     expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
     expect(stdout).toMatch(/\binit\b/);
@@ -690,11 +894,20 @@ describe('rotor audit (CLI)', () => {
     expect(lines.at(-1)).toMatch(/event\(s\), newest first/);
   });
 
-  it('`rotor audit list --secret --json` returns only that secret\'s events, with seq and hash', async () => {
+  it("`rotor audit list --secret --json` returns only that secret's events, with seq and hash", async () => {
     project = await createProject();
-    const { code, stdout } = await project.cli(['audit', 'list', '--secret', 'JWT_ACCESS_SECRET', '--json']);
+    const { code, stdout } = await project.cli([
+      'audit',
+      'list',
+      '--secret',
+      'JWT_ACCESS_SECRET',
+      '--json',
+    ]);
     expect(code).toBe(0);
-    const out = JSON.parse(stdout) as { events: Array<{ seq: number; secret: string; hash: string; action: string }>; count: number };
+    const out = JSON.parse(stdout) as {
+      events: Array<{ seq: number; secret: string; hash: string; action: string }>;
+      count: number;
+    };
     expect(out.count).toBeGreaterThan(0);
     for (const e of out.events) {
       expect(e.secret).toBe('JWT_ACCESS_SECRET');
@@ -704,7 +917,11 @@ describe('rotor audit (CLI)', () => {
 
   it('the table neutralises control characters and escape sequences from stored notes', async () => {
     project = await createProject();
-    await addEvents({ action: 'note', outcome: 'info', notes: 'evil \u001b[31mred\u001b[0m\nsecond line' });
+    await addEvents({
+      action: 'note',
+      outcome: 'info',
+      notes: 'evil \u001b[31mred\u001b[0m\nsecond line',
+    });
     const { stdout } = await project.cli(['audit', '--limit', '1']);
     expect(stdout).not.toContain('\u001b');
     expect(stdout).toContain('evil ?[31mred?[0m second line');
@@ -712,42 +929,75 @@ describe('rotor audit (CLI)', () => {
 
   it('`rotor audit verify` exits 0 and prints the rows checked and the head hash', async () => {
     project = await createProject();
-    const rows = new BetterSqlite3(join(project.dir, '.rotor', 'rotor.db'), { readonly: true }).prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC').all() as Array<{ seq: number; hash: string }>;
+    const rows = new BetterSqlite3(join(project.dir, '.rotor', 'rotor.db'), { readonly: true })
+      .prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC')
+      .all() as Array<{ seq: number; hash: string }>;
     const { code, stdout } = await project.cli(['audit', 'verify']);
     expect(code).toBe(0);
     expect(stdout).toContain(`audit log intact: ${rows.length} row(s) checked`);
     expect(stdout).toContain(`head: row ${rows[0]!.seq}, hash ${rows[0]!.hash}`);
     const json = await project.cli(['audit', 'verify', '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, rows: rows.length, headSeq: rows[0]!.seq, headHash: rows[0]!.hash });
-    const anchored = await project.cli(['audit', 'verify', '--anchor', `${rows[0]!.seq}:${rows[0]!.hash}`]);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: true,
+      rows: rows.length,
+      headSeq: rows[0]!.seq,
+      headHash: rows[0]!.hash,
+    });
+    const anchored = await project.cli([
+      'audit',
+      'verify',
+      '--anchor',
+      `${rows[0]!.seq}:${rows[0]!.hash}`,
+    ]);
     expect(anchored.code).toBe(0);
   });
 
   it('`rotor audit verify` exits 1 naming the first bad row after the file was tampered with', async () => {
     project = await createProject();
-    await tamperProject("UPDATE audit_events SET entry = replace(entry, '\"tester\"', '\"someone\"') WHERE seq = 2");
+    await tamperProject(
+      'UPDATE audit_events SET entry = replace(entry, \'"tester"\', \'"someone"\') WHERE seq = 2',
+    );
     const { code, stdout } = await project.cli(['audit', 'verify']);
     expect(code).toBe(1);
     expect(stdout).toContain('audit log TAMPERED: first bad row 2 (edited)');
     expect(stdout).toContain('1 row(s) intact before it');
     const json = await project.cli(['audit', 'verify', '--json']);
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, rows: 1, firstBad: { seq: 2, problem: 'edited' }, error: { code: 'ERR_ROTOR_AUDIT_CHAIN_BROKEN' } });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      rows: 1,
+      firstBad: { seq: 2, problem: 'edited' },
+      error: { code: 'ERR_ROTOR_AUDIT_CHAIN_BROKEN' },
+    });
   });
 
   it('`rotor audit verify --anchor` exits 1 when the newest rows were deleted', async () => {
     project = await createProject();
-    const before = JSON.parse((await project.cli(['audit', 'verify', '--json'])).stdout) as { headSeq: number; headHash: string };
+    const before = JSON.parse((await project.cli(['audit', 'verify', '--json'])).stdout) as {
+      headSeq: number;
+      headHash: string;
+    };
     await tamperProject(`DELETE FROM audit_events WHERE seq = ${before.headSeq}`);
     expect((await project.cli(['audit', 'verify'])).code).toBe(0);
-    const anchored = await project.cli(['audit', 'verify', '--anchor', `${before.headSeq}:${before.headHash}`]);
+    const anchored = await project.cli([
+      'audit',
+      'verify',
+      '--anchor',
+      `${before.headSeq}:${before.headHash}`,
+    ]);
     expect(anchored.code).toBe(1);
     expect(anchored.stdout).toContain(`first bad row ${before.headSeq} (deleted)`);
   });
 
   it('exports the runbook table as Markdown, escaping pipes and line breaks', async () => {
     project = await createProject();
-    await addEvents({ secret: 'JWT_ACCESS_SECRET', environment: 'production', action: 'rotate.emergency', outcome: 'success', notes: 'leaked | in chat\nrevoked at once' });
+    await addEvents({
+      secret: 'JWT_ACCESS_SECRET',
+      environment: 'production',
+      action: 'rotate.emergency',
+      outcome: 'success',
+      notes: 'leaked | in chat\nrevoked at once',
+    });
     const { code, stdout } = await project.cli(['audit', 'export', '--format', 'md']);
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split('\n');
@@ -762,13 +1012,42 @@ describe('rotor audit (CLI)', () => {
 
   it('exports CSV with every field, quoted per RFC 4180', async () => {
     project = await createProject();
-    await addEvents({ secret: 'SMTP_PASSWORD', environment: 'staging', action: 'rotate.verify', outcome: 'failure', notes: 'said "no", then\nhung up', details: { code: 'ERR_X' } });
+    await addEvents({
+      secret: 'SMTP_PASSWORD',
+      environment: 'staging',
+      action: 'rotate.verify',
+      outcome: 'failure',
+      notes: 'said "no", then\nhung up',
+      details: { code: 'ERR_X' },
+    });
     const { code, stdout } = await project.cli(['audit', 'export', '--format', 'csv']);
     expect(code).toBe(0);
     const rows = parseCsv(stdout);
-    expect(rows[0]).toEqual(['seq', 'at', 'secret', 'environment', 'operator', 'method', 'action', 'outcome', 'request_id', 'notes', 'details', 'hash']);
+    expect(rows[0]).toEqual([
+      'seq',
+      'at',
+      'secret',
+      'environment',
+      'operator',
+      'method',
+      'action',
+      'outcome',
+      'request_id',
+      'notes',
+      'details',
+      'hash',
+    ]);
     const last = rows.at(-1)!;
-    expect(last.slice(2, 10)).toEqual(['SMTP_PASSWORD', 'staging', 'ops|team', 'emergency', 'rotate.verify', 'failure', expect.stringMatching(/^[0-9a-f-]{36}$/), 'said "no", then\nhung up']);
+    expect(last.slice(2, 10)).toEqual([
+      'SMTP_PASSWORD',
+      'staging',
+      'ops|team',
+      'emergency',
+      'rotate.verify',
+      'failure',
+      expect.stringMatching(/^[0-9a-f-]{36}$/),
+      'said "no", then\nhung up',
+    ]);
     expect(JSON.parse(last[10]!)).toEqual({ code: 'ERR_X' });
     expect(last[11]).toMatch(/^[0-9a-f]{64}$/);
     expect(stdout).toContain('"said ""no"", then\nhung up"');
@@ -777,7 +1056,12 @@ describe('rotor audit (CLI)', () => {
 
   it('exports JSON as one array whose fields rebuild the canonical entries and re-chain to the stored hashes', async () => {
     project = await createProject();
-    await addEvents({ action: 'note', outcome: 'info', notes: 'ünïcode "quoted"', details: { b: 2, a: 'x', '10': 1, '2': null } });
+    await addEvents({
+      action: 'note',
+      outcome: 'info',
+      notes: 'ünïcode "quoted"',
+      details: { b: 2, a: 'x', '10': 1, '2': null },
+    });
     const { code, stdout } = await project.cli(['audit', 'export', '--format', 'json']);
     expect(code).toBe(0);
     const records = JSON.parse(stdout) as Array<AuditEntry & { seq: number; hash: string }>;
@@ -791,22 +1075,49 @@ describe('rotor audit (CLI)', () => {
 
   it('`--output` writes the export to a file with mode 0600 and prints a summary', async () => {
     project = await createProject();
-    const { code, stdout } = await project.cli(['audit', 'export', '--format', 'csv', '--output', 'audit.csv']);
+    const { code, stdout } = await project.cli([
+      'audit',
+      'export',
+      '--format',
+      'csv',
+      '--output',
+      'audit.csv',
+    ]);
     expect(code).toBe(0);
     const file = join(project.dir, 'audit.csv');
     expect(stdout).toMatch(/^exported \d+ audit event\(s\) as csv to audit\.csv\n$/);
     expect(readFileSync(file, 'utf8').startsWith('seq,at,')).toBe(true);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const json = await project.cli(['audit', 'export', '--format', 'md', '--output', 'audit.md', '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ format: 'md', output: join(project.dir, 'audit.md') });
+    const json = await project.cli([
+      'audit',
+      'export',
+      '--format',
+      'md',
+      '--output',
+      'audit.md',
+      '--json',
+    ]);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      format: 'md',
+      output: join(project.dir, 'audit.md'),
+    });
   });
 
   it('an unknown export format is ERR_ROTOR_CLI_USAGE naming the choices, and writes nothing', async () => {
     project = await createProject();
-    const { code, stdout, stderr } = await project.cli(['audit', 'export', '--format', 'xml', '--output', 'audit.xml']);
+    const { code, stdout, stderr } = await project.cli([
+      'audit',
+      'export',
+      '--format',
+      'xml',
+      '--output',
+      'audit.xml',
+    ]);
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toBe('rotor: ERR_ROTOR_CLI_USAGE: unknown export format "xml": use one of md, csv, json\n');
+    expect(stderr).toBe(
+      'rotor: ERR_ROTOR_CLI_USAGE: unknown export format "xml": use one of md, csv, json\n',
+    );
     expect(existsSync(join(project.dir, 'audit.xml'))).toBe(false);
   });
 
@@ -816,12 +1127,18 @@ describe('rotor audit (CLI)', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('ERR_ROTOR_CLI_DATE_INVALID: invalid --since "2026-02-30"');
     const badJson = await project.cli(['audit', 'export', '--until', 'yesterday', '--json']);
-    expect(JSON.parse(badJson.stdout)).toMatchObject({ error: { code: 'ERR_ROTOR_CLI_DATE_INVALID' } });
+    expect(JSON.parse(badJson.stdout)).toMatchObject({
+      error: { code: 'ERR_ROTOR_CLI_DATE_INVALID' },
+    });
     project.clock.advance(10 * 86_400_000);
     await addEvents({ action: 'later', outcome: 'info' });
-    const recent = JSON.parse((await project.cli(['audit', '--since', '1d', '--json'])).stdout) as { events: Array<{ action: string }> };
+    const recent = JSON.parse((await project.cli(['audit', '--since', '1d', '--json'])).stdout) as {
+      events: Array<{ action: string }>;
+    };
     expect(recent.events.map((e) => e.action)).toEqual(['later']);
-    const early = JSON.parse((await project.cli(['audit', '--until', '2026-01-01', '--json'])).stdout) as { events: Array<{ action: string }> };
+    const early = JSON.parse(
+      (await project.cli(['audit', '--until', '2026-01-01', '--json'])).stdout,
+    ) as { events: Array<{ action: string }> };
     expect(early.events.map((e) => e.action)).not.toContain('later');
     expect(early.events.length).toBeGreaterThan(0);
   });
@@ -845,7 +1162,13 @@ describe('rotor audit (CLI)', () => {
     stdout.resume();
     const stdin = new PassThrough();
     stdin.end();
-    const io: CliIo = { stdout, stderr, stdin, env: { ROTOR_OPERATOR: 'tester', NO_COLOR: '1' }, cwd: dir };
+    const io: CliIo = {
+      stdout,
+      stderr,
+      stdin,
+      env: { ROTOR_OPERATOR: 'tester', NO_COLOR: '1' },
+      cwd: dir,
+    };
     const code = await runCli(['audit', 'verify'], { io });
     expect(code).toBe(1);
     expect(err).toContain('ERR_ROTOR_STORE_NOT_INITIALIZED');

@@ -6,24 +6,42 @@ import { openVersion } from '../src/core/vault/versions.js';
 import type { Actor } from '../src/core/audit/audit-log.js';
 import { createProject, type TestProject } from './helpers/project.js';
 
-const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000002', method: 'manual' };
+const actor: Actor = {
+  operator: 'alice',
+  requestId: '00000000-0000-4000-8000-000000000002',
+  method: 'manual',
+};
 const SECRET = 'JWT_ACCESS_SECRET';
 const ENV = 'production';
 
 function crashAt(p: TestProject, point: string, mode = 'normal') {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', p.dir, point, SECRET, ENV, mode], {
-    encoding: 'utf8',
-    env: { ...process.env, ...p.env },
-    timeout: 60_000,
-  });
+  return spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', p.dir, point, SECRET, ENV, mode],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, ...p.env },
+      timeout: 60_000,
+    },
+  );
 }
 
 async function snapshot(p: TestProject) {
   const rotor = p.rotor();
   const store = await rotor.store();
   const master = await rotor.masterKey();
-  const rows = await store.db.selectFrom('versions').selectAll().where('secret', '=', SECRET).where('environment', '=', ENV).orderBy(sql`rowid`).execute();
-  const rotations = await store.db.selectFrom('rotations').selectAll().orderBy('started_at').execute();
+  const rows = await store.db
+    .selectFrom('versions')
+    .selectAll()
+    .where('secret', '=', SECRET)
+    .where('environment', '=', ENV)
+    .orderBy(sql`rowid`)
+    .execute();
+  const rotations = await store.db
+    .selectFrom('rotations')
+    .selectAll()
+    .orderBy('started_at')
+    .execute();
   const live = rows.filter((r) => r.stage === 'current' || r.stage === 'previous');
   const readable = live.every((r) => openVersion(master, r).length > 0);
   await rotor.close();
@@ -76,7 +94,10 @@ describe('a rotation killed with SIGKILL at any step', { timeout: 120_000 }, () 
       else expect(after.current[0]!.id).not.toBe(oldCurrent);
       // A rotation that had to be rolled back did not happen: monitoring must say so.
       const check = await p.cli(['check', '--json']);
-      const row = JSON.parse(check.stdout).problems?.find((r: { secret: string; environment: string }) => r.secret === SECRET && r.environment === ENV);
+      const row = JSON.parse(check.stdout).problems?.find(
+        (r: { secret: string; environment: string }) =>
+          r.secret === SECRET && r.environment === ENV,
+      );
       if (expected === 'old') {
         expect(check.code).toBe(2);
         expect(row?.problem, check.stdout).toBe('failed');
@@ -91,7 +112,11 @@ describe('a rotation killed with SIGKILL at any step', { timeout: 120_000 }, () 
   it('finishes an interrupted emergency rotation by revoking the old version', async () => {
     const p = await createProject();
     const rotor = p.rotor();
-    await createRotationEngine({ rotor }).rotate(actor, { secret: SECRET, environments: [ENV], method: 'manual' });
+    await createRotationEngine({ rotor }).rotate(actor, {
+      secret: SECRET,
+      environments: [ENV],
+      method: 'manual',
+    });
     await rotor.close();
     const child = crashAt(p, 'promote:done', 'emergency');
     expect(child.signal, child.stderr).toBe('SIGKILL');

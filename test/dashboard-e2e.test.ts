@@ -14,16 +14,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { totpCode } from '../src/core/operators/totp.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
-import { createDashboardFixture, PASSWORD, SETUP, type DashboardFixture } from './dashboard-fixture.js';
+import {
+  createDashboardFixture,
+  PASSWORD,
+  SETUP,
+  type DashboardFixture,
+} from './dashboard-fixture.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? join(import.meta.dirname, '..', 'docs', 'screenshots') : join(tmpdir(), 'rotor-dashboard-screenshots');
+const SCREENSHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? join(import.meta.dirname, '..', 'docs', 'screenshots')
+    : join(tmpdir(), 'rotor-dashboard-screenshots');
 const DAY = 86_400_000;
 const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium) {
-  if (process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: the dashboard's browser tests need Debian's chromium (apt-get install -y chromium)`);
-  console.warn(`\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is missing (apt-get install -y chromium) ***\n`);
+  if (process.env.CI === 'true')
+    throw new Error(
+      `${CHROMIUM} is missing: the dashboard's browser tests need Debian's chromium (apt-get install -y chromium)`,
+    );
+  console.warn(
+    `\n*** SKIPPING the dashboard browser tests: ${CHROMIUM} is missing (apt-get install -y chromium) ***\n`,
+  );
 }
 
 const E2E_POLICY = `version: 1
@@ -59,7 +72,16 @@ secrets:
 
 const LAUNCH = {
   executablePath: CHROMIUM,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 };
 
 describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
@@ -76,9 +98,18 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     f.project.clock.advance(20 * DAY);
     await engine.rotate(SETUP, { secret: 'METRICS_AUTH_TOKEN', method: 'scheduled' });
     f.project.clock.advance(20 * DAY);
-    await engine.rotate(SETUP, { secret: 'WEBHOOK_SIGNING_KEY', environments: ['staging'], method: 'scheduled' });
+    await engine.rotate(SETUP, {
+      secret: 'WEBHOOK_SIGNING_KEY',
+      environments: ['staging'],
+      method: 'scheduled',
+    });
     f.project.clock.advance(15 * DAY);
-    await engine.rotate(SETUP, { secret: 'JWT_ACCESS_SECRET', environments: ['staging'], method: 'manual', reason: 'test the grace window' });
+    await engine.rotate(SETUP, {
+      secret: 'JWT_ACCESS_SECRET',
+      environments: ['staging'],
+      method: 'manual',
+      reason: 'test the grace window',
+    });
     await f.app.listen({ host: '127.0.0.1', port: 0 });
     origin = `http://127.0.0.1:${(f.app.server.address() as AddressInfo).port}`;
     browser = await chromium.launch(LAUNCH);
@@ -107,8 +138,12 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await expect(page.textContent('#operator-name')).resolves.toBe('alice');
     const rows = await page.locator('#inventory tbody tr').count();
     expect(rows).toBe(10);
-    const states = await page.locator('#inventory [data-state]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
-    expect(states).toEqual(expect.arrayContaining(['overdue', 'due', 'due-soon', 'in-grace', 'ok', 'unknown']));
+    const states = await page
+      .locator('#inventory [data-state]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+    expect(states).toEqual(
+      expect.arrayContaining(['overdue', 'due', 'due-soon', 'in-grace', 'ok', 'unknown']),
+    );
     // The live filter (the dashboard's script, allowed by the CSP) hides non-matching rows.
     await page.fill('#filter-q', 'session');
     await expect(page.locator('#inventory tbody tr:not(.hidden)').count()).resolves.toBe(2);
@@ -120,15 +155,22 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await page.click('a[href="/dashboard/secrets/SESSION_SECRET"] >> nth=0');
     await page.selectOption('#rotate-env', 'production');
     await page.fill('#rotate-reason', 'rotated from the browser test');
-    await Promise.all([page.waitForURL(/\?request=/), page.click('#rotate-form button[type=submit]')]);
+    await Promise.all([
+      page.waitForURL(/\?request=/),
+      page.click('#rotate-form button[type=submit]'),
+    ]);
     const requestId = new URL(page.url()).searchParams.get('request')!;
     await expect(page.textContent('.notice.ok')).resolves.toContain('Rotated in production');
-    const row = page.locator(`table.audit tr[data-request-id="${requestId}"]`, { hasText: 'rotate.promote' });
+    const row = page.locator(`table.audit tr[data-request-id="${requestId}"]`, {
+      hasText: 'rotate.promote',
+    });
     await expect(row.textContent()).resolves.toContain('alice');
     await page.screenshot({ path: join(SCREENSHOTS, 'secret.png'), fullPage: true });
     await page.goto(`${origin}/dashboard/audit`);
     await expect(page.getAttribute('#chain-status', 'data-ok')).resolves.toBe('true');
-    await expect(page.locator(`tr[data-request-id="${requestId}"]`).first().textContent()).resolves.toContain('alice');
+    await expect(
+      page.locator(`tr[data-request-id="${requestId}"]`).first().textContent(),
+    ).resolves.toContain('alice');
     await page.screenshot({ path: join(SCREENSHOTS, 'audit.png') });
   });
 
@@ -143,10 +185,14 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await expect(button.isDisabled()).resolves.toBe(false);
     await Promise.all([page.waitForURL(/\?request=/), button.click()]);
     const requestId = new URL(page.url()).searchParams.get('request')!;
-    const rows = await page.locator(`table.audit tr[data-request-id="${requestId}"]`).allTextContents();
+    const rows = await page
+      .locator(`table.audit tr[data-request-id="${requestId}"]`)
+      .allTextContents();
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) expect(r).toContain('emergency');
-    await expect(page.locator('#versions .badge.s-failed', { hasText: 'compromised' }).count()).resolves.toBeGreaterThan(0);
+    await expect(
+      page.locator('#versions .badge.s-failed', { hasText: 'compromised' }).count(),
+    ).resolves.toBeGreaterThan(0);
   });
 
   it('shows the calendar and serves its ICS feed', async () => {
@@ -163,7 +209,14 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
 describe.skipIf(!haveChromium)('dashboard inventory with 1,000 secrets', () => {
   it('renders the full inventory (timing printed for docs/benchmarks.md; no timing assertion)', async () => {
     const lines = ['version: 1', 'environments: [staging, production]', 'secrets:'];
-    for (let i = 0; i < 1000; i++) lines.push(`  SECRET_${String(i).padStart(4, '0')}:`, '    kind: random', `    cadence: ${30 + (i % 300)}d`, `    owner: team-${i % 17}`, '    config: { bytes: 32 }');
+    for (let i = 0; i < 1000; i++)
+      lines.push(
+        `  SECRET_${String(i).padStart(4, '0')}:`,
+        '    kind: random',
+        `    cadence: ${30 + (i % 300)}d`,
+        `    owner: team-${i % 17}`,
+        '    config: { bytes: 32 }',
+      );
     const f = await createDashboardFixture({ policy: `${lines.join('\n')}\n`, rotate: [] });
     // Give every row a current version (and so a next due date) without 2,000 engine runs.
     const store = await f.rotor.store();
@@ -173,7 +226,24 @@ describe.skipIf(!haveChromium)('dashboard inventory with 1,000 secrets', () => {
         for (const environment of ['staging', 'production']) {
           await trx
             .insertInto('versions')
-            .values({ id: `v${i}${environment}`, secret: `SECRET_${String(i).padStart(4, '0')}`, environment, stage: 'current', origin: 'import', created_at: now - (i % 400) * DAY, rotated_at: now - (i % 400) * DAY, promoted_at: now - (i % 400) * DAY, retire_at: null, retired_at: null, compromised: 0, rotation_id: null, meta: '{}', ciphertext: null, wrapped_key: null, master_key_id: null })
+            .values({
+              id: `v${i}${environment}`,
+              secret: `SECRET_${String(i).padStart(4, '0')}`,
+              environment,
+              stage: 'current',
+              origin: 'import',
+              created_at: now - (i % 400) * DAY,
+              rotated_at: now - (i % 400) * DAY,
+              promoted_at: now - (i % 400) * DAY,
+              retire_at: null,
+              retired_at: null,
+              compromised: 0,
+              rotation_id: null,
+              meta: '{}',
+              ciphertext: null,
+              wrapped_key: null,
+              master_key_id: null,
+            })
             .execute();
         }
       }
@@ -188,7 +258,10 @@ describe.skipIf(!haveChromium)('dashboard inventory with 1,000 secrets', () => {
       await page.fill('#password', PASSWORD);
       f.project.clock.advance(30_000);
       await page.fill('#code', totpCode(f.totpSecret, f.project.clock.now()));
-      await Promise.all([page.waitForURL(`${origin}/dashboard/`), page.click('button[type=submit]')]);
+      await Promise.all([
+        page.waitForURL(`${origin}/dashboard/`),
+        page.click('button[type=submit]'),
+      ]);
       const cookie = (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
       const server: number[] = [];
       const browserMs: number[] = [];

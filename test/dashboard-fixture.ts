@@ -8,11 +8,14 @@ import type { Rotor } from '../src/core/context.js';
 import { createOperator } from '../src/core/operators/create-operator.js';
 import { base32Decode, totpCode } from '../src/core/operators/totp.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
-import { createDashboardPlugin, type DashboardOptions } from '../src/server/dashboard/dashboard-plugin.js';
+import {
+  createDashboardPlugin,
+  type DashboardOptions,
+} from '../src/server/dashboard/dashboard-plugin.js';
 import { createProject, type TestProject } from './helpers/project.js';
 
 export const HOSTILE_OWNER = '<script>alert("owner")</script>';
-export const HOSTILE_NOTES = '"><img src=x onerror=alert(1)> & \'quoted\'';
+export const HOSTILE_NOTES = "\"><img src=x onerror=alert(1)> & 'quoted'";
 
 export const DASHBOARD_POLICY = `version: 1
 environments: [staging, production]
@@ -35,7 +38,11 @@ secrets:
 `;
 
 export const PASSWORD = 'correct horse battery staple';
-export const SETUP: Actor = { operator: 'setup', requestId: '00000000-0000-4000-8000-000000000000', method: 'manual' };
+export const SETUP: Actor = {
+  operator: 'setup',
+  requestId: '00000000-0000-4000-8000-000000000000',
+  method: 'manual',
+};
 
 export interface DashboardFixture {
   project: TestProject;
@@ -47,8 +54,15 @@ export interface DashboardFixture {
   close(): Promise<void>;
 }
 
-export async function buildDashboardApp(rotor: Rotor, options: DashboardOptions & { trustProxy?: boolean; logger?: boolean } = {}): Promise<FastifyInstance> {
-  const app = Fastify({ genReqId: () => randomUUID(), trustProxy: options.trustProxy ?? false, ...(options.logger ? { logger: true } : {}) });
+export async function buildDashboardApp(
+  rotor: Rotor,
+  options: DashboardOptions & { trustProxy?: boolean; logger?: boolean } = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    genReqId: () => randomUUID(),
+    trustProxy: options.trustProxy ?? false,
+    ...(options.logger ? { logger: true } : {}),
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -56,7 +70,9 @@ export async function buildDashboardApp(rotor: Rotor, options: DashboardOptions 
   return app;
 }
 
-export async function createDashboardFixture(options: DashboardOptions & { trustProxy?: boolean; policy?: string; rotate?: string[] } = {}): Promise<DashboardFixture> {
+export async function createDashboardFixture(
+  options: DashboardOptions & { trustProxy?: boolean; policy?: string; rotate?: string[] } = {},
+): Promise<DashboardFixture> {
   const project = await createProject({ policy: options.policy ?? DASHBOARD_POLICY });
   const rotor = project.rotor();
   const engine = createRotationEngine({ rotor });
@@ -108,14 +124,22 @@ export function form(fields: Record<string, string>): string {
 export const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 /** Signs in through the login form; resolves to the session cookie header and the POST's response. */
-export async function signIn(f: DashboardFixture, fields: { name?: string; password?: string; code?: string } = {}): Promise<{ cookie: string; res: LightMyRequestResponse }> {
+export async function signIn(
+  f: DashboardFixture,
+  fields: { name?: string; password?: string; code?: string } = {},
+): Promise<{ cookie: string; res: LightMyRequestResponse }> {
   const page = await f.app.inject({ method: 'GET', url: '/dashboard/login' });
   const loginCookie = cookieValue(page, 'rotor_login')!;
   const res = await f.app.inject({
     method: 'POST',
     url: '/dashboard/login',
     headers: { ...FORM, cookie: `rotor_login=${loginCookie}` },
-    payload: form({ csrf: csrfOf(page.body), name: fields.name ?? 'alice', password: fields.password ?? PASSWORD, code: fields.code ?? f.nextCode() }),
+    payload: form({
+      csrf: csrfOf(page.body),
+      name: fields.name ?? 'alice',
+      password: fields.password ?? PASSWORD,
+      code: fields.code ?? f.nextCode(),
+    }),
   });
   const session = cookieValue(res, 'rotor_session');
   return { cookie: session ? `rotor_session=${session}` : '', res };

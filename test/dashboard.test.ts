@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { hotp, matchTotp, base32Decode, base32Encode, otpauthUri, totpCode } from '../src/core/operators/totp.js';
+import {
+  hotp,
+  matchTotp,
+  base32Decode,
+  base32Encode,
+  otpauthUri,
+  totpCode,
+} from '../src/core/operators/totp.js';
 import { hashPassword, verifyPassword } from '../src/core/operators/password-hash.js';
 import { escapeHtml } from '../src/server/dashboard/html.js';
 import { foldLine, icsText } from '../src/server/dashboard/ics-feed.js';
@@ -38,13 +45,19 @@ async function setup(options: Parameters<typeof createDashboardFixture>[0] = {})
 
 async function auditRows(f: DashboardFixture) {
   const store = await f.rotor.store();
-  return (await store.db.selectFrom('audit_events').select(['seq', 'entry']).orderBy('seq').execute()).map((r) => ({ seq: r.seq, ...JSON.parse(r.entry) }));
+  return (
+    await store.db.selectFrom('audit_events').select(['seq', 'entry']).orderBy('seq').execute()
+  ).map((r) => ({ seq: r.seq, ...JSON.parse(r.entry) }));
 }
 
 async function snapshot(f: DashboardFixture) {
   const store = await f.rotor.store();
   const audit = await store.db.selectFrom('audit_events').select('seq').execute();
-  const versions = await store.db.selectFrom('versions').select(['id', 'stage']).orderBy('id').execute();
+  const versions = await store.db
+    .selectFrom('versions')
+    .select(['id', 'stage'])
+    .orderBy('id')
+    .execute();
   const rotations = await store.db.selectFrom('rotations').select('id').execute();
   return { audit: audit.length, versions: JSON.stringify(versions), rotations: rotations.length };
 }
@@ -56,7 +69,9 @@ describe('TOTP (RFC 6238) and argon2id', () => {
     // RFC 6238 Appendix B, T = 59 s: 94287082 (8 digits) → 287082 with 6.
     expect(totpCode(key, 59_000)).toBe('287082');
     expect(base32Decode(base32Encode(key)).equals(key)).toBe(true);
-    expect(otpauthUri('Rotor', 'alice', key)).toMatch(/^otpauth:\/\/totp\/Rotor:alice\?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Rotor/);
+    expect(otpauthUri('Rotor', 'alice', key)).toMatch(
+      /^otpauth:\/\/totp\/Rotor:alice\?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Rotor/,
+    );
   });
 
   it('accepts a code one step either side and refuses a replayed step', () => {
@@ -85,22 +100,30 @@ describe('rotor operator', () => {
     expect(add.stdout).toMatch(/otpauth:\/\/totp\/Rotor:bob\?secret=[A-Z2-7]{32}&issuer=Rotor/);
     expect(add.stdout).not.toContain(PASSWORD);
     const list = await p.cli(['operator', 'list', '--json']);
-    expect(JSON.parse(list.stdout).operators).toEqual([{ name: 'bob', createdBy: 'tester', createdAt: '2026-01-01T00:00:00.000Z', disabledAt: null }]);
+    expect(JSON.parse(list.stdout).operators).toEqual([
+      { name: 'bob', createdBy: 'tester', createdAt: '2026-01-01T00:00:00.000Z', disabledAt: null },
+    ]);
     expect(list.stdout).not.toMatch(/argon2|secret/i);
-    expect((await p.cli(['operator', 'add', 'bob'], { stdin: `${PASSWORD}\n` })).stderr).toContain('ERR_ROTOR_OPERATOR_EXISTS');
+    expect((await p.cli(['operator', 'add', 'bob'], { stdin: `${PASSWORD}\n` })).stderr).toContain(
+      'ERR_ROTOR_OPERATOR_EXISTS',
+    );
     expect((await p.cli(['operator', 'disable', 'bob'])).code).toBe(0);
     const audit = await p.cli(['audit', 'list', '--json']);
     const actions = JSON.parse(audit.stdout).events.map((e: { action: string }) => e.action);
     expect(actions).toEqual(expect.arrayContaining(['operator.create', 'operator.disable']));
   });
 
-  it('re-wraps operators\' TOTP secrets under a new master key (rewrapOperatorSecrets): they open with the new key only', async () => {
+  it("re-wraps operators' TOTP secrets under a new master key (rewrapOperatorSecrets): they open with the new key only", async () => {
     const f = await setup();
     const store = await f.rotor.store();
     const old = await f.rotor.masterKey();
     const next = generateMasterKey();
     expect(await store.writeTransaction((trx) => rewrapOperatorSecrets(trx, old, next))).toBe(1);
-    const row = await store.db.selectFrom('operators').selectAll().where('name', '=', 'alice').executeTakeFirstOrThrow();
+    const row = await store.db
+      .selectFrom('operators')
+      .selectAll()
+      .where('name', '=', 'alice')
+      .executeTakeFirstOrThrow();
     expect(row.totp_master_key_id).toBe(next.id);
     expect(openTotpSecret(next, row).equals(f.totpSecret)).toBe(true);
     expect(() => openTotpSecret(old, row)).toThrow(/ERR_ROTOR_CRYPTO_DECRYPT_FAILED|cannot unwrap/);
@@ -135,7 +158,13 @@ describe('dashboard sign-in', () => {
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('signed in as <b id="operator-name">alice</b>');
     const login = (await auditRows(f)).filter((r) => r.action === 'operator.login');
-    expect(login).toEqual([expect.objectContaining({ operator: 'alice', outcome: 'success', requestId: res.headers['x-request-id'] })]);
+    expect(login).toEqual([
+      expect.objectContaining({
+        operator: 'alice',
+        outcome: 'success',
+        requestId: res.headers['x-request-id'],
+      }),
+    ]);
     // The store keeps only hashes of the cookie and the CSRF token.
     const store = await f.rotor.store();
     const rows = await store.db.selectFrom('web_sessions').selectAll().execute();
@@ -146,21 +175,40 @@ describe('dashboard sign-in', () => {
 
   it('sets Secure on the session cookie when the request came over TLS', async () => {
     const f = await setup({ trustProxy: true });
-    const page = await f.app.inject({ method: 'GET', url: '/dashboard/login', headers: { 'x-forwarded-proto': 'https' } });
+    const page = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/login',
+      headers: { 'x-forwarded-proto': 'https' },
+    });
     expect(setCookies(page)[0]).toMatch(/; Secure/);
     const res = await f.app.inject({
       method: 'POST',
       url: '/dashboard/login',
-      headers: { ...FORM, 'x-forwarded-proto': 'https', cookie: `rotor_login=${cookieValue(page, 'rotor_login')}` },
-      payload: form({ csrf: csrfOf(page.body), name: 'alice', password: PASSWORD, code: f.nextCode() }),
+      headers: {
+        ...FORM,
+        'x-forwarded-proto': 'https',
+        cookie: `rotor_login=${cookieValue(page, 'rotor_login')}`,
+      },
+      payload: form({
+        csrf: csrfOf(page.body),
+        name: 'alice',
+        password: PASSWORD,
+        code: f.nextCode(),
+      }),
     });
     expect(res.statusCode).toBe(303);
-    expect(setCookies(res).find((c) => c.startsWith('rotor_session='))).toMatch(/HttpOnly; SameSite=Strict; Max-Age=\d+; Secure/);
+    expect(setCookies(res).find((c) => c.startsWith('rotor_session='))).toMatch(
+      /HttpOnly; SameSite=Strict; Max-Age=\d+; Secure/,
+    );
   });
 
   it('answers a wrong password, a wrong TOTP code and an unknown name with the same generic error and no session', async () => {
     const f = await setup();
-    const answers = [await signIn(f, { password: 'wrong password!!' }), await signIn(f, { code: '000000' }), await signIn(f, { name: 'mallory' })];
+    const answers = [
+      await signIn(f, { password: 'wrong password!!' }),
+      await signIn(f, { code: '000000' }),
+      await signIn(f, { name: 'mallory' }),
+    ];
     for (const { cookie, res } of answers) {
       expect(res.statusCode).toBe(401);
       expect(cookie).toBe('');
@@ -183,7 +231,8 @@ describe('dashboard sign-in', () => {
 
   it('rate-limits failed sign-ins per name and address (429), then lets the operator in after the window', async () => {
     const f = await setup({ loginLimit: { maxFailures: 3, windowMs: 600_000 } });
-    for (let i = 0; i < 3; i++) expect((await signIn(f, { password: 'wrong password!!' })).res.statusCode).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await signIn(f, { password: 'wrong password!!' })).res.statusCode).toBe(401);
     const limited = await signIn(f);
     expect(limited.res.statusCode).toBe(429);
     expect(limited.res.headers['retry-after']).toBeDefined();
@@ -193,7 +242,12 @@ describe('dashboard sign-in', () => {
 
   it('refuses a login POST without the pre-login CSRF value (403)', async () => {
     const f = await setup();
-    const res = await f.app.inject({ method: 'POST', url: '/dashboard/login', headers: FORM, payload: form({ name: 'alice', password: PASSWORD, code: f.nextCode() }) });
+    const res = await f.app.inject({
+      method: 'POST',
+      url: '/dashboard/login',
+      headers: FORM,
+      payload: form({ name: 'alice', password: PASSWORD, code: f.nextCode() }),
+    });
     expect(res.statusCode).toBe(403);
     expect(cookieValue(res, 'rotor_session')).toBeUndefined();
   });
@@ -205,24 +259,47 @@ describe('dashboard sign-in', () => {
     expect(anon.headers.location).toBe('/dashboard/login');
     const { cookie } = await signIn(f);
     const page = await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } });
-    const out = await f.app.inject({ method: 'POST', url: '/dashboard/logout', headers: { ...FORM, cookie }, payload: form({ csrf: csrfOf(page.body) }) });
+    const out = await f.app.inject({
+      method: 'POST',
+      url: '/dashboard/logout',
+      headers: { ...FORM, cookie },
+      payload: form({ csrf: csrfOf(page.body) }),
+    });
     expect(out.statusCode).toBe(303);
     expect(setCookies(out)[0]).toMatch(/^rotor_session=; .*Max-Age=0/);
-    expect((await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode).toBe(303);
-    expect((await auditRows(f)).at(-1)).toMatchObject({ action: 'operator.logout', operator: 'alice', requestId: out.headers['x-request-id'] });
+    expect(
+      (await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode,
+    ).toBe(303);
+    expect((await auditRows(f)).at(-1)).toMatchObject({
+      action: 'operator.logout',
+      operator: 'alice',
+      requestId: out.headers['x-request-id'],
+    });
   });
 
   it('ends a session after an hour idle and after 12 hours in any case', async () => {
     const f = await setup();
     const { cookie } = await signIn(f);
     f.project.clock.advance(59 * 60_000);
-    expect((await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode).toBe(200);
+    expect(
+      (await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode,
+    ).toBe(200);
     f.project.clock.advance(61 * 60_000);
-    expect((await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode).toBe(303);
+    expect(
+      (await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode,
+    ).toBe(303);
     const second = await signIn(f);
     for (let i = 0; i < 14; i++) {
       f.project.clock.advance(55 * 60_000);
-      expect((await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie: second.cookie } })).statusCode).toBe(i < 13 ? 200 : 303); // 13 × 55 min < 12 h < 14 × 55 min
+      expect(
+        (
+          await f.app.inject({
+            method: 'GET',
+            url: '/dashboard/',
+            headers: { cookie: second.cookie },
+          })
+        ).statusCode,
+      ).toBe(i < 13 ? 200 : 303); // 13 × 55 min < 12 h < 14 × 55 min
     }
   });
 
@@ -230,7 +307,9 @@ describe('dashboard sign-in', () => {
     const f = await setup();
     const { cookie } = await signIn(f);
     expect((await f.project.cli(['operator', 'disable', 'alice'])).code).toBe(0);
-    expect((await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode).toBe(303);
+    expect(
+      (await f.app.inject({ method: 'GET', url: '/dashboard/', headers: { cookie } })).statusCode,
+    ).toBe(303);
     expect((await signIn(f)).res.statusCode).toBe(401);
   });
 });
@@ -240,7 +319,12 @@ describe('dashboard CSRF', () => {
     const f = await setup();
     const { cookie } = await signIn(f);
     const before = await snapshot(f);
-    const res = await f.app.inject({ method: 'POST', url: '/dashboard/secrets/SESSION_SECRET/rotate', headers: { ...FORM, cookie }, payload: form({ reason: 'csrf attempt' }) });
+    const res = await f.app.inject({
+      method: 'POST',
+      url: '/dashboard/secrets/SESSION_SECRET/rotate',
+      headers: { ...FORM, cookie },
+      payload: form({ reason: 'csrf attempt' }),
+    });
     expect(res.statusCode).toBe(403);
     expect(res.body).toContain(CSRF_MESSAGE.replace(/'/g, '&#39;'));
     expect(await snapshot(f)).toEqual(before);
@@ -249,18 +333,26 @@ describe('dashboard CSRF', () => {
   it('refuses a wrong token, a cross-site Origin and a POST without a session (403), changing nothing', async () => {
     const f = await setup();
     const { cookie } = await signIn(f);
-    const page = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/SESSION_SECRET', headers: { cookie } });
+    const page = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/secrets/SESSION_SECRET',
+      headers: { cookie },
+    });
     const csrf = csrfOf(page.body);
     const before = await snapshot(f);
     const url = '/dashboard/secrets/SESSION_SECRET/emergency';
     const payload = form({ csrf, reason: 'x', confirm: 'SESSION_SECRET' });
     const attempts = [
-      { headers: { ...FORM, cookie }, payload: form({ csrf: `${csrf.slice(0, -2)}xx`, reason: 'x', confirm: 'SESSION_SECRET' }) },
+      {
+        headers: { ...FORM, cookie },
+        payload: form({ csrf: `${csrf.slice(0, -2)}xx`, reason: 'x', confirm: 'SESSION_SECRET' }),
+      },
       { headers: { ...FORM, cookie, origin: 'https://evil.example' }, payload },
       { headers: { ...FORM, cookie, 'sec-fetch-site': 'cross-site' }, payload },
       { headers: FORM, payload },
     ];
-    for (const a of attempts) expect((await f.app.inject({ method: 'POST', url, ...a })).statusCode).toBe(403);
+    for (const a of attempts)
+      expect((await f.app.inject({ method: 'POST', url, ...a })).statusCode).toBe(403);
     expect(await snapshot(f)).toEqual(before);
   });
 });
@@ -274,8 +366,16 @@ describe('dashboard pages', () => {
     expect(page.headers['content-security-policy']).toContain("default-src 'none'");
     expect(page.headers['x-frame-options']).toBe('DENY');
     expect(page.body).not.toMatch(/<script>|<script [^>]*>[^<]|\son[a-z]+=|style="/);
-    expect((await f.app.inject({ method: 'GET', url: '/dashboard/assets/dashboard.js' })).headers['content-type']).toMatch(/^text\/javascript/);
-    expect((await f.app.inject({ method: 'GET', url: '/dashboard/assets/dashboard.css' })).headers['content-type']).toMatch(/^text\/css/);
+    expect(
+      (await f.app.inject({ method: 'GET', url: '/dashboard/assets/dashboard.js' })).headers[
+        'content-type'
+      ],
+    ).toMatch(/^text\/javascript/);
+    expect(
+      (await f.app.inject({ method: 'GET', url: '/dashboard/assets/dashboard.css' })).headers[
+        'content-type'
+      ],
+    ).toMatch(/^text\/css/);
   });
 
   it('shows every secret × environment with its state and next due date, and filters by state', async () => {
@@ -285,27 +385,50 @@ describe('dashboard pages', () => {
     const rows = page.body.match(/<tr><td><a href="\/dashboard\/secrets\//g) ?? [];
     expect(rows).toHaveLength(6); // 3 secrets × 2 environments
     expect(page.body).toContain('<span class="badge s-ok" data-state="ok">ok</span>');
-    expect(page.body).toContain('<span class="badge s-unknown" data-state="unknown">unknown</span>');
+    expect(page.body).toContain(
+      '<span class="badge s-unknown" data-state="unknown">unknown</span>',
+    );
     expect(page.body).toContain('2026-04-01'); // JWT_ACCESS_SECRET: rotated 2026-01-01, due at 90 d
-    const filtered = await f.app.inject({ method: 'GET', url: '/dashboard/?state=unknown', headers: { cookie } });
+    const filtered = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/?state=unknown',
+      headers: { cookie },
+    });
     expect(filtered.body.match(/<tr><td><a href="\/dashboard\/secrets\//g)).toHaveLength(2);
   });
 
   it('escapes a hostile owner and notes everywhere they are shown', async () => {
     const f = await setup();
     const { cookie } = await signIn(f);
-    for (const url of ['/dashboard/', '/dashboard/secrets/SESSION_SECRET', '/dashboard/calendar', '/dashboard/?q=%3Cscript%3E']) {
+    for (const url of [
+      '/dashboard/',
+      '/dashboard/secrets/SESSION_SECRET',
+      '/dashboard/calendar',
+      '/dashboard/?q=%3Cscript%3E',
+    ]) {
       const page = await f.app.inject({ method: 'GET', url, headers: { cookie } });
       expect(page.statusCode).toBe(200);
       expect(page.body).not.toContain('<script>alert');
       expect(page.body).not.toContain('<img src=x');
       expect(page.body).toContain(escapeHtml(HOSTILE_OWNER));
     }
-    const secret = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/SESSION_SECRET', headers: { cookie } });
+    const secret = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/secrets/SESSION_SECRET',
+      headers: { cookie },
+    });
     expect(secret.body).toContain(escapeHtml(HOSTILE_NOTES));
-    const search = await f.app.inject({ method: 'GET', url: '/dashboard/?q=%22%3E%3Cscript%3Ex%3C%2Fscript%3E', headers: { cookie } });
+    const search = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/?q=%22%3E%3Cscript%3Ex%3C%2Fscript%3E',
+      headers: { cookie },
+    });
     expect(search.body).toContain('value="&quot;&gt;&lt;script&gt;x&lt;/script&gt;"');
-    const missing = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/%3Cscript%3Ealert(1)%3C%2Fscript%3E', headers: { cookie } });
+    const missing = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/secrets/%3Cscript%3Ealert(1)%3C%2Fscript%3E',
+      headers: { cookie },
+    });
     expect(missing.statusCode).toBe(404);
     expect(missing.body).not.toContain('<script>alert');
   });
@@ -313,24 +436,52 @@ describe('dashboard pages', () => {
   it('rotates through the form: audit rows carry the operator and the request id, the secret page shows the outcome', async () => {
     const f = await setup();
     const { cookie } = await signIn(f);
-    const page = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/SESSION_SECRET', headers: { cookie } });
+    const page = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/secrets/SESSION_SECRET',
+      headers: { cookie },
+    });
     expect(page.body).toContain('id="rotate-form"');
     const res = await f.app.inject({
       method: 'POST',
       url: '/dashboard/secrets/SESSION_SECRET/rotate',
       headers: { ...FORM, cookie },
-      payload: form({ csrf: csrfOf(page.body), environment: 'staging', reason: 'quarterly <b>rotation</b>' }),
+      payload: form({
+        csrf: csrfOf(page.body),
+        environment: 'staging',
+        reason: 'quarterly <b>rotation</b>',
+      }),
     });
     expect(res.statusCode).toBe(303);
     const requestId = res.headers['x-request-id'] as string;
     expect(res.headers.location).toBe(`/dashboard/secrets/SESSION_SECRET?request=${requestId}`);
     const rows = (await auditRows(f)).filter((r) => r.requestId === requestId);
-    expect(rows.map((r) => r.action)).toEqual(expect.arrayContaining(['rotate.start', 'rotate.promote']));
-    for (const r of rows) expect(r).toMatchObject({ operator: 'alice', secret: 'SESSION_SECRET', environment: 'staging', method: 'manual' });
+    expect(rows.map((r) => r.action)).toEqual(
+      expect.arrayContaining(['rotate.start', 'rotate.promote']),
+    );
+    for (const r of rows)
+      expect(r).toMatchObject({
+        operator: 'alice',
+        secret: 'SESSION_SECRET',
+        environment: 'staging',
+        method: 'manual',
+      });
     const store = await f.rotor.store();
-    const rotation = await store.db.selectFrom('rotations').selectAll().where('request_id', '=', requestId).executeTakeFirstOrThrow();
-    expect(rotation).toMatchObject({ operator: 'alice', reason: 'quarterly <b>rotation</b>', state: 'succeeded' });
-    const after = await f.app.inject({ method: 'GET', url: res.headers.location!, headers: { cookie } });
+    const rotation = await store.db
+      .selectFrom('rotations')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .executeTakeFirstOrThrow();
+    expect(rotation).toMatchObject({
+      operator: 'alice',
+      reason: 'quarterly <b>rotation</b>',
+      state: 'succeeded',
+    });
+    const after = await f.app.inject({
+      method: 'GET',
+      url: res.headers.location!,
+      headers: { cookie },
+    });
     expect(after.body).toContain('Rotated in staging');
     expect(after.body).toContain('quarterly &lt;b&gt;rotation&lt;/b&gt;');
     expect(after.body).toContain('<span class="badge st-previous">previous</span>');
@@ -339,17 +490,41 @@ describe('dashboard pages', () => {
   it('emergency-rotates only with the typed confirmation and a reason; without them nothing changes', async () => {
     const f = await setup();
     const { cookie } = await signIn(f);
-    const page = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/JWT_ACCESS_SECRET', headers: { cookie } });
+    const page = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/secrets/JWT_ACCESS_SECRET',
+      headers: { cookie },
+    });
     const csrf = csrfOf(page.body);
     const url = '/dashboard/secrets/JWT_ACCESS_SECRET/emergency';
     const before = await snapshot(f);
-    const wrong = await f.app.inject({ method: 'POST', url, headers: { ...FORM, cookie }, payload: form({ csrf, reason: 'leaked', confirm: 'JWT_ACCESS' }) });
+    const wrong = await f.app.inject({
+      method: 'POST',
+      url,
+      headers: { ...FORM, cookie },
+      payload: form({ csrf, reason: 'leaked', confirm: 'JWT_ACCESS' }),
+    });
     expect(wrong.statusCode).toBe(400);
     expect(wrong.body).toContain('type the secret&#39;s name (JWT_ACCESS_SECRET) exactly');
-    const noReason = await f.app.inject({ method: 'POST', url, headers: { ...FORM, cookie }, payload: form({ csrf, reason: ' ', confirm: 'JWT_ACCESS_SECRET' }) });
+    const noReason = await f.app.inject({
+      method: 'POST',
+      url,
+      headers: { ...FORM, cookie },
+      payload: form({ csrf, reason: ' ', confirm: 'JWT_ACCESS_SECRET' }),
+    });
     expect(noReason.statusCode).toBe(400);
     expect(await snapshot(f)).toEqual(before);
-    const ok = await f.app.inject({ method: 'POST', url, headers: { ...FORM, cookie }, payload: form({ csrf, reason: 'key leaked in a log', confirm: 'JWT_ACCESS_SECRET', environment: 'production' }) });
+    const ok = await f.app.inject({
+      method: 'POST',
+      url,
+      headers: { ...FORM, cookie },
+      payload: form({
+        csrf,
+        reason: 'key leaked in a log',
+        confirm: 'JWT_ACCESS_SECRET',
+        environment: 'production',
+      }),
+    });
     expect(ok.statusCode).toBe(303);
     const rows = (await auditRows(f)).filter((r) => r.requestId === ok.headers['x-request-id']);
     expect(rows.length).toBeGreaterThan(0);
@@ -359,10 +534,19 @@ describe('dashboard pages', () => {
   it('offers no rotate form for a manual secret and refuses a forged one', async () => {
     const f = await setup();
     const { cookie } = await signIn(f);
-    const page = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/SMTP_PASSWORD', headers: { cookie } });
+    const page = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/secrets/SMTP_PASSWORD',
+      headers: { cookie },
+    });
     expect(page.body).not.toContain('id="rotate-form"');
     const before = await snapshot(f);
-    const res = await f.app.inject({ method: 'POST', url: '/dashboard/secrets/SMTP_PASSWORD/rotate', headers: { ...FORM, cookie }, payload: form({ csrf: csrfOf(page.body), reason: 'x' }) });
+    const res = await f.app.inject({
+      method: 'POST',
+      url: '/dashboard/secrets/SMTP_PASSWORD/rotate',
+      headers: { ...FORM, cookie },
+      payload: form({ csrf: csrfOf(page.body), reason: 'x' }),
+    });
     expect(res.statusCode).toBe(400);
     expect(await snapshot(f)).toEqual(before);
   });
@@ -370,23 +554,48 @@ describe('dashboard pages', () => {
   it('shows the audit log with its chain status and exports CSV', async () => {
     const f = await setup();
     const { cookie } = await signIn(f);
-    const page = await f.app.inject({ method: 'GET', url: '/dashboard/audit', headers: { cookie } });
+    const page = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/audit',
+      headers: { cookie },
+    });
     expect(page.body).toContain('id="chain-status" data-ok="true"');
     expect(page.body).toContain('operator.login');
-    const csv = await f.app.inject({ method: 'GET', url: '/dashboard/audit.csv?action=operator', headers: { cookie } });
+    const csv = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/audit.csv?action=operator',
+      headers: { cookie },
+    });
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);
-    expect(csv.headers['content-disposition']).toMatch(/attachment; filename="rotor-audit-\d{4}-\d\d-\d\d\.csv"/);
+    expect(csv.headers['content-disposition']).toMatch(
+      /attachment; filename="rotor-audit-\d{4}-\d\d-\d\d\.csv"/,
+    );
     const lines = csv.body.trim().split('\r\n');
-    expect(lines[0]).toBe('seq,at,secret,environment,operator,method,action,outcome,request_id,notes,details,hash');
+    expect(lines[0]).toBe(
+      'seq,at,secret,environment,operator,method,action,outcome,request_id,notes,details,hash',
+    );
     expect(lines.slice(1).every((l) => l.includes(',operator.'))).toBe(true);
   });
 
   it('publishes the calendar as an ICS feed (RFC 5545) for a session or a feed token, and refuses anyone else', async () => {
     const f = await setup();
-    expect((await f.app.inject({ method: 'GET', url: '/dashboard/calendar.ics' })).statusCode).toBe(401);
-    expect((await f.app.inject({ method: 'GET', url: '/dashboard/calendar.ics?token=rfeed_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' })).statusCode).toBe(401);
+    expect((await f.app.inject({ method: 'GET', url: '/dashboard/calendar.ics' })).statusCode).toBe(
+      401,
+    );
+    expect(
+      (
+        await f.app.inject({
+          method: 'GET',
+          url: '/dashboard/calendar.ics?token=rfeed_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx',
+        })
+      ).statusCode,
+    ).toBe(401);
     const { cookie } = await signIn(f);
-    const ics = await f.app.inject({ method: 'GET', url: '/dashboard/calendar.ics', headers: { cookie } });
+    const ics = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/calendar.ics',
+      headers: { cookie },
+    });
     expect(ics.statusCode).toBe(200);
     expect(ics.headers['content-type']).toBe('text/calendar; charset=utf-8');
     const body = ics.body;
@@ -400,10 +609,22 @@ describe('dashboard pages', () => {
     expect(body).toContain('DTSTART;VALUE=DATE:20260401\r\nDTEND;VALUE=DATE:20260402');
     expect(body).toContain('SUMMARY:Rotate JWT_ACCESS_SECRET (production)');
     expect(body.replace(/\r\n /g, '')).toContain('Owner: <script>alert("owner")</script>.'); // text, escaped per RFC 5545 where needed
-    const cal = await f.app.inject({ method: 'GET', url: '/dashboard/calendar', headers: { cookie } });
-    const made = await f.app.inject({ method: 'POST', url: '/dashboard/calendar/feed-token', headers: { ...FORM, cookie }, payload: form({ csrf: csrfOf(cal.body) }) });
+    const cal = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/calendar',
+      headers: { cookie },
+    });
+    const made = await f.app.inject({
+      method: 'POST',
+      url: '/dashboard/calendar/feed-token',
+      headers: { ...FORM, cookie },
+      payload: form({ csrf: csrfOf(cal.body) }),
+    });
     const feedUrl = /id="feed-url">([^<]+)</.exec(made.body)![1]!;
-    const viaToken = await f.app.inject({ method: 'GET', url: new URL(feedUrl).pathname + new URL(feedUrl).search });
+    const viaToken = await f.app.inject({
+      method: 'GET',
+      url: new URL(feedUrl).pathname + new URL(feedUrl).search,
+    });
     expect(viaToken.statusCode).toBe(200);
     expect(viaToken.body).toContain('BEGIN:VEVENT');
   });
@@ -411,7 +632,8 @@ describe('dashboard pages', () => {
   it('escapes ICS text and folds long lines without splitting a character', () => {
     expect(icsText('a,b;c\\d\ne')).toBe('a\\,b\\;c\\\\d\\ne');
     const folded = foldLine(`DESCRIPTION:${'é'.repeat(100)}`);
-    for (const line of folded.split('\r\n')) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(75);
+    for (const line of folded.split('\r\n'))
+      expect(Buffer.byteLength(line)).toBeLessThanOrEqual(75);
     expect(folded.replace(/\r\n /g, '')).toBe(`DESCRIPTION:${'é'.repeat(100)}`);
   });
 });
@@ -419,22 +641,45 @@ describe('dashboard pages', () => {
 describe('dashboard inside buildApp', () => {
   it('works as a buildApp plugin (one given in plugins replaces the default): sign in, rotate with the request id buildApp answers, odd bodies are 4xx', async () => {
     const f = await setup();
-    const app = await buildApp({ rotor: f.rotor, plugins: [createDashboardPlugin({ loginLimit: { maxFailures: 50, windowMs: 60_000 } })], requestLogging: false });
+    const app = await buildApp({
+      rotor: f.rotor,
+      plugins: [createDashboardPlugin({ loginLimit: { maxFailures: 50, windowMs: 60_000 } })],
+      requestLogging: false,
+    });
     try {
       const g = { ...f, app };
       const { cookie } = await signIn(g);
       expect(cookie).not.toBe('');
-      const page = await app.inject({ method: 'GET', url: '/dashboard/secrets/SESSION_SECRET', headers: { cookie } });
+      const page = await app.inject({
+        method: 'GET',
+        url: '/dashboard/secrets/SESSION_SECRET',
+        headers: { cookie },
+      });
       expect(page.statusCode).toBe(200);
       expect(page.headers['content-security-policy']).toContain("script-src 'self'");
-      const res = await app.inject({ method: 'POST', url: '/dashboard/secrets/SESSION_SECRET/rotate', headers: { ...FORM, cookie }, payload: form({ csrf: csrfOf(page.body), reason: 'via buildApp' }) });
+      const res = await app.inject({
+        method: 'POST',
+        url: '/dashboard/secrets/SESSION_SECRET/rotate',
+        headers: { ...FORM, cookie },
+        payload: form({ csrf: csrfOf(page.body), reason: 'via buildApp' }),
+      });
       expect(res.statusCode).toBe(303);
       const rows = (await auditRows(f)).filter((r) => r.requestId === res.headers['x-request-id']);
       expect(rows.length).toBeGreaterThan(0);
       for (const r of rows) expect(r.operator).toBe('alice');
-      const json = await app.inject({ method: 'POST', url: '/dashboard/login', headers: { 'content-type': 'application/json' }, payload: { name: 1, password: [], code: {} } });
+      const json = await app.inject({
+        method: 'POST',
+        url: '/dashboard/login',
+        headers: { 'content-type': 'application/json' },
+        payload: { name: 1, password: [], code: {} },
+      });
       expect(json.statusCode).toBe(403);
-      const text = await app.inject({ method: 'POST', url: '/dashboard/login', headers: { 'content-type': 'text/plain' }, payload: 'x' });
+      const text = await app.inject({
+        method: 'POST',
+        url: '/dashboard/login',
+        headers: { 'content-type': 'text/plain' },
+        payload: 'x',
+      });
       expect(text.statusCode).toBe(415);
     } finally {
       await app.close();
@@ -448,7 +693,9 @@ describe('dashboard inside buildApp', () => {
       const login = await app.inject({ method: 'GET', url: '/dashboard/login' });
       expect(login.statusCode).toBe(200);
       expect(login.headers['content-type']).toBe('text/html; charset=utf-8');
-      expect((await app.inject({ method: 'GET', url: '/dashboard/' })).headers.location).toBe('/dashboard/login');
+      expect((await app.inject({ method: 'GET', url: '/dashboard/' })).headers.location).toBe(
+        '/dashboard/login',
+      );
     } finally {
       await app.close();
     }
@@ -459,14 +706,34 @@ describe('dashboard consumers', () => {
   it('shows which live consumers still hold an old version of a secret', async () => {
     const f = await setup();
     const store = await f.rotor.store();
-    const current = await store.db.selectFrom('versions').select('id').where('secret', '=', 'SESSION_SECRET').where('environment', '=', 'production').where('stage', '=', 'current').executeTakeFirstOrThrow();
+    const current = await store.db
+      .selectFrom('versions')
+      .select('id')
+      .where('secret', '=', 'SESSION_SECRET')
+      .where('environment', '=', 'production')
+      .where('stage', '=', 'current')
+      .executeTakeFirstOrThrow();
     await recordHeartbeats(store, f.project.clock, [
-      { consumerId: 'web-1', app: 'web<script>', holds: [{ secret: 'SESSION_SECRET', environment: 'production', version: current.id }] },
-      { consumerId: 'worker-1', app: 'worker', holds: [{ secret: 'SESSION_SECRET', environment: 'production', version: 'old-version-id' }] },
+      {
+        consumerId: 'web-1',
+        app: 'web<script>',
+        holds: [{ secret: 'SESSION_SECRET', environment: 'production', version: current.id }],
+      },
+      {
+        consumerId: 'worker-1',
+        app: 'worker',
+        holds: [{ secret: 'SESSION_SECRET', environment: 'production', version: 'old-version-id' }],
+      },
     ]);
     const { cookie } = await signIn(f);
-    const page = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/SESSION_SECRET', headers: { cookie } });
-    expect(page.body).toContain('id="consumers-behind">1 live consumer(s) still hold an old version');
+    const page = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/secrets/SESSION_SECRET',
+      headers: { cookie },
+    });
+    expect(page.body).toContain(
+      'id="consumers-behind">1 live consumer(s) still hold an old version',
+    );
     expect(page.body).toMatch(/data-consumer="worker-1">.*old-version-id.*old version/);
     expect(page.body).toMatch(/data-consumer="web-1"><td>web&lt;script&gt;<\/td>.*current/);
   });
@@ -476,11 +743,20 @@ describe('dashboard rotation refusals', () => {
   it('shows a rotation refused by the engine (lock held) on the secret page with 409, not a 500', async () => {
     const f = await setup();
     const { cookie } = await signIn(f);
-    const page = await f.app.inject({ method: 'GET', url: '/dashboard/secrets/SESSION_SECRET', headers: { cookie } });
+    const page = await f.app.inject({
+      method: 'GET',
+      url: '/dashboard/secrets/SESSION_SECRET',
+      headers: { cookie },
+    });
     const store = await f.rotor.store();
     const lock = await acquireLock(store, f.project.clock, lockName('SESSION_SECRET', 'staging'));
     try {
-      const res = await f.app.inject({ method: 'POST', url: '/dashboard/secrets/SESSION_SECRET/rotate', headers: { ...FORM, cookie }, payload: form({ csrf: csrfOf(page.body), reason: 'busy', environment: 'staging' }) });
+      const res = await f.app.inject({
+        method: 'POST',
+        url: '/dashboard/secrets/SESSION_SECRET/rotate',
+        headers: { ...FORM, cookie },
+        payload: form({ csrf: csrfOf(page.body), reason: 'busy', environment: 'staging' }),
+      });
       expect(res.statusCode).toBe(409);
       expect(res.body).toContain('ERR_ROTOR_LOCK_HELD: SESSION_SECRET:staging is being rotated');
     } finally {

@@ -6,7 +6,17 @@
 // in the audit log and `rotor check` CRITICAL (exit code 2). Each test has its own database,
 // roles and users, so the tests of one engine run concurrently.
 import { afterAll, describe, it, type ExpectStatic } from 'vitest';
-import { createCutProxy, ENGINES, freePort, openFixture, userOf, withPassword, type DbEngine, type DbFixture, type SecretOptions } from './helpers/db-engines.js';
+import {
+  createCutProxy,
+  ENGINES,
+  freePort,
+  openFixture,
+  userOf,
+  withPassword,
+  type DbEngine,
+  type DbFixture,
+  type SecretOptions,
+} from './helpers/db-engines.js';
 import { DAY } from './helpers/project.js';
 
 const available = new Map<string, boolean>();
@@ -18,7 +28,11 @@ afterAll(async () => {
 type Version = { id: string; value: string };
 
 /** A rotation that must succeed; resolves the new current version. */
-async function rotateOk(expect: ExpectStatic, f: DbFixture, options: { emergency?: boolean } = {}): Promise<Version> {
+async function rotateOk(
+  expect: ExpectStatic,
+  f: DbFixture,
+  options: { emergency?: boolean } = {},
+): Promise<Version> {
   const result = await f.rotate(options);
   expect(result.ok, JSON.stringify(result.results)).toBe(true);
   return (await f.stage('current'))!;
@@ -26,7 +40,8 @@ async function rotateOk(expect: ExpectStatic, f: DbFixture, options: { emergency
 
 /** Waits until the server has ended `user`'s sessions (a client's close is asynchronous there). */
 async function sessionsGone(engine: DbEngine, user: string): Promise<void> {
-  for (let i = 0; i < 100 && (await engine.sessions(user)) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < 100 && (await engine.sessions(user)) > 0; i++)
+    await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 async function canLogIn(f: DbFixture, user: string): Promise<boolean | undefined> {
@@ -42,15 +57,26 @@ async function expectNoOrphans(expect: ExpectStatic, f: DbFixture): Promise<void
   }
   const accounts = await f.engine.accounts(f.s.prefix);
   for (const user of [f.s.a, f.s.b]) {
-    expect({ user, login: accounts.find((a) => a.name === user)?.login ?? false }).toEqual({ user, login: live.has(user) });
+    expect({ user, login: accounts.find((a) => a.name === user)?.login ?? false }).toEqual({
+      user,
+      login: live.has(user),
+    });
   }
 }
 
 /** After a failed rotation: nothing changed, the failure is audited and monitoring says CRITICAL. */
-async function expectUntouched(expect: ExpectStatic, f: DbFixture, before: Version, code: string, accounts?: { name: string; login: boolean }[]): Promise<void> {
+async function expectUntouched(
+  expect: ExpectStatic,
+  f: DbFixture,
+  before: Version,
+  code: string,
+  accounts?: { name: string; login: boolean }[],
+): Promise<void> {
   expect(await f.stage('current')).toEqual(before);
   expect(await f.engine.whoami(before.value)).toBe(userOf(before.value));
-  expect((await f.audit()).some((e) => e.action === 'rotate.failure' && e.notes.includes(code))).toBe(true);
+  expect(
+    (await f.audit()).some((e) => e.action === 'rotate.failure' && e.notes.includes(code)),
+  ).toBe(true);
   expect(await f.check()).toBe(2);
   expect(await f.resume()).toEqual([]);
   if (accounts) expect(await f.engine.accounts(f.s.prefix)).toEqual(accounts);
@@ -61,7 +87,10 @@ async function expectUntouched(expect: ExpectStatic, f: DbFixture, before: Versi
 describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
   for (const engine of ENGINES) {
     describe.skipIf(!available.get(engine.name))(`${engine.name} rotator (shared suite)`, () => {
-      async function using(options: SecretOptions, run: (f: DbFixture) => Promise<void>): Promise<void> {
+      async function using(
+        options: SecretOptions,
+        run: (f: DbFixture) => Promise<void>,
+      ): Promise<void> {
         const f = await openFixture(engine, options);
         try {
           await run(f);
@@ -70,13 +99,17 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
         }
       }
 
-      it('alternate: rotates between <base>_a and <base>_b; the server refuses a wrong password, a retired credential and a superseded one', ({ expect }) =>
+      it('alternate: rotates between <base>_a and <base>_b; the server refuses a wrong password, a retired credential and a superseded one', ({
+        expect,
+      }) =>
         using({}, async (f) => {
           const { a, b } = f.s;
           const first = await rotateOk(expect, f);
           expect(first.value).toMatch(engine.expect.url(f.s, a));
           expect(await engine.whoami(first.value)).toBe(a);
-          expect(await engine.loginCode(withPassword(first.value, 'wrong-password'))).toBe(engine.codes.wrongPassword);
+          expect(await engine.loginCode(withPassword(first.value, 'wrong-password'))).toBe(
+            engine.codes.wrongPassword,
+          );
 
           f.p.clock.advance(30 * DAY);
           const second = await rotateOk(expect, f);
@@ -103,7 +136,9 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
           await expectNoOrphans(expect, f);
         }));
 
-      it('postpones a retire while the old credential has live sessions, and --force ends them', ({ expect }) =>
+      it('postpones a retire while the old credential has live sessions, and --force ends them', ({
+        expect,
+      }) =>
         using({}, async (f) => {
           const { a, b } = f.s;
           const first = await rotateOk(expect, f);
@@ -133,7 +168,9 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
           }
         }));
 
-      it('alternate: refuses to reuse the idle user while the previous credential on it has live sessions, changing nothing', ({ expect }) =>
+      it('alternate: refuses to reuse the idle user while the previous credential on it has live sessions, changing nothing', ({
+        expect,
+      }) =>
         using({}, async (f) => {
           const { a, b } = f.s;
           const first = await rotateOk(expect, f);
@@ -160,7 +197,9 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
           await expectNoOrphans(expect, f);
         }));
 
-      it('emergency: the new credential is current at once, the old one refused and its sessions ended', ({ expect }) =>
+      it('emergency: the new credential is current at once, the old one refused and its sessions ended', ({
+        expect,
+      }) =>
         using({}, async (f) => {
           const { a, b } = f.s;
           const first = await rotateOk(expect, f);
@@ -169,7 +208,9 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
             const result = await f.rotate({ emergency: true });
             expect(result.ok, JSON.stringify(result.results)).toBe(true);
             expect(result.results[0]!.retiredVersionIds).toEqual([first.id]);
-            expect(result.results[0]!.emergencyActions?.join(' ')).toMatch(engine.expect.emergencyAction);
+            expect(result.results[0]!.emergencyActions?.join(' ')).toMatch(
+              engine.expect.emergencyAction,
+            );
             await expect(live.query()).rejects.toBeTruthy();
             expect(await engine.loginCode(first.value)).toMatch(engine.codes.retired);
             expect(await canLogIn(f, a)).toBe(false);
@@ -177,7 +218,11 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
             expect(userOf(now.value)).toBe(b);
             expect(await engine.whoami(now.value)).toBe(b);
             expect(await f.stage('previous')).toBeUndefined();
-            expect((await f.audit()).some((e) => e.action === 'rotate.emergency' && e.notes.includes('leaked in a log'))).toBe(true);
+            expect(
+              (await f.audit()).some(
+                (e) => e.action === 'rotate.emergency' && e.notes.includes('leaked in a log'),
+              ),
+            ).toBe(true);
             await expectNoOrphans(expect, f);
           } finally {
             await live.close();
@@ -206,8 +251,19 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
         }));
 
       const adminFaults = [
-        { name: 'a wrong admin password', admin: async () => withPassword(engine.rootUrl(), 'not-the-password'), code: 'ERR_ROTOR_DB_AUTH_FAILED', message: engine.expect.wrongAdminPassword, namesVariable: true },
-        { name: 'an admin lacking the privilege to create users', admin: (f: DbFixture) => engine.weakAdmin(f.s), ...engine.expect.weakAdmin, namesVariable: false },
+        {
+          name: 'a wrong admin password',
+          admin: async () => withPassword(engine.rootUrl(), 'not-the-password'),
+          code: 'ERR_ROTOR_DB_AUTH_FAILED',
+          message: engine.expect.wrongAdminPassword,
+          namesVariable: true,
+        },
+        {
+          name: 'an admin lacking the privilege to create users',
+          admin: (f: DbFixture) => engine.weakAdmin(f.s),
+          ...engine.expect.weakAdmin,
+          namesVariable: false,
+        },
         {
           name: 'an unreachable server',
           admin: async () => {
@@ -221,7 +277,9 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
         },
       ];
       for (const fault of adminFaults) {
-        it(`${fault.name}: a clear error, nothing changed, the current credential untouched and working`, ({ expect }) =>
+        it(`${fault.name}: a clear error, nothing changed, the current credential untouched and working`, ({
+          expect,
+        }) =>
           using({}, async (f) => {
             const before = await rotateOk(expect, f);
             const admin = await fault.admin(f);
@@ -232,15 +290,21 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
             expect(result.results[0]!.outcome).toBe('failed');
             expect(result.results[0]!.error?.code).toBe(fault.code);
             expect(result.results[0]!.error?.message).toMatch(fault.message);
-            if (fault.namesVariable) expect(result.results[0]!.error?.message).toContain(engine.adminEnv);
-            for (const password of [new URL(admin).password, new URL(engine.rootUrl()).password].filter(Boolean)) {
+            if (fault.namesVariable)
+              expect(result.results[0]!.error?.message).toContain(engine.adminEnv);
+            for (const password of [
+              new URL(admin).password,
+              new URL(engine.rootUrl()).password,
+            ].filter(Boolean)) {
               expect(result.results[0]!.error?.message).not.toContain(password);
             }
             await expectUntouched(expect, f, before, fault.code, accounts);
           }));
       }
 
-      it('a statement held up by a lock is cut off after statementTimeoutMs: a clear error, nothing left behind', ({ expect }) =>
+      it('a statement held up by a lock is cut off after statementTimeoutMs: a clear error, nothing left behind', ({
+        expect,
+      }) =>
         using({ extra: engine.statementTimeout }, async (f) => {
           const before = await rotateOk(expect, f);
           const accounts = await engine.accounts(f.s.prefix);
@@ -259,13 +323,19 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
           expect(await engine.whoami((await rotateOk(expect, f)).value)).toBe(f.s.b);
         }));
 
-      it('a connection cut between apply and verify fails the rotation and disables the idle user again', async ({ expect }) => {
+      it('a connection cut between apply and verify fails the rotation and disables the idle user again', async ({
+        expect,
+      }) => {
         // The app-side URL goes through this proxy; right after apply it drops and swallows traffic.
         const proxy = await createCutProxy(engine.port());
         try {
           await using({ port: proxy.port, extra: '      connectTimeoutMs: 1000\n' }, async (f) => {
             const before = await rotateOk(expect, f);
-            const result = await f.rotate({ hooks: { afterJournal: (point) => (point === 'verify:started' ? proxy.cut() : undefined) } });
+            const result = await f.rotate({
+              hooks: {
+                afterJournal: (point) => (point === 'verify:started' ? proxy.cut() : undefined),
+              },
+            });
             proxy.restore();
             const expected = engine.expect.verifyCut(f.s, proxy.port);
             expect(result.results[0]!.outcome).toBe('failed');
@@ -282,7 +352,12 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
       // Killed with SIGKILL right after each journal point: before verify:done resume rolls back,
       // after it resume finishes the rotation. `prior` rotations come first (two, so that a
       // previous version is superseded inside promote: the retire:done point).
-      const kills: { point: string; mode: 'normal' | 'emergency'; prior: number; expected: 'rolled-back' | 'completed' }[] = [
+      const kills: {
+        point: string;
+        mode: 'normal' | 'emergency';
+        prior: number;
+        expected: 'rolled-back' | 'completed';
+      }[] = [
         { point: 'create:started', mode: 'normal', prior: 1, expected: 'rolled-back' },
         { point: 'apply:started', mode: 'normal', prior: 1, expected: 'rolled-back' },
         { point: 'verify:started', mode: 'normal', prior: 1, expected: 'rolled-back' },
@@ -293,7 +368,9 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
         { point: 'retire:done', mode: 'emergency', prior: 1, expected: 'completed' },
       ];
       for (const kill of kills) {
-        it(`${kill.mode === 'emergency' ? 'an emergency rotation' : 'a rotation'} killed after ${kill.point}${kill.prior > 1 ? ' (superseding a previous version)' : ''} is ${kill.expected} by resume: working credentials, no orphan`, ({ expect }) =>
+        it(`${kill.mode === 'emergency' ? 'an emergency rotation' : 'a rotation'} killed after ${kill.point}${kill.prior > 1 ? ' (superseding a previous version)' : ''} is ${kill.expected} by resume: working credentials, no orphan`, ({
+          expect,
+        }) =>
           using({}, async (f) => {
             for (let i = 0; i < kill.prior; i++) await rotateOk(expect, f);
             const before = (await f.stage('current'))!;
@@ -310,7 +387,11 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
             if (kill.expected === 'rolled-back') {
               expect(after).toEqual(before);
               expect(await engine.whoami(before.value)).toBe(userOf(before.value));
-              expect((await f.audit()).some((e) => e.action === 'rotate.rollback' && e.outcome === 'failure')).toBe(true);
+              expect(
+                (await f.audit()).some(
+                  (e) => e.action === 'rotate.rollback' && e.outcome === 'failure',
+                ),
+              ).toBe(true);
               expect(await f.check()).toBe(2);
             } else {
               expect(after.id).not.toBe(before.id);

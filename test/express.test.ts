@@ -5,38 +5,57 @@ import { once } from 'node:events';
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { bearerAuth, refreshHandler, requireScope } from '../src/sdk/express.js';
-import { defineGlueSuite, importInIsolation, REALM, type GlueFixture, type GlueHarness, type GlueRequest, type GlueResponse } from './helpers/glue-suite.js';
+import {
+  defineGlueSuite,
+  importInIsolation,
+  REALM,
+  type GlueFixture,
+  type GlueHarness,
+  type GlueRequest,
+  type GlueResponse,
+} from './helpers/glue-suite.js';
 
 function send(base: URL, r: GlueRequest): Promise<GlueResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(new URL(r.path, base), { method: r.method ?? 'GET', headers: r.headers ?? {}, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: Record<string, unknown> | undefined;
-        try {
-          body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
-        } catch {
-          body = undefined;
-        }
-        resolve({ status: res.statusCode!, headers: res.headers, body, text });
-      });
-    });
+    const req = httpRequest(
+      new URL(r.path, base),
+      { method: r.method ?? 'GET', headers: r.headers ?? {}, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: Record<string, unknown> | undefined;
+          try {
+            body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+          } catch {
+            body = undefined;
+          }
+          resolve({ status: res.statusCode!, headers: res.headers, body, text });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(r.body);
   });
 }
 
-async function startExpress(fx: GlueFixture, build?: (app: express.Express) => void): Promise<GlueHarness> {
+async function startExpress(
+  fx: GlueFixture,
+  build?: (app: express.Express) => void,
+): Promise<GlueHarness> {
   const app = express();
   const auth = bearerAuth({ keys: fx.access, realm: REALM });
   app.get('/me', auth, (req, res) => {
     res.json({ auth: req.auth });
   });
-  app.get('/scoped', bearerAuth({ keys: fx.access, realm: REALM, scopes: ['read'] }), (_req, res) => {
-    res.json({ ok: true });
-  });
+  app.get(
+    '/scoped',
+    bearerAuth({ keys: fx.access, realm: REALM, scopes: ['read'] }),
+    (_req, res) => {
+      res.json({ ok: true });
+    },
+  );
   app.get('/admin', auth, requireScope('admin', { realm: REALM }), (_req, res) => {
     res.json({ ok: true });
   });
@@ -73,10 +92,21 @@ describe('express: what only Express has', () => {
   it('takes the refresh token from a body express.json() already parsed', async () => {
     const { createGlueFixture } = await import('./helpers/glue-suite.js');
     const fx = await createGlueFixture();
-    const app = await startExpress(fx, (a) => a.post('/refresh-json', express.json(), refreshHandler({ refresh: fx.tokens, access: fx.access, realm: REALM })));
+    const app = await startExpress(fx, (a) =>
+      a.post(
+        '/refresh-json',
+        express.json(),
+        refreshHandler({ refresh: fx.tokens, access: fx.access, realm: REALM }),
+      ),
+    );
     try {
       const session = await fx.login();
-      const res = await app.send({ method: 'POST', path: '/refresh-json', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: session.refresh }) });
+      const res = await app.send({
+        method: 'POST',
+        path: '/refresh-json',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refresh_token: session.refresh }),
+      });
       expect(res.status).toBe(200);
       expect(res.body?.token_type).toBe('Bearer');
     } finally {
@@ -88,14 +118,25 @@ describe('express: what only Express has', () => {
   it('passes errors that are not Rotor refusals to the error handler instead of answering 401', async () => {
     const { createGlueFixture } = await import('./helpers/glue-suite.js');
     const fx = await createGlueFixture();
-    const broken = { verify: () => { throw new Error('bug'); } };
+    const broken = {
+      verify: () => {
+        throw new Error('bug');
+      },
+    };
     const app = await startExpress(fx, (a) => {
       a.get('/broken', bearerAuth({ keys: broken, realm: REALM }), (_req, res) => {
         res.json({ ok: true });
       });
-      a.use((_error: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-        res.status(500).json({ error: 'server_error' });
-      });
+      a.use(
+        (
+          _error: unknown,
+          _req: express.Request,
+          res: express.Response,
+          _next: express.NextFunction,
+        ) => {
+          res.status(500).json({ error: 'server_error' });
+        },
+      );
     });
     try {
       const res = await app.send({ path: '/broken', headers: { authorization: 'Bearer abc' } });
@@ -108,7 +149,9 @@ describe('express: what only Express has', () => {
   });
 
   it('refuses a realm that would break out of its quoted-string', () => {
-    expect(() => bearerAuth({ keys: { verify: () => ({}) as never }, realm: 'a" error="x' })).toThrow(/realm/);
+    expect(() =>
+      bearerAuth({ keys: { verify: () => ({}) as never }, realm: 'a" error="x' }),
+    ).toThrow(/realm/);
     expect(() => requireScope([])).toThrow(/scope/);
     expect(() => requireScope('two words')).toThrow(/scope/);
   });
@@ -116,7 +159,12 @@ describe('express: what only Express has', () => {
   it('importing rotor/express (dist) loads neither the CLI, commander nor express', async () => {
     const ok = await importInIsolation('rotor/express');
     expect(ok.stderr).toBe('');
-    expect(JSON.parse(ok.stdout)).toEqual(['bearerAuth', 'refreshCookie', 'refreshHandler', 'requireScope']);
+    expect(JSON.parse(ok.stdout)).toEqual([
+      'bearerAuth',
+      'refreshCookie',
+      'refreshHandler',
+      'requireScope',
+    ]);
     // The guard itself works: the CLI entry is refused.
     const cli = await importInIsolation('./dist/cli/program.js');
     expect(cli.code).not.toBe(0);
@@ -128,7 +176,12 @@ describe('the example app (examples/express-app), in process', () => {
   interface ExampleInstance {
     listen(port?: number, host?: string): Promise<string>;
     close(): Promise<void>;
-    tokens: { revokeSessions(scope: { userId: string }, options: { requirePasswordReset?: boolean; reason?: string }): Promise<void> };
+    tokens: {
+      revokeSessions(
+        scope: { userId: string },
+        options: { requirePasswordReset?: boolean; reason?: string },
+      ): Promise<void>;
+    };
   }
   interface ExampleModule {
     createApp(options: Record<string, unknown>): Promise<ExampleInstance>;
@@ -140,17 +193,30 @@ describe('the example app (examples/express-app), in process', () => {
     // A computed specifier: the example is plain JavaScript, imported as an app would run it.
     const path = new URL('../examples/express-app/server.js', import.meta.url).href;
     const { createApp } = (await import(path)) as ExampleModule;
-    const keySource = createTestKeySource(() => Date.now(), ['JWT_ACCESS_SECRET', 'JWT_REFRESH_SECRET']);
+    const keySource = createTestKeySource(
+      () => Date.now(),
+      ['JWT_ACCESS_SECRET', 'JWT_REFRESH_SECRET'],
+    );
     const instance = await createApp({ keySource, env: {}, log: () => {} });
     const base = await instance.listen(0, '127.0.0.1');
-    const call = async (path: string, init: { method?: string; token?: string; body?: unknown } = {}) => {
+    const call = async (
+      path: string,
+      init: { method?: string; token?: string; body?: unknown } = {},
+    ) => {
       const res = await fetch(`${base}${path}`, {
         method: init.method ?? 'GET',
-        headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+          ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
       });
       const text = await res.text();
-      return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+      return {
+        status: res.status,
+        headers: res.headers,
+        body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
+      };
     };
     return { instance, call };
   }
@@ -158,19 +224,36 @@ describe('the example app (examples/express-app), in process', () => {
   it('logs in with a scrypt-checked password, serves /me, refreshes and logs out', async () => {
     const { instance, call } = await start();
     try {
-      expect((await call('/login', { method: 'POST', body: { ...alice, password: 'wrong' } })).status).toBe(400);
-      expect((await call('/login', { method: 'POST', body: { username: 'nobody', password: 'x' } })).status).toBe(400);
+      expect(
+        (await call('/login', { method: 'POST', body: { ...alice, password: 'wrong' } })).status,
+      ).toBe(400);
+      expect(
+        (await call('/login', { method: 'POST', body: { username: 'nobody', password: 'x' } }))
+          .status,
+      ).toBe(400);
       const login = await call('/login', { method: 'POST', body: alice });
       expect(login.status).toBe(200);
       expect(login.body).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
       const me = await call('/me', { token: login.body.access_token as string });
       expect(me.body).toMatchObject({ id: 'user-alice', name: 'alice' });
-      const refreshed = await call('/refresh', { method: 'POST', body: { refresh_token: login.body.refresh_token } });
+      const refreshed = await call('/refresh', {
+        method: 'POST',
+        body: { refresh_token: login.body.refresh_token },
+      });
       expect(refreshed.status).toBe(200);
-      expect((await call('/logout', { method: 'POST', token: refreshed.body.access_token as string })).status).toBe(204);
-      const after = await call('/refresh', { method: 'POST', body: { refresh_token: refreshed.body.refresh_token } });
+      expect(
+        (await call('/logout', { method: 'POST', token: refreshed.body.access_token as string }))
+          .status,
+      ).toBe(204);
+      const after = await call('/refresh', {
+        method: 'POST',
+        body: { refresh_token: refreshed.body.refresh_token },
+      });
       expect(after.status).toBe(401);
-      expect(after.body).toMatchObject({ error: 'invalid_grant', code: 'ERR_ROTOR_TOKENS_FAMILY_REVOKED' });
+      expect(after.body).toMatchObject({
+        error: 'invalid_grant',
+        code: 'ERR_ROTOR_TOKENS_FAMILY_REVOKED',
+      });
     } finally {
       await instance.close();
     }
@@ -182,7 +265,9 @@ describe('the example app (examples/express-app), in process', () => {
       const login = await call('/login', { method: 'POST', body: { ...alice, cookie: true } });
       expect(login.status).toBe(200);
       expect(login.body.refresh_token).toBeUndefined();
-      expect(login.headers.get('set-cookie')).toMatch(/^refresh_token=[\w.-]+; Path=\/; Max-Age=\d+; HttpOnly; Secure; SameSite=Strict$/);
+      expect(login.headers.get('set-cookie')).toMatch(
+        /^refresh_token=[\w.-]+; Path=\/; Max-Age=\d+; HttpOnly; Secure; SameSite=Strict$/,
+      );
     } finally {
       await instance.close();
     }
@@ -192,15 +277,35 @@ describe('the example app (examples/express-app), in process', () => {
     const { instance, call } = await start();
     try {
       const old = await call('/login', { method: 'POST', body: alice });
-      await instance.tokens.revokeSessions({ userId: 'user-alice' }, { requirePasswordReset: true, reason: 'test' });
+      await instance.tokens.revokeSessions(
+        { userId: 'user-alice' },
+        { requirePasswordReset: true, reason: 'test' },
+      );
       const refused = await call('/login', { method: 'POST', body: alice });
       expect(refused.status).toBe(403);
       expect(refused.body.error).toBe('password_reset_required');
-      expect((await call('/refresh', { method: 'POST', body: { refresh_token: old.body.refresh_token } })).status).toBe(401);
-      const changed = await call('/password', { method: 'POST', body: { ...alice, new_password: 'a-brand-new-password' } });
+      expect(
+        (
+          await call('/refresh', {
+            method: 'POST',
+            body: { refresh_token: old.body.refresh_token },
+          })
+        ).status,
+      ).toBe(401);
+      const changed = await call('/password', {
+        method: 'POST',
+        body: { ...alice, new_password: 'a-brand-new-password' },
+      });
       expect(changed.status).toBe(204);
       expect((await call('/login', { method: 'POST', body: alice })).status).toBe(400);
-      expect((await call('/login', { method: 'POST', body: { username: 'alice', password: 'a-brand-new-password' } })).status).toBe(200);
+      expect(
+        (
+          await call('/login', {
+            method: 'POST',
+            body: { username: 'alice', password: 'a-brand-new-password' },
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await instance.close();
     }

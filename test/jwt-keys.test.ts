@@ -11,18 +11,47 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
 import { createJwtKeys, type JwtKeysOptions, type KeySource } from '../src/sdk/jwt/index.js';
 import { parseStrictJsonObject } from '../src/sdk/jwt/strict-json.js';
-import { AUDIENCE, edKey, expectRejection, forge, goodClaims, hmacKey, hs, ISSUER, keySet, mutableSource, NOW_S, START, type MutableSource } from './helpers/jwt.js';
+import {
+  AUDIENCE,
+  edKey,
+  expectRejection,
+  forge,
+  goodClaims,
+  hmacKey,
+  hs,
+  ISSUER,
+  keySet,
+  mutableSource,
+  NOW_S,
+  START,
+  type MutableSource,
+} from './helpers/jwt.js';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const HOUR = 3_600_000;
 
 function keys(source: KeySource, options: Partial<JwtKeysOptions> = {}) {
-  return createJwtKeys({ secret: 'JWT_ACCESS_SECRET', source, issuer: ISSUER, audience: AUDIENCE, type: 'at+jwt', maxAge: '15m', clock: createManualClock(START), ...options });
+  return createJwtKeys({
+    secret: 'JWT_ACCESS_SECRET',
+    source,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    type: 'at+jwt',
+    maxAge: '15m',
+    clock: createManualClock(START),
+    ...options,
+  });
 }
 
-function decode(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
+function decode(token: string): {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+} {
   const [h, p] = token.split('.');
-  return { header: JSON.parse(Buffer.from(h!, 'base64url').toString()) as Record<string, unknown>, payload: JSON.parse(Buffer.from(p!, 'base64url').toString()) as Record<string, unknown> };
+  return {
+    header: JSON.parse(Buffer.from(h!, 'base64url').toString()) as Record<string, unknown>,
+    payload: JSON.parse(Buffer.from(p!, 'base64url').toString()) as Record<string, unknown>,
+  };
 }
 
 async function until(condition: () => boolean, ms = 2000): Promise<void> {
@@ -37,17 +66,34 @@ describe('sign', () => {
   it('signs with the current version only and writes kid, typ, iss, aud, iat and exp', async () => {
     const current = hmacKey();
     const previous = hmacKey();
-    const k = keys(mutableSource(keySet([previous.version('previous', START + HOUR), current.version('current'), edKey().version('standby')])));
+    const k = keys(
+      mutableSource(
+        keySet([
+          previous.version('previous', START + HOUR),
+          current.version('current'),
+          edKey().version('standby'),
+        ]),
+      ),
+    );
     await k.ready();
     const token = k.sign({ sub: 'user-1', role: 'admin' });
     expect(decode(token)).toEqual({
       header: { alg: 'HS256', kid: current.kid, typ: 'at+jwt' },
-      payload: { sub: 'user-1', role: 'admin', iss: ISSUER, aud: AUDIENCE, iat: NOW_S, exp: NOW_S + 900 },
+      payload: {
+        sub: 'user-1',
+        role: 'admin',
+        iss: ISSUER,
+        aud: AUDIENCE,
+        iat: NOW_S,
+        exp: NOW_S + 900,
+      },
     });
     expect(k.currentKid).toBe(current.kid);
     expect(k.verify(token)).toMatchObject({ kid: current.kid, stage: 'current' });
     // Per-token type and lifetime; an exp in the claims is kept.
-    expect(decode(k.sign({ sub: 'u' }, { type: 'refresh+jwt', maxAge: '14d' })).payload.exp).toBe(NOW_S + 14 * 86_400);
+    expect(decode(k.sign({ sub: 'u' }, { type: 'refresh+jwt', maxAge: '14d' })).payload.exp).toBe(
+      NOW_S + 14 * 86_400,
+    );
     expect(decode(k.sign({ sub: 'u' }, { type: 'refresh+jwt' })).header.typ).toBe('refresh+jwt');
     expect(decode(k.sign({ sub: 'u', exp: NOW_S + 5 })).payload.exp).toBe(NOW_S + 5);
   });
@@ -56,7 +102,16 @@ describe('sign', () => {
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const ecKid = randomUUID();
     const ed = edKey();
-    for (const version of [ed.version('current'), { kid: ecKid, stage: 'current' as const, alg: 'ES256', verifyKey: ec.publicKey, signingKey: ec.privateKey }]) {
+    for (const version of [
+      ed.version('current'),
+      {
+        kid: ecKid,
+        stage: 'current' as const,
+        alg: 'ES256',
+        verifyKey: ec.publicKey,
+        signingKey: ec.privateKey,
+      },
+    ]) {
       const k = keys(mutableSource(keySet([version])));
       await k.ready();
       const token = k.sign({ sub: 'user-1' });
@@ -67,18 +122,38 @@ describe('sign', () => {
   });
 
   it('never signs with a standby or previous key, nor without a signing key', async () => {
-    const noCurrent = keys(mutableSource(keySet([edKey().version('standby'), hmacKey().version('previous', START + HOUR)])));
+    const noCurrent = keys(
+      mutableSource(
+        keySet([edKey().version('standby'), hmacKey().version('previous', START + HOUR)]),
+      ),
+    );
     await noCurrent.ready();
-    expectRejection(() => noCurrent.sign({ sub: 'u' }), 'ERR_ROTOR_JWT_NO_SIGNING_KEY', /no current signing key/);
+    expectRejection(
+      () => noCurrent.sign({ sub: 'u' }),
+      'ERR_ROTOR_JWT_NO_SIGNING_KEY',
+      /no current signing key/,
+    );
     const current = hmacKey();
-    const verifyOnly = keys(mutableSource(keySet([{ kid: current.kid, stage: 'current', alg: 'HS256', verifyKey: current.key }])));
+    const verifyOnly = keys(
+      mutableSource(
+        keySet([{ kid: current.kid, stage: 'current', alg: 'HS256', verifyKey: current.key }]),
+      ),
+    );
     await verifyOnly.ready();
     expectRejection(() => verifyOnly.sign({ sub: 'u' }), 'ERR_ROTOR_JWT_NO_SIGNING_KEY');
-    expect(verifyOnly.verify(forge({ alg: 'HS256', kid: current.kid, typ: 'at+jwt' }, goodClaims(), hs(current.key))).stage).toBe('current');
+    expect(
+      verifyOnly.verify(
+        forge({ alg: 'HS256', kid: current.kid, typ: 'at+jwt' }, goodClaims(), hs(current.key)),
+      ).stage,
+    ).toBe('current');
   });
 
   it('refuses to sign or verify before the key set is loaded', () => {
-    const k = keys({ load: () => new Promise(() => undefined), watch: () => () => undefined, close: async () => undefined });
+    const k = keys({
+      load: () => new Promise(() => undefined),
+      watch: () => () => undefined,
+      close: async () => undefined,
+    });
     expectRejection(() => k.sign({ sub: 'u' }), 'ERR_ROTOR_JWT_NOT_READY', /await ready\(\)/);
     expectRejection(() => k.verify('a.b.c'), 'ERR_ROTOR_JWT_NOT_READY');
   });
@@ -104,7 +179,11 @@ describe('sign', () => {
         }
         return undefined;
       })();
-      expect(error?.code === 'ERR_ROTOR_JWT_OPTIONS_INVALID' || error?.code === 'ERR_ROTOR_DURATION_INVALID', JSON.stringify(options)).toBe(true);
+      expect(
+        error?.code === 'ERR_ROTOR_JWT_OPTIONS_INVALID' ||
+          error?.code === 'ERR_ROTOR_DURATION_INVALID',
+        JSON.stringify(options),
+      ).toBe(true);
       expect(error?.message).toMatch(message);
     }
   });
@@ -114,29 +193,77 @@ describe('verify picks the key by kid', () => {
   it('never tries keys in turn: a token signed by one key under another key’s kid fails', async () => {
     const a = hmacKey();
     const b = hmacKey();
-    const k = keys(mutableSource(keySet([a.version('current'), b.version('previous', START + HOUR)])));
+    const k = keys(
+      mutableSource(keySet([a.version('current'), b.version('previous', START + HOUR)])),
+    );
     await k.ready();
-    expect(k.verify(forge({ alg: 'HS256', kid: b.kid, typ: 'at+jwt' }, goodClaims(), hs(b.key))).kid).toBe(b.kid);
-    expectRejection(() => k.verify(forge({ alg: 'HS256', kid: b.kid, typ: 'at+jwt' }, goodClaims(), hs(a.key))), 'ERR_ROTOR_JWT_SIGNATURE_INVALID');
-    expectRejection(() => k.verify(forge({ alg: 'HS256', kid: a.kid, typ: 'at+jwt' }, goodClaims(), hs(b.key))), 'ERR_ROTOR_JWT_SIGNATURE_INVALID');
+    expect(
+      k.verify(forge({ alg: 'HS256', kid: b.kid, typ: 'at+jwt' }, goodClaims(), hs(b.key))).kid,
+    ).toBe(b.kid);
+    expectRejection(
+      () => k.verify(forge({ alg: 'HS256', kid: b.kid, typ: 'at+jwt' }, goodClaims(), hs(a.key))),
+      'ERR_ROTOR_JWT_SIGNATURE_INVALID',
+    );
+    expectRejection(
+      () => k.verify(forge({ alg: 'HS256', kid: a.kid, typ: 'at+jwt' }, goodClaims(), hs(b.key))),
+      'ERR_ROTOR_JWT_SIGNATURE_INVALID',
+    );
   });
 
   it('checks each key against its own algorithm when the set is loaded', async () => {
     const ed = edKey();
     const cases: Array<[ReturnType<typeof keySet>, RegExp]> = [
-      [keySet([{ kid: randomUUID(), stage: 'current', alg: 'HS256', verifyKey: createSecretKey(randomBytes(16)) }]), /at least 32 key bytes/],
-      [keySet([{ kid: randomUUID(), stage: 'current', alg: 'HS256', verifyKey: ed.publicKey }]), /needs a secret key/],
-      [keySet([{ kid: randomUUID(), stage: 'current', alg: 'EdDSA', verifyKey: createSecretKey(randomBytes(32)) }]), /needs a public key/],
-      [keySet([{ kid: randomUUID(), stage: 'current', alg: 'ES256', verifyKey: ed.publicKey }]), /P-256/],
-      [keySet([{ kid: randomUUID(), stage: 'current', alg: 'RS256', verifyKey: ed.publicKey }]), /unsupported algorithm RS256/],
-      [keySet([{ kid: 'key-1', stage: 'current', alg: 'EdDSA', verifyKey: ed.publicKey }]), /not a Rotor version id/],
+      [
+        keySet([
+          {
+            kid: randomUUID(),
+            stage: 'current',
+            alg: 'HS256',
+            verifyKey: createSecretKey(randomBytes(16)),
+          },
+        ]),
+        /at least 32 key bytes/,
+      ],
+      [
+        keySet([{ kid: randomUUID(), stage: 'current', alg: 'HS256', verifyKey: ed.publicKey }]),
+        /needs a secret key/,
+      ],
+      [
+        keySet([
+          {
+            kid: randomUUID(),
+            stage: 'current',
+            alg: 'EdDSA',
+            verifyKey: createSecretKey(randomBytes(32)),
+          },
+        ]),
+        /needs a public key/,
+      ],
+      [
+        keySet([{ kid: randomUUID(), stage: 'current', alg: 'ES256', verifyKey: ed.publicKey }]),
+        /P-256/,
+      ],
+      [
+        keySet([{ kid: randomUUID(), stage: 'current', alg: 'RS256', verifyKey: ed.publicKey }]),
+        /unsupported algorithm RS256/,
+      ],
+      [
+        keySet([{ kid: 'key-1', stage: 'current', alg: 'EdDSA', verifyKey: ed.publicKey }]),
+        /not a Rotor version id/,
+      ],
       [keySet([ed.version('current'), { ...ed.version('standby') }]), /appears twice/],
       [keySet([ed.version('current'), edKey().version('current')]), /two current versions/],
-      [keySet([{ ...ed.version('current'), signingKey: ed.publicKey }]), /signing key is a public key/],
+      [
+        keySet([{ ...ed.version('current'), signingKey: ed.publicKey }]),
+        /signing key is a public key/,
+      ],
     ];
     for (const [set, message] of cases) {
       const k = keys(mutableSource(set));
-      await expect(k.ready()).rejects.toMatchObject({ code: 'ERR_ROTOR_JWT_SOURCE_INVALID', message: expect.stringMatching(message) });
+      await expect(k.ready()).rejects.toMatchObject({
+        code: 'ERR_ROTOR_JWT_SOURCE_INVALID',
+        message: expect.stringMatching(message),
+      });
     }
   });
 });
@@ -156,7 +283,14 @@ describe('reloading', () => {
     expect(decode(t2).header.kid).toBe(v2.kid);
     expect(k.verify(t1).stage).toBe('previous');
     // Emergency: v2 compromised, v1 retired, v3 current.
-    source.replace(keySet([v3.version('current')], { retired: new Map([[v1.kid, 'retired'], [v2.kid, 'compromised']]) }));
+    source.replace(
+      keySet([v3.version('current')], {
+        retired: new Map([
+          [v1.kid, 'retired'],
+          [v2.kid, 'compromised'],
+        ]),
+      }),
+    );
     await until(() => k.currentKid === v3.kid);
     expectRejection(() => k.verify(t2), 'ERR_ROTOR_JWT_KID_COMPROMISED');
     expectRejection(() => k.verify(t1), 'ERR_ROTOR_JWT_KID_RETIRED');
@@ -194,7 +328,8 @@ describe('reloading', () => {
     const v1 = hmacKey();
     const source: KeySource = {
       load: async () => {
-        if (fail) throw Object.assign(new Error('not yet'), { code: 'ERR_ROTOR_STORE_NOT_INITIALIZED' });
+        if (fail)
+          throw Object.assign(new Error('not yet'), { code: 'ERR_ROTOR_STORE_NOT_INITIALIZED' });
         return keySet([v1.version('current')]);
       },
       watch: () => () => undefined,
@@ -215,12 +350,21 @@ describe('migration: tokens without a kid', () => {
 
   it('accepts them against the named version until the deadline, then refuses them', async () => {
     const clock = createManualClock(START);
-    const k = keys(mutableSource(keySet([next.version('current'), legacy.version('previous', START + 2 * HOUR)])), { clock, acceptWithoutKid: { until: START + HOUR, kid: legacy.kid } });
+    const k = keys(
+      mutableSource(
+        keySet([next.version('current'), legacy.version('previous', START + 2 * HOUR)]),
+      ),
+      { clock, acceptWithoutKid: { until: START + HOUR, kid: legacy.kid } },
+    );
     await k.ready();
     expect(k.verify(noKid())).toMatchObject({ kid: legacy.kid, stage: 'previous' });
     expectRejection(() => k.verify(noKid(next.key)), 'ERR_ROTOR_JWT_SIGNATURE_INVALID'); // one key, not a search
     clock.set(START + HOUR);
-    expectRejection(() => k.verify(noKid()), 'ERR_ROTOR_JWT_KID_MISSING', /only until 2026-01-01T01:00:00.000Z/);
+    expectRejection(
+      () => k.verify(noKid()),
+      'ERR_ROTOR_JWT_KID_MISSING',
+      /only until 2026-01-01T01:00:00.000Z/,
+    );
   });
 
   it('uses the current version when no kid is named, and stops with that version', async () => {
@@ -228,7 +372,12 @@ describe('migration: tokens without a kid', () => {
     const k = keys(source, { acceptWithoutKid: { until: new Date(START + 24 * HOUR) } });
     await k.ready();
     expect(k.verify(noKid()).kid).toBe(legacy.kid);
-    const named = keys(mutableSource(keySet([next.version('current')], { retired: new Map([[legacy.kid, 'compromised']]) })), { acceptWithoutKid: { until: START + HOUR, kid: legacy.kid } });
+    const named = keys(
+      mutableSource(
+        keySet([next.version('current')], { retired: new Map([[legacy.kid, 'compromised']]) }),
+      ),
+      { acceptWithoutKid: { until: START + HOUR, kid: legacy.kid } },
+    );
     await named.ready();
     expectRejection(() => named.verify(noKid()), 'ERR_ROTOR_JWT_KID_COMPROMISED');
   });
@@ -260,7 +409,7 @@ describe('strict JSON agrees with a reference parser', () => {
         i++;
         const names = new Set<string>();
         ws();
-        if (text[i] === '}') return i++, true;
+        if (text[i] === '}') return (i++, true);
         for (;;) {
           ws();
           const name = str();
@@ -276,14 +425,14 @@ describe('strict JSON agrees with a reference parser', () => {
       if (c === '[') {
         i++;
         ws();
-        if (text[i] === ']') return i++, true;
+        if (text[i] === ']') return (i++, true);
         for (;;) {
           if (!value()) return false;
           ws();
           if (text[i++] === ']') return true;
         }
       }
-      if (c === '"') return str(), true;
+      if (c === '"') return (str(), true);
       while (i < text.length && !',}] \t\n\r'.includes(text[i]!)) i++;
       return true;
     };
@@ -296,7 +445,19 @@ describe('strict JSON agrees with a reference parser', () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return (seed >>> 8) % n;
     };
-    const atoms = ['"a"', '"b"', '"\\u0061"', '":"', '"\\":"', '"\\\\"', '" :"', '1', 'true', 'null', '"x:y"'];
+    const atoms = [
+      '"a"',
+      '"b"',
+      '"\\u0061"',
+      '":"',
+      '"\\":"',
+      '"\\\\"',
+      '" :"',
+      '1',
+      'true',
+      'null',
+      '"x:y"',
+    ];
     const names = ['"a"', '"b"', '"\\u0061"', '"c:"', '"\\"q"', '"d\\\\"'];
     const sp = () => [' ', '', '', '\n', ''][rnd(5)]!;
     const gen = (depth: number): string => {
@@ -334,22 +495,37 @@ export async function resolve(specifier, context, next) {
   return result;
 }`,
     );
-    writeFileSync(join(tmp, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
+    writeFileSync(
+      join(tmp, 'register.mjs'),
+      `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`,
+    );
     const log = join(tmp, 'loaded.txt');
     const script = `import { createRequire } from 'node:module';
 const sdk = await import(${JSON.stringify(pathToFileURL(dist).href)});
 if (typeof sdk.createJwtKeys !== 'function' || typeof sdk.fromEnv !== 'function' || typeof sdk.fromStore !== 'function') process.exit(3);
 process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
-    const out = execFileSync(process.execPath, ['--import', pathToFileURL(join(tmp, 'register.mjs')).href, '--input-type=module', '-e', script], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, ROTOR_LOADED_LOG: log },
-      encoding: 'utf8',
-    });
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(join(tmp, 'register.mjs')).href,
+        '--input-type=module',
+        '-e',
+        script,
+      ],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, ROTOR_LOADED_LOG: log },
+        encoding: 'utf8',
+      },
+    );
     const required = JSON.parse(out) as string[];
     const resolved = readFileSync(log, 'utf8').trim().split('\n');
     expect(resolved.some((u) => u.endsWith('/dist/sdk/jwt/from-store.js'))).toBe(true);
     for (const loaded of [...resolved, ...required]) {
-      expect(loaded).not.toMatch(/node_modules\/(commander|pino|yaml|zod|express|fastify|kysely)\//);
+      expect(loaded).not.toMatch(
+        /node_modules\/(commander|pino|yaml|zod|express|fastify|kysely)\//,
+      );
       expect(loaded).not.toMatch(/\/dist\/(cli|server)\//);
     }
     // better-sqlite3 (native) loads only when fromStore opens a store.
@@ -362,26 +538,56 @@ process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).c
       if (seen.has(file)) return;
       seen.add(file);
       // Comments hold usage examples (`import('pg')` in a JSDoc), not imports.
-      const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/g)) {
+      const text = readFileSync(file, 'utf8')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/^\s*\/\/.*$/gm, '');
+      for (const m of text.matchAll(
+        /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/g,
+      )) {
         const spec = (m[1] ?? m[2])!;
         if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
-        else expect(spec, `${relative(ROOT, file)} imports ${spec}`).toMatch(/^(node:|better-sqlite3$)/);
+        else
+          expect(spec, `${relative(ROOT, file)} imports ${spec}`).toMatch(
+            /^(node:|better-sqlite3$)/,
+          );
       }
     };
     visit(dist);
     const files = [...seen].map((f) => relative(join(ROOT, 'dist'), f)).sort();
     expect(files.filter((f) => !f.startsWith('sdk/jwt/'))).toEqual(
-      ['core/crypto/decode-strict.js', 'core/crypto/envelope.js', 'core/crypto/master-key-file.js', 'core/delivery/kid-variable.js', 'core/duration.js', 'core/errors.js', 'core/import-peer.js', 'sdk/store-reader.js'].sort(),
+      [
+        'core/crypto/decode-strict.js',
+        'core/crypto/envelope.js',
+        'core/crypto/master-key-file.js',
+        'core/delivery/kid-variable.js',
+        'core/duration.js',
+        'core/errors.js',
+        'core/import-peer.js',
+        'sdk/store-reader.js',
+      ].sort(),
     );
-    expect(readdirSync(join(ROOT, 'dist/sdk/jwt')).filter((f) => f.endsWith('.js')).length).toBeGreaterThan(5);
+    expect(
+      readdirSync(join(ROOT, 'dist/sdk/jwt')).filter((f) => f.endsWith('.js')).length,
+    ).toBeGreaterThan(5);
   });
 
   it('is the package subpath rotor/jwt', () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
-    expect(pkg.exports['./jwt']).toEqual({ types: './dist/sdk/jwt/index.d.ts', default: './dist/sdk/jwt/index.js' });
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('rotor/jwt'); process.stdout.write(typeof m.createJwtKeys)"], { cwd: ROOT, encoding: 'utf8' });
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      exports: Record<string, unknown>;
+    };
+    expect(pkg.exports['./jwt']).toEqual({
+      types: './dist/sdk/jwt/index.d.ts',
+      default: './dist/sdk/jwt/index.js',
+    });
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "const m = await import('rotor/jwt'); process.stdout.write(typeof m.createJwtKeys)",
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
     expect(out).toBe('function');
   });
 });
-

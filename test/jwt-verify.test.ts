@@ -6,7 +6,12 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
-import { createJwtKeys, type JwtKeys, type JwtKeysOptions, type KeySet } from '../src/sdk/jwt/index.js';
+import {
+  createJwtKeys,
+  type JwtKeys,
+  type JwtKeysOptions,
+  type KeySet,
+} from '../src/sdk/jwt/index.js';
 import {
   AUDIENCE,
   b64,
@@ -37,7 +42,12 @@ const outsider = hmacKey(); // a key the keyring has never seen
 
 function set(extra: Partial<KeySet> = {}): KeySet {
   return keySet(
-    [current.version('current'), previous.version('previous', START + HOUR), expired.version('previous', START - 1), standby.version('standby')],
+    [
+      current.version('current'),
+      previous.version('previous', START + HOUR),
+      expired.version('previous', START - 1),
+      standby.version('standby'),
+    ],
     {
       retired: new Map([
         [retiredKid, 'retired'],
@@ -48,7 +58,10 @@ function set(extra: Partial<KeySet> = {}): KeySet {
   );
 }
 
-async function keyring(options: Partial<JwtKeysOptions> = {}, extra: Partial<KeySet> = {}): Promise<JwtKeys> {
+async function keyring(
+  options: Partial<JwtKeysOptions> = {},
+  extra: Partial<KeySet> = {},
+): Promise<JwtKeys> {
   const keys = createJwtKeys({
     secret: 'JWT_ACCESS_SECRET',
     source: mutableSource(set(extra)),
@@ -64,8 +77,14 @@ async function keyring(options: Partial<JwtKeysOptions> = {}, extra: Partial<Key
   return keys;
 }
 
-const header = (extra: Record<string, unknown> = {}) => ({ alg: 'HS256', kid: current.kid, typ: 'at+jwt', ...extra });
-const good = (claims: Record<string, unknown> = {}, h: Record<string, unknown> = {}) => forge(header(h), goodClaims(claims), hs(current.key));
+const header = (extra: Record<string, unknown> = {}) => ({
+  alg: 'HS256',
+  kid: current.kid,
+  typ: 'at+jwt',
+  ...extra,
+});
+const good = (claims: Record<string, unknown> = {}, h: Record<string, unknown> = {}) =>
+  forge(header(h), goodClaims(claims), hs(current.key));
 
 let keys: JwtKeys;
 beforeAll(async () => {
@@ -102,7 +121,13 @@ const REQUIRED: Record<string, string> = {
 };
 /** What each kind of rejection actually produced in the tests below. */
 const observed = new Map<string, Set<string>>();
-function rejects(kind: keyof typeof REQUIRED, token: string, code: string, message?: RegExp, k: JwtKeys = keys): void {
+function rejects(
+  kind: keyof typeof REQUIRED,
+  token: string,
+  code: string,
+  message?: RegExp,
+  k: JwtKeys = keys,
+): void {
   expectRejection(() => k.verify(token), code, message);
   if (!observed.has(kind)) observed.set(kind, new Set());
   observed.get(kind)!.add(code);
@@ -110,13 +135,21 @@ function rejects(kind: keyof typeof REQUIRED, token: string, code: string, messa
 
 describe('the baseline: what a valid token looks like', () => {
   it('accepts a well-formed token from the current key, and one from the previous key in grace', () => {
-    expect(keys.verify(good())).toMatchObject({ kid: current.kid, stage: 'current', claims: { sub: 'user-1' } });
+    expect(keys.verify(good())).toMatchObject({
+      kid: current.kid,
+      stage: 'current',
+      claims: { sub: 'user-1' },
+    });
     const old = forge(header({ kid: previous.kid }), goodClaims(), hs(previous.key));
     expect(keys.verify(old)).toMatchObject({ kid: previous.kid, stage: 'previous' });
   });
 
   it('accepts a token from the standby key (published before it signs)', () => {
-    const token = forge({ alg: 'EdDSA', kid: standby.kid, typ: 'at+jwt' }, goodClaims(), ed(standby.privateKey));
+    const token = forge(
+      { alg: 'EdDSA', kid: standby.kid, typ: 'at+jwt' },
+      goodClaims(),
+      ed(standby.privateKey),
+    );
     expect(keys.verify(token)).toMatchObject({ kid: standby.kid, stage: 'standby' });
   });
 });
@@ -125,20 +158,54 @@ describe('algorithms', () => {
   it('refuses alg none (any spelling, with or without a signature)', () => {
     const claims = b64(JSON.stringify(goodClaims()));
     for (const alg of ['none', 'None', 'NONE', 'nOnE']) {
-      rejects('alg none', `${b64(JSON.stringify(header({ alg })))}.${claims}.`, 'ERR_ROTOR_JWT_ALG_NONE', /alg none/);
-      rejects('alg none', forge(header({ alg }), goodClaims(), hs(current.key)), 'ERR_ROTOR_JWT_ALG_NONE');
+      rejects(
+        'alg none',
+        `${b64(JSON.stringify(header({ alg })))}.${claims}.`,
+        'ERR_ROTOR_JWT_ALG_NONE',
+        /alg none/,
+      );
+      rejects(
+        'alg none',
+        forge(header({ alg }), goodClaims(), hs(current.key)),
+        'ERR_ROTOR_JWT_ALG_NONE',
+      );
     }
   });
 
   it('refuses algorithms outside the allow-list, including ones the key could compute', async () => {
     const only256 = await keyring({ algorithms: ['HS256'] });
-    rejects('alg not allowed', forge(header({ alg: 'HS512' }), goodClaims(), hs(current.key, 'sha512')), 'ERR_ROTOR_JWT_ALG_NOT_ALLOWED', /HS512 is not allowed/, only256);
+    rejects(
+      'alg not allowed',
+      forge(header({ alg: 'HS512' }), goodClaims(), hs(current.key, 'sha512')),
+      'ERR_ROTOR_JWT_ALG_NOT_ALLOWED',
+      /HS512 is not allowed/,
+      only256,
+    );
     for (const alg of ['RS256', 'PS256', 'ES384', 'HS256 ', 'hs256', '']) {
-      rejects('alg not allowed', forge(header({ alg }), goodClaims(), hs(current.key)), 'ERR_ROTOR_JWT_ALG_NOT_ALLOWED');
+      rejects(
+        'alg not allowed',
+        forge(header({ alg }), goodClaims(), hs(current.key)),
+        'ERR_ROTOR_JWT_ALG_NOT_ALLOWED',
+      );
     }
     // The default allow-list is the algorithms of the loaded keys: HS384 is not among them.
-    rejects('alg not allowed', forge(header({ alg: 'HS384' }), goodClaims(), hs(current.key, 'sha384')), 'ERR_ROTOR_JWT_ALG_NOT_ALLOWED');
-    expectRejection(() => createJwtKeys({ secret: 'X', source: mutableSource(set()), issuer: ISSUER, audience: AUDIENCE, maxAge: 60, algorithms: ['none'] }), 'ERR_ROTOR_JWT_OPTIONS_INVALID');
+    rejects(
+      'alg not allowed',
+      forge(header({ alg: 'HS384' }), goodClaims(), hs(current.key, 'sha384')),
+      'ERR_ROTOR_JWT_ALG_NOT_ALLOWED',
+    );
+    expectRejection(
+      () =>
+        createJwtKeys({
+          secret: 'X',
+          source: mutableSource(set()),
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          maxAge: 60,
+          algorithms: ['none'],
+        }),
+      'ERR_ROTOR_JWT_OPTIONS_INVALID',
+    );
   });
 
   it('refuses an HMAC token checked against a public key (the key decides the algorithm, not the header)', () => {
@@ -146,15 +213,35 @@ describe('algorithms', () => {
     const pem = standby.publicKey.export({ type: 'spki', format: 'pem' });
     const raw = standby.publicKey.export({ format: 'jwk' }).x!;
     for (const secret of [Buffer.from(pem), Buffer.from(raw)]) {
-      rejects('key type confusion', forge({ alg: 'HS256', kid: standby.kid, typ: 'at+jwt' }, goodClaims(), hs(secret)), 'ERR_ROTOR_JWT_KEY_TYPE_MISMATCH', /is for EdDSA; the token says HS256/);
+      rejects(
+        'key type confusion',
+        forge({ alg: 'HS256', kid: standby.kid, typ: 'at+jwt' }, goodClaims(), hs(secret)),
+        'ERR_ROTOR_JWT_KEY_TYPE_MISMATCH',
+        /is for EdDSA; the token says HS256/,
+      );
     }
   });
 
   it('refuses an EdDSA token checked against an HMAC key, and an HS384 token on an HS256 key', async () => {
     const attacker = edKey();
-    rejects('key type confusion', forge({ alg: 'EdDSA', kid: current.kid, typ: 'at+jwt' }, goodClaims(), ed(attacker.privateKey)), 'ERR_ROTOR_JWT_KEY_TYPE_MISMATCH', /is for HS256; the token says EdDSA/);
+    rejects(
+      'key type confusion',
+      forge(
+        { alg: 'EdDSA', kid: current.kid, typ: 'at+jwt' },
+        goodClaims(),
+        ed(attacker.privateKey),
+      ),
+      'ERR_ROTOR_JWT_KEY_TYPE_MISMATCH',
+      /is for HS256; the token says EdDSA/,
+    );
     const both = await keyring({ algorithms: ['HS256', 'HS384', 'EdDSA'] });
-    rejects('key type confusion', forge(header({ alg: 'HS384' }), goodClaims(), hs(current.key, 'sha384')), 'ERR_ROTOR_JWT_KEY_TYPE_MISMATCH', /is for HS256/, both);
+    rejects(
+      'key type confusion',
+      forge(header({ alg: 'HS384' }), goodClaims(), hs(current.key, 'sha384')),
+      'ERR_ROTOR_JWT_KEY_TYPE_MISMATCH',
+      /is for HS256/,
+      both,
+    );
   });
 });
 
@@ -182,7 +269,12 @@ describe('claims', () => {
   });
 
   it('refuses time claims that are not numbers', () => {
-    for (const claims of [{ exp: String(NOW_S + 600) }, { nbf: 'now' }, { iat: null }, { exp: [NOW_S + 600] }]) {
+    for (const claims of [
+      { exp: String(NOW_S + 600) },
+      { nbf: 'now' },
+      { iat: null },
+      { exp: [NOW_S + 600] },
+    ]) {
       rejects('claim type', good(claims), 'ERR_ROTOR_JWT_CLAIM_INVALID', /is not a number/);
     }
   });
@@ -197,21 +289,38 @@ describe('claims', () => {
     rejects('audience', good({ aud: 'other-api' }), 'ERR_ROTOR_JWT_AUDIENCE_MISMATCH');
     rejects('audience', good({ aud: undefined }), 'ERR_ROTOR_JWT_AUDIENCE_MISMATCH');
     rejects('audience', good({ aud: ['other-api', 42] }), 'ERR_ROTOR_JWT_AUDIENCE_MISMATCH');
-    expect(keys.verify(good({ aud: ['other-api', AUDIENCE] })).claims.aud).toEqual(['other-api', AUDIENCE]);
-    expectRejection(() => keys.verify(good(), { audience: 'admin-api' }), 'ERR_ROTOR_JWT_AUDIENCE_MISMATCH');
+    expect(keys.verify(good({ aud: ['other-api', AUDIENCE] })).claims.aud).toEqual([
+      'other-api',
+      AUDIENCE,
+    ]);
+    expectRejection(
+      () => keys.verify(good(), { audience: 'admin-api' }),
+      'ERR_ROTOR_JWT_AUDIENCE_MISMATCH',
+    );
   });
 
   it('refuses an access token presented as a refresh token, and the reverse', async () => {
     const refresh = await keyring({ type: 'refresh+jwt' });
     const access = keys.sign({ sub: 'user-1' });
     const refreshToken = refresh.sign({ sub: 'user-1' });
-    rejects('typ', access, 'ERR_ROTOR_JWT_TYPE_MISMATCH', /typ is at\+jwt; expected refresh\+jwt/, refresh);
+    rejects(
+      'typ',
+      access,
+      'ERR_ROTOR_JWT_TYPE_MISMATCH',
+      /typ is at\+jwt; expected refresh\+jwt/,
+      refresh,
+    );
     rejects('typ', refreshToken, 'ERR_ROTOR_JWT_TYPE_MISMATCH', /expected at\+jwt/);
     rejects('typ', good({}, { typ: undefined }), 'ERR_ROTOR_JWT_TYPE_MISMATCH', /missing/);
     expect(refresh.verify(refreshToken).header.typ).toBe('refresh+jwt');
     // RFC 8725: compared case-insensitively, with or without application/.
-    expect(keys.verify(good({}, { typ: 'application/AT+JWT' })).header.typ).toBe('application/AT+JWT');
-    expectRejection(() => keys.verify(access, { type: 'refresh+jwt' }), 'ERR_ROTOR_JWT_TYPE_MISMATCH');
+    expect(keys.verify(good({}, { typ: 'application/AT+JWT' })).header.typ).toBe(
+      'application/AT+JWT',
+    );
+    expectRejection(
+      () => keys.verify(access, { type: 'refresh+jwt' }),
+      'ERR_ROTOR_JWT_TYPE_MISMATCH',
+    );
   });
 });
 
@@ -239,10 +348,30 @@ describe('header members', () => {
     it('refuses each of them and fetches nothing', async () => {
       const attacker = edKey();
       const jwk = attacker.publicKey.export({ format: 'jwk' });
-      rejects('key reference', good({}, { jku: `${url}/jwks.json` }), 'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED', /\(jku\); keys come only from the keyring/);
-      rejects('key reference', good({}, { x5u: `${url}/cert.pem` }), 'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED', /x5u/);
-      rejects('key reference', forge({ alg: 'EdDSA', kid: current.kid, jwk }, goodClaims(), ed(attacker.privateKey)), 'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED', /jwk/);
-      rejects('key reference', good({}, { x5c: ['MIIBszCCAVmgAwIBAgIU'] }), 'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED', /x5c/);
+      rejects(
+        'key reference',
+        good({}, { jku: `${url}/jwks.json` }),
+        'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED',
+        /\(jku\); keys come only from the keyring/,
+      );
+      rejects(
+        'key reference',
+        good({}, { x5u: `${url}/cert.pem` }),
+        'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED',
+        /x5u/,
+      );
+      rejects(
+        'key reference',
+        forge({ alg: 'EdDSA', kid: current.kid, jwk }, goodClaims(), ed(attacker.privateKey)),
+        'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED',
+        /jwk/,
+      );
+      rejects(
+        'key reference',
+        good({}, { x5c: ['MIIBszCCAVmgAwIBAgIU'] }),
+        'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED',
+        /x5c/,
+      );
       rejects('key reference', good({}, { jku: null }), 'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED');
       await new Promise((r) => setTimeout(r, 100));
       expect(requests).toBe(0);
@@ -251,11 +380,40 @@ describe('header members', () => {
 
   it('refuses a header or payload that is not one UTF-8 JSON object', () => {
     const claims = b64(JSON.stringify(goodClaims()));
-    rejects('malformed', signSegments(b64('["HS256"]'), claims, hs(current.key)), 'ERR_ROTOR_JWT_MALFORMED', /header is not a JSON object/);
-    rejects('malformed', signSegments(b64('{"alg":"HS256"'), claims, hs(current.key)), 'ERR_ROTOR_JWT_MALFORMED', /header is not JSON/);
-    rejects('malformed', signSegments(b64(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])), claims, hs(current.key)), 'ERR_ROTOR_JWT_MALFORMED', /not valid UTF-8/);
-    rejects('malformed', forge(header(), '"just a string"', hs(current.key)), 'ERR_ROTOR_JWT_MALFORMED', /payload is not a JSON object/);
-    rejects('malformed', forge({ kid: current.kid }, goodClaims(), hs(current.key)), 'ERR_ROTOR_JWT_MALFORMED', /no alg/);
+    rejects(
+      'malformed',
+      signSegments(b64('["HS256"]'), claims, hs(current.key)),
+      'ERR_ROTOR_JWT_MALFORMED',
+      /header is not a JSON object/,
+    );
+    rejects(
+      'malformed',
+      signSegments(b64('{"alg":"HS256"'), claims, hs(current.key)),
+      'ERR_ROTOR_JWT_MALFORMED',
+      /header is not JSON/,
+    );
+    rejects(
+      'malformed',
+      signSegments(
+        b64(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])),
+        claims,
+        hs(current.key),
+      ),
+      'ERR_ROTOR_JWT_MALFORMED',
+      /not valid UTF-8/,
+    );
+    rejects(
+      'malformed',
+      forge(header(), '"just a string"', hs(current.key)),
+      'ERR_ROTOR_JWT_MALFORMED',
+      /payload is not a JSON object/,
+    );
+    rejects(
+      'malformed',
+      forge({ kid: current.kid }, goodClaims(), hs(current.key)),
+      'ERR_ROTOR_JWT_MALFORMED',
+      /no alg/,
+    );
   });
 });
 
@@ -265,9 +423,22 @@ describe('duplicate members (JSON.parse would silently keep the last one)', () =
   const p = JSON.stringify(goodClaims());
 
   it('refuses a duplicate in the header', () => {
-    rejects('duplicate', sign(`{"alg":"HS256","alg":"HS256","kid":"${current.kid}","typ":"at+jwt"}`, p), 'ERR_ROTOR_JWT_DUPLICATE_MEMBER', /header repeats a member/);
-    rejects('duplicate', sign(`{"alg":"none","kid":"${current.kid}","alg":"HS256","typ":"at+jwt"}`, p), 'ERR_ROTOR_JWT_DUPLICATE_MEMBER');
-    rejects('duplicate', sign(`{"alg":"HS256","kid":"${randomUUID()}","kid":"${current.kid}","typ":"at+jwt"}`, p), 'ERR_ROTOR_JWT_DUPLICATE_MEMBER');
+    rejects(
+      'duplicate',
+      sign(`{"alg":"HS256","alg":"HS256","kid":"${current.kid}","typ":"at+jwt"}`, p),
+      'ERR_ROTOR_JWT_DUPLICATE_MEMBER',
+      /header repeats a member/,
+    );
+    rejects(
+      'duplicate',
+      sign(`{"alg":"none","kid":"${current.kid}","alg":"HS256","typ":"at+jwt"}`, p),
+      'ERR_ROTOR_JWT_DUPLICATE_MEMBER',
+    );
+    rejects(
+      'duplicate',
+      sign(`{"alg":"HS256","kid":"${randomUUID()}","kid":"${current.kid}","typ":"at+jwt"}`, p),
+      'ERR_ROTOR_JWT_DUPLICATE_MEMBER',
+    );
   });
 
   it('refuses a duplicate in the payload, at any depth and however it is spelled', () => {
@@ -282,13 +453,22 @@ describe('duplicate members (JSON.parse would silently keep the last one)', () =
       `{${claims},"x":{"y":{"z":1}},"x":2}`,
       `{${claims},"note":"a\\":b","sub":"admin"}`,
     ]) {
-      rejects('duplicate', sign(h, payload), 'ERR_ROTOR_JWT_DUPLICATE_MEMBER', /payload repeats a member/);
+      rejects(
+        'duplicate',
+        sign(h, payload),
+        'ERR_ROTOR_JWT_DUPLICATE_MEMBER',
+        /payload repeats a member/,
+      );
     }
   });
 
   it('does not mistake colons and quotes inside strings for members', () => {
     const claims = p.slice(1, -1);
-    for (const payload of [`{${claims},"url":"https://x:1/a\\":b","k":":v"}`, `{${claims},"q":"\\\\","r":"\\"\\":"}`, `{ ${claims} , "s" : [ {"a" : 1} , {"a":2} ] }`]) {
+    for (const payload of [
+      `{${claims},"url":"https://x:1/a\\":b","k":":v"}`,
+      `{${claims},"q":"\\\\","r":"\\"\\":"}`,
+      `{ ${claims} , "s" : [ {"a" : 1} , {"a":2} ] }`,
+    ]) {
       expect(keys.verify(sign(h, payload)).claims.sub).toBe('user-1');
     }
   });
@@ -307,13 +487,29 @@ describe('base64url must be canonical', () => {
   it('refuses padding, +, /, stray characters and non-ASCII', () => {
     const p = payloadWithTrailingBits();
     const token = signSegments(h, p, hs(current.key));
-    rejects('base64', signSegments(h, `${p}==`, hs(current.key)), 'ERR_ROTOR_JWT_BASE64_NONCANONICAL', /padding '='/);
+    rejects(
+      'base64',
+      signSegments(h, `${p}==`, hs(current.key)),
+      'ERR_ROTOR_JWT_BASE64_NONCANONICAL',
+      /padding '='/,
+    );
     rejects('base64', `${token}=`, 'ERR_ROTOR_JWT_BASE64_NONCANONICAL', /padding/);
-    const std = Buffer.from(JSON.stringify(goodClaims({ blob: '\u00fb\u00ff\u00fe>>>???' }))).toString('base64');
+    const std = Buffer.from(
+      JSON.stringify(goodClaims({ blob: '\u00fb\u00ff\u00fe>>>???' })),
+    ).toString('base64');
     expect(std).toMatch(/[+/]/);
-    rejects('base64', signSegments(h, std.replace(/=+$/, ''), hs(current.key)), 'ERR_ROTOR_JWT_BASE64_NONCANONICAL', /'[+/]'/);
+    rejects(
+      'base64',
+      signSegments(h, std.replace(/=+$/, ''), hs(current.key)),
+      'ERR_ROTOR_JWT_BASE64_NONCANONICAL',
+      /'[+/]'/,
+    );
     for (const stray of [' ', '\n', '*', '%', 'é', '\u0000']) {
-      rejects('base64', signSegments(h, `${p.slice(0, 10)}${stray}${p.slice(10)}`, hs(current.key)), 'ERR_ROTOR_JWT_BASE64_NONCANONICAL');
+      rejects(
+        'base64',
+        signSegments(h, `${p.slice(0, 10)}${stray}${p.slice(10)}`, hs(current.key)),
+        'ERR_ROTOR_JWT_BASE64_NONCANONICAL',
+      );
     }
   });
 
@@ -324,27 +520,50 @@ describe('base64url must be canonical', () => {
     expect(last & 0x0f).toBe(0);
     const sloppy = `${p.slice(0, -1)}${alphabet[last | 1]}`;
     expect(Buffer.from(sloppy, 'base64url').equals(Buffer.from(p, 'base64url'))).toBe(true); // same bytes, other spelling
-    rejects('base64', signSegments(h, sloppy, hs(current.key)), 'ERR_ROTOR_JWT_BASE64_NONCANONICAL', /trailing bits/);
+    rejects(
+      'base64',
+      signSegments(h, sloppy, hs(current.key)),
+      'ERR_ROTOR_JWT_BASE64_NONCANONICAL',
+      /trailing bits/,
+    );
     const impossible = `${p}${'A'.repeat((5 - (p.length % 4)) % 4)}`;
     expect(impossible.length % 4).toBe(1);
-    rejects('base64', signSegments(h, impossible, hs(current.key)), 'ERR_ROTOR_JWT_BASE64_NONCANONICAL', /impossible length/);
+    rejects(
+      'base64',
+      signSegments(h, impossible, hs(current.key)),
+      'ERR_ROTOR_JWT_BASE64_NONCANONICAL',
+      /impossible length/,
+    );
     // A signature with non-zero trailing bits verifies nowhere.
     const token = good();
     const sig = token.slice(token.lastIndexOf('.') + 1);
     const sigLast = alphabet.indexOf(sig.at(-1)!);
-    rejects('base64', `${token.slice(0, token.lastIndexOf('.') + 1)}${sig.slice(0, -1)}${alphabet[sigLast | 1]}`, 'ERR_ROTOR_JWT_BASE64_NONCANONICAL');
+    rejects(
+      'base64',
+      `${token.slice(0, token.lastIndexOf('.') + 1)}${sig.slice(0, -1)}${alphabet[sigLast | 1]}`,
+      'ERR_ROTOR_JWT_BASE64_NONCANONICAL',
+    );
   });
 
   it('refuses a wrong number of segments and empty header or payload', () => {
     const token = good();
     const [a, b, c] = token.split('.');
-    rejects('malformed', `${a}.${b}`, 'ERR_ROTOR_JWT_MALFORMED', /2 segment\(s\), a compact JWS has 3/);
+    rejects(
+      'malformed',
+      `${a}.${b}`,
+      'ERR_ROTOR_JWT_MALFORMED',
+      /2 segment\(s\), a compact JWS has 3/,
+    );
     rejects('malformed', `${token}.${c}`, 'ERR_ROTOR_JWT_MALFORMED', /4 segment/);
     rejects('malformed', `${a}.${b}.${c}.${c}.${c}`, 'ERR_ROTOR_JWT_MALFORMED', /5 segment/);
     rejects('malformed', `.${b}.${c}`, 'ERR_ROTOR_JWT_MALFORMED', /header segment is empty/);
     rejects('malformed', `${a}..${c}`, 'ERR_ROTOR_JWT_MALFORMED', /payload segment is empty/);
     rejects('malformed', '', 'ERR_ROTOR_JWT_MALFORMED');
-    expectRejection(() => keys.verify(42 as unknown as string), 'ERR_ROTOR_JWT_MALFORMED', /not a string/);
+    expectRejection(
+      () => keys.verify(42 as unknown as string),
+      'ERR_ROTOR_JWT_MALFORMED',
+      /not a string/,
+    );
   });
 });
 
@@ -352,7 +571,12 @@ describe('size', () => {
   it('refuses tokens over the limit before any parsing', () => {
     const parse = vi.spyOn(JSON, 'parse');
     try {
-      rejects('too large', 'x'.repeat(8193), 'ERR_ROTOR_JWT_TOKEN_TOO_LARGE', /8193 bytes; the limit is 8192/);
+      rejects(
+        'too large',
+        'x'.repeat(8193),
+        'ERR_ROTOR_JWT_TOKEN_TOO_LARGE',
+        /8193 bytes; the limit is 8192/,
+      );
       rejects('too large', `${'!'.repeat(9000)}.a.b`, 'ERR_ROTOR_JWT_TOKEN_TOO_LARGE');
       expect(parse).not.toHaveBeenCalled();
     } finally {
@@ -371,7 +595,11 @@ describe('size', () => {
     const token = good();
     expect(token.length).toBeGreaterThan(256);
     expectRejection(() => small.verify(token), 'ERR_ROTOR_JWT_TOKEN_TOO_LARGE', /limit is 256/);
-    expectRejection(() => small.sign({ sub: 'user-1', blob: 'x'.repeat(300) }), 'ERR_ROTOR_JWT_OPTIONS_INVALID', /over maxTokenBytes/);
+    expectRejection(
+      () => small.sign({ sub: 'user-1', blob: 'x'.repeat(300) }),
+      'ERR_ROTOR_JWT_OPTIONS_INVALID',
+      /over maxTokenBytes/,
+    );
   });
 });
 
@@ -381,11 +609,37 @@ describe('kid', () => {
   });
 
   it('refuses unknown, oversize and odd kids', () => {
-    rejects('kid unknown', forge(header({ kid: outsider.kid }), goodClaims(), hs(outsider.key)), 'ERR_ROTOR_JWT_KID_UNKNOWN', new RegExp(`no key ${outsider.kid}`));
-    rejects('kid oversize', good({}, { kid: 'a'.repeat(65) }), 'ERR_ROTOR_JWT_KID_OVERSIZE', /65 characters/);
-    rejects('kid oversize', good({}, { kid: `${current.kid}${'0'.repeat(4000)}` }), 'ERR_ROTOR_JWT_KID_OVERSIZE');
-    for (const kid of ['../../etc/passwd', current.kid.toUpperCase(), `${current.kid} `, '', 'key-1', `${current.kid.slice(0, -1)}g`]) {
-      rejects('kid malformed', good({}, { kid }), 'ERR_ROTOR_JWT_KID_MALFORMED', /not a Rotor version id/);
+    rejects(
+      'kid unknown',
+      forge(header({ kid: outsider.kid }), goodClaims(), hs(outsider.key)),
+      'ERR_ROTOR_JWT_KID_UNKNOWN',
+      new RegExp(`no key ${outsider.kid}`),
+    );
+    rejects(
+      'kid oversize',
+      good({}, { kid: 'a'.repeat(65) }),
+      'ERR_ROTOR_JWT_KID_OVERSIZE',
+      /65 characters/,
+    );
+    rejects(
+      'kid oversize',
+      good({}, { kid: `${current.kid}${'0'.repeat(4000)}` }),
+      'ERR_ROTOR_JWT_KID_OVERSIZE',
+    );
+    for (const kid of [
+      '../../etc/passwd',
+      current.kid.toUpperCase(),
+      `${current.kid} `,
+      '',
+      'key-1',
+      `${current.kid.slice(0, -1)}g`,
+    ]) {
+      rejects(
+        'kid malformed',
+        good({}, { kid }),
+        'ERR_ROTOR_JWT_KID_MALFORMED',
+        /not a Rotor version id/,
+      );
     }
     for (const kid of [42, null, [current.kid], { id: current.kid }]) {
       rejects('kid malformed', good({}, { kid }), 'ERR_ROTOR_JWT_KID_MALFORMED', /not a string/);
@@ -393,21 +647,50 @@ describe('kid', () => {
   });
 
   it('refuses the kid of a retired version and of a compromised one, each with its own code', () => {
-    rejects('kid retired', good({}, { kid: retiredKid }), 'ERR_ROTOR_JWT_KID_RETIRED', /is retired/);
-    rejects('kid compromised', good({}, { kid: compromisedKid }), 'ERR_ROTOR_JWT_KID_COMPROMISED', /compromised and revoked/);
+    rejects(
+      'kid retired',
+      good({}, { kid: retiredKid }),
+      'ERR_ROTOR_JWT_KID_RETIRED',
+      /is retired/,
+    );
+    rejects(
+      'kid compromised',
+      good({}, { kid: compromisedKid }),
+      'ERR_ROTOR_JWT_KID_COMPROMISED',
+      /compromised and revoked/,
+    );
   });
 
   it('refuses a previous key once its grace window has ended', () => {
     const token = forge(header({ kid: previous.kid }), goodClaims(), hs(previous.key));
     expect(keys.verify(token).stage).toBe('previous');
     clock.set(START + HOUR);
-    rejects('kid retired', forge(header({ kid: previous.kid }), goodClaims({ iat: NOW_S + 3600, exp: NOW_S + 4000 }), hs(previous.key)), 'ERR_ROTOR_JWT_KID_RETIRED', /grace window over/);
-    rejects('kid retired', forge(header({ kid: expired.kid }), goodClaims(), hs(expired.key)), 'ERR_ROTOR_JWT_KID_RETIRED');
+    rejects(
+      'kid retired',
+      forge(
+        header({ kid: previous.kid }),
+        goodClaims({ iat: NOW_S + 3600, exp: NOW_S + 4000 }),
+        hs(previous.key),
+      ),
+      'ERR_ROTOR_JWT_KID_RETIRED',
+      /grace window over/,
+    );
+    rejects(
+      'kid retired',
+      forge(header({ kid: expired.kid }), goodClaims(), hs(expired.key)),
+      'ERR_ROTOR_JWT_KID_RETIRED',
+    );
   });
 
   it('refuses previous keys at once when the secret is on-rotate: invalidate', async () => {
     const invalidate = await keyring({}, { onRotate: 'invalidate' });
-    rejects('kid retired', forge(header({ kid: previous.kid }), goodClaims(), hs(previous.key)), 'ERR_ROTOR_JWT_KID_RETIRED', /on-rotate: invalidate/, invalidate);
+    rejects(
+      'kid retired',
+      forge(header({ kid: previous.kid }), goodClaims(), hs(previous.key)),
+      'ERR_ROTOR_JWT_KID_RETIRED',
+      /on-rotate: invalidate/,
+      invalidate,
+    );
     expect(invalidate.verify(good()).stage).toBe('current');
   });
 });
@@ -416,11 +699,20 @@ describe('signatures', () => {
   it('refuses a bad signature, an empty one and one from another key under our kid', () => {
     const token = good();
     const head = token.slice(0, token.lastIndexOf('.'));
-    rejects('signature', `${head}.${forge(header(), goodClaims(), hs(outsider.key)).split('.')[2]}`, 'ERR_ROTOR_JWT_SIGNATURE_INVALID', /does not verify/);
+    rejects(
+      'signature',
+      `${head}.${forge(header(), goodClaims(), hs(outsider.key)).split('.')[2]}`,
+      'ERR_ROTOR_JWT_SIGNATURE_INVALID',
+      /does not verify/,
+    );
     rejects('signature', `${head}.`, 'ERR_ROTOR_JWT_SIGNATURE_INVALID');
     rejects('signature', `${head}.${b64(Buffer.alloc(32))}`, 'ERR_ROTOR_JWT_SIGNATURE_INVALID');
     rejects('signature', `${head}.${b64(Buffer.alloc(64))}`, 'ERR_ROTOR_JWT_SIGNATURE_INVALID');
-    const edToken = forge({ alg: 'EdDSA', kid: standby.kid, typ: 'at+jwt' }, goodClaims(), ed(edKey().privateKey));
+    const edToken = forge(
+      { alg: 'EdDSA', kid: standby.kid, typ: 'at+jwt' },
+      goodClaims(),
+      ed(edKey().privateKey),
+    );
     rejects('signature', edToken, 'ERR_ROTOR_JWT_SIGNATURE_INVALID');
   });
 
@@ -454,7 +746,9 @@ describe('revocation', () => {
     const isRevoked = vi.fn((claims: { sub?: string }) => revoked.has(claims.sub ?? ''));
     const k = await keyring({ revocation: { isRevoked } });
     expect(k.verify(good()).claims.sub).toBe('user-1');
-    expect(isRevoked).toHaveBeenLastCalledWith(expect.objectContaining({ sub: 'user-1', iss: ISSUER }));
+    expect(isRevoked).toHaveBeenLastCalledWith(
+      expect.objectContaining({ sub: 'user-1', iss: ISSUER }),
+    );
     rejects('revoked', good({ sub: 'user-2' }), 'ERR_ROTOR_JWT_REVOKED', /revoked/, k);
     isRevoked.mockClear();
     expectRejection(() => k.verify(good({ exp: NOW_S - 3600 })), 'ERR_ROTOR_JWT_EXPIRED');

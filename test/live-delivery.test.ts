@@ -18,7 +18,12 @@ import { createRotationEngine, type RotationEngine } from '../src/core/rotation/
 import { createApiToken } from '../src/core/tokens/create-token.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import { ROTATORS } from '../src/rotators/registry.js';
-import { createClient, fromServer, type ChangeEvent, type RotorClient } from '../src/sdk/client/index.js';
+import {
+  createClient,
+  fromServer,
+  type ChangeEvent,
+  type RotorClient,
+} from '../src/sdk/client/index.js';
 import { createJwtKeys } from '../src/sdk/jwt/index.js';
 import { buildApp } from '../src/server/app.js';
 import { createEventsPlugin } from '../src/server/events/index.js';
@@ -38,7 +43,11 @@ secrets:
     config: { bytes: 32, encoding: base64url }
 `;
 
-const actor: Actor = { operator: 'tester', requestId: '00000000-0000-4000-8000-000000000055', method: 'manual' };
+const actor: Actor = {
+  operator: 'tester',
+  requestId: '00000000-0000-4000-8000-000000000055',
+  method: 'manual',
+};
 const J = 'JWT_ACCESS_SECRET';
 const P = 'production';
 
@@ -63,7 +72,11 @@ afterEach(async () => {
 });
 
 async function start(rotor: Rotor, port = 0): Promise<FastifyInstance> {
-  const app = await buildApp({ rotor, rateLimit: false, plugins: [createEventsPlugin({ pollMs: 50, heartbeatMs: 1_000 })] });
+  const app = await buildApp({
+    rotor,
+    rateLimit: false,
+    plugins: [createEventsPlugin({ pollMs: 50, heartbeatMs: 1_000 })],
+  });
   await app.listen({ host: '127.0.0.1', port });
   return app;
 }
@@ -81,13 +94,30 @@ async function live(): Promise<Live> {
       },
     }),
   );
-  const rotor = createRotor({ cwd: project.dir, env: project.env, rotators: ROTATORS, clock: project.clock, logger });
+  const rotor = createRotor({
+    cwd: project.dir,
+    env: project.env,
+    rotators: ROTATORS,
+    clock: project.clock,
+    logger,
+  });
   const engine = createRotationEngine({ rotor });
-  for (const secret of [J, 'SESSION_SECRET']) expect((await engine.rotate(actor, { secret, method: 'manual' })).ok).toBe(true);
+  for (const secret of [J, 'SESSION_SECRET'])
+    expect((await engine.rotate(actor, { secret, method: 'manual' })).ok).toBe(true);
   const store = await rotor.store();
   const token = async (name: string, role: string, secrets?: string[], environments?: string[]) =>
-    (await createApiToken(store, project.clock, actor, { name, role, ...(secrets ? { secrets, environments } : {}) })).token;
-  const tokens = { jwtApp: await token('api', 'app', ['JWT_*'], [P]), sessionApp: await token('web', 'app', ['SESSION_*'], ['*']), operator: await token('ops', 'operator') };
+    (
+      await createApiToken(store, project.clock, actor, {
+        name,
+        role,
+        ...(secrets ? { secrets, environments } : {}),
+      })
+    ).token;
+  const tokens = {
+    jwtApp: await token('api', 'app', ['JWT_*'], [P]),
+    sessionApp: await token('web', 'app', ['SESSION_*'], ['*']),
+    operator: await token('ops', 'operator'),
+  };
   let app = await start(rotor);
   const port = (app.server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -105,7 +135,15 @@ async function live(): Promise<Live> {
     tokens,
     clients,
     client(options = {}) {
-      const c = createClient({ url, token: tokens.jwtApp, app: 'api', heartbeatMs: 1_000, reconnect: { minMs: 50, maxMs: 300 }, onError: () => {}, ...options });
+      const c = createClient({
+        url,
+        token: tokens.jwtApp,
+        app: 'api',
+        heartbeatMs: 1_000,
+        reconnect: { minMs: 50, maxMs: 300 },
+        onError: () => {},
+        ...options,
+      });
       clients.push(c);
       return c;
     },
@@ -123,7 +161,11 @@ async function live(): Promise<Live> {
   return l;
 }
 
-function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 3_000): Promise<T> {
+function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 3_000,
+): Promise<T> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const tick = async () => {
@@ -133,14 +175,18 @@ function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T
       } catch {
         // not yet
       }
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      if (Date.now() - started > timeoutMs)
+        return reject(new Error(`timed out waiting for ${what}`));
       setTimeout(() => void tick(), 10);
     };
     void tick();
   });
 }
 
-function nextChange(client: RotorClient, match: (e: ChangeEvent) => boolean): Promise<{ event: ChangeEvent; at: number }> {
+function nextChange(
+  client: RotorClient,
+  match: (e: ChangeEvent) => boolean,
+): Promise<{ event: ChangeEvent; at: number }> {
   return new Promise((resolve) => {
     const off = client.onChange((event) => {
       if (!match(event)) return;
@@ -151,44 +197,81 @@ function nextChange(client: RotorClient, match: (e: ChangeEvent) => boolean): Pr
 }
 
 /** A raw SSE connection over node:http (its own socket, no pool): everything it received, as text. */
-function rawStream(url: string, token: string, query = '', lastEventId?: string): Promise<{ status: number; text: string; close(): void }> {
+function rawStream(
+  url: string,
+  token: string,
+  query = '',
+  lastEventId?: string,
+): Promise<{ status: number; text: string; close(): void }> {
   return new Promise((resolve, reject) => {
-    const req = httpGet(`${url}/v1/events${query}`, { agent: false, headers: { authorization: `Bearer ${token}`, ...(lastEventId ? { 'last-event-id': lastEventId } : {}) } }, (res) => {
-      const stream = { status: res.statusCode ?? 0, text: '', close: () => req.destroy() };
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (stream.text += chunk));
-      res.on('error', () => {});
-      resolve(stream);
-    });
+    const req = httpGet(
+      `${url}/v1/events${query}`,
+      {
+        agent: false,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+        },
+      },
+      (res) => {
+        const stream = { status: res.statusCode ?? 0, text: '', close: () => req.destroy() };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (stream.text += chunk));
+        res.on('error', () => {});
+        resolve(stream);
+      },
+    );
     req.on('error', reject);
   });
 }
 
 async function currentId(rotor: Rotor, secret: string, env: string): Promise<string> {
   const store = await rotor.store();
-  return (await store.db.selectFrom('versions').select('id').where('secret', '=', secret).where('environment', '=', env).where('stage', '=', 'current').executeTakeFirstOrThrow()).id;
+  return (
+    await store.db
+      .selectFrom('versions')
+      .select('id')
+      .where('secret', '=', secret)
+      .where('environment', '=', env)
+      .where('stage', '=', 'current')
+      .executeTakeFirstOrThrow()
+  ).id;
 }
 
 async function allValues(rotor: Rotor): Promise<string[]> {
   const store = await rotor.store();
   const master = await rotor.masterKey();
-  const rows = await store.db.selectFrom('versions').selectAll().where('ciphertext', 'is not', null).execute();
+  const rows = await store.db
+    .selectFrom('versions')
+    .selectAll()
+    .where('ciphertext', 'is not', null)
+    .execute();
   return rows.map((r) => openVersion(master, r));
 }
 
 describe('live delivery (rotor/client over SSE)', () => {
   it('a rotation through the engine reaches every connected client within 1 s; each fetches the new value and acknowledges it', async () => {
     const l = await live();
-    const clients = [l.client({ consumerId: 'api-1' }), l.client({ consumerId: 'api-2' }), l.client({ consumerId: 'api-3' })];
+    const clients = [
+      l.client({ consumerId: 'api-1' }),
+      l.client({ consumerId: 'api-2' }),
+      l.client({ consumerId: 'api-3' }),
+    ];
     const before = await Promise.all(clients.map((c) => c.get(J, P)));
     await Promise.all(clients.map((c) => c.ready()));
-    const changes = clients.map((c) => nextChange(c, (e) => e.secret === J && e.environment === P && e.change === 'rotation'));
+    const changes = clients.map((c) =>
+      nextChange(c, (e) => e.secret === J && e.environment === P && e.change === 'rotation'),
+    );
     const result = await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' });
     const rotatedAt = Date.now();
     const newId = result.results[0]!.versionId!;
     for (const { event, at } of await Promise.all(changes)) {
       expect(at - rotatedAt).toBeLessThan(1_000);
-      expect(event).toMatchObject({ versionId: newId, previousVersionId: result.results[0]!.previousVersionId, key: { alg: 'HS256' } });
+      expect(event).toMatchObject({
+        versionId: newId,
+        previousVersionId: result.results[0]!.previousVersionId,
+        key: { alg: 'HS256' },
+      });
       expect(event).not.toHaveProperty('value');
     }
     for (const [i, c] of clients.entries()) {
@@ -197,11 +280,20 @@ describe('live delivery (rotor/client over SSE)', () => {
       expect((await c.previous(J, P))?.value).toBe(before[i]);
     }
     // Acks reach the store: the operators' view shows everyone on the new version.
-    const view = await waitFor('acks', async () => {
-      const res = await fetch(`${l.url}/v1/consumers?secret=${J}&env=${P}`, { headers: { authorization: `Bearer ${l.tokens.operator}` } });
-      const body = (await res.json()) as { consumers: { id: string; holds: { version: string; behind: boolean }[] }[]; behind: number };
-      return body.consumers.length === 3 && body.behind === 0 && body;
-    }, 1_000);
+    const view = await waitFor(
+      'acks',
+      async () => {
+        const res = await fetch(`${l.url}/v1/consumers?secret=${J}&env=${P}`, {
+          headers: { authorization: `Bearer ${l.tokens.operator}` },
+        });
+        const body = (await res.json()) as {
+          consumers: { id: string; holds: { version: string; behind: boolean }[] }[];
+          behind: number;
+        };
+        return body.consumers.length === 3 && body.behind === 0 && body;
+      },
+      1_000,
+    );
     expect(view.consumers.map((c) => c.id).sort()).toEqual(['api-1', 'api-2', 'api-3']);
     expect(view.consumers.every((c) => c.holds[0]!.version === newId)).toBe(true);
   });
@@ -213,10 +305,16 @@ describe('live delivery (rotor/client over SSE)', () => {
     await c.ready();
     const change = nextChange(c, (e) => e.secret === J && e.change === 'rotation');
     const tsx = pathToFileURL(join(process.cwd(), 'node_modules/tsx/dist/loader.mjs')).href;
-    const child = spawn(process.execPath, ['--import', tsx, `${process.cwd()}/src/cli/main.ts`, 'rotate', J, '--env', P], { cwd: l.project.dir, env: { ...l.project.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', tsx, `${process.cwd()}/src/cli/main.ts`, 'rotate', J, '--env', P],
+      { cwd: l.project.dir, env: { ...l.project.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+    const exited = new Promise<number>((resolve) =>
+      child.on('exit', (code) => resolve(code ?? -1)),
+    );
     const code = await exited;
     const doneAt = Date.now();
     expect(code, stderr).toBe(0);
@@ -237,19 +335,40 @@ describe('live delivery (rotor/client over SSE)', () => {
       fetch(`${l.url}/v1/consumers/heartbeat`, {
         method: 'POST',
         headers: { authorization: `Bearer ${l.tokens.jwtApp}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ consumerId: 'api-slow', app: 'api', intervalMs: 10_000, holds: [{ secret: J, environment: P, version }] }),
+        body: JSON.stringify({
+          consumerId: 'api-slow',
+          app: 'api',
+          intervalMs: 10_000,
+          holds: [{ secret: J, environment: P, version }],
+        }),
       });
     expect((await beat(oldId)).status).toBe(200);
     const rotated = nextChange(c, (e) => e.change === 'rotation');
-    const newId = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' })).results[0]!.versionId!;
+    const newId = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' }))
+      .results[0]!.versionId!;
     await rotated;
     await waitFor('ack', () => c.versions()[0]?.version === newId);
     l.project.clock.advance(60 * 60_000 + 1);
     expect((await beat(oldId)).status).toBe(200);
     await c.heartbeat();
-    expect(await l.engine.retire(actor, { secret: J })).toEqual([{ secret: J, environment: P, versionId: oldId, early: false, postponed: true, reason: expect.any(String) }]);
+    expect(await l.engine.retire(actor, { secret: J })).toEqual([
+      {
+        secret: J,
+        environment: P,
+        versionId: oldId,
+        early: false,
+        postponed: true,
+        reason: expect.any(String),
+      },
+    ]);
     const store = await l.rotor.store();
-    const notes = (await store.db.selectFrom('audit_events').select('entry').where('action', '=', 'retire.postponed').execute()).map((r) => JSON.parse(r.entry).notes as string);
+    const notes = (
+      await store.db
+        .selectFrom('audit_events')
+        .select('entry')
+        .where('action', '=', 'retire.postponed')
+        .execute()
+    ).map((r) => JSON.parse(r.entry).notes as string);
     expect(notes.at(-1)).toContain('api/api-slow');
     expect(notes.at(-1)).not.toContain('api-fast');
 
@@ -257,20 +376,28 @@ describe('live delivery (rotor/client over SSE)', () => {
     l.project.clock.advance(30_001);
     await c.heartbeat();
     const retiredEvent = nextChange(c, (e) => e.change === 'retire');
-    expect(await l.engine.retire(actor, { secret: J })).toEqual([{ secret: J, environment: P, versionId: oldId, early: false }]);
+    expect(await l.engine.retire(actor, { secret: J })).toEqual([
+      { secret: J, environment: P, versionId: oldId, early: false },
+    ]);
     expect((await retiredEvent).event).toMatchObject({ versionId: newId, previousVersionId: null });
     expect(await c.previous(J, P)).toBeNull();
 
     // And after an ack: the slow consumer catches up, the next retirement goes through.
     const second = nextChange(c, (e) => e.change === 'rotation');
-    const third = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' })).results[0]!.versionId!;
+    const third = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' }))
+      .results[0]!.versionId!;
     await second;
     l.project.clock.advance(60 * 60_000 + 1);
     expect((await beat(newId)).status).toBe(200);
     await c.heartbeat();
     expect((await l.engine.retire(actor, { secret: J }))[0]!.postponed).toBe(true);
     expect((await beat(third)).status).toBe(200);
-    expect((await l.engine.retire(actor, { secret: J }))[0]).toEqual({ secret: J, environment: P, versionId: newId, early: false });
+    expect((await l.engine.retire(actor, { secret: J }))[0]).toEqual({
+      secret: J,
+      environment: P,
+      versionId: newId,
+      early: false,
+    });
   });
 
   it('an app token sees only the secrets and environments it was granted on the stream, and may report only those', async () => {
@@ -281,24 +408,61 @@ describe('live delivery (rotor/client over SSE)', () => {
     const refused = await rawStream(l.url, l.tokens.operator);
     expect(refused.status).toBe(403);
     refused.close();
-    await waitFor('snapshots', () => jwt.text.includes('event: snapshot') && narrowed.text.includes('event: snapshot') && session.text.includes('event: snapshot'));
-    for (const secret of [J, 'SESSION_SECRET']) await l.engine.rotate(actor, { secret, method: 'manual' });
+    await waitFor(
+      'snapshots',
+      () =>
+        jwt.text.includes('event: snapshot') &&
+        narrowed.text.includes('event: snapshot') &&
+        session.text.includes('event: snapshot'),
+    );
+    for (const secret of [J, 'SESSION_SECRET'])
+      await l.engine.rotate(actor, { secret, method: 'manual' });
     await waitFor('session events', () => session.text.includes('event: rotation'));
     await new Promise((r) => setTimeout(r, 200));
-    const events = (text: string) => [...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { secret?: string; environment?: string; versions?: { secret: string; environment: string }[] }).flatMap((d): { secret?: string; environment?: string }[] => d.versions ?? [d]);
-    expect(events(jwt.text).map((e) => `${e.secret}/${e.environment}`)).toEqual([`${J}/${P}`, `${J}/${P}`]);
+    const events = (text: string) =>
+      [...text.matchAll(/^data: (.*)$/gm)]
+        .map(
+          (m) =>
+            JSON.parse(m[1]!) as {
+              secret?: string;
+              environment?: string;
+              versions?: { secret: string; environment: string }[];
+            },
+        )
+        .flatMap((d): { secret?: string; environment?: string }[] => d.versions ?? [d]);
+    expect(events(jwt.text).map((e) => `${e.secret}/${e.environment}`)).toEqual([
+      `${J}/${P}`,
+      `${J}/${P}`,
+    ]);
     expect(events(narrowed.text)).toEqual([]);
-    expect(events(session.text).map((e) => `${e.secret}/${e.environment}`)).toEqual(['SESSION_SECRET/staging', 'SESSION_SECRET/staging']);
+    expect(events(session.text).map((e) => `${e.secret}/${e.environment}`)).toEqual([
+      'SESSION_SECRET/staging',
+      'SESSION_SECRET/staging',
+    ]);
     for (const s of [jwt, narrowed, session]) s.close();
 
     const res = await fetch(`${l.url}/v1/consumers/heartbeat`, {
       method: 'POST',
       headers: { authorization: `Bearer ${l.tokens.jwtApp}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ consumerId: 'x', app: 'api', holds: [{ secret: 'SESSION_SECRET', environment: P, version: await currentId(l.rotor, 'SESSION_SECRET', P) }] }),
+      body: JSON.stringify({
+        consumerId: 'x',
+        app: 'api',
+        holds: [
+          {
+            secret: 'SESSION_SECRET',
+            environment: P,
+            version: await currentId(l.rotor, 'SESSION_SECRET', P),
+          },
+        ],
+      }),
     });
     expect(res.status).toBe(403);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('ERR_ROTOR_API_FORBIDDEN');
-    const list = await fetch(`${l.url}/v1/consumers`, { headers: { authorization: `Bearer ${l.tokens.jwtApp}` } });
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+      'ERR_ROTOR_API_FORBIDDEN',
+    );
+    const list = await fetch(`${l.url}/v1/consumers`, {
+      headers: { authorization: `Bearer ${l.tokens.jwtApp}` },
+    });
     expect(list.status).toBe(403);
 
     // A live consumer id belongs to its token: another app cannot acknowledge in its name.
@@ -306,14 +470,32 @@ describe('live delivery (rotor/client over SSE)', () => {
       fetch(`${l.url}/v1/consumers/heartbeat`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ consumerId: 'api-1', app: 'api', holds: [{ secret, environment, version }] }),
+        body: JSON.stringify({
+          consumerId: 'api-1',
+          app: 'api',
+          holds: [{ secret, environment, version }],
+        }),
       });
     expect((await beat(l.tokens.jwtApp, await currentId(l.rotor, J, P))).status).toBe(200);
-    const stolen = await beat(l.tokens.sessionApp, await currentId(l.rotor, 'SESSION_SECRET', P), 'SESSION_SECRET');
+    const stolen = await beat(
+      l.tokens.sessionApp,
+      await currentId(l.rotor, 'SESSION_SECRET', P),
+      'SESSION_SECRET',
+    );
     expect(stolen.status).toBe(403);
-    expect(((await stolen.json()) as { error: { message: string } }).error.message).toContain('live under another API token');
+    expect(((await stolen.json()) as { error: { message: string } }).error.message).toContain(
+      'live under another API token',
+    );
     l.project.clock.advance(3 * 15_000 + 1);
-    expect((await beat(l.tokens.sessionApp, await currentId(l.rotor, 'SESSION_SECRET', P), 'SESSION_SECRET')).status).toBe(200);
+    expect(
+      (
+        await beat(
+          l.tokens.sessionApp,
+          await currentId(l.rotor, 'SESSION_SECRET', P),
+          'SESSION_SECRET',
+        )
+      ).status,
+    ).toBe(200);
   });
 
   it('buildApp serves the events plugin by default (rotor serve has it without configuration)', async () => {
@@ -321,9 +503,15 @@ describe('live delivery (rotor/client over SSE)', () => {
     const plain = await buildApp({ rotor: l.rotor, rateLimit: false });
     await plain.listen({ host: '127.0.0.1', port: 0 });
     try {
-      const stream = await rawStream(`http://127.0.0.1:${(plain.server.address() as AddressInfo).port}`, l.tokens.jwtApp);
+      const stream = await rawStream(
+        `http://127.0.0.1:${(plain.server.address() as AddressInfo).port}`,
+        l.tokens.jwtApp,
+      );
       expect(stream.status).toBe(200);
-      await waitFor('snapshot', () => stream.text.includes('event: snapshot') && stream.text.includes(J));
+      await waitFor(
+        'snapshot',
+        () => stream.text.includes('event: snapshot') && stream.text.includes(J),
+      );
       stream.close();
     } finally {
       await plain.close();
@@ -333,13 +521,17 @@ describe('live delivery (rotor/client over SSE)', () => {
   it('resumes from Last-Event-ID with the events it missed, and gets a snapshot when the id cannot be replayed', async () => {
     const l = await live();
     const first = await rawStream(l.url, l.tokens.jwtApp);
-    const id = (await waitFor('snapshot id', () => /^id: (\S+)$/m.exec(first.text) ?? undefined))[1]!;
+    const id = (
+      await waitFor('snapshot id', () => /^id: (\S+)$/m.exec(first.text) ?? undefined)
+    )[1]!;
     first.close();
-    const a = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' })).results[0]!.versionId!;
+    const a = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' }))
+      .results[0]!.versionId!;
     // Changes inside one poll interval arrive as one event (the state after both): keep them apart.
     await new Promise((r) => setTimeout(r, 200));
     l.project.clock.advance(DAY);
-    const b = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' })).results[0]!.versionId!;
+    const b = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' }))
+      .results[0]!.versionId!;
     await new Promise((r) => setTimeout(r, 200));
     const resumed = await rawStream(l.url, l.tokens.jwtApp, '', id);
     await waitFor('replay', () => resumed.text.includes(b));
@@ -347,7 +539,10 @@ describe('live delivery (rotor/client over SSE)', () => {
     expect(resumed.text.indexOf(a)).toBeLessThan(resumed.text.indexOf(b));
     resumed.close();
     const stale = await rawStream(l.url, l.tokens.jwtApp, '', 'elsewhere.3');
-    await waitFor('snapshot', () => stale.text.includes('event: snapshot') && stale.text.includes(b));
+    await waitFor(
+      'snapshot',
+      () => stale.text.includes('event: snapshot') && stale.text.includes(b),
+    );
     stale.close();
   });
 
@@ -358,7 +553,9 @@ describe('live delivery (rotor/client over SSE)', () => {
     await c.ready();
     await l.app.close();
     await waitFor('disconnect', () => !c.connected());
-    const rotated = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' })).results[0]!.versionId!;
+    const rotated = (
+      await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' })
+    ).results[0]!.versionId!;
     const change = nextChange(c, (e) => e.versionId === rotated);
     await l.restart();
     const { event } = await change;
@@ -367,40 +564,66 @@ describe('live delivery (rotor/client over SSE)', () => {
     expect(await c.get(J, P)).not.toBe(before);
     // And live events flow again on the new connection.
     const next = nextChange(c, (e) => e.change === 'rotation');
-    const again = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' })).results[0]!.versionId!;
+    const again = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' }))
+      .results[0]!.versionId!;
     expect((await next).event.versionId).toBe(again);
   });
 
   it('fromServer: a rotor/jwt keyring verifies tokens of the old and the new key across a rotation, and refuses the old after an emergency', async () => {
     const l = await live();
     const c = l.client();
-    const keys = createJwtKeys({ secret: J, source: fromServer(c, { env: P }), issuer: 'https://api.test', audience: 'api', maxAge: '15m', clock: l.project.clock });
+    const keys = createJwtKeys({
+      secret: J,
+      source: fromServer(c, { env: P }),
+      issuer: 'https://api.test',
+      audience: 'api',
+      maxAge: '15m',
+      clock: l.project.clock,
+    });
     await keys.ready();
     const oldToken = await keys.sign({ sub: 'alice' });
     const oldKid = await currentId(l.rotor, J, P);
     const reloaded = nextChange(c, (e) => e.change === 'rotation');
-    const newKid = (await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' })).results[0]!.versionId!;
+    const newKid = (
+      await l.engine.rotate(actor, { secret: J, environments: [P], method: 'manual' })
+    ).results[0]!.versionId!;
     const rotatedAt = Date.now();
     await reloaded;
-    const newToken = await waitFor('new signing key', async () => {
-      const t = await keys.sign({ sub: 'bob' });
-      return JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()).kid === newKid && t;
-    }, 1_000);
+    const newToken = await waitFor(
+      'new signing key',
+      async () => {
+        const t = await keys.sign({ sub: 'bob' });
+        return (
+          JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()).kid === newKid && t
+        );
+      },
+      1_000,
+    );
     expect(Date.now() - rotatedAt).toBeLessThan(1_000);
     expect((await keys.verify(oldToken)).header.kid).toBe(oldKid);
     expect((await keys.verify(newToken)).header.kid).toBe(newKid);
 
     const emergency = nextChange(c, (e) => e.change === 'rotation');
-    await l.engine.rotate(actor, { secret: J, environments: [P], method: 'emergency', emergency: true, reason: 'leaked' });
+    await l.engine.rotate(actor, {
+      secret: J,
+      environments: [P],
+      method: 'emergency',
+      emergency: true,
+      reason: 'leaked',
+    });
     await emergency;
-    await waitFor('old key refused', async () => {
-      try {
-        await keys.verify(newToken);
-        return false;
-      } catch (error) {
-        return (error as { code: string }).code.startsWith('ERR_ROTOR_JWT_KID');
-      }
-    }, 1_000);
+    await waitFor(
+      'old key refused',
+      async () => {
+        try {
+          await keys.verify(newToken);
+          return false;
+        } catch (error) {
+          return (error as { code: string }).code.startsWith('ERR_ROTOR_JWT_KID');
+        }
+      },
+      1_000,
+    );
     await keys.close();
   });
 
@@ -410,7 +633,13 @@ describe('live delivery (rotor/client over SSE)', () => {
     const before = await c.get(J, P);
     const emergency = nextChange(c, (e) => e.change === 'rotation');
     const started = Date.now();
-    await l.engine.rotate(actor, { secret: J, environments: [P], method: 'emergency', emergency: true, reason: 'leaked' });
+    await l.engine.rotate(actor, {
+      secret: J,
+      environments: [P],
+      method: 'emergency',
+      emergency: true,
+      reason: 'leaked',
+    });
     await emergency;
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(await c.get(J, P)).not.toBe(before);
@@ -425,10 +654,17 @@ describe('live delivery (rotor/client over SSE)', () => {
     await c.ready();
     for (let i = 0; i < 2; i++) {
       const moved = nextChange(c, (e) => e.change === 'rotation');
-      for (const secret of [J, 'SESSION_SECRET']) await l.engine.rotate(actor, { secret, method: 'manual' });
+      for (const secret of [J, 'SESSION_SECRET'])
+        await l.engine.rotate(actor, { secret, method: 'manual' });
       await moved;
     }
-    await l.engine.rotate(actor, { secret: J, environments: [P], method: 'emergency', emergency: true, reason: 'test' });
+    await l.engine.rotate(actor, {
+      secret: J,
+      environments: [P],
+      method: 'emergency',
+      emergency: true,
+      reason: 'test',
+    });
     await waitFor('events', () => (stream.text.match(/event: rotation/g) ?? []).length >= 3);
     // Heartbeat comment lines keep idle streams alive (every second on this test server).
     await waitFor('heartbeat comment', () => stream.text.includes('\n: heartbeat\n\n'), 2_500);
@@ -450,7 +686,9 @@ describe('rotor/client loads no CLI, no server and no SQLite', () => {
       if (seen.has(file)) return;
       seen.add(file);
       const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/g)) {
+      for (const m of text.matchAll(
+        /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/g,
+      )) {
         const spec = (m[1] ?? m[2])!;
         if (spec.startsWith('.')) visit(resolve(dirname(file), spec).replace(/\.js$/, '.ts'));
         else expect(spec, `${relative(root, file)} imports ${spec}`).toMatch(/^node:/);
@@ -458,11 +696,24 @@ describe('rotor/client loads no CLI, no server and no SQLite', () => {
     };
     visit(join(root, 'src/sdk/client/index.ts'));
     const files = [...seen].map((f) => relative(join(root, 'src'), f)).sort();
-    expect(files.filter((f) => !f.startsWith('sdk/client/'))).toEqual(['core/crypto/decode-strict.ts', 'core/crypto/generate.ts', 'core/delivery/kid-variable.ts', 'core/delivery/live-state.ts', 'core/errors.ts', 'sdk/jwt/key-material.ts', 'sdk/jwt/key-source.ts']);
+    expect(files.filter((f) => !f.startsWith('sdk/client/'))).toEqual([
+      'core/crypto/decode-strict.ts',
+      'core/crypto/generate.ts',
+      'core/delivery/kid-variable.ts',
+      'core/delivery/live-state.ts',
+      'core/errors.ts',
+      'sdk/jwt/key-material.ts',
+      'sdk/jwt/key-source.ts',
+    ]);
   });
 
   it('is the package subpath rotor/client', () => {
-    const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { exports: Record<string, { types: string; default: string }> };
-    expect(pkg.exports['./client']).toEqual({ types: './dist/sdk/client/index.d.ts', default: './dist/sdk/client/index.js' });
+    const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as {
+      exports: Record<string, { types: string; default: string }>;
+    };
+    expect(pkg.exports['./client']).toEqual({
+      types: './dist/sdk/client/index.d.ts',
+      default: './dist/sdk/client/index.js',
+    });
   });
 });

@@ -1,4 +1,11 @@
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { rotateMasterKey } from '../src/core/crypto/rotate-master-key.js';
@@ -8,7 +15,11 @@ import type { Actor } from '../src/core/audit/audit-log.js';
 import { generateMasterKey } from '../src/core/crypto/envelope.js';
 import { createProject, type TestProject } from './helpers/project.js';
 
-const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000003', method: 'manual' };
+const actor: Actor = {
+  operator: 'alice',
+  requestId: '00000000-0000-4000-8000-000000000003',
+  method: 'manual',
+};
 
 async function liveValues(p: TestProject, env: NodeJS.ProcessEnv = p.env): Promise<string[]> {
   const { createRotor } = await import('../src/core/context.js');
@@ -17,7 +28,12 @@ async function liveValues(p: TestProject, env: NodeJS.ProcessEnv = p.env): Promi
   try {
     const store = await rotor.store();
     const master = await rotor.masterKey();
-    const rows = await store.db.selectFrom('versions').selectAll().where('stage', 'in', ['current', 'previous']).orderBy('id').execute();
+    const rows = await store.db
+      .selectFrom('versions')
+      .selectAll()
+      .where('stage', 'in', ['current', 'previous'])
+      .orderBy('id')
+      .execute();
     return rows.map((r) => openVersion(master, r));
   } finally {
     await rotor.close();
@@ -54,7 +70,9 @@ describe('master key', () => {
     expect(statSync(join(p.dir, '.rotor/master.key')).mode & 0o777).toBe(0o600);
     expect(existsSync(join(p.dir, '.rotor/master.key.next'))).toBe(false);
     expect(await liveValues(p)).toEqual(values);
-    await expect(liveValues(p, { ...p.env, ROTOR_MASTER_KEY: oldKey.trim() })).rejects.toMatchObject({ code: 'ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY' });
+    await expect(
+      liveValues(p, { ...p.env, ROTOR_MASTER_KEY: oldKey.trim() }),
+    ).rejects.toMatchObject({ code: 'ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY' });
     const audit = await p.cli(['rotate', 'METRICS_AUTH_TOKEN', '--env', 'staging']);
     expect(audit.code, audit.stderr).toBe(0);
   });
@@ -100,23 +118,38 @@ describe('master key', () => {
     expect(noFile.code).toBe(1);
     expect(noFile.stderr).toContain('--new-key-file');
     writeFileSync(join(p.dir, 'exists.key'), 'x');
-    const exists = await p.cli(['master-key', 'rotate', '--new-key-file', join(p.dir, 'exists.key')], { env });
+    const exists = await p.cli(
+      ['master-key', 'rotate', '--new-key-file', join(p.dir, 'exists.key')],
+      { env },
+    );
     expect(exists.code).toBe(1);
     expect(readFileSync(join(p.dir, 'exists.key'), 'utf8')).toBe('x');
-    const ok = await p.cli(['master-key', 'rotate', '--new-key-file', join(p.dir, 'new.key')], { env });
+    const ok = await p.cli(['master-key', 'rotate', '--new-key-file', join(p.dir, 'new.key')], {
+      env,
+    });
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).not.toContain(readFileSync(join(p.dir, 'new.key'), 'utf8').trim());
     const next = readFileSync(join(p.dir, 'new.key'), 'utf8').trim();
-    expect((await p.cli(['rotate', 'METRICS_AUTH_TOKEN', '--env', 'staging'], { env: { ROTOR_MASTER_KEY: next } })).code).toBe(0);
+    expect(
+      (
+        await p.cli(['rotate', 'METRICS_AUTH_TOKEN', '--env', 'staging'], {
+          env: { ROTOR_MASTER_KEY: next },
+        })
+      ).code,
+    ).toBe(0);
   });
 
   it('a wrong, malformed or world-readable master key is refused with a clear error', async () => {
     const p = await createProject();
     await seed(p);
-    const wrong = await p.cli(['rotate', 'METRICS_AUTH_TOKEN', '--env', 'staging'], { env: { ROTOR_MASTER_KEY: generateMasterKey().export() } });
+    const wrong = await p.cli(['rotate', 'METRICS_AUTH_TOKEN', '--env', 'staging'], {
+      env: { ROTOR_MASTER_KEY: generateMasterKey().export() },
+    });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('ERR_ROTOR_CRYPTO_WRONG_MASTER_KEY');
-    const malformed = await p.cli(['rotate', 'METRICS_AUTH_TOKEN', '--env', 'staging'], { env: { ROTOR_MASTER_KEY: 'not-a-key' } });
+    const malformed = await p.cli(['rotate', 'METRICS_AUTH_TOKEN', '--env', 'staging'], {
+      env: { ROTOR_MASTER_KEY: 'not-a-key' },
+    });
     expect(malformed.stderr).toContain('ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID');
     expect(malformed.stderr).not.toContain('not-a-key');
     const { chmodSync } = await import('node:fs');
@@ -141,7 +174,12 @@ describe('master key rotation and operators', () => {
     p.clock.advance(60_000);
     const rotor = p.rotor();
     try {
-      const name = await authenticateOperator(rotor, { name: 'carol', password, code: totpCode(secret, p.clock.now()), requestId: '00000000-0000-4000-8000-0000000000c1' });
+      const name = await authenticateOperator(rotor, {
+        name: 'carol',
+        password,
+        code: totpCode(secret, p.clock.now()),
+        requestId: '00000000-0000-4000-8000-0000000000c1',
+      });
       expect(name).toBe('carol');
     } finally {
       await rotor.close();
@@ -159,8 +197,18 @@ describe('master key rotation under a running server', () => {
     const engine = createRotationEngine({ rotor });
     const app = await buildApp({ rotor, engine, requestLogging: false });
     try {
-      const { token } = await createApiToken(await rotor.store(), p.clock, actor, { name: 'app', role: 'app', secrets: ['JWT_*'], environments: ['production'] });
-      const read = () => app.inject({ method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=production', headers: { authorization: `Bearer ${token}` } });
+      const { token } = await createApiToken(await rotor.store(), p.clock, actor, {
+        name: 'app',
+        role: 'app',
+        secrets: ['JWT_*'],
+        environments: ['production'],
+      });
+      const read = () =>
+        app.inject({
+          method: 'GET',
+          url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=production',
+          headers: { authorization: `Bearer ${token}` },
+        });
       const before = await read();
       expect(before.statusCode, before.body).toBe(200);
       // Another process rotates the master key.
@@ -168,7 +216,11 @@ describe('master key rotation under a running server', () => {
       const after = await read();
       expect(after.statusCode, after.body).toBe(200);
       expect(after.json().value).toBe(before.json().value);
-      const rotated = await engine.rotate(actor, { secret: 'JWT_ACCESS_SECRET', environments: ['production'], method: 'manual' });
+      const rotated = await engine.rotate(actor, {
+        secret: 'JWT_ACCESS_SECRET',
+        environments: ['production'],
+        method: 'manual',
+      });
       expect(rotated.ok, JSON.stringify(rotated.results)).toBe(true);
       const next = await read();
       expect(next.statusCode).toBe(200);

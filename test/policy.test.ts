@@ -18,7 +18,8 @@ function policyError(yaml: string): { code: string; message: string } {
   throw new Error('expected the policy to be rejected');
 }
 
-const base = (secrets: string) => `version: 1\nenvironments: [staging, production]\nsecrets:\n${secrets}`;
+const base = (secrets: string) =>
+  `version: 1\nenvironments: [staging, production]\nsecrets:\n${secrets}`;
 
 describe('durations', () => {
   it('parses days, weeks, months, years, hours and combinations', () => {
@@ -30,9 +31,14 @@ describe('durations', () => {
     expect(parseDuration('1w2d')).toBe(9 * DAY);
   });
 
-  it.each(['', '90', 'd', '90 days', '-5d', '1.5d', '90x', '3m2'])('rejects %j with ERR_ROTOR_DURATION_INVALID', (text) => {
-    expect(() => parseDuration(text)).toThrow(expect.objectContaining({ code: 'ERR_ROTOR_DURATION_INVALID' }));
-  });
+  it.each(['', '90', 'd', '90 days', '-5d', '1.5d', '90x', '3m2'])(
+    'rejects %j with ERR_ROTOR_DURATION_INVALID',
+    (text) => {
+      expect(() => parseDuration(text)).toThrow(
+        expect.objectContaining({ code: 'ERR_ROTOR_DURATION_INVALID' }),
+      );
+    },
+  );
 });
 
 describe('rotor.yaml', () => {
@@ -56,7 +62,9 @@ describe('rotor.yaml', () => {
   });
 
   it('names the line and field of a wrong type', () => {
-    const e = policyError(base('  JWT_ACCESS_SECRET:\n    kind: jwt-hmac\n    cadence: 90d\n    grace: 5\n'));
+    const e = policyError(
+      base('  JWT_ACCESS_SECRET:\n    kind: jwt-hmac\n    cadence: 90d\n    grace: 5\n'),
+    );
     expect(e.code).toBe('ERR_ROTOR_POLICY_INVALID');
     expect(e.message).toMatch(/^rotor\.yaml:7:\d+: secrets\.JWT_ACCESS_SECRET\.grace: /);
   });
@@ -64,7 +72,9 @@ describe('rotor.yaml', () => {
   it('names an unknown kind and lists the known ones', () => {
     const e = policyError(base('  TOKEN:\n    kind: vault\n    cadence: 90d\n'));
     expect(e.code).toBe('ERR_ROTOR_POLICY_INVALID');
-    expect(e.message).toContain('rotor.yaml:5:11: secrets.TOKEN.kind: must be one of "random", "jwt-hmac", "manual"');
+    expect(e.message).toContain(
+      'rotor.yaml:5:11: secrets.TOKEN.kind: must be one of "random", "jwt-hmac", "manual"',
+    );
   });
 
   it('names a bad duration', () => {
@@ -74,24 +84,51 @@ describe('rotor.yaml', () => {
   });
 
   it('rejects a duplicate secret name with its line', () => {
-    const e = policyError(base('  TOKEN:\n    kind: random\n    cadence: 90d\n  TOKEN:\n    kind: random\n    cadence: 30d\n'));
+    const e = policyError(
+      base(
+        '  TOKEN:\n    kind: random\n    cadence: 90d\n  TOKEN:\n    kind: random\n    cadence: 30d\n',
+      ),
+    );
     expect(e.code).toBe('ERR_ROTOR_POLICY_SYNTAX');
     expect(e.message).toMatch(/^rotor\.yaml:7:\d+: duplicate name: /);
   });
 
   it('rejects a value written into the file (unknown field)', () => {
-    const e = policyError(base('  TOKEN:\n    kind: random\n    cadence: 90d\n    value: hunter2hunter2\n'));
+    const e = policyError(
+      base('  TOKEN:\n    kind: random\n    cadence: 90d\n    value: hunter2hunter2\n'),
+    );
     expect(e.message).toContain('secrets.TOKEN: unknown field "value"');
     expect(e.message).not.toContain('hunter2');
   });
 
   it('rejects max shorter than target, unknown environments, odd names and bad rotator config', () => {
-    expect(policyError(base('  DB:\n    kind: manual\n    cadence: { target: 365d, max: 180d }\n')).message).toContain('max (180d) is shorter than target (365d)');
-    expect(policyError(base('  T:\n    kind: random\n    cadence: 9d\n    environments: [prod]\n')).message).toContain('unknown environment "prod"');
-    expect(policyError(base('  lower_case:\n    kind: random\n    cadence: 9d\n')).message).toContain('environment-variable names');
-    expect(policyError(base('  T:\n    kind: random\n    cadence: 9d\n    config: { bytes: 16 }\n')).message).toMatch(/secrets\.T\.config\.bytes: .*32/);
-    expect(policyError(base('  T:\n    kind: jwt-hmac\n    cadence: 9d\n    config: { algorithm: HS512, bytes: 32 }\n')).message).toContain('HS512 needs at least 64 bytes');
-    expect(policyError(base('  T:\n    kind: jwt-hmac\n    cadence: 9d\n    config: { algorithm: none }\n')).message).toContain('secrets.T.config.algorithm');
+    expect(
+      policyError(base('  DB:\n    kind: manual\n    cadence: { target: 365d, max: 180d }\n'))
+        .message,
+    ).toContain('max (180d) is shorter than target (365d)');
+    expect(
+      policyError(base('  T:\n    kind: random\n    cadence: 9d\n    environments: [prod]\n'))
+        .message,
+    ).toContain('unknown environment "prod"');
+    expect(
+      policyError(base('  lower_case:\n    kind: random\n    cadence: 9d\n')).message,
+    ).toContain('environment-variable names');
+    expect(
+      policyError(base('  T:\n    kind: random\n    cadence: 9d\n    config: { bytes: 16 }\n'))
+        .message,
+    ).toMatch(/secrets\.T\.config\.bytes: .*32/);
+    expect(
+      policyError(
+        base(
+          '  T:\n    kind: jwt-hmac\n    cadence: 9d\n    config: { algorithm: HS512, bytes: 32 }\n',
+        ),
+      ).message,
+    ).toContain('HS512 needs at least 64 bytes');
+    expect(
+      policyError(
+        base('  T:\n    kind: jwt-hmac\n    cadence: 9d\n    config: { algorithm: none }\n'),
+      ).message,
+    ).toContain('secrets.T.config.algorithm');
   });
 
   it('reports YAML syntax errors with a position', () => {
@@ -106,10 +143,15 @@ describe('rotor apply', () => {
     const p = await createProject();
     const again = await p.cli(['apply']);
     expect(again.stdout).toContain('no changes');
-    const yaml = readFileSync(join(p.dir, 'rotor.yaml'), 'utf8').replace('cadence: 90d\n    grace: 1h', 'cadence: 60d\n    grace: 1h');
+    const yaml = readFileSync(join(p.dir, 'rotor.yaml'), 'utf8').replace(
+      'cadence: 90d\n    grace: 1h',
+      'cadence: 60d\n    grace: 1h',
+    );
     p.writePolicy(yaml);
     const dry = await p.cli(['apply', '--dry-run', '--json']);
-    expect(JSON.parse(dry.stdout).changes).toEqual([{ type: 'change', what: 'secret', name: 'JWT_ACCESS_SECRET', fields: ['cadence'] }]);
+    expect(JSON.parse(dry.stdout).changes).toEqual([
+      { type: 'change', what: 'secret', name: 'JWT_ACCESS_SECRET', fields: ['cadence'] },
+    ]);
     const changed = await p.cli(['apply']);
     expect(changed.stdout).toContain('~ secret JWT_ACCESS_SECRET (cadence)');
     expect((await p.cli(['apply'])).stdout).toContain('no changes');
@@ -125,7 +167,9 @@ describe('rotor apply', () => {
     p.writePolicy(base('  TOKEN:\n    kind: random\n    cadence: soon\n'));
     const result = await p.cli(['apply']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/ERR_ROTOR_POLICY_INVALID: .*rotor\.yaml:6:\d+: secrets\.TOKEN\.cadence/);
+    expect(result.stderr).toMatch(
+      /ERR_ROTOR_POLICY_INVALID: .*rotor\.yaml:6:\d+: secrets\.TOKEN\.cadence/,
+    );
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     const after = p.rotor();
     const s = await after.store();
@@ -156,7 +200,12 @@ describe('policy drift', () => {
     const p = await createProject();
     expect((await p.cli(['status'])).stderr).toBe('');
     const yaml = readFileSync(join(p.dir, 'rotor.yaml'), 'utf8');
-    p.writePolicy(yaml.replace('cadence: 180d\n    notes: Low exposure scope', 'cadence: 90d\n    notes: Low exposure scope'));
+    p.writePolicy(
+      yaml.replace(
+        'cadence: 180d\n    notes: Low exposure scope',
+        'cadence: 90d\n    notes: Low exposure scope',
+      ),
+    );
     expect((await p.cli(['status'])).stderr).toContain('has changed since the last `rotor apply`');
     await p.cli(['apply']);
     expect((await p.cli(['status'])).stderr).toBe('');

@@ -11,17 +11,29 @@ import { sql } from 'kysely';
 import type { Actor } from '../src/core/audit/audit-log.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 
-const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000001', method: 'manual' };
+const actor: Actor = {
+  operator: 'alice',
+  requestId: '00000000-0000-4000-8000-000000000001',
+  method: 'manual',
+};
 
 async function versions(p: TestProject, secret: string, env: string) {
   const rotor = p.rotor();
   const store = await rotor.store();
-  const rows = await store.db.selectFrom('versions').selectAll().where('secret', '=', secret).where('environment', '=', env).orderBy(sql`rowid`).execute();
+  const rows = await store.db
+    .selectFrom('versions')
+    .selectAll()
+    .where('secret', '=', secret)
+    .where('environment', '=', env)
+    .orderBy(sql`rowid`)
+    .execute();
   await rotor.close();
   return rows;
 }
 
-async function auditActions(p: TestProject): Promise<{ action: string; method: string; outcome: string; notes: string }[]> {
+async function auditActions(
+  p: TestProject,
+): Promise<{ action: string; method: string; outcome: string; notes: string }[]> {
   const rotor = p.rotor();
   const store = await rotor.store();
   const rows = await store.db.selectFrom('audit_events').select('entry').orderBy('seq').execute();
@@ -33,10 +45,18 @@ describe('rotation engine', () => {
   it('makes the first jwt-hmac version current with a kid and at least 32 random bytes', async () => {
     const p = await createProject();
     const rotor = p.rotor();
-    const result = await createRotationEngine({ rotor }).rotate(actor, { secret: 'JWT_ACCESS_SECRET', environments: ['staging'], method: 'manual' });
+    const result = await createRotationEngine({ rotor }).rotate(actor, {
+      secret: 'JWT_ACCESS_SECRET',
+      environments: ['staging'],
+      method: 'manual',
+    });
     expect(result.ok).toBe(true);
     const store = await rotor.store();
-    const current = await store.db.selectFrom('versions').selectAll().where('stage', '=', 'current').executeTakeFirstOrThrow();
+    const current = await store.db
+      .selectFrom('versions')
+      .selectAll()
+      .where('stage', '=', 'current')
+      .executeTakeFirstOrThrow();
     const value = openVersion(await rotor.masterKey(), current);
     expect(Buffer.from(value, 'base64').length).toBeGreaterThanOrEqual(32);
     expect(JSON.parse(current.meta)).toMatchObject({ kid: current.id, alg: 'HS256' });
@@ -48,9 +68,17 @@ describe('rotation engine', () => {
     const p = await createProject();
     const rotor = p.rotor();
     const engine = createRotationEngine({ rotor });
-    await engine.rotate(actor, { secret: 'METRICS_AUTH_TOKEN', environments: ['production'], method: 'manual' });
+    await engine.rotate(actor, {
+      secret: 'METRICS_AUTH_TOKEN',
+      environments: ['production'],
+      method: 'manual',
+    });
     p.clock.advance(10 * DAY);
-    const second = await engine.rotate(actor, { secret: 'METRICS_AUTH_TOKEN', environments: ['production'], method: 'manual' });
+    const second = await engine.rotate(actor, {
+      secret: 'METRICS_AUTH_TOKEN',
+      environments: ['production'],
+      method: 'manual',
+    });
     const [first, current] = await versions(p, 'METRICS_AUTH_TOKEN', 'production');
     expect(first!.stage).toBe('previous');
     expect(first!.retire_at).toBe(p.clock.now() + DAY);
@@ -60,7 +88,14 @@ describe('rotation engine', () => {
     expect(await engine.retire(actor, {})).toEqual([]);
     p.clock.advance(DAY);
     const retired = await engine.retire(actor, {});
-    expect(retired).toEqual([{ secret: 'METRICS_AUTH_TOKEN', environment: 'production', versionId: first!.id, early: false }]);
+    expect(retired).toEqual([
+      {
+        secret: 'METRICS_AUTH_TOKEN',
+        environment: 'production',
+        versionId: first!.id,
+        early: false,
+      },
+    ]);
     const after = await versions(p, 'METRICS_AUTH_TOKEN', 'production');
     expect(after[0]).toMatchObject({ stage: 'retired', ciphertext: null, wrapped_key: null });
     expect(after[0]!.retired_at).toBe(p.clock.now());
@@ -71,7 +106,12 @@ describe('rotation engine', () => {
     const p = await createProject();
     const rotor = p.rotor();
     const engine = createRotationEngine({ rotor });
-    for (let i = 0; i < 3; i++) await engine.rotate(actor, { secret: 'METRICS_AUTH_TOKEN', environments: ['staging'], method: 'manual' });
+    for (let i = 0; i < 3; i++)
+      await engine.rotate(actor, {
+        secret: 'METRICS_AUTH_TOKEN',
+        environments: ['staging'],
+        method: 'manual',
+      });
     const stages = (await versions(p, 'METRICS_AUTH_TOKEN', 'staging')).map((v) => v.stage);
     expect(stages).toEqual(['retired', 'previous', 'current']);
     await rotor.close();
@@ -81,10 +121,24 @@ describe('rotation engine', () => {
     const p = await createProject();
     const rotor = p.rotor();
     const engine = createRotationEngine({ rotor });
-    await engine.rotate(actor, { secret: 'METRICS_AUTH_TOKEN', environments: ['staging'], method: 'manual' });
-    await engine.rotate(actor, { secret: 'METRICS_AUTH_TOKEN', environments: ['staging'], method: 'manual' });
-    await expect(engine.retire(actor, { secret: 'METRICS_AUTH_TOKEN', now: true })).rejects.toMatchObject({ code: 'ERR_ROTOR_RETIRE_REASON_REQUIRED' });
-    const retired = await engine.retire(actor, { secret: 'METRICS_AUTH_TOKEN', now: true, reason: 'laptop lost' });
+    await engine.rotate(actor, {
+      secret: 'METRICS_AUTH_TOKEN',
+      environments: ['staging'],
+      method: 'manual',
+    });
+    await engine.rotate(actor, {
+      secret: 'METRICS_AUTH_TOKEN',
+      environments: ['staging'],
+      method: 'manual',
+    });
+    await expect(
+      engine.retire(actor, { secret: 'METRICS_AUTH_TOKEN', now: true }),
+    ).rejects.toMatchObject({ code: 'ERR_ROTOR_RETIRE_REASON_REQUIRED' });
+    const retired = await engine.retire(actor, {
+      secret: 'METRICS_AUTH_TOKEN',
+      now: true,
+      reason: 'laptop lost',
+    });
     expect(retired).toHaveLength(1);
     expect(retired[0]!.early).toBe(true);
     const audit = await auditActions(p);
@@ -112,22 +166,34 @@ describe('rotation engine', () => {
         if (ctx.environment === 'staging') throw new Error('target refused the new credential');
       },
       async retire(ctx, old) {
-        calls.push(`retire:${ctx.environment}:${old.versionId === ctx.versionId ? 'pending' : 'old'}`);
+        calls.push(
+          `retire:${ctx.environment}:${old.versionId === ctx.versionId ? 'pending' : 'old'}`,
+        );
       },
     });
     const rotators: AnyRotator[] = [...ROTATORS, flaky];
     const p = await createProject();
-    p.writePolicy('version: 1\nenvironments: [staging, production]\nsecrets:\n  FLAKY_TOKEN: { kind: flaky, cadence: 30d }\n');
+    p.writePolicy(
+      'version: 1\nenvironments: [staging, production]\nsecrets:\n  FLAKY_TOKEN: { kind: flaky, cadence: 30d }\n',
+    );
     const rotor = p.rotor(rotators);
     await applyPolicy(rotor, actor);
     calls = [];
-    const result = await createRotationEngine({ rotor }).rotate(actor, { secret: 'FLAKY_TOKEN', method: 'manual' });
+    const result = await createRotationEngine({ rotor }).rotate(actor, {
+      secret: 'FLAKY_TOKEN',
+      method: 'manual',
+    });
     expect(result.ok).toBe(false);
     expect(result.results.map((r) => [r.environment, r.outcome])).toEqual([
       ['staging', 'failed'],
       ['production', 'skipped'],
     ]);
-    expect(calls).toEqual(['create:staging', 'apply:staging', 'verify:staging', 'retire:staging:pending']);
+    expect(calls).toEqual([
+      'create:staging',
+      'apply:staging',
+      'verify:staging',
+      'retire:staging:pending',
+    ]);
     const rows = await versions(p, 'FLAKY_TOKEN', 'staging');
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ stage: 'failed', ciphertext: null });
@@ -135,7 +201,9 @@ describe('rotation engine', () => {
     const rotation = await store.db.selectFrom('rotations').selectAll().executeTakeFirstOrThrow();
     expect(rotation).toMatchObject({ state: 'failed', error_code: 'ERR_ROTOR_ROTATION_FAILED' });
     expect(rotation.error_message).toContain('target refused');
-    expect((await auditActions(p)).some((e) => e.action === 'rotate.failure' && e.outcome === 'failure')).toBe(true);
+    expect(
+      (await auditActions(p)).some((e) => e.action === 'rotate.failure' && e.outcome === 'failure'),
+    ).toBe(true);
     await rotor.close();
   });
 
@@ -147,15 +215,29 @@ describe('rotation engine', () => {
         throw new Error('nope');
       },
     });
-    const p = await createProject({ policy: 'version: 1\nenvironments: [production]\nsecrets:\n  TOKEN: { kind: broken-random, cadence: 30d }\n' }).catch(() => undefined);
+    const p = await createProject({
+      policy:
+        'version: 1\nenvironments: [production]\nsecrets:\n  TOKEN: { kind: broken-random, cadence: 30d }\n',
+    }).catch(() => undefined);
     expect(p).toBeUndefined(); // the default registry does not know the kind: apply refuses it
     const q = await createProject();
     const rotor = q.rotor();
     const engine = createRotationEngine({ rotor });
-    await engine.rotate(actor, { secret: 'METRICS_AUTH_TOKEN', environments: ['production'], method: 'manual' });
+    await engine.rotate(actor, {
+      secret: 'METRICS_AUTH_TOKEN',
+      environments: ['production'],
+      method: 'manual',
+    });
     const before = await versions(q, 'METRICS_AUTH_TOKEN', 'production');
-    const brokenRotor = q.rotor([...ROTATORS.filter((r) => r.kind !== 'random'), { ...broken, kind: 'random' }]);
-    const result = await createRotationEngine({ rotor: brokenRotor }).rotate(actor, { secret: 'METRICS_AUTH_TOKEN', environments: ['production'], method: 'manual' });
+    const brokenRotor = q.rotor([
+      ...ROTATORS.filter((r) => r.kind !== 'random'),
+      { ...broken, kind: 'random' },
+    ]);
+    const result = await createRotationEngine({ rotor: brokenRotor }).rotate(actor, {
+      secret: 'METRICS_AUTH_TOKEN',
+      environments: ['production'],
+      method: 'manual',
+    });
     expect(result.ok).toBe(false);
     const after = await versions(q, 'METRICS_AUTH_TOKEN', 'production');
     expect(after[0]).toEqual(before[0]);
@@ -168,16 +250,36 @@ describe('rotation engine', () => {
     const p = await createProject();
     const rotor = p.rotor();
     const engine = createRotationEngine({ rotor });
-    await engine.rotate(actor, { secret: 'JWT_REFRESH_SECRET', environments: ['production'], method: 'manual' });
+    await engine.rotate(actor, {
+      secret: 'JWT_REFRESH_SECRET',
+      environments: ['production'],
+      method: 'manual',
+    });
     const [old] = await versions(p, 'JWT_REFRESH_SECRET', 'production');
     const oldKey = Buffer.from(openVersion(await rotor.masterKey(), old!), 'base64');
-    const token = await new SignJWT({ sub: 'u1' }).setProtectedHeader({ alg: 'HS256', kid: old!.id }).setExpirationTime('1h').sign(oldKey);
+    const token = await new SignJWT({ sub: 'u1' })
+      .setProtectedHeader({ alg: 'HS256', kid: old!.id })
+      .setExpirationTime('1h')
+      .sign(oldKey);
     await expect(jwtVerify(token, oldKey)).resolves.toBeTruthy();
 
-    await expect(engine.rotate(actor, { secret: 'JWT_REFRESH_SECRET', environments: ['production'], method: 'manual', emergency: true })).rejects.toMatchObject({
+    await expect(
+      engine.rotate(actor, {
+        secret: 'JWT_REFRESH_SECRET',
+        environments: ['production'],
+        method: 'manual',
+        emergency: true,
+      }),
+    ).rejects.toMatchObject({
       code: 'ERR_ROTOR_RETIRE_REASON_REQUIRED',
     });
-    const result = await engine.rotate(actor, { secret: 'JWT_REFRESH_SECRET', environments: ['production'], method: 'manual', emergency: true, reason: 'key leaked in a log' });
+    const result = await engine.rotate(actor, {
+      secret: 'JWT_REFRESH_SECRET',
+      environments: ['production'],
+      method: 'manual',
+      emergency: true,
+      reason: 'key leaked in a log',
+    });
     expect(result).toMatchObject({ ok: true, method: 'emergency' });
     expect(result.results[0]!.retiredVersionIds).toEqual([old!.id]);
     const rows = await versions(p, 'JWT_REFRESH_SECRET', 'production');
@@ -185,7 +287,12 @@ describe('rotation engine', () => {
     expect(rows[1]!.stage).toBe('current');
     // The old key can no longer be obtained from Rotor, so no consumer can validate with it.
     const store = await rotor.store();
-    const live = await store.db.selectFrom('versions').select('id').where('secret', '=', 'JWT_REFRESH_SECRET').where('stage', 'in', ['current', 'previous']).execute();
+    const live = await store.db
+      .selectFrom('versions')
+      .select('id')
+      .where('secret', '=', 'JWT_REFRESH_SECRET')
+      .where('stage', 'in', ['current', 'previous'])
+      .execute();
     expect(live.map((v) => v.id)).toEqual([rows[1]!.id]);
     const audit = await auditActions(p);
     const emergency = audit.find((e) => e.action === 'rotate.emergency')!;
@@ -201,11 +308,17 @@ describe('rotation engine', () => {
     const rotor = p.rotor();
     const store = await rotor.store();
     const lock = await acquireLock(store, rotor.clock, lockName('METRICS_AUTH_TOKEN', 'staging'));
-    await expect(createRotationEngine({ rotor }).rotate(actor, { secret: 'METRICS_AUTH_TOKEN', environments: ['staging'], method: 'manual' })).rejects.toMatchObject({
+    await expect(
+      createRotationEngine({ rotor }).rotate(actor, {
+        secret: 'METRICS_AUTH_TOKEN',
+        environments: ['staging'],
+        method: 'manual',
+      }),
+    ).rejects.toMatchObject({
       code: 'ERR_ROTOR_LOCK_HELD',
     });
     await lock.release();
-    expect((await versions(p, 'METRICS_AUTH_TOKEN', 'staging'))).toEqual([]);
+    expect(await versions(p, 'METRICS_AUTH_TOKEN', 'staging')).toEqual([]);
     await rotor.close();
   });
 
@@ -213,11 +326,34 @@ describe('rotation engine', () => {
     const p = await createProject();
     const rotor = p.rotor();
     const engine = createRotationEngine({ rotor });
-    await expect(engine.rotate(actor, { secret: 'NOPE', method: 'manual' })).rejects.toMatchObject({ code: 'ERR_ROTOR_SECRET_UNKNOWN' });
-    await expect(engine.rotate(actor, { secret: 'JWT_ACCESS_SECRET', environments: ['prod'], method: 'manual' })).rejects.toMatchObject({ code: 'ERR_ROTOR_ENV_UNKNOWN' });
-    await expect(engine.rotate(actor, { secret: 'ROTOR_MASTER_KEY', method: 'manual' })).rejects.toMatchObject({ code: 'ERR_ROTOR_ROTATION_NOT_SUPPORTED' });
-    await expect(engine.rotate(actor, { secret: 'SMTP_PASSWORD', environments: ['staging'], method: 'manual' })).rejects.toMatchObject({ code: 'ERR_ROTOR_VALUE_MISSING' });
-    await expect(engine.rotate(actor, { secret: 'SMTP_PASSWORD', environments: ['staging'], method: 'manual', input: 'short' })).rejects.toMatchObject({ code: 'ERR_ROTOR_VALUE_INVALID' });
+    await expect(engine.rotate(actor, { secret: 'NOPE', method: 'manual' })).rejects.toMatchObject({
+      code: 'ERR_ROTOR_SECRET_UNKNOWN',
+    });
+    await expect(
+      engine.rotate(actor, {
+        secret: 'JWT_ACCESS_SECRET',
+        environments: ['prod'],
+        method: 'manual',
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_ROTOR_ENV_UNKNOWN' });
+    await expect(
+      engine.rotate(actor, { secret: 'ROTOR_MASTER_KEY', method: 'manual' }),
+    ).rejects.toMatchObject({ code: 'ERR_ROTOR_ROTATION_NOT_SUPPORTED' });
+    await expect(
+      engine.rotate(actor, {
+        secret: 'SMTP_PASSWORD',
+        environments: ['staging'],
+        method: 'manual',
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_ROTOR_VALUE_MISSING' });
+    await expect(
+      engine.rotate(actor, {
+        secret: 'SMTP_PASSWORD',
+        environments: ['staging'],
+        method: 'manual',
+        input: 'short',
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_ROTOR_VALUE_INVALID' });
     const store = await rotor.store();
     expect(await store.db.selectFrom('rotations').selectAll().execute()).toEqual([]);
     expect(await store.db.selectFrom('versions').selectAll().execute()).toEqual([]);
@@ -227,7 +363,12 @@ describe('rotation engine', () => {
   it('records a manual rotation like any other, with the value only in sealed form', async () => {
     const p = await createProject();
     const rotor = p.rotor();
-    const result = await createRotationEngine({ rotor }).rotate(actor, { secret: 'SMTP_PASSWORD', environments: ['production'], method: 'manual', input: 'n3w-smtp-pa55word!' });
+    const result = await createRotationEngine({ rotor }).rotate(actor, {
+      secret: 'SMTP_PASSWORD',
+      environments: ['production'],
+      method: 'manual',
+      input: 'n3w-smtp-pa55word!',
+    });
     expect(result.ok).toBe(true);
     const [row] = await versions(p, 'SMTP_PASSWORD', 'production');
     expect(row).toMatchObject({ stage: 'current', origin: 'manual' });
@@ -242,7 +383,10 @@ describe('rotor rotate (CLI)', () => {
     const p = await createProject();
     const result = await p.cli(['rotate', 'JWT_ACCESS_SECRET'], { tty: true });
     expect(result.code, result.stderr).toBe(0);
-    const steps = result.stdout.split('\n').filter((l) => l.includes('✓')).map((l) => l.trim().split(/\s+/).slice(1, 3).join(' '));
+    const steps = result.stdout
+      .split('\n')
+      .filter((l) => l.includes('✓'))
+      .map((l) => l.trim().split(/\s+/).slice(1, 3).join(' '));
     expect(steps).toEqual([
       'staging create',
       'staging apply',
@@ -261,8 +405,18 @@ describe('rotor rotate (CLI)', () => {
     const p = await createProject();
     const result = await p.cli(['rotate', 'METRICS_AUTH_TOKEN', '--json'], { tty: true });
     const parsed = JSON.parse(result.stdout);
-    expect(parsed).toMatchObject({ secret: 'METRICS_AUTH_TOKEN', ok: true, method: 'manual', emergency: false });
-    expect(parsed.results.map((r: { environment: string; outcome: string }) => [r.environment, r.outcome])).toEqual([
+    expect(parsed).toMatchObject({
+      secret: 'METRICS_AUTH_TOKEN',
+      ok: true,
+      method: 'manual',
+      emergency: false,
+    });
+    expect(
+      parsed.results.map((r: { environment: string; outcome: string }) => [
+        r.environment,
+        r.outcome,
+      ]),
+    ).toEqual([
       ['staging', 'succeeded'],
       ['production', 'succeeded'],
     ]);
@@ -272,12 +426,36 @@ describe('rotor rotate (CLI)', () => {
   it('records every row of an emergency rotation with method emergency, the operator and the request id', async () => {
     const p = await createProject();
     await p.cli(['rotate', 'JWT_REFRESH_SECRET', '--env', 'production']);
-    const result = await p.cli(['rotate', 'JWT_REFRESH_SECRET', '--env', 'production', '--emergency', '--reason', 'leak', '--operator', 'bob', '--json']);
+    const result = await p.cli([
+      'rotate',
+      'JWT_REFRESH_SECRET',
+      '--env',
+      'production',
+      '--emergency',
+      '--reason',
+      'leak',
+      '--operator',
+      'bob',
+      '--json',
+    ]);
     expect(result.code, result.stderr).toBe(0);
     const { requestId } = JSON.parse(result.stdout);
-    const rows = (await auditActions(p)) as unknown as { action: string; method: string; operator: string; requestId: string }[];
+    const rows = (await auditActions(p)) as unknown as {
+      action: string;
+      method: string;
+      operator: string;
+      requestId: string;
+    }[];
     const mine = rows.filter((r) => r.requestId === requestId);
-    expect(mine.map((r) => r.action)).toEqual(['rotate.start', 'rotate.create', 'rotate.apply', 'rotate.verify', 'rotate.promote', 'retire', 'rotate.emergency']);
+    expect(mine.map((r) => r.action)).toEqual([
+      'rotate.start',
+      'rotate.create',
+      'rotate.apply',
+      'rotate.verify',
+      'rotate.promote',
+      'retire',
+      'rotate.emergency',
+    ]);
     expect(new Set(mine.map((r) => r.method))).toEqual(new Set(['emergency']));
     expect(new Set(mine.map((r) => r.operator))).toEqual(new Set(['bob']));
   });
@@ -287,7 +465,9 @@ describe('rotor rotate (CLI)', () => {
     const result = await p.cli(['rotate', 'SMTP_PASSWORD'], { stdin: 'a-long-enough-value\n' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('pass --env');
-    const ok = await p.cli(['rotate', 'SMTP_PASSWORD', '--env', 'staging'], { stdin: 'a-long-enough-value\n' });
+    const ok = await p.cli(['rotate', 'SMTP_PASSWORD', '--env', 'staging'], {
+      stdin: 'a-long-enough-value\n',
+    });
     expect(ok.code, ok.stderr).toBe(0);
   });
 });

@@ -24,7 +24,13 @@ secrets:
 async function dueProject() {
   const p = await createProject({ policy: POLICY });
   expect((await p.cli(['rotate', 'TOKEN'])).code).toBe(0);
-  expect((await p.cli(['import', 'PARTNER_KEY', '--env', 'production', '--rotated-at', '2026-01-01'], { stdin: 'partner-value-123' })).code).toBe(0);
+  expect(
+    (
+      await p.cli(['import', 'PARTNER_KEY', '--env', 'production', '--rotated-at', '2026-01-01'], {
+        stdin: 'partner-value-123',
+      })
+    ).code,
+  ).toBe(0);
   p.clock.advance(30 * DAY);
   return p;
 }
@@ -34,10 +40,16 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
     const p = await dueProject();
     const out = await p.cli(['scheduler', '--once']);
     expect(out.code, out.stderr).toBe(0);
-    expect(out.stdout).toMatch(/^scheduler tick at 2026-01-31T00:00:00\.000Z {2}request [0-9a-f-]{36}\n/);
-    expect(out.stdout).toMatch(/rotated {4}TOKEN\/staging {2}version [0-9a-f-]{36} \(scheduled, attempt 1\)/);
+    expect(out.stdout).toMatch(
+      /^scheduler tick at 2026-01-31T00:00:00\.000Z {2}request [0-9a-f-]{36}\n/,
+    );
+    expect(out.stdout).toMatch(
+      /rotated {4}TOKEN\/staging {2}version [0-9a-f-]{36} \(scheduled, attempt 1\)/,
+    );
     expect(out.stdout).toMatch(/rotated {4}TOKEN\/production {2}version/);
-    expect(out.stdout).toContain('reminder   PARTNER_KEY/production  due-0d: no channel configured (rotor.yaml notify:)');
+    expect(out.stdout).toContain(
+      'reminder   PARTNER_KEY/production  due-0d: no channel configured (rotor.yaml notify:)',
+    );
     const again = await p.cli(['scheduler', '--once']);
     expect(again.stdout).not.toContain('rotated');
     // --once gives leadership back, so the next run acts at once.
@@ -54,7 +66,16 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
       ['TOKEN', 'staging', 'rotated'],
       ['TOKEN', 'production', 'rotated'],
     ]);
-    expect(report.reminders).toEqual([{ secret: 'PARTNER_KEY', environment: 'production', slot: 'due-0d', channel: 'none', target: '', outcome: 'no-channel' }]);
+    expect(report.reminders).toEqual([
+      {
+        secret: 'PARTNER_KEY',
+        environment: 'production',
+        slot: 'due-0d',
+        channel: 'none',
+        target: '',
+        outcome: 'no-channel',
+      },
+    ]);
     expect(out.stdout).not.toContain('partner-value-123');
   });
 
@@ -64,7 +85,9 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
     expect((await leader.tick()).leader).toBe(true);
     const out = await p.cli(['scheduler', '--once']);
     expect(out.code).toBe(0);
-    expect(out.stdout).toMatch(/another scheduler is the leader \(process \d+ on .+, lease until 2026-01-31T00:05:00\.000Z\): nothing done/);
+    expect(out.stdout).toMatch(
+      /another scheduler is the leader \(process \d+ on .+, lease until 2026-01-31T00:05:00\.000Z\): nothing done/,
+    );
     await leader.stop();
     expect((await p.cli(['scheduler', '--once'])).stdout).toContain('nothing to do');
   });
@@ -74,18 +97,49 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
     p.clock.advance(365 * DAY);
     const out = await p.cli(['scheduler', '--once', '--json']);
     const report = JSON.parse(out.stdout) as SchedulerReport;
-    expect(report.reminders).toContainEqual({ secret: 'ROTOR_MASTER_KEY', environment: '*', slot: 'due-0d', channel: 'none', target: '', outcome: 'no-channel' });
-    const schema = JSON.parse((await p.cli(['schema'])).stdout) as { properties: Record<string, { properties?: Record<string, unknown> }> };
-    expect(Object.keys(schema.properties.notify!.properties!)).toEqual(['email', 'webhook', 'reminders', 'overdueEvery']);
+    expect(report.reminders).toContainEqual({
+      secret: 'ROTOR_MASTER_KEY',
+      environment: '*',
+      slot: 'due-0d',
+      channel: 'none',
+      target: '',
+      outcome: 'no-channel',
+    });
+    const schema = JSON.parse((await p.cli(['schema'])).stdout) as {
+      properties: Record<string, { properties?: Record<string, unknown> }>;
+    };
+    expect(Object.keys(schema.properties.notify!.properties!)).toEqual([
+      'email',
+      'webhook',
+      'reminders',
+      'overdueEvery',
+    ]);
     expect(Object.keys(schema.properties.scheduler!.properties!)).toEqual(['retries', 'backoff']);
   });
 
   it('reminder texts say what to run, and why the scheduler does not do it', () => {
-    const common = { environment: '*', kind: 'master-key', owner: null, notes: null, instructions: null, slot: 'due-1d', dueAt: Date.UTC(2027, 0, 1), overdueAt: Date.UTC(2027, 0, 2), at: Date.UTC(2026, 11, 31) };
+    const common = {
+      environment: '*',
+      kind: 'master-key',
+      owner: null,
+      notes: null,
+      instructions: null,
+      slot: 'due-1d',
+      dueAt: Date.UTC(2027, 0, 1),
+      overdueAt: Date.UTC(2027, 0, 2),
+      at: Date.UTC(2026, 11, 31),
+    };
     const master = reminderMessage({ ...common, secret: 'ROTOR_MASTER_KEY', reason: 'master-key' });
     expect(master.subject).toBe('Rotor: ROTOR_MASTER_KEY is due in 1 day');
     expect(master.text).toContain('When done: rotor master-key rotate');
-    const gaveUp = reminderMessage({ ...common, secret: 'TOKEN', environment: 'production', kind: 'random', reason: 'gave-up', at: Date.UTC(2027, 0, 5) });
+    const gaveUp = reminderMessage({
+      ...common,
+      secret: 'TOKEN',
+      environment: 'production',
+      kind: 'random',
+      reason: 'gave-up',
+      at: Date.UTC(2027, 0, 5),
+    });
     expect(gaveUp.subject).toBe('Rotor: TOKEN (production) is OVERDUE');
     expect(gaveUp.text).toContain('the scheduler has given up');
     expect(gaveUp.text).toContain('When done: rotor rotate TOKEN --env production');
@@ -96,7 +150,9 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
     const out = await p.cli(['scheduler', '--interval', '0s']);
     expect(out.code).toBe(1);
     expect(out.stderr).toContain('ERR_ROTOR_CLI_USAGE: --interval must be at least 1s');
-    expect((await p.cli(['scheduler', '--interval', 'often'])).stderr).toContain('invalid --interval "often"');
+    expect((await p.cli(['scheduler', '--interval', 'often'])).stderr).toContain(
+      'invalid --interval "often"',
+    );
   });
 
   it('without --once ticks until stopped, then waits for the tick and gives up leadership', async () => {
@@ -130,9 +186,13 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
     const p = await dueProject();
     const scheduler = createScheduler({ rotor: p.rotor() });
     const reports: SchedulerReport[] = [];
-    const first = new Promise<void>((resolve) => scheduler.start({ intervalMs: 3_600_000, onReport: (r) => (reports.push(r), resolve()) }));
+    const first = new Promise<void>((resolve) =>
+      scheduler.start({ intervalMs: 3_600_000, onReport: (r) => (reports.push(r), resolve()) }),
+    );
     expect(scheduler.running).toBe(true);
-    expect(() => scheduler.start({ intervalMs: 3_600_000 })).toThrow(expect.objectContaining({ code: 'ERR_ROTOR_SCHEDULER_RUNNING' }));
+    expect(() => scheduler.start({ intervalMs: 3_600_000 })).toThrow(
+      expect.objectContaining({ code: 'ERR_ROTOR_SCHEDULER_RUNNING' }),
+    );
     await first;
     await scheduler.stop();
     expect(scheduler.running).toBe(false);
@@ -148,10 +208,26 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
     const p = await createProject({ policy: POLICY });
     const start = (): Promise<{ child: ChildProcess; firstLine: string }> =>
       new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--config', join(p.dir, 'rotor.yaml'), '--state-dir', join(p.dir, '.rotor'), 'scheduler', '--interval', '1h', '--json'], {
-          env: { ...process.env, ...p.env },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        const child = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            'src/cli/main.ts',
+            '--config',
+            join(p.dir, 'rotor.yaml'),
+            '--state-dir',
+            join(p.dir, '.rotor'),
+            'scheduler',
+            '--interval',
+            '1h',
+            '--json',
+          ],
+          {
+            env: { ...process.env, ...p.env },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
         let out = '';
         child.stdout!.on('data', (chunk: Buffer) => {
           out += chunk.toString();
@@ -159,7 +235,10 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
         });
         child.on('exit', (code) => reject(new Error(`scheduler exited early (${code})`)));
       });
-    const exited = (child: ChildProcess) => new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const exited = (child: ChildProcess) =>
+      new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+        child.once('exit', (code, signal) => resolve({ code, signal })),
+      );
     const tickHere = async () => {
       const rotor = p.rotor();
       const scheduler = createScheduler({ rotor });

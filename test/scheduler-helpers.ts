@@ -41,7 +41,8 @@ export async function startSmtp(): Promise<TestSmtp> {
     disabledCommands: ['STARTTLS'],
     logger: false,
     onAuth(auth, _session, callback) {
-      if (auth.username === SMTP_USER && auth.password === SMTP_PASSWORD) return callback(null, { user: auth.username });
+      if (auth.username === SMTP_USER && auth.password === SMTP_PASSWORD)
+        return callback(null, { user: auth.username });
       state.authFailures += 1;
       callback(new Error('Invalid username or password'));
     },
@@ -97,7 +98,11 @@ export async function startReceiver(key: string): Promise<TestReceiver> {
       const body = Buffer.concat(chunks).toString('utf8');
       const timestamp = String(req.headers['x-rotor-timestamp'] ?? '');
       const signature = String(req.headers['x-rotor-signature'] ?? '');
-      hooks.push({ headers: req.headers, body, signatureValid: signature === signBody(key, timestamp, body) });
+      hooks.push({
+        headers: req.headers,
+        body,
+        signatureValid: signature === signBody(key, timestamp, body),
+      });
       res.statusCode = receiver.status;
       res.end('ok');
     });
@@ -112,7 +117,10 @@ export async function startReceiver(key: string): Promise<TestReceiver> {
 }
 
 /** A Rotor over the test project whose log lines (debug and up) are kept in `logs`. */
-export function rotorWithLogs(p: TestProject, rotators: readonly AnyRotator[] = ROTATORS): { rotor: Rotor; logs: string[] } {
+export function rotorWithLogs(
+  p: TestProject,
+  rotators: readonly AnyRotator[] = ROTATORS,
+): { rotor: Rotor; logs: string[] } {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -120,13 +128,41 @@ export function rotorWithLogs(p: TestProject, rotators: readonly AnyRotator[] = 
       cb();
     },
   });
-  const logger = pino({ level: 'debug', redact: { paths: ['value', '*.value', 'input', '*.input'], censor: '[redacted]' } }, sink);
+  const logger = pino(
+    {
+      level: 'debug',
+      redact: { paths: ['value', '*.value', 'input', '*.input'], censor: '[redacted]' },
+    },
+    sink,
+  );
   return { rotor: createRotor({ cwd: p.dir, env: p.env, rotators, clock: p.clock, logger }), logs };
 }
 
 /** Every audit entry's JSON, oldest first. */
-export async function auditEntries(rotor: Rotor): Promise<{ action: string; outcome: string; secret: string | null; environment: string | null; method: string; notes: string; details: Record<string, unknown>; raw: string }[]> {
+export async function auditEntries(rotor: Rotor): Promise<
+  {
+    action: string;
+    outcome: string;
+    secret: string | null;
+    environment: string | null;
+    method: string;
+    notes: string;
+    details: Record<string, unknown>;
+    raw: string;
+  }[]
+> {
   const store = await rotor.store();
   const rows = await store.db.selectFrom('audit_events').select(['entry']).orderBy('seq').execute();
-  return rows.map((r) => ({ ...(JSON.parse(r.entry) as { action: string; outcome: string; secret: string | null; environment: string | null; method: string; notes: string; details: Record<string, unknown> }), raw: r.entry }));
+  return rows.map((r) => ({
+    ...(JSON.parse(r.entry) as {
+      action: string;
+      outcome: string;
+      secret: string | null;
+      environment: string | null;
+      method: string;
+      notes: string;
+      details: Record<string, unknown>;
+    }),
+    raw: r.entry,
+  }));
 }

@@ -1,7 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createScheduler } from '../src/core/scheduler/scheduler.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
-import { auditEntries, rotorWithLogs, SMTP_PASSWORD, startReceiver, startSmtp, type TestReceiver, type TestSmtp } from './scheduler-helpers.js';
+import {
+  auditEntries,
+  rotorWithLogs,
+  SMTP_PASSWORD,
+  startReceiver,
+  startSmtp,
+  type TestReceiver,
+  type TestSmtp,
+} from './scheduler-helpers.js';
 
 const HOOK_KEY = 'hook-signing-key-0123456789';
 const VALUE = 'manual-smtp-value-XYZ-31337';
@@ -47,9 +55,15 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     receiver = await startReceiver(HOOK_KEY);
     p = await createProject({ policy: policy(receiver.url), start: ROTATED });
     Object.assign(p.env, { SMTP_URL: smtp.url, HOOK_KEY });
-    const imported = await p.cli(['import', 'SMTP_PASSWORD', '--env', 'production', '--rotated-at', '2026-01-01'], { stdin: VALUE });
+    const imported = await p.cli(
+      ['import', 'SMTP_PASSWORD', '--env', 'production', '--rotated-at', '2026-01-01'],
+      { stdin: VALUE },
+    );
     expect(imported.code, imported.stderr).toBe(0);
-    const token = await p.cli(['import', 'METRICS_AUTH_TOKEN', '--env', 'production', '--rotated-at', '2026-01-01'], { stdin: TOKEN_VALUE });
+    const token = await p.cli(
+      ['import', 'METRICS_AUTH_TOKEN', '--env', 'production', '--rotated-at', '2026-01-01'],
+      { stdin: TOKEN_VALUE },
+    );
     expect(token.code, token.stderr).toBe(0);
   });
 
@@ -68,7 +82,9 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
       p.clock.set(at);
       for (const s of [scheduler, scheduler]) {
         const report = await s.tick();
-        for (const r of report.reminders) if (r.outcome === 'sent' && r.channel === 'email') slotsSent.push(`${r.secret}:${r.slot}`);
+        for (const r of report.reminders)
+          if (r.outcome === 'sent' && r.channel === 'email')
+            slotsSent.push(`${r.secret}:${r.slot}`);
         expect(report.reminders.filter((r) => r.outcome === 'failed')).toEqual([]);
       }
     };
@@ -86,7 +102,8 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     p.clock.set(OVERDUE + DAY);
     const [a, b] = await Promise.all([scheduler.tick(), second.tick()]);
     expect([a.leader, b.leader].sort()).toEqual([false, true]);
-    for (const r of [...a.reminders, ...b.reminders]) if (r.outcome === 'sent' && r.channel === 'email') slotsSent.push(`${r.secret}:${r.slot}`);
+    for (const r of [...a.reminders, ...b.reminders])
+      if (r.outcome === 'sent' && r.channel === 'email') slotsSent.push(`${r.secret}:${r.slot}`);
     // A restarted scheduler (new instance, after the old one let go) finds the slot taken in the store.
     await scheduler.stop();
     await second.stop();
@@ -97,7 +114,9 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     await restarted.stop();
 
     const expected = ['due-14d', 'due-1d', 'due-0d', 'overdue-1', 'overdue-2'];
-    expect(slotsSent).toEqual(expected.flatMap((s) => [`METRICS_AUTH_TOKEN:${s}`, `SMTP_PASSWORD:${s}`]));
+    expect(slotsSent).toEqual(
+      expected.flatMap((s) => [`METRICS_AUTH_TOKEN:${s}`, `SMTP_PASSWORD:${s}`]),
+    );
     expect(smtp.mails).toHaveLength(10);
     expect(receiver.hooks).toHaveLength(10);
 
@@ -129,9 +148,23 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     const sent = audit.filter((e) => e.action === 'reminder.sent');
     expect(sent).toHaveLength(20);
     expect(sent.every((e) => e.method === 'scheduled' && e.outcome === 'success')).toBe(true);
-    expect(sent.filter((e) => e.details.channel === 'email').every((e) => e.details.target === 'ops@example.com, oncall@example.com')).toBe(true);
-    expect(sent.filter((e) => e.details.channel === 'webhook').every((e) => e.details.target === new URL(receiver.url).origin)).toBe(true);
-    const everything = [...smtp.mails.map((m) => m.raw), ...receiver.hooks.map((h) => h.body), ...audit.map((e) => e.raw), ...logs, ...other.logs].join('\n');
+    expect(
+      sent
+        .filter((e) => e.details.channel === 'email')
+        .every((e) => e.details.target === 'ops@example.com, oncall@example.com'),
+    ).toBe(true);
+    expect(
+      sent
+        .filter((e) => e.details.channel === 'webhook')
+        .every((e) => e.details.target === new URL(receiver.url).origin),
+    ).toBe(true);
+    const everything = [
+      ...smtp.mails.map((m) => m.raw),
+      ...receiver.hooks.map((h) => h.body),
+      ...audit.map((e) => e.raw),
+      ...logs,
+      ...other.logs,
+    ].join('\n');
     expect(everything).not.toContain(VALUE);
     expect(everything).not.toContain(TOKEN_VALUE);
     expect(everything).not.toContain(SMTP_PASSWORD);
@@ -150,7 +183,12 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     const reports = await Promise.all([a.tick(), b.tick(), a.tick(), b.tick()]);
     expect(reports.filter((r) => r.leader).length).toBeGreaterThan(1);
     const sent = reports.flatMap((r) => r.reminders).filter((r) => r.outcome === 'sent');
-    expect(sent.map((r) => `${r.secret}:${r.channel}`).sort()).toEqual(['METRICS_AUTH_TOKEN:email', 'METRICS_AUTH_TOKEN:webhook', 'SMTP_PASSWORD:email', 'SMTP_PASSWORD:webhook']);
+    expect(sent.map((r) => `${r.secret}:${r.channel}`).sort()).toEqual([
+      'METRICS_AUTH_TOKEN:email',
+      'METRICS_AUTH_TOKEN:webhook',
+      'SMTP_PASSWORD:email',
+      'SMTP_PASSWORD:webhook',
+    ]);
     expect(smtp.mails).toHaveLength(2);
     expect(receiver.hooks).toHaveLength(2);
     await a.stop();
@@ -194,7 +232,12 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     const audit = await auditEntries(rotor);
     const failures = audit.filter((e) => e.action === 'reminder.failed');
     expect(failures).toHaveLength(4);
-    expect(failures[0]!.details).toMatchObject({ channel: 'email', target: 'ops@example.com, oncall@example.com', slot: 'due-14d', error: 'ERR_ROTOR_NOTIFY_FAILED' });
+    expect(failures[0]!.details).toMatchObject({
+      channel: 'email',
+      target: 'ops@example.com, oncall@example.com',
+      slot: 'due-14d',
+      error: 'ERR_ROTOR_NOTIFY_FAILED',
+    });
     expect(failures.map((e) => e.raw).join('\n')).not.toContain('wrong-password');
     expect(failures.map((e) => e.raw).join('\n')).not.toContain(SMTP_PASSWORD);
     await scheduler.stop();
@@ -207,12 +250,20 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     p.clock.set(DUE);
     receiver.status = 500;
     const first = await scheduler.tick();
-    expect(first.reminders.filter((r) => r.channel === 'webhook').map((r) => r.outcome)).toEqual(['failed', 'failed']);
-    expect(first.reminders.find((r) => r.channel === 'webhook')!.error!.message).toContain('answered 500');
+    expect(first.reminders.filter((r) => r.channel === 'webhook').map((r) => r.outcome)).toEqual([
+      'failed',
+      'failed',
+    ]);
+    expect(first.reminders.find((r) => r.channel === 'webhook')!.error!.message).toContain(
+      'answered 500',
+    );
     receiver.status = 200;
     delete p.env.HOOK_KEY;
     const second = await scheduler.tick();
-    expect(second.reminders.find((r) => r.channel === 'webhook')!.error).toEqual({ code: 'ERR_ROTOR_NOTIFY_CONFIG', message: 'the webhook signing key variable $HOOK_KEY is not set' });
+    expect(second.reminders.find((r) => r.channel === 'webhook')!.error).toEqual({
+      code: 'ERR_ROTOR_NOTIFY_CONFIG',
+      message: 'the webhook signing key variable $HOOK_KEY is not set',
+    });
     p.env.HOOK_KEY = HOOK_KEY;
     const third = await scheduler.tick();
     expect(third.reminders.map((r) => [r.channel, r.outcome])).toEqual([
@@ -229,12 +280,20 @@ describe('scheduler reminders', { timeout: 60_000 }, () => {
     const { rotor } = rotorWithLogs(p);
     const scheduler = createScheduler({ rotor });
     p.clock.set(DUE);
-    expect((await scheduler.tick()).reminders.filter((r) => r.secret === 'SMTP_PASSWORD' && r.outcome === 'sent')).toHaveLength(2);
-    const rotated = await p.cli(['rotate', 'SMTP_PASSWORD', '--env', 'production'], { stdin: 'another-manual-value-42' });
+    expect(
+      (await scheduler.tick()).reminders.filter(
+        (r) => r.secret === 'SMTP_PASSWORD' && r.outcome === 'sent',
+      ),
+    ).toHaveLength(2);
+    const rotated = await p.cli(['rotate', 'SMTP_PASSWORD', '--env', 'production'], {
+      stdin: 'another-manual-value-42',
+    });
     expect(rotated.code, rotated.stderr).toBe(0);
     p.clock.set(DUE + 90 * DAY - 14 * DAY);
     const next = await scheduler.tick();
-    expect(next.reminders.filter((r) => r.secret === 'SMTP_PASSWORD').map((r) => [r.slot, r.outcome])).toEqual([
+    expect(
+      next.reminders.filter((r) => r.secret === 'SMTP_PASSWORD').map((r) => [r.slot, r.outcome]),
+    ).toEqual([
       ['due-14d', 'sent'],
       ['due-14d', 'sent'],
     ]);

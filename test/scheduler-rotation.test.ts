@@ -37,14 +37,26 @@ async function currentValue(p: TestProject): Promise<string> {
 async function rotations(p: TestProject) {
   const rotor = p.rotor();
   const store = await rotor.store();
-  const rows = await store.db.selectFrom('rotations').select(['secret', 'environment', 'method', 'state']).orderBy('started_at').execute();
+  const rows = await store.db
+    .selectFrom('rotations')
+    .select(['secret', 'environment', 'method', 'state'])
+    .orderBy('started_at')
+    .execute();
   await rotor.close();
   return rows;
 }
 
 describe('maintenance windows', () => {
-  const berlin = normalizeWindow({ days: ['sun'], hours: '02:30-04:00', timezone: 'Europe/Berlin' });
-  const overnight = normalizeWindow({ days: ['sat'], hours: '23:00-01:00', timezone: 'America/New_York' });
+  const berlin = normalizeWindow({
+    days: ['sun'],
+    hours: '02:30-04:00',
+    timezone: 'Europe/Berlin',
+  });
+  const overnight = normalizeWindow({
+    days: ['sat'],
+    hours: '23:00-01:00',
+    timezone: 'America/New_York',
+  });
 
   it('follow the time zone across a daylight-saving change (Europe/Berlin, 29 March 2026: 02:00 → 03:00)', () => {
     // A winter Sunday: CET, UTC+1.
@@ -76,10 +88,15 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
   it('rotate a due secret only at or after its target age and only inside its window, here across the DST change in Europe/Berlin; manual secrets are never rotated', async () => {
     const p = await createProject({
       start: at('2026-02-20T12:00:00Z'),
-      policy: tokenPolicy('    window: { days: [sun], hours: "02:30-04:00", timezone: Europe/Berlin }'),
+      policy: tokenPolicy(
+        '    window: { days: [sun], hours: "02:30-04:00", timezone: Europe/Berlin }',
+      ),
     });
     expect((await p.cli(['rotate', 'TOKEN'])).code).toBe(0);
-    const imported = await p.cli(['import', 'PARTNER_KEY', '--env', 'production', '--rotated-at', '2026-01-01'], { stdin: 'partner-key-value-1' });
+    const imported = await p.cli(
+      ['import', 'PARTNER_KEY', '--env', 'production', '--rotated-at', '2026-01-01'],
+      { stdin: 'partner-key-value-1' },
+    );
     expect(imported.code, imported.stderr).toBe(0);
     const before = await currentValue(p);
     const { rotor, logs } = rotorWithLogs(p);
@@ -93,11 +110,19 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     const waiting = await scheduler.tick();
     expect(waiting.rotations).toEqual([]);
     expect(waiting.waiting).toEqual([
-      { secret: 'TOKEN', environment: 'production', reason: 'outside-window', until: '2026-03-29T01:00:00.000Z', detail: 'maintenance window sun 02:30-04:00 Europe/Berlin' },
+      {
+        secret: 'TOKEN',
+        environment: 'production',
+        reason: 'outside-window',
+        until: '2026-03-29T01:00:00.000Z',
+        detail: 'maintenance window sun 02:30-04:00 Europe/Berlin',
+      },
     ]);
     p.clock.set(at('2026-03-29T01:00:00Z')); // 03:00 CEST: the window is open
     const done = await scheduler.tick();
-    expect(done.rotations).toMatchObject([{ secret: 'TOKEN', environment: 'production', outcome: 'rotated', attempt: 1 }]);
+    expect(done.rotations).toMatchObject([
+      { secret: 'TOKEN', environment: 'production', outcome: 'rotated', attempt: 1 },
+    ]);
     const after = await currentValue(p);
     expect(after).not.toBe(before);
     expect((await scheduler.tick()).rotations).toEqual([]);
@@ -110,19 +135,29 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     const start = audit.find((e) => e.action === 'rotate.start' && e.method === 'scheduled')!;
     expect(start.secret).toBe('TOKEN');
     const everything = [...audit.map((e) => e.raw), ...logs, JSON.stringify(done)].join('\n');
-    for (const value of [before, after, 'partner-key-value-1']) expect(everything).not.toContain(value);
+    for (const value of [before, after, 'partner-key-value-1'])
+      expect(everything).not.toContain(value);
     await scheduler.stop();
     await rotor.close();
   });
 
   it('a window crossing midnight in America/New_York lets the rotation start after midnight on the day after a listed day', async () => {
-    const p = await createProject({ start: at('2026-01-01T00:00:00Z'), policy: tokenPolicy('    window: { days: [sat], hours: "23:00-01:00", timezone: America/New_York }') });
+    const p = await createProject({
+      start: at('2026-01-01T00:00:00Z'),
+      policy: tokenPolicy(
+        '    window: { days: [sat], hours: "23:00-01:00", timezone: America/New_York }',
+      ),
+    });
     expect((await p.cli(['rotate', 'TOKEN'])).code).toBe(0);
     const scheduler = createScheduler({ rotor: p.rotor() });
     p.clock.set(at('2026-01-31T05:30:00Z')); // Saturday 00:30: the early part of Friday's window, not listed
-    expect((await scheduler.tick()).waiting).toMatchObject([{ secret: 'TOKEN', reason: 'outside-window', until: '2026-02-01T04:00:00.000Z' }]);
+    expect((await scheduler.tick()).waiting).toMatchObject([
+      { secret: 'TOKEN', reason: 'outside-window', until: '2026-02-01T04:00:00.000Z' },
+    ]);
     p.clock.set(at('2026-02-01T05:30:00Z')); // Sunday 00:30: Saturday's window, after midnight
-    expect((await scheduler.tick()).rotations).toMatchObject([{ secret: 'TOKEN', outcome: 'rotated' }]);
+    expect((await scheduler.tick()).rotations).toMatchObject([
+      { secret: 'TOKEN', outcome: 'rotated' },
+    ]);
     await scheduler.stop();
   });
 
@@ -133,7 +168,9 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     p.clock.advance(40 * DAY);
     const report = await scheduler.tick();
     expect(report.rotations).toEqual([]);
-    expect(report.reminders).toMatchObject([{ secret: 'TOKEN', slot: 'overdue-10', outcome: 'no-channel' }]);
+    expect(report.reminders).toMatchObject([
+      { secret: 'TOKEN', slot: 'overdue-10', outcome: 'no-channel' },
+    ]);
     expect(await rotations(p)).toHaveLength(1);
     await scheduler.stop();
   });
@@ -144,10 +181,17 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     const sticky: AnyRotator = {
       ...randomRotator,
       async retire() {
-        if (state.inUse) throw new RotorError('ERR_ROTOR_RETIRE_POSTPONED', 'the old token still has live sessions');
+        if (state.inUse)
+          throw new RotorError(
+            'ERR_ROTOR_RETIRE_POSTPONED',
+            'the old token still has live sessions',
+          );
       },
     };
-    const { rotor } = rotorWithLogs(p, ROTATORS.map((r) => (r.kind === 'random' ? sticky : r)));
+    const { rotor } = rotorWithLogs(
+      p,
+      ROTATORS.map((r) => (r.kind === 'random' ? sticky : r)),
+    );
     expect((await p.cli(['rotate', 'TOKEN'])).code).toBe(0);
     expect((await p.cli(['rotate', 'TOKEN'])).code).toBe(0);
     const scheduler = createScheduler({ rotor });
@@ -155,13 +199,24 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     expect((await scheduler.tick()).retired).toEqual([]);
     p.clock.advance(31 * MIN);
     const postponed = await scheduler.tick();
-    expect(postponed.retired).toMatchObject([{ secret: 'TOKEN', environment: 'production', postponed: true }]);
+    expect(postponed.retired).toMatchObject([
+      { secret: 'TOKEN', environment: 'production', postponed: true },
+    ]);
     state.inUse = false;
     p.clock.advance(MIN);
     const retired = await scheduler.tick();
-    expect(retired.retired).toEqual([{ secret: 'TOKEN', environment: 'production', versionId: postponed.retired[0]!.versionId, early: false }]);
+    expect(retired.retired).toEqual([
+      {
+        secret: 'TOKEN',
+        environment: 'production',
+        versionId: postponed.retired[0]!.versionId,
+        early: false,
+      },
+    ]);
     expect((await scheduler.tick()).retired).toEqual([]);
-    const actions = (await auditEntries(rotor)).filter((e) => e.action.startsWith('retire')).map((e) => [e.action, e.method]);
+    const actions = (await auditEntries(rotor))
+      .filter((e) => e.action.startsWith('retire'))
+      .map((e) => [e.action, e.method]);
     expect(actions.slice(-2)).toEqual([
       ['retire.postponed', 'scheduled'],
       ['retire', 'scheduled'],
@@ -174,29 +229,48 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     const p = await createProject({ policy: tokenPolicy('') });
     expect((await p.cli(['rotate', 'TOKEN'])).code).toBe(0);
     const before = await currentValue(p);
-    const child = spawnSync(process.execPath, ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', p.dir, 'verify:done', 'TOKEN', 'production', 'normal', String(p.clock.now())], {
-      encoding: 'utf8',
-      env: { ...process.env, ...p.env },
-      timeout: 60_000,
-    });
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'test/fixtures/crash-rotate.ts',
+        p.dir,
+        'verify:done',
+        'TOKEN',
+        'production',
+        'normal',
+        String(p.clock.now()),
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, ...p.env },
+        timeout: 60_000,
+      },
+    );
     expect(child.signal, child.stderr).toBe('SIGKILL');
     expect((await rotations(p)).at(-1)!.state).toBe('running');
     const scheduler = createScheduler({ rotor: p.rotor() });
     const report = await scheduler.tick();
-    expect(report.resumed).toMatchObject([{ secret: 'TOKEN', environment: 'production', action: 'completed' }]);
+    expect(report.resumed).toMatchObject([
+      { secret: 'TOKEN', environment: 'production', action: 'completed' },
+    ]);
     expect((await rotations(p)).at(-1)!.state).toBe('succeeded');
     expect(await currentValue(p)).not.toBe(before);
     await scheduler.stop();
   });
 
   it('retries a failing scheduled rotation with exponential backoff (kept in the store across restarts), gives up after the retries, and rotor check is CRITICAL', async () => {
-    const p = await createProject({ policy: tokenPolicy('', 'scheduler: { retries: 2, backoff: 15m }\n') });
+    const p = await createProject({
+      policy: tokenPolicy('', 'scheduler: { retries: 2, backoff: 15m }\n'),
+    });
     expect((await p.cli(['rotate', 'TOKEN'])).code).toBe(0);
     const state = { fail: true };
     const failing: AnyRotator = {
       ...randomRotator,
       async verify(ctx, material) {
-        if (state.fail) throw new RotorError('ERR_ROTOR_VERIFY_FAILED', 'the target refused the new key');
+        if (state.fail)
+          throw new RotorError('ERR_ROTOR_VERIFY_FAILED', 'the target refused the new key');
         return randomRotator.verify(ctx, material);
       },
     };
@@ -229,9 +303,13 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     expect((await p.cli(['check'])).code).toBe(2);
 
     p.clock.set(due + 14 * MIN);
-    expect((await tickFresh()).waiting).toMatchObject([{ secret: 'TOKEN', reason: 'backoff', until: new Date(due + 15 * MIN).toISOString() }]);
+    expect((await tickFresh()).waiting).toMatchObject([
+      { secret: 'TOKEN', reason: 'backoff', until: new Date(due + 15 * MIN).toISOString() },
+    ]);
     p.clock.set(due + 15 * MIN);
-    expect((await tickFresh()).rotations).toMatchObject([{ outcome: 'failed', attempt: 2, nextAttemptAt: new Date(due + 45 * MIN).toISOString() }]);
+    expect((await tickFresh()).rotations).toMatchObject([
+      { outcome: 'failed', attempt: 2, nextAttemptAt: new Date(due + 45 * MIN).toISOString() },
+    ]);
     p.clock.set(due + 44 * MIN);
     expect((await tickFresh()).rotations).toEqual([]);
     p.clock.set(due + 45 * MIN);
@@ -241,7 +319,16 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     const afterGivingUp = await tickFresh();
     expect(afterGivingUp.waiting).toMatchObject([{ secret: 'TOKEN', reason: 'gave-up' }]);
     // A person has to act now: the secret gets reminders like a manual one.
-    expect(afterGivingUp.reminders).toEqual([{ secret: 'TOKEN', environment: 'production', slot: 'overdue-2', channel: 'none', target: '', outcome: 'no-channel' }]);
+    expect(afterGivingUp.reminders).toEqual([
+      {
+        secret: 'TOKEN',
+        environment: 'production',
+        slot: 'overdue-2',
+        channel: 'none',
+        target: '',
+        outcome: 'no-channel',
+      },
+    ]);
     expect(await rotations(p)).toHaveLength(4);
 
     const check = await p.cli(['check']);
@@ -275,7 +362,13 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     const scheduler = createScheduler({ rotor, engine });
     p.clock.advance(30 * DAY);
     const report = await scheduler.tick();
-    expect(report.errors).toEqual([{ phase: 'resume', code: 'ERR_ROTOR_STORE_CORRUPT', message: 'the journal could not be read' }]);
+    expect(report.errors).toEqual([
+      {
+        phase: 'resume',
+        code: 'ERR_ROTOR_STORE_CORRUPT',
+        message: 'the journal could not be read',
+      },
+    ]);
     expect(report.rotations).toMatchObject([{ secret: 'TOKEN', outcome: 'rotated' }]);
     await scheduler.stop();
     await rotor.close();

@@ -11,7 +11,11 @@ import { requireService, SERVICE_URLS, uniquePrefix } from './helpers/services.j
 
 const maria = await requireService('mariadb');
 const ADMIN = SERVICE_URLS.mariadb;
-const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000077', method: 'manual' };
+const actor: Actor = {
+  operator: 'alice',
+  requestId: '00000000-0000-4000-8000-000000000077',
+  method: 'manual',
+};
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -40,13 +44,16 @@ describe.skipIf(!maria.available)('rotor/mysql (MariaDB)', () => {
     const name = uniquePrefix('sdkmy');
     await admin(async (db) => {
       await db.query(`CREATE DATABASE \`${name}\``);
-      await db.query(`CREATE TABLE \`${name}\`.items (id INT AUTO_INCREMENT PRIMARY KEY, label TEXT)`);
+      await db.query(
+        `CREATE TABLE \`${name}\`.items (id INT AUTO_INCREMENT PRIMARY KEY, label TEXT)`,
+      );
       await db.query(`CREATE ROLE \`${name}_r\``);
       await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON \`${name}\`.* TO \`${name}_r\``);
     });
     cleanups.push(() =>
       admin(async (db) => {
-        for (const u of [`${name}_a`, `${name}_b`]) await db.query(`DROP USER IF EXISTS '${u}'@'%'`);
+        for (const u of [`${name}_a`, `${name}_b`])
+          await db.query(`DROP USER IF EXISTS '${u}'@'%'`);
         await db.query(`DROP ROLE IF EXISTS \`${name}_r\``);
         await db.query(`DROP DATABASE IF EXISTS \`${name}\``);
       }),
@@ -74,10 +81,19 @@ secrets:
     cleanups.push(() => rotor.close());
     const engine = createRotationEngine({ rotor });
     const rotate = async () => {
-      const result = await engine.rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' });
+      const result = await engine.rotate(actor, {
+        secret: 'DATABASE_URL',
+        environments: ['production'],
+        method: 'manual',
+      });
       expect(result.ok, JSON.stringify(result.results)).toBe(true);
     };
-    const source = valueFromStore({ dir: p.dir, environment: 'production', env: p.env, pollMs: 20 });
+    const source = valueFromStore({
+      dir: p.dir,
+      environment: 'production',
+      env: p.env,
+      pollMs: 20,
+    });
     const pool = createPool({ source, connectionLimit: 10 });
     cleanups.push(async () => {
       await pool.end();
@@ -96,7 +112,9 @@ secrets:
     await rotate();
     await pool.ready();
     expect(pool.user).toBe(`${name}_a`);
-    await expect(mysql.createConnection({ uri: `mysql://${name}_a:wrong@127.0.0.1:3306/${name}` })).rejects.toMatchObject({ errno: 1045 });
+    await expect(
+      mysql.createConnection({ uri: `mysql://${name}_a:wrong@127.0.0.1:3306/${name}` }),
+    ).rejects.toMatchObject({ errno: 1045 });
 
     const workers = Array.from({ length: 8 }, async (_, i) => {
       while (!stop) {
@@ -132,7 +150,10 @@ secrets:
         await until(`swap ${n}`, () => pool.swaps === n);
         expect(pool.user).toBe(expected[n - 1]);
         const before = ok;
-        await until(`queries as ${expected[n - 1]}`, () => users.has(expected[n - 1]!) && ok > before + 50);
+        await until(
+          `queries as ${expected[n - 1]}`,
+          () => users.has(expected[n - 1]!) && ok > before + 50,
+        );
         await until('old pool drained', () => pool.draining === 0);
         p.clock.advance(DAY + 1);
         const retired = await engine.retire(actor, {});

@@ -10,8 +10,11 @@ import { createProject, DAY } from './helpers/project.js';
 import { requireService, uniquePrefix } from './helpers/services.js';
 import { startCluster, type Cluster } from './helpers/private-postgres.js';
 
-const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000007', method: 'manual' };
-
+const actor: Actor = {
+  operator: 'alice',
+  requestId: '00000000-0000-4000-8000-000000000007',
+  method: 'manual',
+};
 
 // Under CI=true a missing PostgreSQL (or a cluster that cannot start) fails the file.
 const service = await requireService('postgres');
@@ -21,7 +24,9 @@ if (service.available) {
     cluster = await startCluster();
   } catch (error) {
     if (process.env.CI === 'true') throw error;
-    process.stderr.write(`\n⚠️  SKIPPING rotor/pg tests: could not start a private PostgreSQL cluster (${(error as Error).message}). They FAIL under CI=true.\n\n`);
+    process.stderr.write(
+      `\n⚠️  SKIPPING rotor/pg tests: could not start a private PostgreSQL cluster (${(error as Error).message}). They FAIL under CI=true.\n\n`,
+    );
   }
 }
 
@@ -33,7 +38,11 @@ function withDb(url: string, database: string): string {
   return u.toString();
 }
 
-async function query(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResultRow[]> {
+async function query(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResultRow[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   client.on('error', () => {});
   await client.connect();
@@ -85,10 +94,19 @@ secrets:
     const rotor = p.rotor();
     const engine = createRotationEngine({ rotor });
     const rotate = async () => {
-      const result = await engine.rotate(actor, { secret: 'DATABASE_URL', environments: ['production'], method: 'manual' });
+      const result = await engine.rotate(actor, {
+        secret: 'DATABASE_URL',
+        environments: ['production'],
+        method: 'manual',
+      });
       expect(result.ok, JSON.stringify(result.results)).toBe(true);
     };
-    const source = valueFromStore({ dir: p.dir, environment: 'production', env: p.env, pollMs: 20 });
+    const source = valueFromStore({
+      dir: p.dir,
+      environment: 'production',
+      env: p.env,
+      pollMs: 20,
+    });
     // Created before the first rotation: the first use waits for a current value.
     const pool = createPool({ source, max: 10 });
     await expect(pool.ready()).rejects.toMatchObject({ code: 'ERR_ROTOR_SECRET_NOT_STORED' });
@@ -105,12 +123,16 @@ secrets:
       await pool.ready();
       expect(pool.user).toBe(`${base}_a`);
       // Authentication is real: a wrong password is refused by this cluster.
-      await expect(query(`postgres://${base}_a:wrong@127.0.0.1:${c.port}/${db}`, 'SELECT 1')).rejects.toMatchObject({ code: '28P01' });
+      await expect(
+        query(`postgres://${base}_a:wrong@127.0.0.1:${c.port}/${db}`, 'SELECT 1'),
+      ).rejects.toMatchObject({ code: '28P01' });
 
       const workers = Array.from({ length: 8 }, async (_, i) => {
         while (!stop) {
           try {
-            const { rows } = await pool.query<{ u: string }>('SELECT session_user AS u, count(*) FROM public.orders');
+            const { rows } = await pool.query<{ u: string }>(
+              'SELECT session_user AS u, count(*) FROM public.orders',
+            );
             users.add(rows[0]!.u);
             ok += 1;
           } catch (error) {
@@ -142,7 +164,10 @@ secrets:
         await until(`swap ${n}`, () => pool.swaps === n);
         expect(pool.user).toBe(expected[n - 1]);
         const before = ok;
-        await until(`queries as ${expected[n - 1]}`, () => users.has(expected[n - 1]!) && ok > before + 50);
+        await until(
+          `queries as ${expected[n - 1]}`,
+          () => users.has(expected[n - 1]!) && ok > before + 50,
+        );
         // …and the old pool drains, so the retire after the grace window is not postponed.
         await until('old pool drained', () => pool.draining === 0);
         p.clock.advance(DAY + 1);
@@ -160,18 +185,36 @@ secrets:
       expect(users).toEqual(new Set([`${base}_a`, `${base}_b`]));
       expect(ok).toBeGreaterThan(600);
       // The retired role is refused; the pool keeps working with the current one.
-      const [last] = await query(c.adminUrl, `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`, [`${base}_a`]);
+      const [last] = await query(
+        c.adminUrl,
+        `SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`,
+        [`${base}_a`],
+      );
       expect(last!.rolcanlogin).toBe(false);
-      expect((await pool.query<{ u: string }>('SELECT session_user AS u')).rows[0]!.u).toBe(`${base}_b`);
+      expect((await pool.query<{ u: string }>('SELECT session_user AS u')).rows[0]!.u).toBe(
+        `${base}_b`,
+      );
     } finally {
       stop = true;
       await pool.end();
       await source.close();
       await rotor.close();
-      await query(c.adminUrl, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [db]);
+      await query(
+        c.adminUrl,
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+        [db],
+      );
       await query(c.adminUrl, `DROP DATABASE IF EXISTS ${db}`);
-      const roles = await query(c.adminUrl, `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname = $2`, [prefix, base]);
-      for (const { rolname } of roles) await query(c.adminUrl, `DROP ROLE IF EXISTS ${pg.Client.prototype.escapeIdentifier(rolname as string)}`);
+      const roles = await query(
+        c.adminUrl,
+        `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) ORDER BY rolname = $2`,
+        [prefix, base],
+      );
+      for (const { rolname } of roles)
+        await query(
+          c.adminUrl,
+          `DROP ROLE IF EXISTS ${pg.Client.prototype.escapeIdentifier(rolname as string)}`,
+        );
     }
   }, 120_000);
 });

@@ -29,7 +29,13 @@ function makeRunner(dir: string) {
       cwd: dir,
       input: stdin,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'sec-test', ROTOR_LOG_LEVEL: 'trace', NO_COLOR: '1' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        ROTOR_OPERATOR: 'sec-test',
+        ROTOR_LOG_LEVEL: 'trace',
+        NO_COLOR: '1',
+      },
       timeout: 30_000,
     });
     const run = { args, code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -54,15 +60,31 @@ describe('no secret value leaks', () => {
     expect(rotor(['init']).code).toBe(0);
     expect(rotor(['apply']).code).toBe(0);
     for (const [name, value] of Object.entries(imported)) {
-      const r = rotor(['import', name, '--env', 'production', '--rotated-at', '2026-01-01'], `${value}\n`);
+      const r = rotor(
+        ['import', name, '--env', 'production', '--rotated-at', '2026-01-01'],
+        `${value}\n`,
+      );
       expect(r.code, r.stderr).toBe(0);
     }
     for (const name of ['JWT_ACCESS_SECRET', 'JWT_REFRESH_SECRET', 'METRICS_AUTH_TOKEN']) {
       expect(rotor(['rotate', name]).code).toBe(0);
       expect(rotor(['rotate', name, '--env', 'production']).code).toBe(0);
     }
-    expect(rotor(['rotate', 'JWT_REFRESH_SECRET', '--env', 'production', '--emergency', '--reason', 'drill']).code).toBe(0);
-    expect(rotor(['rotate', 'SMTP_PASSWORD', '--env', 'production'], 'smtp-Rotated-Value-99aa88bb\n').code).toBe(0);
+    expect(
+      rotor([
+        'rotate',
+        'JWT_REFRESH_SECRET',
+        '--env',
+        'production',
+        '--emergency',
+        '--reason',
+        'drill',
+      ]).code,
+    ).toBe(0);
+    expect(
+      rotor(['rotate', 'SMTP_PASSWORD', '--env', 'production'], 'smtp-Rotated-Value-99aa88bb\n')
+        .code,
+    ).toBe(0);
     values.add('smtp-Rotated-Value-99aa88bb');
     rotor(['status']);
     rotor(['status', '--json']);
@@ -84,7 +106,8 @@ describe('no secret value leaks', () => {
       const companions = new Set(Object.keys(variables).flatMap(kidVariableNames));
       for (const [name, v] of Object.entries(variables)) if (!companions.has(name)) values.add(v);
       for (const name of Object.keys(variables).filter((n) => companions.has(n))) {
-        for (const value of values) expect(variables[name]!.includes(value), `${name} holds a secret value`).toBe(false);
+        for (const value of values)
+          expect(variables[name]!.includes(value), `${name} holds a secret value`).toBe(false);
       }
     }
     values.add(readFileSync(join(dir, '.rotor/master.key'), 'utf8').trim());
@@ -105,7 +128,8 @@ describe('no secret value leaks', () => {
     }
     // Reading commands print values on stdout only, never in their logs.
     for (const run of runs.filter((r) => ['get', 'export', 'run'].includes(r.args[0]!))) {
-      for (const value of values) expect(run.stderr.includes(value), `stderr of rotor ${run.args.join(' ')}`).toBe(false);
+      for (const value of values)
+        expect(run.stderr.includes(value), `stderr of rotor ${run.args.join(' ')}`).toBe(false);
     }
   });
 
@@ -116,7 +140,10 @@ describe('no secret value leaks', () => {
       const bytes = readFileSync(path);
       for (const value of values) {
         expect(bytes.includes(Buffer.from(value, 'utf8')), `${file} contains a value`).toBe(false);
-        expect(bytes.includes(Buffer.from(value, 'utf16le')), `${file} contains a value (utf16)`).toBe(false);
+        expect(
+          bytes.includes(Buffer.from(value, 'utf16le')),
+          `${file} contains a value (utf16)`,
+        ).toBe(false);
       }
     }
   });
@@ -138,8 +165,14 @@ describe('bad input at the edge', () => {
       expect(r.stdout + r.stderr).not.toContain('argv-Secret-123456');
     }
     const status = rotor(['status', '--json']);
-    const rows = JSON.parse(status.stdout).rows as { secret: string; environment: string; state: string }[];
-    expect(rows.find((r) => r.secret === 'SMTP_PASSWORD' && r.environment === 'production')!.state).toBe('unknown');
+    const rows = JSON.parse(status.stdout).rows as {
+      secret: string;
+      environment: string;
+      state: string;
+    }[];
+    expect(
+      rows.find((r) => r.secret === 'SMTP_PASSWORD' && r.environment === 'production')!.state,
+    ).toBe('unknown');
   });
 
   it('a corrupted store file gets one error naming the file and a non-zero exit', () => {

@@ -37,7 +37,11 @@ secrets:
     config: { algorithm: EdDSA }
 `;
 
-export const ADMIN_ACTOR: Actor = { operator: 'setup', requestId: '00000000-0000-4000-8000-000000000000', method: 'manual' };
+export const ADMIN_ACTOR: Actor = {
+  operator: 'setup',
+  requestId: '00000000-0000-4000-8000-000000000000',
+  method: 'manual',
+};
 
 export interface ServerFixture {
   project: TestProject;
@@ -52,18 +56,29 @@ export interface ServerFixture {
   close(): Promise<void>;
 }
 
-export async function createServerFixture(options: Partial<BuildAppOptions> = {}): Promise<ServerFixture> {
+export async function createServerFixture(
+  options: Partial<BuildAppOptions> = {},
+): Promise<ServerFixture> {
   const project = await createProject({ policy: POLICY });
   await project.cli(['apply']);
   const rotor = project.rotor();
   const engine = createRotationEngine({ rotor });
   for (const secret of ['JWT_ACCESS_SECRET', 'SESSION_SECRET', 'BILLING_KEY', 'JWT_SIGNING_KEY']) {
     const result = await engine.rotate(ADMIN_ACTOR, { secret, method: 'manual' });
-    if (!result.ok) throw new Error(`setup rotation of ${secret} failed: ${JSON.stringify(result.results)}`);
+    if (!result.ok)
+      throw new Error(`setup rotation of ${secret} failed: ${JSON.stringify(result.results)}`);
   }
   const store = await rotor.store();
   const make = async (name: string, role: string, secrets?: string[], environments?: string[]) =>
-    (await createApiToken(store, project.clock, ADMIN_ACTOR, { name, role, ...(secrets ? { secrets } : {}), ...(environments ? { environments } : {}), expiresInMs: 30 * DAY })).token;
+    (
+      await createApiToken(store, project.clock, ADMIN_ACTOR, {
+        name,
+        role,
+        ...(secrets ? { secrets } : {}),
+        ...(environments ? { environments } : {}),
+        expiresInMs: 30 * DAY,
+      })
+    ).token;
   const tokens = {
     admin: await make('admin-1', 'admin'),
     operator: await make('operator-1', 'operator'),
@@ -80,19 +95,45 @@ export async function createServerFixture(options: Partial<BuildAppOptions> = {}
     async values() {
       const master = await rotor.masterKey();
       const { openVersion } = await import('../src/core/vault/versions.js');
-      const rows = await store.db.selectFrom('versions').selectAll().where('ciphertext', 'is not', null).execute();
+      const rows = await store.db
+        .selectFrom('versions')
+        .selectAll()
+        .where('ciphertext', 'is not', null)
+        .execute();
       return rows.map((r) => openVersion(master, r));
     },
     call(token, o) {
-      const headers = { ...(o.headers ?? {}), ...(token ? { authorization: `Bearer ${token}` } : {}) };
+      const headers = {
+        ...(o.headers ?? {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      };
       return app.inject({ ...o, headers });
     },
     async snapshot() {
-      const audit = await store.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-      const versions = await store.db.selectFrom('versions').select(['id', 'stage', 'retired_at']).orderBy('id').execute();
-      const rotations = await store.db.selectFrom('rotations').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-      const tokenRows = await store.db.selectFrom('api_tokens').select(['id', 'revoked_at']).orderBy('id').execute();
-      return { audit: Number(audit.n), versions: JSON.stringify(versions), rotations: Number(rotations.n), tokens: JSON.stringify(tokenRows) };
+      const audit = await store.db
+        .selectFrom('audit_events')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      const versions = await store.db
+        .selectFrom('versions')
+        .select(['id', 'stage', 'retired_at'])
+        .orderBy('id')
+        .execute();
+      const rotations = await store.db
+        .selectFrom('rotations')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      const tokenRows = await store.db
+        .selectFrom('api_tokens')
+        .select(['id', 'revoked_at'])
+        .orderBy('id')
+        .execute();
+      return {
+        audit: Number(audit.n),
+        versions: JSON.stringify(versions),
+        rotations: Number(rotations.n),
+        tokens: JSON.stringify(tokenRows),
+      };
     },
     async close() {
       await app.close();

@@ -12,13 +12,29 @@ import { ADMIN_ACTOR, createServerFixture, type ServerFixture } from './server-f
 let f: ServerFixture;
 const callers: Record<string, string | undefined> = {};
 /** Callers that may never change stored state (reads by apps add read audit rows only). */
-const READ_ONLY = ['none', 'garbage', 'forged', 'expired', 'revoked', 'auditor', 'app', 'appStaging'];
+const READ_ONLY = [
+  'none',
+  'garbage',
+  'forged',
+  'expired',
+  'revoked',
+  'auditor',
+  'app',
+  'appStaging',
+];
 
 beforeAll(async () => {
   f = await createServerFixture();
   const store = await f.rotor.store();
-  const expired = await createApiToken(store, f.project.clock, ADMIN_ACTOR, { name: 'expired', role: 'admin', expiresInMs: 1 });
-  const revoked = await createApiToken(store, f.project.clock, ADMIN_ACTOR, { name: 'revoked', role: 'admin' });
+  const expired = await createApiToken(store, f.project.clock, ADMIN_ACTOR, {
+    name: 'expired',
+    role: 'admin',
+    expiresInMs: 1,
+  });
+  const revoked = await createApiToken(store, f.project.clock, ADMIN_ACTOR, {
+    name: 'revoked',
+    role: 'admin',
+  });
   await revokeApiToken(store, f.project.clock, ADMIN_ACTOR, revoked.info.id, 'property test');
   f.project.clock.advance(10);
   Object.assign(callers, {
@@ -35,30 +51,96 @@ afterAll(async () => {
 });
 
 const hostile = fc.oneof(
-  fc.constantFrom('SESSION_SECRET', 'JWT_ACCESS_SECRET', 'BILLING_KEY', 'SMTP_PASSWORD', 'NOPE', '..', '%2e%2e', '..%2F..%2Fetc', '%00', '%0d%0a', '%ZZ', 'a'.repeat(300), '0123456789abcdef', '%F0%9F%94%91'),
+  fc.constantFrom(
+    'SESSION_SECRET',
+    'JWT_ACCESS_SECRET',
+    'BILLING_KEY',
+    'SMTP_PASSWORD',
+    'NOPE',
+    '..',
+    '%2e%2e',
+    '..%2F..%2Fetc',
+    '%00',
+    '%0d%0a',
+    '%ZZ',
+    'a'.repeat(300),
+    '0123456789abcdef',
+    '%F0%9F%94%91',
+  ),
   fc.string({ maxLength: 40 }).map(encodeURIComponent),
   fc.string({ unit: 'binary', maxLength: 20 }).map(encodeURIComponent),
 );
 
 const path = fc.oneof(
-  fc.tuple(fc.constantFrom(...API_ROUTES.map((r) => r.url)), hostile).map(([url, p]) => url.replace(/:[A-Za-z_]+/g, p)),
+  fc
+    .tuple(fc.constantFrom(...API_ROUTES.map((r) => r.url)), hostile)
+    .map(([url, p]) => url.replace(/:[A-Za-z_]+/g, p)),
   fc.array(hostile, { maxLength: 4 }).map((parts) => `/v1/${parts.join('/')}`),
-  fc.constantFrom('/', '/v1', '/v1/', '//v1//secrets', '/v1/secrets/', '/v1/../healthz', '/%', '/v1/openapi.json/x'),
+  fc.constantFrom(
+    '/',
+    '/v1',
+    '/v1/',
+    '//v1//secrets',
+    '/v1/secrets/',
+    '/v1/../healthz',
+    '/%',
+    '/v1/openapi.json/x',
+  ),
 );
 
 const query = fc.oneof(
   fc.constant(''),
-  fc.dictionary(fc.constantFrom('env', 'stage', 'secret', 'at', 'limit', 'order', 'format', 'anchor', 'x', '__proto__'), fc.oneof(hostile, fc.constantFrom('production', 'staging', 'previous', '2026-01-01', '10', 'asc', 'csv'))).map(
-    (q) => `?${Object.entries(q).map(([k, v]) => `${k}=${v}`).join('&')}`,
-  ),
+  fc
+    .dictionary(
+      fc.constantFrom(
+        'env',
+        'stage',
+        'secret',
+        'at',
+        'limit',
+        'order',
+        'format',
+        'anchor',
+        'x',
+        '__proto__',
+      ),
+      fc.oneof(
+        hostile,
+        fc.constantFrom('production', 'staging', 'previous', '2026-01-01', '10', 'asc', 'csv'),
+      ),
+    )
+    .map(
+      (q) =>
+        `?${Object.entries(q)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('&')}`,
+    ),
 );
 
 const body = fc.oneof(
   fc.constant(undefined),
   fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
-  fc.record({ environment: fc.oneof(fc.constantFrom('staging', 'production'), fc.string()), reason: fc.string(), now: fc.boolean(), value: fc.string({ minLength: 1 }) }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
+  fc
+    .record(
+      {
+        environment: fc.oneof(fc.constantFrom('staging', 'production'), fc.string()),
+        reason: fc.string(),
+        now: fc.boolean(),
+        value: fc.string({ minLength: 1 }),
+      },
+      { requiredKeys: [] },
+    )
+    .map((v) => JSON.stringify(v)),
   fc.string({ maxLength: 200 }),
-  fc.constantFrom('{', '{"__proto__":{"admin":true}}', '{"constructor":{"prototype":{}}}', 'null', '[]', '"x"', '1e999'),
+  fc.constantFrom(
+    '{',
+    '{"__proto__":{"admin":true}}',
+    '{"constructor":{"prototype":{}}}',
+    'null',
+    '[]',
+    '"x"',
+    '1e999',
+  ),
 );
 
 const request = fc.record({
@@ -66,8 +148,26 @@ const request = fc.record({
   path,
   query,
   body,
-  contentType: fc.constantFrom(undefined, 'application/json', 'text/plain', 'application/json; charset=utf-8', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded'),
-  caller: fc.constantFrom('none', 'garbage', 'forged', 'expired', 'revoked', 'admin', 'operator', 'auditor', 'app', 'appStaging'),
+  contentType: fc.constantFrom(
+    undefined,
+    'application/json',
+    'text/plain',
+    'application/json; charset=utf-8',
+    'multipart/form-data; boundary=x',
+    'application/x-www-form-urlencoded',
+  ),
+  caller: fc.constantFrom(
+    'none',
+    'garbage',
+    'forged',
+    'expired',
+    'revoked',
+    'admin',
+    'operator',
+    'auditor',
+    'app',
+    'appStaging',
+  ),
   authScheme: fc.constantFrom('Bearer ', 'bearer ', 'Basic ', 'Bearer  ', ''),
 });
 
@@ -85,7 +185,10 @@ test('no generated request gets a 5xx, and callers without write permissions cha
         headers,
         ...(r.body !== undefined && !['GET', 'HEAD'].includes(r.method) ? { payload: r.body } : {}),
       });
-      expect(res.statusCode, `${r.method} ${r.path}${r.query} as ${r.caller}: ${res.body.slice(0, 300)}`).toBeLessThan(500);
+      expect(
+        res.statusCode,
+        `${r.method} ${r.path}${r.query} as ${r.caller}: ${res.body.slice(0, 300)}`,
+      ).toBeLessThan(500);
       expect(res.headers['x-request-id']).toBeTruthy();
       if (READ_ONLY.includes(r.caller)) {
         const after = await f.snapshot();
@@ -93,9 +196,17 @@ test('no generated request gets a 5xx, and callers without write permissions cha
         expect(after.rotations).toBe(before.rotations);
         expect(after.tokens).toBe(before.tokens);
         // An app's successful read adds exactly its one read row; nothing else is written.
-        expect(after.audit).toBe(before.audit + (res.statusCode === 200 && r.caller.startsWith('app') && /\/value$/.test(r.path) ? 1 : 0));
+        expect(after.audit).toBe(
+          before.audit +
+            (res.statusCode === 200 && r.caller.startsWith('app') && /\/value$/.test(r.path)
+              ? 1
+              : 0),
+        );
       }
     }),
-    { numRuns: Number(process.env.SERVER_PROPERTY_RUNS ?? 400), seed: process.env.SERVER_PROPERTY_SEED ? Number(process.env.SERVER_PROPERTY_SEED) : undefined },
+    {
+      numRuns: Number(process.env.SERVER_PROPERTY_RUNS ?? 400),
+      seed: process.env.SERVER_PROPERTY_SEED ? Number(process.env.SERVER_PROPERTY_SEED) : undefined,
+    },
   );
 }, 120_000);

@@ -66,16 +66,23 @@ const ENGINES: Engine[] = [
       admin: { env: ADMIN_URL }`;
     },
     async teardown(prefix) {
-      await pgQuery('test', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${prefix}' AND pid <> pg_backend_pid()`);
+      await pgQuery(
+        'test',
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${prefix}' AND pid <> pg_backend_pid()`,
+      );
       await pgQuery('test', `DROP DATABASE IF EXISTS ${prefix}`);
-      for (const role of [`${prefix}_app_a`, `${prefix}_app_b`, `${prefix}_app`]) await pgQuery('test', `DROP ROLE IF EXISTS ${role}`);
+      for (const role of [`${prefix}_app_a`, `${prefix}_app_b`, `${prefix}_app`])
+        await pgQuery('test', `DROP ROLE IF EXISTS ${role}`);
     },
     recordWho: 'INSERT INTO probes (who) VALUES (session_user)',
     async probes(prefix) {
       return (await pgQuery<{ who: string }>(prefix, 'SELECT who FROM probes')).map((r) => r.who);
     },
     async canLogin(_prefix, user) {
-      const rows = await pgQuery<{ rolcanlogin: boolean }>('test', `SELECT rolcanlogin FROM pg_roles WHERE rolname = '${user}'`);
+      const rows = await pgQuery<{ rolcanlogin: boolean }>(
+        'test',
+        `SELECT rolcanlogin FROM pg_roles WHERE rolname = '${user}'`,
+      );
       return rows[0]?.rolcanlogin ?? false;
     },
   },
@@ -100,7 +107,8 @@ const ENGINES: Engine[] = [
     },
     async teardown(prefix) {
       await maria(async (db) => {
-        for (const u of [`${prefix}_a`, `${prefix}_b`]) await db.query(`DROP USER IF EXISTS '${u}'@'%'`);
+        for (const u of [`${prefix}_a`, `${prefix}_b`])
+          await db.query(`DROP USER IF EXISTS '${u}'@'%'`);
         await db.query(`DROP ROLE IF EXISTS \`${prefix}_r\``);
         await db.query(`DROP DATABASE IF EXISTS \`${prefix}\``);
       });
@@ -108,7 +116,9 @@ const ENGINES: Engine[] = [
     recordWho: 'INSERT INTO probes (who) VALUES (SUBSTRING_INDEX(USER(), "@", 1))',
     async probes(prefix) {
       return maria(async (db) => {
-        const [rows] = await db.query<mysql.RowDataPacket[]>(`SELECT who FROM \`${prefix}\`.probes`);
+        const [rows] = await db.query<mysql.RowDataPacket[]>(
+          `SELECT who FROM \`${prefix}\`.probes`,
+        );
         return rows.map((r) => String(r.who));
       });
     },
@@ -128,7 +138,10 @@ afterEach(async () => {
 
 const userOf = (url: string) => decodeURIComponent(new URL(url).username);
 
-async function current(p: TestProject, stage: 'current' | 'previous' = 'current'): Promise<string | undefined> {
+async function current(
+  p: TestProject,
+  stage: 'current' | 'previous' = 'current',
+): Promise<string | undefined> {
   const rotor = p.rotor();
   try {
     const row = await versionInStage((await rotor.store()).db, 'DATABASE_URL', 'production', stage);
@@ -172,7 +185,9 @@ ${steps}`,
     });
 
     it('a failing health check rolls production back: the previous login is current again and the new one locked', async () => {
-      const { p } = await project(`    health:\n      - sql: 'SELECT * FROM table_that_does_not_exist'\n        environments: [production]`);
+      const { p } = await project(
+        `    health:\n      - sql: 'SELECT * FROM table_that_does_not_exist'\n        environments: [production]`,
+      );
       // A first version has nothing to roll back to: it fails with the new login current.
       expect((await p.cli(['rotate', 'DATABASE_URL'])).code).not.toBe(0);
       const before = (await current(p))!;
@@ -184,7 +199,9 @@ ${steps}`,
       expect(result.error.message).toContain('rolled back');
       expect(result.error.message).not.toContain(new URL(before).password);
       expect(await current(p)).toBe(before);
-      const other = userOf(before).endsWith('_a') ? userOf(before).replace(/_a$/, '_b') : userOf(before).replace(/_b$/, '_a');
+      const other = userOf(before).endsWith('_a')
+        ? userOf(before).replace(/_a$/, '_b')
+        : userOf(before).replace(/_b$/, '_a');
       expect(await engine.canLogin('', userOf(before))).toBe(true);
       expect(await engine.canLogin('', other)).toBe(false);
       expect((await p.cli(['check'])).code).toBe(2);

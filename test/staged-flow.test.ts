@@ -12,7 +12,11 @@ import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 
-const actor: Actor = { operator: 'alice', requestId: '00000000-0000-4000-8000-000000000002', method: 'manual' };
+const actor: Actor = {
+  operator: 'alice',
+  requestId: '00000000-0000-4000-8000-000000000002',
+  method: 'manual',
+};
 const HOOK_KEY = 'hook-signing-key-for-tests-0123456789';
 
 interface Received {
@@ -90,7 +94,14 @@ const FULL_FLOW = `    deploy:
 
 interface Setup {
   p: TestProject;
-  log: () => { argv: string[]; secret: string; env: string; version: string; stage: string; rotorVars: string[] }[];
+  log: () => {
+    argv: string[];
+    secret: string;
+    env: string;
+    version: string;
+    stage: string;
+    rotorVars: string[];
+  }[];
   failAt(stage: string, env: string): void;
   value(env: string, stage?: string): Promise<string | undefined>;
   audit(): Promise<{ action: string; outcome: string; environment: string; notes: string }[]>;
@@ -101,19 +112,36 @@ async function setup(steps = FULL_FLOW, kind = 'random'): Promise<Setup> {
   const p = await createProject({ policy: policy(steps.replaceAll('{BASE}', base), kind) });
   writeFileSync(join(p.dir, 'hook.mjs'), HOOK_SCRIPT);
   const logFile = join(p.dir, 'hooks.log');
-  Object.assign(p.env, { HOOK_KEY, HOOK_LOG: logFile, HOOK_DIR: p.dir, ROTOR_MASTER_KEY_HINT: 'must not reach hooks' });
+  Object.assign(p.env, {
+    HOOK_KEY,
+    HOOK_LOG: logFile,
+    HOOK_DIR: p.dir,
+    ROTOR_MASTER_KEY_HINT: 'must not reach hooks',
+  });
   const apply = await p.cli(['apply']);
   expect(apply.code, apply.stderr).toBe(0);
   received.length = 0;
   answers.clear();
   return {
     p,
-    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)) : []),
+    log: () =>
+      existsSync(logFile)
+        ? readFileSync(logFile, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l))
+        : [],
     failAt: (stage, env) => writeFileSync(join(p.dir, `fail-${stage}-${env}`), ''),
     async value(env, stage = 'current') {
       const rotor = p.rotor();
       const store = await rotor.store();
-      const row = await store.db.selectFrom('versions').selectAll().where('secret', '=', 'API_TOKEN').where('environment', '=', env).where('stage', '=', stage as 'current').executeTakeFirst();
+      const row = await store.db
+        .selectFrom('versions')
+        .selectAll()
+        .where('secret', '=', 'API_TOKEN')
+        .where('environment', '=', env)
+        .where('stage', '=', stage as 'current')
+        .executeTakeFirst();
       const value = row ? openVersion(await rotor.masterKey(), row) : undefined;
       await rotor.close();
       return value;
@@ -121,14 +149,24 @@ async function setup(steps = FULL_FLOW, kind = 'random'): Promise<Setup> {
     async audit() {
       const rotor = p.rotor();
       const store = await rotor.store();
-      const rows = await store.db.selectFrom('audit_events').select('entry').orderBy('seq').execute();
+      const rows = await store.db
+        .selectFrom('audit_events')
+        .select('entry')
+        .orderBy('seq')
+        .execute();
       await rotor.close();
       return rows.map((r) => JSON.parse(r.entry));
     },
     async state(env) {
       const rotor = p.rotor();
       const store = await rotor.store();
-      const row = await store.db.selectFrom('rotations').select('state').where('secret', '=', 'API_TOKEN').where('environment', '=', env).orderBy('started_at', 'desc').executeTakeFirst();
+      const row = await store.db
+        .selectFrom('rotations')
+        .select('state')
+        .where('secret', '=', 'API_TOKEN')
+        .where('environment', '=', env)
+        .orderBy('started_at', 'desc')
+        .executeTakeFirst();
       await rotor.close();
       return row?.state;
     },
@@ -153,23 +191,46 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
     const staging = await s.value('staging');
     const production = await s.value('production');
     const log = s.log();
-    expect(log.map((l) => `${l.env}:${l.stage}:${l.argv.join(' ')}`)).toEqual(['staging:deploy:--restart', 'staging:smoke:--smoke', 'production:deploy:--restart', 'production:smoke:--smoke']);
+    expect(log.map((l) => `${l.env}:${l.stage}:${l.argv.join(' ')}`)).toEqual([
+      'staging:deploy:--restart',
+      'staging:smoke:--smoke',
+      'production:deploy:--restart',
+      'production:smoke:--smoke',
+    ]);
     expect(log.filter((l) => l.env === 'staging').every((l) => l.secret === staging)).toBe(true);
-    expect(log.filter((l) => l.env === 'production').every((l) => l.secret === production)).toBe(true);
+    expect(log.filter((l) => l.env === 'production').every((l) => l.secret === production)).toBe(
+      true,
+    );
     // Rotor's own variables (the master key above all) never reach a hook; the value never on argv.
     expect(log.flatMap((l) => l.rotorVars)).toEqual([]);
     expect(log.flatMap((l) => l.argv).some((a) => a === staging || a === production)).toBe(false);
 
-    expect(received.map((r) => `${r.method} ${r.path}`)).toEqual(['POST /deploy/staging', 'GET /healthz/staging', 'POST /deploy/production', 'GET /healthz/production']);
+    expect(received.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /deploy/staging',
+      'GET /healthz/staging',
+      'POST /deploy/production',
+      'GET /healthz/production',
+    ]);
     const post = received[0]!;
-    const expected = `v1=${createHmac('sha256', HOOK_KEY).update(`${post.headers['x-rotor-timestamp'] as string}.${post.body}`).digest('hex')}`;
+    const expected = `v1=${createHmac('sha256', HOOK_KEY)
+      .update(`${post.headers['x-rotor-timestamp'] as string}.${post.body}`)
+      .digest('hex')}`;
     expect(post.headers['x-rotor-signature']).toBe(expected);
-    expect(JSON.parse(post.body)).toMatchObject({ event: 'rotor.deploy', secret: 'API_TOKEN', environment: 'staging' });
+    expect(JSON.parse(post.body)).toMatchObject({
+      event: 'rotor.deploy',
+      secret: 'API_TOKEN',
+      environment: 'staging',
+    });
     expect(post.body).not.toContain(staging!);
 
-    const actions = (await s.audit()).filter((a) => a.action.startsWith('rotate.')).slice(-16).map((a) => `${a.environment}:${a.action}`);
+    const actions = (await s.audit())
+      .filter((a) => a.action.startsWith('rotate.'))
+      .slice(-16)
+      .map((a) => `${a.environment}:${a.action}`);
     expect(actions).toContain('staging:rotate.health');
-    expect(actions.indexOf('staging:rotate.success')).toBeLessThan(actions.indexOf('production:rotate.start'));
+    expect(actions.indexOf('staging:rotate.success')).toBeLessThan(
+      actions.indexOf('production:rotate.start'),
+    );
   });
 
   it('a failing staging smoke test stops before production, rolls staging back, and check is CRITICAL', async () => {
@@ -181,9 +242,14 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
     const rotated = await s.p.cli(['rotate', 'API_TOKEN', '--json']);
     expect(rotated.code).not.toBe(0);
     const result = JSON.parse(rotated.stdout);
-    expect(result.results.map((r: { outcome: string }) => r.outcome)).toEqual(['failed', 'skipped']);
+    expect(result.results.map((r: { outcome: string }) => r.outcome)).toEqual([
+      'failed',
+      'skipped',
+    ]);
     expect(result.results[0].error.code).toBe('ERR_ROTOR_STAGE_FAILED');
-    expect(result.results[0].error.message).toContain('smoke step "smoke script" failed: exit code 3');
+    expect(result.results[0].error.message).toContain(
+      'smoke step "smoke script" failed: exit code 3',
+    );
     // The hook printed the value on stderr; the error quotes its output with the value cut out.
     expect(result.results[0].error.message).toContain('[redacted]');
     expect(rotated.stdout + rotated.stderr).not.toContain(oldStaging!);
@@ -215,8 +281,13 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
     const rotated = await s.p.cli(['rotate', 'API_TOKEN', '--json']);
     expect(rotated.code).not.toBe(0);
     const result = JSON.parse(rotated.stdout);
-    expect(result.results.map((r: { outcome: string }) => r.outcome)).toEqual(['succeeded', 'failed']);
-    expect(result.results[1].error.message).toMatch(/health step .* failed \(after 3 attempts\): answered 503, expected 2xx; rolled back/);
+    expect(result.results.map((r: { outcome: string }) => r.outcome)).toEqual([
+      'succeeded',
+      'failed',
+    ]);
+    expect(result.results[1].error.message).toMatch(
+      /health step .* failed \(after 3 attempts\): answered 503, expected 2xx; rolled back/,
+    );
     expect(await s.value('production')).toBe(oldProduction);
     expect(await s.state('production')).toBe('rolled_back');
     expect(await s.state('staging')).toBe('succeeded');
@@ -257,7 +328,16 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
     await firstVersions(s);
     const old = await s.value('production');
     s.failAt('deploy', 'production');
-    const rotated = await s.p.cli(['rotate', 'API_TOKEN', '--env', 'production', '--emergency', '--reason', 'leaked in a log', '--json']);
+    const rotated = await s.p.cli([
+      'rotate',
+      'API_TOKEN',
+      '--env',
+      'production',
+      '--emergency',
+      '--reason',
+      'leaked in a log',
+      '--json',
+    ]);
     expect(rotated.code).not.toBe(0);
     const now = await s.value('production');
     expect(now).toBeDefined();
@@ -274,7 +354,9 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
     const started = Date.now();
     const rotated = await s.p.cli(['rotate', 'API_TOKEN', '--env', 'staging', '--json']);
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(JSON.parse(rotated.stdout).results[0].error.message).toContain('timed out after 1000 ms');
+    expect(JSON.parse(rotated.stdout).results[0].error.message).toContain(
+      'timed out after 1000 ms',
+    );
   });
 
   it('resume runs the staged flow again after a crash inside it, then finishes the rotation', async () => {
@@ -290,7 +372,11 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
         },
       },
     });
-    const result = await engine.rotate(actor, { secret: 'API_TOKEN', environments: ['staging'], method: 'manual' });
+    const result = await engine.rotate(actor, {
+      secret: 'API_TOKEN',
+      environments: ['staging'],
+      method: 'manual',
+    });
     expect(result.ok).toBe(false);
     await rotor.close();
     expect(await s.state('staging')).toBe('running');
@@ -303,12 +389,36 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
 
 describe('staged flow: bad rotor.yaml', () => {
   const cases: [string, string, string][] = [
-    ['an sql step on a kind without a database', `    smoke:\n      - sql: "select 1"`, 'sql steps need a database kind'],
-    ['an unsigned POST hook', `    deploy:\n      - http: { url: "https://deploy.example/hook" }`, 'a POST hook must be signed'],
-    ['a step limited to an environment the secret lacks', `    deploy:\n      - command: ["true"]\n        environments: [qa]`, '"qa" is not an environment of API_TOKEN'],
-    ['a step with two types', `    deploy:\n      - command: ["true"]\n        sql: "select 1"`, 'exactly one of command'],
-    ['a non-http URL', `    health:\n      - http: { url: "file:///etc/passwd", method: GET }`, 'must be an http:// or https:// URL'],
-    ['a key given in the file', `    deploy:\n      - http: { url: "https://x.example", key: "s3cr3t" }`, 'never the key itself'],
+    [
+      'an sql step on a kind without a database',
+      `    smoke:\n      - sql: "select 1"`,
+      'sql steps need a database kind',
+    ],
+    [
+      'an unsigned POST hook',
+      `    deploy:\n      - http: { url: "https://deploy.example/hook" }`,
+      'a POST hook must be signed',
+    ],
+    [
+      'a step limited to an environment the secret lacks',
+      `    deploy:\n      - command: ["true"]\n        environments: [qa]`,
+      '"qa" is not an environment of API_TOKEN',
+    ],
+    [
+      'a step with two types',
+      `    deploy:\n      - command: ["true"]\n        sql: "select 1"`,
+      'exactly one of command',
+    ],
+    [
+      'a non-http URL',
+      `    health:\n      - http: { url: "file:///etc/passwd", method: GET }`,
+      'must be an http:// or https:// URL',
+    ],
+    [
+      'a key given in the file',
+      `    deploy:\n      - http: { url: "https://x.example", key: "s3cr3t" }`,
+      'never the key itself',
+    ],
   ];
   for (const [name, steps, message] of cases) {
     it(`refuses ${name}, naming it, and changes nothing`, async () => {

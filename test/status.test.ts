@@ -26,7 +26,16 @@ const NOW = T0 + 200 * DAY;
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[/;
 
-const APP_SECRETS = ['DATABASE_URL', 'JWT_ACCESS_SECRET', 'JWT_REFRESH_SECRET', 'METRICS_AUTH_TOKEN', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'SMTP_PASSWORD', 'TWILIO_AUTH_TOKEN'];
+const APP_SECRETS = [
+  'DATABASE_URL',
+  'JWT_ACCESS_SECRET',
+  'JWT_REFRESH_SECRET',
+  'METRICS_AUTH_TOKEN',
+  'S3_ACCESS_KEY_ID',
+  'S3_SECRET_ACCESS_KEY',
+  'SMTP_PASSWORD',
+  'TWILIO_AUTH_TOKEN',
+];
 const ENVS = ['staging', 'production'];
 
 function capture(tty = false): { stream: Writable & { isTTY?: boolean }; text: () => string } {
@@ -47,9 +56,26 @@ interface Project {
   rotor: Rotor;
   store: Store;
   master: MasterKey;
-  run(argv: string[], options?: { tty?: boolean; env?: NodeJS.ProcessEnv }): Promise<{ code: number; out: string; err: string }>;
-  version(secret: string, environment: string, v: { rotatedAt: number | null; stage?: Stage; retireAt?: number | null }): Promise<string>;
-  rotation(secret: string, environment: string, r: { state: RotationState; startedAt: number; updatedAt?: number; step?: RotationStep; errorCode?: string }): Promise<string>;
+  run(
+    argv: string[],
+    options?: { tty?: boolean; env?: NodeJS.ProcessEnv },
+  ): Promise<{ code: number; out: string; err: string }>;
+  version(
+    secret: string,
+    environment: string,
+    v: { rotatedAt: number | null; stage?: Stage; retireAt?: number | null },
+  ): Promise<string>;
+  rotation(
+    secret: string,
+    environment: string,
+    r: {
+      state: RotationState;
+      startedAt: number;
+      updatedAt?: number;
+      step?: RotationStep;
+      errorCode?: string;
+    },
+  ): Promise<string>;
   status(options?: { at?: number; secret?: string; environment?: string }): Promise<StatusReport>;
   row(report: StatusReport, secret: string, environment: string): StatusReport['rows'][number];
 }
@@ -64,7 +90,13 @@ async function createProject(): Promise<Project> {
   const run: Project['run'] = async (argv, options = {}) => {
     const out = capture(options.tty);
     const err = capture();
-    const io: CliIo = { stdout: out.stream, stderr: err.stream, stdin: Readable.from([]), env: options.env ?? env, cwd: dir };
+    const io: CliIo = {
+      stdout: out.stream,
+      stderr: err.stream,
+      stdin: Readable.from([]),
+      env: options.env ?? env,
+      cwd: dir,
+    };
     const code = await runCli(argv, { io, clock });
     return { code, out: out.text(), err: err.text() };
   };
@@ -100,7 +132,12 @@ async function createProject(): Promise<Project> {
         promotedAt: v.rotatedAt,
         rotationId: null,
       });
-      if (v.retireAt !== undefined) await store.db.updateTable('versions').set({ retire_at: v.retireAt }).where('id', '=', id).execute();
+      if (v.retireAt !== undefined)
+        await store.db
+          .updateTable('versions')
+          .set({ retire_at: v.retireAt })
+          .where('id', '=', id)
+          .execute();
       return id;
     },
     async rotation(secret, environment, r) {
@@ -141,7 +178,8 @@ async function createProject(): Promise<Project> {
 
 /** Every application secret in every environment rotated `ageDays` ago. */
 async function rotateAll(p: Project, ageDays: number): Promise<void> {
-  for (const secret of APP_SECRETS) for (const env of ENVS) await p.version(secret, env, { rotatedAt: NOW - ageDays * DAY });
+  for (const secret of APP_SECRETS)
+    for (const env of ENVS) await p.version(secret, env, { rotatedAt: NOW - ageDays * DAY });
 }
 
 beforeEach(async () => {
@@ -156,15 +194,24 @@ describe('rotor status: states', () => {
   it('shows every secret × environment, plus one `*` row for the master key, from the store', async () => {
     const report = await project.status();
     expect(report.rows).toHaveLength(APP_SECRETS.length * ENVS.length + 1);
-    expect(report.rows.filter((r) => r.environment === '*').map((r) => r.secret)).toEqual(['ROTOR_MASTER_KEY']);
+    expect(report.rows.filter((r) => r.environment === '*').map((r) => r.secret)).toEqual([
+      'ROTOR_MASTER_KEY',
+    ]);
     // Environments in policy order within each secret.
-    expect(report.rows.filter((r) => r.secret === 'DATABASE_URL').map((r) => r.environment)).toEqual(['staging', 'production']);
+    expect(
+      report.rows.filter((r) => r.secret === 'DATABASE_URL').map((r) => r.environment),
+    ).toEqual(['staging', 'production']);
   });
 
   it('a secret never imported or rotated in an environment is unknown, and so is one imported without a date', async () => {
     await project.version('S3_ACCESS_KEY_ID', 'staging', { rotatedAt: null });
     const report = await project.status();
-    expect(project.row(report, 'TWILIO_AUTH_TOKEN', 'production')).toMatchObject({ state: 'unknown', ageMs: null, nextDueAt: null, currentSince: null });
+    expect(project.row(report, 'TWILIO_AUTH_TOKEN', 'production')).toMatchObject({
+      state: 'unknown',
+      ageMs: null,
+      nextDueAt: null,
+      currentSince: null,
+    });
     const imported = project.row(report, 'S3_ACCESS_KEY_ID', 'staging');
     expect(imported).toMatchObject({ state: 'unknown', rotatedAt: null, ageMs: null });
     expect(imported.currentSince).not.toBeNull();
@@ -176,11 +223,24 @@ describe('rotor status: states', () => {
     await project.version('JWT_REFRESH_SECRET', 'staging', { rotatedAt: NOW - 90 * DAY });
     await project.version('JWT_REFRESH_SECRET', 'production', { rotatedAt: NOW - 91 * DAY });
     await project.version('METRICS_AUTH_TOKEN', 'staging', { rotatedAt: NOW - DAY });
-    await project.version('METRICS_AUTH_TOKEN', 'staging', { rotatedAt: NOW - 170 * DAY, stage: 'previous', retireAt: NOW + 5 * DAY });
+    await project.version('METRICS_AUTH_TOKEN', 'staging', {
+      rotatedAt: NOW - 170 * DAY,
+      stage: 'previous',
+      retireAt: NOW + 5 * DAY,
+    });
     await project.version('METRICS_AUTH_TOKEN', 'production', { rotatedAt: NOW - 10 * DAY });
-    await project.rotation('METRICS_AUTH_TOKEN', 'production', { state: 'running', startedAt: NOW - 2 * MIN, updatedAt: NOW - MIN });
+    await project.rotation('METRICS_AUTH_TOKEN', 'production', {
+      state: 'running',
+      startedAt: NOW - 2 * MIN,
+      updatedAt: NOW - MIN,
+    });
     await project.version('SMTP_PASSWORD', 'staging', { rotatedAt: NOW - 10 * DAY });
-    await project.rotation('SMTP_PASSWORD', 'staging', { state: 'failed', startedAt: NOW - DAY, step: 'verify', errorCode: 'ERR_ROTOR_VERIFY_FAILED' });
+    await project.rotation('SMTP_PASSWORD', 'staging', {
+      state: 'failed',
+      startedAt: NOW - DAY,
+      step: 'verify',
+      errorCode: 'ERR_ROTOR_VERIFY_FAILED',
+    });
     const report = await project.status();
     const state = (s: string, e: string) => project.row(report, s, e).state;
     expect(state('JWT_ACCESS_SECRET', 'staging')).toBe('ok');
@@ -190,19 +250,45 @@ describe('rotor status: states', () => {
     expect(state('METRICS_AUTH_TOKEN', 'staging')).toBe('in-grace');
     expect(project.row(report, 'METRICS_AUTH_TOKEN', 'staging').graceUntil).toBe(NOW + 5 * DAY);
     expect(state('METRICS_AUTH_TOKEN', 'production')).toBe('rotating');
-    expect(project.row(report, 'METRICS_AUTH_TOKEN', 'production').rotation).toMatchObject({ state: 'running', stuck: false });
+    expect(project.row(report, 'METRICS_AUTH_TOKEN', 'production').rotation).toMatchObject({
+      state: 'running',
+      stuck: false,
+    });
     expect(state('SMTP_PASSWORD', 'staging')).toBe('failed');
-    expect(project.row(report, 'SMTP_PASSWORD', 'staging').rotation).toMatchObject({ state: 'failed', step: 'verify', errorCode: 'ERR_ROTOR_VERIFY_FAILED' });
+    expect(project.row(report, 'SMTP_PASSWORD', 'staging').rotation).toMatchObject({
+      state: 'failed',
+      step: 'verify',
+      errorCode: 'ERR_ROTOR_VERIFY_FAILED',
+    });
     expect(state('ROTOR_MASTER_KEY', '*')).toBe('ok');
-    expect(report.summary.byState).toMatchObject({ ok: 2, 'due-soon': 1, due: 1, overdue: 1, 'in-grace': 1, rotating: 1, failed: 1, unknown: 9 });
+    expect(report.summary.byState).toMatchObject({
+      ok: 2,
+      'due-soon': 1,
+      due: 1,
+      overdue: 1,
+      'in-grace': 1,
+      rotating: 1,
+      failed: 1,
+      unknown: 9,
+    });
     expect(report.summary.total).toBe(17);
   });
 
   it('computes age, next due and overdue dates from the current version, not from the previous one', async () => {
     await project.version('JWT_ACCESS_SECRET', 'staging', { rotatedAt: NOW - 10 * DAY });
-    await project.version('JWT_ACCESS_SECRET', 'staging', { rotatedAt: NOW - 200 * DAY, stage: 'retired' });
+    await project.version('JWT_ACCESS_SECRET', 'staging', {
+      rotatedAt: NOW - 200 * DAY,
+      stage: 'retired',
+    });
     const row = project.row(await project.status(), 'JWT_ACCESS_SECRET', 'staging');
-    expect(row).toMatchObject({ ageMs: 10 * DAY, rotatedAt: NOW - 10 * DAY, dueSoonAt: NOW + 66 * DAY, nextDueAt: NOW + 80 * DAY, overdueAt: NOW + 81 * DAY, owner: null });
+    expect(row).toMatchObject({
+      ageMs: 10 * DAY,
+      rotatedAt: NOW - 10 * DAY,
+      dueSoonAt: NOW + 66 * DAY,
+      nextDueAt: NOW + 80 * DAY,
+      overdueAt: NOW + 81 * DAY,
+      owner: null,
+    });
   });
 });
 
@@ -210,7 +296,9 @@ describe('rotor status: exact cadence boundaries', () => {
   it('a 90-day secret is due-soon from day 76, due on day 90 and overdue on day 91', async () => {
     const rotated = NOW - 400 * DAY;
     await project.version('JWT_ACCESS_SECRET', 'production', { rotatedAt: rotated });
-    const at = async (ms: number) => project.row(await project.status({ at: rotated + ms }), 'JWT_ACCESS_SECRET', 'production').state;
+    const at = async (ms: number) =>
+      project.row(await project.status({ at: rotated + ms }), 'JWT_ACCESS_SECRET', 'production')
+        .state;
     expect(await at(76 * DAY - 1)).toBe('ok');
     expect(await at(76 * DAY)).toBe('due-soon');
     expect(await at(90 * DAY - 1)).toBe('due-soon');
@@ -222,7 +310,8 @@ describe('rotor status: exact cadence boundaries', () => {
   it('the DB password is due from day 180 and overdue after day 365', async () => {
     const rotated = NOW - 500 * DAY;
     await project.version('DATABASE_URL', 'production', { rotatedAt: rotated });
-    const at = async (ms: number) => project.row(await project.status({ at: rotated + ms }), 'DATABASE_URL', 'production').state;
+    const at = async (ms: number) =>
+      project.row(await project.status({ at: rotated + ms }), 'DATABASE_URL', 'production').state;
     expect(await at(166 * DAY - 1)).toBe('ok');
     expect(await at(166 * DAY)).toBe('due-soon');
     expect(await at(180 * DAY - 1)).toBe('due-soon');
@@ -234,7 +323,11 @@ describe('rotor status: exact cadence boundaries', () => {
 
   it('the master key ages from the store meta key and is overdue after 365 days', async () => {
     await setMeta(project.store.db, MASTER_KEY_ROTATED_AT, String(NOW - 365 * DAY));
-    expect(project.row(await project.status(), 'ROTOR_MASTER_KEY', '*')).toMatchObject({ state: 'due', ageMs: 365 * DAY, kind: 'master-key' });
+    expect(project.row(await project.status(), 'ROTOR_MASTER_KEY', '*')).toMatchObject({
+      state: 'due',
+      ageMs: 365 * DAY,
+      kind: 'master-key',
+    });
     await setMeta(project.store.db, MASTER_KEY_ROTATED_AT, String(NOW - 366 * DAY));
     expect(project.row(await project.status(), 'ROTOR_MASTER_KEY', '*').state).toBe('overdue');
   });
@@ -243,21 +336,41 @@ describe('rotor status: exact cadence boundaries', () => {
 describe('rotor status: precedence, grace and rotations', () => {
   it('failed beats rotating beats overdue, and the cadence state stays visible', async () => {
     await project.version('JWT_ACCESS_SECRET', 'staging', { rotatedAt: NOW - 100 * DAY });
-    await project.rotation('JWT_ACCESS_SECRET', 'staging', { state: 'running', startedAt: NOW - MIN });
+    await project.rotation('JWT_ACCESS_SECRET', 'staging', {
+      state: 'running',
+      startedAt: NOW - MIN,
+    });
     let row = project.row(await project.status(), 'JWT_ACCESS_SECRET', 'staging');
     expect(row).toMatchObject({ state: 'rotating', ageState: 'overdue' });
-    await project.rotation('JWT_ACCESS_SECRET', 'production', { state: 'running', startedAt: NOW - 3 * MIN });
-    await project.rotation('JWT_ACCESS_SECRET', 'production', { state: 'failed', startedAt: NOW - 2 * MIN, errorCode: 'ERR_ROTOR_VERIFY_FAILED' });
+    await project.rotation('JWT_ACCESS_SECRET', 'production', {
+      state: 'running',
+      startedAt: NOW - 3 * MIN,
+    });
+    await project.rotation('JWT_ACCESS_SECRET', 'production', {
+      state: 'failed',
+      startedAt: NOW - 2 * MIN,
+      errorCode: 'ERR_ROTOR_VERIFY_FAILED',
+    });
     row = project.row(await project.status(), 'JWT_ACCESS_SECRET', 'production');
     expect(row).toMatchObject({ state: 'failed', ageState: 'unknown' });
   });
 
   it('a later successful rotation clears a failure; one that resume rolled back is a failure until the next success', async () => {
     await project.version('JWT_ACCESS_SECRET', 'staging', { rotatedAt: NOW - DAY });
-    await project.rotation('JWT_ACCESS_SECRET', 'staging', { state: 'failed', startedAt: NOW - 2 * DAY, errorCode: 'ERR_ROTOR_VERIFY_FAILED' });
-    await project.rotation('JWT_ACCESS_SECRET', 'staging', { state: 'succeeded', startedAt: NOW - DAY });
+    await project.rotation('JWT_ACCESS_SECRET', 'staging', {
+      state: 'failed',
+      startedAt: NOW - 2 * DAY,
+      errorCode: 'ERR_ROTOR_VERIFY_FAILED',
+    });
+    await project.rotation('JWT_ACCESS_SECRET', 'staging', {
+      state: 'succeeded',
+      startedAt: NOW - DAY,
+    });
     expect(project.row(await project.status(), 'JWT_ACCESS_SECRET', 'staging').state).toBe('ok');
-    await project.rotation('JWT_ACCESS_SECRET', 'staging', { state: 'rolled_back', startedAt: NOW - MIN });
+    await project.rotation('JWT_ACCESS_SECRET', 'staging', {
+      state: 'rolled_back',
+      startedAt: NOW - MIN,
+    });
     const row = project.row(await project.status(), 'JWT_ACCESS_SECRET', 'staging');
     expect(row.state).toBe('failed');
     expect(row.ageState).toBe('ok');
@@ -269,26 +382,49 @@ describe('rotor status: precedence, grace and rotations', () => {
   it('a running rotation is stuck once it has not advanced for more than 15 minutes', async () => {
     expect(STUCK_ROTATION_MS).toBe(15 * MIN);
     await project.version('SMTP_PASSWORD', 'staging', { rotatedAt: NOW - DAY });
-    await project.rotation('SMTP_PASSWORD', 'staging', { state: 'running', startedAt: NOW - 30 * MIN, updatedAt: NOW - 15 * MIN });
+    await project.rotation('SMTP_PASSWORD', 'staging', {
+      state: 'running',
+      startedAt: NOW - 30 * MIN,
+      updatedAt: NOW - 15 * MIN,
+    });
     let report = await project.status();
     expect(project.row(report, 'SMTP_PASSWORD', 'staging').rotation?.stuck).toBe(false);
     project.clock.advance(1);
     report = await project.status();
-    expect(project.row(report, 'SMTP_PASSWORD', 'staging')).toMatchObject({ state: 'rotating', rotation: { stuck: true } });
+    expect(project.row(report, 'SMTP_PASSWORD', 'staging')).toMatchObject({
+      state: 'rotating',
+      rotation: { stuck: true },
+    });
     expect(report.summary.stuck).toBe(1);
   });
 
   it('an open grace window shows even when the secret is also due', async () => {
     await project.version('JWT_REFRESH_SECRET', 'production', { rotatedAt: NOW - 90 * DAY });
-    await project.version('JWT_REFRESH_SECRET', 'production', { rotatedAt: NOW - 200 * DAY, stage: 'previous', retireAt: NOW + 3 * DAY });
+    await project.version('JWT_REFRESH_SECRET', 'production', {
+      rotatedAt: NOW - 200 * DAY,
+      stage: 'previous',
+      retireAt: NOW + 3 * DAY,
+    });
     const report = await project.status();
-    expect(project.row(report, 'JWT_REFRESH_SECRET', 'production')).toMatchObject({ state: 'due', graceUntil: NOW + 3 * DAY });
+    expect(project.row(report, 'JWT_REFRESH_SECRET', 'production')).toMatchObject({
+      state: 'due',
+      graceUntil: NOW + 3 * DAY,
+    });
     expect(report.summary.inGrace).toBe(1);
-    const { out } = await project.run(['status', '--secret', 'JWT_REFRESH_SECRET', '--env', 'production']);
+    const { out } = await project.run([
+      'status',
+      '--secret',
+      'JWT_REFRESH_SECRET',
+      '--env',
+      'production',
+    ]);
     expect(out).toContain('GRACE UNTIL');
     expect(out).toMatch(/JWT_REFRESH_SECRET\s+production\s+due\s+90d\s+.*2026-07-23 00:00Z/);
     // Once the window has passed it is no longer open.
-    expect(project.row(await project.status({ at: NOW + 3 * DAY }), 'JWT_REFRESH_SECRET', 'production').graceUntil).toBeNull();
+    expect(
+      project.row(await project.status({ at: NOW + 3 * DAY }), 'JWT_REFRESH_SECRET', 'production')
+        .graceUntil,
+    ).toBeNull();
   });
 });
 
@@ -299,28 +435,49 @@ describe('rotor status: command', () => {
     expect(plain.code).toBe(0);
     expect(plain.out).not.toMatch(ANSI);
     const lines = plain.out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^SECRET\s+ENV\s+STATE\s+AGE\s+CURRENT SINCE\s+NEXT DUE\s+OVERDUE FROM\s+GRACE UNTIL\s+ROTATION\s+OWNER$/);
-    expect(lines.find((l) => l.startsWith('JWT_ACCESS_SECRET') && l.includes('production'))).toMatch(/^JWT_ACCESS_SECRET\s+production\s+due-soon\s+80d\s+2026-05-01\s+2026-07-30\s+2026-07-31$/);
+    expect(lines[0]).toMatch(
+      /^SECRET\s+ENV\s+STATE\s+AGE\s+CURRENT SINCE\s+NEXT DUE\s+OVERDUE FROM\s+GRACE UNTIL\s+ROTATION\s+OWNER$/,
+    );
+    expect(
+      lines.find((l) => l.startsWith('JWT_ACCESS_SECRET') && l.includes('production')),
+    ).toMatch(
+      /^JWT_ACCESS_SECRET\s+production\s+due-soon\s+80d\s+2026-05-01\s+2026-07-30\s+2026-07-31$/,
+    );
     // Every column starts at the same offset on every row.
     const stateColumn = lines[0]!.indexOf('STATE');
-    for (const line of lines.slice(1, 18)) expect(line.slice(stateColumn - 2, stateColumn)).toBe('  ');
-    expect(lines.at(-1)).toBe('17 secret×environment rows: 13 ok, 4 due soon (at 2026-07-20T00:00:00.000Z)');
+    for (const line of lines.slice(1, 18))
+      expect(line.slice(stateColumn - 2, stateColumn)).toBe('  ');
+    expect(lines.at(-1)).toBe(
+      '17 secret×environment rows: 13 ok, 4 due soon (at 2026-07-20T00:00:00.000Z)',
+    );
     const tty = await project.run(['status'], { tty: true });
     expect(tty.out).toMatch(ANSI);
-    const noColor = await project.run(['status'], { tty: true, env: { ROTOR_OPERATOR: 'tester', NO_COLOR: '1' } });
+    const noColor = await project.run(['status'], {
+      tty: true,
+      env: { ROTOR_OPERATOR: 'tester', NO_COLOR: '1' },
+    });
     expect(noColor.out).not.toMatch(ANSI);
   });
 
   it('--json gives the summary and one object per row', async () => {
     await project.version('JWT_ACCESS_SECRET', 'staging', { rotatedAt: NOW - 91 * DAY });
-    await project.rotation('JWT_ACCESS_SECRET', 'staging', { state: 'running', startedAt: NOW - 20 * MIN });
+    await project.rotation('JWT_ACCESS_SECRET', 'staging', {
+      state: 'running',
+      startedAt: NOW - 20 * MIN,
+    });
     const { code, out } = await project.run(['status', '--json']);
     expect(code).toBe(0);
-    const parsed = JSON.parse(out) as { at: string; summary: { total: number; byState: Record<string, number> }; rows: Record<string, unknown>[] };
+    const parsed = JSON.parse(out) as {
+      at: string;
+      summary: { total: number; byState: Record<string, number> };
+      rows: Record<string, unknown>[];
+    };
     expect(parsed.at).toBe(new Date(NOW).toISOString());
     expect(parsed.summary).toMatchObject({ total: 17, stuck: 1, inGrace: 0 });
     expect(parsed.rows).toHaveLength(17);
-    const row = parsed.rows.find((r) => r.secret === 'JWT_ACCESS_SECRET' && r.environment === 'staging');
+    const row = parsed.rows.find(
+      (r) => r.secret === 'JWT_ACCESS_SECRET' && r.environment === 'staging',
+    );
     expect(row).toEqual({
       secret: 'JWT_ACCESS_SECRET',
       kind: 'jwt-hmac',
@@ -354,7 +511,9 @@ describe('rotor status: command', () => {
     const rows = (JSON.parse(out) as { rows: { secret: string; environment: string }[] }).rows;
     expect(new Set(rows.map((r) => r.environment))).toEqual(new Set(['production', '*']));
     expect(rows).toHaveLength(APP_SECRETS.length + 1);
-    const one = JSON.parse((await project.run(['status', '--secret', 'DATABASE_URL', '--json'])).out) as { rows: { environment: string }[] };
+    const one = JSON.parse(
+      (await project.run(['status', '--secret', 'DATABASE_URL', '--json'])).out,
+    ) as { rows: { environment: string }[] };
     expect(one.rows.map((r) => r.environment)).toEqual(['staging', 'production']);
   });
 
@@ -365,8 +524,12 @@ describe('rotor status: command', () => {
     expect(secret.err).toContain('"NOPE"');
     const env = await project.run(['status', '--env', 'qa', '--json']);
     expect(env.code).toBe(1);
-    expect(JSON.parse(env.out)).toMatchObject({ error: { code: 'ERR_ROTOR_ENV_UNKNOWN', details: { environment: 'qa' } } });
-    expect((JSON.parse(env.out) as { error: { message: string } }).error.message).toBe('unknown environment "qa": configured are staging, production');
+    expect(JSON.parse(env.out)).toMatchObject({
+      error: { code: 'ERR_ROTOR_ENV_UNKNOWN', details: { environment: 'qa' } },
+    });
+    expect((JSON.parse(env.out) as { error: { message: string } }).error.message).toBe(
+      'unknown environment "qa": configured are staging, production',
+    );
   });
 
   it('reads the store, not rotor.yaml', async () => {
@@ -382,15 +545,24 @@ describe('rotor check', () => {
     // Fresh project: every application secret is unknown, the master key is ok.
     let r = await project.run(['check']);
     expect(r.code).toBe(3);
-    expect(r.out.split('\n')[0]).toBe('ROTOR UNKNOWN - 16 unknown | rows=17 ok=1 due_soon=0 due=0 overdue=0 failed=0 stuck=0 rotating=0 unknown=16 in_grace=0');
+    expect(r.out.split('\n')[0]).toBe(
+      'ROTOR UNKNOWN - 16 unknown | rows=17 ok=1 due_soon=0 due=0 overdue=0 failed=0 stuck=0 rotating=0 unknown=16 in_grace=0',
+    );
 
     await rotateAll(project, 1);
     r = await project.run(['check']);
     expect(r.code).toBe(0);
-    expect(r.out).toBe('ROTOR OK - 17 of 17 secret×environment rows ok | rows=17 ok=17 due_soon=0 due=0 overdue=0 failed=0 stuck=0 rotating=0 unknown=0 in_grace=0\n');
+    expect(r.out).toBe(
+      'ROTOR OK - 17 of 17 secret×environment rows ok | rows=17 ok=17 due_soon=0 due=0 overdue=0 failed=0 stuck=0 rotating=0 unknown=0 in_grace=0\n',
+    );
 
     const setAge = (secret: string, env: string, rotatedAt: number | null) =>
-      project.store.db.updateTable('versions').set({ rotated_at: rotatedAt }).where('secret', '=', secret).where('environment', '=', env).execute();
+      project.store.db
+        .updateTable('versions')
+        .set({ rotated_at: rotatedAt })
+        .where('secret', '=', secret)
+        .where('environment', '=', env)
+        .execute();
     await setAge('TWILIO_AUTH_TOKEN', 'staging', null);
     expect((await project.run(['check'])).code).toBe(3);
     await setAge('JWT_ACCESS_SECRET', 'staging', NOW - 80 * DAY);
@@ -399,7 +571,11 @@ describe('rotor check', () => {
     expect(r.out.split('\n')[0]).toMatch(/^ROTOR WARNING - 1 due soon; UNKNOWN - 1 unknown \| /);
     await setAge('JWT_ACCESS_SECRET', 'production', NOW - 90 * DAY);
     await setAge('DATABASE_URL', 'production', NOW - 366 * DAY);
-    await project.rotation('SMTP_PASSWORD', 'production', { state: 'failed', startedAt: NOW - DAY, errorCode: 'ERR_ROTOR_VERIFY_FAILED' });
+    await project.rotation('SMTP_PASSWORD', 'production', {
+      state: 'failed',
+      startedAt: NOW - DAY,
+      errorCode: 'ERR_ROTOR_VERIFY_FAILED',
+    });
     r = await project.run(['check']);
     expect(r.code).toBe(2);
     const lines = r.out.trimEnd().split('\n');
@@ -408,7 +584,9 @@ describe('rotor check', () => {
     );
     expect(lines.slice(1)).toEqual([
       'CRITICAL: DATABASE_URL/production overdue since 2026-07-20 (age 366d)',
-      expect.stringMatching(/^CRITICAL: SMTP_PASSWORD\/production rotation [0-9a-f-]+ failed at verify \(ERR_ROTOR_VERIFY_FAILED\)$/),
+      expect.stringMatching(
+        /^CRITICAL: SMTP_PASSWORD\/production rotation [0-9a-f-]+ failed at verify \(ERR_ROTOR_VERIFY_FAILED\)$/,
+      ),
       'WARNING: JWT_ACCESS_SECRET/staging due on 2026-07-30 (age 80d)',
       'WARNING: JWT_ACCESS_SECRET/production due since 2026-07-20 (age 90d)',
       'UNKNOWN: TWILIO_AUTH_TOKEN/staging last rotation date unknown',
@@ -417,7 +595,10 @@ describe('rotor check', () => {
 
   it('a stuck rotation is CRITICAL; a healthy one keeps the cadence state', async () => {
     await rotateAll(project, 1);
-    await project.rotation('SMTP_PASSWORD', 'staging', { state: 'running', startedAt: NOW - 2 * MIN });
+    await project.rotation('SMTP_PASSWORD', 'staging', {
+      state: 'running',
+      startedAt: NOW - 2 * MIN,
+    });
     expect((await project.run(['check'])).code).toBe(0);
     project.clock.advance(20 * MIN);
     const r = await project.run(['check']);
@@ -442,7 +623,11 @@ describe('rotor check', () => {
 
   it('--json gives the status, code, counts and every problem', async () => {
     await rotateAll(project, 1);
-    await project.store.db.updateTable('versions').set({ rotated_at: NOW - 100 * DAY }).where('secret', '=', 'JWT_ACCESS_SECRET').execute();
+    await project.store.db
+      .updateTable('versions')
+      .set({ rotated_at: NOW - 100 * DAY })
+      .where('secret', '=', 'JWT_ACCESS_SECRET')
+      .execute();
     const { code, out } = await project.run(['check', '--json']);
     expect(code).toBe(2);
     const parsed = JSON.parse(out) as Record<string, unknown>;
@@ -451,10 +636,31 @@ describe('rotor check', () => {
       code: 2,
       summary: expect.stringMatching(/^ROTOR CRITICAL - 2 overdue \| /),
       at: new Date(NOW).toISOString(),
-      counts: { overdue: 2, failed: 0, stuck: 0, due: 0, 'due-soon': 0, unknown: 0, ok: 15, rows: 17 },
+      counts: {
+        overdue: 2,
+        failed: 0,
+        stuck: 0,
+        due: 0,
+        'due-soon': 0,
+        unknown: 0,
+        ok: 15,
+        rows: 17,
+      },
       problems: [
-        { secret: 'JWT_ACCESS_SECRET', environment: 'staging', problem: 'overdue', status: 'CRITICAL', detail: 'overdue since 2026-07-11 (age 100d)' },
-        { secret: 'JWT_ACCESS_SECRET', environment: 'production', problem: 'overdue', status: 'CRITICAL', detail: 'overdue since 2026-07-11 (age 100d)' },
+        {
+          secret: 'JWT_ACCESS_SECRET',
+          environment: 'staging',
+          problem: 'overdue',
+          status: 'CRITICAL',
+          detail: 'overdue since 2026-07-11 (age 100d)',
+        },
+        {
+          secret: 'JWT_ACCESS_SECRET',
+          environment: 'production',
+          problem: 'overdue',
+          status: 'CRITICAL',
+          detail: 'overdue since 2026-07-11 (age 100d)',
+        },
       ],
     });
   });
@@ -468,14 +674,22 @@ describe('rotor check', () => {
     }
     const status = await project.run(['status', '--at', 'nope', '--json']);
     expect(status.code).toBe(1);
-    expect(JSON.parse(status.out)).toMatchObject({ error: { code: 'ERR_ROTOR_CLI_DATE_INVALID', details: { value: 'nope' } } });
+    expect(JSON.parse(status.out)).toMatchObject({
+      error: { code: 'ERR_ROTOR_CLI_DATE_INVALID', details: { value: 'nope' } },
+    });
   });
 
   it('an internal error exits 3 UNKNOWN, never OK', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'rotor-status-empty-'));
     cleanups.push(async () => rmSync(empty, { recursive: true, force: true }));
     const err = capture();
-    const io: CliIo = { stdout: capture().stream, stderr: err.stream, stdin: Readable.from([]), env: { ROTOR_OPERATOR: 'tester' }, cwd: empty };
+    const io: CliIo = {
+      stdout: capture().stream,
+      stderr: err.stream,
+      stdin: Readable.from([]),
+      env: { ROTOR_OPERATOR: 'tester' },
+      cwd: empty,
+    };
     expect(await runCli(['check'], { io })).toBe(3);
     expect(err.text()).toContain('ERR_ROTOR_STORE_NOT_INITIALIZED');
   });
@@ -485,8 +699,26 @@ describe('rotor check', () => {
     expect(worstStatus('UNKNOWN', 'WARNING')).toBe('WARNING');
     expect(worstStatus('WARNING', 'CRITICAL')).toBe('CRITICAL');
     expect(worstStatus('CRITICAL', 'UNKNOWN')).toBe('CRITICAL');
-    expect(evaluateCheck({ at: NOW, rows: [], summary: { total: 0, byState: { ok: 0, 'due-soon': 0, due: 0, overdue: 0, unknown: 0, 'in-grace': 0, rotating: 0, failed: 0 }, inGrace: 0, stuck: 0 } }).status).toBe(
-      'UNKNOWN',
-    );
+    expect(
+      evaluateCheck({
+        at: NOW,
+        rows: [],
+        summary: {
+          total: 0,
+          byState: {
+            ok: 0,
+            'due-soon': 0,
+            due: 0,
+            overdue: 0,
+            unknown: 0,
+            'in-grace': 0,
+            rotating: 0,
+            failed: 0,
+          },
+          inGrace: 0,
+          stuck: 0,
+        },
+      }).status,
+    ).toBe('UNKNOWN');
   });
 });

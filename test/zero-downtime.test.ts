@@ -44,7 +44,9 @@ interface Outcome {
 }
 
 function kidOf(token: string): string {
-  return (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { kid: string }).kid;
+  return (
+    JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')) as { kid: string }
+  ).kid;
 }
 
 describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET under load (example app, built CLI)', () => {
@@ -58,8 +60,22 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
       execFile(
         process.execPath,
         [CLI, ...args],
-        { cwd: dir, env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'zero-downtime-test', NO_COLOR: '1' }, timeout: 20_000 },
-        (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        {
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH,
+            HOME: dir,
+            ROTOR_OPERATOR: 'zero-downtime-test',
+            NO_COLOR: '1',
+          },
+          timeout: 20_000,
+        },
+        (error, stdout, stderr) =>
+          resolve({
+            code: error ? Number((error as { code?: number }).code ?? 1) : 0,
+            stdout,
+            stderr,
+          }),
       );
     });
   }
@@ -70,10 +86,16 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
     return r;
   }
 
-  async function call(path: string, init: { method?: string; token?: string; body?: unknown }): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function call(
+    path: string,
+    init: { method?: string; token?: string; body?: unknown },
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await fetch(`${base}${path}`, {
       method: init.method ?? 'GET',
-      headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+        ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
       signal: AbortSignal.timeout(10_000),
     });
@@ -83,12 +105,14 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
 
   async function login(i: number): Promise<Session> {
     const r = await call('/login', { method: 'POST', body: USERS[i % USERS.length] });
-    if (r.status !== 200) throw new Error(`login ${i} answered ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status !== 200)
+      throw new Error(`login ${i} answered ${r.status} ${JSON.stringify(r.body)}`);
     return { access: r.body.access_token as string, refresh: r.body.refresh_token as string };
   }
 
   beforeAll(async () => {
-    if (!existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` before this test (npm test does)');
+    if (!existsSync(CLI))
+      throw new Error('dist/ is missing: run `npm run build` before this test (npm test does)');
     dir = mkdtempSync(join(tmpdir(), 'rotor-zero-downtime-'));
     await mustRotor('init');
     await mustRotor('apply');
@@ -96,12 +120,21 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
     await mustRotor('rotate', 'JWT_REFRESH_SECRET');
     app = spawn(process.execPath, [SERVER], {
       cwd: REPO,
-      env: { PATH: process.env.PATH, ROTOR_PROJECT_DIR: dir, ROTOR_ENV: 'production', PORT: '0', HOST: '127.0.0.1' },
+      env: {
+        PATH: process.env.PATH,
+        ROTOR_PROJECT_DIR: dir,
+        ROTOR_ENV: 'production',
+        PORT: '0',
+        HOST: '127.0.0.1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     app.stderr!.on('data', (c: Buffer) => (appLog += c.toString()));
     base = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the example app did not start: ${appLog}`)), 15_000);
+      const timer = setTimeout(
+        () => reject(new Error(`the example app did not start: ${appLog}`)),
+        15_000,
+      );
       let out = '';
       app!.stdout!.on('data', (c: Buffer) => {
         out += c.toString();
@@ -152,13 +185,35 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
       for (let n = 0; n < MAX_ITERATIONS && !stop && Date.now() - started < CLIENT_SAFETY_MS; n++) {
         try {
           const me = await call('/me', { token: session.access });
-          record({ what: `client ${i} /me`, status: me.status, code: me.body.code as string | undefined, at: Date.now() - started });
-          const next = await call('/refresh', { method: 'POST', body: { refresh_token: session.refresh } });
-          record({ what: `client ${i} /refresh`, status: next.status, code: next.body.code as string | undefined, at: Date.now() - started });
-          if (next.status !== 200) session = await login(i); // keep going, but it counts as a failure
-          else session = { access: next.body.access_token as string, refresh: next.body.refresh_token as string };
+          record({
+            what: `client ${i} /me`,
+            status: me.status,
+            code: me.body.code as string | undefined,
+            at: Date.now() - started,
+          });
+          const next = await call('/refresh', {
+            method: 'POST',
+            body: { refresh_token: session.refresh },
+          });
+          record({
+            what: `client ${i} /refresh`,
+            status: next.status,
+            code: next.body.code as string | undefined,
+            at: Date.now() - started,
+          });
+          if (next.status !== 200)
+            session = await login(i); // keep going, but it counts as a failure
+          else
+            session = {
+              access: next.body.access_token as string,
+              refresh: next.body.refresh_token as string,
+            };
         } catch (error) {
-          record({ what: `client ${i} ${(error as Error).message}`, status: 0, at: Date.now() - started });
+          record({
+            what: `client ${i} ${(error as Error).message}`,
+            status: 0,
+            at: Date.now() - started,
+          });
           await sleep(50);
         }
         accessKids.add(kidOf(session.access));
@@ -192,7 +247,10 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
         `${rotations.length} rotations (${rotations.map((r) => `${r.secret.slice(4, -7)} ${r.ms} ms`).join(', ')}), ` +
         `${failures.length} refused; ${accessKids.size} access kids and ${refreshKids.size} refresh kids seen by clients`,
     );
-    expect(failures.slice(0, 5), `refused requests: ${JSON.stringify(failures.slice(0, 5))}\n${appLog}`).toEqual([]);
+    expect(
+      failures.slice(0, 5),
+      `refused requests: ${JSON.stringify(failures.slice(0, 5))}\n${appLog}`,
+    ).toEqual([]);
     expect(meCount).toBeGreaterThan(CLIENTS * 10);
     expect(refreshCount).toBeGreaterThan(CLIENTS * 10);
     // Every rotation reached the running app (fromStore reload), not just the store.
@@ -215,7 +273,10 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
     let refreshCutoff: number | undefined;
     let acceptedAfterEmergency = 0;
     while (refreshPool.length > 0 && Date.now() - t0 <= EMERGENCY_BUDGET_MS) {
-      const r = await call('/refresh', { method: 'POST', body: { refresh_token: refreshPool.shift() } });
+      const r = await call('/refresh', {
+        method: 'POST',
+        body: { refresh_token: refreshPool.shift() },
+      });
       if (r.status === 200) {
         // The app had not reloaded yet: what it issued is signed with the old keys too.
         acceptedAfterEmergency++;
@@ -225,11 +286,17 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
         continue;
       }
       expect(r.status).toBe(401);
-      expect(r.body).toMatchObject({ error: 'invalid_grant', code: 'ERR_ROTOR_JWT_KID_COMPROMISED' });
+      expect(r.body).toMatchObject({
+        error: 'invalid_grant',
+        code: 'ERR_ROTOR_JWT_KID_COMPROMISED',
+      });
       refreshCutoff = Date.now() - t0;
       break;
     }
-    expect(refreshCutoff, 'old refresh tokens still accepted 2 s after the emergency rotation').toBeDefined();
+    expect(
+      refreshCutoff,
+      'old refresh tokens still accepted 2 s after the emergency rotation',
+    ).toBeDefined();
     for (const token of [...refreshPool, ...staleSuccessors, ...sampleRefresh]) {
       const r = await call('/refresh', { method: 'POST', body: { refresh_token: token } });
       expect(r.status).toBe(401);
@@ -243,11 +310,16 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
     let accessCutoff: number | undefined;
     let pending = oldAccess;
     while (Date.now() - t1 <= EMERGENCY_BUDGET_MS) {
-      const results = await Promise.all(pending.map(async (token) => ({ token, r: await call('/me', { token }) })));
-      for (const { r } of results) if (r.status !== 200) {
-        expect(r.status).toBe(401);
-        expect(['ERR_ROTOR_JWT_KID_COMPROMISED', 'ERR_ROTOR_JWT_KID_RETIRED']).toContain(r.body.code);
-      }
+      const results = await Promise.all(
+        pending.map(async (token) => ({ token, r: await call('/me', { token }) })),
+      );
+      for (const { r } of results)
+        if (r.status !== 200) {
+          expect(r.status).toBe(401);
+          expect(['ERR_ROTOR_JWT_KID_COMPROMISED', 'ERR_ROTOR_JWT_KID_RETIRED']).toContain(
+            r.body.code,
+          );
+        }
       pending = results.filter(({ r }) => r.status === 200).map(({ token }) => token);
       if (pending.length === 0) {
         accessCutoff = Date.now() - t1;
@@ -255,7 +327,10 @@ describe('zero-downtime rotation of JWT_ACCESS_SECRET and JWT_REFRESH_SECRET und
       }
       await sleep(100);
     }
-    expect(pending.length, 'old access tokens still accepted 2 s after the emergency rotation').toBe(0);
+    expect(
+      pending.length,
+      'old access tokens still accepted 2 s after the emergency rotation',
+    ).toBe(0);
     console.info(
       `emergency: old refresh tokens refused ${refreshCutoff} ms after \`rotor rotate JWT_REFRESH_SECRET --emergency\` returned ` +
         `(${acceptedAfterEmergency} accepted before the app reloaded); ${oldAccess.length} old access tokens all refused ${accessCutoff} ms after the access one`,

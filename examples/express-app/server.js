@@ -14,7 +14,13 @@ import { promisify } from 'node:util';
 import express from 'express';
 import { bearerAuth, refreshCookie, refreshHandler } from 'rotor/express';
 import { createJwtKeys, fromEnv, fromStore } from 'rotor/jwt';
-import { createMemoryTokenStore, createPostgresTokenStore, createRedisTokenStore, createRefreshTokens, createRevocationCheck } from 'rotor/tokens';
+import {
+  createMemoryTokenStore,
+  createPostgresTokenStore,
+  createRedisTokenStore,
+  createRefreshTokens,
+  createRevocationCheck,
+} from 'rotor/tokens';
 
 const scryptAsync = promisify(scrypt);
 const SCRYPT = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
@@ -42,10 +48,17 @@ function keySourceFrom(options, env) {
   const dir = options.projectDir ?? env.ROTOR_PROJECT_DIR;
   if (dir) {
     const pollMs = options.pollMs ?? (env.ROTOR_POLL_MS ? Number(env.ROTOR_POLL_MS) : undefined);
-    return fromStore({ dir, environment: options.environment ?? env.ROTOR_ENV ?? 'production', env, ...(pollMs ? { pollMs } : {}) });
+    return fromStore({
+      dir,
+      environment: options.environment ?? env.ROTOR_ENV ?? 'production',
+      env,
+      ...(pollMs ? { pollMs } : {}),
+    });
   }
   if (env.JWT_ACCESS_SECRET) return fromEnv({ env });
-  throw new Error('no keys: set ROTOR_PROJECT_DIR to a Rotor project directory, or start the app with `rotor run --env <environment> -- node server.js`');
+  throw new Error(
+    'no keys: set ROTOR_PROJECT_DIR to a Rotor project directory, or start the app with `rotor run --env <environment> -- node server.js`',
+  );
 }
 
 function sessionStoreFrom(options, env) {
@@ -54,7 +67,8 @@ function sessionStoreFrom(options, env) {
   const prefix = options.sessionStorePrefix ?? env.SESSION_STORE_PREFIX;
   if (kind === 'memory') return createMemoryTokenStore();
   if (!url) throw new Error(`SESSION_STORE=${kind} needs SESSION_STORE_URL`);
-  if (kind === 'postgres') return createPostgresTokenStore({ connectionString: url, ...(prefix ? { prefix } : {}) });
+  if (kind === 'postgres')
+    return createPostgresTokenStore({ connectionString: url, ...(prefix ? { prefix } : {}) });
   if (kind === 'redis') return createRedisTokenStore({ url, ...(prefix ? { prefix } : {}) });
   throw new Error(`SESSION_STORE must be memory, postgres or redis, not ${kind}`);
 }
@@ -89,20 +103,46 @@ export async function createApp(options = {}) {
   await store.init();
   // Session revocations (`rotor sessions revoke`, emergency rotations) reach every access-token
   // check from memory, refreshed by push and a 1 s poll: verify never waits on the network.
-  const revocation = await createRevocationCheck({ store, onError: (e) => log(`session sync failed: ${e.code ?? e.message}`) });
-  const access = createJwtKeys({ secret: 'JWT_ACCESS_SECRET', source, issuer, audience: 'rotor-example-api', type: 'at+jwt', maxAge: options.accessMaxAge ?? '15m', clockTolerance: 5, revocation });
-  const refreshKeys = createJwtKeys({ secret: 'JWT_REFRESH_SECRET', source, issuer, audience: 'rotor-example-refresh', type: 'refresh+jwt', maxAge: '30d', clockTolerance: 5 });
+  const revocation = await createRevocationCheck({
+    store,
+    onError: (e) => log(`session sync failed: ${e.code ?? e.message}`),
+  });
+  const access = createJwtKeys({
+    secret: 'JWT_ACCESS_SECRET',
+    source,
+    issuer,
+    audience: 'rotor-example-api',
+    type: 'at+jwt',
+    maxAge: options.accessMaxAge ?? '15m',
+    clockTolerance: 5,
+    revocation,
+  });
+  const refreshKeys = createJwtKeys({
+    secret: 'JWT_REFRESH_SECRET',
+    source,
+    issuer,
+    audience: 'rotor-example-refresh',
+    type: 'refresh+jwt',
+    maxAge: '30d',
+    clockTolerance: 5,
+  });
   const tokens = createRefreshTokens({
     keys: refreshKeys,
     store,
     absoluteLifetime: '30d',
     idleLifetime: '7d',
-    onReuse: ({ familyId, userId }) => log(`security: refresh token reuse, session ${familyId} of ${userId} revoked`),
+    onReuse: ({ familyId, userId }) =>
+      log(`security: refresh token reuse, session ${familyId} of ${userId} revoked`),
   });
   await Promise.all([access.ready(), refreshKeys.ready()]);
 
   const users = new Map();
-  for (const u of options.users ?? DEMO_USERS) users.set(u.username, { id: u.id, username: u.username, password: await hashPassword(u.password) });
+  for (const u of options.users ?? DEMO_USERS)
+    users.set(u.username, {
+      id: u.id,
+      username: u.username,
+      password: await hashPassword(u.password),
+    });
   // Unknown user names cost one scrypt too, so timing does not tell which names exist.
   const dummy = await hashPassword(randomBytes(16).toString('hex'));
   const cookie = { name: 'refresh_token', path: '/', secure: options.secureCookies ?? true };
@@ -119,25 +159,41 @@ export async function createApp(options = {}) {
 
   app.post('/login', async (req, res) => {
     const { username, password } = req.body ?? {};
-    if (!isString(username) || !isString(password)) return res.status(400).json({ error: 'invalid_request', error_description: 'send {"username": …, "password": …}' });
+    if (!isString(username) || !isString(password))
+      return res.status(400).json({
+        error: 'invalid_request',
+        error_description: 'send {"username": …, "password": …}',
+      });
     const user = await authenticateUser(username, password);
     res.set('cache-control', 'no-store');
-    if (!user) return res.status(400).json({ error: 'invalid_grant', error_description: 'wrong user name or password' });
+    if (!user)
+      return res
+        .status(400)
+        .json({ error: 'invalid_grant', error_description: 'wrong user name or password' });
     if (await tokens.passwordResetRequired(user.id)) {
-      return res.status(403).json({ error: 'password_reset_required', error_description: 'set a new password with POST /password first' });
+      return res.status(403).json({
+        error: 'password_reset_required',
+        error_description: 'set a new password with POST /password first',
+      });
     }
     let issued;
     try {
       issued = await tokens.issue(user.id, { name: user.username });
     } catch (error) {
       // A reset flagged between the check above and now.
-      if (error.code === 'ERR_ROTOR_TOKENS_PASSWORD_RESET_REQUIRED') return res.status(403).json({ error: 'password_reset_required' });
+      if (error.code === 'ERR_ROTOR_TOKENS_PASSWORD_RESET_REQUIRED')
+        return res.status(403).json({ error: 'password_reset_required' });
       throw error;
     }
     const accessToken = access.sign({ sub: user.id, name: user.username, sid: issued.familyId });
-    const body = { access_token: accessToken, token_type: 'Bearer', expires_in: lifetimeOf(accessToken) };
+    const body = {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: lifetimeOf(accessToken),
+    };
     // Browsers ask for the refresh token as an HttpOnly cookie; API clients get it in the body.
-    if (req.body.cookie === true) res.set('set-cookie', refreshCookie(issued.token, issued.expiresAt, cookie));
+    if (req.body.cookie === true)
+      res.set('set-cookie', refreshCookie(issued.token, issued.expiresAt, cookie));
     else body.refresh_token = issued.token;
     return res.json(body);
   });
@@ -150,28 +206,44 @@ export async function createApp(options = {}) {
 
   app.post('/logout', bearerAuth({ keys: access, realm: REALM }), async (req, res) => {
     if (typeof req.auth.sid === 'string') await tokens.revokeFamily(req.auth.sid, 'logout');
-    res.set('set-cookie', `${cookie.name}=; Path=${cookie.path}; Max-Age=0; HttpOnly${cookie.secure ? '; Secure' : ''}; SameSite=Strict`);
+    res.set(
+      'set-cookie',
+      `${cookie.name}=; Path=${cookie.path}; Max-Age=0; HttpOnly${cookie.secure ? '; Secure' : ''}; SameSite=Strict`,
+    );
     res.status(204).end();
   });
 
   // Where a user flagged by `rotor sessions revoke --require-password-reset` sets a new password.
   app.post('/password', async (req, res) => {
     const { username, password, new_password: next } = req.body ?? {};
-    if (!isString(username) || !isString(password) || !isString(next)) return res.status(400).json({ error: 'invalid_request' });
-    if (next.length < 12) return res.status(400).json({ error: 'invalid_request', error_description: 'the new password needs at least 12 characters' });
+    if (!isString(username) || !isString(password) || !isString(next))
+      return res.status(400).json({ error: 'invalid_request' });
+    if (next.length < 12)
+      return res.status(400).json({
+        error: 'invalid_request',
+        error_description: 'the new password needs at least 12 characters',
+      });
     const user = await authenticateUser(username, password);
-    if (!user) return res.status(400).json({ error: 'invalid_grant', error_description: 'wrong user name or password' });
+    if (!user)
+      return res
+        .status(400)
+        .json({ error: 'invalid_grant', error_description: 'wrong user name or password' });
     user.password = await hashPassword(next);
     await tokens.passwordChanged(user.id);
     await tokens.revokeUser(user.id, 'password changed');
     return res.status(204).end();
   });
 
-  app.get('/healthz', (_req, res) => res.json({ ok: true, accessKid: access.currentKid, refreshKid: refreshKeys.currentKid }));
+  app.get('/healthz', (_req, res) =>
+    res.json({ ok: true, accessKid: access.currentKid, refreshKid: refreshKeys.currentKid }),
+  );
 
   // JSON errors without stack traces; the log gets the code, never a token.
   app.use((error, _req, res, _next) => {
-    const status = Number.isInteger(error.status) && error.status >= 400 && error.status < 500 ? error.status : 500;
+    const status =
+      Number.isInteger(error.status) && error.status >= 400 && error.status < 500
+        ? error.status
+        : 500;
     if (status === 500) log(`error: ${error.code ?? error.name}`);
     res.status(status).json({ error: status === 500 ? 'server_error' : 'invalid_request' });
   });

@@ -33,7 +33,11 @@ export function operatorName(explicit: string | undefined, env: NodeJS.ProcessEn
   }
 }
 
-export function createCommandContext(io: CliIo, options: GlobalOptions, extra: { clock?: Clock; method?: Method; discover?: boolean } = {}): CommandContext {
+export function createCommandContext(
+  io: CliIo,
+  options: GlobalOptions,
+  extra: { clock?: Clock; method?: Method; discover?: boolean } = {},
+): CommandContext {
   const rotor = createRotor({
     cwd: io.cwd,
     ...(extra.discover === false ? { discover: false } : {}),
@@ -45,7 +49,11 @@ export function createCommandContext(io: CliIo, options: GlobalOptions, extra: {
   });
   return {
     rotor,
-    actor: { operator: operatorName(options.operator, io.env), requestId: randomUUID(), method: extra.method ?? 'manual' },
+    actor: {
+      operator: operatorName(options.operator, io.env),
+      requestId: randomUUID(),
+      method: extra.method ?? 'manual',
+    },
     io,
     json: Boolean(options.json),
   };

@@ -15,6 +15,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   // Answered before the command tree loads: scripts and shell prompts call this often.
   process.stdout.write(`${VERSION}\n`);
 } else {
-  const [{ runCli }, { processIo }] = await Promise.all([import('./program.js'), import('./io.js')]);
+  const [{ runCli }, { processIo }] = await Promise.all([
+    import('./program.js'),
+    import('./io.js'),
+  ]);
   process.exitCode = await runCli(argv, { io: processIo() });
 }

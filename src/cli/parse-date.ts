@@ -2,7 +2,8 @@
 import { RotorError } from '../core/errors.js';
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?$/i;
+const DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?$/i;
 
 /**
  * Parses a date option: an ISO date means the start or the end of that day in UTC (`edge`), so
@@ -15,9 +16,13 @@ const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\
  */
 export function parseDateOption(option: string, value: string, edge: 'start' | 'end'): number {
   const invalid = () =>
-    new RotorError('ERR_ROTOR_CLI_DATE_INVALID', `invalid ${option} "${value}": use an ISO date (2026-06-01) or date-time (2026-06-01T12:00:00Z)`, {
-      details: { option, value },
-    });
+    new RotorError(
+      'ERR_ROTOR_CLI_DATE_INVALID',
+      `invalid ${option} "${value}": use an ISO date (2026-06-01) or date-time (2026-06-01T12:00:00Z)`,
+      {
+        details: { option, value },
+      },
+    );
   const text = value.trim();
   const d = DATE_ONLY.exec(text);
   const t = d ? undefined : DATE_TIME.exec(text);
@@ -25,12 +30,23 @@ export function parseDateOption(option: string, value: string, edge: 'start' | '
   if (!m) throw invalid();
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const end = edge === 'end';
-  const [hour, minute, second] = t ? [Number(t[4]), Number(t[5]), Number(t[6] ?? 0)] : end ? [23, 59, 59] : [0, 0, 0];
+  const [hour, minute, second] = t
+    ? [Number(t[4]), Number(t[5]), Number(t[6] ?? 0)]
+    : end
+      ? [23, 59, 59]
+      : [0, 0, 0];
   const millis = t ? Number((t[7] ?? '0').padEnd(3, '0')) : end ? 999 : 0;
   const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
   // Date.UTC rolls 2026-02-30 over to March: a date that does not round-trip is not a date.
   const back = new Date(utc);
-  if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day || back.getUTCHours() !== hour || back.getUTCMinutes() !== minute || back.getUTCSeconds() !== second) {
+  if (
+    back.getUTCFullYear() !== year ||
+    back.getUTCMonth() !== month - 1 ||
+    back.getUTCDate() !== day ||
+    back.getUTCHours() !== hour ||
+    back.getUTCMinutes() !== minute ||
+    back.getUTCSeconds() !== second
+  ) {
     throw invalid();
   }
   const zone = t?.[8];

@@ -14,14 +14,22 @@ import { commandNamed, COMMANDS, type Register } from './commands/index.js';
 export { reportError };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type CommandAction<O = any> = (ctx: CommandContext, options: O, ...args: any[]) => Promise<number | void>;
+export type CommandAction<O = any> = (
+  ctx: CommandContext,
+  options: O,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  ...args: any[]
+) => Promise<number | void>;
 
 export interface ActionSettings {
   /** Exit code when the command fails with an error (monitoring commands use 3). */
   errorExitCode?: number;
 }
 
-export type Wrap = <O>(action: CommandAction<O>, settings?: ActionSettings) => (...args: unknown[]) => Promise<void>;
+export type Wrap = <O>(
+  action: CommandAction<O>,
+  settings?: ActionSettings,
+) => (...args: unknown[]) => Promise<void>;
 
 export interface CliRuntime {
   io: CliIo;
@@ -38,7 +46,11 @@ function redactArgvEcho(text: string): string {
  * command: `--help`, `--version`, a typo), each command is listed by name and summary only, so
  * help and suggestions work without loading a single command module.
  */
-export function buildProgram(runtime: CliRuntime, state: { exitCode: number }, registers: readonly Register[] = []): Command {
+export function buildProgram(
+  runtime: CliRuntime,
+  state: { exitCode: number },
+  registers: readonly Register[] = [],
+): Command {
   const { io } = runtime;
   const program = new Command('rotor');
   program
@@ -56,14 +68,22 @@ export function buildProgram(runtime: CliRuntime, state: { exitCode: number }, r
       outputError: (s, write) => write(redactArgvEcho(s)),
     });
 
-  const wrap: Wrap = (action, settings = {}) =>
+  const wrap: Wrap =
+    (action, settings = {}) =>
     async (...args: unknown[]) => {
       const command = args.at(-1) as Command;
       const options = command.optsWithGlobals<GlobalOptions & { value?: string }>();
       const positional = args.slice(0, -2);
       const json = Boolean(options.json);
       if (options.value !== undefined) {
-        reportError(io, new RotorError('ERR_ROTOR_VALUE_ON_ARGV', 'secret values are never taken from the command line (they would leak into shell history and ps): pipe the value on stdin or use --from-file'), json);
+        reportError(
+          io,
+          new RotorError(
+            'ERR_ROTOR_VALUE_ON_ARGV',
+            'secret values are never taken from the command line (they would leak into shell history and ps): pipe the value on stdin or use --from-file',
+          ),
+          json,
+        );
         state.exitCode = settings.errorExitCode ?? 1;
         return;
       }
@@ -71,7 +91,10 @@ export function buildProgram(runtime: CliRuntime, state: { exitCode: number }, r
       // `init` sets up the directory it runs in, like `git init`; every other command finds the
       // project's rotor.yaml in the directories above.
       const discover = command.name() !== 'init';
-      const ctx: CommandContext = createCommandContext(io, options, { ...(runtime.clock ? { clock: runtime.clock } : {}), discover });
+      const ctx: CommandContext = createCommandContext(io, options, {
+        ...(runtime.clock ? { clock: runtime.clock } : {}),
+        discover,
+      });
       try {
         const code = await action(ctx, options as never, ...positional);
         state.exitCode = typeof code === 'number' ? code : 0;
@@ -111,7 +134,9 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<numbe
   const state = { exitCode: 0 };
   const unknown = unknownGlobalOption(argv);
   if (unknown !== undefined) {
-    runtime.io.stderr.write(`error: unknown option '${unknown}' (rotor's own options are -c/--config, --state-dir, --operator, -h/--help, -V/--version; command options go after the command)\n`);
+    runtime.io.stderr.write(
+      `error: unknown option '${unknown}' (rotor's own options are -c/--config, --state-dir, --operator, -h/--help, -V/--version; command options go after the command)\n`,
+    );
     return 2;
   }
   const program = buildProgram(runtime, state, await registersFor(argv));
@@ -120,7 +145,12 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<numbe
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return 0;
       // For monitoring, a misconfigured check is UNKNOWN (3), not CRITICAL (2).
       return argv[0] === 'check' ? 3 : 2;
     }

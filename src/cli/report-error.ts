@@ -7,12 +7,18 @@ import { colors, type CliIo } from './io.js';
 export function reportError(io: CliIo, error: unknown, json: boolean): void {
   const rotorError = isRotorError(error)
     ? error
-    : new RotorError('ERR_ROTOR_CLI_USAGE', `unexpected failure: ${error instanceof Error ? error.message : String(error)}`);
+    : new RotorError(
+        'ERR_ROTOR_CLI_USAGE',
+        `unexpected failure: ${error instanceof Error ? error.message : String(error)}`,
+      );
   if (json) {
-    io.stdout.write(`${JSON.stringify({ error: { code: rotorError.code, message: rotorError.message, details: rotorError.details ?? {} } }, null, 2)}\n`);
+    io.stdout.write(
+      `${JSON.stringify({ error: { code: rotorError.code, message: rotorError.message, details: rotorError.details ?? {} } }, null, 2)}\n`,
+    );
     return;
   }
   const c = colors({ ...io, stdout: io.stderr });
   io.stderr.write(`${c.red('rotor:')} ${c.bold(rotorError.code)}: ${rotorError.message}\n`);
-  if (!isRotorError(error) && error instanceof Error && io.env.ROTOR_DEBUG) io.stderr.write(`${error.stack}\n`);
+  if (!isRotorError(error) && error instanceof Error && io.env.ROTOR_DEBUG)
+    io.stderr.write(`${error.stack}\n`);
 }

@@ -57,7 +57,11 @@ export function createLogger(env: NodeJS.ProcessEnv = process.env): Logger {
   // Logs go to stderr and carry ids, names and codes only; `value` fields are redacted as a
   // second line of defence.
   return pino(
-    { level: env.ROTOR_LOG_LEVEL ?? 'silent', base: { app: 'rotor' }, redact: { paths: ['value', '*.value', 'input', '*.input'], censor: '[redacted]' } },
+    {
+      level: env.ROTOR_LOG_LEVEL ?? 'silent',
+      base: { app: 'rotor' },
+      redact: { paths: ['value', '*.value', 'input', '*.input'], censor: '[redacted]' },
+    },
     pino.destination(2),
   );
 }
@@ -77,9 +81,13 @@ export function createRotor(options: RotorOptions): Rotor {
   const explicit = options.policyFile ?? env.ROTOR_CONFIG;
   // Like git: from a subdirectory of the project, the rotor.yaml above is the project's, and its
   // state directory is the one beside it.
-  const found = explicit === undefined && options.discover !== false ? findPolicyFile(cwd) : undefined;
+  const found =
+    explicit === undefined && options.discover !== false ? findPolicyFile(cwd) : undefined;
   const policyFile = found ?? resolve(cwd, explicit ?? 'rotor.yaml');
-  const stateDir = resolve(cwd, options.stateDir ?? env.ROTOR_STATE_DIR ?? (found ? join(dirname(found), '.rotor') : '.rotor'));
+  const stateDir = resolve(
+    cwd,
+    options.stateDir ?? env.ROTOR_STATE_DIR ?? (found ? join(dirname(found), '.rotor') : '.rotor'),
+  );
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(env);
   let storePromise: Promise<Store> | undefined;
@@ -112,8 +120,12 @@ export function createRotor(options: RotorOptions): Rotor {
       const check = await store.guard(() => getMeta(store, MASTER_KEY_CHECK));
       // A long-running process (serve, scheduler) keeps its key until `rotor master-key rotate`
       // in another process re-wraps the store; then it loads the new one from the key file.
-      if (master && (!check || master.matchesCheckValue(Buffer.from(check, 'base64')))) return master;
-      const key = loadMasterKey({ stateDir, env }, check ? Buffer.from(check, 'base64') : undefined);
+      if (master && (!check || master.matchesCheckValue(Buffer.from(check, 'base64'))))
+        return master;
+      const key = loadMasterKey(
+        { stateDir, env },
+        check ? Buffer.from(check, 'base64') : undefined,
+      );
       if (!check) {
         await store.writeTransaction(async (trx) => {
           await setMeta(trx, MASTER_KEY_CHECK, key.checkValue().toString('base64'));
@@ -127,7 +139,10 @@ export function createRotor(options: RotorOptions): Rotor {
       const r = byKind.get(kind);
       if (!r) {
         if (kind === MASTER_KEY_KIND) {
-          throw new RotorError('ERR_ROTOR_ROTATION_NOT_SUPPORTED', 'the master key is rotated with `rotor master-key rotate`');
+          throw new RotorError(
+            'ERR_ROTOR_ROTATION_NOT_SUPPORTED',
+            'the master key is rotated with `rotor master-key rotate`',
+          );
         }
         throw new RotorError('ERR_ROTOR_ROTATOR_UNKNOWN', `no rotator for kind "${kind}"`);
       }
@@ -137,23 +152,38 @@ export function createRotor(options: RotorOptions): Rotor {
       const spec = rotor.policy().secrets.get(name);
       if (!spec) {
         const hint = didYouMean(name, rotor.policy().secrets.keys());
-        throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `unknown secret "${name}"${hint}: it is not in ${policyFile}`, {
-          details: { secret: name, ...(hint ? { suggestion: closest(name, rotor.policy().secrets.keys()) } : {}) },
-        });
+        throw new RotorError(
+          'ERR_ROTOR_SECRET_UNKNOWN',
+          `unknown secret "${name}"${hint}: it is not in ${policyFile}`,
+          {
+            details: {
+              secret: name,
+              ...(hint ? { suggestion: closest(name, rotor.policy().secrets.keys()) } : {}),
+            },
+          },
+        );
       }
       return spec;
     },
     assertEnvironment(spec, environment) {
       if (!rotor.policy().environments.includes(environment)) {
         const hint = didYouMean(environment, rotor.policy().environments);
-        throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `unknown environment "${environment}"${hint}: configured are ${rotor.policy().environments.join(', ')}`, {
-          details: { environment },
-        });
+        throw new RotorError(
+          'ERR_ROTOR_ENV_UNKNOWN',
+          `unknown environment "${environment}"${hint}: configured are ${rotor.policy().environments.join(', ')}`,
+          {
+            details: { environment },
+          },
+        );
       }
       if (spec.kind !== MASTER_KEY_KIND && !spec.environments.includes(environment)) {
-        throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `${spec.name} is not used in environment "${environment}" (it is in ${spec.environments.join(', ')})`, {
-          details: { environment, secret: spec.name },
-        });
+        throw new RotorError(
+          'ERR_ROTOR_ENV_UNKNOWN',
+          `${spec.name} is not used in environment "${environment}" (it is in ${spec.environments.join(', ')})`,
+          {
+            details: { environment, secret: spec.name },
+          },
+        );
       }
     },
     async close() {

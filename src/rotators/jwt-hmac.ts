@@ -31,10 +31,19 @@ export const jwtHmacRotator = defineRotator({
         })
         .default({ revokeAllSessions: true, requirePasswordReset: false }),
     })
-    .default({ algorithm: 'HS256', encoding: 'base64', onRotate: 'dual-validate', emergency: { revokeAllSessions: true, requirePasswordReset: false } })
+    .default({
+      algorithm: 'HS256',
+      encoding: 'base64',
+      onRotate: 'dual-validate',
+      emergency: { revokeAllSessions: true, requirePasswordReset: false },
+    })
     .superRefine((c, ctx) => {
       if (c.bytes !== undefined && c.bytes < MIN_BYTES[c.algorithm]) {
-        ctx.addIssue({ code: 'custom', path: ['bytes'], message: `${c.algorithm} needs at least ${MIN_BYTES[c.algorithm]} bytes` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['bytes'],
+          message: `${c.algorithm} needs at least ${MIN_BYTES[c.algorithm]} bytes`,
+        });
       }
     }),
   async create(ctx) {
@@ -59,20 +68,30 @@ export const jwtHmacRotator = defineRotator({
       const { protectedHeader } = await jwtVerify(token, key, { algorithms: [alg] });
       if (protectedHeader.kid !== material.versionId) throw new Error('kid mismatch');
     } catch (cause) {
-      throw new RotorError('ERR_ROTOR_VERIFY_FAILED', `${ctx.secret}/${ctx.environment}: a probe JWT did not sign and verify with the new key`, { cause });
+      throw new RotorError(
+        'ERR_ROTOR_VERIFY_FAILED',
+        `${ctx.secret}/${ctx.environment}: a probe JWT did not sign and verify with the new key`,
+        { cause },
+      );
     }
   },
   async retire() {},
   async emergencyActions(ctx) {
-    const actions = [`tokens signed by the previous ${ctx.secret} key no longer validate (key retired and marked compromised)`];
+    const actions = [
+      `tokens signed by the previous ${ctx.secret} key no longer validate (key retired and marked compromised)`,
+    ];
     const { revokeAllSessions, requirePasswordReset } = ctx.config.emergency;
     if (!revokeAllSessions) return actions;
     if (!ctx.sessions) {
-      actions.push(`sessions NOT revoked: no session store is configured for ${ctx.environment} (rotor.yaml sessions:); refresh tokens and sessions from before stay valid until they expire`);
+      actions.push(
+        `sessions NOT revoked: no session store is configured for ${ctx.environment} (rotor.yaml sessions:); refresh tokens and sessions from before stay valid until they expire`,
+      );
       return actions;
     }
     try {
-      await ctx.sessions.revokeAll(`emergency rotation of ${ctx.secret} in ${ctx.environment}`, { requirePasswordReset });
+      await ctx.sessions.revokeAll(`emergency rotation of ${ctx.secret} in ${ctx.environment}`, {
+        requirePasswordReset,
+      });
     } catch (cause) {
       const code = cause instanceof RotorError ? cause.code : 'ERR_ROTOR_TOKENS_STORE_UNREACHABLE';
       throw new RotorError(
@@ -81,7 +100,9 @@ export const jwtHmacRotator = defineRotator({
         { cause },
       );
     }
-    actions.push(`all sessions and refresh tokens issued until now revoked in the ${ctx.sessions.store ?? 'configured'} session store${requirePasswordReset ? '; every user must set a new password' : ''}`);
+    actions.push(
+      `all sessions and refresh tokens issued until now revoked in the ${ctx.sessions.store ?? 'configured'} session store${requirePasswordReset ? '; every user must set a new password' : ''}`,
+    );
     return actions;
   },
   async validateImport(ctx, value) {
@@ -94,7 +115,10 @@ export const jwtHmacRotator = defineRotator({
       );
     }
     if (key.length < MIN_BYTES[algorithm]) {
-      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the key decodes to ${key.length} bytes; ${algorithm} needs at least ${MIN_BYTES[algorithm]}`);
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `${ctx.secret}: the key decodes to ${key.length} bytes; ${algorithm} needs at least ${MIN_BYTES[algorithm]}`,
+      );
     }
     return { value, meta: { kid: ctx.versionId, alg: algorithm, encoding, bytes: key.length } };
   },

@@ -31,7 +31,8 @@ interface PrivateJwk {
 }
 
 async function generatePair(alg: Algorithm): Promise<KeyObject> {
-  const { privateKey } = alg === 'EdDSA' ? await generate('ed25519') : await generate('ec', { namedCurve: 'P-256' });
+  const { privateKey } =
+    alg === 'EdDSA' ? await generate('ed25519') : await generate('ec', { namedCurve: 'P-256' });
   return privateKey;
 }
 
@@ -43,25 +44,42 @@ function algorithmOf(crv: string): Algorithm | undefined {
  * Reads a stored or imported private JWK strictly: an object with the members of an Ed25519 or
  * P-256 private key, base64url-encoded. Throws without quoting the value.
  */
-function parsePrivateJwk(secret: string, value: string): { jwk: PrivateJwk; alg: Algorithm; privateKey: KeyObject; publicKey: KeyObject } {
-  const invalid = (why: string) => new RotorError('ERR_ROTOR_VALUE_INVALID', `${secret}: the value is not a usable private JWK (${why})`);
+function parsePrivateJwk(
+  secret: string,
+  value: string,
+): { jwk: PrivateJwk; alg: Algorithm; privateKey: KeyObject; publicKey: KeyObject } {
+  const invalid = (why: string) =>
+    new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      `${secret}: the value is not a usable private JWK (${why})`,
+    );
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
     throw invalid('not JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid('not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw invalid('not a JSON object');
   const o = parsed as Record<string, unknown>;
   const alg = typeof o.crv === 'string' ? algorithmOf(o.crv) : undefined;
-  if (!alg || o.kty !== ALGORITHMS[alg].kty) throw invalid('kty/crv must be OKP/Ed25519 or EC/P-256');
+  if (!alg || o.kty !== ALGORITHMS[alg].kty)
+    throw invalid('kty/crv must be OKP/Ed25519 or EC/P-256');
   const members = alg === 'ES256' ? (['d', 'x', 'y'] as const) : (['d', 'x'] as const);
   for (const m of members) {
     const v = o[m];
-    if (typeof v !== 'string' || !B64URL.test(v)) throw invalid(`member "${m}" missing or not base64url`);
+    if (typeof v !== 'string' || !B64URL.test(v))
+      throw invalid(`member "${m}" missing or not base64url`);
   }
-  if (o.alg !== undefined && o.alg !== alg) throw invalid(`alg "${String(o.alg)}" does not match curve ${String(o.crv)}`);
-  const jwk: PrivateJwk = { kty: o.kty as string, crv: o.crv as string, d: o.d as string, x: o.x as string, ...(alg === 'ES256' ? { y: o.y as string } : {}) };
+  if (o.alg !== undefined && o.alg !== alg)
+    throw invalid(`alg "${String(o.alg)}" does not match curve ${String(o.crv)}`);
+  const jwk: PrivateJwk = {
+    kty: o.kty as string,
+    crv: o.crv as string,
+    d: o.d as string,
+    x: o.x as string,
+    ...(alg === 'ES256' ? { y: o.y as string } : {}),
+  };
   let privateKey: KeyObject;
   try {
     privateKey = createPrivateKey({ key: { ...jwk }, format: 'jwk' });
@@ -78,18 +96,32 @@ function publicMembers(publicKey: KeyObject): { kty: string; crv: string; x: str
 }
 
 /** Signs and verifies a probe JWT with the pair, and checks the stored public members match. */
-async function probe(secret: string, environment: string, kid: string, value: string): Promise<void> {
+async function probe(
+  secret: string,
+  environment: string,
+  kid: string,
+  value: string,
+): Promise<void> {
   const { jwk, alg, privateKey, publicKey } = parsePrivateJwk(secret, value);
   // jose is loaded on first use: most commands never sign a probe, and start-up time counts.
   const { SignJWT, jwtVerify } = await import('jose');
   try {
     const derived = publicMembers(publicKey);
-    if (derived.x !== jwk.x || derived.y !== jwk.y) throw new Error('public members do not match the private key');
-    const token = await new SignJWT({ probe: true }).setProtectedHeader({ alg, kid, typ: 'JWT' }).setIssuedAt().setExpirationTime('1m').sign(privateKey);
+    if (derived.x !== jwk.x || derived.y !== jwk.y)
+      throw new Error('public members do not match the private key');
+    const token = await new SignJWT({ probe: true })
+      .setProtectedHeader({ alg, kid, typ: 'JWT' })
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .sign(privateKey);
     const { protectedHeader } = await jwtVerify(token, publicKey, { algorithms: [alg] });
     if (protectedHeader.kid !== kid) throw new Error('kid mismatch');
   } catch (cause) {
-    throw new RotorError('ERR_ROTOR_VERIFY_FAILED', `${secret}/${environment}: a probe JWT did not sign and verify with the new key pair`, { cause });
+    throw new RotorError(
+      'ERR_ROTOR_VERIFY_FAILED',
+      `${secret}/${environment}: a probe JWT did not sign and verify with the new key pair`,
+      { cause },
+    );
   }
 }
 
@@ -103,7 +135,8 @@ const duration = z.string().superRefine((text, ctx) => {
 
 export const jwtKeypairRotator = defineRotator({
   kind: 'jwt-keypair',
-  summary: 'asymmetric JWT signing key (EdDSA/Ed25519 or ES256/P-256), published as a JWKS before it signs',
+  summary:
+    'asymmetric JWT signing key (EdDSA/Ed25519 or ES256/P-256), published as a JWKS before it signs',
   source: 'generated',
   configSchema: z
     .strictObject({
@@ -117,7 +150,15 @@ export const jwtKeypairRotator = defineRotator({
     const privateKey = await generatePair(alg);
     const jwk = privateKey.export({ format: 'jwk' });
     const { kty, crv } = ALGORITHMS[alg];
-    const value: Record<string, string> = { kty, crv, d: jwk.d!, x: jwk.x!, ...(jwk.y ? { y: jwk.y } : {}), alg, kid: ctx.versionId };
+    const value: Record<string, string> = {
+      kty,
+      crv,
+      d: jwk.d!,
+      x: jwk.x!,
+      ...(jwk.y ? { y: jwk.y } : {}),
+      alg,
+      kid: ctx.versionId,
+    };
     return { value: JSON.stringify(value), meta: { kid: ctx.versionId, alg, crv } };
   },
   async apply() {},
@@ -128,17 +169,25 @@ export const jwtKeypairRotator = defineRotator({
   // out of the JWKS.
   async retire() {},
   async emergencyActions(ctx) {
-    return [`tokens signed by the previous ${ctx.secret} key no longer validate (key retired, marked compromised and removed from the JWKS)`];
+    return [
+      `tokens signed by the previous ${ctx.secret} key no longer validate (key retired, marked compromised and removed from the JWKS)`,
+    ];
   },
   async validateImport(ctx, value) {
     const { alg } = parsePrivateJwk(ctx.secret, value);
     if (alg !== ctx.config.algorithm) {
-      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the key is for ${alg}, but rotor.yaml sets config.algorithm ${ctx.config.algorithm}`);
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `${ctx.secret}: the key is for ${alg}, but rotor.yaml sets config.algorithm ${ctx.config.algorithm}`,
+      );
     }
     try {
       await probe(ctx.secret, ctx.environment, ctx.versionId, value);
     } catch {
-      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the private JWK's public members do not match its private key`);
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `${ctx.secret}: the private JWK's public members do not match its private key`,
+      );
     }
     return { value, meta: { kid: ctx.versionId, alg, crv: ALGORITHMS[alg].crv } };
   },

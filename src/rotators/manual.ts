@@ -18,10 +18,16 @@ export const manualRotator = defineRotator({
   async create(ctx) {
     const value = ctx.input;
     if (value === undefined || value.length === 0) {
-      throw new RotorError('ERR_ROTOR_VALUE_MISSING', `${ctx.secret} is a manual secret: give the new value on stdin, with --from-file, or at the prompt`);
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_MISSING',
+        `${ctx.secret} is a manual secret: give the new value on stdin, with --from-file, or at the prompt`,
+      );
     }
     if (value.length < ctx.config.minLength) {
-      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the new value is shorter than ${ctx.config.minLength} characters`);
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `${ctx.secret}: the new value is shorter than ${ctx.config.minLength} characters`,
+      );
     }
     return { value, meta: {} };
   },
@@ -32,7 +38,10 @@ export const manualRotator = defineRotator({
   async retire() {},
   async validateImport(ctx, value) {
     if (value.length < ctx.config.minLength) {
-      throw new RotorError('ERR_ROTOR_VALUE_INVALID', `${ctx.secret}: the value is shorter than ${ctx.config.minLength} characters (config.minLength)`);
+      throw new RotorError(
+        'ERR_ROTOR_VALUE_INVALID',
+        `${ctx.secret}: the value is shorter than ${ctx.config.minLength} characters (config.minLength)`,
+      );
     }
     return { value, meta: {} };
   },

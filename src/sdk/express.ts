@@ -16,7 +16,11 @@ import {
 import { createRefreshExchange, type RefreshHandlerOptions } from './http/refresh-exchange.js';
 
 export type { BearerAuthOptions, HttpReply, RejectionEvent } from './http/bearer-auth.js';
-export { refreshCookie, type RefreshCookieOptions, type RefreshHandlerOptions } from './http/refresh-exchange.js';
+export {
+  refreshCookie,
+  type RefreshCookieOptions,
+  type RefreshHandlerOptions,
+} from './http/refresh-exchange.js';
 
 declare global {
   // Express's own augmentation point (@types/express-serve-static-core), so `req.auth` is typed
@@ -31,10 +35,18 @@ declare global {
 }
 
 /** The request as these functions see it: node's, plus what Express adds when present. */
-export type AuthRequest<C extends JwtClaims = JwtClaims> = IncomingMessage & { auth?: C; body?: unknown; originalUrl?: string };
+export type AuthRequest<C extends JwtClaims = JwtClaims> = IncomingMessage & {
+  auth?: C;
+  body?: unknown;
+  originalUrl?: string;
+};
 
 /** A middleware or handler in Express's `(req, res, next)` shape. */
-export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+export type Middleware = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
 
 const MAX_BODY_BYTES = 16_384;
 
@@ -59,7 +71,9 @@ function send(res: ServerResponse, reply: HttpReply & { setCookie?: string }): v
  * import { bearerAuth } from 'rotor/express';
  * app.get('/me', bearerAuth({ keys: access, realm: 'example' }), (req, res) => res.json({ user: req.auth?.sub }));
  */
-export function bearerAuth<C extends JwtClaims = JwtClaims>(options: BearerAuthOptions): Middleware {
+export function bearerAuth<C extends JwtClaims = JwtClaims>(
+  options: BearerAuthOptions,
+): Middleware {
   const authenticate = createBearerAuthenticator<C>(options);
   return (req, res, next) => {
     const r = req as AuthRequest<C>;
@@ -92,7 +106,10 @@ export function bearerAuth<C extends JwtClaims = JwtClaims>(options: BearerAuthO
  * @example
  * app.delete('/users/:id', bearerAuth({ keys }), requireScope(['users:write']), handler);
  */
-export function requireScope(scopes: string | readonly string[], options: { realm?: string } = {}): Middleware {
+export function requireScope(
+  scopes: string | readonly string[],
+  options: { realm?: string } = {},
+): Middleware {
   const realm = checkRealm(options.realm);
   const required = requiredScopes(typeof scopes === 'string' ? [scopes] : scopes);
   return (req, res, next) => {
@@ -112,9 +129,12 @@ export function requireScope(scopes: string | readonly string[], options: { real
 }
 
 /** Reads a JSON body nobody has parsed yet (no express.json() in front), up to 16 KB. */
-async function readJsonBody(req: IncomingMessage): Promise<{ ok: true; body: unknown } | { ok: false }> {
+async function readJsonBody(
+  req: IncomingMessage,
+): Promise<{ ok: true; body: unknown } | { ok: false }> {
   const type = req.headers['content-type'];
-  if (type === undefined || !/^application\/(?:[\w.+-]+\+)?json\b/i.test(type) || !req.readable) return { ok: true, body: undefined };
+  if (type === undefined || !/^application\/(?:[\w.+-]+\+)?json\b/i.test(type) || !req.readable)
+    return { ok: true, body: undefined };
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -151,7 +171,14 @@ export function refreshHandler(options: RefreshHandlerOptions): Middleware {
       if (body === undefined) {
         const read = await readJsonBody(req);
         if (!read.ok) {
-          send(res, { status: 400, headers: { 'cache-control': 'no-store' }, body: { error: 'invalid_request', error_description: 'the body must be a JSON object of at most 16 KB' } });
+          send(res, {
+            status: 400,
+            headers: { 'cache-control': 'no-store' },
+            body: {
+              error: 'invalid_request',
+              error_description: 'the body must be a JSON object of at most 16 KB',
+            },
+          });
           return;
         }
         body = read.body;

@@ -17,10 +17,17 @@ import {
 import { createRefreshExchange, type RefreshHandlerOptions } from './http/refresh-exchange.js';
 
 export type { BearerAuthOptions, HttpReply, RejectionEvent } from './http/bearer-auth.js';
-export { refreshCookie, type RefreshCookieOptions, type RefreshHandlerOptions } from './http/refresh-exchange.js';
+export {
+  refreshCookie,
+  type RefreshCookieOptions,
+  type RefreshHandlerOptions,
+} from './http/refresh-exchange.js';
 
 /** A hook or handler usable as `onRequest`, `preHandler` or a route handler. */
-export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
+export type AuthHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<FastifyReply | undefined>;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -76,7 +83,10 @@ export function bearerAuth(options: BearerAuthOptions): AuthHook {
  * @example
  * app.delete('/users/:id', { onRequest: [app.rotorAuthenticate, requireScope(['users:write'])] }, handler);
  */
-export function requireScope(scopes: string | readonly string[], options: { realm?: string } = {}): AuthHook {
+export function requireScope(
+  scopes: string | readonly string[],
+  options: { realm?: string } = {},
+): AuthHook {
   const realm = checkRealm(options.realm);
   const required = requiredScopes(typeof scopes === 'string' ? [scopes] : scopes);
   return async (request, reply) => {
@@ -106,7 +116,8 @@ export function requireScope(scopes: string | readonly string[], options: { real
  */
 export function refreshHandler(options: RefreshHandlerOptions): AuthHook {
   const exchange = createRefreshExchange(options);
-  return async (request, reply) => send(reply, await exchange({ body: request.body, cookie: request.headers.cookie }));
+  return async (request, reply) =>
+    send(reply, await exchange({ body: request.body, cookie: request.headers.cookie }));
 }
 
 /**
@@ -120,7 +131,11 @@ export function refreshHandler(options: RefreshHandlerOptions): AuthHook {
  * app.get('/me', { onRequest: app.rotorAuthenticate }, async (request) => request.auth);
  */
 export const rotorAuth = Object.assign(
-  function rotorAuth(fastify: FastifyInstance, options: BearerAuthOptions, done: (error?: Error) => void): void {
+  function rotorAuth(
+    fastify: FastifyInstance,
+    options: BearerAuthOptions,
+    done: (error?: Error) => void,
+  ): void {
     try {
       const hook = bearerAuth(options);
       if (!fastify.hasRequestDecorator('auth')) fastify.decorateRequest('auth', undefined);

@@ -94,7 +94,11 @@ function userOf(secret: string, value: string): string {
  * const [rows] = await pool.query('SELECT NOW() AS now');
  */
 export function createPool(options: CreatePoolOptions): RotorMysqlPool {
-  if (typeof options !== 'object' || options === null) throw new RotorError('ERR_ROTOR_VALUE_INVALID', 'createPool takes one options object: { source: valueFromStore({ … }) or valueFromEnv(), … }');
+  if (typeof options !== 'object' || options === null)
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      'createPool takes one options object: { source: valueFromStore({ … }) or valueFromEnv(), … }',
+    );
   const { secret = 'DATABASE_URL', source, ...poolOptions } = options;
   if (!source || typeof source.load !== 'function')
     throw new RotorError(

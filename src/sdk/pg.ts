@@ -129,7 +129,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
  * pool.on('swap', ({ from, to }) => log.info({ from, to }, 'database credential rotated'));
  */
 export function createPool(options: CreatePoolOptions): RotorPool {
-  if (typeof options !== 'object' || options === null) throw new RotorError('ERR_ROTOR_VALUE_INVALID', 'createPool takes one options object: { source: valueFromStore({ … }) or valueFromEnv(), … }');
+  if (typeof options !== 'object' || options === null)
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      'createPool takes one options object: { source: valueFromStore({ … }) or valueFromEnv(), … }',
+    );
   const { secret = 'DATABASE_URL', source, ...poolOptions } = options;
   if (!source || typeof source.load !== 'function')
     throw new RotorError(

@@ -62,7 +62,10 @@ export const HTTP_STATUS: Partial<Record<RotorErrorCode, number>> = {
 };
 
 function isSqliteError(error: unknown): boolean {
-  return typeof (error as { code?: unknown } | null)?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_');
+  return (
+    typeof (error as { code?: unknown } | null)?.code === 'string' &&
+    (error as { code: string }).code.startsWith('SQLITE_')
+  );
 }
 
 export function httpStatusOf(code: string): number {
@@ -73,30 +76,72 @@ export function httpStatusOf(code: string): number {
 function fromFastify(error: FastifyError): RotorError | undefined {
   const status = error.statusCode ?? 500;
   if (status >= 500) return undefined;
-  if (status === 413) return new RotorError('ERR_ROTOR_API_BODY_TOO_LARGE', 'request body too large: the API accepts at most 64 KiB of JSON');
-  if (status === 415) return new RotorError('ERR_ROTOR_API_MEDIA_TYPE', 'unsupported content type: send the body as application/json');
-  if (status === 429) return new RotorError('ERR_ROTOR_API_RATE_LIMITED', error.message || 'too many requests for this token: slow down and retry later');
-  if (status === 414 || error.code === 'FST_ERR_MAX_PARAM_LENGTH') return new RotorError('ERR_ROTOR_API_VALIDATION', 'invalid params: a path parameter is too long');
-  if (error.code === 'FST_ERR_BAD_URL') return new RotorError('ERR_ROTOR_API_VALIDATION', 'invalid params: the path is not valid URL encoding');
-  if (error instanceof SyntaxError || /JSON/i.test(error.message)) return new RotorError('ERR_ROTOR_API_VALIDATION', `body: malformed JSON (${error.message.replace(/^Body is not valid JSON but content-type is set to 'application\/json'$/, 'not valid JSON')})`);
+  if (status === 413)
+    return new RotorError(
+      'ERR_ROTOR_API_BODY_TOO_LARGE',
+      'request body too large: the API accepts at most 64 KiB of JSON',
+    );
+  if (status === 415)
+    return new RotorError(
+      'ERR_ROTOR_API_MEDIA_TYPE',
+      'unsupported content type: send the body as application/json',
+    );
+  if (status === 429)
+    return new RotorError(
+      'ERR_ROTOR_API_RATE_LIMITED',
+      error.message || 'too many requests for this token: slow down and retry later',
+    );
+  if (status === 414 || error.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return new RotorError(
+      'ERR_ROTOR_API_VALIDATION',
+      'invalid params: a path parameter is too long',
+    );
+  if (error.code === 'FST_ERR_BAD_URL')
+    return new RotorError(
+      'ERR_ROTOR_API_VALIDATION',
+      'invalid params: the path is not valid URL encoding',
+    );
+  if (error instanceof SyntaxError || /JSON/i.test(error.message))
+    return new RotorError(
+      'ERR_ROTOR_API_VALIDATION',
+      `body: malformed JSON (${error.message.replace(/^Body is not valid JSON but content-type is set to 'application\/json'$/, 'not valid JSON')})`,
+    );
   return new RotorError('ERR_ROTOR_API_VALIDATION', error.message || 'bad request');
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+export function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+): FastifyReply {
   let rotorError: RotorError | undefined;
   // A driver error that escaped the store's guard (a read-only or failing store) is still a 503.
   if (!isRotorError(error) && isSqliteError(error)) error = mapSqliteError(error, 'the store');
   if (isRotorError(error)) rotorError = error;
-  else if (error && typeof error === 'object' && 'statusCode' in error) rotorError = fromFastify(error as FastifyError);
+  else if (error && typeof error === 'object' && 'statusCode' in error)
+    rotorError = fromFastify(error as FastifyError);
   if (!rotorError) {
     request.log.error({ err: error }, 'unhandled error');
-    return reply.code(500).send({ error: { code: 'ERR_ROTOR_INTERNAL', message: 'internal error: see the server log for this request id', requestId: request.id } });
+    return reply.code(500).send({
+      error: {
+        code: 'ERR_ROTOR_INTERNAL',
+        message: 'internal error: see the server log for this request id',
+        requestId: request.id,
+      },
+    });
   }
   const status = httpStatusOf(rotorError.code);
-  if (status >= 500) request.log.error({ code: rotorError.code, msg: rotorError.message }, 'request failed');
-  if (status === 429 && rotorError.details?.retryAfter !== undefined) reply.header('retry-after', String(rotorError.details.retryAfter));
+  if (status >= 500)
+    request.log.error({ code: rotorError.code, msg: rotorError.message }, 'request failed');
+  if (status === 429 && rotorError.details?.retryAfter !== undefined)
+    reply.header('retry-after', String(rotorError.details.retryAfter));
   return reply.code(status).send({
-    error: { code: rotorError.code, message: rotorError.message, requestId: request.id, ...(rotorError.details ? { details: rotorError.details } : {}) },
+    error: {
+      code: rotorError.code,
+      message: rotorError.message,
+      requestId: request.id,
+      ...(rotorError.details ? { details: rotorError.details } : {}),
+    },
   });
 }
 
@@ -104,6 +149,13 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new RotorError('ERR_ROTOR_API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}: see /v1/openapi.json`)),
+    sendError(
+      request,
+      reply,
+      new RotorError(
+        'ERR_ROTOR_API_NOT_FOUND',
+        `no route ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}: see /v1/openapi.json`,
+      ),
+    ),
   );
 }

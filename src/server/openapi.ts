@@ -32,7 +32,12 @@ const ERROR_SCHEMA = {
     error: {
       type: 'object',
       required: ['code', 'message', 'requestId'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, requestId: { type: 'string', format: 'uuid' }, details: { type: 'object' } },
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        requestId: { type: 'string', format: 'uuid' },
+        details: { type: 'object' },
+      },
     },
   },
 };
@@ -47,10 +52,23 @@ export function openApiDocument(routes: readonly RouteDoc[]): JsonSchema {
       'x-rotor-permission': route.permission,
       ...(route.permission === 'public' ? { security: [] } : {}),
       parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
-      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(route.body) } } } } : {}),
+      ...(route.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: toSchema(route.body) } },
+            },
+          }
+        : {}),
       responses: {
-        [String(route.status ?? 200)]: { description: 'success', content: { 'application/json': { schema: { type: 'object' } } } },
-        default: { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
+        [String(route.status ?? 200)]: {
+          description: 'success',
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+        default: {
+          description: 'error',
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+        },
       },
     };
     paths[path] ??= {};
@@ -58,9 +76,16 @@ export function openApiDocument(routes: readonly RouteDoc[]): JsonSchema {
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Rotor API', version: '1', description: 'Secrets inventory, rotation, audit and delivery. Bearer API tokens (`rotor token create`); roles admin, operator, auditor, app.' },
+    info: {
+      title: 'Rotor API',
+      version: '1',
+      description:
+        'Secrets inventory, rotation, audit and delivery. Bearer API tokens (`rotor token create`); roles admin, operator, auditor, app.',
+    },
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'rtr_<id>_<secret>' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'rtr_<id>_<secret>' },
+      },
       schemas: { Error: ERROR_SCHEMA },
     },
     security: [{ bearer: [] }],

@@ -43,10 +43,15 @@ export interface ApiRoute<P = any, Q = any, B = any> {
 }
 
 /** What the OpenAPI document and the authorization matrix need of a route, including plugins' routes. */
-export type RouteDoc = Pick<ApiRoute, 'method' | 'url' | 'permission' | 'summary' | 'params' | 'query' | 'body' | 'status'>;
+export type RouteDoc = Pick<
+  ApiRoute,
+  'method' | 'url' | 'permission' | 'summary' | 'params' | 'query' | 'body' | 'status'
+>;
 
 /** Declares a route with its types inferred from its schemas. */
-export function defineRoute<P = undefined, Q = undefined, B = undefined>(route: ApiRoute<P, Q, B>): ApiRoute<P, Q, B> {
+export function defineRoute<P = undefined, Q = undefined, B = undefined>(
+  route: ApiRoute<P, Q, B>,
+): ApiRoute<P, Q, B> {
   return route;
 }
 
@@ -54,20 +59,38 @@ const EMPTY = z.strictObject({});
 
 function describeIssue(where: string, issue: z.core.$ZodIssue): string {
   const path = [where, ...issue.path.map(String)].join('.');
-  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => `${path}.${k}: unknown field`).join('; ');
-  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return `${path}: required`;
+  if (issue.code === 'unrecognized_keys')
+    return issue.keys.map((k) => `${path}.${k}: unknown field`).join('; ');
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message))
+    return `${path}: required`;
   return `${path}: ${issue.message}`;
 }
 
 /** Parses one part of a request against its schema, or a 400 naming the first bad fields. */
-export function parsePart<T>(where: 'params' | 'query' | 'body', schema: z.ZodType<T>, value: unknown): T {
+export function parsePart<T>(
+  where: 'params' | 'query' | 'body',
+  schema: z.ZodType<T>,
+  value: unknown,
+): T {
   // No body at all is an empty object; a JSON `null` body is a wrong type like any other.
   const result = schema.safeParse(value === undefined ? {} : value);
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 5);
-  throw new RotorError('ERR_ROTOR_API_VALIDATION', `invalid ${where}: ${issues.map((i) => describeIssue(where, i)).join('; ')}`, {
-    details: { fields: issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((k) => [where, ...i.path.map(String), k].join('.')) : [[where, ...i.path.map(String)].join('.')])).join(',') },
-  });
+  throw new RotorError(
+    'ERR_ROTOR_API_VALIDATION',
+    `invalid ${where}: ${issues.map((i) => describeIssue(where, i)).join('; ')}`,
+    {
+      details: {
+        fields: issues
+          .flatMap((i) =>
+            i.code === 'unrecognized_keys'
+              ? i.keys.map((k) => [where, ...i.path.map(String), k].join('.'))
+              : [[where, ...i.path.map(String)].join('.')],
+          )
+          .join(','),
+      },
+    },
+  );
 }
 
 /** A Fastify plugin registering `routes` with validation; authentication is the app's preHandler. */

@@ -1,7 +1,15 @@
 // Test helpers for rotor/jwt: in-memory key sources and hand-built tokens. Tokens are forged
 // here byte by byte (raw JSON text, so duplicates and odd spellings survive) and signed with
 // Node's crypto, so each attack token carries exactly the one defect a test is about.
-import { createHmac, createSecretKey, generateKeyPairSync, randomBytes, randomUUID, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import {
+  createHmac,
+  createSecretKey,
+  generateKeyPairSync,
+  randomBytes,
+  randomUUID,
+  sign as cryptoSign,
+  type KeyObject,
+} from 'node:crypto';
 import { expect } from 'vitest';
 import { RotorError } from '../../src/core/errors.js';
 import type { KeySet, KeySource, KeyStage, KeyVersion } from '../../src/sdk/jwt/index.js';
@@ -30,7 +38,14 @@ export function hmacKey(alg = 'HS256', bytes = 32): HmacKey {
     kid,
     raw,
     key,
-    version: (stage, acceptUntil) => ({ kid, stage, alg, verifyKey: key, ...(stage === 'current' ? { signingKey: key } : {}), ...(acceptUntil !== undefined ? { acceptUntil } : {}) }),
+    version: (stage, acceptUntil) => ({
+      kid,
+      stage,
+      alg,
+      verifyKey: key,
+      ...(stage === 'current' ? { signingKey: key } : {}),
+      ...(acceptUntil !== undefined ? { acceptUntil } : {}),
+    }),
   };
 }
 
@@ -48,12 +63,26 @@ export function edKey(): EdKey {
     kid,
     privateKey,
     publicKey,
-    version: (stage, acceptUntil) => ({ kid, stage, alg: 'EdDSA', verifyKey: publicKey, ...(stage === 'current' ? { signingKey: privateKey } : {}), ...(acceptUntil !== undefined ? { acceptUntil } : {}) }),
+    version: (stage, acceptUntil) => ({
+      kid,
+      stage,
+      alg: 'EdDSA',
+      verifyKey: publicKey,
+      ...(stage === 'current' ? { signingKey: privateKey } : {}),
+      ...(acceptUntil !== undefined ? { acceptUntil } : {}),
+    }),
   };
 }
 
 export function keySet(versions: KeyVersion[], extra: Partial<KeySet> = {}): KeySet {
-  return { secret: 'JWT_ACCESS_SECRET', versions, retired: new Map(), onRotate: 'dual-validate', revision: randomUUID(), ...extra };
+  return {
+    secret: 'JWT_ACCESS_SECRET',
+    versions,
+    retired: new Map(),
+    onRotate: 'dual-validate',
+    revision: randomUUID(),
+    ...extra,
+  };
 }
 
 /** A source whose key set a test replaces; `replace` signals watchers like a rotation would. */

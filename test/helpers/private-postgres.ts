@@ -3,7 +3,15 @@
 // start their own (initdb + pg_ctl on a spare port, as the postgres OS user when root).
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +38,9 @@ export function freePort(): Promise<number> {
 /** initdb + pg_ctl start with scram-sha-256 for every connection; as the postgres user when root. */
 export async function startCluster(): Promise<Cluster> {
   const root = '/usr/lib/postgresql';
-  const version = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))[0];
+  const version = readdirSync(root)
+    .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a))[0];
   if (!version) throw new Error(`no initdb under ${root}`);
   const bin = (name: string) => join(root, version, 'bin', name);
   const dir = mkdtempSync(join(tmpdir(), 'rotor-pg-'));
@@ -44,11 +54,31 @@ export async function startCluster(): Promise<Cluster> {
     chownSync(join(dir, 'pw'), uid, gid);
   }
   chmodSync(dir, 0o700);
-  const run = (cmd: string, args: string[]) => (asRoot ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' }) : execFileSync(cmd, args, { stdio: 'pipe' }));
+  const run = (cmd: string, args: string[]) =>
+    asRoot
+      ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' })
+      : execFileSync(cmd, args, { stdio: 'pipe' });
   const port = await freePort();
   const data = join(dir, 'data');
-  run(bin('initdb'), ['-D', data, '--auth=scram-sha-256', `--pwfile=${join(dir, 'pw')}`, '-U', 'postgres', '--no-sync']);
-  run(bin('pg_ctl'), ['-D', data, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c log_statement=ddl`, '-l', join(dir, 'log'), '-w', 'start']);
+  run(bin('initdb'), [
+    '-D',
+    data,
+    '--auth=scram-sha-256',
+    `--pwfile=${join(dir, 'pw')}`,
+    '-U',
+    'postgres',
+    '--no-sync',
+  ]);
+  run(bin('pg_ctl'), [
+    '-D',
+    data,
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c log_statement=ddl`,
+    '-l',
+    join(dir, 'log'),
+    '-w',
+    'start',
+  ]);
   return {
     port,
     adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,

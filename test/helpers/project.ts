@@ -36,15 +36,25 @@ export interface TestProject {
   dir: string;
   clock: ReturnType<typeof createManualClock>;
   env: NodeJS.ProcessEnv;
-  cli(args: string[], options?: { stdin?: string; tty?: boolean; env?: NodeJS.ProcessEnv }): Promise<Captured>;
+  cli(
+    args: string[],
+    options?: { stdin?: string; tty?: boolean; env?: NodeJS.ProcessEnv },
+  ): Promise<Captured>;
   rotor(rotators?: readonly AnyRotator[], clock?: Clock): Rotor;
   writePolicy(yaml: string): void;
 }
 
-export async function createProject(options: { policy?: string; start?: number } = {}): Promise<TestProject> {
+export async function createProject(
+  options: { policy?: string; start?: number } = {},
+): Promise<TestProject> {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-test-'));
   const clock = createManualClock(options.start ?? Date.UTC(2026, 0, 1));
-  const env: NodeJS.ProcessEnv = { ROTOR_OPERATOR: 'tester', PATH: process.env.PATH, HOME: dir, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = {
+    ROTOR_OPERATOR: 'tester',
+    PATH: process.env.PATH,
+    HOME: dir,
+    NO_COLOR: '1',
+  };
   const project: TestProject = {
     dir,
     clock,

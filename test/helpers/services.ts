@@ -40,7 +40,12 @@ async function probePostgres(url: string): Promise<void> {
 
 async function probeRedis(url: string): Promise<void> {
   const { Redis } = await import('ioredis');
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   let last: unknown;
   client.on('error', (e) => (last = e));
   try {
@@ -70,7 +75,11 @@ function probeTcp(url: string): Promise<void> {
   });
 }
 
-const PROBES: Record<ServiceName, (url: string) => Promise<void>> = { postgres: probePostgres, redis: probeRedis, mariadb: probeTcp };
+const PROBES: Record<ServiceName, (url: string) => Promise<void>> = {
+  postgres: probePostgres,
+  redis: probeRedis,
+  mariadb: probeTcp,
+};
 const cache = new Map<ServiceName, Promise<Service>>();
 
 /**
@@ -90,9 +99,13 @@ export function requireService(name: ServiceName): Promise<Service> {
         const reason = e?.code ?? e?.message ?? String(error);
         const where = new URL(url).host;
         if (process.env.CI === 'true') {
-          throw new Error(`${name} at ${where} is not reachable (${reason}) and CI=true: tests that need it must run. Start it (see .ci/run).`);
+          throw new Error(
+            `${name} at ${where} is not reachable (${reason}) and CI=true: tests that need it must run. Start it (see .ci/run).`,
+          );
         }
-        process.stderr.write(`\n⚠️  SKIPPING ${name} tests: ${name} at ${where} is not reachable (${reason}). They FAIL under CI=true.\n\n`);
+        process.stderr.write(
+          `\n⚠️  SKIPPING ${name} tests: ${name} at ${where} is not reachable (${reason}). They FAIL under CI=true.\n\n`,
+        );
         return { name, url, available: false, reason };
       }
     })();
@@ -113,8 +126,12 @@ export async function dropPostgresPrefix(url: string, prefix: string): Promise<v
   client.on('error', () => {});
   await client.connect();
   try {
-    const { rows } = await client.query<{ tablename: string }>(`SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND starts_with(tablename, $1)`, [`${prefix}_`]);
-    for (const { tablename } of rows) await client.query(`DROP TABLE IF EXISTS "${tablename}" CASCADE`);
+    const { rows } = await client.query<{ tablename: string }>(
+      `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND starts_with(tablename, $1)`,
+      [`${prefix}_`],
+    );
+    for (const { tablename } of rows)
+      await client.query(`DROP TABLE IF EXISTS "${tablename}" CASCADE`);
   } finally {
     await client.end();
   }

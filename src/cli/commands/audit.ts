@@ -52,10 +52,15 @@ const DEFAULT_LIMIT = 50;
 export function parseAuditDate(option: '--since' | '--until', value: string, clock: Clock): number {
   const text = value.trim();
   const invalid = () =>
-    new RotorError('ERR_ROTOR_CLI_DATE_INVALID', `invalid ${option} "${value}": use a date (2026-03-01), a UTC date-time (2026-03-01T12:00:00Z) or an age (30d, 12h)`, {
-      details: { option, value },
-    });
-  if (/^\d{4}-/.test(text)) return parseDateOption(option, text, option === '--until' ? 'end' : 'start');
+    new RotorError(
+      'ERR_ROTOR_CLI_DATE_INVALID',
+      `invalid ${option} "${value}": use a date (2026-03-01), a UTC date-time (2026-03-01T12:00:00Z) or an age (30d, 12h)`,
+      {
+        details: { option, value },
+      },
+    );
+  if (/^\d{4}-/.test(text))
+    return parseDateOption(option, text, option === '--until' ? 'end' : 'start');
   try {
     return clock.now() - parseDuration(text);
   } catch (error) {
@@ -69,10 +74,15 @@ function parseFilter(ctx: CommandContext, options: AuditFilterOptions): AuditFil
   if (options.secret !== undefined) filter.secret = options.secret;
   if (options.env !== undefined) filter.environment = options.env;
   if (options.action !== undefined) filter.action = options.action;
-  if (options.since !== undefined) filter.since = parseAuditDate('--since', options.since, ctx.rotor.clock);
-  if (options.until !== undefined) filter.until = parseAuditDate('--until', options.until, ctx.rotor.clock);
+  if (options.since !== undefined)
+    filter.since = parseAuditDate('--since', options.since, ctx.rotor.clock);
+  if (options.until !== undefined)
+    filter.until = parseAuditDate('--until', options.until, ctx.rotor.clock);
   if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) {
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', `--since (${new Date(filter.since).toISOString()}) is after --until (${new Date(filter.until).toISOString()})`);
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `--since (${new Date(filter.since).toISOString()}) is after --until (${new Date(filter.until).toISOString()})`,
+    );
   }
   return filter;
 }
@@ -82,8 +92,15 @@ function parseFilter(ctx: CommandContext, options: AuditFilterOptions): AuditFil
  * a typo, not an empty result: ERR_ROTOR_SECRET_UNKNOWN / ERR_ROTOR_ENV_UNKNOWN with the closest
  * name. A secret since removed from rotor.yaml still has its history, so the log counts too.
  */
-async function assertFilterNames(ctx: CommandContext, store: Store, filter: AuditFilter): Promise<void> {
-  let policy: { secrets: Iterable<string>; environments: Iterable<string> } = { secrets: [], environments: [] };
+async function assertFilterNames(
+  ctx: CommandContext,
+  store: Store,
+  filter: AuditFilter,
+): Promise<void> {
+  let policy: { secrets: Iterable<string>; environments: Iterable<string> } = {
+    secrets: [],
+    environments: [],
+  };
   try {
     const p = ctx.rotor.policy();
     policy = { secrets: p.secrets.keys(), environments: p.environments };
@@ -91,13 +108,32 @@ async function assertFilterNames(ctx: CommandContext, store: Store, filter: Audi
     // No readable rotor.yaml: the log alone says what exists.
   }
   const checks = [
-    { value: filter.secret, column: 'secret' as const, code: 'ERR_ROTOR_SECRET_UNKNOWN' as const, what: 'secret', option: '--secret', known: [...policy.secrets] },
-    { value: filter.environment, column: 'environment' as const, code: 'ERR_ROTOR_ENV_UNKNOWN' as const, what: 'environment', option: '--env', known: [...policy.environments] },
+    {
+      value: filter.secret,
+      column: 'secret' as const,
+      code: 'ERR_ROTOR_SECRET_UNKNOWN' as const,
+      what: 'secret',
+      option: '--secret',
+      known: [...policy.secrets],
+    },
+    {
+      value: filter.environment,
+      column: 'environment' as const,
+      code: 'ERR_ROTOR_ENV_UNKNOWN' as const,
+      what: 'environment',
+      option: '--env',
+      known: [...policy.environments],
+    },
   ];
   for (const check of checks) {
     if (check.value === undefined || check.known.includes(check.value)) continue;
     const logged = await store.guard(() =>
-      store.db.selectFrom('audit_events').select(check.column).distinct().where(check.column, 'is not', null).execute(),
+      store.db
+        .selectFrom('audit_events')
+        .select(check.column)
+        .distinct()
+        .where(check.column, 'is not', null)
+        .execute(),
     );
     const names = new Set([...check.known, ...logged.map((r) => r[check.column] as string)]);
     if (names.has(check.value)) continue;
@@ -111,13 +147,21 @@ async function assertFilterNames(ctx: CommandContext, store: Store, filter: Audi
 
 function parseLimit(value: string | undefined): number {
   if (value === undefined) return DEFAULT_LIMIT;
-  if (!/^\d+$/.test(value.trim())) throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid --limit "${value}": use a whole number (0 for no limit)`);
+  if (!/^\d+$/.test(value.trim()))
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `invalid --limit "${value}": use a whole number (0 for no limit)`,
+    );
   return Number(value.trim());
 }
 
 function parseAnchor(value: string): AuditAnchor {
   const m = /^(\d+):([0-9a-f]{64})$/i.exec(value.trim());
-  if (!m || Number(m[1]) < 1) throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid --anchor "${value}": use SEQ:HASH as printed by an earlier \`rotor audit verify\``);
+  if (!m || Number(m[1]) < 1)
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `invalid --anchor "${value}": use SEQ:HASH as printed by an earlier \`rotor audit verify\``,
+    );
   return { seq: Number(m[1]), hash: m[2]!.toLowerCase() };
 }
 
@@ -132,14 +176,25 @@ function shortTime(iso: string): string {
   return iso.replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
 }
 
-export async function auditListCommand(ctx: CommandContext, options: AuditListOptions): Promise<number> {
+export async function auditListCommand(
+  ctx: CommandContext,
+  options: AuditListOptions,
+): Promise<number> {
   const filter = parseFilter(ctx, options);
   const limit = parseLimit(options.limit);
   const store = await ctx.rotor.store();
   await assertFilterNames(ctx, store, filter);
-  const events = await listAudit(store, { ...filter, limit, order: options.oldestFirst ? 'asc' : 'desc' });
+  const events = await listAudit(store, {
+    ...filter,
+    limit,
+    order: options.oldestFirst ? 'asc' : 'desc',
+  });
   if (ctx.json) {
-    printJson(ctx.io, { events, count: events.length, limited: limit > 0 && events.length === limit });
+    printJson(ctx.io, {
+      events,
+      count: events.length,
+      limited: limit > 0 && events.length === limit,
+    });
     return 0;
   }
   if (events.length === 0) {
@@ -147,7 +202,12 @@ export async function auditListCommand(ctx: CommandContext, options: AuditListOp
     return 0;
   }
   const c = colors(ctx.io);
-  const outcome = (r: AuditRecord) => (r.outcome === 'failure' ? c.red(r.outcome) : r.outcome === 'success' ? c.green(r.outcome) : r.outcome);
+  const outcome = (r: AuditRecord) =>
+    r.outcome === 'failure'
+      ? c.red(r.outcome)
+      : r.outcome === 'success'
+        ? c.green(r.outcome)
+        : r.outcome;
   const rows = events.map((r) => [
     String(r.seq),
     shortTime(r.at),
@@ -159,20 +219,36 @@ export async function auditListCommand(ctx: CommandContext, options: AuditListOp
     outcome(r),
     clean(r.notes, 60),
   ]);
-  print(ctx.io, formatTable(['SEQ', 'TIME', 'SECRET', 'ENV', 'OPERATOR', 'METHOD', 'ACTION', 'OUTCOME', 'NOTES'], rows));
+  print(
+    ctx.io,
+    formatTable(
+      ['SEQ', 'TIME', 'SECRET', 'ENV', 'OPERATOR', 'METHOD', 'ACTION', 'OUTCOME', 'NOTES'],
+      rows,
+    ),
+  );
   const order = options.oldestFirst ? 'oldest' : 'newest';
-  print(ctx.io, c.dim(`${events.length} event(s), ${order} first${limit > 0 && events.length === limit ? ` (limited to ${limit}; --limit 0 shows all)` : ''}`));
+  print(
+    ctx.io,
+    c.dim(
+      `${events.length} event(s), ${order} first${limit > 0 && events.length === limit ? ` (limited to ${limit}; --limit 0 shows all)` : ''}`,
+    ),
+  );
   return 0;
 }
 
-export async function auditVerifyCommand(ctx: CommandContext, options: AuditVerifyOptions): Promise<number> {
+export async function auditVerifyCommand(
+  ctx: CommandContext,
+  options: AuditVerifyOptions,
+): Promise<number> {
   const anchor = options.anchor === undefined ? undefined : parseAnchor(options.anchor);
   const store = await ctx.rotor.store();
   const result = await verifyAuditChain(store, anchor ? { anchor } : {});
   if (ctx.json) {
     printJson(ctx.io, {
       ...result,
-      ...(result.ok ? {} : { error: { code: 'ERR_ROTOR_AUDIT_CHAIN_BROKEN', message: result.firstBad?.message } }),
+      ...(result.ok
+        ? {}
+        : { error: { code: 'ERR_ROTOR_AUDIT_CHAIN_BROKEN', message: result.firstBad?.message } }),
       note: 'deleting the newest rows cannot be detected from the chain alone: keep headSeq and headHash elsewhere and pass them back with --anchor SEQ:HASH',
     });
     return result.ok ? 0 : 1;
@@ -182,17 +258,28 @@ export async function auditVerifyCommand(ctx: CommandContext, options: AuditVeri
     print(ctx.io, `${c.green('audit log intact:')} ${result.rows} row(s) checked`);
     print(ctx.io, `head: row ${result.headSeq}, hash ${result.headHash}`);
     if (anchor) print(ctx.io, `anchor row ${anchor.seq} matches`);
-    print(ctx.io, c.dim(`Deleting the newest rows leaves a shorter chain that still verifies: keep "${result.headSeq}:${result.headHash}" outside this machine and check it later with --anchor.`));
+    print(
+      ctx.io,
+      c.dim(
+        `Deleting the newest rows leaves a shorter chain that still verifies: keep "${result.headSeq}:${result.headHash}" outside this machine and check it later with --anchor.`,
+      ),
+    );
     return 0;
   }
   const bad = result.firstBad!;
   print(ctx.io, `${c.red('audit log TAMPERED:')} first bad row ${bad.seq} (${bad.problem})`);
   print(ctx.io, bad.message);
-  print(ctx.io, `${result.rows} row(s) intact before it; last intact: row ${result.headSeq}, hash ${result.headHash}`);
+  print(
+    ctx.io,
+    `${result.rows} row(s) intact before it; last intact: row ${result.headSeq}, hash ${result.headHash}`,
+  );
   return 1;
 }
 
-export async function auditExportCommand(ctx: CommandContext, options: AuditExportOptions): Promise<number> {
+export async function auditExportCommand(
+  ctx: CommandContext,
+  options: AuditExportOptions,
+): Promise<number> {
   const format = parseAuditExportFormat(options.format ?? (ctx.json ? 'json' : 'md'));
   const filter = parseFilter(ctx, options);
   const store = await ctx.rotor.store();
@@ -216,7 +303,11 @@ export async function auditExportCommand(ctx: CommandContext, options: AuditExpo
     file.destroy();
     rmSync(temp, { force: true });
     if (isRotorError(error)) throw error;
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', `cannot write ${options.output}: ${(error as Error).message}`, { cause: error });
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `cannot write ${options.output}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   if (ctx.json) printJson(ctx.io, { format, output: target, rows });
   else print(ctx.io, `exported ${rows} audit event(s) as ${format} to ${options.output}`);
@@ -227,8 +318,14 @@ function filterOptions(command: Command): Command {
   return command
     .option('--secret <name>', 'only this secret')
     .option('-e, --env <environment>', 'only this environment')
-    .option('--action <action>', 'only this action (a prefix before a dot also matches: rotate → rotate.promote)')
-    .option('--since <when>', 'from this date, UTC date-time or age (2026-03-01, 2026-03-01T12:00:00Z, 30d)')
+    .option(
+      '--action <action>',
+      'only this action (a prefix before a dot also matches: rotate → rotate.promote)',
+    )
+    .option(
+      '--since <when>',
+      'from this date, UTC date-time or age (2026-03-01, 2026-03-01T12:00:00Z, 30d)',
+    )
     .option('--until <when>', 'up to this date (inclusive: the whole day), UTC date-time or age');
 }
 
@@ -240,15 +337,27 @@ function listOptions(command: Command): Command {
 }
 
 export function registerAudit(program: Command, wrap: Wrap): void {
-  const audit = listOptions(program.command('audit').description('the tamper-evident audit log: list (default), verify, export')).action(wrap(auditListCommand));
-  listOptions(audit.command('list').description('show audit events as a table, newest first')).action(wrap(auditListCommand));
+  const audit = listOptions(
+    program
+      .command('audit')
+      .description('the tamper-evident audit log: list (default), verify, export'),
+  ).action(wrap(auditListCommand));
+  listOptions(
+    audit.command('list').description('show audit events as a table, newest first'),
+  ).action(wrap(auditListCommand));
   audit
     .command('verify')
-    .description('recompute the hash chain; exit 1 naming the first edited, deleted, inserted or reordered row')
+    .description(
+      'recompute the hash chain; exit 1 naming the first edited, deleted, inserted or reordered row',
+    )
     .option('--anchor <seq:hash>', 'a head recorded earlier (also catches deleted newest rows)')
     .option('--json', 'machine-readable output')
     .action(wrap(auditVerifyCommand));
-  filterOptions(audit.command('export').description('write the audit log, oldest first, as md (the runbook table), csv or json'))
+  filterOptions(
+    audit
+      .command('export')
+      .description('write the audit log, oldest first, as md (the runbook table), csv or json'),
+  )
     .option('--format <format>', 'md | csv | json (default md)')
     .option('--output <file>', 'write to this file (mode 0600) instead of stdout')
     .option('--json', 'a JSON summary when writing to --output (and json format by default)')

@@ -17,10 +17,15 @@ const DAY = 86_400_000;
 export async function demoCommand(ctx: CommandContext, options: { dir?: string }): Promise<number> {
   const { io } = ctx;
   const c = colors(io);
-  const dir = options.dir ? resolve(io.cwd, options.dir) : mkdtempSync(join(tmpdir(), 'rotor-demo-'));
+  const dir = options.dir
+    ? resolve(io.cwd, options.dir)
+    : mkdtempSync(join(tmpdir(), 'rotor-demo-'));
   if (options.dir) {
     if (existsSync(dir) && readdirSync(dir).length > 0) {
-      throw new RotorError('ERR_ROTOR_CLI_USAGE', `${dir} is not empty: the demo needs an empty or new directory`);
+      throw new RotorError(
+        'ERR_ROTOR_CLI_USAGE',
+        `${dir} is not empty: the demo needs an empty or new directory`,
+      );
     }
     mkdirSync(dir, { recursive: true });
   }
@@ -34,7 +39,10 @@ export async function demoCommand(ctx: CommandContext, options: { dir?: string }
   const step = async (title: string, args: string[], stdin?: string): Promise<number> => {
     print(io);
     if (title) print(io, c.dim(`# ${title}`));
-    print(io, `${c.bold('$')} rotor ${args.map((a) => (/[\s"'$]/.test(a) ? `'${a}'` : a)).join(' ')}${stdin === undefined ? '' : c.dim('   < value on stdin')}`);
+    print(
+      io,
+      `${c.bold('$')} rotor ${args.map((a) => (/[\s"'$]/.test(a) ? `'${a}'` : a)).join(' ')}${stdin === undefined ? '' : c.dim('   < value on stdin')}`,
+    );
     const input = new PassThrough() as PassThrough & { isTTY?: boolean };
     input.isTTY = false;
     input.end(stdin ?? '');
@@ -49,14 +57,46 @@ export async function demoCommand(ctx: CommandContext, options: { dir?: string }
   print(io, 'Every value below is generated on the spot; none is ever printed.');
   await step("write rotor.yaml with the runbook's inventory, a store and a master key", ['init']);
   await step('load the policy into the store', ['apply']);
-  await step('adopt secrets already in use, with their real last-rotation dates', ['import', 'SMTP_PASSWORD', '--env', 'production', '--rotated-at', daysAgo(170)], secretLike(24));
-  await step('', ['import', 'DATABASE_URL', '--env', 'production', '--rotated-at', daysAgo(200)], `postgres://app:${secretLike(18)}@db.internal:5432/app`);
-  await step('', ['import', 'S3_SECRET_ACCESS_KEY', '--env', 'production', '--rotated-at', daysAgo(400)], secretLike(30));
-  await step('', ['import', 'SMTP_PASSWORD', '--env', 'staging', '--rotated-at', daysAgo(30)], secretLike(24));
-  await step('', ['import', 'DATABASE_URL', '--env', 'staging', '--rotated-at', daysAgo(60)], `postgres://app:${secretLike(18)}@db.staging:5432/app`);
-  await step('a value whose age nobody knows shows as unknown until its first rotation', ['import', 'TWILIO_AUTH_TOKEN', '--env', 'production'], secretLike(24));
-  await step('rotate the JWT access secret: staging first, then production, with a grace window', ['rotate', 'JWT_ACCESS_SECRET']);
-  await step('rotate it again: the previous key stays valid for its grace window', ['rotate', 'JWT_ACCESS_SECRET', '--env', 'production']);
+  await step(
+    'adopt secrets already in use, with their real last-rotation dates',
+    ['import', 'SMTP_PASSWORD', '--env', 'production', '--rotated-at', daysAgo(170)],
+    secretLike(24),
+  );
+  await step(
+    '',
+    ['import', 'DATABASE_URL', '--env', 'production', '--rotated-at', daysAgo(200)],
+    `postgres://app:${secretLike(18)}@db.internal:5432/app`,
+  );
+  await step(
+    '',
+    ['import', 'S3_SECRET_ACCESS_KEY', '--env', 'production', '--rotated-at', daysAgo(400)],
+    secretLike(30),
+  );
+  await step(
+    '',
+    ['import', 'SMTP_PASSWORD', '--env', 'staging', '--rotated-at', daysAgo(30)],
+    secretLike(24),
+  );
+  await step(
+    '',
+    ['import', 'DATABASE_URL', '--env', 'staging', '--rotated-at', daysAgo(60)],
+    `postgres://app:${secretLike(18)}@db.staging:5432/app`,
+  );
+  await step(
+    'a value whose age nobody knows shows as unknown until its first rotation',
+    ['import', 'TWILIO_AUTH_TOKEN', '--env', 'production'],
+    secretLike(24),
+  );
+  await step('rotate the JWT access secret: staging first, then production, with a grace window', [
+    'rotate',
+    'JWT_ACCESS_SECRET',
+  ]);
+  await step('rotate it again: the previous key stays valid for its grace window', [
+    'rotate',
+    'JWT_ACCESS_SECRET',
+    '--env',
+    'production',
+  ]);
   await step('rotate the refresh secret and the metrics token', ['rotate', 'JWT_REFRESH_SECRET']);
   await step('', ['rotate', 'METRICS_AUTH_TOKEN']);
   await step('the whole inventory at a glance', ['status']);
@@ -76,14 +116,19 @@ export async function demoCommand(ctx: CommandContext, options: { dir?: string }
   print(io);
   const project = `--config ${join(dir, 'rotor.yaml')} --state-dir ${join(dir, '.rotor')}`;
   print(io, `Done. Explore further with:  npx rotor ${project} status`);
-  print(io, `Or run the server (API, dashboard, scheduler):  npx rotor ${project} operator add you  &&  npx rotor ${project} serve`);
+  print(
+    io,
+    `Or run the server (API, dashboard, scheduler):  npx rotor ${project} operator add you  &&  npx rotor ${project} serve`,
+  );
   return 0;
 }
 
 export function registerDemo(program: Command, wrap: Wrap): void {
   program
     .command('demo')
-    .description('a real session in a scratch directory: inventory, adoption, rotation, status, audit')
+    .description(
+      'a real session in a scratch directory: inventory, adoption, rotation, status, audit',
+    )
     .option('--dir <dir>', 'use this (empty or new) directory instead of a temporary one')
     .action(wrap(demoCommand));
 }

@@ -42,7 +42,11 @@ export function shellQuote(value: string): string {
 /** Dotenv quoting (see the file header); throws when no quoting the parsers know fits. */
 export function dotenvQuote(name: string, value: string): string {
   const refuse = (why: string) =>
-    new RotorError('ERR_ROTOR_VALUE_INVALID', `${name} holds ${why}, which dotenv files cannot carry: use --format shell or --format json`, { details: { secret: name } });
+    new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      `${name} holds ${why}, which dotenv files cannot carry: use --format shell or --format json`,
+      { details: { secret: name } },
+    );
   if (value.includes('\r')) throw refuse('a carriage return');
   if (!value.includes("'") && !value.includes('\n')) return `'${value}'`;
   if (!value.includes('"') && !/\\[nr]/.test(value)) return `"${value.replace(/\n/g, '\\n')}"`;
@@ -50,7 +54,11 @@ export function dotenvQuote(name: string, value: string): string {
   throw refuse(`', " and \` together`);
 }
 
-export function formatValues(values: readonly DeliveredValue[], format: ExportFormat, header: string): string {
+export function formatValues(
+  values: readonly DeliveredValue[],
+  format: ExportFormat,
+  header: string,
+): string {
   if (format === 'json') {
     const out: Record<string, string> = {};
     for (const v of values) out[v.variable] = v.value;
@@ -58,7 +66,11 @@ export function formatValues(values: readonly DeliveredValue[], format: ExportFo
   }
   const lines = [`# ${header}`];
   for (const v of values) {
-    lines.push(format === 'shell' ? `export ${v.variable}=${shellQuote(v.value)}` : `${v.variable}=${dotenvQuote(v.variable, v.value)}`);
+    lines.push(
+      format === 'shell'
+        ? `export ${v.variable}=${shellQuote(v.value)}`
+        : `${v.variable}=${dotenvQuote(v.variable, v.value)}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -78,7 +90,11 @@ function writePrivateFile(file: string, text: string): void {
   } catch (cause) {
     rmSync(tmp, { force: true });
     const code = (cause as { code?: unknown }).code;
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', `cannot write --output ${file}${typeof code === 'string' ? ` (${code})` : ''}`, { cause, details: { file } });
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `cannot write --output ${file}${typeof code === 'string' ? ` (${code})` : ''}`,
+      { cause, details: { file } },
+    );
   }
 }
 
@@ -89,7 +105,10 @@ export async function exportCommand(ctx: CommandContext, options: ExportOptions)
   const format: ExportFormat = options.format ?? (options.json ? 'json' : 'dotenv');
   const output = options.output === undefined ? undefined : resolve(ctx.io.cwd, options.output);
   if (!output && ctx.io.stdout.isTTY && !options.reveal) {
-    throw new RotorError('ERR_ROTOR_CLI_REFUSE_TTY', 'refusing to print secret values to a terminal: use --output FILE, redirect or pipe it, or pass --reveal');
+    throw new RotorError(
+      'ERR_ROTOR_CLI_REFUSE_TTY',
+      'refusing to print secret values to a terminal: use --output FILE, redirect or pipe it, or pass --reveal',
+    );
   }
   const result = await readEnvironmentValues(ctx.rotor, ctx.actor, {
     environment: options.env,
@@ -99,13 +118,21 @@ export async function exportCommand(ctx: CommandContext, options: ExportOptions)
     // Quote (and possibly refuse) before the read is recorded or anything is written.
     validate: (values) => void formatValues(values, format, ''),
   });
-  const text = formatValues(result.values, format, `rotor export --env ${options.env} (request ${ctx.actor.requestId}): secret values, keep private`);
+  const text = formatValues(
+    result.values,
+    format,
+    `rotor export --env ${options.env} (request ${ctx.actor.requestId}): secret values, keep private`,
+  );
   if (result.missing.length > 0) {
-    ctx.io.stderr.write(`rotor: warning: no current value in ${options.env} for ${result.missing.join(', ')} (import or rotate them)\n`);
+    ctx.io.stderr.write(
+      `rotor: warning: no current value in ${options.env} for ${result.missing.join(', ')} (import or rotate them)\n`,
+    );
   }
   if (output) {
     writePrivateFile(output, text);
-    ctx.io.stderr.write(`wrote ${result.values.length} value(s) to ${options.output} (mode 0600), request ${ctx.actor.requestId}\n`);
+    ctx.io.stderr.write(
+      `wrote ${result.values.length} value(s) to ${options.output} (mode 0600), request ${ctx.actor.requestId}\n`,
+    );
   } else {
     ctx.io.stdout.write(text);
   }
@@ -115,9 +142,15 @@ export async function exportCommand(ctx: CommandContext, options: ExportOptions)
 export function registerExport(program: Command, wrap: Wrap): void {
   program
     .command('export')
-    .description("print (or write) an environment's values: NAME, and NAME_PREVIOUS during a grace window")
+    .description(
+      "print (or write) an environment's values: NAME, and NAME_PREVIOUS during a grace window",
+    )
     .requiredOption('-e, --env <environment>', 'environment to export (default ROTOR_ENV)')
-    .addOption(new Option('--format <format>', 'dotenv (default), json or shell').choices([...EXPORT_FORMATS]))
+    .addOption(
+      new Option('--format <format>', 'dotenv (default), json or shell').choices([
+        ...EXPORT_FORMATS,
+      ]),
+    )
     .option('-o, --output <file>', 'write to this file (mode 0600) instead of stdout')
     .option('--secret <name>', 'only this secret (repeatable)', collectOption)
     .option('--reveal', 'allow printing to a terminal')

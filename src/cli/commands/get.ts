@@ -7,7 +7,11 @@
 // accident), and then a trailing newline so the prompt does not run into it. --json prints
 // {secret, environment, stage, versionId, value} under the same terminal rule.
 import { Option, type Command } from 'commander';
-import { readOneValue, assertReadable, type DeliveredStage } from '../../core/delivery/read-values.js';
+import {
+  readOneValue,
+  assertReadable,
+  type DeliveredStage,
+} from '../../core/delivery/read-values.js';
 import { RotorError } from '../../core/errors.js';
 import type { CommandContext } from '../command-context.js';
 import { printJson } from '../io.js';
@@ -19,15 +23,23 @@ export interface GetOptions {
   reveal?: boolean;
 }
 
-export async function getCommand(ctx: CommandContext, options: GetOptions, name: string): Promise<number> {
+export async function getCommand(
+  ctx: CommandContext,
+  options: GetOptions,
+  name: string,
+): Promise<number> {
   const stage = options.stage ?? 'current';
   // Validate before the terminal check so a typo gets its own error, and before any read.
   assertReadable(ctx.rotor, name, options.env);
   const toTerminal = Boolean(ctx.io.stdout.isTTY);
   if (toTerminal && !options.reveal) {
-    throw new RotorError('ERR_ROTOR_CLI_REFUSE_TTY', `refusing to print ${name} to a terminal: pipe or redirect it, or pass --reveal to show it on screen`, {
-      details: { secret: name },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_CLI_REFUSE_TTY',
+      `refusing to print ${name} to a terminal: pipe or redirect it, or pass --reveal to show it on screen`,
+      {
+        details: { secret: name },
+      },
+    );
   }
   const delivered = await readOneValue(ctx.rotor, ctx.actor, name, options.env, stage);
   if (ctx.json) {
@@ -49,10 +61,19 @@ export async function getCommand(ctx: CommandContext, options: GetOptions, name:
 export function registerGet(program: Command, wrap: Wrap): void {
   program
     .command('get')
-    .description('print one secret value (refuses a terminal without --reveal; no trailing newline when piped)')
+    .description(
+      'print one secret value (refuses a terminal without --reveal; no trailing newline when piped)',
+    )
     .argument('<name>', 'secret name, e.g. DATABASE_URL')
     .requiredOption('-e, --env <environment>', 'environment to read from (default ROTOR_ENV)')
-    .addOption(new Option('--stage <stage>', 'which version: current, or previous while its grace window is open').choices(['current', 'previous']).default('current'))
+    .addOption(
+      new Option(
+        '--stage <stage>',
+        'which version: current, or previous while its grace window is open',
+      )
+        .choices(['current', 'previous'])
+        .default('current'),
+    )
     .option('--reveal', 'allow printing to a terminal')
     .option('--json', 'machine-readable output (includes the value)')
     .action(wrap(getCommand));

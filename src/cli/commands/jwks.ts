@@ -15,11 +15,20 @@ export interface JwksOptions {
 }
 
 function note(key: PublishedKey): string {
-  const until = key.until === null ? '' : key.stage === 'standby' ? `  current from ${new Date(key.until).toISOString()}` : `  accepted until ${new Date(key.until).toISOString()}`;
+  const until =
+    key.until === null
+      ? ''
+      : key.stage === 'standby'
+        ? `  current from ${new Date(key.until).toISOString()}`
+        : `  accepted until ${new Date(key.until).toISOString()}`;
   return `${key.stage.padEnd(8)} ${key.kid}  ${key.alg}${until}`;
 }
 
-export async function jwksCommand(ctx: CommandContext, options: JwksOptions, name: string): Promise<number> {
+export async function jwksCommand(
+  ctx: CommandContext,
+  options: JwksOptions,
+  name: string,
+): Promise<number> {
   const result = await readJwks(ctx.rotor, ctx.actor, name, options.env);
   printJson(ctx.io, result.jwks);
   if (!options.json && !ctx.json) {
@@ -31,7 +40,9 @@ export async function jwksCommand(ctx: CommandContext, options: JwksOptions, nam
 export function registerJwks(program: Command, wrap: Wrap): void {
   program
     .command('jwks')
-    .description('print the public JWK Set (standby, current, previous) of an asymmetric signing key')
+    .description(
+      'print the public JWK Set (standby, current, previous) of an asymmetric signing key',
+    )
     .argument('<name>', 'secret name, e.g. JWT_SIGNING_KEY (kind jwt-keypair)')
     .requiredOption('-e, --env <environment>', 'environment to publish (default ROTOR_ENV)')
     .option('--json', 'only the JWK Set, no notes on stderr')

@@ -23,46 +23,83 @@ export function parseInterval(text: string | undefined, flag = '--interval'): nu
   try {
     ms = parseDuration(text ?? DEFAULT_INTERVAL);
   } catch (cause) {
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid ${flag} "${text}": use a duration such as 30s, 5m, 1h`, { cause });
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `invalid ${flag} "${text}": use a duration such as 30s, 5m, 1h`,
+      { cause },
+    );
   }
-  if (ms < 1000) throw new RotorError('ERR_ROTOR_CLI_USAGE', `${flag} must be at least 1s (got "${text}")`);
+  if (ms < 1000)
+    throw new RotorError('ERR_ROTOR_CLI_USAGE', `${flag} must be at least 1s (got "${text}")`);
   return ms;
 }
 
 /** True when the tick left something for a person: a failed rotation or delivery, a phase that could not run. */
 export function reportHasFailures(report: SchedulerReport): boolean {
-  return report.errors.length > 0 || report.rotations.some((r) => r.outcome === 'failed' || r.outcome === 'gave-up') || report.reminders.some((r) => r.outcome === 'failed');
+  return (
+    report.errors.length > 0 ||
+    report.rotations.some((r) => r.outcome === 'failed' || r.outcome === 'gave-up') ||
+    report.reminders.some((r) => r.outcome === 'failed')
+  );
 }
 
 /** One line per thing the tick did; empty when it did nothing. */
 export function reportLines(report: SchedulerReport): string[] {
   if (!report.leader) {
     const by = report.leaderHeldBy;
-    return [`another scheduler is the leader${by ? ` (process ${by.pid} on ${by.host}, lease until ${by.until})` : ''}: nothing done`];
+    return [
+      `another scheduler is the leader${by ? ` (process ${by.pid} on ${by.host}, lease until ${by.until})` : ''}: nothing done`,
+    ];
   }
   const lines: string[] = [];
   const pair = (s: string, e: string) => (e === '*' ? s : `${s}/${e}`);
-  for (const r of report.resumed) lines.push(`resumed    ${pair(r.secret, r.environment)}  ${r.action}: ${r.detail}`);
-  for (const r of report.retired) lines.push(`${r.postponed ? 'postponed ' : 'retired   '} ${pair(r.secret, r.environment)}  version ${r.versionId}${r.postponed ? ' (still in use; tried again next tick)' : ''}`);
+  for (const r of report.resumed)
+    lines.push(`resumed    ${pair(r.secret, r.environment)}  ${r.action}: ${r.detail}`);
+  for (const r of report.retired)
+    lines.push(
+      `${r.postponed ? 'postponed ' : 'retired   '} ${pair(r.secret, r.environment)}  version ${r.versionId}${r.postponed ? ' (still in use; tried again next tick)' : ''}`,
+    );
   for (const r of report.rotations) {
-    const head = { rotated: 'rotated   ', standby: 'standby   ', failed: 'failed    ', 'gave-up': 'gave up   ' }[r.outcome];
+    const head = {
+      rotated: 'rotated   ',
+      standby: 'standby   ',
+      failed: 'failed    ',
+      'gave-up': 'gave up   ',
+    }[r.outcome];
     const what =
       r.outcome === 'rotated' || r.outcome === 'standby'
         ? `version ${r.versionId ?? '?'} (scheduled, attempt ${r.attempt})`
         : `attempt ${r.attempt}: ${r.error?.code}: ${r.error?.message}${r.nextAttemptAt ? `; next attempt from ${r.nextAttemptAt}` : '; no more automatic attempts: rotate it by hand'}`;
     lines.push(`${head} ${pair(r.secret, r.environment)}  ${what}`);
   }
-  for (const w of report.waiting) lines.push(`waiting    ${pair(w.secret, w.environment)}  ${w.reason}${w.until ? ` until ${w.until}` : ''}: ${w.detail}`);
+  for (const w of report.waiting)
+    lines.push(
+      `waiting    ${pair(w.secret, w.environment)}  ${w.reason}${w.until ? ` until ${w.until}` : ''}: ${w.detail}`,
+    );
   for (const r of report.reminders) {
-    if (r.outcome === 'no-channel') lines.push(`reminder   ${pair(r.secret, r.environment)}  ${r.slot}: no channel configured (rotor.yaml notify:)`);
-    else if (r.outcome === 'sent') lines.push(`reminded   ${pair(r.secret, r.environment)}  ${r.slot} by ${r.channel} to ${r.target}`);
-    else lines.push(`remind failed ${pair(r.secret, r.environment)}  ${r.slot} by ${r.channel} to ${r.target}: ${r.error?.code}: ${r.error?.message} (retried next tick)`);
+    if (r.outcome === 'no-channel')
+      lines.push(
+        `reminder   ${pair(r.secret, r.environment)}  ${r.slot}: no channel configured (rotor.yaml notify:)`,
+      );
+    else if (r.outcome === 'sent')
+      lines.push(
+        `reminded   ${pair(r.secret, r.environment)}  ${r.slot} by ${r.channel} to ${r.target}`,
+      );
+    else
+      lines.push(
+        `remind failed ${pair(r.secret, r.environment)}  ${r.slot} by ${r.channel} to ${r.target}: ${r.error?.code}: ${r.error?.message} (retried next tick)`,
+      );
   }
   for (const e of report.errors) lines.push(`error      ${e.phase}: ${e.code}: ${e.message}`);
   return lines;
 }
 
-function printReport(io: CliIo, report: SchedulerReport, json: boolean, quietWhenIdle: boolean): void {
+function printReport(
+  io: CliIo,
+  report: SchedulerReport,
+  json: boolean,
+  quietWhenIdle: boolean,
+): void {
   if (json) {
     io.stdout.write(`${JSON.stringify(report, null, quietWhenIdle ? undefined : 2)}\n`);
     return;
@@ -86,7 +123,11 @@ export function nextStopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
-export async function schedulerCommand(ctx: CommandContext, options: SchedulerOptions, runtime: { until?: Promise<unknown> } = {}): Promise<number> {
+export async function schedulerCommand(
+  ctx: CommandContext,
+  options: SchedulerOptions,
+  runtime: { until?: Promise<unknown> } = {},
+): Promise<number> {
   const intervalMs = parseInterval(options.interval);
   const json = Boolean(options.json ?? ctx.json);
   const { rotor } = ctx;
@@ -105,14 +146,24 @@ export async function schedulerCommand(ctx: CommandContext, options: SchedulerOp
     }
   }
   const stopped = runtime.until ?? nextStopSignal();
-  if (!json) print(ctx.io, `rotor scheduler: a tick every ${options.interval ?? DEFAULT_INTERVAL}; SIGINT or SIGTERM stops it`);
+  if (!json)
+    print(
+      ctx.io,
+      `rotor scheduler: a tick every ${options.interval ?? DEFAULT_INTERVAL}; SIGINT or SIGTERM stops it`,
+    );
   scheduler.start({
     intervalMs,
     onReport: (report) => {
       printReport(ctx.io, report, json, true);
     },
     onError: (error) => {
-      const e = error instanceof RotorError ? error : new RotorError('ERR_ROTOR_ROTATION_FAILED', error instanceof Error ? error.message : String(error));
+      const e =
+        error instanceof RotorError
+          ? error
+          : new RotorError(
+              'ERR_ROTOR_ROTATION_FAILED',
+              error instanceof Error ? error.message : String(error),
+            );
       ctx.io.stderr.write(`rotor: scheduler tick failed: ${e.code}: ${e.message}\n`);
     },
   });
@@ -128,7 +179,9 @@ export async function schedulerCommand(ctx: CommandContext, options: SchedulerOp
 export function registerScheduler(program: Command, wrap: Wrap): void {
   program
     .command('scheduler')
-    .description('rotate what is due inside its maintenance window, retire ended grace windows, finish interrupted rotations, send reminders')
+    .description(
+      'rotate what is due inside its maintenance window, retire ended grace windows, finish interrupted rotations, send reminders',
+    )
     .option('--once', 'run one tick, print what it did and exit (1 if something failed)')
     .option('--interval <duration>', `time between ticks (default ${DEFAULT_INTERVAL})`)
     .option('--json', 'machine-readable reports (one JSON object per tick)')

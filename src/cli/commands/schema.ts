@@ -12,5 +12,8 @@ export async function schemaCommand(ctx: CommandContext): Promise<number> {
 }
 
 export function registerSchema(program: Command, wrap: Wrap): void {
-  program.command('schema').description('print the JSON Schema of rotor.yaml for editors').action(wrap(schemaCommand));
+  program
+    .command('schema')
+    .description('print the JSON Schema of rotor.yaml for editors')
+    .action(wrap(schemaCommand));
 }

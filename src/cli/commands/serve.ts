@@ -35,14 +35,22 @@ export const DEFAULT_PORT = 7420;
 
 function parsePort(value: string | undefined): number {
   if (value === undefined) return DEFAULT_PORT;
-  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid --port "${value}": use 0-65535 (0 picks a free port)`);
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535)
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `invalid --port "${value}": use 0-65535 (0 picks a free port)`,
+    );
   return Number(value);
 }
 
 /** `--rate-limit N` / `--rate-limit-address N`: requests a minute, 0 for no limit. */
 function parseLimit(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(value)) throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid ${flag} "${value}": use a whole number of requests a minute (0 for no limit)`);
+  if (!/^\d{1,9}$/.test(value))
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `invalid ${flag} "${value}": use a whole number of requests a minute (0 for no limit)`,
+    );
   return Number(value) === 0 ? Number.MAX_SAFE_INTEGER : Number(value);
 }
 
@@ -59,7 +67,10 @@ export function parseTrustProxy(value: string | undefined): string[] {
     const bits = family === 4 ? 32 : 128;
     const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
     if (family === 0 || !prefixOk || extra !== undefined) {
-      throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid --trust-proxy entry "${entry.slice(0, 64)}": use IP addresses or CIDRs separated by commas (10.0.0.0/8,::1), or loopback, linklocal, uniquelocal`);
+      throw new RotorError(
+        'ERR_ROTOR_CLI_USAGE',
+        `invalid --trust-proxy entry "${entry.slice(0, 64)}": use IP addresses or CIDRs separated by commas (10.0.0.0/8,::1), or loopback, linklocal, uniquelocal`,
+      );
     }
   }
   return entries;
@@ -93,7 +104,10 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
   policy.refresh();
   const metricsEnv = options.metricsEnv;
   if (metricsEnv !== undefined && !rotor.policy().environments.includes(metricsEnv)) {
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', `invalid --metrics-env "${metricsEnv}": not an environment in rotor.yaml (${rotor.policy().environments.join(', ')})`);
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `invalid --metrics-env "${metricsEnv}": not an environment in rotor.yaml (${rotor.policy().environments.join(', ')})`,
+    );
   }
   const intervalMs = parseInterval(options.schedulerInterval, '--scheduler-interval');
   // One Rotor (one SQLite connection) for the API, the scheduler and the metrics: two
@@ -105,7 +119,11 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
       for (const consumer of await listConsumers(store.db, { liveOnly: true }, rotor.clock.now())) {
         for (const held of consumer.holds.filter((h) => h.behind)) {
           const key = `${held.secret}\u0000${held.environment}`;
-          const entry = counts.get(key) ?? { secret: held.secret, environment: held.environment, count: 0 };
+          const entry = counts.get(key) ?? {
+            secret: held.secret,
+            environment: held.environment,
+            count: 0,
+          };
           entry.count += 1;
           counts.set(key, entry);
         }
@@ -114,25 +132,54 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
     },
   });
   const engine = createRotationEngine({ rotor, onProgress: (event) => metrics.observe(event) });
-  const app = await buildApp({ rotor, engine, policy, rateLimit, trustProxy, plugins: [metricsPlugin({ metrics, environment: metricsEnvironment(rotor.policy().environments, metricsEnv) })] });
+  const app = await buildApp({
+    rotor,
+    engine,
+    policy,
+    rateLimit,
+    trustProxy,
+    plugins: [
+      metricsPlugin({
+        metrics,
+        environment: metricsEnvironment(rotor.policy().environments, metricsEnv),
+      }),
+    ],
+  });
   let scheduler: Scheduler | undefined;
   try {
     const stopped = nextStopSignal();
     const address = await app.listen({ port, host });
-    print(ctx.io, `rotor serve: listening on ${address} (API under /v1, OpenAPI at ${address}/v1/openapi.json, dashboard at ${address}/dashboard/, metrics at ${address}/metrics)`);
+    print(
+      ctx.io,
+      `rotor serve: listening on ${address} (API under /v1, OpenAPI at ${address}/v1/openapi.json, dashboard at ${address}/dashboard/, metrics at ${address}/metrics)`,
+    );
     if (options.scheduler !== false) {
-      scheduler = createScheduler({ rotor, engine, operator: 'rotor-scheduler', beforeTick: () => policy.refresh() });
+      scheduler = createScheduler({
+        rotor,
+        engine,
+        operator: 'rotor-scheduler',
+        beforeTick: () => policy.refresh(),
+      });
       let lastTickAt: number | undefined;
       // Lag: how long past its due time the next tick is (0 while the loop keeps time).
-      metrics.setSources({ schedulerLagSeconds: () => (lastTickAt === undefined ? undefined : Math.max(0, (Date.now() - lastTickAt - intervalMs) / 1000)) });
+      metrics.setSources({
+        schedulerLagSeconds: () =>
+          lastTickAt === undefined
+            ? undefined
+            : Math.max(0, (Date.now() - lastTickAt - intervalMs) / 1000),
+      });
       scheduler.start({
         intervalMs,
         onReport: () => {
           lastTickAt = Date.now();
         },
-        onError: (error) => rotor.logger.error({ code: (error as { code?: string }).code }, 'scheduler tick failed'),
+        onError: (error) =>
+          rotor.logger.error({ code: (error as { code?: string }).code }, 'scheduler tick failed'),
       });
-      print(ctx.io, `rotor serve: scheduler running every ${Math.round(intervalMs / 1000)} s (--no-scheduler to leave it to \`rotor scheduler\`)`);
+      print(
+        ctx.io,
+        `rotor serve: scheduler running every ${Math.round(intervalMs / 1000)} s (--no-scheduler to leave it to \`rotor scheduler\`)`,
+      );
     }
     const signal = await stopped;
     rotor.logger.info({ signal }, 'shutting down');
@@ -152,11 +199,26 @@ export function registerServe(program: Command, wrap: Wrap): void {
     .description('run the HTTP API (bearer API tokens; see `rotor token create`)')
     .option('-p, --port <port>', `port (default ${DEFAULT_PORT}; 0 picks a free one)`)
     .option('--host <host>', 'address to bind (default 127.0.0.1: only this machine)')
-    .option('--no-scheduler', 'do not run the scheduler in this process (run `rotor scheduler` elsewhere)')
+    .option(
+      '--no-scheduler',
+      'do not run the scheduler in this process (run `rotor scheduler` elsewhere)',
+    )
     .option('--scheduler-interval <duration>', 'time between scheduler ticks (default 60s)')
-    .option('--metrics-env <env>', 'environment whose METRICS_AUTH_TOKEN guards /metrics (default production, else the last)')
-    .option('--rate-limit <n>', `requests a minute per API token (default ${DEFAULT_TOKEN_LIMIT}; 0: no limit)`)
-    .option('--rate-limit-address <n>', `requests a minute per client address without a valid token (default ${DEFAULT_ADDRESS_LIMIT}; 0: no limit)`)
-    .option('--trust-proxy <list>', 'reverse proxies to believe X-Forwarded-For/-Proto/-Host from: addresses or CIDRs, comma-separated')
+    .option(
+      '--metrics-env <env>',
+      'environment whose METRICS_AUTH_TOKEN guards /metrics (default production, else the last)',
+    )
+    .option(
+      '--rate-limit <n>',
+      `requests a minute per API token (default ${DEFAULT_TOKEN_LIMIT}; 0: no limit)`,
+    )
+    .option(
+      '--rate-limit-address <n>',
+      `requests a minute per client address without a valid token (default ${DEFAULT_ADDRESS_LIMIT}; 0: no limit)`,
+    )
+    .option(
+      '--trust-proxy <list>',
+      'reverse proxies to believe X-Forwarded-For/-Proto/-Host from: addresses or CIDRs, comma-separated',
+    )
     .action(wrap(serveCommand));
 }

@@ -23,7 +23,10 @@ function grantText(t: ApiTokenInfo): string {
   return t.role === 'app' ? `${t.secrets.join(',')} in ${t.environments.join(',')}` : '-';
 }
 
-export async function tokenCreateCommand(ctx: CommandContext, options: TokenCreateOptions): Promise<number> {
+export async function tokenCreateCommand(
+  ctx: CommandContext,
+  options: TokenCreateOptions,
+): Promise<number> {
   const store = await ctx.rotor.store();
   const { token, info } = await createApiToken(store, ctx.rotor.clock, ctx.actor, {
     name: options.name,
@@ -55,31 +58,74 @@ export async function tokenListCommand(ctx: CommandContext): Promise<number> {
     print(ctx.io, 'no API tokens: create one with `rotor token create --name NAME --role ROLE`');
     return 0;
   }
-  const rows = tokens.map((t) => [t.id, t.name, t.role, grantText(t), t.state, t.createdAt.slice(0, 10), t.expiresAt?.slice(0, 10) ?? '-', t.lastUsedAt?.replace('T', ' ').slice(0, 16) ?? '-']);
-  print(ctx.io, formatTable(['ID', 'NAME', 'ROLE', 'GRANT', 'STATE', 'CREATED', 'EXPIRES', 'LAST USED'], rows));
+  const rows = tokens.map((t) => [
+    t.id,
+    t.name,
+    t.role,
+    grantText(t),
+    t.state,
+    t.createdAt.slice(0, 10),
+    t.expiresAt?.slice(0, 10) ?? '-',
+    t.lastUsedAt?.replace('T', ' ').slice(0, 16) ?? '-',
+  ]);
+  print(
+    ctx.io,
+    formatTable(['ID', 'NAME', 'ROLE', 'GRANT', 'STATE', 'CREATED', 'EXPIRES', 'LAST USED'], rows),
+  );
   return 0;
 }
 
-export async function tokenRevokeCommand(ctx: CommandContext, options: { reason: string }, id: string): Promise<number> {
-  const info = await revokeApiToken(await ctx.rotor.store(), ctx.rotor.clock, ctx.actor, id, options.reason);
+export async function tokenRevokeCommand(
+  ctx: CommandContext,
+  options: { reason: string },
+  id: string,
+): Promise<number> {
+  const info = await revokeApiToken(
+    await ctx.rotor.store(),
+    ctx.rotor.clock,
+    ctx.actor,
+    id,
+    options.reason,
+  );
   if (ctx.json) printJson(ctx.io, { ...info, requestId: ctx.actor.requestId });
-  else print(ctx.io, `revoked API token ${info.id} "${info.name}" (${info.role}); request ${ctx.actor.requestId}`);
+  else
+    print(
+      ctx.io,
+      `revoked API token ${info.id} "${info.name}" (${info.role}); request ${ctx.actor.requestId}`,
+    );
   return 0;
 }
 
 export function registerToken(program: Command, wrap: Wrap): void {
-  const token = program.command('token').description('API tokens for `rotor serve`: create (shown once), list, revoke');
+  const token = program
+    .command('token')
+    .description('API tokens for `rotor serve`: create (shown once), list, revoke');
   token
     .command('create')
     .description('create an API token and print it once')
-    .requiredOption('--name <name>', 'who or what uses it (recorded as the operator in the audit log)')
+    .requiredOption(
+      '--name <name>',
+      'who or what uses it (recorded as the operator in the audit log)',
+    )
     .requiredOption('--role <role>', TOKEN_ROLES.join(' | '))
-    .option('--secret <pattern>', 'app tokens: a secret it may read, globs allowed (JWT_*); repeatable', collectOption)
-    .option('-e, --env <pattern>', 'app tokens: an environment it may read in; repeatable', collectOption)
+    .option(
+      '--secret <pattern>',
+      'app tokens: a secret it may read, globs allowed (JWT_*); repeatable',
+      collectOption,
+    )
+    .option(
+      '-e, --env <pattern>',
+      'app tokens: an environment it may read in; repeatable',
+      collectOption,
+    )
     .option('--expires <duration>', 'lifetime, e.g. 90d (default: no expiry)')
     .option('--json', 'machine-readable output (includes the token)')
     .action(wrap(tokenCreateCommand));
-  token.command('list').description('list API tokens (never their secrets)').option('--json', 'machine-readable output').action(wrap(tokenListCommand));
+  token
+    .command('list')
+    .description('list API tokens (never their secrets)')
+    .option('--json', 'machine-readable output')
+    .action(wrap(tokenListCommand));
   token
     .command('revoke')
     .description('revoke an API token at once')

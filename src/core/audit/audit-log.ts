@@ -76,20 +76,33 @@ const VIEWS: Uint8Array[] = [];
 export function chainHash(previousHash: string, entry: string): string {
   // At most 3 UTF-8 bytes per UTF-16 unit: anything that might not fit takes the plain path,
   // and so does a tampered row whose column is not text (null, a BLOB) despite the types.
-  if (typeof previousHash !== 'string' || typeof entry !== 'string' || (previousHash.length + entry.length) * 3 + 1 > SCRATCH.length) {
+  if (
+    typeof previousHash !== 'string' ||
+    typeof entry !== 'string' ||
+    (previousHash.length + entry.length) * 3 + 1 > SCRATCH.length
+  ) {
     return sha256('sha256', `${previousHash}\n${entry}`, 'hex');
   }
   let n = SCRATCH.write(previousHash, 0, 'utf8');
   SCRATCH[n++] = 0x0a;
   n += SCRATCH.write(entry, n, 'utf8');
-  return sha256('sha256', (VIEWS[n] ??= new Uint8Array(SCRATCH.buffer, SCRATCH.byteOffset, n)), 'hex');
+  return sha256(
+    'sha256',
+    (VIEWS[n] ??= new Uint8Array(SCRATCH.buffer, SCRATCH.byteOffset, n)),
+    'hex',
+  );
 }
 
 /**
  * Appends one event. Must run inside `store.writeTransaction` (or use `recordAudit`), so that
  * reading the chain head and inserting the next row cannot interleave with another writer.
  */
-export async function appendAudit(trx: Kysely<Database>, clock: Clock, actor: Actor, input: AuditEventInput): Promise<AuditEntry> {
+export async function appendAudit(
+  trx: Kysely<Database>,
+  clock: Clock,
+  actor: Actor,
+  input: AuditEventInput,
+): Promise<AuditEntry> {
   const at = clock.now();
   const entry: AuditEntry = {
     v: 1,
@@ -104,17 +117,34 @@ export async function appendAudit(trx: Kysely<Database>, clock: Clock, actor: Ac
     notes: input.notes ?? '',
     details: input.details ?? {},
   };
-  const head = await trx.selectFrom('audit_events').select('hash').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  const head = await trx
+    .selectFrom('audit_events')
+    .select('hash')
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   const text = canonicalEntry(entry);
   await trx
     .insertInto('audit_events')
-    .values({ at, secret: entry.secret, environment: entry.environment, action: entry.action, entry: text, hash: chainHash(head?.hash ?? GENESIS_HASH, text) })
+    .values({
+      at,
+      secret: entry.secret,
+      environment: entry.environment,
+      action: entry.action,
+      entry: text,
+      hash: chainHash(head?.hash ?? GENESIS_HASH, text),
+    })
     .execute();
   return entry;
 }
 
 /** Appends events in their own write transaction. */
-export async function recordAudit(store: Store, clock: Clock, actor: Actor, ...inputs: AuditEventInput[]): Promise<void> {
+export async function recordAudit(
+  store: Store,
+  clock: Clock,
+  actor: Actor,
+  ...inputs: AuditEventInput[]
+): Promise<void> {
   await store.writeTransaction(async (trx) => {
     for (const input of inputs) await appendAudit(trx, clock, actor, input);
   });

@@ -33,7 +33,19 @@ export interface AuditListOptions extends AuditFilter {
   chunkSize?: number;
 }
 
-export const ENTRY_KEYS = ['v', 'at', 'secret', 'environment', 'operator', 'method', 'action', 'outcome', 'requestId', 'notes', 'details'] as const;
+export const ENTRY_KEYS = [
+  'v',
+  'at',
+  'secret',
+  'environment',
+  'operator',
+  'method',
+  'action',
+  'outcome',
+  'requestId',
+  'notes',
+  'details',
+] as const;
 
 // A JSON grammar for exactly what `canonicalEntry` writes: the keys in their fixed order, no
 // whitespace, the right types and enums. Used by `verify` on every row because it is several
@@ -65,7 +77,8 @@ export function entryProblem(text: string): string | undefined {
   } catch {
     return 'is not valid JSON';
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'is not a JSON object';
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    return 'is not a JSON object';
   const o = parsed as Record<string, unknown>;
   const keys = Object.keys(o);
   const missing = ENTRY_KEYS.filter((k) => !keys.includes(k));
@@ -73,17 +86,28 @@ export function entryProblem(text: string): string | undefined {
   const extra = keys.filter((k) => !(ENTRY_KEYS as readonly string[]).includes(k));
   if (extra.length > 0) return `has unexpected ${extra.map((k) => `"${k}"`).join(', ')}`;
   if (o.v !== 1) return `has unknown version ${JSON.stringify(o.v)}`;
-  if (typeof o.at !== 'string' || Number.isNaN(Date.parse(o.at)) || new Date(Date.parse(o.at)).toISOString() !== o.at) return '"at" is not an ISO-8601 UTC time';
-  if (!isStringOrNull(o.secret) || !isStringOrNull(o.environment)) return '"secret" and "environment" must be strings or null';
-  for (const k of ['operator', 'action', 'requestId', 'notes'] as const) if (typeof o[k] !== 'string') return `"${k}" is not a string`;
-  if (!(METHODS as readonly unknown[]).includes(o.method)) return `"method" is not one of ${METHODS.join(', ')}`;
-  if (!(OUTCOMES as readonly unknown[]).includes(o.outcome)) return `"outcome" is not one of ${OUTCOMES.join(', ')}`;
+  if (
+    typeof o.at !== 'string' ||
+    Number.isNaN(Date.parse(o.at)) ||
+    new Date(Date.parse(o.at)).toISOString() !== o.at
+  )
+    return '"at" is not an ISO-8601 UTC time';
+  if (!isStringOrNull(o.secret) || !isStringOrNull(o.environment))
+    return '"secret" and "environment" must be strings or null';
+  for (const k of ['operator', 'action', 'requestId', 'notes'] as const)
+    if (typeof o[k] !== 'string') return `"${k}" is not a string`;
+  if (!(METHODS as readonly unknown[]).includes(o.method))
+    return `"method" is not one of ${METHODS.join(', ')}`;
+  if (!(OUTCOMES as readonly unknown[]).includes(o.outcome))
+    return `"outcome" is not one of ${OUTCOMES.join(', ')}`;
   const d = o.details;
   if (d === null || typeof d !== 'object' || Array.isArray(d)) return '"details" is not an object';
   for (const [k, v] of Object.entries(d)) {
-    if (!(v === null || ['string', 'number', 'boolean'].includes(typeof v))) return `"details.${k}" is not a string, number, boolean or null`;
+    if (!(v === null || ['string', 'number', 'boolean'].includes(typeof v)))
+      return `"details.${k}" is not a string, number, boolean or null`;
   }
-  if (canonicalEntry(o as unknown as AuditEntry) !== text) return 'is not in canonical form (key order, spacing or escaping differs)';
+  if (canonicalEntry(o as unknown as AuditEntry) !== text)
+    return 'is not in canonical form (key order, spacing or escaping differs)';
   return undefined;
 }
 
@@ -95,10 +119,21 @@ export function parseAuditEntry(text: string, seq: number): AuditEntry {
   } catch {
     entry = undefined;
   }
-  if (!entry || typeof entry !== 'object' || entry.v !== 1 || typeof entry.at !== 'string' || typeof entry.action !== 'string' || typeof entry.details !== 'object') {
-    throw new RotorError('ERR_ROTOR_AUDIT_CHAIN_BROKEN', `audit row ${seq} is malformed (its entry ${entryProblem(text) ?? 'cannot be read'}): run \`rotor audit verify\``, {
-      details: { seq },
-    });
+  if (
+    !entry ||
+    typeof entry !== 'object' ||
+    entry.v !== 1 ||
+    typeof entry.at !== 'string' ||
+    typeof entry.action !== 'string' ||
+    typeof entry.details !== 'object'
+  ) {
+    throw new RotorError(
+      'ERR_ROTOR_AUDIT_CHAIN_BROKEN',
+      `audit row ${seq} is malformed (its entry ${entryProblem(text) ?? 'cannot be read'}): run \`rotor audit verify\``,
+      {
+        details: { seq },
+      },
+    );
   }
   return entry;
 }
@@ -125,7 +160,8 @@ function toRecord(seq: number, hash: string, e: AuditEntry): AuditRecord {
 function matches(e: AuditEntry, f: AuditFilter): boolean {
   if (f.secret !== undefined && e.secret !== f.secret) return false;
   if (f.environment !== undefined && e.environment !== f.environment) return false;
-  if (f.action !== undefined && e.action !== f.action && !e.action.startsWith(`${f.action}.`)) return false;
+  if (f.action !== undefined && e.action !== f.action && !e.action.startsWith(`${f.action}.`))
+    return false;
   if (f.since !== undefined || f.until !== undefined) {
     const at = Date.parse(e.at);
     if (f.since !== undefined && at < f.since) return false;
@@ -154,7 +190,10 @@ function createPacer(): () => Promise<void> {
     const worked = performance.now() - resumed;
     const before = performance.now();
     await new Promise<void>((resolve) => setImmediate(resolve));
-    if (performance.now() - before > 1) await new Promise<void>((resolve) => setTimeout(resolve, Math.min(50, Math.ceil(3 * worked))));
+    if (performance.now() - before > 1)
+      await new Promise<void>((resolve) =>
+        setTimeout(resolve, Math.min(50, Math.ceil(3 * worked))),
+      );
     resumed = performance.now();
   };
 }
@@ -176,7 +215,10 @@ function isoBound(ms: number | undefined): string | undefined {
  * @example
  * for await (const r of iterateAudit(store, { secret: 'JWT_ACCESS_SECRET', order: 'asc' })) console.log(r.seq, r.action);
  */
-export async function* iterateAudit(store: Pick<Store, 'db' | 'guard'>, options: AuditListOptions = {}): AsyncGenerator<AuditRecord> {
+export async function* iterateAudit(
+  store: Pick<Store, 'db' | 'guard'>,
+  options: AuditListOptions = {},
+): AsyncGenerator<AuditRecord> {
   // The indexed expressions of migration 0007 (loaded here, not at the top: worker threads import this module without Kysely).
   const { sqliteMigrationDialect } = await import('../store/sqlite-adapter.js');
   const field = sqliteMigrationDialect.auditEntryField;
@@ -188,7 +230,14 @@ export async function* iterateAudit(store: Pick<Store, 'db' | 'guard'>, options:
   const window = SCAN_WINDOW;
   // Two queries: SQLite answers min() or max() alone from the b-tree's edge, both together by a full scan.
   const edgeSeq = (direction: 'asc' | 'desc') =>
-    store.guard(() => store.db.selectFrom('audit_events').select('seq').orderBy('seq', direction).limit(1).executeTakeFirst());
+    store.guard(() =>
+      store.db
+        .selectFrom('audit_events')
+        .select('seq')
+        .orderBy('seq', direction)
+        .limit(1)
+        .executeTakeFirst(),
+    );
   const hi = Number((await edgeSeq('desc'))?.seq ?? 0);
   if (hi === 0) return;
   const lo = Number((await edgeSeq('asc'))?.seq ?? 1);
@@ -201,18 +250,26 @@ export async function* iterateAudit(store: Pick<Store, 'db' | 'guard'>, options:
     const edge = desc ? Math.max(lo, after - window) : Math.min(hi, after + window);
     const rows = await store.guard(() => {
       let q = store.db.selectFrom('audit_events').select(['seq', 'entry', 'hash']);
-      q = desc ? q.where('seq', '<', after).where('seq', '>=', edge) : q.where('seq', '>', after).where('seq', '<=', edge);
+      q = desc
+        ? q.where('seq', '<', after).where('seq', '>=', edge)
+        : q.where('seq', '>', after).where('seq', '<=', edge);
       if (options.secret !== undefined) q = q.where(field('secret'), '=', options.secret);
-      if (options.environment !== undefined) q = q.where(field('environment'), '=', options.environment);
+      if (options.environment !== undefined)
+        q = q.where(field('environment'), '=', options.environment);
       if (options.action !== undefined) {
         // The action itself or `action.*`: one index range (the parsed check below drops `action-x`).
         const action = options.action;
         q = q.where(field('action'), '>=', action).where(field('action'), '<', `${action}/`);
       }
       // `at` strings compare in time order for years 0000-9999; others ('+', '-') sort first and are kept for the parsed check.
-      if (since !== undefined) q = q.where((eb) => eb.or([eb(field('at'), '>=', since), eb(field('at'), '<', '0')]));
-      if (until !== undefined) q = q.where((eb) => eb.or([eb(field('at'), '<=', until), eb(field('at'), '<', '0')]));
-      return q.orderBy('seq', desc ? 'desc' : 'asc').limit(chunkSize).execute();
+      if (since !== undefined)
+        q = q.where((eb) => eb.or([eb(field('at'), '>=', since), eb(field('at'), '<', '0')]));
+      if (until !== undefined)
+        q = q.where((eb) => eb.or([eb(field('at'), '<=', until), eb(field('at'), '<', '0')]));
+      return q
+        .orderBy('seq', desc ? 'desc' : 'asc')
+        .limit(chunkSize)
+        .execute();
     });
     for (const row of rows) {
       const entry = parseAuditEntry(row.entry, row.seq);
@@ -233,7 +290,10 @@ export async function* iterateAudit(store: Pick<Store, 'db' | 'guard'>, options:
  * @example
  * const last10 = await listAudit(store, { environment: 'production', limit: 10 });
  */
-export async function listAudit(store: Pick<Store, 'db' | 'guard'>, options: AuditListOptions = {}): Promise<AuditRecord[]> {
+export async function listAudit(
+  store: Pick<Store, 'db' | 'guard'>,
+  options: AuditListOptions = {},
+): Promise<AuditRecord[]> {
   const out: AuditRecord[] = [];
   for await (const record of iterateAudit(store, options)) out.push(record);
   return out;

@@ -39,14 +39,25 @@ export interface RangeResult {
 }
 
 /** Checks the rows in `(startSeq, upTo]`, stopping before the first one `verify` would report. */
-export async function scanAuditRange(reader: Pick<AuditReader, 'rows'>, request: RangeRequest): Promise<RangeResult> {
+export async function scanAuditRange(
+  reader: Pick<AuditReader, 'rows'>,
+  request: RangeRequest,
+): Promise<RangeResult> {
   const { upTo, chunkSize, allowSeqGaps, anchor } = request;
   const anchorSeq = anchor ? anchor.seq : -1;
   let prevSeq = request.startSeq;
   let prevHash = request.startHash;
   let rows = 0;
   let anchorSeen = false;
-  const result = (stopped: boolean): RangeResult => ({ startSeq: request.startSeq, startHash: request.startHash, rows, lastSeq: prevSeq, lastHash: prevHash, anchorSeen, stopped });
+  const result = (stopped: boolean): RangeResult => ({
+    startSeq: request.startSeq,
+    startHash: request.startHash,
+    rows,
+    lastSeq: prevSeq,
+    lastHash: prevHash,
+    anchorSeen,
+    stopped,
+  });
 
   for (;;) {
     const chunk = await reader.rows(prevSeq, upTo, chunkSize);
@@ -58,9 +69,16 @@ export async function scanAuditRange(reader: Pick<AuditReader, 'rows'>, request:
       const hash = row[2];
       // A non-string entry (NULL, BLOB) is left to the portable path, which reads it as Kysely does.
       if (typeof entry !== 'string') return result(true);
-      if (seq !== prevSeq + 1 || chainHash(prevHash, entry) !== hash || !CANONICAL_ENTRY_SHAPE.test(entry)) {
+      if (
+        seq !== prevSeq + 1 ||
+        chainHash(prevHash, entry) !== hash ||
+        !CANONICAL_ENTRY_SHAPE.test(entry)
+      ) {
         // What `diagnose` accepts: a linked row whose gap is allowed and whose entry is well formed.
-        const accepted = chainHash(prevHash, entry) === hash && (seq === prevSeq + 1 || allowSeqGaps) && entryProblem(entry) === undefined;
+        const accepted =
+          chainHash(prevHash, entry) === hash &&
+          (seq === prevSeq + 1 || allowSeqGaps) &&
+          entryProblem(entry) === undefined;
         if (!accepted) return result(true);
       }
       if (seq === anchorSeq) {

@@ -12,14 +12,19 @@ export interface WorkerRequest extends Omit<RangeRequest, 'startSeq' | 'startHas
   remote: { module: string; config: unknown };
 }
 
-export type WorkerReply = { ok: true; result: RangeResult } | { ok: false; code?: string; message: string };
+export type WorkerReply =
+  { ok: true; result: RangeResult } | { ok: false; code?: string; message: string };
 
 async function main(request: WorkerRequest): Promise<WorkerReply> {
   const { openAuditReader } = (await import(request.remote.module)) as AuditReaderModule;
   const reader: AuditReader = openAuditReader(request.remote.config);
   try {
     const start = request.after === 0 ? undefined : await reader.rowAtOrBefore(request.after);
-    const result = await scanAuditRange(reader, { ...request, startSeq: start?.[0] ?? 0, startHash: start?.[1] ?? GENESIS_HASH });
+    const result = await scanAuditRange(reader, {
+      ...request,
+      startSeq: start?.[0] ?? 0,
+      startHash: start?.[1] ?? GENESIS_HASH,
+    });
     return { ok: true, result };
   } finally {
     await reader.close();
@@ -32,7 +37,11 @@ if (parentPort) {
     (reply) => port.postMessage(reply),
     (error: unknown) => {
       const code = (error as { code?: unknown } | null)?.code;
-      port.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error), ...(typeof code === 'string' ? { code } : {}) } satisfies WorkerReply);
+      port.postMessage({
+        ok: false,
+        message: error instanceof Error ? error.message : String(error),
+        ...(typeof code === 'string' ? { code } : {}),
+      } satisfies WorkerReply);
     },
   );
 }

@@ -100,7 +100,10 @@ const MAX_THREADS = 8;
  * const result = await verifyAuditChain(store);
  * if (!result.ok) console.error(`row ${result.firstBad!.seq} was ${result.firstBad!.problem}`);
  */
-export async function verifyAuditChain(store: VerifyStore, options: VerifyAuditOptions = {}): Promise<AuditVerifyResult> {
+export async function verifyAuditChain(
+  store: VerifyStore,
+  options: VerifyAuditOptions = {},
+): Promise<AuditVerifyResult> {
   const allowSeqGaps = options.allowSeqGaps ?? store.dialect !== 'sqlite';
   const { anchor } = options;
   let prevSeq = 0;
@@ -108,8 +111,10 @@ export async function verifyAuditChain(store: VerifyStore, options: VerifyAuditO
   let rows = 0;
   let anchorSeen = false;
   let threads: number | undefined;
-  const done = (result: AuditVerifyResult): AuditVerifyResult => (threads === undefined ? result : { ...result, threads });
-  const fail = (firstBad: AuditFirstBad): AuditVerifyResult => done({ ok: false, rows, headSeq: prevSeq, headHash: prevHash, firstBad });
+  const done = (result: AuditVerifyResult): AuditVerifyResult =>
+    threads === undefined ? result : { ...result, threads };
+  const fail = (firstBad: AuditFirstBad): AuditVerifyResult =>
+    done({ ok: false, rows, headSeq: prevSeq, headHash: prevHash, firstBad });
 
   // The fast path finds the last intact row; the portable loop below resumes after it.
   let complete = false;
@@ -124,12 +129,22 @@ export async function verifyAuditChain(store: VerifyStore, options: VerifyAuditO
   while (!complete) {
     const cursor = prevSeq;
     const chunk: Row[] = await store.guard(() =>
-      store.db.selectFrom('audit_events').select(['seq', 'entry', 'hash']).where('seq', '>', cursor).orderBy('seq').limit(chunkSize).execute(),
+      store.db
+        .selectFrom('audit_events')
+        .select(['seq', 'entry', 'hash'])
+        .where('seq', '>', cursor)
+        .orderBy('seq')
+        .limit(chunkSize)
+        .execute(),
     );
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
       const row = chunk[i]!;
-      if (row.seq !== prevSeq + 1 || chainHash(prevHash, row.entry) !== row.hash || !CANONICAL_ENTRY_SHAPE.test(row.entry)) {
+      if (
+        row.seq !== prevSeq + 1 ||
+        chainHash(prevHash, row.entry) !== row.hash ||
+        !CANONICAL_ENTRY_SHAPE.test(row.entry)
+      ) {
         const bad = await diagnose(store, row, prevSeq, prevHash, allowSeqGaps, chunkSize);
         if (bad) return fail(bad);
       }
@@ -166,7 +181,11 @@ export async function verifyAuditChain(store: VerifyStore, options: VerifyAuditO
 type ScanOptions = Omit<VerifyAuditOptions, 'allowSeqGaps'> & { allowSeqGaps: boolean };
 
 /** The fast path: the whole log through the dialect's bulk reader, on this thread or split over worker threads. */
-async function scanWithReader(store: VerifyStore, source: AuditReaderSource, options: ScanOptions): Promise<{ result: RangeResult; threads?: number }> {
+async function scanWithReader(
+  store: VerifyStore,
+  source: AuditReaderSource,
+  options: ScanOptions,
+): Promise<{ result: RangeResult; threads?: number }> {
   const chunkSize = options.chunkSize ?? DEFAULT_READER_CHUNK;
   const { allowSeqGaps, anchor } = options;
   const wanted = Math.floor(options.threads ?? Math.min(availableParallelism(), MAX_THREADS));
@@ -174,17 +193,37 @@ async function scanWithReader(store: VerifyStore, source: AuditReaderSource, opt
   try {
     const maxSeq = await store.guard(async () => reader.maxSeq());
     const threads = Math.min(wanted, maxSeq);
-    if (source.remote && threads > 1 && maxSeq > (options.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD)) {
+    if (
+      source.remote &&
+      threads > 1 &&
+      maxSeq > (options.parallelThreshold ?? DEFAULT_PARALLEL_THRESHOLD)
+    ) {
       const requests: WorkerRequest[] = [];
       for (let i = 0; i < threads; i++) {
         const after = Math.round((maxSeq * i) / threads);
         const upTo = i === threads - 1 ? OPEN_END : Math.round((maxSeq * (i + 1)) / threads);
-        requests.push({ remote: source.remote, after, upTo, chunkSize, allowSeqGaps, ...(anchor ? { anchor } : {}) });
+        requests.push({
+          remote: source.remote,
+          after,
+          upTo,
+          chunkSize,
+          allowSeqGaps,
+          ...(anchor ? { anchor } : {}),
+        });
       }
       const results = await store.guard(() => runWorkers(requests));
       return { result: mergeRanges(results), threads };
     }
-    const result = await store.guard(() => scanAuditRange(reader, { startSeq: 0, startHash: GENESIS_HASH, upTo: OPEN_END, chunkSize, allowSeqGaps, ...(anchor ? { anchor } : {}) }));
+    const result = await store.guard(() =>
+      scanAuditRange(reader, {
+        startSeq: 0,
+        startHash: GENESIS_HASH,
+        upTo: OPEN_END,
+        chunkSize,
+        allowSeqGaps,
+        ...(anchor ? { anchor } : {}),
+      }),
+    );
     return { result };
   } finally {
     await reader.close();
@@ -197,10 +236,26 @@ async function scanWithReader(store: VerifyStore, source: AuditReaderSource, opt
  * such a seam, so the portable path takes over from the last row known to be intact.
  */
 function mergeRanges(results: RangeResult[]): RangeResult {
-  let merged: RangeResult = { startSeq: 0, startHash: GENESIS_HASH, rows: 0, lastSeq: 0, lastHash: GENESIS_HASH, anchorSeen: false, stopped: false };
+  let merged: RangeResult = {
+    startSeq: 0,
+    startHash: GENESIS_HASH,
+    rows: 0,
+    lastSeq: 0,
+    lastHash: GENESIS_HASH,
+    anchorSeen: false,
+    stopped: false,
+  };
   for (const r of results) {
-    if (r.startSeq !== merged.lastSeq || r.startHash !== merged.lastHash) return { ...merged, stopped: true };
-    merged = { ...merged, rows: merged.rows + r.rows, lastSeq: r.lastSeq, lastHash: r.lastHash, anchorSeen: merged.anchorSeen || r.anchorSeen, stopped: r.stopped };
+    if (r.startSeq !== merged.lastSeq || r.startHash !== merged.lastHash)
+      return { ...merged, stopped: true };
+    merged = {
+      ...merged,
+      rows: merged.rows + r.rows,
+      lastSeq: r.lastSeq,
+      lastHash: r.lastHash,
+      anchorSeen: merged.anchorSeen || r.anchorSeen,
+      stopped: r.stopped,
+    };
     if (r.stopped) break;
   }
   return merged;
@@ -215,10 +270,16 @@ function startWorker(request: WorkerRequest): Worker {
     // worker registers tsx through its API first (a dev dependency, present wherever the sources run).
     const tsx = import.meta.resolve('tsx/esm/api');
     const entry = new URL('./audit-verify-worker.ts', SELF).href;
-    return new Worker(`import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, { eval: true, workerData: request });
+    return new Worker(
+      `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`,
+      { eval: true, workerData: request },
+    );
   }
   // The compiled worker needs none of the parent's flags (a development loader would only slow its start).
-  return new Worker(new URL('./audit-verify-worker.js', SELF), { workerData: request, execArgv: [] });
+  return new Worker(new URL('./audit-verify-worker.js', SELF), {
+    workerData: request,
+    execArgv: [],
+  });
 }
 
 /** Runs one worker per request; a worker's driver error is rethrown with its code, for `guard` to map. */
@@ -233,10 +294,18 @@ async function runWorkers(requests: WorkerRequest[]): Promise<RangeResult[]> {
             workers.push(worker);
             worker.once('message', (reply: WorkerReply) => {
               if (reply.ok) resolve(reply.result);
-              else reject(Object.assign(new Error(reply.message), reply.code === undefined ? {} : { code: reply.code }));
+              else
+                reject(
+                  Object.assign(
+                    new Error(reply.message),
+                    reply.code === undefined ? {} : { code: reply.code },
+                  ),
+                );
             });
             worker.once('error', reject);
-            worker.once('exit', (code) => reject(new Error(`an audit verify worker exited (code ${code}) before reporting`)));
+            worker.once('exit', (code) =>
+              reject(new Error(`an audit verify worker exited (code ${code}) before reporting`)),
+            );
           }),
       ),
     );
@@ -259,13 +328,21 @@ function deleted(from: number, to: number, row: Row, rechained: boolean): AuditF
 }
 
 /** The slow path: explains why `row` did not follow the row before it, or accepts it (undefined). */
-async function diagnose(store: VerifyStore, row: Row, prevSeq: number, prevHash: string, allowSeqGaps: boolean, chunkSize: number): Promise<AuditFirstBad | undefined> {
+async function diagnose(
+  store: VerifyStore,
+  row: Row,
+  prevSeq: number,
+  prevHash: string,
+  allowSeqGaps: boolean,
+  chunkSize: number,
+): Promise<AuditFirstBad | undefined> {
   const linked = chainHash(prevHash, row.entry) === row.hash;
   const gap = row.seq !== prevSeq + 1;
   if (linked) {
     if (gap && !allowSeqGaps) return deleted(prevSeq + 1, row.seq - 1, row, true);
     const problem = entryProblem(row.entry);
-    if (problem) return { seq: row.seq, problem: 'malformed', message: `row ${row.seq}'s entry ${problem}` };
+    if (problem)
+      return { seq: row.seq, problem: 'malformed', message: `row ${row.seq}'s entry ${problem}` };
     return undefined;
   }
   if (gap && !allowSeqGaps) return deleted(prevSeq + 1, row.seq - 1, row, false);
@@ -281,7 +358,15 @@ async function diagnose(store: VerifyStore, row: Row, prevSeq: number, prevHash:
     };
   }
   if (base !== undefined) {
-    const first = await store.guard(() => store.db.selectFrom('audit_events').select('seq').where('seq', '>', base).orderBy('seq').limit(1).executeTakeFirstOrThrow());
+    const first = await store.guard(() =>
+      store.db
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('seq', '>', base)
+        .orderBy('seq')
+        .limit(1)
+        .executeTakeFirstOrThrow(),
+    );
     return {
       seq: first.seq,
       problem: 'inserted',
@@ -289,7 +374,15 @@ async function diagnose(store: VerifyStore, row: Row, prevSeq: number, prevHash:
     };
   }
   if (gap) return deleted(prevSeq + 1, row.seq - 1, row, false);
-  const next = await store.guard(() => store.db.selectFrom('audit_events').select(['seq', 'entry', 'hash']).where('seq', '>', row.seq).orderBy('seq').limit(1).executeTakeFirst());
+  const next = await store.guard(() =>
+    store.db
+      .selectFrom('audit_events')
+      .select(['seq', 'entry', 'hash'])
+      .where('seq', '>', row.seq)
+      .orderBy('seq')
+      .limit(1)
+      .executeTakeFirst(),
+  );
   if (next && chainHash(prevHash, next.entry) === next.hash) {
     return {
       seq: row.seq,
@@ -305,15 +398,26 @@ async function diagnose(store: VerifyStore, row: Row, prevSeq: number, prevHash:
 }
 
 /** The seq of the row whose stored hash `row` chains on (0 for the genesis hash), if any. */
-async function findBase(store: VerifyStore, row: Row, chunkSize: number): Promise<number | undefined> {
+async function findBase(
+  store: VerifyStore,
+  row: Row,
+  chunkSize: number,
+): Promise<number | undefined> {
   if (chainHash(GENESIS_HASH, row.entry) === row.hash) return 0;
   let cursor = 0;
   for (;;) {
     const after = cursor;
     const candidates = await store.guard(() =>
-      store.db.selectFrom('audit_events').select(['seq', 'hash']).where('seq', '>', after).orderBy('seq').limit(chunkSize).execute(),
+      store.db
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(chunkSize)
+        .execute(),
     );
-    for (const c of candidates) if (c.seq !== row.seq && chainHash(c.hash, row.entry) === row.hash) return c.seq;
+    for (const c of candidates)
+      if (c.seq !== row.seq && chainHash(c.hash, row.entry) === row.hash) return c.seq;
     if (candidates.length < chunkSize) return undefined;
     cursor = candidates[candidates.length - 1]!.seq;
   }

@@ -44,14 +44,12 @@ export async function recordHeartbeats(
         .insertInto('consumers')
         .values(part)
         .onConflict((oc) =>
-          oc
-            .column('id')
-            .doUpdateSet((eb) => ({
-              app: eb.ref('excluded.app'),
-              token_id: eb.ref('excluded.token_id'),
-              interval_ms: eb.ref('excluded.interval_ms'),
-              last_seen_at: eb.ref('excluded.last_seen_at'),
-            })),
+          oc.column('id').doUpdateSet((eb) => ({
+            app: eb.ref('excluded.app'),
+            token_id: eb.ref('excluded.token_id'),
+            interval_ms: eb.ref('excluded.interval_ms'),
+            last_seen_at: eb.ref('excluded.last_seen_at'),
+          })),
         )
         .execute();
       await trx
@@ -68,12 +66,10 @@ export async function recordHeartbeats(
         .insertInto('consumer_versions')
         .values(part)
         .onConflict((oc) =>
-          oc
-            .columns(['consumer_id', 'secret', 'environment'])
-            .doUpdateSet((eb) => ({
-              version_id: eb.ref('excluded.version_id'),
-              reported_at: eb.ref('excluded.reported_at'),
-            })),
+          oc.columns(['consumer_id', 'secret', 'environment']).doUpdateSet((eb) => ({
+            version_id: eb.ref('excluded.version_id'),
+            reported_at: eb.ref('excluded.reported_at'),
+          })),
         )
         .execute();
     }

@@ -116,7 +116,11 @@ export function sealValue(master: MasterKey, value: Buffer, binding: ValueBindin
 }
 
 /** Opens a sealed value; any mismatch of key, binding or bytes is ERR_ROTOR_CRYPTO_DECRYPT_FAILED. */
-export function openValue(master: MasterKey, sealed: Omit<SealedValue, 'masterKeyId'>, binding: ValueBinding): Buffer {
+export function openValue(
+  master: MasterKey,
+  sealed: Omit<SealedValue, 'masterKeyId'>,
+  binding: ValueBinding,
+): Buffer {
   const dek = master.unwrap(sealed.wrappedKey, binding);
   try {
     return open(dek, sealed.ciphertext, valueAad(binding));
@@ -132,7 +136,12 @@ export function openValue(master: MasterKey, sealed: Omit<SealedValue, 'masterKe
 }
 
 /** Re-wraps a DEK from one master key to another without exposing the value. */
-export function rewrapKey(from: MasterKey, to: MasterKey, wrapped: Buffer, binding: ValueBinding): Buffer {
+export function rewrapKey(
+  from: MasterKey,
+  to: MasterKey,
+  wrapped: Buffer,
+  binding: ValueBinding,
+): Buffer {
   const dek = from.unwrap(wrapped, binding);
   try {
     return to.wrap(dek, binding);

@@ -13,7 +13,12 @@ import { setMeta } from '../store/open-store.js';
 import { acquireLock } from '../rotation/lock.js';
 import { generateMasterKey, rewrapKey } from './envelope.js';
 import { rewrapOperatorSecrets } from '../operators/rewrap-operator-secrets.js';
-import { MASTER_KEY_FILE, NEXT_MASTER_KEY_FILE, masterKeyFromEnv, writeKeyFile } from './master-key-file.js';
+import {
+  MASTER_KEY_FILE,
+  NEXT_MASTER_KEY_FILE,
+  masterKeyFromEnv,
+  writeKeyFile,
+} from './master-key-file.js';
 
 export interface MasterKeyRotation {
   oldKeyId: string;
@@ -33,17 +38,30 @@ export async function rotateMasterKey(
   const old = await rotor.masterKey();
   const fromEnv = masterKeyFromEnv({ stateDir: rotor.stateDir, env: rotor.env });
   if (fromEnv && !options.newKeyFile) {
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', 'the master key comes from ROTOR_MASTER_KEY: pass --new-key-file FILE to receive the new key, then update ROTOR_MASTER_KEY from it');
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      'the master key comes from ROTOR_MASTER_KEY: pass --new-key-file FILE to receive the new key, then update ROTOR_MASTER_KEY from it',
+    );
   }
   const keyFile = fromEnv ? options.newKeyFile! : join(rotor.stateDir, NEXT_MASTER_KEY_FILE);
   if (fromEnv && existsSync(keyFile)) {
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', `${keyFile} already exists: Rotor will not overwrite a key file`);
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      `${keyFile} already exists: Rotor will not overwrite a key file`,
+    );
   }
   const lock = await acquireLock(store, rotor.clock, 'master-key');
   try {
-    const running = await store.db.selectFrom('rotations').select('id').where('state', '=', 'running').executeTakeFirst();
+    const running = await store.db
+      .selectFrom('rotations')
+      .select('id')
+      .where('state', '=', 'running')
+      .executeTakeFirst();
     if (running) {
-      throw new RotorError('ERR_ROTOR_ROTATION_IN_PROGRESS', 'a rotation is running or was interrupted: finish it (`rotor resume`) before rotating the master key');
+      throw new RotorError(
+        'ERR_ROTOR_ROTATION_IN_PROGRESS',
+        'a rotation is running or was interrupted: finish it (`rotor resume`) before rotating the master key',
+      );
     }
     const next = generateMasterKey();
     if (!fromEnv) rmSync(keyFile, { force: true });
@@ -51,10 +69,22 @@ export async function rotateMasterKey(
     options.afterWrite?.();
     let rewrapped = 0;
     await store.writeTransaction(async (trx) => {
-      const rows = await trx.selectFrom('versions').select(['id', 'secret', 'environment', 'wrapped_key']).where('wrapped_key', 'is not', null).execute();
+      const rows = await trx
+        .selectFrom('versions')
+        .select(['id', 'secret', 'environment', 'wrapped_key'])
+        .where('wrapped_key', 'is not', null)
+        .execute();
       for (const row of rows) {
-        const wrapped = rewrapKey(old, next, row.wrapped_key!, { secret: row.secret, environment: row.environment, versionId: row.id });
-        await trx.updateTable('versions').set({ wrapped_key: wrapped, master_key_id: next.id }).where('id', '=', row.id).execute();
+        const wrapped = rewrapKey(old, next, row.wrapped_key!, {
+          secret: row.secret,
+          environment: row.environment,
+          versionId: row.id,
+        });
+        await trx
+          .updateTable('versions')
+          .set({ wrapped_key: wrapped, master_key_id: next.id })
+          .where('id', '=', row.id)
+          .execute();
         rewrapped++;
       }
       // Operators' TOTP secrets are sealed with the master key too.
@@ -71,7 +101,13 @@ export async function rotateMasterKey(
       });
     });
     if (!fromEnv) renameSync(keyFile, join(rotor.stateDir, MASTER_KEY_FILE));
-    return { oldKeyId: old.id, newKeyId: next.id, rewrapped, keyFile: fromEnv ? keyFile : join(rotor.stateDir, MASTER_KEY_FILE), fromEnv };
+    return {
+      oldKeyId: old.id,
+      newKeyId: next.id,
+      rewrapped,
+      keyFile: fromEnv ? keyFile : join(rotor.stateDir, MASTER_KEY_FILE),
+      fromEnv,
+    };
   } finally {
     await lock.release();
   }

@@ -32,7 +32,11 @@ export interface ImportResult {
 }
 
 /** Why `secret` cannot take an imported value in `environment` now, or undefined. */
-async function conflict(db: Kysely<Database>, secret: string, environment: string): Promise<RotorError | undefined> {
+async function conflict(
+  db: Kysely<Database>,
+  secret: string,
+  environment: string,
+): Promise<RotorError | undefined> {
   const running = await db
     .selectFrom('rotations')
     .select('id')
@@ -41,9 +45,13 @@ async function conflict(db: Kysely<Database>, secret: string, environment: strin
     .where('state', '=', 'running')
     .executeTakeFirst();
   if (running) {
-    return new RotorError('ERR_ROTOR_ROTATION_IN_PROGRESS', `${secret}/${environment} has a rotation in progress (${running.id}): finish it with \`rotor resume\` before importing`, {
-      details: { secret, environment, rotationId: running.id },
-    });
+    return new RotorError(
+      'ERR_ROTOR_ROTATION_IN_PROGRESS',
+      `${secret}/${environment} has a rotation in progress (${running.id}): finish it with \`rotor resume\` before importing`,
+      {
+        details: { secret, environment, rotationId: running.id },
+      },
+    );
   }
   const live = await db
     .selectFrom('versions')
@@ -67,15 +75,27 @@ async function conflict(db: Kysely<Database>, secret: string, environment: strin
  * `rotor apply` has stored it, and that it has no current version yet. Commands call this
  * before prompting, so nobody types a secret only to be told it cannot be stored.
  */
-export async function assertImportable(rotor: Rotor, secret: string, environment: string): Promise<SecretSpec> {
+export async function assertImportable(
+  rotor: Rotor,
+  secret: string,
+  environment: string,
+): Promise<SecretSpec> {
   const spec = assertReadable(rotor, secret, environment);
   const store = await rotor.store();
   const problem = await store.guard(async () => {
-    const applied = await store.db.selectFrom('secrets').select('name').where('name', '=', secret).executeTakeFirst();
+    const applied = await store.db
+      .selectFrom('secrets')
+      .select('name')
+      .where('name', '=', secret)
+      .executeTakeFirst();
     if (!applied) {
-      return new RotorError('ERR_ROTOR_SECRET_NOT_APPLIED', `${secret} is in ${rotor.policyFile} but not in the store yet: run \`rotor apply\` first`, {
-        details: { secret },
-      });
+      return new RotorError(
+        'ERR_ROTOR_SECRET_NOT_APPLIED',
+        `${secret} is in ${rotor.policyFile} but not in the store yet: run \`rotor apply\` first`,
+        {
+          details: { secret },
+        },
+      );
     }
     return conflict(store.db, secret, environment);
   });
@@ -86,18 +106,27 @@ export async function assertImportable(rotor: Rotor, secret: string, environment
 /** ERR_ROTOR_CLI_DATE_INVALID for a last-rotation date that is not a date or lies in the future. */
 export function assertRotatedAt(rotatedAt: number | null, now: number): void {
   if (rotatedAt === null) return;
-  if (!Number.isFinite(rotatedAt)) throw new RotorError('ERR_ROTOR_CLI_DATE_INVALID', 'the last-rotation date is not a valid date');
+  if (!Number.isFinite(rotatedAt))
+    throw new RotorError(
+      'ERR_ROTOR_CLI_DATE_INVALID',
+      'the last-rotation date is not a valid date',
+    );
   if (rotatedAt > now) {
     const at = new Date(rotatedAt).toISOString();
-    throw new RotorError('ERR_ROTOR_CLI_DATE_INVALID', `the last-rotation date ${at} is in the future: give the date the value was really last changed`, {
-      details: { rotatedAt: at },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_CLI_DATE_INVALID',
+      `the last-rotation date ${at} is in the future: give the date the value was really last changed`,
+      {
+        details: { rotatedAt: at },
+      },
+    );
   }
 }
 
 /** Generic checks for kinds without a validateImport hook. */
 function genericMaterial(spec: SecretSpec, value: string): Material {
-  if (value.length === 0) throw new RotorError('ERR_ROTOR_VALUE_MISSING', `${spec.name}: the value is empty`);
+  if (value.length === 0)
+    throw new RotorError('ERR_ROTOR_VALUE_MISSING', `${spec.name}: the value is empty`);
   return { value, meta: {} };
 }
 
@@ -109,7 +138,11 @@ function genericMaterial(spec: SecretSpec, value: string): Material {
  * @example
  * await importValue(rotor, actor, { secret: 'SMTP_PASSWORD', environment: 'production', value, rotatedAt: Date.parse('2025-06-01') });
  */
-export async function importValue(rotor: Rotor, actor: Actor, input: ImportValueInput): Promise<ImportResult> {
+export async function importValue(
+  rotor: Rotor,
+  actor: Actor,
+  input: ImportValueInput,
+): Promise<ImportResult> {
   const { secret, environment, value } = input;
   const spec = await assertImportable(rotor, secret, environment);
   const now = rotor.clock.now();
@@ -119,7 +152,18 @@ export async function importValue(rotor: Rotor, actor: Actor, input: ImportValue
   assertValueAcceptable(spec, value, rotator);
   const versionId = newId();
   const material = rotator.validateImport
-    ? await rotator.validateImport({ secret, environment, versionId, config: spec.config, clock: rotor.clock, input: value, emergency: false }, value)
+    ? await rotator.validateImport(
+        {
+          secret,
+          environment,
+          versionId,
+          config: spec.config,
+          clock: rotor.clock,
+          input: value,
+          emergency: false,
+        },
+        value,
+      )
     : genericMaterial(spec, value);
   if (material.value !== value) assertValueAcceptable(spec, material.value, rotator);
   const master = await rotor.masterKey();
@@ -146,8 +190,15 @@ export async function importValue(rotor: Rotor, actor: Actor, input: ImportValue
       environment,
       action: 'import',
       outcome: 'success',
-      notes: input.rotatedAt === null ? 'adopted an existing value; last rotation date unknown' : 'adopted an existing value with its last rotation date',
-      details: { versionId, origin: 'import', rotatedAt: input.rotatedAt === null ? null : new Date(input.rotatedAt).toISOString() },
+      notes:
+        input.rotatedAt === null
+          ? 'adopted an existing value; last rotation date unknown'
+          : 'adopted an existing value with its last rotation date',
+      details: {
+        versionId,
+        origin: 'import',
+        rotatedAt: input.rotatedAt === null ? null : new Date(input.rotatedAt).toISOString(),
+      },
     });
   });
   return { secret, environment, versionId, rotatedAt: input.rotatedAt, promotedAt: now };

@@ -38,7 +38,15 @@ export interface JwksResult {
 
 /** The members a public signing JWK may carry; anything else (above all `d`) is dropped. */
 function publicOnly(jwk: PublicJwk): PublicJwk {
-  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(jwk.y === undefined ? {} : { y: jwk.y }), kid: jwk.kid, alg: jwk.alg, use: 'sig' };
+  return {
+    kty: jwk.kty,
+    crv: jwk.crv,
+    x: jwk.x,
+    ...(jwk.y === undefined ? {} : { y: jwk.y }),
+    kid: jwk.kid,
+    alg: jwk.alg,
+    use: 'sig',
+  };
 }
 
 const ORDER: Record<PublishedStage, number> = { current: 0, standby: 1, previous: 2 };
@@ -52,7 +60,12 @@ const ORDER: Record<PublishedStage, number> = { current: 0, standby: 1, previous
  * const { jwks } = await readJwks(rotor, actor, 'JWT_SIGNING_KEY', 'production');
  * const verify = createLocalJWKSet(jwks); // jose
  */
-export async function readJwks(rotor: Rotor, actor: Actor, name: string, environment: string): Promise<JwksResult> {
+export async function readJwks(
+  rotor: Rotor,
+  actor: Actor,
+  name: string,
+  environment: string,
+): Promise<JwksResult> {
   const spec = assertReadable(rotor, name, environment);
   const rotator = rotor.rotator(spec.kind);
   if (!rotator.publicJwk) {
@@ -75,11 +88,17 @@ export async function readJwks(rotor: Rotor, actor: Actor, name: string, environ
       .orderBy('created_at', 'desc')
       .execute(),
   );
-  const live = rows.filter((r) => r.stage !== 'previous' || (r.retire_at !== null && r.retire_at > now));
+  const live = rows.filter(
+    (r) => r.stage !== 'previous' || (r.retire_at !== null && r.retire_at > now),
+  );
   if (live.length === 0) {
-    throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', `${name} has no key to publish in ${environment}: rotate it first (an empty JWK Set would make every verifier reject every token)`, {
-      details: { secret: name, environment },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_VERSION_NOT_FOUND',
+      `${name} has no key to publish in ${environment}: rotate it first (an empty JWK Set would make every verifier reject every token)`,
+      {
+        details: { secret: name, environment },
+      },
+    );
   }
   const waiting = await store.guard(() =>
     store.db
@@ -95,9 +114,27 @@ export async function readJwks(rotor: Rotor, actor: Actor, name: string, environ
   const published: { key: PublishedKey; jwk: PublicJwk }[] = [];
   for (const row of live) {
     const stage = row.stage as PublishedStage;
-    const ctx = { secret: name, environment, versionId: row.id, config: spec.config, clock: rotor.clock, emergency: false };
-    const jwk = publicOnly(rotator.publicJwk(ctx, { versionId: row.id, value: openVersion(master, row), meta: parseMeta(row) }));
-    const until = stage === 'previous' ? row.retire_at : stage === 'standby' ? (promoteAfter.get(row.id) ?? null) : null;
+    const ctx = {
+      secret: name,
+      environment,
+      versionId: row.id,
+      config: spec.config,
+      clock: rotor.clock,
+      emergency: false,
+    };
+    const jwk = publicOnly(
+      rotator.publicJwk(ctx, {
+        versionId: row.id,
+        value: openVersion(master, row),
+        meta: parseMeta(row),
+      }),
+    );
+    const until =
+      stage === 'previous'
+        ? row.retire_at
+        : stage === 'standby'
+          ? (promoteAfter.get(row.id) ?? null)
+          : null;
     published.push({ key: { kid: jwk.kid, stage, alg: jwk.alg, until }, jwk });
   }
   published.sort((a, b) => ORDER[a.key.stage] - ORDER[b.key.stage]);
@@ -112,5 +149,10 @@ export async function readJwks(rotor: Rotor, actor: Actor, name: string, environ
       details: { count: published.length, kind: spec.kind },
     }),
   );
-  return { secret: name, environment, jwks: { keys: published.map((p) => p.jwk) }, keys: published.map((p) => p.key) };
+  return {
+    secret: name,
+    environment,
+    jwks: { keys: published.map((p) => p.jwk) },
+    keys: published.map((p) => p.key),
+  };
 }

@@ -25,7 +25,12 @@ export const ON_ROTATE_SUFFIX = '_ON_ROTATE';
 
 /** Every variable this file defines for NAME, for clearing stale copies a parent shell may carry. */
 export function kidVariableNames(name: string): string[] {
-  return [`${name}${KID_SUFFIX}`, `${name}${PREVIOUS_KID_SUFFIX}`, `${name}${PREVIOUS_UNTIL_SUFFIX}`, `${name}${ON_ROTATE_SUFFIX}`];
+  return [
+    `${name}${KID_SUFFIX}`,
+    `${name}${PREVIOUS_KID_SUFFIX}`,
+    `${name}${PREVIOUS_UNTIL_SUFFIX}`,
+    `${name}${ON_ROTATE_SUFFIX}`,
+  ];
 }
 
 /**
@@ -65,12 +70,20 @@ export function formatKidVariable(name: string, d: KidDescriptor, value: string)
  * Reads a descriptor and proves it belongs to `value`. Returns the descriptor, `malformed`
  * when the text is not one, or `mismatch` when it describes another value.
  */
-export function readKidVariable(name: string, text: string, value: string): KidDescriptor | 'malformed' | 'mismatch' {
+export function readKidVariable(
+  name: string,
+  text: string,
+  value: string,
+): KidDescriptor | 'malformed' | 'mismatch' {
   const parts = text.split('.');
   if (parts.length !== 4) return 'malformed';
   const [kid, alg, encoding, given] = parts as [string, string, string, string];
   if (!VERSION_ID_PATTERN.test(kid)) return 'malformed';
-  if (!(KID_ALGORITHMS as readonly string[]).includes(alg) || !(KEY_ENCODINGS as readonly string[]).includes(encoding)) return 'malformed';
+  if (
+    !(KID_ALGORITHMS as readonly string[]).includes(alg) ||
+    !(KEY_ENCODINGS as readonly string[]).includes(encoding)
+  )
+    return 'malformed';
   if (!/^[A-Za-z0-9_-]{16}$/.test(given)) return 'malformed';
   const d: KidDescriptor = { kid, alg: alg as KidAlgorithm, encoding: encoding as KeyEncoding };
   const expected = Buffer.from(check(name, d, value));
@@ -78,12 +91,17 @@ export function readKidVariable(name: string, text: string, value: string): KidD
 }
 
 /** The descriptor a version's metadata supports, or undefined for versions without a usable kid. */
-export function kidDescriptorOf(kind: string, meta: Record<string, unknown>): KidDescriptor | undefined {
+export function kidDescriptorOf(
+  kind: string,
+  meta: Record<string, unknown>,
+): KidDescriptor | undefined {
   const { kid, alg } = meta;
   if (typeof kid !== 'string' || !VERSION_ID_PATTERN.test(kid)) return undefined;
-  if (typeof alg !== 'string' || !(KID_ALGORITHMS as readonly string[]).includes(alg)) return undefined;
+  if (typeof alg !== 'string' || !(KID_ALGORITHMS as readonly string[]).includes(alg))
+    return undefined;
   const encoding = kind === 'jwt-keypair' ? 'jwk' : (meta.encoding ?? 'base64');
-  if (typeof encoding !== 'string' || !(KEY_ENCODINGS as readonly string[]).includes(encoding)) return undefined;
+  if (typeof encoding !== 'string' || !(KEY_ENCODINGS as readonly string[]).includes(encoding))
+    return undefined;
   return { kid, alg: alg as KidAlgorithm, encoding: encoding as KeyEncoding };
 }
 

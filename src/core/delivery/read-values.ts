@@ -16,7 +16,15 @@ import type { SecretSpec } from '../policy/policy.js';
 import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
 import type { Database } from '../store/schema.js';
 import { openVersion, parseMeta, type VersionRow } from '../vault/versions.js';
-import { formatKidVariable, kidDescriptorOf, KID_SUFFIX, ON_ROTATE_SUFFIX, onRotateOf, PREVIOUS_KID_SUFFIX, PREVIOUS_UNTIL_SUFFIX } from './kid-variable.js';
+import {
+  formatKidVariable,
+  kidDescriptorOf,
+  KID_SUFFIX,
+  ON_ROTATE_SUFFIX,
+  onRotateOf,
+  PREVIOUS_KID_SUFFIX,
+  PREVIOUS_UNTIL_SUFFIX,
+} from './kid-variable.js';
 
 export type DeliveredStage = 'current' | 'previous';
 
@@ -45,17 +53,49 @@ export function isSecretValue(v: DeliveredValue): boolean {
 }
 
 /** The kid companions of a delivered version, right after it in the output. */
-function kidCompanions(spec: SecretSpec, row: VersionRow, delivered: DeliveredValue): DeliveredValue[] {
+function kidCompanions(
+  spec: SecretSpec,
+  row: VersionRow,
+  delivered: DeliveredValue,
+): DeliveredValue[] {
   const descriptor = kidDescriptorOf(spec.kind, parseMeta(row));
   if (!descriptor) return [];
-  const base = { secret: delivered.secret, environment: delivered.environment, stage: delivered.stage, versionId: delivered.versionId, retireAt: delivered.retireAt };
+  const base = {
+    secret: delivered.secret,
+    environment: delivered.environment,
+    stage: delivered.stage,
+    versionId: delivered.versionId,
+    retireAt: delivered.retireAt,
+  };
   const out: DeliveredValue[] = [];
   if (delivered.stage === 'current') {
-    out.push({ ...base, variable: `${spec.name}${KID_SUFFIX}`, value: formatKidVariable(spec.name, descriptor, delivered.value), carries: 'kid' });
-    if (onRotateOf(spec.config) === 'invalidate') out.push({ ...base, variable: `${spec.name}${ON_ROTATE_SUFFIX}`, value: 'invalidate', carries: 'on-rotate' });
+    out.push({
+      ...base,
+      variable: `${spec.name}${KID_SUFFIX}`,
+      value: formatKidVariable(spec.name, descriptor, delivered.value),
+      carries: 'kid',
+    });
+    if (onRotateOf(spec.config) === 'invalidate')
+      out.push({
+        ...base,
+        variable: `${spec.name}${ON_ROTATE_SUFFIX}`,
+        value: 'invalidate',
+        carries: 'on-rotate',
+      });
   } else {
-    out.push({ ...base, variable: `${spec.name}${PREVIOUS_KID_SUFFIX}`, value: formatKidVariable(spec.name, descriptor, delivered.value), carries: 'kid' });
-    if (delivered.retireAt !== null) out.push({ ...base, variable: `${spec.name}${PREVIOUS_UNTIL_SUFFIX}`, value: new Date(delivered.retireAt).toISOString(), carries: 'until' });
+    out.push({
+      ...base,
+      variable: `${spec.name}${PREVIOUS_KID_SUFFIX}`,
+      value: formatKidVariable(spec.name, descriptor, delivered.value),
+      carries: 'kid',
+    });
+    if (delivered.retireAt !== null)
+      out.push({
+        ...base,
+        variable: `${spec.name}${PREVIOUS_UNTIL_SUFFIX}`,
+        value: new Date(delivered.retireAt).toISOString(),
+        carries: 'until',
+      });
   }
   return out;
 }
@@ -67,7 +107,12 @@ function kidCompanions(spec: SecretSpec, row: VersionRow, delivered: DeliveredVa
 function partsOf(rotor: Rotor, spec: SecretSpec, delivered: DeliveredValue): DeliveredValue[] {
   const parts = rotor.rotator(spec.kind).deliveredParts?.(spec.config, delivered.value) ?? [];
   const suffix = delivered.stage === 'previous' ? '_PREVIOUS' : '';
-  return parts.map((p) => ({ ...delivered, variable: `${p.variable}${suffix}`, value: p.value, carries: 'part' as const }));
+  return parts.map((p) => ({
+    ...delivered,
+    variable: `${p.variable}${suffix}`,
+    value: p.value,
+    carries: 'part' as const,
+  }));
 }
 
 export interface ReadValuesOptions {
@@ -96,9 +141,13 @@ export interface ReadValuesResult {
 export function assertKnownEnvironment(rotor: Rotor, environment: string): void {
   const environments = rotor.policy().environments;
   if (!environments.includes(environment)) {
-    throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `unknown environment "${environment}"${didYouMean(environment, environments)}: configured are ${environments.join(', ')}`, {
-      details: { environment },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_ENV_UNKNOWN',
+      `unknown environment "${environment}"${didYouMean(environment, environments)}: configured are ${environments.join(', ')}`,
+      {
+        details: { environment },
+      },
+    );
   }
 }
 
@@ -114,10 +163,16 @@ export function assertStoredKind(spec: SecretSpec): void {
 }
 
 /** The secrets an environment-wide read covers, in policy order. */
-function secretsFor(rotor: Rotor, environment: string, names: readonly string[] | undefined): SecretSpec[] {
+function secretsFor(
+  rotor: Rotor,
+  environment: string,
+  names: readonly string[] | undefined,
+): SecretSpec[] {
   assertKnownEnvironment(rotor, environment);
   if (names === undefined) {
-    return [...rotor.policy().secrets.values()].filter((s) => s.kind !== MASTER_KEY_KIND && s.environments.includes(environment));
+    return [...rotor.policy().secrets.values()].filter(
+      (s) => s.kind !== MASTER_KEY_KIND && s.environments.includes(environment),
+    );
   }
   const specs: SecretSpec[] = [];
   for (const name of new Set(names)) {
@@ -129,7 +184,11 @@ function secretsFor(rotor: Rotor, environment: string, names: readonly string[] 
   return specs;
 }
 
-async function liveVersions(db: Kysely<Database>, environment: string, secrets: readonly string[]): Promise<VersionRow[]> {
+async function liveVersions(
+  db: Kysely<Database>,
+  environment: string,
+  secrets: readonly string[],
+): Promise<VersionRow[]> {
   if (secrets.length === 0) return [];
   return db
     .selectFrom('versions')
@@ -142,12 +201,18 @@ async function liveVersions(db: Kysely<Database>, environment: string, secrets: 
 }
 
 /** The error for a read of a stage that holds no value (none current, or no grace window open). */
-export function noLiveVersion(name: string, environment: string, stage: DeliveredStage): RotorError {
+export function noLiveVersion(
+  name: string,
+  environment: string,
+  stage: DeliveredStage,
+): RotorError {
   const why =
     stage === 'current'
       ? `${name} has no current value in ${environment}: import it with \`rotor import\` or rotate it first`
       : `${name} has no previous value in its grace window in ${environment}`;
-  return new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', why, { details: { secret: name, environment, stage } });
+  return new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', why, {
+    details: { secret: name, environment, stage },
+  });
 }
 
 /** A previous version whose grace window is still open at `now`. */
@@ -166,7 +231,11 @@ function describe(values: readonly DeliveredValue[]): string {
  * @example
  * const { values, missing } = await readEnvironmentValues(rotor, actor, { environment: 'production', action: 'read.run' });
  */
-export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options: ReadValuesOptions): Promise<ReadValuesResult> {
+export async function readEnvironmentValues(
+  rotor: Rotor,
+  actor: Actor,
+  options: ReadValuesOptions,
+): Promise<ReadValuesResult> {
   const { environment } = options;
   const specs = secretsFor(rotor, environment, options.secrets);
   const store = await rotor.store();
@@ -186,8 +255,20 @@ export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options:
       missing.push(name);
       continue;
     }
-    const delivered: DeliveredValue = { secret: name, environment, stage: 'current', variable: name, versionId: cur.id, value: openVersion(master, cur), retireAt: null };
-    current.push(delivered, ...kidCompanions(spec, cur, delivered), ...partsOf(rotor, spec, delivered));
+    const delivered: DeliveredValue = {
+      secret: name,
+      environment,
+      stage: 'current',
+      variable: name,
+      versionId: cur.id,
+      value: openVersion(master, cur),
+      retireAt: null,
+    };
+    current.push(
+      delivered,
+      ...kidCompanions(spec, cur, delivered),
+      ...partsOf(rotor, spec, delivered),
+    );
     const prev = rows.find((r) => r.secret === name && r.stage === 'previous' && inGrace(r, now));
     if (prev) {
       const old: DeliveredValue = {
@@ -203,9 +284,13 @@ export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options:
     }
   }
   if (options.secrets !== undefined && missing.length > 0) {
-    throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', `no current value in ${environment} for ${missing.join(', ')}: import it with \`rotor import\` or rotate it first`, {
-      details: { environment, secrets: missing.join(',') },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_VERSION_NOT_FOUND',
+      `no current value in ${environment} for ${missing.join(', ')}: import it with \`rotor import\` or rotate it first`,
+      {
+        details: { environment, secrets: missing.join(',') },
+      },
+    );
   }
   const values = [...current, ...previous];
   options.validate?.(values);
@@ -237,7 +322,13 @@ export async function readEnvironmentValues(rotor: Rotor, actor: Actor, options:
  * @example
  * const { value, versionId } = await readOneValue(rotor, actor, 'SMTP_PASSWORD', 'production', 'current');
  */
-export async function readOneValue(rotor: Rotor, actor: Actor, name: string, environment: string, stage: DeliveredStage): Promise<DeliveredValue> {
+export async function readOneValue(
+  rotor: Rotor,
+  actor: Actor,
+  name: string,
+  environment: string,
+  stage: DeliveredStage,
+): Promise<DeliveredValue> {
   assertReadable(rotor, name, environment);
   const store = await rotor.store();
   const master = await rotor.masterKey();

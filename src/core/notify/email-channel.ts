@@ -11,7 +11,10 @@ export interface EmailChannelOptions {
   timeoutMs?: number;
 }
 
-export function createEmailChannel(spec: EmailChannelSpec, options: EmailChannelOptions): NotifyChannel {
+export function createEmailChannel(
+  spec: EmailChannelSpec,
+  options: EmailChannelOptions,
+): NotifyChannel {
   const timeoutMs = options.timeoutMs ?? 15_000;
   return {
     id: 'email',
@@ -20,27 +23,49 @@ export function createEmailChannel(spec: EmailChannelSpec, options: EmailChannel
     async send(message) {
       const url = options.env[spec.smtpUrlEnv];
       if (!url) {
-        throw new RotorError('ERR_ROTOR_NOTIFY_CONFIG', `the SMTP URL variable $${spec.smtpUrlEnv} is not set`);
+        throw new RotorError(
+          'ERR_ROTOR_NOTIFY_CONFIG',
+          `the SMTP URL variable $${spec.smtpUrlEnv} is not set`,
+        );
       }
       let parsed: URL;
       try {
         parsed = new URL(url);
       } catch {
-        throw new RotorError('ERR_ROTOR_NOTIFY_CONFIG', `$${spec.smtpUrlEnv} is not a URL (smtp://user:password@host:587 or smtps://…)`);
+        throw new RotorError(
+          'ERR_ROTOR_NOTIFY_CONFIG',
+          `$${spec.smtpUrlEnv} is not a URL (smtp://user:password@host:587 or smtps://…)`,
+        );
       }
       if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
-        throw new RotorError('ERR_ROTOR_NOTIFY_CONFIG', `$${spec.smtpUrlEnv} must be an smtp:// or smtps:// URL`);
+        throw new RotorError(
+          'ERR_ROTOR_NOTIFY_CONFIG',
+          `$${spec.smtpUrlEnv} must be an smtp:// or smtps:// URL`,
+        );
       }
       // nodemailer is loaded only when a reminder is sent (start-up time of every command counts).
       const { createTransport } = await import('nodemailer');
-      const transport = createTransport({ url, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs });
+      const transport = createTransport({
+        url,
+        connectionTimeout: timeoutMs,
+        greetingTimeout: timeoutMs,
+        socketTimeout: timeoutMs,
+      });
       try {
-        await transport.sendMail({ from: spec.from, to: [...spec.to], subject: message.subject, text: message.text });
+        await transport.sendMail({
+          from: spec.from,
+          to: [...spec.to],
+          subject: message.subject,
+          text: message.text,
+        });
       } catch (error) {
         const text = error instanceof Error ? error.message : String(error);
         const user = decodeURIComponent(parsed.username);
         const password = decodeURIComponent(parsed.password);
-        throw new RotorError('ERR_ROTOR_NOTIFY_FAILED', `e-mail via ${parsed.hostname}:${parsed.port || (parsed.protocol === 'smtps:' ? 465 : 587)} failed: ${redactCredentials(text, password, user)}`);
+        throw new RotorError(
+          'ERR_ROTOR_NOTIFY_FAILED',
+          `e-mail via ${parsed.hostname}:${parsed.port || (parsed.protocol === 'smtps:' ? 465 : 587)} failed: ${redactCredentials(text, password, user)}`,
+        );
       } finally {
         transport.close();
       }

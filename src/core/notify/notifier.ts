@@ -12,10 +12,14 @@ export type { Notifier, NotifyChannel };
  * @example
  * const notifier = createNotifier(rotor.policy().notify, { env: rotor.env });
  */
-export function createNotifier(spec: NotifySpec | undefined, options: { env: NodeJS.ProcessEnv; timeoutMs?: number }): Notifier {
+export function createNotifier(
+  spec: NotifySpec | undefined,
+  options: { env: NodeJS.ProcessEnv; timeoutMs?: number },
+): Notifier {
   const channels: NotifyChannel[] = [];
   const timeout = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
   if (spec?.email) channels.push(createEmailChannel(spec.email, { env: options.env, ...timeout }));
-  for (const webhook of spec?.webhooks ?? []) channels.push(createWebhookChannel(webhook, { env: options.env, ...timeout }));
+  for (const webhook of spec?.webhooks ?? [])
+    channels.push(createWebhookChannel(webhook, { env: options.env, ...timeout }));
   return { channels, close: async () => {} };
 }

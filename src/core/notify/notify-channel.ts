@@ -8,7 +8,10 @@ export interface NotifyChannel {
   readonly id: string;
   readonly kind: 'email' | 'webhook';
   readonly target: string;
-  send(message: ReminderMessage, meta: { secret: string; environment: string; slot: string }): Promise<void>;
+  send(
+    message: ReminderMessage,
+    meta: { secret: string; environment: string; slot: string },
+  ): Promise<void>;
 }
 
 export interface Notifier {

@@ -51,7 +51,12 @@ export function reminderMessage(r: Reminder): ReminderMessage {
       : r.at >= r.dueAt
         ? `is due now (since ${day(r.dueAt)})`
         : `is due in ${span(r.dueAt - r.at)}, on ${day(r.dueAt)}`;
-  const short = r.at >= r.overdueAt ? 'is OVERDUE' : r.at >= r.dueAt ? 'is due now' : `is due in ${span(r.dueAt - r.at)}`;
+  const short =
+    r.at >= r.overdueAt
+      ? 'is OVERDUE'
+      : r.at >= r.dueAt
+        ? 'is due now'
+        : `is due in ${span(r.dueAt - r.at)}`;
   const subject = `Rotor: ${where} ${short}`;
   const why =
     r.reason === 'master-key'

@@ -18,7 +18,10 @@ function channelId(spec: WebhookChannelSpec): string {
   return `webhook:${createHash('sha256').update(ref).digest('hex').slice(0, 12)}`;
 }
 
-export function createWebhookChannel(spec: WebhookChannelSpec, options: WebhookChannelOptions): NotifyChannel {
+export function createWebhookChannel(
+  spec: WebhookChannelSpec,
+  options: WebhookChannelOptions,
+): NotifyChannel {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const literal = 'url' in spec.url ? spec.url.url : undefined;
   const target = literal ? new URL(literal).origin : `$${'env' in spec.url ? spec.url.env : ''}`;
@@ -28,23 +31,43 @@ export function createWebhookChannel(spec: WebhookChannelSpec, options: WebhookC
     target,
     async send(message, meta) {
       const url = literal ?? ('env' in spec.url ? options.env[spec.url.env] : undefined);
-      if (!url) throw new RotorError('ERR_ROTOR_NOTIFY_CONFIG', `the webhook URL variable ${target} is not set`);
+      if (!url)
+        throw new RotorError(
+          'ERR_ROTOR_NOTIFY_CONFIG',
+          `the webhook URL variable ${target} is not set`,
+        );
       let parsed: URL;
       try {
         parsed = new URL(url);
       } catch {
-        throw new RotorError('ERR_ROTOR_NOTIFY_CONFIG', `the webhook URL in ${target} is not a URL`);
+        throw new RotorError(
+          'ERR_ROTOR_NOTIFY_CONFIG',
+          `the webhook URL in ${target} is not a URL`,
+        );
       }
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new RotorError('ERR_ROTOR_NOTIFY_CONFIG', 'the webhook URL must be http:// or https://');
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+        throw new RotorError(
+          'ERR_ROTOR_NOTIFY_CONFIG',
+          'the webhook URL must be http:// or https://',
+        );
       const key = options.env[spec.keyEnv];
-      if (!key) throw new RotorError('ERR_ROTOR_NOTIFY_CONFIG', `the webhook signing key variable $${spec.keyEnv} is not set`);
+      if (!key)
+        throw new RotorError(
+          'ERR_ROTOR_NOTIFY_CONFIG',
+          `the webhook signing key variable $${spec.keyEnv} is not set`,
+        );
       const body = JSON.stringify({
         text: `${message.subject}\n${message.text}`,
         blocks: [
           { type: 'header', text: { type: 'plain_text', text: message.subject.slice(0, 150) } },
           { type: 'section', text: { type: 'mrkdwn', text: message.text } },
         ],
-        rotor: { event: 'rotor.reminder', secret: meta.secret, environment: meta.environment, slot: meta.slot },
+        rotor: {
+          event: 'rotor.reminder',
+          secret: meta.secret,
+          environment: meta.environment,
+          slot: meta.slot,
+        },
       });
       const timestamp = String(Math.floor(Date.now() / 1000));
       let response: Response;
@@ -67,12 +90,17 @@ export function createWebhookChannel(spec: WebhookChannelSpec, options: WebhookC
         const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
         throw new RotorError(
           'ERR_ROTOR_NOTIFY_FAILED',
-          cause === 'TimeoutError' ? `webhook ${parsed.origin} gave no answer within ${timeoutMs} ms` : `webhook ${parsed.origin} not reachable (${redactCredentials(cause, key)})`,
+          cause === 'TimeoutError'
+            ? `webhook ${parsed.origin} gave no answer within ${timeoutMs} ms`
+            : `webhook ${parsed.origin} not reachable (${redactCredentials(cause, key)})`,
         );
       }
       await response.body?.cancel().catch(() => {});
       if (response.status < 200 || response.status >= 300) {
-        throw new RotorError('ERR_ROTOR_NOTIFY_FAILED', `webhook ${parsed.origin} answered ${response.status}`);
+        throw new RotorError(
+          'ERR_ROTOR_NOTIFY_FAILED',
+          `webhook ${parsed.origin} answered ${response.status}`,
+        );
       }
     },
   };

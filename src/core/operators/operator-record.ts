@@ -16,13 +16,19 @@ export const MIN_PASSWORD_LENGTH = 12;
 
 export function assertOperatorName(name: string): void {
   if (!OPERATOR_NAME.test(name)) {
-    throw new RotorError('ERR_ROTOR_OPERATOR_NAME_INVALID', `invalid operator name "${name.slice(0, 80)}": use 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit`, {
-      details: { operator: name.slice(0, 80) },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_OPERATOR_NAME_INVALID',
+      `invalid operator name "${name.slice(0, 80)}": use 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+      {
+        details: { operator: name.slice(0, 80) },
+      },
+    );
   }
 }
 
-export function toOperatorInfo(row: Pick<OperatorsTable, 'name' | 'created_by' | 'created_at' | 'disabled_at'>): OperatorInfo {
+export function toOperatorInfo(
+  row: Pick<OperatorsTable, 'name' | 'created_by' | 'created_at' | 'disabled_at'>,
+): OperatorInfo {
   return {
     name: row.name,
     createdBy: row.created_by,
@@ -41,6 +47,13 @@ export function sealTotpSecret(master: MasterKey, name: string, secret: Buffer) 
   return sealValue(master, secret, totpBinding(name));
 }
 
-export function openTotpSecret(master: MasterKey, row: Pick<OperatorsTable, 'name' | 'totp_ciphertext' | 'totp_wrapped_key'>): Buffer {
-  return openValue(master, { ciphertext: row.totp_ciphertext, wrappedKey: row.totp_wrapped_key }, totpBinding(row.name));
+export function openTotpSecret(
+  master: MasterKey,
+  row: Pick<OperatorsTable, 'name' | 'totp_ciphertext' | 'totp_wrapped_key'>,
+): Buffer {
+  return openValue(
+    master,
+    { ciphertext: row.totp_ciphertext, wrappedKey: row.totp_wrapped_key },
+    totpBinding(row.name),
+  );
 }

@@ -4,7 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { argon2id, argon2Verify } from 'hash-wasm';
 
 /** OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. */
-export const ARGON2_PARAMS = { memorySize: 19_456, iterations: 2, parallelism: 1, hashLength: 32 } as const;
+export const ARGON2_PARAMS = {
+  memorySize: 19_456,
+  iterations: 2,
+  parallelism: 1,
+  hashLength: 32,
+} as const;
 
 /**
  * Hashes a password with argon2id and a fresh 16-byte salt.

@@ -11,11 +11,19 @@ import { totpBinding } from './operator-record.js';
  * // in rotateMasterKey's write transaction, after the versions:
  * rewrapped += await rewrapOperatorSecrets(trx, old, next);
  */
-export async function rewrapOperatorSecrets(trx: Kysely<Database>, from: MasterKey, to: MasterKey): Promise<number> {
+export async function rewrapOperatorSecrets(
+  trx: Kysely<Database>,
+  from: MasterKey,
+  to: MasterKey,
+): Promise<number> {
   const rows = await trx.selectFrom('operators').select(['name', 'totp_wrapped_key']).execute();
   for (const row of rows) {
     const wrapped = rewrapKey(from, to, row.totp_wrapped_key, totpBinding(row.name));
-    await trx.updateTable('operators').set({ totp_wrapped_key: wrapped, totp_master_key_id: to.id }).where('name', '=', row.name).execute();
+    await trx
+      .updateTable('operators')
+      .set({ totp_wrapped_key: wrapped, totp_master_key_id: to.id })
+      .where('name', '=', row.name)
+      .execute();
   }
   return rows.length;
 }

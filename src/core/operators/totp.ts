@@ -70,7 +70,12 @@ export function totpCode(secret: Buffer, now: number): string {
  * The step a code matches within ±TOTP_WINDOW of `now`, or undefined. Steps at or before
  * `lastStep` are refused, so a code seen once (shoulder-surfed, phished) cannot be replayed.
  */
-export function matchTotp(secret: Buffer, code: string, now: number, lastStep: number | null): number | undefined {
+export function matchTotp(
+  secret: Buffer,
+  code: string,
+  now: number,
+  lastStep: number | null,
+): number | undefined {
   if (!/^\d{6}$/.test(code)) return undefined;
   const given = Buffer.from(code);
   const current = totpStep(now);
@@ -86,6 +91,12 @@ export function matchTotp(secret: Buffer, code: string, now: number, lastStep: n
 /** The provisioning URI authenticator apps read (Key URI format). */
 export function otpauthUri(issuer: string, account: string, secret: Buffer): string {
   const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(account)}`;
-  const params = new URLSearchParams({ secret: base32Encode(secret), issuer, algorithm: 'SHA1', digits: String(TOTP_DIGITS), period: String(TOTP_STEP_MS / 1000) });
+  const params = new URLSearchParams({
+    secret: base32Encode(secret),
+    issuer,
+    algorithm: 'SHA1',
+    digits: String(TOTP_DIGITS),
+    period: String(TOTP_STEP_MS / 1000),
+  });
   return `otpauth://totp/${label}?${params.toString()}`;
 }

@@ -34,23 +34,46 @@ function csrfFor(token: string): string {
 }
 
 /** Starts a session; the returned token goes into the cookie and is never stored. */
-export async function createWebSession(store: Store, clock: Clock, operator: string, limits: SessionLimits = {}): Promise<{ token: string; session: WebSession }> {
+export async function createWebSession(
+  store: Store,
+  clock: Clock,
+  operator: string,
+  limits: SessionLimits = {},
+): Promise<{ token: string; session: WebSession }> {
   const token = randomBytes(32).toString('base64url');
   const csrfToken = csrfFor(token);
   const now = clock.now();
-  const session: WebSession = { id: sha256Hex(token), operator, csrfToken, createdAt: now, expiresAt: now + (limits.ttlMs ?? SESSION_TTL_MS) };
+  const session: WebSession = {
+    id: sha256Hex(token),
+    operator,
+    csrfToken,
+    createdAt: now,
+    expiresAt: now + (limits.ttlMs ?? SESSION_TTL_MS),
+  };
   await store.writeTransaction(async (trx) => {
     await trx.deleteFrom('web_sessions').where('expires_at', '<=', now).execute();
     await trx
       .insertInto('web_sessions')
-      .values({ id: session.id, operator, csrf_hash: sha256Hex(csrfToken), created_at: now, expires_at: session.expiresAt, last_seen: now })
+      .values({
+        id: session.id,
+        operator,
+        csrf_hash: sha256Hex(csrfToken),
+        created_at: now,
+        expires_at: session.expiresAt,
+        last_seen: now,
+      })
       .execute();
   });
   return { token, session };
 }
 
 /** The live session for a cookie value: not expired, not idle too long, operator not disabled. */
-export async function findWebSession(store: Store, clock: Clock, token: string, limits: SessionLimits = {}): Promise<WebSession | undefined> {
+export async function findWebSession(
+  store: Store,
+  clock: Clock,
+  token: string,
+  limits: SessionLimits = {},
+): Promise<WebSession | undefined> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
   const id = sha256Hex(token);
   const now = clock.now();
@@ -58,7 +81,13 @@ export async function findWebSession(store: Store, clock: Clock, token: string, 
     store.db
       .selectFrom('web_sessions')
       .innerJoin('operators', 'operators.name', 'web_sessions.operator')
-      .select(['web_sessions.operator', 'web_sessions.created_at', 'web_sessions.expires_at', 'web_sessions.last_seen', 'operators.disabled_at'])
+      .select([
+        'web_sessions.operator',
+        'web_sessions.created_at',
+        'web_sessions.expires_at',
+        'web_sessions.last_seen',
+        'operators.disabled_at',
+      ])
       .where('web_sessions.id', '=', id)
       .executeTakeFirst(),
   );
@@ -68,16 +97,39 @@ export async function findWebSession(store: Store, clock: Clock, token: string, 
     await store.guard(() => store.db.deleteFrom('web_sessions').where('id', '=', id).execute());
     return undefined;
   }
-  if (now - lastSeen >= TOUCH_EVERY_MS) await store.guard(() => store.db.updateTable('web_sessions').set({ last_seen: now }).where('id', '=', id).execute());
-  return { id, operator: row.operator, csrfToken: csrfFor(token), createdAt: Number(row.created_at), expiresAt: Number(row.expires_at) };
+  if (now - lastSeen >= TOUCH_EVERY_MS)
+    await store.guard(() =>
+      store.db.updateTable('web_sessions').set({ last_seen: now }).where('id', '=', id).execute(),
+    );
+  return {
+    id,
+    operator: row.operator,
+    csrfToken: csrfFor(token),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
 }
 
 /** Compares a submitted CSRF token with the session's stored hash, in constant time. */
-export async function checkCsrf(store: Store, session: Pick<WebSession, 'id'>, submitted: unknown): Promise<boolean> {
-  if (typeof submitted !== 'string' || submitted.length === 0 || submitted.length > 256) return false;
-  const row = await store.guard(() => store.db.selectFrom('web_sessions').select('csrf_hash').where('id', '=', session.id).executeTakeFirst());
+export async function checkCsrf(
+  store: Store,
+  session: Pick<WebSession, 'id'>,
+  submitted: unknown,
+): Promise<boolean> {
+  if (typeof submitted !== 'string' || submitted.length === 0 || submitted.length > 256)
+    return false;
+  const row = await store.guard(() =>
+    store.db
+      .selectFrom('web_sessions')
+      .select('csrf_hash')
+      .where('id', '=', session.id)
+      .executeTakeFirst(),
+  );
   if (!row) return false;
-  return timingSafeEqual(Buffer.from(sha256Hex(submitted), 'hex'), Buffer.from(row.csrf_hash, 'hex'));
+  return timingSafeEqual(
+    Buffer.from(sha256Hex(submitted), 'hex'),
+    Buffer.from(row.csrf_hash, 'hex'),
+  );
 }
 
 export async function endWebSession(store: Store, id: string): Promise<void> {

@@ -24,15 +24,21 @@ function specJson(spec: SecretSpec): string {
 
 export function diffPolicy(
   policy: Policy,
-  stored: { environments: { name: string; position: number }[]; secrets: { name: string; spec: string }[] },
+  stored: {
+    environments: { name: string; position: number }[];
+    secrets: { name: string; spec: string }[];
+  },
 ): PolicyChange[] {
   const changes: PolicyChange[] = [];
   const storedEnvs = new Map(stored.environments.map((e) => [e.name, e.position]));
   policy.environments.forEach((name, position) => {
     if (!storedEnvs.has(name)) changes.push({ type: 'add', what: 'environment', name });
-    else if (storedEnvs.get(name) !== position) changes.push({ type: 'change', what: 'environment', name, fields: ['order'] });
+    else if (storedEnvs.get(name) !== position)
+      changes.push({ type: 'change', what: 'environment', name, fields: ['order'] });
   });
-  for (const name of storedEnvs.keys()) if (!policy.environments.includes(name)) changes.push({ type: 'remove', what: 'environment', name });
+  for (const name of storedEnvs.keys())
+    if (!policy.environments.includes(name))
+      changes.push({ type: 'remove', what: 'environment', name });
   const storedSecrets = new Map(stored.secrets.map((s) => [s.name, s.spec]));
   for (const [name, spec] of policy.secrets) {
     const before = storedSecrets.get(name);
@@ -40,11 +46,14 @@ export function diffPolicy(
     else if (before !== specJson(spec)) {
       const old = JSON.parse(before) as Record<string, unknown>;
       const now = JSON.parse(specJson(spec)) as Record<string, unknown>;
-      const fields = [...new Set([...Object.keys(old), ...Object.keys(now)])].filter((k) => JSON.stringify(old[k]) !== JSON.stringify(now[k]));
+      const fields = [...new Set([...Object.keys(old), ...Object.keys(now)])].filter(
+        (k) => JSON.stringify(old[k]) !== JSON.stringify(now[k]),
+      );
       changes.push({ type: 'change', what: 'secret', name, fields });
     }
   }
-  for (const name of storedSecrets.keys()) if (!policy.secrets.has(name)) changes.push({ type: 'remove', what: 'secret', name });
+  for (const name of storedSecrets.keys())
+    if (!policy.secrets.has(name)) changes.push({ type: 'remove', what: 'secret', name });
   return changes;
 }
 
@@ -81,7 +90,11 @@ async function recordDigest(trx: Kysely<Database>, file: string): Promise<void> 
 }
 
 /** Computes and (unless `dryRun`) writes the changes in one transaction, audited. */
-export async function applyPolicy(rotor: Rotor, actor: Actor, options: { dryRun?: boolean } = {}): Promise<PolicyChange[]> {
+export async function applyPolicy(
+  rotor: Rotor,
+  actor: Actor,
+  options: { dryRun?: boolean } = {},
+): Promise<PolicyChange[]> {
   const policy = rotor.policy();
   const store = await rotor.store({ create: !options.dryRun });
   return store.writeTransaction(async (trx) => {
@@ -94,7 +107,10 @@ export async function applyPolicy(rotor: Rotor, actor: Actor, options: { dryRun?
     const now = rotor.clock.now();
     await trx.deleteFrom('environments').execute();
     if (policy.environments.length > 0) {
-      await trx.insertInto('environments').values(policy.environments.map((name, position) => ({ name, position }))).execute();
+      await trx
+        .insertInto('environments')
+        .values(policy.environments.map((name, position) => ({ name, position })))
+        .execute();
     }
     for (const change of changes) {
       if (change.what !== 'secret') continue;
@@ -106,7 +122,9 @@ export async function applyPolicy(rotor: Rotor, actor: Actor, options: { dryRun?
       await trx
         .insertInto('secrets')
         .values({ name: spec.name, kind: spec.kind, spec: specJson(spec), applied_at: now })
-        .onConflict((oc) => oc.column('name').doUpdateSet({ kind: spec.kind, spec: specJson(spec), applied_at: now }))
+        .onConflict((oc) =>
+          oc.column('name').doUpdateSet({ kind: spec.kind, spec: specJson(spec), applied_at: now }),
+        )
         .execute();
     }
     for (const change of changes) {
@@ -115,7 +133,9 @@ export async function applyPolicy(rotor: Rotor, actor: Actor, options: { dryRun?
         environment: change.what === 'environment' ? change.name : null,
         action: `policy.${change.type}`,
         outcome: 'success',
-        notes: change.fields ? `changed: ${change.fields.join(', ')}` : `${change.what} ${change.type === 'add' ? 'added' : 'removed'}`,
+        notes: change.fields
+          ? `changed: ${change.fields.join(', ')}`
+          : `${change.what} ${change.type === 'add' ? 'added' : 'removed'}`,
         details: { file: rotor.policyFile },
       });
     }

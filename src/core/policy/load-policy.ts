@@ -20,13 +20,23 @@ function locate(doc: Document, counter: LineCounter, path: (string | number)[]):
 }
 
 function fieldName(path: (string | number)[]): string {
-  return path.length === 0 ? '(top level)' : path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
+  return path.length === 0
+    ? '(top level)'
+    : path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+        .join('.')
+        .replace(/\.\[/g, '[');
 }
 
 /** Parses policy text; `file` is used only in messages. */
 export function parsePolicy(text: string, file: string, rotators: readonly AnyRotator[]): Policy {
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, strict: true });
+  const doc = parseDocument(text, {
+    lineCounter: counter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    strict: true,
+  });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const pos = counter.linePos(first.pos[0]);
@@ -51,7 +61,9 @@ export function parsePolicy(text: string, file: string, rotators: readonly AnyRo
     ({ policy, issues } = normalizePolicy(parsed.data, rotators));
   }
   if (policy && issues.length === 0) return policy;
-  const lines = issues.slice(0, 10).map((i) => `${file}:${locate(doc, counter, i.path)}: ${fieldName(i.path)}: ${i.message}`);
+  const lines = issues
+    .slice(0, 10)
+    .map((i) => `${file}:${locate(doc, counter, i.path)}: ${fieldName(i.path)}: ${i.message}`);
   if (issues.length > 10) lines.push(`… and ${issues.length - 10} more`);
   const first = issues[0];
   throw new RotorError('ERR_ROTOR_POLICY_INVALID', lines.join('\n'), {
@@ -60,7 +72,11 @@ export function parsePolicy(text: string, file: string, rotators: readonly AnyRo
 }
 
 /** Every field name the schema knows, anywhere in the document: what "did you mean" picks from. */
-function fieldNames(schema: unknown, out = new Set<string>(), seen = new Set<unknown>()): Set<string> {
+function fieldNames(
+  schema: unknown,
+  out = new Set<string>(),
+  seen = new Set<unknown>(),
+): Set<string> {
   const def = (schema as { _zod?: { def?: Record<string, unknown> } } | null)?._zod?.def;
   if (!def || seen.has(schema)) return out;
   seen.add(schema);
@@ -79,10 +95,22 @@ function fieldNames(schema: unknown, out = new Set<string>(), seen = new Set<unk
   return out;
 }
 
-function describeIssue(issue: { code: string; message: string; keys?: string[]; values?: unknown[]; issues?: { message: string }[] }, known: Set<string>): string {
-  if (issue.code === 'invalid_key' && issue.issues?.[0]) return `invalid name: ${issue.issues[0].message}`;
-  if (issue.code === 'unrecognized_keys' && issue.keys) return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"${didYouMean(k, known)}`).join(', ')}`;
-  if (issue.code === 'invalid_value' && issue.values) return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+function describeIssue(
+  issue: {
+    code: string;
+    message: string;
+    keys?: string[];
+    values?: unknown[];
+    issues?: { message: string }[];
+  },
+  known: Set<string>,
+): string {
+  if (issue.code === 'invalid_key' && issue.issues?.[0])
+    return `invalid name: ${issue.issues[0].message}`;
+  if (issue.code === 'unrecognized_keys' && issue.keys)
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"${didYouMean(k, known)}`).join(', ')}`;
+  if (issue.code === 'invalid_value' && issue.values)
+    return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   return issue.message;
 }
 
@@ -91,7 +119,11 @@ export function loadPolicy(file: string, rotators: readonly AnyRotator[]): Polic
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new RotorError('ERR_ROTOR_POLICY_NOT_FOUND', `cannot read ${file}: run \`rotor init\` to create it`, { cause, details: { file } });
+    throw new RotorError(
+      'ERR_ROTOR_POLICY_NOT_FOUND',
+      `cannot read ${file}: run \`rotor init\` to create it`,
+      { cause, details: { file } },
+    );
   }
   return parsePolicy(text, file, rotators);
 }

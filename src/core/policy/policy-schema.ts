@@ -5,14 +5,17 @@ import { MAX_VALUE_BYTES_LIMIT } from '../delivery/value-limits.js';
 import { parseDuration } from '../duration.js';
 import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { stageListSchema } from '../rotation/stages/stage-schema.js';
-import { notifySchema, schedulerSchema, secretScheduleFields } from '../scheduler/schedule-schema.js';
+import {
+  notifySchema,
+  schedulerSchema,
+  secretScheduleFields,
+} from '../scheduler/schedule-schema.js';
 import { ENV_NAME, ENV_VAR_NAME, SECRET_NAME } from './names.js';
 
 export { ENV_NAME, ENV_VAR_NAME, SECRET_NAME };
 
 /** Rotor's own master key: tracked for reminders, rotated by `rotor master-key rotate`. */
 export const MASTER_KEY_KIND = 'master-key';
-
 
 const duration = z
   .string()
@@ -38,10 +41,16 @@ function secretEntry(kinds: readonly string[]) {
   return z.strictObject({
     kind: z.enum(kinds as [string, ...string[]]).describe('the rotator that knows this secret'),
     cadence: cadence.describe('how often it must change'),
-    grace: duration.optional().describe('how long the previous version stays valid after a rotation (default 24h)'),
+    grace: duration
+      .optional()
+      .describe('how long the previous version stays valid after a rotation (default 24h)'),
     owner: z.string().max(200).optional(),
     notes: z.string().max(2000).optional(),
-    environments: z.array(z.string().regex(ENV_NAME)).min(1).optional().describe('subset of environments (default: all)'),
+    environments: z
+      .array(z.string().regex(ENV_NAME))
+      .min(1)
+      .optional()
+      .describe('subset of environments (default: all)'),
     config: z.record(z.string(), z.unknown()).optional().describe('kind-specific settings'),
     maxBytes: z
       .number()
@@ -50,9 +59,13 @@ function secretEntry(kinds: readonly string[]) {
       .max(MAX_VALUE_BYTES_LIMIT)
       .optional()
       .describe('largest value accepted at import and rotation, in bytes (default 65536)'),
-    deploy: stageListSchema.optional().describe('hooks run in each environment right after the new version becomes current'),
+    deploy: stageListSchema
+      .optional()
+      .describe('hooks run in each environment right after the new version becomes current'),
     smoke: stageListSchema.optional().describe('smoke tests run after the deploy hooks'),
-    health: stageListSchema.optional().describe('health checks run last; any failure rolls the environment back'),
+    health: stageListSchema
+      .optional()
+      .describe('health checks run last; any failure rolls the environment back'),
     ...secretScheduleFields,
   });
 }
@@ -70,21 +83,41 @@ const sessionsEntry = z
     store: z.enum(['postgres', 'redis']).describe('the TokenStore the app uses'),
     url: z
       .strictObject(
-        { env: z.string().regex(ENV_VAR_NAME, 'an environment variable name').describe('environment variable holding the connection URL') },
-        { error: 'url must be { env: VARIABLE_NAME }: the name of the environment variable holding the URL, never the URL itself (it has a password)' },
+        {
+          env: z
+            .string()
+            .regex(ENV_VAR_NAME, 'an environment variable name')
+            .describe('environment variable holding the connection URL'),
+        },
+        {
+          error:
+            'url must be { env: VARIABLE_NAME }: the name of the environment variable holding the URL, never the URL itself (it has a password)',
+        },
       )
       .describe('the environment variable that holds the URL'),
-    prefix: z.string().regex(SESSIONS_PREFIX, 'lower-case letters, digits and _, starting with a letter').optional().describe('table and key prefix the app uses (default rotor)'),
-    environments: z.array(z.string().regex(ENV_NAME)).min(1).optional().describe('environments whose sessions live in this store (default: all)'),
+    prefix: z
+      .string()
+      .regex(SESSIONS_PREFIX, 'lower-case letters, digits and _, starting with a letter')
+      .optional()
+      .describe('table and key prefix the app uses (default rotor)'),
+    environments: z
+      .array(z.string().regex(ENV_NAME))
+      .min(1)
+      .optional()
+      .describe('environments whose sessions live in this store (default: all)'),
   })
-  .describe('the session store of rotor/tokens, for `rotor sessions revoke` and emergency rotations');
+  .describe(
+    'the session store of rotor/tokens, for `rotor sessions revoke` and emergency rotations',
+  );
 
 export function createPolicySchema(rotators: readonly AnyRotator[]) {
   const kinds = [...rotators.map((r) => r.kind), MASTER_KEY_KIND];
   return z.strictObject({
     version: z.literal(1).describe('policy format version'),
     environments: z
-      .array(z.string().regex(ENV_NAME, 'environment names are lower-case letters, digits and dashes'))
+      .array(
+        z.string().regex(ENV_NAME, 'environment names are lower-case letters, digits and dashes'),
+      )
       .min(1)
       .describe('environments in rotation order (staging first)'),
     defaults: z
@@ -94,7 +127,12 @@ export function createPolicySchema(rotators: readonly AnyRotator[]) {
       })
       .optional(),
     secrets: z
-      .record(z.string().regex(SECRET_NAME, 'secret names are environment-variable names: A-Z, 0-9 and _'), secretEntry(kinds))
+      .record(
+        z
+          .string()
+          .regex(SECRET_NAME, 'secret names are environment-variable names: A-Z, 0-9 and _'),
+        secretEntry(kinds),
+      )
       .describe('the inventory, keyed by environment-variable name'),
     sessions: sessionsEntry.optional(),
     notify: notifySchema.optional(),

@@ -4,7 +4,14 @@ import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { STAGES_IN_ORDER, normalizeStep, type StageStep } from '../rotation/stages/stage-schema.js';
 import { MS, parseDuration } from '../duration.js';
 import { MASTER_KEY_KIND, type RawPolicy } from './policy-schema.js';
-import { normalizeNotify, normalizeScheduler, normalizeWindow, type MaintenanceWindow, type NotifySpec, type SchedulerSettings } from '../scheduler/schedule-schema.js';
+import {
+  normalizeNotify,
+  normalizeScheduler,
+  normalizeWindow,
+  type MaintenanceWindow,
+  type NotifySpec,
+  type SchedulerSettings,
+} from '../scheduler/schedule-schema.js';
 
 export interface Cadence {
   targetMs: number;
@@ -60,12 +67,16 @@ export interface ConfigIssue {
 }
 
 /** Turns a schema-valid document into a Policy; returns config issues instead of throwing. */
-export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[]): { policy?: Policy; issues: ConfigIssue[] } {
+export function normalizePolicy(
+  raw: RawPolicy,
+  rotators: readonly AnyRotator[],
+): { policy?: Policy; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   const byKind = new Map(rotators.map((r) => [r.kind, r]));
   const envSet = new Set<string>();
   raw.environments.forEach((env, i) => {
-    if (envSet.has(env)) issues.push({ path: ['environments', i], message: `environment "${env}" is listed twice` });
+    if (envSet.has(env))
+      issues.push({ path: ['environments', i], message: `environment "${env}" is listed twice` });
     envSet.add(env);
   });
   const secrets = new Map<string, SecretSpec>();
@@ -74,17 +85,29 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
   for (const [name, entry] of Object.entries(raw.secrets)) {
     const base = ['secrets', name];
     if (name.endsWith('_PREVIOUS') && raw.secrets[name.slice(0, -'_PREVIOUS'.length)]) {
-      issues.push({ path: base, message: `"${name}" would collide with the previous value of ${name.slice(0, -9)} during its grace window` });
+      issues.push({
+        path: base,
+        message: `"${name}" would collide with the previous value of ${name.slice(0, -9)} during its grace window`,
+      });
     }
     const c = typeof entry.cadence === 'string' ? { target: entry.cadence } : entry.cadence;
     const targetMs = parseDuration(c.target);
     const maxMs = c.max ? parseDuration(c.max) : targetMs;
     const warnMs = c.warn ? parseDuration(c.warn) : defaultWarn;
-    if (targetMs <= 0) issues.push({ path: [...base, 'cadence'], message: 'cadence must be longer than zero' });
-    if (maxMs < targetMs) issues.push({ path: [...base, 'cadence', 'max'], message: `max (${c.max}) is shorter than target (${c.target})` });
+    if (targetMs <= 0)
+      issues.push({ path: [...base, 'cadence'], message: 'cadence must be longer than zero' });
+    if (maxMs < targetMs)
+      issues.push({
+        path: [...base, 'cadence', 'max'],
+        message: `max (${c.max}) is shorter than target (${c.target})`,
+      });
     const environments = entry.environments ?? [...raw.environments];
     entry.environments?.forEach((env, i) => {
-      if (!envSet.has(env)) issues.push({ path: [...base, 'environments', i], message: `unknown environment "${env}" (not in environments:)` });
+      if (!envSet.has(env))
+        issues.push({
+          path: [...base, 'environments', i],
+          message: `unknown environment "${env}" (not in environments:)`,
+        });
     });
     let config: unknown = entry.config ?? undefined;
     if (entry.kind !== MASTER_KEY_KIND) {
@@ -92,7 +115,14 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
       const parsed = rotator?.configSchema.safeParse(entry.config ?? undefined);
       if (parsed && !parsed.success) {
         for (const issue of parsed.error.issues) {
-          issues.push({ path: [...base, 'config', ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: issue.message });
+          issues.push({
+            path: [
+              ...base,
+              'config',
+              ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p)),
+            ],
+            message: issue.message,
+          });
         }
       } else if (parsed) {
         config = parsed.data;
@@ -107,13 +137,28 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
       entry[stage]?.forEach((input, i) => {
         const step = normalizeStep(stage, input, i);
         step.environments?.forEach((env, j) => {
-          if (!environments.includes(env)) issues.push({ path: [...base, stage, i, 'environments', j], message: `"${env}" is not an environment of ${name}` });
+          if (!environments.includes(env))
+            issues.push({
+              path: [...base, stage, i, 'environments', j],
+              message: `"${env}" is not an environment of ${name}`,
+            });
         });
         if (step.type === 'sql' && !byKind.get(entry.kind)?.runSql) {
-          issues.push({ path: [...base, stage, i, 'sql'], message: `sql steps need a database kind (postgres, mysql), not ${entry.kind}` });
+          issues.push({
+            path: [...base, stage, i, 'sql'],
+            message: `sql steps need a database kind (postgres, mysql), not ${entry.kind}`,
+          });
         }
-        if (step.type === 'http' && step.key && 'secret' in step.key && !raw.secrets[step.key.secret]) {
-          issues.push({ path: [...base, stage, i, 'http', 'key', 'secret'], message: `unknown secret "${step.key.secret}" (not in rotor.yaml)` });
+        if (
+          step.type === 'http' &&
+          step.key &&
+          'secret' in step.key &&
+          !raw.secrets[step.key.secret]
+        ) {
+          issues.push({
+            path: [...base, stage, i, 'http', 'key', 'secret'],
+            message: `unknown secret "${step.key.secret}" (not in rotor.yaml)`,
+          });
         }
         stages.push(step);
       });
@@ -136,7 +181,11 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
   let sessions: SessionsSpec | undefined;
   if (raw.sessions) {
     raw.sessions.environments?.forEach((env, i) => {
-      if (!envSet.has(env)) issues.push({ path: ['sessions', 'environments', i], message: `unknown environment "${env}" (not in environments:)` });
+      if (!envSet.has(env))
+        issues.push({
+          path: ['sessions', 'environments', i],
+          message: `unknown environment "${env}" (not in environments:)`,
+        });
     });
     sessions = Object.freeze({
       store: raw.sessions.store,
@@ -149,7 +198,13 @@ export function normalizePolicy(raw: RawPolicy, rotators: readonly AnyRotator[])
   const notify = raw.notify ? normalizeNotify(raw.notify) : undefined;
   const scheduler = raw.scheduler ? normalizeScheduler(raw.scheduler) : undefined;
   return {
-    policy: Object.freeze({ environments: Object.freeze([...raw.environments]), secrets, ...(sessions ? { sessions } : {}), ...(notify ? { notify } : {}), ...(scheduler ? { scheduler } : {}) }),
+    policy: Object.freeze({
+      environments: Object.freeze([...raw.environments]),
+      secrets,
+      ...(sessions ? { sessions } : {}),
+      ...(notify ? { notify } : {}),
+      ...(scheduler ? { scheduler } : {}),
+    }),
     issues,
   };
 }

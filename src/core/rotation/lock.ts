@@ -31,7 +31,11 @@ export async function acquireLock(store: Store, clock: Clock, name: string): Pro
   const owner = randomUUID();
   const host = hostname();
   await store.writeTransaction(async (trx) => {
-    const held = await trx.selectFrom('locks').selectAll().where('name', '=', name).executeTakeFirst();
+    const held = await trx
+      .selectFrom('locks')
+      .selectAll()
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (held) {
       const stale = held.host === host && held.pid !== process.pid && !processAlive(held.pid);
       if (!stale) {
@@ -43,13 +47,18 @@ export async function acquireLock(store: Store, clock: Clock, name: string): Pro
       }
       await trx.deleteFrom('locks').where('name', '=', name).execute();
     }
-    await trx.insertInto('locks').values({ name, owner, pid: process.pid, host, acquired_at: clock.now() }).execute();
+    await trx
+      .insertInto('locks')
+      .values({ name, owner, pid: process.pid, host, acquired_at: clock.now() })
+      .execute();
   });
   return {
     name,
     owner,
     release: async () => {
-      await store.writeTransaction((trx) => trx.deleteFrom('locks').where('name', '=', name).where('owner', '=', owner).execute());
+      await store.writeTransaction((trx) =>
+        trx.deleteFrom('locks').where('name', '=', name).where('owner', '=', owner).execute(),
+      );
     },
   };
 }

@@ -21,7 +21,11 @@ export interface LeaderLease {
   holder(): Promise<{ pid: number; host: string; expiresAt: number } | undefined>;
 }
 
-export function createLeaderLease(store: Pick<Store, 'db' | 'writeTransaction'>, clock: Clock, name = LEADER_LEASE): LeaderLease {
+export function createLeaderLease(
+  store: Pick<Store, 'db' | 'writeTransaction'>,
+  clock: Clock,
+  name = LEADER_LEASE,
+): LeaderLease {
   const owner = randomUUID();
   const host = hostname();
   return {
@@ -29,7 +33,11 @@ export function createLeaderLease(store: Pick<Store, 'db' | 'writeTransaction'>,
     async acquire(ttlMs) {
       return store.writeTransaction(async (trx) => {
         const now = clock.now();
-        const held = await trx.selectFrom('scheduler_leases').selectAll().where('name', '=', name).executeTakeFirst();
+        const held = await trx
+          .selectFrom('scheduler_leases')
+          .selectAll()
+          .where('name', '=', name)
+          .executeTakeFirst();
         if (held && held.owner !== owner && held.expires_at > now) {
           const dead = held.host === host && held.pid !== process.pid && !processAlive(held.pid);
           if (!dead) return false;
@@ -37,20 +45,46 @@ export function createLeaderLease(store: Pick<Store, 'db' | 'writeTransaction'>,
         if (held) {
           await trx
             .updateTable('scheduler_leases')
-            .set({ owner, pid: process.pid, host, expires_at: now + ttlMs, ...(held.owner === owner ? {} : { acquired_at: now }) })
+            .set({
+              owner,
+              pid: process.pid,
+              host,
+              expires_at: now + ttlMs,
+              ...(held.owner === owner ? {} : { acquired_at: now }),
+            })
             .where('name', '=', name)
             .execute();
         } else {
-          await trx.insertInto('scheduler_leases').values({ name, owner, pid: process.pid, host, acquired_at: now, expires_at: now + ttlMs }).execute();
+          await trx
+            .insertInto('scheduler_leases')
+            .values({
+              name,
+              owner,
+              pid: process.pid,
+              host,
+              acquired_at: now,
+              expires_at: now + ttlMs,
+            })
+            .execute();
         }
         return true;
       });
     },
     async release() {
-      await store.writeTransaction((trx) => trx.deleteFrom('scheduler_leases').where('name', '=', name).where('owner', '=', owner).execute());
+      await store.writeTransaction((trx) =>
+        trx
+          .deleteFrom('scheduler_leases')
+          .where('name', '=', name)
+          .where('owner', '=', owner)
+          .execute(),
+      );
     },
     async holder() {
-      const row = await store.db.selectFrom('scheduler_leases').selectAll().where('name', '=', name).executeTakeFirst();
+      const row = await store.db
+        .selectFrom('scheduler_leases')
+        .selectAll()
+        .where('name', '=', name)
+        .executeTakeFirst();
       return row ? { pid: row.pid, host: row.host, expiresAt: row.expires_at } : undefined;
     },
   };

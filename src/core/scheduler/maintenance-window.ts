@@ -10,7 +10,13 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
     formatters.set(timeZone, f);
   }
   return f;
@@ -38,9 +44,13 @@ export function insideWindow(window: MaintenanceWindow | undefined, at: number):
   if (!window) return true;
   const { day, minute } = localTime(at, window.timeZone);
   const { startMinute, endMinute, days } = window;
-  if (startMinute < endMinute) return days.includes(day) && minute >= startMinute && minute < endMinute;
+  if (startMinute < endMinute)
+    return days.includes(day) && minute >= startMinute && minute < endMinute;
   // Crosses midnight: the evening part on a listed day, or the early part after a listed day.
-  return (minute >= startMinute && days.includes(day)) || (minute < endMinute && days.includes(previousDay(day)));
+  return (
+    (minute >= startMinute && days.includes(day)) ||
+    (minute < endMinute && days.includes(previousDay(day)))
+  );
 }
 
 /**

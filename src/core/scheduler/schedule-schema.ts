@@ -55,7 +55,10 @@ export interface SchedulerSettings {
 
 export const DEFAULT_REMINDERS = ['14d', '1d', '0d'] as const;
 export const DEFAULT_OVERDUE_EVERY_MS = MS.d;
-export const DEFAULT_SCHEDULER: SchedulerSettings = Object.freeze({ retries: 3, backoffMs: 15 * MS.m });
+export const DEFAULT_SCHEDULER: SchedulerSettings = Object.freeze({
+  retries: 3,
+  backoffMs: 15 * MS.m,
+});
 
 function durationField(options: { allowZero: boolean }) {
   return z
@@ -64,7 +67,8 @@ function durationField(options: { allowZero: boolean }) {
     .superRefine((text, ctx) => {
       try {
         const ms = parseDuration(text);
-        if (!options.allowZero && ms <= 0) ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
+        if (!options.allowZero && ms <= 0)
+          ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
       } catch (error) {
         ctx.addIssue({ code: 'custom', message: (error as Error).message });
       }
@@ -95,8 +99,15 @@ export function parseHours(text: string): { startMinute: number; endMinute: numb
 
 const envRef = (what: string) =>
   z.strictObject(
-    { env: z.string().regex(ENV_VAR_NAME, 'an environment variable name').describe(`environment variable holding ${what}`) },
-    { error: `must be { env: VARIABLE_NAME }: the name of the environment variable holding ${what}, never the value itself` },
+    {
+      env: z
+        .string()
+        .regex(ENV_VAR_NAME, 'an environment variable name')
+        .describe(`environment variable holding ${what}`),
+    },
+    {
+      error: `must be { env: VARIABLE_NAME }: the name of the environment variable holding ${what}, never the value itself`,
+    },
   );
 
 export const windowSchema = z
@@ -109,12 +120,17 @@ export const windowSchema = z
     hours: z
       .string({ error: 'hours is required: local HH:MM-HH:MM, e.g. "02:00-05:00"' })
       .describe('local hours, HH:MM-HH:MM; an end before the start crosses midnight')
-      .refine((h) => parseHours(h) !== undefined, 'hours must be HH:MM-HH:MM (24-hour clock, start and end differ), e.g. "02:00-05:00" or "22:00-02:00"'),
+      .refine(
+        (h) => parseHours(h) !== undefined,
+        'hours must be HH:MM-HH:MM (24-hour clock, start and end differ), e.g. "02:00-05:00" or "22:00-02:00"',
+      ),
     timezone: z
       .string()
       .optional()
       .describe('IANA time zone, e.g. Europe/Berlin (default UTC)')
-      .refine((tz) => tz === undefined || isTimeZone(tz), { message: 'unknown time zone: use an IANA name such as Europe/Berlin or UTC' }),
+      .refine((tz) => tz === undefined || isTimeZone(tz), {
+        message: 'unknown time zone: use an IANA name such as Europe/Berlin or UTC',
+      }),
   })
   .describe('maintenance window: scheduled rotations of this secret start only inside it');
 
@@ -129,47 +145,78 @@ function httpUrl(text: string, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
     return;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL' });
   if (url.username || url.password) {
-    ctx.addIssue({ code: 'custom', message: 'a URL with credentials in it does not belong in rotor.yaml: use url: { env: VARIABLE }' });
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'a URL with credentials in it does not belong in rotor.yaml: use url: { env: VARIABLE }',
+    });
   }
 }
 
 const webhookSchema = z.strictObject({
   url: z
     .union([z.string().superRefine(httpUrl), envRef('the webhook URL')], {
-      error: 'url must be an http(s) URL, or { env: VARIABLE } when the URL itself is a secret (a Slack incoming webhook)',
+      error:
+        'url must be an http(s) URL, or { env: VARIABLE } when the URL itself is a secret (a Slack incoming webhook)',
     })
     .describe('where reminders are POSTed (Slack-compatible JSON)'),
-  key: envRef('the HMAC-SHA256 signing key').describe('signing key reference; the body is signed like http deploy hooks (x-rotor-signature)'),
+  key: envRef('the HMAC-SHA256 signing key').describe(
+    'signing key reference; the body is signed like http deploy hooks (x-rotor-signature)',
+  ),
 });
 
 export const notifySchema = z
   .strictObject({
     email: z
       .strictObject({
-        smtp: z.strictObject({ url: envRef('the SMTP URL (smtp://user:password@host:587)') }, { error: 'smtp must be { url: { env: VARIABLE } }' }),
+        smtp: z.strictObject(
+          { url: envRef('the SMTP URL (smtp://user:password@host:587)') },
+          { error: 'smtp must be { url: { env: VARIABLE } }' },
+        ),
         from: emailAddress.describe('sender address'),
         to: z.array(emailAddress).min(1).max(50).describe('recipients'),
       })
       .optional(),
     webhook: z.array(webhookSchema).max(10).optional(),
-    reminders: z.array(durationField({ allowZero: true })).min(1).max(20).optional().describe('offsets before the due date (default [14d, 1d, 0d])'),
-    overdueEvery: durationField({ allowZero: false }).optional().describe('repeat reminders while overdue this often (default 1d)'),
+    reminders: z
+      .array(durationField({ allowZero: true }))
+      .min(1)
+      .max(20)
+      .optional()
+      .describe('offsets before the due date (default [14d, 1d, 0d])'),
+    overdueEvery: durationField({ allowZero: false })
+      .optional()
+      .describe('repeat reminders while overdue this often (default 1d)'),
   })
   .describe('reminders for secrets Rotor cannot rotate by itself');
 
 export const schedulerSchema = z
   .strictObject({
-    retries: z.number({ error: 'retries must be a whole number from 0 to 20' }).int('retries must be a whole number from 0 to 20').min(0, 'retries must be a whole number from 0 to 20').max(20, 'retries must be a whole number from 0 to 20').optional().describe('further attempts after a failed scheduled rotation (default 3)'),
-    backoff: durationField({ allowZero: false }).optional().describe('wait before the first retry, doubled each time (default 15m)'),
+    retries: z
+      .number({ error: 'retries must be a whole number from 0 to 20' })
+      .int('retries must be a whole number from 0 to 20')
+      .min(0, 'retries must be a whole number from 0 to 20')
+      .max(20, 'retries must be a whole number from 0 to 20')
+      .optional()
+      .describe('further attempts after a failed scheduled rotation (default 3)'),
+    backoff: durationField({ allowZero: false })
+      .optional()
+      .describe('wait before the first retry, doubled each time (default 15m)'),
   })
   .describe('the scheduler (rotor scheduler, rotor serve)');
 
 /** The per-secret fields, spread into a secret entry's schema. */
 export const secretScheduleFields = {
   window: windowSchema.optional(),
-  auto: z.boolean({ error: 'auto must be true or false (false: reminders instead of scheduled rotations)' }).optional().describe('false: never rotate automatically; the scheduler sends reminders instead'),
+  auto: z
+    .boolean({
+      error: 'auto must be true or false (false: reminders instead of scheduled rotations)',
+    })
+    .optional()
+    .describe('false: never rotate automatically; the scheduler sends reminders instead'),
 };
 
 export type WindowInput = z.infer<typeof windowSchema>;
@@ -178,22 +225,49 @@ export type SchedulerInput = z.infer<typeof schedulerSchema>;
 
 export function normalizeWindow(input: WindowInput): MaintenanceWindow {
   const hours = parseHours(input.hours)!;
-  return Object.freeze({ days: Object.freeze([...(input.days ?? WEEKDAYS)]), ...hours, hours: input.hours, timeZone: input.timezone ?? 'UTC' });
+  return Object.freeze({
+    days: Object.freeze([...(input.days ?? WEEKDAYS)]),
+    ...hours,
+    hours: input.hours,
+    timeZone: input.timezone ?? 'UTC',
+  });
 }
 
 export function normalizeNotify(input: NotifyInput): NotifySpec {
-  const reminders = [...new Set((input.reminders ?? [...DEFAULT_REMINDERS]).map(parseDuration))].sort((a, b) => b - a);
+  const reminders = [
+    ...new Set((input.reminders ?? [...DEFAULT_REMINDERS]).map(parseDuration)),
+  ].sort((a, b) => b - a);
   return Object.freeze({
-    ...(input.email ? { email: Object.freeze({ smtpUrlEnv: input.email.smtp.url.env, from: input.email.from, to: Object.freeze([...input.email.to]) }) } : {}),
-    webhooks: Object.freeze((input.webhook ?? []).map((w) => Object.freeze({ url: typeof w.url === 'string' ? { url: w.url } : { env: w.url.env }, keyEnv: w.key.env }))),
+    ...(input.email
+      ? {
+          email: Object.freeze({
+            smtpUrlEnv: input.email.smtp.url.env,
+            from: input.email.from,
+            to: Object.freeze([...input.email.to]),
+          }),
+        }
+      : {}),
+    webhooks: Object.freeze(
+      (input.webhook ?? []).map((w) =>
+        Object.freeze({
+          url: typeof w.url === 'string' ? { url: w.url } : { env: w.url.env },
+          keyEnv: w.key.env,
+        }),
+      ),
+    ),
     remindersMs: Object.freeze(reminders),
-    overdueEveryMs: input.overdueEvery ? parseDuration(input.overdueEvery) : DEFAULT_OVERDUE_EVERY_MS,
+    overdueEveryMs: input.overdueEvery
+      ? parseDuration(input.overdueEvery)
+      : DEFAULT_OVERDUE_EVERY_MS,
   });
 }
 
 export function normalizeScheduler(input: SchedulerInput | undefined): SchedulerSettings {
   if (!input) return DEFAULT_SCHEDULER;
-  return Object.freeze({ retries: input.retries ?? DEFAULT_SCHEDULER.retries, backoffMs: input.backoff ? parseDuration(input.backoff) : DEFAULT_SCHEDULER.backoffMs });
+  return Object.freeze({
+    retries: input.retries ?? DEFAULT_SCHEDULER.retries,
+    backoffMs: input.backoff ? parseDuration(input.backoff) : DEFAULT_SCHEDULER.backoffMs,
+  });
 }
 
 /** The reminder settings when rotor.yaml has no `notify:` block: default offsets, no channel. */

@@ -19,7 +19,12 @@ import type { Rotor } from '../context.js';
 import { RotorError, isRotorError } from '../errors.js';
 import type { SecretSpec } from '../policy/policy.js';
 import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
-import { createRotationEngine, type ResumeOutcome, type RetiredVersion, type RotationEngine } from '../rotation/rotation-engine.js';
+import {
+  createRotationEngine,
+  type ResumeOutcome,
+  type RetiredVersion,
+  type RotationEngine,
+} from '../rotation/rotation-engine.js';
 import { computeStatus, type StatusRow } from '../status/status.js';
 import type { Store } from '../store/open-store.js';
 import { createNotifier } from '../notify/notifier.js';
@@ -28,7 +33,12 @@ import { reminderMessage, type Reminder } from '../notify/reminder-message.js';
 import { createLeaderLease, type LeaderLease } from './leader-lease.js';
 import { describeWindow, insideWindow, nextWindowStart } from './maintenance-window.js';
 import { currentReminderSlot } from './reminder-slots.js';
-import { DEFAULT_SCHEDULER, defaultNotify, type NotifySpec, type SchedulerSettings } from './schedule-schema.js';
+import {
+  DEFAULT_SCHEDULER,
+  defaultNotify,
+  type NotifySpec,
+  type SchedulerSettings,
+} from './schedule-schema.js';
 
 /** A claimed reminder not marked sent or failed within this long was lost with its process: claim it again. */
 export const REMINDER_CLAIM_MS = 10 * 60_000;
@@ -124,7 +134,10 @@ type ManualReason = Reminder['reason'];
 
 function errorInfo(error: unknown): { code: string; message: string } {
   if (isRotorError(error)) return { code: error.code, message: error.message };
-  return { code: 'ERR_ROTOR_ROTATION_FAILED', message: error instanceof Error ? error.message : String(error) };
+  return {
+    code: 'ERR_ROTOR_ROTATION_FAILED',
+    message: error instanceof Error ? error.message : String(error),
+  };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -168,12 +181,23 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     deps.beforeTick?.();
     const started = clock.now();
     const actor: Actor = { operator, requestId: randomUUID(), method: 'scheduled' };
-    const report: SchedulerReport = { at: iso(started), requestId: actor.requestId, leader: false, resumed: [], retired: [], rotations: [], waiting: [], reminders: [], errors: [] };
+    const report: SchedulerReport = {
+      at: iso(started),
+      requestId: actor.requestId,
+      leader: false,
+      resumed: [],
+      retired: [],
+      rotations: [],
+      waiting: [],
+      reminders: [],
+      errors: [],
+    };
     const store = await rotor.store();
     const leader = leaseFor(store);
     if (!(await leader.acquire(leaseMs))) {
       const held = await leader.holder();
-      if (held) report.leaderHeldBy = { pid: held.pid, host: held.host, until: iso(held.expiresAt) };
+      if (held)
+        report.leaderHeldBy = { pid: held.pid, host: held.host, until: iso(held.expiresAt) };
       logger.debug({ requestId: actor.requestId }, 'scheduler: another scheduler is the leader');
       return report;
     }
@@ -188,14 +212,21 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const phase = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
       try {
         if (!(await leader.acquire(leaseMs))) {
-          report.errors.push({ phase: name, code: 'ERR_ROTOR_LOCK_HELD', message: 'leadership was lost to another scheduler during the tick' });
+          report.errors.push({
+            phase: name,
+            code: 'ERR_ROTOR_LOCK_HELD',
+            message: 'leadership was lost to another scheduler during the tick',
+          });
           return false;
         }
         await fn();
       } catch (error) {
         const info = errorInfo(error);
         report.errors.push({ phase: name, ...info });
-        logger.warn({ phase: name, code: info.code, requestId: actor.requestId }, 'scheduler phase failed');
+        logger.warn(
+          { phase: name, code: info.code, requestId: actor.requestId },
+          'scheduler phase failed',
+        );
       }
       return true;
     };
@@ -215,7 +246,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         await remind(store, actor, notify, notifier!.channels, report);
       });
     }
-    const counts = { resumed: report.resumed.length, retired: report.retired.length, rotations: report.rotations.length, reminders: report.reminders.length, errors: report.errors.length };
+    const counts = {
+      resumed: report.resumed.length,
+      retired: report.retired.length,
+      rotations: report.rotations.length,
+      reminders: report.reminders.length,
+      errors: report.errors.length,
+    };
     // An idle tick every minute is not worth an info line in `rotor serve`'s log.
     const busy = Object.values(counts).some((n) => n > 0);
     logger[busy ? 'info' : 'debug']({ requestId: actor.requestId, ...counts }, 'scheduler tick');
@@ -237,18 +274,34 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     for (const pair of due) {
       if (!secrets.has(pair.secret)) continue;
       try {
-        report.retired.push(...(await engine.retire(actor, { secret: pair.secret, environment: pair.environment })));
+        report.retired.push(
+          ...(await engine.retire(actor, { secret: pair.secret, environment: pair.environment })),
+        );
       } catch (error) {
         const info = errorInfo(error);
-        report.errors.push({ phase: 'retire', code: info.code, message: `${pair.secret}/${pair.environment}: ${info.message}` });
+        report.errors.push({
+          phase: 'retire',
+          code: info.code,
+          message: `${pair.secret}/${pair.environment}: ${info.message}`,
+        });
       }
     }
   }
 
-  async function rotateDue(store: Store, actor: Actor, settings: SchedulerSettings, report: SchedulerReport): Promise<void> {
+  async function rotateDue(
+    store: Store,
+    actor: Actor,
+    settings: SchedulerSettings,
+    report: SchedulerReport,
+  ): Promise<void> {
     const now = clock.now();
     const status = await computeStatus(store, { now });
-    const attempts = new Map((await store.db.selectFrom('scheduler_attempts').selectAll().execute()).map((a) => [`${a.secret}\0${a.environment}\0${a.cycle}`, a]));
+    const attempts = new Map(
+      (await store.db.selectFrom('scheduler_attempts').selectAll().execute()).map((a) => [
+        `${a.secret}\0${a.environment}\0${a.cycle}`,
+        a,
+      ]),
+    );
     const policy = rotor.policy();
     const eligible = new Map<string, StatusRow[]>();
     for (const row of status.rows) {
@@ -258,21 +311,39 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       if (row.rotation?.state === 'waiting') continue; // a standby version: resume promotes it
       const base = { secret: row.secret, environment: row.environment };
       if (row.rotation?.state === 'running') {
-        report.waiting.push({ ...base, reason: 'busy', detail: `rotation ${row.rotation.id} is running` });
+        report.waiting.push({
+          ...base,
+          reason: 'busy',
+          detail: `rotation ${row.rotation.id} is running`,
+        });
         continue;
       }
       const tried = attempts.get(`${row.secret}\0${row.environment}\0${row.rotatedAt}`);
       if (tried?.state === 'failed') {
-        report.waiting.push({ ...base, reason: 'gave-up', detail: `gave up after ${tried.attempts} failed attempt(s): ${tried.last_error ?? ''}; rotate it by hand` });
+        report.waiting.push({
+          ...base,
+          reason: 'gave-up',
+          detail: `gave up after ${tried.attempts} failed attempt(s): ${tried.last_error ?? ''}; rotate it by hand`,
+        });
         continue;
       }
       if (tried && tried.next_attempt_at !== null && tried.next_attempt_at > now) {
-        report.waiting.push({ ...base, reason: 'backoff', until: iso(tried.next_attempt_at), detail: `attempt ${tried.attempts + 1} of ${settings.retries + 1} from ${iso(tried.next_attempt_at)}` });
+        report.waiting.push({
+          ...base,
+          reason: 'backoff',
+          until: iso(tried.next_attempt_at),
+          detail: `attempt ${tried.attempts + 1} of ${settings.retries + 1} from ${iso(tried.next_attempt_at)}`,
+        });
         continue;
       }
       if (!insideWindow(spec.window, now)) {
         const opens = nextWindowStart(spec.window!, now);
-        report.waiting.push({ ...base, reason: 'outside-window', ...(opens === undefined ? {} : { until: iso(opens) }), detail: `maintenance window ${describeWindow(spec.window!)}` });
+        report.waiting.push({
+          ...base,
+          reason: 'outside-window',
+          ...(opens === undefined ? {} : { until: iso(opens) }),
+          detail: `maintenance window ${describeWindow(spec.window!)}`,
+        });
         continue;
       }
       const list = eligible.get(row.secret) ?? [];
@@ -287,27 +358,77 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       try {
         result = await engine.rotate(actor, { secret, environments: order, method: 'scheduled' });
       } catch (error) {
-        if (isRotorError(error, 'ERR_ROTOR_LOCK_HELD') || isRotorError(error, 'ERR_ROTOR_ROTATION_IN_PROGRESS')) {
-          for (const environment of order) report.waiting.push({ secret, environment, reason: 'busy', detail: errorInfo(error).message });
+        if (
+          isRotorError(error, 'ERR_ROTOR_LOCK_HELD') ||
+          isRotorError(error, 'ERR_ROTOR_ROTATION_IN_PROGRESS')
+        ) {
+          for (const environment of order)
+            report.waiting.push({
+              secret,
+              environment,
+              reason: 'busy',
+              detail: errorInfo(error).message,
+            });
           continue;
         }
         // Refused before anything ran (not applied, wrong master key): counts as an attempt.
         const first = order[0]!;
-        report.rotations.push(await recordFailure(store, actor, settings, spec, first, cycleOf.get(first)!, errorInfo(error)));
+        report.rotations.push(
+          await recordFailure(
+            store,
+            actor,
+            settings,
+            spec,
+            first,
+            cycleOf.get(first)!,
+            errorInfo(error),
+          ),
+        );
         continue;
       }
       for (const r of result.results) {
         const base = { secret, environment: r.environment };
         if (r.outcome === 'succeeded' || r.outcome === 'standby') {
           const prior = attempts.get(`${secret}\0${r.environment}\0${cycleOf.get(r.environment)}`);
-          await store.writeTransaction((trx) => trx.deleteFrom('scheduler_attempts').where('secret', '=', secret).where('environment', '=', r.environment).execute());
-          report.rotations.push({ ...base, outcome: r.outcome === 'succeeded' ? 'rotated' : 'standby', attempt: (prior?.attempts ?? 0) + 1, rotationId: r.rotationId, ...(r.versionId ? { versionId: r.versionId } : {}) });
+          await store.writeTransaction((trx) =>
+            trx
+              .deleteFrom('scheduler_attempts')
+              .where('secret', '=', secret)
+              .where('environment', '=', r.environment)
+              .execute(),
+          );
+          report.rotations.push({
+            ...base,
+            outcome: r.outcome === 'succeeded' ? 'rotated' : 'standby',
+            attempt: (prior?.attempts ?? 0) + 1,
+            rotationId: r.rotationId,
+            ...(r.versionId ? { versionId: r.versionId } : {}),
+          });
         } else if (r.outcome === 'failed') {
-          report.rotations.push(await recordFailure(store, actor, settings, spec, r.environment, cycleOf.get(r.environment)!, r.error ?? { code: 'ERR_ROTOR_ROTATION_FAILED', message: 'failed' }, r.rotationId));
+          report.rotations.push(
+            await recordFailure(
+              store,
+              actor,
+              settings,
+              spec,
+              r.environment,
+              cycleOf.get(r.environment)!,
+              r.error ?? { code: 'ERR_ROTOR_ROTATION_FAILED', message: 'failed' },
+              r.rotationId,
+            ),
+          );
         } else if (r.outcome === 'skipped') {
-          report.waiting.push({ ...base, reason: 'skipped', detail: 'an earlier environment failed; it goes after it succeeds' });
+          report.waiting.push({
+            ...base,
+            reason: 'skipped',
+            detail: 'an earlier environment failed; it goes after it succeeds',
+          });
         } else {
-          report.waiting.push({ ...base, reason: 'busy', detail: r.promoteAfter ? `standby until ${r.promoteAfter}` : r.outcome });
+          report.waiting.push({
+            ...base,
+            reason: 'busy',
+            detail: r.promoteAfter ? `standby until ${r.promoteAfter}` : r.outcome,
+          });
         }
       }
     }
@@ -326,16 +447,37 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   ): Promise<ScheduledRotation> {
     return store.writeTransaction(async (trx) => {
       const now = clock.now();
-      const prior = await trx.selectFrom('scheduler_attempts').selectAll().where('secret', '=', spec.name).where('environment', '=', environment).where('cycle', '=', cycle).executeTakeFirst();
+      const prior = await trx
+        .selectFrom('scheduler_attempts')
+        .selectAll()
+        .where('secret', '=', spec.name)
+        .where('environment', '=', environment)
+        .where('cycle', '=', cycle)
+        .executeTakeFirst();
       const attempt = (prior?.attempts ?? 0) + 1;
       const giveUp = attempt > settings.retries;
       const next = giveUp ? null : now + settings.backoffMs * 2 ** (attempt - 1);
       const lastError = `${error.code}: ${error.message}`.slice(0, 500);
-      const values = { attempts: attempt, state: giveUp ? ('failed' as const) : ('retrying' as const), last_attempt_at: now, next_attempt_at: next, last_error: lastError };
+      const values = {
+        attempts: attempt,
+        state: giveUp ? ('failed' as const) : ('retrying' as const),
+        last_attempt_at: now,
+        next_attempt_at: next,
+        last_error: lastError,
+      };
       if (prior) {
-        await trx.updateTable('scheduler_attempts').set(values).where('secret', '=', spec.name).where('environment', '=', environment).where('cycle', '=', cycle).execute();
+        await trx
+          .updateTable('scheduler_attempts')
+          .set(values)
+          .where('secret', '=', spec.name)
+          .where('environment', '=', environment)
+          .where('cycle', '=', cycle)
+          .execute();
       } else {
-        await trx.insertInto('scheduler_attempts').values({ secret: spec.name, environment, cycle, ...values }).execute();
+        await trx
+          .insertInto('scheduler_attempts')
+          .values({ secret: spec.name, environment, cycle, ...values })
+          .execute();
       }
       await appendAudit(trx, clock, actor, {
         secret: spec.name,
@@ -362,47 +504,105 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   type Claim = 'claimed' | 'done' | 'busy';
 
   /** Takes a reminder slot on one channel; its primary key makes a second claim impossible. */
-  async function claim(store: Store, key: string, row: { secret: string; environment: string; cycle: number; slot: string; channel: string }): Promise<Claim> {
+  async function claim(
+    store: Store,
+    key: string,
+    row: { secret: string; environment: string; cycle: number; slot: string; channel: string },
+  ): Promise<Claim> {
     return store.writeTransaction(async (trx) => {
       const now = clock.now();
-      const held = await trx.selectFrom('scheduler_reminders').select(['state', 'claimed_at', 'attempts']).where('key', '=', key).executeTakeFirst();
+      const held = await trx
+        .selectFrom('scheduler_reminders')
+        .select(['state', 'claimed_at', 'attempts'])
+        .where('key', '=', key)
+        .executeTakeFirst();
       if (!held) {
         const inserted = await trx
           .insertInto('scheduler_reminders')
-          .values({ key, ...row, state: 'sending', attempts: 1, claimed_at: now, sent_at: null, last_error: null })
+          .values({
+            key,
+            ...row,
+            state: 'sending',
+            attempts: 1,
+            claimed_at: now,
+            sent_at: null,
+            last_error: null,
+          })
           .onConflict((oc) => oc.column('key').doNothing())
           .executeTakeFirst();
         return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1 ? 'claimed' : 'busy';
       }
       if (held.state === 'sent') return 'done';
       if (held.state === 'sending' && held.claimed_at > now - REMINDER_CLAIM_MS) return 'busy';
-      await trx.updateTable('scheduler_reminders').set({ state: 'sending', attempts: held.attempts + 1, claimed_at: now }).where('key', '=', key).execute();
+      await trx
+        .updateTable('scheduler_reminders')
+        .set({ state: 'sending', attempts: held.attempts + 1, claimed_at: now })
+        .where('key', '=', key)
+        .execute();
       return 'claimed';
     });
   }
 
-  async function remind(store: Store, actor: Actor, notify: NotifySpec, channels: readonly NotifyChannel[], report: SchedulerReport): Promise<void> {
+  async function remind(
+    store: Store,
+    actor: Actor,
+    notify: NotifySpec,
+    channels: readonly NotifyChannel[],
+    report: SchedulerReport,
+  ): Promise<void> {
     const now = clock.now();
     const status = await computeStatus(store, { now });
     await alertCredentials(store, actor, channels, report, status.rows);
     const policy = rotor.policy();
     // Secrets the scheduler gave up on are a person's job now: they get reminders too.
     const gaveUp = new Set(
-      (await store.db.selectFrom('scheduler_attempts').select(['secret', 'environment', 'cycle']).where('state', '=', 'failed').execute()).map((a) => `${a.secret}\0${a.environment}\0${a.cycle}`),
+      (
+        await store.db
+          .selectFrom('scheduler_attempts')
+          .select(['secret', 'environment', 'cycle'])
+          .where('state', '=', 'failed')
+          .execute()
+      ).map((a) => `${a.secret}\0${a.environment}\0${a.cycle}`),
     );
     for (const row of status.rows) {
       const spec = policy.secrets.get(row.secret);
       if (!spec) continue;
-      const reason = automatic(spec) ?? (gaveUp.has(`${row.secret}\0${row.environment}\0${row.rotatedAt}`) ? 'gave-up' : undefined);
-      if (reason === undefined || row.nextDueAt === null || row.overdueAt === null || row.rotatedAt === null) continue;
-      const slot = currentReminderSlot({ nextDueAt: row.nextDueAt, overdueAt: row.overdueAt }, notify, now);
+      const reason =
+        automatic(spec) ??
+        (gaveUp.has(`${row.secret}\0${row.environment}\0${row.rotatedAt}`) ? 'gave-up' : undefined);
+      if (
+        reason === undefined ||
+        row.nextDueAt === null ||
+        row.overdueAt === null ||
+        row.rotatedAt === null
+      )
+        continue;
+      const slot = currentReminderSlot(
+        { nextDueAt: row.nextDueAt, overdueAt: row.overdueAt },
+        notify,
+        now,
+      );
       if (!slot) continue;
       const base = { secret: row.secret, environment: row.environment, slot: slot.slot };
       if (channels.length === 0) {
         // Reported once per slot (not every tick); a channel configured later gets its own key.
         const key = [row.secret, row.environment, row.rotatedAt, slot.slot, 'none'].join('|');
-        if ((await claim(store, key, { secret: row.secret, environment: row.environment, cycle: row.rotatedAt, slot: slot.slot, channel: 'none' })) === 'claimed') {
-          await store.writeTransaction((trx) => trx.updateTable('scheduler_reminders').set({ state: 'sent', sent_at: clock.now() }).where('key', '=', key).execute());
+        if (
+          (await claim(store, key, {
+            secret: row.secret,
+            environment: row.environment,
+            cycle: row.rotatedAt,
+            slot: slot.slot,
+            channel: 'none',
+          })) === 'claimed'
+        ) {
+          await store.writeTransaction((trx) =>
+            trx
+              .updateTable('scheduler_reminders')
+              .set({ state: 'sent', sent_at: clock.now() })
+              .where('key', '=', key)
+              .execute(),
+          );
           report.reminders.push({ ...base, channel: 'none', target: '', outcome: 'no-channel' });
         }
         continue;
@@ -424,20 +624,55 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       const message = reminderMessage(reminder);
       for (const channel of channels) {
         const key = [row.secret, row.environment, row.rotatedAt, slot.slot, channel.id].join('|');
-        const claimed = await claim(store, key, { secret: row.secret, environment: row.environment, cycle: row.rotatedAt, slot: slot.slot, channel: channel.id });
+        const claimed = await claim(store, key, {
+          secret: row.secret,
+          environment: row.environment,
+          cycle: row.rotatedAt,
+          slot: slot.slot,
+          channel: channel.id,
+        });
         if (claimed !== 'claimed') continue;
-        const details = { channel: channel.kind, channelId: channel.id, target: channel.target, slot: slot.slot };
+        const details = {
+          channel: channel.kind,
+          channelId: channel.id,
+          target: channel.target,
+          slot: slot.slot,
+        };
         try {
-          await channel.send(message, { secret: row.secret, environment: row.environment, slot: slot.slot });
-          await store.writeTransaction(async (trx) => {
-            await trx.updateTable('scheduler_reminders').set({ state: 'sent', sent_at: clock.now(), last_error: null }).where('key', '=', key).execute();
-            await appendAudit(trx, clock, actor, { secret: row.secret, environment: row.environment, action: 'reminder.sent', outcome: 'success', notes: message.subject, details });
+          await channel.send(message, {
+            secret: row.secret,
+            environment: row.environment,
+            slot: slot.slot,
           });
-          report.reminders.push({ ...base, channel: channel.kind, target: channel.target, outcome: 'sent' });
+          await store.writeTransaction(async (trx) => {
+            await trx
+              .updateTable('scheduler_reminders')
+              .set({ state: 'sent', sent_at: clock.now(), last_error: null })
+              .where('key', '=', key)
+              .execute();
+            await appendAudit(trx, clock, actor, {
+              secret: row.secret,
+              environment: row.environment,
+              action: 'reminder.sent',
+              outcome: 'success',
+              notes: message.subject,
+              details,
+            });
+          });
+          report.reminders.push({
+            ...base,
+            channel: channel.kind,
+            target: channel.target,
+            outcome: 'sent',
+          });
         } catch (error) {
           const info = errorInfo(error);
           await store.writeTransaction(async (trx) => {
-            await trx.updateTable('scheduler_reminders').set({ state: 'failed', last_error: `${info.code}: ${info.message}`.slice(0, 500) }).where('key', '=', key).execute();
+            await trx
+              .updateTable('scheduler_reminders')
+              .set({ state: 'failed', last_error: `${info.code}: ${info.message}`.slice(0, 500) })
+              .where('key', '=', key)
+              .execute();
             await appendAudit(trx, clock, actor, {
               secret: row.secret,
               environment: row.environment,
@@ -447,8 +682,22 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
               details: { ...details, error: info.code },
             });
           });
-          logger.warn({ secret: row.secret, environment: row.environment, channel: channel.kind, code: info.code }, 'reminder delivery failed');
-          report.reminders.push({ ...base, channel: channel.kind, target: channel.target, outcome: 'failed', error: info });
+          logger.warn(
+            {
+              secret: row.secret,
+              environment: row.environment,
+              channel: channel.kind,
+              code: info.code,
+            },
+            'reminder delivery failed',
+          );
+          report.reminders.push({
+            ...base,
+            channel: channel.kind,
+            target: channel.target,
+            outcome: 'failed',
+            error: info,
+          });
         }
       }
     }
@@ -459,30 +708,79 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
    * drain.within, still logging in, not proven) go to the same channels as reminders, once per
    * version and problem, with the sessions named. Kept-by-policy logins are in status only.
    */
-  async function alertCredentials(store: Store, actor: Actor, channels: readonly NotifyChannel[], report: SchedulerReport, rows: readonly StatusRow[]): Promise<void> {
+  async function alertCredentials(
+    store: Store,
+    actor: Actor,
+    channels: readonly NotifyChannel[],
+    report: SchedulerReport,
+    rows: readonly StatusRow[],
+  ): Promise<void> {
     for (const row of rows) {
       for (const alert of row.alerts) {
         if (alert.problem === 'outside-rotation') continue;
-        const level = alert.problem === 'retire-postponed' || alert.problem === 'unproven' ? 'WARNING' : 'CRITICAL';
+        const level =
+          alert.problem === 'retire-postponed' || alert.problem === 'unproven'
+            ? 'WARNING'
+            : 'CRITICAL';
         const message = {
           subject: `Rotor ${level}: ${row.secret} (${row.environment}) ${alert.problem.replace('-', ' ')}`,
           text: `${alert.detail}\n\nSee \`rotor status\` and the audit log; \`rotor retire --force\` ends live sessions now.`,
         };
         for (const channel of channels) {
-          const key = [row.secret, row.environment, alert.versionId, alert.problem, channel.id].join('|');
+          const key = [
+            row.secret,
+            row.environment,
+            alert.versionId,
+            alert.problem,
+            channel.id,
+          ].join('|');
           const base = { secret: row.secret, environment: row.environment, slot: alert.problem };
-          if ((await claim(store, key, { ...base, cycle: row.rotatedAt ?? 0, channel: channel.id })) !== 'claimed') continue;
+          if (
+            (await claim(store, key, {
+              ...base,
+              cycle: row.rotatedAt ?? 0,
+              channel: channel.id,
+            })) !== 'claimed'
+          )
+            continue;
           try {
             await channel.send(message, base);
             await store.writeTransaction(async (trx) => {
-              await trx.updateTable('scheduler_reminders').set({ state: 'sent', sent_at: clock.now(), last_error: null }).where('key', '=', key).execute();
-              await appendAudit(trx, clock, actor, { ...base, action: 'reminder.sent', outcome: 'success', notes: message.subject, details: { channel: channel.kind, slot: alert.problem, version: alert.versionId } });
+              await trx
+                .updateTable('scheduler_reminders')
+                .set({ state: 'sent', sent_at: clock.now(), last_error: null })
+                .where('key', '=', key)
+                .execute();
+              await appendAudit(trx, clock, actor, {
+                ...base,
+                action: 'reminder.sent',
+                outcome: 'success',
+                notes: message.subject,
+                details: { channel: channel.kind, slot: alert.problem, version: alert.versionId },
+              });
             });
-            report.reminders.push({ ...base, channel: channel.kind, target: channel.target, outcome: 'sent' });
+            report.reminders.push({
+              ...base,
+              channel: channel.kind,
+              target: channel.target,
+              outcome: 'sent',
+            });
           } catch (error) {
             const info = errorInfo(error);
-            await store.writeTransaction((trx) => trx.updateTable('scheduler_reminders').set({ state: 'failed', last_error: `${info.code}: ${info.message}`.slice(0, 500) }).where('key', '=', key).execute());
-            report.reminders.push({ ...base, channel: channel.kind, target: channel.target, outcome: 'failed', error: info });
+            await store.writeTransaction((trx) =>
+              trx
+                .updateTable('scheduler_reminders')
+                .set({ state: 'failed', last_error: `${info.code}: ${info.message}`.slice(0, 500) })
+                .where('key', '=', key)
+                .execute(),
+            );
+            report.reminders.push({
+              ...base,
+              channel: channel.kind,
+              target: channel.target,
+              outcome: 'failed',
+              error: info,
+            });
           }
         }
       }
@@ -496,7 +794,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       return next;
     },
     start(options) {
-      if (looping) throw new RotorError('ERR_ROTOR_SCHEDULER_RUNNING', 'the scheduler is already running');
+      if (looping)
+        throw new RotorError('ERR_ROTOR_SCHEDULER_RUNNING', 'the scheduler is already running');
       if (!Number.isFinite(options.intervalMs) || options.intervalMs < 1000) {
         throw new RotorError('ERR_ROTOR_CLI_USAGE', 'the scheduler interval must be at least 1s');
       }

@@ -23,33 +23,70 @@ export interface RevokeSessionsResult {
   validAfter: string;
 }
 
-export async function revokeSessions(rotor: Pick<Rotor, 'policy' | 'env' | 'clock' | 'store'>, actor: Actor, request: RevokeSessionsRequest): Promise<RevokeSessionsResult> {
+export async function revokeSessions(
+  rotor: Pick<Rotor, 'policy' | 'env' | 'clock' | 'store'>,
+  actor: Actor,
+  request: RevokeSessionsRequest,
+): Promise<RevokeSessionsResult> {
   if (Boolean(request.all) === (request.userId !== undefined)) {
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', 'say whose sessions to revoke: --user ID or --all (not both)');
+    throw new RotorError(
+      'ERR_ROTOR_CLI_USAGE',
+      'say whose sessions to revoke: --user ID or --all (not both)',
+    );
   }
-  if (request.userId !== undefined && (request.userId.length === 0 || request.userId.length > 256)) {
+  if (
+    request.userId !== undefined &&
+    (request.userId.length === 0 || request.userId.length > 256)
+  ) {
     throw new RotorError('ERR_ROTOR_CLI_USAGE', 'the user id must be 1 to 256 characters');
   }
-  if (!request.reason?.trim()) throw new RotorError('ERR_ROTOR_RETIRE_REASON_REQUIRED', 'revoking sessions needs --reason: it is recorded in the audit log');
+  if (!request.reason?.trim())
+    throw new RotorError(
+      'ERR_ROTOR_RETIRE_REASON_REQUIRED',
+      'revoking sessions needs --reason: it is recorded in the audit log',
+    );
   const spec = rotor.policy().sessions;
   // The audit log must be writable before anything changes in the session store.
   const auditStore = await rotor.store();
   const sessions = await openSessionStore(spec, rotor.env);
   const now = rotor.clock.now();
   const scope = request.all ? ('all' as const) : ('user' as const);
-  const details = { scope, user: request.userId ?? null, requirePasswordReset: Boolean(request.requirePasswordReset), store: spec!.store };
+  const details = {
+    scope,
+    user: request.userId ?? null,
+    requirePasswordReset: Boolean(request.requirePasswordReset),
+    store: spec!.store,
+  };
   try {
-    await sessions.revokeSessions(request.all ? { all: true } : { userId: request.userId! }, { now, reason: request.reason, requirePasswordReset: Boolean(request.requirePasswordReset) });
+    await sessions.revokeSessions(request.all ? { all: true } : { userId: request.userId! }, {
+      now,
+      reason: request.reason,
+      requirePasswordReset: Boolean(request.requirePasswordReset),
+    });
   } catch (error) {
     const failure = isRotorError(error)
       ? error
-      : new RotorError('ERR_ROTOR_TOKENS_STORE_UNREACHABLE', `the ${spec!.store} session store did not take the revocation: ${describeConnectError(error)}`, { cause: error });
-    await recordAudit(auditStore, rotor.clock, actor, { action: 'sessions.revoke', outcome: 'failure', notes: request.reason, details: { ...details, error: failure.code } });
+      : new RotorError(
+          'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+          `the ${spec!.store} session store did not take the revocation: ${describeConnectError(error)}`,
+          { cause: error },
+        );
+    await recordAudit(auditStore, rotor.clock, actor, {
+      action: 'sessions.revoke',
+      outcome: 'failure',
+      notes: request.reason,
+      details: { ...details, error: failure.code },
+    });
     throw failure;
   } finally {
     await sessions.close();
   }
-  await recordAudit(auditStore, rotor.clock, actor, { action: 'sessions.revoke', outcome: 'success', notes: request.reason, details });
+  await recordAudit(auditStore, rotor.clock, actor, {
+    action: 'sessions.revoke',
+    outcome: 'success',
+    notes: request.reason,
+    details,
+  });
   return {
     scope,
     ...(request.userId !== undefined ? { userId: request.userId } : {}),

@@ -18,7 +18,19 @@ export type PluginStatus = keyof typeof PLUGIN_CODES;
 /** Worst first: the order in which statuses win. */
 export const PLUGIN_PRECEDENCE: readonly PluginStatus[] = ['CRITICAL', 'WARNING', 'UNKNOWN', 'OK'];
 
-export const PROBLEMS = ['overdue', 'failed', 'stuck', 'not-revoked', 'sessions-held', 'due', 'due-soon', 'retire-postponed', 'outside-rotation', 'unproven', 'unknown'] as const;
+export const PROBLEMS = [
+  'overdue',
+  'failed',
+  'stuck',
+  'not-revoked',
+  'sessions-held',
+  'due',
+  'due-soon',
+  'retire-postponed',
+  'outside-rotation',
+  'unproven',
+  'unknown',
+] as const;
 export type Problem = (typeof PROBLEMS)[number];
 /** The problems every check result counts, even at 0 (the JSON shape monitoring parses). */
 type CoreProblem = 'overdue' | 'failed' | 'stuck' | 'due' | 'due-soon' | 'unknown';
@@ -69,7 +81,8 @@ export interface CheckResult {
   /** The one-line plugin output: `ROTOR CRITICAL - 2 overdue, 1 failed; WARNING - 3 due soon | perfdata`. */
   summary: string;
   /** Always the cadence/rotation problems; credential problems (retire) only when present. */
-  counts: Partial<Record<Problem, number>> & Record<CoreProblem, number> & { ok: number; rows: number };
+  counts: Partial<Record<Problem, number>> &
+    Record<CoreProblem, number> & { ok: number; rows: number };
   problems: CheckProblem[];
 }
 
@@ -135,9 +148,23 @@ export function rowProblems(row: StatusRow): Problem[] {
  * process.exitCode = result.code; // 2 when anything is overdue
  */
 export function evaluateCheck(report: StatusReport, options: { asOf?: string } = {}): CheckResult {
-  const counts: CheckResult['counts'] = { overdue: 0, failed: 0, stuck: 0, due: 0, 'due-soon': 0, unknown: 0, ok: 0, rows: report.rows.length };
+  const counts: CheckResult['counts'] = {
+    overdue: 0,
+    failed: 0,
+    stuck: 0,
+    due: 0,
+    'due-soon': 0,
+    unknown: 0,
+    ok: 0,
+    rows: report.rows.length,
+  };
   // One bucket per plugin status keeps the result worst-first without a sort.
-  const buckets: Record<PluginStatus, CheckProblem[]> = { CRITICAL: [], WARNING: [], UNKNOWN: [], OK: [] };
+  const buckets: Record<PluginStatus, CheckProblem[]> = {
+    CRITICAL: [],
+    WARNING: [],
+    UNKNOWN: [],
+    OK: [],
+  };
   let status: PluginStatus = 'OK';
   for (const row of report.rows) {
     const found = rowProblems(row);
@@ -146,19 +173,29 @@ export function evaluateCheck(report: StatusReport, options: { asOf?: string } =
       counts[problem] = (counts[problem] ?? 0) + 1;
       const problemStatus = PROBLEM_STATUS[problem];
       status = worstStatus(status, problemStatus);
-      buckets[problemStatus].push({ secret: row.secret, environment: row.environment, problem, status: problemStatus, detail: describe(row, problem) });
+      buckets[problemStatus].push({
+        secret: row.secret,
+        environment: row.environment,
+        problem,
+        status: problemStatus,
+        detail: describe(row, problem),
+      });
     }
   }
   if (report.rows.length === 0) status = 'UNKNOWN';
 
   const sections: string[] = [];
   for (const section of PLUGIN_PRECEDENCE) {
-    const parts = PROBLEMS.filter((p) => PROBLEM_STATUS[p] === section && (counts[p] ?? 0) > 0).map((p) => `${counts[p]} ${PROBLEM_LABEL[p]}`);
-    if (parts.length > 0) sections.push(`${section === status ? '' : `${section} - `}${parts.join(', ')}`);
+    const parts = PROBLEMS.filter((p) => PROBLEM_STATUS[p] === section && (counts[p] ?? 0) > 0).map(
+      (p) => `${counts[p]} ${PROBLEM_LABEL[p]}`,
+    );
+    if (parts.length > 0)
+      sections.push(`${section === status ? '' : `${section} - `}${parts.join(', ')}`);
   }
   let text: string;
   if (report.rows.length === 0) text = 'no secrets in the store (run `rotor apply`)';
-  else if (sections.length === 0) text = `${counts.ok} of ${counts.rows} secret×environment rows ok`;
+  else if (sections.length === 0)
+    text = `${counts.ok} of ${counts.rows} secret×environment rows ok`;
   else text = sections.join('; ');
   if (options.asOf) text += ` (as of ${options.asOf})`;
   const s = report.summary;
@@ -175,12 +212,21 @@ export function evaluateCheck(report: StatusReport, options: { asOf?: string } =
     `in_grace=${s.inGrace}`,
   ].join(' ');
   const problems = PLUGIN_PRECEDENCE.flatMap((p) => buckets[p]);
-  return { status, code: PLUGIN_CODES[status], summary: `ROTOR ${status} - ${text} | ${perf}`, counts, problems };
+  return {
+    status,
+    code: PLUGIN_CODES[status],
+    summary: `ROTOR ${status} - ${text} | ${perf}`,
+    counts,
+    problems,
+  };
 }
 
 /** The long output: one line per problem, worst first, capped at MAX_DETAIL_LINES. */
 export function checkDetailLines(result: CheckResult, max = MAX_DETAIL_LINES): string[] {
-  const lines = result.problems.slice(0, max).map((p) => `${p.status}: ${p.secret}/${p.environment} ${p.detail}`);
-  if (result.problems.length > max) lines.push(`… and ${result.problems.length - max} more: run \`rotor status\``);
+  const lines = result.problems
+    .slice(0, max)
+    .map((p) => `${p.status}: ${p.secret}/${p.environment} ${p.detail}`);
+  if (result.problems.length > max)
+    lines.push(`… and ${result.problems.length - max} more: run \`rotor status\``);
   return lines;
 }

@@ -35,7 +35,16 @@ import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
 import type { Database, RotationState, RotationStep } from '../store/schema.js';
 import { loadCredentialAlerts, type CredentialAlert } from './credential-alerts.js';
 
-export const STATUS_STATES = ['ok', 'due-soon', 'due', 'overdue', 'unknown', 'in-grace', 'rotating', 'failed'] as const;
+export const STATUS_STATES = [
+  'ok',
+  'due-soon',
+  'due',
+  'overdue',
+  'unknown',
+  'in-grace',
+  'rotating',
+  'failed',
+] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
 
 /** The cadence-only part of the state. */
@@ -122,7 +131,10 @@ export function ageResolution(maxMs: number): number {
 }
 
 /** Due-soon, due and overdue instants for a value rotated at `rotatedAt`. */
-export function cadenceDates(rotatedAt: number, cadence: Cadence): { dueSoonAt: number; nextDueAt: number; overdueAt: number } {
+export function cadenceDates(
+  rotatedAt: number,
+  cadence: Cadence,
+): { dueSoonAt: number; nextDueAt: number; overdueAt: number } {
   const nextDueAt = rotatedAt + cadence.targetMs;
   return {
     dueSoonAt: nextDueAt - cadence.warnMs,
@@ -132,7 +144,16 @@ export function cadenceDates(rotatedAt: number, cadence: Cadence): { dueSoonAt: 
 }
 
 export function emptyStateCounts(): Record<StatusState, number> {
-  return { ok: 0, 'due-soon': 0, due: 0, overdue: 0, unknown: 0, 'in-grace': 0, rotating: 0, failed: 0 };
+  return {
+    ok: 0,
+    'due-soon': 0,
+    due: 0,
+    overdue: 0,
+    unknown: 0,
+    'in-grace': 0,
+    rotating: 0,
+    failed: 0,
+  };
 }
 
 /** The current version's dates, as the query returns them (the row object is kept as is). */
@@ -165,7 +186,8 @@ function setPair<T>(map: PairMap<T>, secret: string, environment: string, value:
   // A version or rotation of an environment no longer configured is not shown.
   if (i === undefined) return;
   let slots = map.bySecret.get(secret);
-  if (!slots) map.bySecret.set(secret, (slots = new Array<T | undefined>(map.envIndex.size).fill(undefined)));
+  if (!slots)
+    map.bySecret.set(secret, (slots = new Array<T | undefined>(map.envIndex.size).fill(undefined)));
   slots[i] = value;
 }
 
@@ -179,7 +201,12 @@ interface Scope {
 async function loadCurrent(db: Kysely<Database>, scope: Scope): Promise<PairMap<CurrentVersion>> {
   let query = db
     .selectFrom('versions')
-    .select((eb) => ['secret', 'environment', 'rotated_at', eb.fn.coalesce('promoted_at', 'created_at').as('since')])
+    .select((eb) => [
+      'secret',
+      'environment',
+      'rotated_at',
+      eb.fn.coalesce('promoted_at', 'created_at').as('since'),
+    ])
     .where('stage', '=', 'current');
   if (scope.secret !== undefined) query = query.where('secret', '=', scope.secret);
   if (scope.environment !== undefined) query = query.where('environment', '=', scope.environment);
@@ -194,13 +221,18 @@ async function loadCurrent(db: Kysely<Database>, scope: Scope): Promise<PairMap<
 
 /** The end of every grace window still open at `at` (previous versions not yet retired). */
 async function loadGrace(db: Kysely<Database>, scope: Scope, at: number): Promise<PairMap<number>> {
-  let query = db.selectFrom('versions').select(['secret', 'environment', 'retire_at']).where('stage', '=', 'previous').where('retire_at', '>', at);
+  let query = db
+    .selectFrom('versions')
+    .select(['secret', 'environment', 'retire_at'])
+    .where('stage', '=', 'previous')
+    .where('retire_at', '>', at);
   if (scope.secret !== undefined) query = query.where('secret', '=', scope.secret);
   if (scope.environment !== undefined) query = query.where('environment', '=', scope.environment);
   const map = createPairMap<number>(scope.envIndex);
   for (const v of await query.execute()) {
     const seen = getPair(map, v.secret, v.environment);
-    if (v.retire_at !== null && (seen === undefined || v.retire_at > seen)) setPair(map, v.secret, v.environment, v.retire_at);
+    if (v.retire_at !== null && (seen === undefined || v.retire_at > seen))
+      setPair(map, v.secret, v.environment, v.retire_at);
   }
   return map;
 }
@@ -211,10 +243,25 @@ async function loadGrace(db: Kysely<Database>, scope: Scope, at: number): Promis
  * the rotations_state index keeps this proportional to failures and running rotations rather
  * than to the whole rotation history.
  */
-async function loadUnfinishedRotations(db: Kysely<Database>, scope: Scope, now: number): Promise<PairMap<RotationInfo>> {
+async function loadUnfinishedRotations(
+  db: Kysely<Database>,
+  scope: Scope,
+  now: number,
+): Promise<PairMap<RotationInfo>> {
   let query = db
     .selectFrom('rotations as r')
-    .select(['r.id', 'r.secret', 'r.environment', 'r.state', 'r.step', 'r.started_at', 'r.updated_at', 'r.finished_at', 'r.error_code', 'r.promote_after'])
+    .select([
+      'r.id',
+      'r.secret',
+      'r.environment',
+      'r.state',
+      'r.step',
+      'r.started_at',
+      'r.updated_at',
+      'r.finished_at',
+      'r.error_code',
+      'r.promote_after',
+    ])
     .where('r.state', 'in', ['running', 'failed', 'rolled_back', 'waiting'])
     .where(({ not, exists, selectFrom }) =>
       not(
@@ -228,7 +275,8 @@ async function loadUnfinishedRotations(db: Kysely<Database>, scope: Scope, now: 
       ),
     );
   if (scope.secret !== undefined) query = query.where('r.secret', '=', scope.secret);
-  if (scope.environment !== undefined) query = query.where('r.environment', 'in', [scope.environment, ALL_ENVIRONMENTS]);
+  if (scope.environment !== undefined)
+    query = query.where('r.environment', 'in', [scope.environment, ALL_ENVIRONMENTS]);
   const map = createPairMap<RotationInfo>(scope.envIndex);
   for (const r of await query.execute()) {
     const seen = getPair(map, r.secret, r.environment);
@@ -257,11 +305,18 @@ async function loadUnfinishedRotations(db: Kysely<Database>, scope: Scope, now: 
  * const report = await computeStatus(store, { now: rotor.clock.now() });
  * report.summary.byState.overdue // 2
  */
-export async function computeStatus(store: { db: Kysely<Database> }, options: StatusOptions): Promise<StatusReport> {
+export async function computeStatus(
+  store: { db: Kysely<Database> },
+  options: StatusOptions,
+): Promise<StatusReport> {
   const { db } = store;
   const now = options.now;
   const at = options.at ?? now;
-  const environments = await db.selectFrom('environments').select(['name', 'position']).orderBy('position').execute();
+  const environments = await db
+    .selectFrom('environments')
+    .select(['name', 'position'])
+    .orderBy('position')
+    .execute();
   const envIndex = new Map<string, number>(environments.map((e, i) => [e.name, i]));
   envIndex.set(ALL_ENVIRONMENTS, environments.length);
   const scope: Scope = {
@@ -272,7 +327,10 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
   if (scope.environment !== undefined && !envIndex.has(scope.environment)) {
     throw new RotorError(
       'ERR_ROTOR_ENV_UNKNOWN',
-      `unknown environment "${scope.environment}"${didYouMean(scope.environment, environments.map((e) => e.name))}: configured are ${environments.map((e) => e.name).join(', ') || 'none (run `rotor apply`)'}`,
+      `unknown environment "${scope.environment}"${didYouMean(
+        scope.environment,
+        environments.map((e) => e.name),
+      )}: configured are ${environments.map((e) => e.name).join(', ') || 'none (run `rotor apply`)'}`,
       { details: { environment: scope.environment } },
     );
   }
@@ -282,22 +340,38 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
   const secrets = await secretsQuery.execute();
   if (scope.secret !== undefined && secrets.length === 0) {
     const known = (await db.selectFrom('secrets').select('name').execute()).map((r) => r.name);
-    throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `unknown secret "${scope.secret}"${didYouMean(scope.secret, known)}: it is not in the store (add it to rotor.yaml, then \`rotor apply\`)`, {
-      details: { secret: scope.secret },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_SECRET_UNKNOWN',
+      `unknown secret "${scope.secret}"${didYouMean(scope.secret, known)}: it is not in the store (add it to rotor.yaml, then \`rotor apply\`)`,
+      {
+        details: { secret: scope.secret },
+      },
+    );
   }
 
   const current = await loadCurrent(db, scope);
   const grace = await loadGrace(db, scope, at);
   const rotations = await loadUnfinishedRotations(db, scope, now);
-  const keeps = new Set(secrets.filter((s) => s.spec.includes('"keepOriginalLogin":true')).map((s) => s.name));
+  const keeps = new Set(
+    secrets.filter((s) => s.spec.includes('"keepOriginalLogin":true')).map((s) => s.name),
+  );
   const alerts = await loadCredentialAlerts(db, at, (name) => keeps.has(name));
   const hasMasterKey = secrets.some((s) => s.kind === MASTER_KEY_KIND);
   const masterRotatedText = hasMasterKey
-    ? (await db.selectFrom('meta').select('value').where('key', '=', MASTER_KEY_ROTATED_AT).executeTakeFirst())?.value
+    ? (
+        await db
+          .selectFrom('meta')
+          .select('value')
+          .where('key', '=', MASTER_KEY_ROTATED_AT)
+          .executeTakeFirst()
+      )?.value
     : undefined;
-  const masterRotatedAt = masterRotatedText !== undefined && /^\d+$/.test(masterRotatedText) ? Number(masterRotatedText) : null;
-  const masterCurrent: CurrentVersion | undefined = masterRotatedAt === null ? undefined : { rotated_at: masterRotatedAt, since: masterRotatedAt };
+  const masterRotatedAt =
+    masterRotatedText !== undefined && /^\d+$/.test(masterRotatedText)
+      ? Number(masterRotatedText)
+      : null;
+  const masterCurrent: CurrentVersion | undefined =
+    masterRotatedAt === null ? undefined : { rotated_at: masterRotatedAt, since: masterRotatedAt };
 
   const rows: StatusRow[] = [];
   const byState = emptyStateCounts();
@@ -311,7 +385,12 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
     if (isMaster) {
       envs = masterEnvs;
     } else {
-      envs = spec.environments.filter((e) => e !== ALL_ENVIRONMENTS && envIndex.has(e) && (scope.environment === undefined || scope.environment === e));
+      envs = spec.environments.filter(
+        (e) =>
+          e !== ALL_ENVIRONMENTS &&
+          envIndex.has(e) &&
+          (scope.environment === undefined || scope.environment === e),
+      );
       if (envs.length > 1) envs.sort((a, b) => envIndex.get(a)! - envIndex.get(b)!);
     }
     const cadence = spec.cadence;
@@ -335,7 +414,14 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
         nextDueAt = rotatedAt + cadence.targetMs;
         dueSoonAt = nextDueAt - cadence.warnMs;
         overdueAt = rotatedAt + overdueAfter;
-        ageState = at >= overdueAt ? 'overdue' : at >= nextDueAt ? 'due' : at >= dueSoonAt ? 'due-soon' : 'ok';
+        ageState =
+          at >= overdueAt
+            ? 'overdue'
+            : at >= nextDueAt
+              ? 'due'
+              : at >= dueSoonAt
+                ? 'due-soon'
+                : 'ok';
       }
       const graceUntil = graceOf?.[e] ?? null;
       const rotation = rotationOf?.[e] ?? null;
@@ -372,9 +458,13 @@ export async function computeStatus(store: { db: Kysely<Database> }, options: St
     }
   }
   if (scope.secret !== undefined && scope.environment !== undefined && rows.length === 0) {
-    throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `${scope.secret} is not used in environment "${scope.environment}"`, {
-      details: { secret: scope.secret, environment: scope.environment },
-    });
+    throw new RotorError(
+      'ERR_ROTOR_ENV_UNKNOWN',
+      `${scope.secret} is not used in environment "${scope.environment}"`,
+      {
+        details: { secret: scope.secret, environment: scope.environment },
+      },
+    );
   }
   return { at, rows, summary: { total: rows.length, byState, inGrace, stuck } };
 }

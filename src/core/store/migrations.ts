@@ -6,7 +6,9 @@ export interface MigrationDialect {
   binaryType: 'blob' | 'bytea';
   /** Statements that make audit_events refuse UPDATE and DELETE. */
   appendOnlyAudit: ReturnType<typeof sql>[];
-  autoIncrementPk: (col: import('kysely').ColumnDefinitionBuilder) => import('kysely').ColumnDefinitionBuilder;
+  autoIncrementPk: (
+    col: import('kysely').ColumnDefinitionBuilder,
+  ) => import('kysely').ColumnDefinitionBuilder;
   /** `field` of the hashed audit entry (JSON text) as an SQL expression, for indexes and filters. */
   auditEntryField: (field: 'secret' | 'environment' | 'action' | 'at') => ReturnType<typeof sql>;
 }
@@ -51,7 +53,11 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
           .addColumn('wrapped_key', d.binaryType)
           .addColumn('master_key_id', 'text')
           .execute();
-        await db.schema.createIndex('versions_secret_env_stage').on('versions').columns(['secret', 'environment', 'stage']).execute();
+        await db.schema
+          .createIndex('versions_secret_env_stage')
+          .on('versions')
+          .columns(['secret', 'environment', 'stage'])
+          .execute();
         await db.schema.createIndex('versions_stage').on('versions').column('stage').execute();
         await db.schema
           .createTable('rotations')
@@ -72,7 +78,11 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
           .addColumn('error_code', 'text')
           .addColumn('error_message', 'text')
           .execute();
-        await db.schema.createIndex('rotations_secret_env').on('rotations').columns(['secret', 'environment', 'started_at']).execute();
+        await db.schema
+          .createIndex('rotations_secret_env')
+          .on('rotations')
+          .columns(['secret', 'environment', 'started_at'])
+          .execute();
         await db.schema.createIndex('rotations_state').on('rotations').column('state').execute();
         await db.schema
           .createTable('locks')
@@ -92,7 +102,11 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
           .addColumn('entry', 'text', (c) => c.notNull())
           .addColumn('hash', 'text', (c) => c.notNull())
           .execute();
-        await db.schema.createIndex('audit_events_secret').on('audit_events').columns(['secret', 'seq']).execute();
+        await db.schema
+          .createIndex('audit_events_secret')
+          .on('audit_events')
+          .columns(['secret', 'seq'])
+          .execute();
         for (const statement of d.appendOnlyAudit) await statement.execute(db);
       },
     },
@@ -145,7 +159,11 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
           .addColumn('reported_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('consumer_versions_pk', ['consumer_id', 'secret', 'environment'])
           .execute();
-        await db.schema.createIndex('consumer_versions_secret_env').on('consumer_versions').columns(['secret', 'environment']).execute();
+        await db.schema
+          .createIndex('consumer_versions_secret_env')
+          .on('consumer_versions')
+          .columns(['secret', 'environment'])
+          .execute();
       },
     },
     // Operators of the dashboard: argon2id password hashes (PHC strings), the TOTP secret sealed
@@ -175,7 +193,11 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .addColumn('last_seen', 'bigint', (c) => c.notNull())
           .execute();
-        await db.schema.createIndex('web_sessions_operator').on('web_sessions').column('operator').execute();
+        await db.schema
+          .createIndex('web_sessions_operator')
+          .on('web_sessions')
+          .column('operator')
+          .execute();
       },
     },
     // Audit filters (`/v1/audit?secret=`, `rotor audit list --secret`) run as indexed SQL on the
@@ -184,7 +206,9 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
     '0007-audit-entry-indexes': {
       async up(db: Kysely<unknown>) {
         for (const field of ['secret', 'environment', 'action'] as const) {
-          await sql`CREATE INDEX ${sql.raw(`audit_entry_${field}`)} ON audit_events (${d.auditEntryField(field)}, seq)`.execute(db);
+          await sql`CREATE INDEX ${sql.raw(`audit_entry_${field}`)} ON audit_events (${d.auditEntryField(field)}, seq)`.execute(
+            db,
+          );
         }
       },
     },
@@ -233,9 +257,17 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
   };
 }
 
-export async function migrateToLatest(db: Kysely<unknown>, dialect: MigrationDialect): Promise<void> {
+export async function migrateToLatest(
+  db: Kysely<unknown>,
+  dialect: MigrationDialect,
+): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
-  const migrator = new Migrator({ db, provider, migrationTableName: 'rotor_migrations', migrationLockTableName: 'rotor_migrations_lock' });
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: 'rotor_migrations',
+    migrationLockTableName: 'rotor_migrations_lock',
+  });
   const { error } = await migrator.migrateToLatest();
   if (error) throw error;
 }

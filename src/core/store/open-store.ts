@@ -19,7 +19,9 @@ export interface AuditReader {
   /** Up to `limit` rows with `after < seq <= upTo`, in seq order. */
   rows(after: number, upTo: number, limit: number): AuditRowTuple[] | Promise<AuditRowTuple[]>;
   /** The newest row with `seq <= seq` as `[seq, hash]`, if any: where a range of the chain starts. */
-  rowAtOrBefore(seq: number): [seq: number, hash: string] | undefined | Promise<[seq: number, hash: string] | undefined>;
+  rowAtOrBefore(
+    seq: number,
+  ): [seq: number, hash: string] | undefined | Promise<[seq: number, hash: string] | undefined>;
   /** The highest seq, 0 for an empty log. */
   maxSeq(): number | Promise<number>;
   close(): void | Promise<void>;
@@ -73,7 +75,10 @@ export function storeFile(stateDir: string): string {
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const url = (options.env ?? process.env).ROTOR_DATABASE_URL;
   if (url && !url.startsWith('sqlite:')) {
-    throw new RotorError('ERR_ROTOR_STORE_NOT_INITIALIZED', 'ROTOR_DATABASE_URL names a store this version cannot open yet (only SQLite is built in)');
+    throw new RotorError(
+      'ERR_ROTOR_STORE_NOT_INITIALIZED',
+      'ROTOR_DATABASE_URL names a store this version cannot open yet (only SQLite is built in)',
+    );
   }
   const file = url ? url.slice('sqlite:'.length) : storeFile(options.stateDir);
   const db = openSqlite(file, { create: options.create ?? false });
@@ -98,18 +103,36 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
         }
       }),
     );
-  const store: Store = { db, dialect: 'sqlite', location: file, auditReader: sqliteAuditReaderSource(file), guard, writeTransaction, close: () => db.destroy() };
+  const store: Store = {
+    db,
+    dialect: 'sqlite',
+    location: file,
+    auditReader: sqliteAuditReaderSource(file),
+    guard,
+    writeTransaction,
+    close: () => db.destroy(),
+  };
   try {
     await guard(() => migrateToLatest(db as unknown as Kysely<unknown>, sqliteMigrationDialect));
   } catch (error) {
     await db.destroy().catch(() => undefined);
-    throw error instanceof RotorError ? error : new RotorError('ERR_ROTOR_STORE_CORRUPT', `cannot migrate the store ${file}: ${(error as Error).message}`, { cause: error });
+    throw error instanceof RotorError
+      ? error
+      : new RotorError(
+          'ERR_ROTOR_STORE_CORRUPT',
+          `cannot migrate the store ${file}: ${(error as Error).message}`,
+          { cause: error },
+        );
   }
   return store;
 }
 
 export async function getMeta(store: Store, key: string): Promise<string | undefined> {
-  const row = await store.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst();
+  const row = await store.db
+    .selectFrom('meta')
+    .select('value')
+    .where('key', '=', key)
+    .executeTakeFirst();
   return row?.value;
 }
 

@@ -13,11 +13,27 @@ export type Method = (typeof METHODS)[number];
 
 // `waiting`: parked after a version went to standby; it may continue from `promote_after`. Not
 // running (no lock held, never stuck) and not failed.
-export const ROTATION_STATES = ['running', 'succeeded', 'failed', 'rolled_back', 'waiting'] as const;
+export const ROTATION_STATES = [
+  'running',
+  'succeeded',
+  'failed',
+  'rolled_back',
+  'waiting',
+] as const;
 export type RotationState = (typeof ROTATION_STATES)[number];
 
 // `deploy`, `smoke`, `health`: the staged flow after promotion (rotor.yaml deploy/smoke/health).
-export const ROTATION_STEPS = ['create', 'apply', 'verify', 'promote', 'retire', 'standby', 'deploy', 'smoke', 'health'] as const;
+export const ROTATION_STEPS = [
+  'create',
+  'apply',
+  'verify',
+  'promote',
+  'retire',
+  'standby',
+  'deploy',
+  'smoke',
+  'health',
+] as const;
 export type RotationStep = (typeof ROTATION_STEPS)[number];
 
 export interface EnvironmentsTable {

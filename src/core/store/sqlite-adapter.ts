@@ -15,14 +15,20 @@ export const sqliteMigrationDialect: MigrationDialect = {
   autoIncrementPk: (c) => c.primaryKey().autoIncrement(),
   // NULL for an entry that is not JSON (edited outside Rotor), so the index never refuses a row
   // and `rotor audit verify` can still name it; queries must use this same expression.
-  auditEntryField: (field) => sql.raw(`(CASE WHEN json_valid(entry) THEN json_extract(entry, '$.${field}') END)`),
+  auditEntryField: (field) =>
+    sql.raw(`(CASE WHEN json_valid(entry) THEN json_extract(entry, '$.${field}') END)`),
   appendOnlyAudit: [
     sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events BEGIN SELECT RAISE(ABORT, 'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY: audit rows are append-only'); END`,
     sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN SELECT RAISE(ABORT, 'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY: audit rows are append-only'); END`,
   ],
 };
 
-const CORRUPT_CODES = new Set(['SQLITE_NOTADB', 'SQLITE_CORRUPT', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CANTOPEN']);
+const CORRUPT_CODES = new Set([
+  'SQLITE_NOTADB',
+  'SQLITE_CORRUPT',
+  'SQLITE_CORRUPT_VTAB',
+  'SQLITE_CANTOPEN',
+]);
 
 // Writes that fail for a reason outside Rotor: read-only file or open, disk full, I/O error, a
 // lock held longer than the busy timeout. The server answers these 503 (try again later).
@@ -32,32 +38,54 @@ const UNAVAILABLE_CODES = /^SQLITE_(READONLY|IOERR|FULL|BUSY|PERM)(_|$)/;
 export function mapSqliteError(error: unknown, file: string): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && CORRUPT_CODES.has(code)) {
-    return new RotorError('ERR_ROTOR_STORE_CORRUPT', `the store ${file} is not a readable Rotor database (${code}); restore it from a backup`, {
-      cause: error,
-      details: { file },
-    });
+    return new RotorError(
+      'ERR_ROTOR_STORE_CORRUPT',
+      `the store ${file} is not a readable Rotor database (${code}); restore it from a backup`,
+      {
+        cause: error,
+        details: { file },
+      },
+    );
   }
   if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) {
-    return new RotorError('ERR_ROTOR_STORE_UNAVAILABLE', `the store ${file} cannot be written (${code}): nothing was changed; check the file's permissions, the disk and other processes holding it`, {
-      cause: error,
-      details: { file, cause: code },
-    });
+    return new RotorError(
+      'ERR_ROTOR_STORE_UNAVAILABLE',
+      `the store ${file} cannot be written (${code}): nothing was changed; check the file's permissions, the disk and other processes holding it`,
+      {
+        cause: error,
+        details: { file, cause: code },
+      },
+    );
   }
   const message = error instanceof Error ? error.message : '';
   if (message.includes('ERR_ROTOR_STORE_AUDIT_APPEND_ONLY')) {
-    return new RotorError('ERR_ROTOR_STORE_AUDIT_APPEND_ONLY', 'audit rows are append-only: the store refused to change or delete one', { cause: error });
+    return new RotorError(
+      'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY',
+      'audit rows are append-only: the store refused to change or delete one',
+      { cause: error },
+    );
   }
   return error;
 }
 
-export function openSqlite(file: string, options: { create: boolean; readonly?: boolean }): Kysely<Database> {
+export function openSqlite(
+  file: string,
+  options: { create: boolean; readonly?: boolean },
+): Kysely<Database> {
   if (!options.create && !existsSync(file)) {
-    throw new RotorError('ERR_ROTOR_STORE_NOT_INITIALIZED', `no Rotor store at ${file}: run \`rotor init\` then \`rotor apply\``, { details: { file } });
+    throw new RotorError(
+      'ERR_ROTOR_STORE_NOT_INITIALIZED',
+      `no Rotor store at ${file}: run \`rotor init\` then \`rotor apply\``,
+      { details: { file } },
+    );
   }
   if (options.create) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   let handle: BetterSqlite3.Database;
   try {
-    handle = new BetterSqlite3(file, { readonly: options.readonly ?? false, fileMustExist: !options.create });
+    handle = new BetterSqlite3(file, {
+      readonly: options.readonly ?? false,
+      fileMustExist: !options.create,
+    });
     if (!options.readonly) handle.pragma('journal_mode = WAL');
     handle.pragma('busy_timeout = 5000');
     handle.pragma('synchronous = NORMAL');

@@ -24,8 +24,14 @@ export function openAuditReader(config: unknown): AuditReader {
     handle.pragma('busy_timeout = 5000');
     handle.pragma(`mmap_size = ${READER_MMAP_BYTES}`);
     const db = handle;
-    const rows = db.prepare('SELECT seq, entry, hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').raw(true);
-    const before = db.prepare('SELECT seq, hash FROM audit_events WHERE seq <= ? ORDER BY seq DESC LIMIT 1').raw(true);
+    const rows = db
+      .prepare(
+        'SELECT seq, entry, hash FROM audit_events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
+      )
+      .raw(true);
+    const before = db
+      .prepare('SELECT seq, hash FROM audit_events WHERE seq <= ? ORDER BY seq DESC LIMIT 1')
+      .raw(true);
     const max = db.prepare('SELECT max(seq) FROM audit_events').pluck();
     return {
       rows: (after, upTo, limit) => rows.all(after, upTo, limit) as AuditRowTuple[],

@@ -19,7 +19,10 @@ export interface TokenAuthenticator {
 }
 
 /** The columns authentication reads. */
-export type TokenLookupRow = Pick<ApiTokensTable, 'id' | 'name' | 'role' | 'secrets' | 'environments' | 'hash' | 'expires_at' | 'revoked_at'>;
+export type TokenLookupRow = Pick<
+  ApiTokensTable,
+  'id' | 'name' | 'role' | 'secrets' | 'environments' | 'hash' | 'expires_at' | 'revoked_at'
+>;
 
 export interface AuthenticatorOptions {
   /** A faster lookup of one token row by id (the server's prepared statement); default a Kysely query. */
@@ -33,11 +36,19 @@ export interface AuthenticatorOptions {
  * const auth = createTokenAuthenticator(store, clock);
  * const principal = await auth.authenticate(bearer); // throws ERR_ROTOR_API_TOKEN_*
  */
-export function createTokenAuthenticator(store: Pick<Store, 'db' | 'guard'>, clock: Clock, options: AuthenticatorOptions = {}): TokenAuthenticator {
+export function createTokenAuthenticator(
+  store: Pick<Store, 'db' | 'guard'>,
+  clock: Clock,
+  options: AuthenticatorOptions = {},
+): TokenAuthenticator {
   const touchEveryMs = options.touchEveryMs ?? 60_000;
   const grants = new Map<string, CompiledGrant>();
   const touched = new Map<string, number>();
-  const invalid = () => new RotorError('ERR_ROTOR_API_TOKEN_INVALID', 'invalid API token: it is not a token this server issued (check for copy/paste damage)');
+  const invalid = () =>
+    new RotorError(
+      'ERR_ROTOR_API_TOKEN_INVALID',
+      'invalid API token: it is not a token this server issued (check for copy/paste damage)',
+    );
   return {
     async authenticate(presented) {
       const parsed = parseToken(presented);
@@ -47,32 +58,62 @@ export function createTokenAuthenticator(store: Pick<Store, 'db' | 'guard'>, clo
         : await store.guard(() =>
             store.db
               .selectFrom('api_tokens')
-              .select(['id', 'name', 'role', 'secrets', 'environments', 'hash', 'expires_at', 'revoked_at'])
+              .select([
+                'id',
+                'name',
+                'role',
+                'secrets',
+                'environments',
+                'hash',
+                'expires_at',
+                'revoked_at',
+              ])
               .where('id', '=', parsed.id)
               .executeTakeFirst(),
           );
-      if (!row || !tokenSecretMatches(parsed.secret, row.hash) || !isTokenRole(row.role)) throw invalid();
+      if (!row || !tokenSecretMatches(parsed.secret, row.hash) || !isTokenRole(row.role))
+        throw invalid();
       const now = clock.now();
       if (row.revoked_at !== null) {
-        throw new RotorError('ERR_ROTOR_API_TOKEN_REVOKED', `API token ${row.id} ("${row.name}") was revoked on ${new Date(Number(row.revoked_at)).toISOString()}: ask an admin for a new one`, {
-          details: { tokenId: row.id },
-        });
+        throw new RotorError(
+          'ERR_ROTOR_API_TOKEN_REVOKED',
+          `API token ${row.id} ("${row.name}") was revoked on ${new Date(Number(row.revoked_at)).toISOString()}: ask an admin for a new one`,
+          {
+            details: { tokenId: row.id },
+          },
+        );
       }
       if (row.expires_at !== null && Number(row.expires_at) <= now) {
-        throw new RotorError('ERR_ROTOR_API_TOKEN_EXPIRED', `API token ${row.id} ("${row.name}") expired on ${new Date(Number(row.expires_at)).toISOString()}: ask an admin for a new one`, {
-          details: { tokenId: row.id },
-        });
+        throw new RotorError(
+          'ERR_ROTOR_API_TOKEN_EXPIRED',
+          `API token ${row.id} ("${row.name}") expired on ${new Date(Number(row.expires_at)).toISOString()}: ask an admin for a new one`,
+          {
+            details: { tokenId: row.id },
+          },
+        );
       }
       let grant = grants.get(row.id);
       if (!grant) {
-        grant = compileGrant({ role: row.role, secrets: JSON.parse(row.secrets) as string[], environments: JSON.parse(row.environments) as string[] });
+        grant = compileGrant({
+          role: row.role,
+          secrets: JSON.parse(row.secrets) as string[],
+          environments: JSON.parse(row.environments) as string[],
+        });
         grants.set(row.id, grant);
       }
       const last = touched.get(row.id);
       if (last === undefined || now - last >= touchEveryMs) {
         touched.set(row.id, now);
         // Best effort: a busy store must not fail the request it only records.
-        await store.guard(() => store.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute()).catch(() => undefined);
+        await store
+          .guard(() =>
+            store.db
+              .updateTable('api_tokens')
+              .set({ last_used_at: now })
+              .where('id', '=', row.id)
+              .execute(),
+          )
+          .catch(() => undefined);
       }
       return { id: row.id, name: row.name, grant };
     },

@@ -23,12 +23,28 @@ export interface CreateTokenRequest {
  * @example
  * const { token } = await createApiToken(store, clock, actor, { name: 'billing', role: 'app', secrets: ['JWT_*'], environments: ['production'] });
  */
-export async function createApiToken(store: Store, clock: Clock, actor: Actor, request: CreateTokenRequest): Promise<{ token: string; info: ApiTokenInfo }> {
+export async function createApiToken(
+  store: Store,
+  clock: Clock,
+  actor: Actor,
+  request: CreateTokenRequest,
+): Promise<{ token: string; info: ApiTokenInfo }> {
   if (!TOKEN_NAME.test(request.name)) {
-    throw new RotorError('ERR_ROTOR_API_TOKEN_SPEC_INVALID', `invalid token name "${request.name.slice(0, 80)}": 1-64 characters, letters, digits, . _ @ -`, { details: { field: 'name' } });
+    throw new RotorError(
+      'ERR_ROTOR_API_TOKEN_SPEC_INVALID',
+      `invalid token name "${request.name.slice(0, 80)}": 1-64 characters, letters, digits, . _ @ -`,
+      { details: { field: 'name' } },
+    );
   }
-  if (request.expiresInMs !== undefined && !(Number.isSafeInteger(request.expiresInMs) && request.expiresInMs > 0)) {
-    throw new RotorError('ERR_ROTOR_API_TOKEN_SPEC_INVALID', 'the token lifetime must be a positive duration (e.g. 90d)', { details: { field: 'expires' } });
+  if (
+    request.expiresInMs !== undefined &&
+    !(Number.isSafeInteger(request.expiresInMs) && request.expiresInMs > 0)
+  ) {
+    throw new RotorError(
+      'ERR_ROTOR_API_TOKEN_SPEC_INVALID',
+      'the token lifetime must be a positive duration (e.g. 90d)',
+      { details: { field: 'expires' } },
+    );
   }
   const grant = validateGrant(request);
   const { id, token, hash } = generateToken();
@@ -53,7 +69,12 @@ export async function createApiToken(store: Store, clock: Clock, actor: Actor, r
       action: 'token.create',
       outcome: 'success',
       notes: `API token ${id} "${request.name}" (${grant.role}${grant.role === 'app' ? `: ${grant.secrets.join(',')} in ${grant.environments.join(',')}` : ''})`,
-      details: { tokenId: id, name: request.name, role: grant.role, expiresAt: row.expires_at === null ? null : new Date(row.expires_at).toISOString() },
+      details: {
+        tokenId: id,
+        name: request.name,
+        role: grant.role,
+        expiresAt: row.expires_at === null ? null : new Date(row.expires_at).toISOString(),
+      },
     });
   });
   return { token, info: tokenInfo(row, now) };

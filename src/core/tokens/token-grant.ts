@@ -24,7 +24,12 @@ export function isTokenRole(value: string): value is TokenRole {
 
 /** `JWT_*` → /^JWT_.*$/; every other character is literal (the globs' alphabets hold no regex syntax but `*`). */
 export function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${glob
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 /** A grant with its globs compiled once. */
@@ -51,20 +56,38 @@ export function compileGrant(grant: TokenGrant): CompiledGrant {
  * @example
  * validateGrant({ role: 'app', secrets: ['JWT_*'], environments: ['production'] });
  */
-export function validateGrant(grant: { role: string; secrets?: readonly string[]; environments?: readonly string[] }): TokenGrant {
-  const invalid = (message: string, field: string) => new RotorError('ERR_ROTOR_API_TOKEN_SPEC_INVALID', message, { details: { field } });
-  if (!isTokenRole(grant.role)) throw invalid(`unknown role "${grant.role}": use one of ${TOKEN_ROLES.join(', ')}`, 'role');
+export function validateGrant(grant: {
+  role: string;
+  secrets?: readonly string[];
+  environments?: readonly string[];
+}): TokenGrant {
+  const invalid = (message: string, field: string) =>
+    new RotorError('ERR_ROTOR_API_TOKEN_SPEC_INVALID', message, { details: { field } });
+  if (!isTokenRole(grant.role))
+    throw invalid(`unknown role "${grant.role}": use one of ${TOKEN_ROLES.join(', ')}`, 'role');
   const secrets = [...new Set(grant.secrets ?? [])];
   const environments = [...new Set(grant.environments ?? [])];
   if (grant.role !== 'app') {
     if (secrets.length > 0 || environments.length > 0) {
-      throw invalid(`only app tokens carry --secret/--env grants (a ${grant.role} token's role decides what it may do)`, secrets.length > 0 ? 'secrets' : 'environments');
+      throw invalid(
+        `only app tokens carry --secret/--env grants (a ${grant.role} token's role decides what it may do)`,
+        secrets.length > 0 ? 'secrets' : 'environments',
+      );
     }
     return { role: grant.role, secrets: [], environments: [] };
   }
-  if (secrets.length === 0) throw invalid('an app token needs at least one --secret pattern (e.g. JWT_*)', 'secrets');
-  if (environments.length === 0) throw invalid('an app token needs at least one --env pattern (e.g. production)', 'environments');
-  for (const s of secrets) if (!SECRET_GLOB.test(s)) throw invalid(`invalid secret pattern "${s}": use A-Z, 0-9, _ and *`, 'secrets');
-  for (const e of environments) if (!ENV_GLOB.test(e)) throw invalid(`invalid environment pattern "${e}": use a-z, 0-9, - and *`, 'environments');
+  if (secrets.length === 0)
+    throw invalid('an app token needs at least one --secret pattern (e.g. JWT_*)', 'secrets');
+  if (environments.length === 0)
+    throw invalid(
+      'an app token needs at least one --env pattern (e.g. production)',
+      'environments',
+    );
+  for (const s of secrets)
+    if (!SECRET_GLOB.test(s))
+      throw invalid(`invalid secret pattern "${s}": use A-Z, 0-9, _ and *`, 'secrets');
+  for (const e of environments)
+    if (!ENV_GLOB.test(e))
+      throw invalid(`invalid environment pattern "${e}": use a-z, 0-9, - and *`, 'environments');
   return { role: 'app', secrets, environments };
 }

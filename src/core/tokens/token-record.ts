@@ -38,6 +38,11 @@ export function tokenInfo(row: ApiTokenRow, now: number): ApiTokenInfo {
     revokedAt: iso(row.revoked_at),
     revokedReason: row.revoked_reason,
     lastUsedAt: iso(row.last_used_at),
-    state: row.revoked_at !== null ? 'revoked' : row.expires_at !== null && Number(row.expires_at) <= now ? 'expired' : 'active',
+    state:
+      row.revoked_at !== null
+        ? 'revoked'
+        : row.expires_at !== null && Number(row.expires_at) <= now
+          ? 'expired'
+          : 'active',
   };
 }

@@ -41,8 +41,16 @@ export interface NewVersion {
   rotationId: string | null;
 }
 
-export async function insertVersion(db: Kysely<Database>, master: MasterKey, v: NewVersion): Promise<void> {
-  const sealed = sealValue(master, Buffer.from(v.value, 'utf8'), { secret: v.secret, environment: v.environment, versionId: v.id });
+export async function insertVersion(
+  db: Kysely<Database>,
+  master: MasterKey,
+  v: NewVersion,
+): Promise<void> {
+  const sealed = sealValue(master, Buffer.from(v.value, 'utf8'), {
+    secret: v.secret,
+    environment: v.environment,
+    versionId: v.id,
+  });
   await db
     .insertInto('versions')
     .values({
@@ -66,24 +74,41 @@ export async function insertVersion(db: Kysely<Database>, master: MasterKey, v: 
     .execute();
 }
 
-export function parseMeta(row: Pick<VersionRow, 'meta'>): Record<string, string | number | boolean> {
+export function parseMeta(
+  row: Pick<VersionRow, 'meta'>,
+): Record<string, string | number | boolean> {
   return JSON.parse(row.meta) as Record<string, string | number | boolean>;
 }
 
 /** Opens a version's value. Retired and failed versions have none. */
 export function openVersion(master: MasterKey, row: VersionRow): string {
   if (!row.ciphertext || !row.wrapped_key) {
-    throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', `${row.secret}/${row.environment} version ${row.id} is ${row.stage}: its value was destroyed`);
+    throw new RotorError(
+      'ERR_ROTOR_VERSION_NOT_FOUND',
+      `${row.secret}/${row.environment} version ${row.id} is ${row.stage}: its value was destroyed`,
+    );
   }
-  return openValue(master, { ciphertext: row.ciphertext, wrappedKey: row.wrapped_key }, { secret: row.secret, environment: row.environment, versionId: row.id }).toString('utf8');
+  return openValue(
+    master,
+    { ciphertext: row.ciphertext, wrappedKey: row.wrapped_key },
+    { secret: row.secret, environment: row.environment, versionId: row.id },
+  ).toString('utf8');
 }
 
-export async function getVersion(db: Kysely<Database>, id: string): Promise<VersionRow | undefined> {
+export async function getVersion(
+  db: Kysely<Database>,
+  id: string,
+): Promise<VersionRow | undefined> {
   return db.selectFrom('versions').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 /** The version in `stage` (current, previous or pending) for one secret and environment. */
-export async function versionInStage(db: Kysely<Database>, secret: string, environment: string, stage: Stage): Promise<VersionRow | undefined> {
+export async function versionInStage(
+  db: Kysely<Database>,
+  secret: string,
+  environment: string,
+  stage: Stage,
+): Promise<VersionRow | undefined> {
   return db
     .selectFrom('versions')
     .selectAll()
@@ -96,10 +121,23 @@ export async function versionInStage(db: Kysely<Database>, secret: string, envir
 }
 
 /** Retires a version: the value and its data key are erased, metadata stays. */
-export async function destroyVersion(db: Kysely<Database>, id: string, now: number, stage: 'retired' | 'failed', compromised = false): Promise<void> {
+export async function destroyVersion(
+  db: Kysely<Database>,
+  id: string,
+  now: number,
+  stage: 'retired' | 'failed',
+  compromised = false,
+): Promise<void> {
   await db
     .updateTable('versions')
-    .set({ stage, retired_at: now, retire_at: null, ciphertext: null, wrapped_key: null, ...(compromised ? { compromised: 1 } : {}) })
+    .set({
+      stage,
+      retired_at: now,
+      retire_at: null,
+      ciphertext: null,
+      wrapped_key: null,
+      ...(compromised ? { compromised: 1 } : {}),
+    })
     .where('id', '=', id)
     .execute();
 }

@@ -6,7 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RotorError } from '../../core/errors.js';
-import type { ChangeEvent, ClientOptions, HeldValue, HeldVersion, LiveState, RotorClient } from './client-types.js';
+import type {
+  ChangeEvent,
+  ClientOptions,
+  HeldValue,
+  HeldVersion,
+  LiveState,
+  RotorClient,
+} from './client-types.js';
 import { createSseParser } from './sse-parser.js';
 
 interface Entry {
@@ -31,7 +38,10 @@ function optionsInvalid(message: string): RotorError {
 }
 
 function defaultConsumerId(app: string): string {
-  const host = hostname().replace(/[^A-Za-z0-9.-]/g, '-').slice(0, 60) || 'host';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9.-]/g, '-')
+      .slice(0, 60) || 'host';
   return `${app}@${host}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
@@ -48,23 +58,34 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * await rotor.close();
  */
 export function createClient(options: ClientOptions): RotorClient {
-  if (typeof options !== 'object' || options === null) throw optionsInvalid('createClient takes one options object: { url, token, … }');
-  if (typeof options.url !== 'string' || !/^https?:\/\//.test(options.url)) throw optionsInvalid('url must be the http(s) address of a Rotor server');
-  if (typeof options.token !== 'string' || options.token.length === 0) throw optionsInvalid('token must be an API token (rotor token create --role app …)');
+  if (typeof options !== 'object' || options === null)
+    throw optionsInvalid('createClient takes one options object: { url, token, … }');
+  if (typeof options.url !== 'string' || !/^https?:\/\//.test(options.url))
+    throw optionsInvalid('url must be the http(s) address of a Rotor server');
+  if (typeof options.token !== 'string' || options.token.length === 0)
+    throw optionsInvalid('token must be an API token (rotor token create --role app …)');
   const app = options.app ?? 'app';
-  if (!CONSUMER_ID.test(app)) throw optionsInvalid('app: 1-128 characters, letters, digits and . _ : @ -');
+  if (!CONSUMER_ID.test(app))
+    throw optionsInvalid('app: 1-128 characters, letters, digits and . _ : @ -');
   const consumerId = options.consumerId ?? defaultConsumerId(app);
-  if (!CONSUMER_ID.test(consumerId)) throw optionsInvalid('consumerId: 1-128 characters, letters, digits and . _ : @ -');
+  if (!CONSUMER_ID.test(consumerId))
+    throw optionsInvalid('consumerId: 1-128 characters, letters, digits and . _ : @ -');
   const base = options.url.replace(/\/+$/, '');
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  if (!Number.isFinite(heartbeatMs) || heartbeatMs < 1_000) throw optionsInvalid('heartbeatMs must be at least 1000');
+  if (!Number.isFinite(heartbeatMs) || heartbeatMs < 1_000)
+    throw optionsInvalid('heartbeatMs must be at least 1000');
   const refreshMs = options.refreshMs ?? 5 * 60_000;
   const minMs = options.reconnect?.minMs ?? 250;
   const maxMs = options.reconnect?.maxMs ?? 15_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 45_000;
   const spreadMs = options.spreadMs ?? 250;
-  const onError = options.onError ?? ((error: unknown) => process.emitWarning(`rotor/client: ${(error as { code?: string }).code ?? 'error'}: ${(error as Error).message}`));
+  const onError =
+    options.onError ??
+    ((error: unknown) =>
+      process.emitWarning(
+        `rotor/client: ${(error as { code?: string }).code ?? 'error'}: ${(error as Error).message}`,
+      ));
   const headers = { authorization: `Bearer ${options.token}` };
 
   const cache = new Map<string, Entry>();
@@ -92,7 +113,11 @@ export function createClient(options: ClientOptions): RotorClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (cause) {
-      throw new RotorError('ERR_ROTOR_CLIENT_REQUEST_FAILED', `${method} ${path.split('?')[0]}: the Rotor server at ${base} is unreachable (${(cause as Error).message})`, { cause });
+      throw new RotorError(
+        'ERR_ROTOR_CLIENT_REQUEST_FAILED',
+        `${method} ${path.split('?')[0]}: the Rotor server at ${base} is unreachable (${(cause as Error).message})`,
+        { cause },
+      );
     }
   }
 
@@ -106,10 +131,18 @@ export function createClient(options: ClientOptions): RotorClient {
     } catch {
       // not JSON: keep the status text
     }
-    return new RotorError('ERR_ROTOR_CLIENT_REQUEST_FAILED', `${what}: the Rotor server answered ${res.status}${code ? ` ${code}` : ''}: ${message}`, { details: { status: res.status, code } });
+    return new RotorError(
+      'ERR_ROTOR_CLIENT_REQUEST_FAILED',
+      `${what}: the Rotor server answered ${res.status}${code ? ` ${code}` : ''}: ${message}`,
+      { details: { status: res.status, code } },
+    );
   }
 
-  async function fetchValue(secret: string, environment: string, stage: 'current' | 'previous'): Promise<HeldValue | null> {
+  async function fetchValue(
+    secret: string,
+    environment: string,
+    stage: 'current' | 'previous',
+  ): Promise<HeldValue | null> {
     const path = `/v1/secrets/${encodeURIComponent(secret)}/value?env=${encodeURIComponent(environment)}&stage=${stage}`;
     const res = await request('GET', path);
     if (stage === 'previous' && res.status === 404) {
@@ -118,7 +151,13 @@ export function createClient(options: ClientOptions): RotorClient {
     }
     if (!res.ok) throw await failed(res, `reading ${secret} (${stage}) in ${environment}`);
     const body = (await res.json()) as ValueAnswer;
-    return { secret, environment, versionId: body.versionId, value: body.value, retireAt: body.retireAt === null ? null : Date.parse(body.retireAt) };
+    return {
+      secret,
+      environment,
+      versionId: body.versionId,
+      value: body.value,
+      retireAt: body.retireAt === null ? null : Date.parse(body.retireAt),
+    };
   }
 
   function entryOf(secret: string, environment: string): Entry {
@@ -138,7 +177,10 @@ export function createClient(options: ClientOptions): RotorClient {
         // The version it replaced is the previous one now: kept without another (audited) read.
         if (known && known.versionId !== fresh.versionId) {
           const state = states.get(keyOf(secret, environment));
-          entry.previous = state?.previousVersionId === known.versionId ? { ...known, retireAt: state.retireAt ? Date.parse(state.retireAt) : null } : undefined;
+          entry.previous =
+            state?.previousVersionId === known.versionId
+              ? { ...known, retireAt: state.retireAt ? Date.parse(state.retireAt) : null }
+              : undefined;
         }
         if (!known) void heartbeat().catch(onError);
         return fresh;
@@ -165,12 +207,23 @@ export function createClient(options: ClientOptions): RotorClient {
 
   function versions(): HeldVersion[] {
     const out: HeldVersion[] = [];
-    for (const entry of cache.values()) if (entry.current) out.push({ secret: entry.current.secret, environment: entry.current.environment, version: entry.current.versionId });
+    for (const entry of cache.values())
+      if (entry.current)
+        out.push({
+          secret: entry.current.secret,
+          environment: entry.current.environment,
+          version: entry.current.versionId,
+        });
     return out;
   }
 
   async function sendHeartbeat(): Promise<void> {
-    const res = await request('POST', '/v1/consumers/heartbeat', { consumerId, app, intervalMs: heartbeatMs, holds: versions() });
+    const res = await request('POST', '/v1/consumers/heartbeat', {
+      consumerId,
+      app,
+      intervalMs: heartbeatMs,
+      holds: versions(),
+    });
     if (!res.ok) throw await failed(res, 'heartbeat');
     await res.body?.cancel();
   }
@@ -223,7 +276,10 @@ export function createClient(options: ClientOptions): RotorClient {
       if (fresh.versionId === before) fresh = await loadCurrent(state.secret, state.environment);
       moved = fresh.versionId !== before;
     }
-    if (entry.previous !== undefined && (entry.previous?.versionId ?? null) !== state.previousVersionId) {
+    if (
+      entry.previous !== undefined &&
+      (entry.previous?.versionId ?? null) !== state.previousVersionId
+    ) {
       if (state.previousVersionId === null) entry.previous = null;
       else await loadPrevious(state.secret, state.environment);
     } else if (entry.previous && state.retireAt) {
@@ -238,8 +294,11 @@ export function createClient(options: ClientOptions): RotorClient {
       // A rotation with a grace window leaves the held value valid, so the fetch waits a random
       // moment: a thousand clients do not all read in the same millisecond. An emergency (no
       // previous version) is applied at once. Either way, I/O already waiting is read first.
-      const delay = event.previousVersionId !== null && spreadMs > 0 ? Math.floor(Math.random() * spreadMs) : 0;
-      await new Promise<void>((resolve) => (delay > 0 ? setTimeout(resolve, delay) : setImmediate(resolve)));
+      const delay =
+        event.previousVersionId !== null && spreadMs > 0 ? Math.floor(Math.random() * spreadMs) : 0;
+      await new Promise<void>((resolve) =>
+        delay > 0 ? setTimeout(resolve, delay) : setImmediate(resolve),
+      );
       const moved = await apply(event).catch((error: unknown) => {
         onError(error);
         return false;
@@ -253,13 +312,23 @@ export function createClient(options: ClientOptions): RotorClient {
       for (const state of list) {
         const before = states.get(keyOf(state.secret, state.environment));
         const held = cache.get(keyOf(state.secret, state.environment))?.current?.versionId;
-        const differs = (held !== undefined && held !== state.versionId) || (before !== undefined && (before.versionId !== state.versionId || before.previousVersionId !== state.previousVersionId));
+        const differs =
+          (held !== undefined && held !== state.versionId) ||
+          (before !== undefined &&
+            (before.versionId !== state.versionId ||
+              before.previousVersionId !== state.previousVersionId));
         const didMove = await apply(state).catch((error: unknown) => {
           onError(error);
           return false;
         });
         moved ||= didMove;
-        if (differs) changed.push({ ...state, change: 'snapshot', replacedVersionId: before?.versionId ?? held ?? null, receivedAt });
+        if (differs)
+          changed.push({
+            ...state,
+            change: 'snapshot',
+            replacedVersionId: before?.versionId ?? held ?? null,
+            receivedAt,
+          });
       }
       if (moved) await heartbeat().catch(onError);
       resolveReady();
@@ -270,20 +339,28 @@ export function createClient(options: ClientOptions): RotorClient {
   async function streamOnce(): Promise<void> {
     const params = new URLSearchParams();
     if (options.watch?.secrets?.length) params.set('secrets', options.watch.secrets.join(','));
-    if (options.watch?.environments?.length) params.set('env', options.watch.environments.join(','));
+    if (options.watch?.environments?.length)
+      params.set('env', options.watch.environments.join(','));
     const query = params.size > 0 ? `?${params.toString()}` : '';
     const controller = new AbortController();
     abort = controller;
     let idle: NodeJS.Timeout | undefined;
     const touch = () => {
       if (idle) clearTimeout(idle);
-      idle = setTimeout(() => controller.abort(new Error(`no data for ${idleTimeoutMs} ms`)), idleTimeoutMs);
+      idle = setTimeout(
+        () => controller.abort(new Error(`no data for ${idleTimeoutMs} ms`)),
+        idleTimeoutMs,
+      );
       idle.unref();
     };
     try {
       touch();
       const res = await fetchImpl(`${base}/v1/events${query}`, {
-        headers: { ...headers, accept: 'text/event-stream', ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+        headers: {
+          ...headers,
+          accept: 'text/event-stream',
+          ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+        },
         signal: controller.signal,
       });
       if (!res.ok || !res.body) throw await failed(res, 'opening the event stream');
@@ -299,7 +376,9 @@ export function createClient(options: ClientOptions): RotorClient {
         for (const message of parser.push(decoder.decode(value, { stream: true }))) {
           lastEventId = message.lastEventId;
           // In order, but without holding up the reading of the stream.
-          applying = applying.then(() => handle(message.event, message.data, receivedAt)).catch(onError);
+          applying = applying
+            .then(() => handle(message.event, message.data, receivedAt))
+            .catch(onError);
         }
       }
     } finally {
@@ -316,7 +395,15 @@ export function createClient(options: ClientOptions): RotorClient {
         await streamOnce();
       } catch (error) {
         if (closed) break;
-        onError(error instanceof RotorError ? error : new RotorError('ERR_ROTOR_CLIENT_REQUEST_FAILED', `the event stream from ${base} broke (${(error as Error).message}); reconnecting`, { cause: error }));
+        onError(
+          error instanceof RotorError
+            ? error
+            : new RotorError(
+                'ERR_ROTOR_CLIENT_REQUEST_FAILED',
+                `the event stream from ${base} broke (${(error as Error).message}); reconnecting`,
+                { cause: error },
+              ),
+        );
       }
       if (closed) break;
       // A stream that stayed up a while reconnects fast; one that keeps failing backs off.
@@ -331,7 +418,9 @@ export function createClient(options: ClientOptions): RotorClient {
   const refreshTimer =
     refreshMs > 0
       ? setInterval(() => {
-          for (const entry of cache.values()) if (entry.current) void loadCurrent(entry.current.secret, entry.current.environment).catch(onError);
+          for (const entry of cache.values())
+            if (entry.current)
+              void loadCurrent(entry.current.secret, entry.current.environment).catch(onError);
         }, refreshMs)
       : undefined;
   refreshTimer?.unref();
@@ -362,10 +451,20 @@ export function createClient(options: ClientOptions): RotorClient {
     versions,
     ready(timeoutMs = 10_000) {
       assertOpen();
-      if (options.stream === false) return Promise.reject(optionsInvalid('this client was created with stream: false'));
+      if (options.stream === false)
+        return Promise.reject(optionsInvalid('this client was created with stream: false'));
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new RotorError('ERR_ROTOR_CLIENT_REQUEST_FAILED', `the event stream from ${base} did not connect within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new RotorError(
+                'ERR_ROTOR_CLIENT_REQUEST_FAILED',
+                `the event stream from ${base} did not connect within ${timeoutMs} ms`,
+              ),
+            ),
+          timeoutMs,
+        );
         timer.unref();
       });
       return Promise.race([readyPromise, timeout]).finally(() => clearTimeout(timer));

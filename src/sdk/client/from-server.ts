@@ -1,7 +1,13 @@
 // A rotor/jwt KeySource over a Rotor client: the current key and the previous one while its
 // grace window is open, fetched through the server's read endpoint, and reloaded as soon as the
 // event stream announces a rotation, a retirement or an emergency (within a second).
-import { KEY_ENCODINGS, KID_ALGORITHMS, VERSION_ID_PATTERN, type KeyEncoding, type KidAlgorithm } from '../../core/delivery/kid-variable.js';
+import {
+  KEY_ENCODINGS,
+  KID_ALGORITHMS,
+  VERSION_ID_PATTERN,
+  type KeyEncoding,
+  type KidAlgorithm,
+} from '../../core/delivery/kid-variable.js';
 import { RotorError } from '../../core/errors.js';
 import { keyVersionFrom } from '../jwt/key-material.js';
 import type { KeySet, KeySource, KeyVersion } from '../jwt/key-source.js';
@@ -20,14 +26,31 @@ function sourceError(message: string, details?: Record<string, unknown>): RotorE
   return new RotorError('ERR_ROTOR_JWT_SOURCE_INVALID', message, details ? { details } : {});
 }
 
-function checkedKey(secret: string, key: KeyInfo | undefined): { alg: KidAlgorithm; encoding: KeyEncoding; onRotate: KeyInfo['onRotate'] } {
+function checkedKey(
+  secret: string,
+  key: KeyInfo | undefined,
+): { alg: KidAlgorithm; encoding: KeyEncoding; onRotate: KeyInfo['onRotate'] } {
   if (!key) {
-    throw new RotorError('ERR_ROTOR_JWT_SOURCE_UNSUPPORTED_KIND', `${secret} is not a JWT key secret on this server (no key information; JWT keyrings need jwt-hmac or jwt-keypair)`, { details: { secret } });
+    throw new RotorError(
+      'ERR_ROTOR_JWT_SOURCE_UNSUPPORTED_KIND',
+      `${secret} is not a JWT key secret on this server (no key information; JWT keyrings need jwt-hmac or jwt-keypair)`,
+      { details: { secret } },
+    );
   }
-  if (!(KID_ALGORITHMS as readonly string[]).includes(key.alg) || !(KEY_ENCODINGS as readonly string[]).includes(key.encoding)) {
-    throw sourceError(`${secret}: the server announced an unusable key (${key.alg}/${key.encoding})`, { secret });
+  if (
+    !(KID_ALGORITHMS as readonly string[]).includes(key.alg) ||
+    !(KEY_ENCODINGS as readonly string[]).includes(key.encoding)
+  ) {
+    throw sourceError(
+      `${secret}: the server announced an unusable key (${key.alg}/${key.encoding})`,
+      { secret },
+    );
   }
-  return { alg: key.alg as KidAlgorithm, encoding: key.encoding as KeyEncoding, onRotate: key.onRotate === 'invalidate' ? 'invalidate' : 'dual-validate' };
+  return {
+    alg: key.alg as KidAlgorithm,
+    encoding: key.encoding as KeyEncoding,
+    onRotate: key.onRotate === 'invalidate' ? 'invalidate' : 'dual-validate',
+  };
 }
 
 /**
@@ -38,14 +61,20 @@ function checkedKey(secret: string, key: KeyInfo | undefined): { alg: KidAlgorit
  */
 export function fromServer(client: RotorClient, options: FromServerOptions): KeySource {
   if (typeof options?.env !== 'string' || options.env.length === 0) {
-    throw new RotorError('ERR_ROTOR_JWT_OPTIONS_INVALID', 'fromServer needs the environment whose keys to use, e.g. { env: "production" }');
+    throw new RotorError(
+      'ERR_ROTOR_JWT_OPTIONS_INVALID',
+      'fromServer needs the environment whose keys to use, e.g. { env: "production" }',
+    );
   }
   const env = options.env;
   // Kids this source saw leave (retired, or replaced in an emergency), for precise errors.
   const gone = new Map<string, 'retired' | 'compromised'>();
 
   function assertSecret(secret: string): void {
-    if (options.secret !== undefined && options.secret !== secret) throw sourceError(`this fromServer source serves ${options.secret}, not ${secret}`, { secret });
+    if (options.secret !== undefined && options.secret !== secret)
+      throw sourceError(`this fromServer source serves ${options.secret}, not ${secret}`, {
+        secret,
+      });
   }
 
   return {
@@ -58,10 +87,21 @@ export function fromServer(client: RotorClient, options: FromServerOptions): Key
       const versions: KeyVersion[] = [];
       for (const held of [current, previous]) {
         if (!held) continue;
-        if (!VERSION_ID_PATTERN.test(held.versionId)) throw sourceError(`${secret}/${env}: version ${held.versionId} is not usable as a kid`, { secret });
+        if (!VERSION_ID_PATTERN.test(held.versionId))
+          throw sourceError(`${secret}/${env}: version ${held.versionId} is not usable as a kid`, {
+            secret,
+          });
         const stage = held === current ? 'current' : 'previous';
         versions.push(
-          keyVersionFrom({ secret, kid: held.versionId, alg: key.alg, encoding: key.encoding, stage, value: held.value, ...(stage === 'previous' ? { acceptUntil: held.retireAt ?? 0 } : {}) }),
+          keyVersionFrom({
+            secret,
+            kid: held.versionId,
+            alg: key.alg,
+            encoding: key.encoding,
+            stage,
+            value: held.value,
+            ...(stage === 'previous' ? { acceptUntil: held.retireAt ?? 0 } : {}),
+          }),
         );
       }
       const revision = versions.map((v) => `${v.kid}:${v.stage}:${v.acceptUntil ?? ''}`).join('|');
@@ -72,7 +112,13 @@ export function fromServer(client: RotorClient, options: FromServerOptions): Key
       return client.onChange((event) => {
         if (event.secret !== secret || event.environment !== env) return;
         const live = new Set([event.versionId, event.previousVersionId]);
-        if (event.replacedVersionId && !live.has(event.replacedVersionId)) gone.set(event.replacedVersionId, event.previousVersionId === null && event.change === 'rotation' ? 'compromised' : 'retired');
+        if (event.replacedVersionId && !live.has(event.replacedVersionId))
+          gone.set(
+            event.replacedVersionId,
+            event.previousVersionId === null && event.change === 'rotation'
+              ? 'compromised'
+              : 'retired',
+          );
         onChange();
       });
     },

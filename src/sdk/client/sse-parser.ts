@@ -26,7 +26,8 @@ export function createSseParser(initialLastEventId = ''): SseParser {
 
   function line(text: string, out: SseMessage[]): void {
     if (text === '') {
-      if (data.length > 0) out.push({ event: event || 'message', data: data.join('\n'), lastEventId });
+      if (data.length > 0)
+        out.push({ event: event || 'message', data: data.join('\n'), lastEventId });
       event = '';
       data = [];
       return;

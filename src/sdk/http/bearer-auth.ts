@@ -55,7 +55,8 @@ export interface RejectionEvent {
   code: string | undefined;
 }
 
-export type BearerOutcome<C extends JwtClaims = JwtClaims> = { ok: true; claims: C } | { ok: false; reply: HttpReply };
+export type BearerOutcome<C extends JwtClaims = JwtClaims> =
+  { ok: true; claims: C } | { ok: false; reply: HttpReply };
 
 /** RFC 6750 §2.1 b64token, and at least one space after the scheme (RFC 7235 `1*SP`). */
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
@@ -86,7 +87,11 @@ const TOKEN_DESCRIPTIONS: Record<string, string> = {
 };
 
 /** Codes that mean "this server cannot verify right now", not "this token is bad". */
-const UNAVAILABLE_CODES = new Set(['ERR_ROTOR_JWT_NOT_READY', 'ERR_ROTOR_JWT_NO_SIGNING_KEY', 'ERR_ROTOR_TOKENS_STORE_UNREACHABLE']);
+const UNAVAILABLE_CODES = new Set([
+  'ERR_ROTOR_JWT_NOT_READY',
+  'ERR_ROTOR_JWT_NO_SIGNING_KEY',
+  'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
+]);
 
 /** The `code` of a RotorError, structurally, so copies of the module loaded twice still match. */
 export function rotorCode(error: unknown): string | undefined {
@@ -100,7 +105,12 @@ export function isUnavailable(code: string | undefined): boolean {
 
 /** The description of an access-token refusal with this code. */
 export function describeTokenCode(code: string): string {
-  return TOKEN_DESCRIPTIONS[code] ?? (code.startsWith('ERR_ROTOR_JWT_') ? 'the access token is malformed or invalid' : 'the access token is invalid');
+  return (
+    TOKEN_DESCRIPTIONS[code] ??
+    (code.startsWith('ERR_ROTOR_JWT_')
+      ? 'the access token is malformed or invalid'
+      : 'the access token is invalid')
+  );
 }
 
 /** Checks a realm once, at setup: it is written into a quoted-string. */
@@ -115,7 +125,9 @@ export function checkRealm(realm: string | undefined): string {
 function checkScopes(scopes: readonly string[] | undefined): readonly string[] {
   if (scopes === undefined) return [];
   if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string' || !SCOPE_TOKEN.test(s))) {
-    throw optionsInvalid('scopes must be a list of RFC 6749 scope tokens (printable ASCII, no spaces, " or \\)');
+    throw optionsInvalid(
+      'scopes must be a list of RFC 6749 scope tokens (printable ASCII, no spaces, " or \\)',
+    );
   }
   return [...scopes];
 }
@@ -124,22 +136,41 @@ function checkScopes(scopes: readonly string[] | undefined): readonly string[] {
  * `Bearer realm="…"[, error="…", error_description="…"][, scope="…"]` (RFC 6750 §3). Without an
  * error (no credentials were sent) it is the bare `Bearer realm="…"` that §3.1 asks for.
  */
-export function challenge(realm: string, error?: string, description?: string, scope?: readonly string[]): string {
+export function challenge(
+  realm: string,
+  error?: string,
+  description?: string,
+  scope?: readonly string[],
+): string {
   let out = `Bearer realm="${realm}"`;
   if (error === undefined) return out;
   out += `, error="${error}"`;
-  if (description !== undefined && QUOTABLE.test(description)) out += `, error_description="${description}"`;
+  if (description !== undefined && QUOTABLE.test(description))
+    out += `, error_description="${description}"`;
   if (scope !== undefined && scope.length > 0) out += `, scope="${scope.join(' ')}"`;
   return out;
 }
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
 
-function refusal(status: number, realm: string, error: string | undefined, description: string | undefined, extra: { code?: string; scope?: readonly string[] } = {}): HttpReply {
-  const body: Record<string, unknown> = error === undefined ? { error: 'unauthorized', error_description: description } : { error, error_description: description };
+function refusal(
+  status: number,
+  realm: string,
+  error: string | undefined,
+  description: string | undefined,
+  extra: { code?: string; scope?: readonly string[] } = {},
+): HttpReply {
+  const body: Record<string, unknown> =
+    error === undefined
+      ? { error: 'unauthorized', error_description: description }
+      : { error, error_description: description };
   if (extra.code !== undefined) body.code = extra.code;
   if (extra.scope !== undefined && extra.scope.length > 0) body.scope = extra.scope.join(' ');
-  return { status, headers: { 'www-authenticate': challenge(realm, error, description, extra.scope), ...NO_STORE }, body };
+  return {
+    status,
+    headers: { 'www-authenticate': challenge(realm, error, description, extra.scope), ...NO_STORE },
+    body,
+  };
 }
 
 /** A 503 for a keyring that is not loaded or a store that does not answer. */
@@ -147,15 +178,23 @@ export function unavailable(code: string): HttpReply {
   return {
     status: 503,
     headers: { 'retry-after': '1', ...NO_STORE },
-    body: { error: 'temporarily_unavailable', error_description: 'the server cannot verify tokens right now; retry shortly', code },
+    body: {
+      error: 'temporarily_unavailable',
+      error_description: 'the server cannot verify tokens right now; retry shortly',
+      code,
+    },
   };
 }
 
 /** The Authorization lines of a raw header list ([name, value, name, value, …]). */
-export function authorizationLines(rawHeaders: readonly string[] | undefined, fallback: string | string[] | undefined): string[] {
+export function authorizationLines(
+  rawHeaders: readonly string[] | undefined,
+  fallback: string | string[] | undefined,
+): string[] {
   if (rawHeaders !== undefined && rawHeaders.length > 0) {
     const lines: string[] = [];
-    for (let i = 0; i + 1 < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'authorization') lines.push(rawHeaders[i + 1]!);
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2)
+      if (rawHeaders[i]!.toLowerCase() === 'authorization') lines.push(rawHeaders[i + 1]!);
     return lines;
   }
   if (fallback === undefined) return [];
@@ -170,8 +209,13 @@ function hasQueryToken(url: string | undefined): boolean {
 }
 
 function hasFormToken(contentType: string | undefined, body: unknown): boolean {
-  if (contentType === undefined || !/^application\/x-www-form-urlencoded\b/i.test(contentType)) return false;
-  return typeof body === 'object' && body !== null && Object.prototype.hasOwnProperty.call(body, 'access_token');
+  if (contentType === undefined || !/^application\/x-www-form-urlencoded\b/i.test(contentType))
+    return false;
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    Object.prototype.hasOwnProperty.call(body, 'access_token')
+  );
 }
 
 /** The scopes a token carries: `scope` (space-separated, RFC 8693/9068) or `scp` (a list). */
@@ -183,11 +227,17 @@ export function scopesOf(claims: JwtClaims): Set<string> {
 }
 
 /** The 403 `insufficient_scope` reply, or undefined when `claims` carry every scope. */
-export function scopeRefusal(realm: string, claims: JwtClaims, required: readonly string[]): HttpReply | undefined {
+export function scopeRefusal(
+  realm: string,
+  claims: JwtClaims,
+  required: readonly string[],
+): HttpReply | undefined {
   if (required.length === 0) return undefined;
   const held = scopesOf(claims);
   if (required.every((s) => held.has(s))) return undefined;
-  return refusal(403, realm, 'insufficient_scope', 'the access token lacks a required scope', { scope: required });
+  return refusal(403, realm, 'insufficient_scope', 'the access token lacks a required scope', {
+    scope: required,
+  });
 }
 
 /** Validated scopes for requireScope helpers. */
@@ -201,32 +251,69 @@ export function requiredScopes(scopes: readonly string[]): readonly string[] {
  * Builds the authenticator the glue modules call on every request: RFC 6750 extraction, then
  * `keys.verify`. Synchronous: the keyring and its revocation check answer from memory.
  */
-export function createBearerAuthenticator<C extends JwtClaims = JwtClaims>(options: BearerAuthOptions): (request: BearerRequest) => BearerOutcome<C> {
-  if (typeof options?.keys?.verify !== 'function') throw optionsInvalid('keys must be a keyring from createJwtKeys (rotor/jwt)');
+export function createBearerAuthenticator<C extends JwtClaims = JwtClaims>(
+  options: BearerAuthOptions,
+): (request: BearerRequest) => BearerOutcome<C> {
+  if (typeof options?.keys?.verify !== 'function')
+    throw optionsInvalid('keys must be a keyring from createJwtKeys (rotor/jwt)');
   const realm = checkRealm(options.realm);
   const scopes = checkScopes(options.scopes);
   const verifyOptions = options.verify;
   const onRejected = options.onRejected;
 
   function refuse(reply: HttpReply, code?: string): BearerOutcome<C> {
-    onRejected?.({ status: reply.status, error: reply.body.error === 'unauthorized' ? undefined : (reply.body.error as string), code });
+    onRejected?.({
+      status: reply.status,
+      error: reply.body.error === 'unauthorized' ? undefined : (reply.body.error as string),
+      code,
+    });
     return { ok: false, reply };
   }
 
   return (request) => {
     const lines = request.authorization;
     // Tokens in URLs end up in logs and Referer headers; RFC 6750 §2.3 is never supported.
-    if (hasQueryToken(request.url)) return refuse(refusal(400, realm, 'invalid_request', 'access tokens are accepted only in the Authorization header'));
-    if (hasFormToken(request.contentType, request.body)) return refuse(refusal(400, realm, 'invalid_request', 'access tokens are accepted only in the Authorization header'));
-    if (lines.length === 0) return refuse(refusal(401, realm, undefined, 'authentication required'));
-    if (lines.length > 1) return refuse(refusal(400, realm, 'invalid_request', 'more than one Authorization header'));
+    if (hasQueryToken(request.url))
+      return refuse(
+        refusal(
+          400,
+          realm,
+          'invalid_request',
+          'access tokens are accepted only in the Authorization header',
+        ),
+      );
+    if (hasFormToken(request.contentType, request.body))
+      return refuse(
+        refusal(
+          400,
+          realm,
+          'invalid_request',
+          'access tokens are accepted only in the Authorization header',
+        ),
+      );
+    if (lines.length === 0)
+      return refuse(refusal(401, realm, undefined, 'authentication required'));
+    if (lines.length > 1)
+      return refuse(refusal(400, realm, 'invalid_request', 'more than one Authorization header'));
     const line = lines[0]!.trim();
     const scheme = SCHEME.exec(line)?.[1];
-    if (scheme === undefined) return refuse(refusal(400, realm, 'invalid_request', 'the Authorization header is malformed'));
+    if (scheme === undefined)
+      return refuse(
+        refusal(400, realm, 'invalid_request', 'the Authorization header is malformed'),
+      );
     // Another scheme (Basic, …) carries no bearer credentials: a plain challenge (§3.1).
-    if (scheme.toLowerCase() !== 'bearer') return refuse(refusal(401, realm, undefined, 'authentication required'));
+    if (scheme.toLowerCase() !== 'bearer')
+      return refuse(refusal(401, realm, undefined, 'authentication required'));
     const match = BEARER.exec(line);
-    if (match === null) return refuse(refusal(400, realm, 'invalid_request', 'the Authorization header must hold exactly one bearer token'));
+    if (match === null)
+      return refuse(
+        refusal(
+          400,
+          realm,
+          'invalid_request',
+          'the Authorization header must hold exactly one bearer token',
+        ),
+      );
     let claims: C;
     try {
       claims = options.keys.verify<C>(match[1]!, verifyOptions).claims;

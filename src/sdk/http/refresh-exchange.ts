@@ -10,7 +10,14 @@ import { RotorError } from '../../core/errors.js';
 import type { JwtClaims } from '../jwt/jwt-types.js';
 import type { JwtKeys } from '../jwt/jwt-keys.js';
 import type { RefreshResult, RefreshTokens } from '../tokens/refresh-tokens.js';
-import { challenge, checkRealm, isUnavailable, rotorCode, unavailable, type HttpReply } from './bearer-auth.js';
+import {
+  challenge,
+  checkRealm,
+  isUnavailable,
+  rotorCode,
+  unavailable,
+  type HttpReply,
+} from './bearer-auth.js';
 
 export interface RefreshCookieOptions {
   /** Cookie name (default `refresh_token`). */
@@ -58,7 +65,8 @@ const TOKEN_CHARS = /^[A-Za-z0-9\-._~+/]+=*$/;
 const MAX_TOKEN_LENGTH = 16_384;
 
 const GRANT_DESCRIPTIONS: Record<string, string> = {
-  ERR_ROTOR_TOKENS_REUSE_DETECTED: 'the refresh token was already used; the session is revoked: log in again',
+  ERR_ROTOR_TOKENS_REUSE_DETECTED:
+    'the refresh token was already used; the session is revoked: log in again',
   ERR_ROTOR_TOKENS_FAMILY_REVOKED: 'the session was revoked: log in again',
   ERR_ROTOR_TOKENS_SESSION_REVOKED: 'the session was revoked: log in again',
   ERR_ROTOR_TOKENS_FAMILY_UNKNOWN: 'the session is unknown: log in again',
@@ -83,20 +91,39 @@ function readCookie(header: string | undefined, name: string): string | undefine
     if (eq < 0) continue;
     if (part.slice(0, eq).trim() !== name) continue;
     let value = part.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"'))
+      value = value.slice(1, -1);
     return value;
   }
   return undefined;
 }
 
-function checkCookie(options: RefreshCookieOptions | false | undefined): Required<Omit<RefreshCookieOptions, 'domain'>> & { domain?: string } | undefined {
+function checkCookie(
+  options: RefreshCookieOptions | false | undefined,
+): (Required<Omit<RefreshCookieOptions, 'domain'>> & { domain?: string }) | undefined {
   if (options === false) return undefined;
   const c = options ?? {};
-  const out = { name: c.name ?? 'refresh_token', path: c.path ?? '/', sameSite: c.sameSite ?? 'Strict', secure: c.secure ?? true, ...(c.domain !== undefined ? { domain: c.domain } : {}) };
-  if (!COOKIE_NAME.test(out.name)) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.name must be an RFC 6265 cookie name');
-  if (!COOKIE_ATTR.test(out.path) || (out.domain !== undefined && !COOKIE_ATTR.test(out.domain))) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.path and cookie.domain must be printable ASCII without ; or spaces');
-  if (!['Strict', 'Lax', 'None'].includes(out.sameSite)) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.sameSite must be Strict, Lax or None');
-  if (out.sameSite === 'None' && !out.secure) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.sameSite None needs secure (browsers refuse it otherwise)');
+  const out = {
+    name: c.name ?? 'refresh_token',
+    path: c.path ?? '/',
+    sameSite: c.sameSite ?? 'Strict',
+    secure: c.secure ?? true,
+    ...(c.domain !== undefined ? { domain: c.domain } : {}),
+  };
+  if (!COOKIE_NAME.test(out.name))
+    throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.name must be an RFC 6265 cookie name');
+  if (!COOKIE_ATTR.test(out.path) || (out.domain !== undefined && !COOKIE_ATTR.test(out.domain)))
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      'cookie.path and cookie.domain must be printable ASCII without ; or spaces',
+    );
+  if (!['Strict', 'Lax', 'None'].includes(out.sameSite))
+    throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.sameSite must be Strict, Lax or None');
+  if (out.sameSite === 'None' && !out.secure)
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      'cookie.sameSite None needs secure (browsers refuse it otherwise)',
+    );
   return out;
 }
 
@@ -107,38 +134,80 @@ function checkCookie(options: RefreshCookieOptions | false | undefined): Require
  * @example
  * res.setHeader('set-cookie', refreshCookie(issued.token, issued.expiresAt));
  */
-export function refreshCookie(token: string, expiresAt: number, options: RefreshCookieOptions = {}, now = Date.now()): string {
+export function refreshCookie(
+  token: string,
+  expiresAt: number,
+  options: RefreshCookieOptions = {},
+  now = Date.now(),
+): string {
   const c = checkCookie(options)!;
   if (!TOKEN_CHARS.test(token)) throw new TypeError('not a token');
   const maxAge = Math.max(0, Math.floor((expiresAt - now) / 1000));
   return serializeCookie(c, token, maxAge);
 }
 
-function serializeCookie(c: NonNullable<ReturnType<typeof checkCookie>>, value: string, maxAge: number): string {
-  return [`${c.name}=${value}`, `Path=${c.path}`, ...(c.domain !== undefined ? [`Domain=${c.domain}`] : []), `Max-Age=${maxAge}`, 'HttpOnly', ...(c.secure ? ['Secure'] : []), `SameSite=${c.sameSite}`].join('; ');
+function serializeCookie(
+  c: NonNullable<ReturnType<typeof checkCookie>>,
+  value: string,
+  maxAge: number,
+): string {
+  return [
+    `${c.name}=${value}`,
+    `Path=${c.path}`,
+    ...(c.domain !== undefined ? [`Domain=${c.domain}`] : []),
+    `Max-Age=${maxAge}`,
+    'HttpOnly',
+    ...(c.secure ? ['Secure'] : []),
+    `SameSite=${c.sameSite}`,
+  ].join('; ');
 }
 
 /** Seconds from `iat` to `exp` of a token this process just signed. */
 function lifetimeOf(token: string): number {
   const payload = token.slice(token.indexOf('.') + 1, token.lastIndexOf('.'));
-  const { exp, iat } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown; iat?: unknown };
-  return typeof exp === 'number' && typeof iat === 'number' ? Math.max(0, Math.floor(exp - iat)) : 0;
+  const { exp, iat } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+    exp?: unknown;
+    iat?: unknown;
+  };
+  return typeof exp === 'number' && typeof iat === 'number'
+    ? Math.max(0, Math.floor(exp - iat))
+    : 0;
 }
 
 /** Builds the refresh exchange the glue modules call. */
 export function createRefreshExchange(options: RefreshHandlerOptions): RefreshExchange {
-  if (typeof options?.refresh?.refresh !== 'function') throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'refresh must be refresh-token families from createRefreshTokens (rotor/tokens)');
-  if (typeof options.access?.sign !== 'function') throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'access must be the access-token keyring from createJwtKeys (rotor/jwt)');
+  if (typeof options?.refresh?.refresh !== 'function')
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      'refresh must be refresh-token families from createRefreshTokens (rotor/tokens)',
+    );
+  if (typeof options.access?.sign !== 'function')
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      'access must be the access-token keyring from createJwtKeys (rotor/jwt)',
+    );
   const realm = checkRealm(options.realm);
   const cookie = checkCookie(options.cookie);
-  const accessClaims = options.accessClaims ?? ((r: RefreshResult) => ({ ...r.claims, sid: r.familyId }));
+  const accessClaims =
+    options.accessClaims ?? ((r: RefreshResult) => ({ ...r.claims, sid: r.familyId }));
 
-  function refuse(status: number, error: string, description: string, code: string | undefined, clearCookie: boolean): HttpReply & { setCookie?: string } {
+  function refuse(
+    status: number,
+    error: string,
+    description: string,
+    code: string | undefined,
+    clearCookie: boolean,
+  ): HttpReply & { setCookie?: string } {
     options.onRejected?.({ status, error, code });
     const headers: Record<string, string> = { ...NO_STORE };
     // A 401 must carry a challenge; the refresh token is the credential that was refused.
-    if (status === 401) headers['www-authenticate'] = challenge(realm, 'invalid_token', description);
-    const reply: HttpReply & { setCookie?: string } = { status, headers, body: { error, error_description: description, ...(code !== undefined ? { code } : {}) } };
+    if (status === 401)
+      headers['www-authenticate'] = challenge(realm, 'invalid_token', description);
+    const reply: HttpReply & { setCookie?: string } = {
+      status,
+      headers,
+      body: { error, error_description: description, ...(code !== undefined ? { code } : {}) },
+    };
     if (clearCookie && cookie) reply.setCookie = serializeCookie(cookie, '', 0);
     return reply;
   }
@@ -147,23 +216,58 @@ export function createRefreshExchange(options: RefreshHandlerOptions): RefreshEx
     const body = request.body;
     let fromBody: string | undefined;
     if (body !== undefined && body !== null && body !== '') {
-      if (typeof body !== 'object' || Array.isArray(body)) return refuse(400, 'invalid_request', 'the body must be a JSON object', undefined, false);
+      if (typeof body !== 'object' || Array.isArray(body))
+        return refuse(400, 'invalid_request', 'the body must be a JSON object', undefined, false);
       const b = body as Record<string, unknown>;
-      if (b.grant_type !== undefined && b.grant_type !== 'refresh_token') return refuse(400, 'unsupported_grant_type', 'only grant_type refresh_token is supported here', undefined, false);
+      if (b.grant_type !== undefined && b.grant_type !== 'refresh_token')
+        return refuse(
+          400,
+          'unsupported_grant_type',
+          'only grant_type refresh_token is supported here',
+          undefined,
+          false,
+        );
       if (b.refresh_token !== undefined) {
-        if (typeof b.refresh_token !== 'string' || b.refresh_token.length === 0) return refuse(400, 'invalid_request', 'refresh_token must be a non-empty string', undefined, false);
+        if (typeof b.refresh_token !== 'string' || b.refresh_token.length === 0)
+          return refuse(
+            400,
+            'invalid_request',
+            'refresh_token must be a non-empty string',
+            undefined,
+            false,
+          );
         fromBody = b.refresh_token;
       }
     }
     const fromCookie = cookie ? readCookie(request.cookie, cookie.name) : undefined;
     const usable = fromCookie !== undefined && fromCookie !== '' ? fromCookie : undefined;
     if (fromBody !== undefined && usable !== undefined && fromBody !== usable) {
-      return refuse(400, 'invalid_request', 'two different refresh tokens (body and cookie)', undefined, false);
+      return refuse(
+        400,
+        'invalid_request',
+        'two different refresh tokens (body and cookie)',
+        undefined,
+        false,
+      );
     }
     const token = fromBody ?? usable;
     const viaCookie = fromBody === undefined && usable !== undefined;
-    if (token === undefined) return refuse(400, 'invalid_request', `no refresh token (send {"refresh_token": …}${cookie ? ` or the ${cookie.name} cookie` : ''})`, undefined, false);
-    if (token.length > MAX_TOKEN_LENGTH || !TOKEN_CHARS.test(token)) return refuse(401, 'invalid_grant', 'the refresh token is malformed', 'ERR_ROTOR_JWT_MALFORMED', viaCookie);
+    if (token === undefined)
+      return refuse(
+        400,
+        'invalid_request',
+        `no refresh token (send {"refresh_token": …}${cookie ? ` or the ${cookie.name} cookie` : ''})`,
+        undefined,
+        false,
+      );
+    if (token.length > MAX_TOKEN_LENGTH || !TOKEN_CHARS.test(token))
+      return refuse(
+        401,
+        'invalid_grant',
+        'the refresh token is malformed',
+        'ERR_ROTOR_JWT_MALFORMED',
+        viaCookie,
+      );
 
     let result: RefreshResult;
     try {
@@ -176,7 +280,13 @@ export function createRefreshExchange(options: RefreshHandlerOptions): RefreshEx
         return unavailable(code);
       }
       if (code.startsWith('ERR_ROTOR_TOKENS_') || code.startsWith('ERR_ROTOR_JWT_')) {
-        return refuse(401, 'invalid_grant', GRANT_DESCRIPTIONS[code] ?? 'the refresh token is invalid', code, viaCookie);
+        return refuse(
+          401,
+          'invalid_grant',
+          GRANT_DESCRIPTIONS[code] ?? 'the refresh token is invalid',
+          code,
+          viaCookie,
+        );
       }
       throw error;
     }
@@ -194,11 +304,20 @@ export function createRefreshExchange(options: RefreshHandlerOptions): RefreshEx
     const reply: HttpReply & { setCookie?: string } = {
       status: 200,
       headers: { ...NO_STORE },
-      body: { access_token: accessToken, token_type: 'Bearer', expires_in: lifetimeOf(accessToken) },
+      body: {
+        access_token: accessToken,
+        token_type: 'Bearer',
+        expires_in: lifetimeOf(accessToken),
+      },
     };
     // A cookie client gets the rotated token back in the cookie only: putting it in a body
     // that scripts can read would undo HttpOnly.
-    if (viaCookie && cookie) reply.setCookie = serializeCookie(cookie, result.token, Math.max(0, Math.floor((result.expiresAt - Date.now()) / 1000)));
+    if (viaCookie && cookie)
+      reply.setCookie = serializeCookie(
+        cookie,
+        result.token,
+        Math.max(0, Math.floor((result.expiresAt - Date.now()) / 1000)),
+      );
     else reply.body.refresh_token = result.token;
     return reply;
   };

@@ -3,7 +3,13 @@
 // bits zero, so one token has exactly one spelling), and the signature primitives Rotor allows:
 // HMAC (createHmac + timingSafeEqual), Ed25519 and ECDSA P-256 (crypto.sign / crypto.verify
 // with IEEE P1363 signatures). No cryptographic primitive is written here.
-import { createHmac, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import {
+  createHmac,
+  sign as cryptoSign,
+  timingSafeEqual,
+  verify as cryptoVerify,
+  type KeyObject,
+} from 'node:crypto';
 
 /**
  * Three base64url segments; the only shape the verifier looks further into. The signature may
@@ -30,15 +36,27 @@ export function canonicalSegment(token: string, start: number, end: number): boo
 }
 
 /** Why a string that failed COMPACT_JWS is not a compact JWS, for the error message. */
-export function diagnoseShape(token: string): { code: 'segments' | 'empty' | 'alphabet'; detail: string } {
+export function diagnoseShape(token: string): {
+  code: 'segments' | 'empty' | 'alphabet';
+  detail: string;
+} {
   const segments = token.split('.');
-  if (segments.length !== 3) return { code: 'segments', detail: `${segments.length} segment(s), a compact JWS has 3` };
+  if (segments.length !== 3)
+    return { code: 'segments', detail: `${segments.length} segment(s), a compact JWS has 3` };
   const empty = segments.slice(0, 2).findIndex((s) => s.length === 0);
-  if (empty >= 0) return { code: 'empty', detail: `the ${empty === 0 ? 'header' : 'payload'} segment is empty` };
+  if (empty >= 0)
+    return { code: 'empty', detail: `the ${empty === 0 ? 'header' : 'payload'} segment is empty` };
   for (let i = 0; i < token.length; i++) {
     const c = token.charCodeAt(i);
     if (c !== 0x2e && (c >= 128 || SEXTET[c] === -1)) {
-      const shown = c === 0x3d ? "padding '='" : c === 0x2b ? "'+'" : c === 0x2f ? "'/'" : `character code ${c}`;
+      const shown =
+        c === 0x3d
+          ? "padding '='"
+          : c === 0x2b
+            ? "'+'"
+            : c === 0x2f
+              ? "'/'"
+              : `character code ${c}`;
       return { code: 'alphabet', detail: `${shown} at offset ${i} is not base64url` };
     }
   }
@@ -60,9 +78,27 @@ export interface AlgSpec {
 }
 
 export const ALGORITHMS: Readonly<Record<string, AlgSpec>> = {
-  HS256: { family: 'hmac', hash: 'sha256', signatureBytes: 32, signatureChars: 43, minKeyBytes: 32 },
-  HS384: { family: 'hmac', hash: 'sha384', signatureBytes: 48, signatureChars: 64, minKeyBytes: 48 },
-  HS512: { family: 'hmac', hash: 'sha512', signatureBytes: 64, signatureChars: 86, minKeyBytes: 64 },
+  HS256: {
+    family: 'hmac',
+    hash: 'sha256',
+    signatureBytes: 32,
+    signatureChars: 43,
+    minKeyBytes: 32,
+  },
+  HS384: {
+    family: 'hmac',
+    hash: 'sha384',
+    signatureBytes: 48,
+    signatureChars: 64,
+    minKeyBytes: 48,
+  },
+  HS512: {
+    family: 'hmac',
+    hash: 'sha512',
+    signatureBytes: 64,
+    signatureChars: 86,
+    minKeyBytes: 64,
+  },
   EdDSA: { family: 'eddsa', hash: null, signatureBytes: 64, signatureChars: 86 },
   ES256: { family: 'ecdsa', hash: 'sha256', signatureBytes: 64, signatureChars: 86 },
 };
@@ -85,7 +121,10 @@ export function verifySignature(k: VerifyKey, signingInput: string, signature: s
   const sig = Buffer.from(signature, 'base64url');
   switch (k.spec.family) {
     case 'hmac':
-      return timingSafeEqual(createHmac(k.spec.hash!, k.key).update(signingInput, 'latin1').digest(), sig);
+      return timingSafeEqual(
+        createHmac(k.spec.hash!, k.key).update(signingInput, 'latin1').digest(),
+        sig,
+      );
     case 'eddsa':
       return cryptoVerify(null, Buffer.from(signingInput, 'latin1'), k.key, sig);
     case 'ecdsa':
@@ -101,6 +140,9 @@ export function createSignature(spec: AlgSpec, key: KeyObject, signingInput: str
     case 'eddsa':
       return cryptoSign(null, Buffer.from(signingInput, 'latin1'), key).toString('base64url');
     case 'ecdsa':
-      return cryptoSign(spec.hash!, Buffer.from(signingInput, 'latin1'), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+      return cryptoSign(spec.hash!, Buffer.from(signingInput, 'latin1'), {
+        key,
+        dsaEncoding: 'ieee-p1363',
+      }).toString('base64url');
   }
 }

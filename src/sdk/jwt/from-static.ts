@@ -24,7 +24,13 @@ export function fromStaticKey(options: FromStaticKeyOptions): KeySource & { read
   return {
     kid,
     async load(secret) {
-      return { secret, versions: [{ kid, stage: 'current', alg, signingKey: key, verifyKey }], retired: new Map(), onRotate: 'dual-validate', revision: kid };
+      return {
+        secret,
+        versions: [{ kid, stage: 'current', alg, signingKey: key, verifyKey }],
+        retired: new Map(),
+        onRotate: 'dual-validate',
+        revision: kid,
+      };
     },
     watch: () => () => {},
     async close() {},

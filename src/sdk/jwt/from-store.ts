@@ -27,10 +27,18 @@ interface VersionRowLite {
 }
 
 function sourceError(message: string, cause?: unknown): RotorError {
-  return new RotorError('ERR_ROTOR_JWT_SOURCE_INVALID', message, cause === undefined ? {} : { cause });
+  return new RotorError(
+    'ERR_ROTOR_JWT_SOURCE_INVALID',
+    message,
+    cause === undefined ? {} : { cause },
+  );
 }
 
-const LIVE_STAGES: Record<string, KeyStage> = { current: 'current', previous: 'previous', standby: 'standby' };
+const LIVE_STAGES: Record<string, KeyStage> = {
+  current: 'current',
+  previous: 'previous',
+  standby: 'standby',
+};
 
 /**
  * Keys from a local Rotor store, read-only, reloaded when the store changes.
@@ -45,7 +53,10 @@ const LIVE_STAGES: Record<string, KeyStage> = { current: 'current', previous: 'p
  */
 export function fromStore(options: FromStoreOptions): KeySource {
   if (typeof options.environment !== 'string' || options.environment.length === 0) {
-    throw new RotorError('ERR_ROTOR_JWT_OPTIONS_INVALID', 'fromStore needs the environment whose keys to serve, e.g. { environment: "production" }');
+    throw new RotorError(
+      'ERR_ROTOR_JWT_OPTIONS_INVALID',
+      'fromStore needs the environment whose keys to serve, e.g. { environment: "production" }',
+    );
   }
   const environment = options.environment;
   const reader = createStoreReader(options, sourceError);
@@ -58,18 +69,36 @@ export function fromStore(options: FromStoreOptions): KeySource {
     reader.markRead(handle);
     // One read transaction, so the spec and the versions are one consistent snapshot.
     const read = handle.transaction(() => {
-      const known = handle.prepare('SELECT 1 FROM environments WHERE name = ?').get(environment) !== undefined;
-      const spec = handle.prepare('SELECT kind, spec FROM secrets WHERE name = ?').get(secret) as { kind: string; spec: string } | undefined;
+      const known =
+        handle.prepare('SELECT 1 FROM environments WHERE name = ?').get(environment) !== undefined;
+      const spec = handle.prepare('SELECT kind, spec FROM secrets WHERE name = ?').get(secret) as
+        { kind: string; spec: string } | undefined;
       const rows = handle
-        .prepare("SELECT id, stage, retire_at, compromised, meta, ciphertext, wrapped_key FROM versions WHERE secret = ? AND environment = ? AND stage IN ('current', 'previous', 'standby', 'retired') ORDER BY created_at")
+        .prepare(
+          "SELECT id, stage, retire_at, compromised, meta, ciphertext, wrapped_key FROM versions WHERE secret = ? AND environment = ? AND stage IN ('current', 'previous', 'standby', 'retired') ORDER BY created_at",
+        )
         .all(secret, environment) as VersionRowLite[];
       return { known, spec, rows };
     });
     const { known, spec, rows } = read();
-    if (!known) throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `environment "${environment}" is not in the store at ${file}`, { details: { environment } });
-    if (!spec) throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `${secret} is not in the store at ${file} (not in rotor.yaml, or not applied)`, { details: { secret } });
+    if (!known)
+      throw new RotorError(
+        'ERR_ROTOR_ENV_UNKNOWN',
+        `environment "${environment}" is not in the store at ${file}`,
+        { details: { environment } },
+      );
+    if (!spec)
+      throw new RotorError(
+        'ERR_ROTOR_SECRET_UNKNOWN',
+        `${secret} is not in the store at ${file} (not in rotor.yaml, or not applied)`,
+        { details: { secret } },
+      );
     if (spec.kind !== 'jwt-hmac' && spec.kind !== 'jwt-keypair') {
-      throw new RotorError('ERR_ROTOR_JWT_SOURCE_UNSUPPORTED_KIND', `${secret} is a ${spec.kind} secret; JWT keyrings need jwt-hmac or jwt-keypair`, { details: { secret } });
+      throw new RotorError(
+        'ERR_ROTOR_JWT_SOURCE_UNSUPPORTED_KIND',
+        `${secret} is a ${spec.kind} secret; JWT keyrings need jwt-hmac or jwt-keypair`,
+        { details: { secret } },
+      );
     }
     const onRotate = onRotateOf((JSON.parse(spec.spec) as { config?: unknown }).config);
     const versions: KeyVersion[] = [];
@@ -83,11 +112,27 @@ export function fromStore(options: FromStoreOptions): KeySource {
       }
       const stage = LIVE_STAGES[row.stage]!;
       const d = kidDescriptorOf(spec.kind, JSON.parse(row.meta) as Record<string, unknown>);
-      if (!d || d.kid !== row.id) throw sourceError(`${secret}/${environment} version ${row.id} has no usable kid in its metadata`);
-      if (!row.ciphertext || !row.wrapped_key) throw sourceError(`${secret}/${environment} version ${row.id} is ${row.stage} but holds no value`);
-      const value = openValue(key, { ciphertext: row.ciphertext, wrappedKey: row.wrapped_key }, { secret, environment, versionId: row.id }).toString('utf8');
+      if (!d || d.kid !== row.id)
+        throw sourceError(
+          `${secret}/${environment} version ${row.id} has no usable kid in its metadata`,
+        );
+      if (!row.ciphertext || !row.wrapped_key)
+        throw sourceError(
+          `${secret}/${environment} version ${row.id} is ${row.stage} but holds no value`,
+        );
+      const value = openValue(
+        key,
+        { ciphertext: row.ciphertext, wrappedKey: row.wrapped_key },
+        { secret, environment, versionId: row.id },
+      ).toString('utf8');
       versions.push(
-        keyVersionFrom({ secret, ...d, stage, value, ...(stage === 'previous' ? { acceptUntil: row.retire_at ?? 0 } : {}) }),
+        keyVersionFrom({
+          secret,
+          ...d,
+          stage,
+          value,
+          ...(stage === 'previous' ? { acceptUntil: row.retire_at ?? 0 } : {}),
+        }),
       );
     }
     return { secret, versions, retired, onRotate, revision: revision.digest('base64url') };

@@ -13,7 +13,14 @@
 import { parseDuration } from '../../core/duration.js';
 import { VERSION_ID_PATTERN } from '../../core/delivery/kid-variable.js';
 import { RotorError, type RotorErrorCode } from '../../core/errors.js';
-import { algSpec, canonicalSegment, COMPACT_JWS, createSignature, diagnoseShape, verifySignature } from './compact-jws.js';
+import {
+  algSpec,
+  canonicalSegment,
+  COMPACT_JWS,
+  createSignature,
+  diagnoseShape,
+  verifySignature,
+} from './compact-jws.js';
 import type { JwtClaims, JwtHeader, VerifiedJwt } from './jwt-types.js';
 import type { KeySource } from './key-source.js';
 import { compileKeyring, type KidEntry, type Keyring } from './keyring.js';
@@ -98,7 +105,9 @@ function optionsInvalid(message: string): RotorError {
 function toSeconds(value: number | string, what: string): number {
   // JavaScript callers get no compile-time check: a missing or mistyped value is named here.
   if (typeof value !== 'number' && typeof value !== 'string') {
-    throw optionsInvalid(`${what} must be a non-negative number of seconds or a duration like 15m (got ${value === undefined ? 'nothing' : typeof value})`);
+    throw optionsInvalid(
+      `${what} must be a non-negative number of seconds or a duration like 15m (got ${value === undefined ? 'nothing' : typeof value})`,
+    );
   }
   let seconds: number;
   try {
@@ -106,7 +115,8 @@ function toSeconds(value: number | string, what: string): number {
   } catch (error) {
     throw optionsInvalid(`${what}: ${(error as Error).message}`);
   }
-  if (!Number.isFinite(seconds) || seconds < 0) throw optionsInvalid(`${what} must be a non-negative number of seconds or a duration like 15m`);
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw optionsInvalid(`${what} must be a non-negative number of seconds or a duration like 15m`);
   return seconds;
 }
 
@@ -117,9 +127,11 @@ function normalizeType(type: string): string {
 }
 
 function audienceSet(audience: string | readonly string[], what: string): ReadonlySet<string> {
-  if (typeof audience !== 'string' && !Array.isArray(audience)) throw optionsInvalid(`${what} must be a non-empty string or list of strings`);
+  if (typeof audience !== 'string' && !Array.isArray(audience))
+    throw optionsInvalid(`${what} must be a non-empty string or list of strings`);
   const list = typeof audience === 'string' ? [audience] : [...audience];
-  if (list.length === 0 || list.some((a) => typeof a !== 'string' || a.length === 0)) throw optionsInvalid(`${what} must be a non-empty string or list of strings`);
+  if (list.length === 0 || list.some((a) => typeof a !== 'string' || a.length === 0))
+    throw optionsInvalid(`${what} must be a non-empty string or list of strings`);
   return new Set(list);
 }
 
@@ -129,20 +141,42 @@ const JSON_WHY = {
   'not-object': 'is not a JSON object',
 } as const;
 
-function jsonFailure(part: 'header' | 'payload', result: Exclude<StrictJsonResult, { ok: true }>): RotorError {
-  if (result.why === 'duplicate') return fail('ERR_ROTOR_JWT_DUPLICATE_MEMBER', `the ${part} repeats a member name`);
+function jsonFailure(
+  part: 'header' | 'payload',
+  result: Exclude<StrictJsonResult, { ok: true }>,
+): RotorError {
+  if (result.why === 'duplicate')
+    return fail('ERR_ROTOR_JWT_DUPLICATE_MEMBER', `the ${part} repeats a member name`);
   return fail('ERR_ROTOR_JWT_MALFORMED', `the ${part} ${JSON_WHY[result.why]}`);
 }
 
 /** Why `kid` found no usable key: its own code for each case. */
 function kidFailure(ring: Keyring, kid: unknown): RotorError {
-  if (typeof kid !== 'string') return fail('ERR_ROTOR_JWT_KID_MALFORMED', `the kid is a ${kid === null ? 'null' : typeof kid}, not a string`);
-  if (kid.length > MAX_KID_LENGTH) return fail('ERR_ROTOR_JWT_KID_OVERSIZE', `the kid is ${kid.length} characters; a Rotor kid has 36`);
-  if (!VERSION_ID_PATTERN.test(kid)) return fail('ERR_ROTOR_JWT_KID_MALFORMED', 'the kid is not a Rotor version id');
+  if (typeof kid !== 'string')
+    return fail(
+      'ERR_ROTOR_JWT_KID_MALFORMED',
+      `the kid is a ${kid === null ? 'null' : typeof kid}, not a string`,
+    );
+  if (kid.length > MAX_KID_LENGTH)
+    return fail(
+      'ERR_ROTOR_JWT_KID_OVERSIZE',
+      `the kid is ${kid.length} characters; a Rotor kid has 36`,
+    );
+  if (!VERSION_ID_PATTERN.test(kid))
+    return fail('ERR_ROTOR_JWT_KID_MALFORMED', 'the kid is not a Rotor version id');
   const retired = ring.retired.get(kid);
-  if (retired === 'compromised') return fail('ERR_ROTOR_JWT_KID_COMPROMISED', `key ${kid} of ${ring.secret} was compromised and revoked (emergency rotation)`);
-  if (retired === 'retired') return fail('ERR_ROTOR_JWT_KID_RETIRED', `key ${kid} of ${ring.secret} is retired`);
-  if (ring.invalidated.has(kid)) return fail('ERR_ROTOR_JWT_KID_RETIRED', `key ${kid} of ${ring.secret} was replaced and ${ring.secret} is on-rotate: invalidate`);
+  if (retired === 'compromised')
+    return fail(
+      'ERR_ROTOR_JWT_KID_COMPROMISED',
+      `key ${kid} of ${ring.secret} was compromised and revoked (emergency rotation)`,
+    );
+  if (retired === 'retired')
+    return fail('ERR_ROTOR_JWT_KID_RETIRED', `key ${kid} of ${ring.secret} is retired`);
+  if (ring.invalidated.has(kid))
+    return fail(
+      'ERR_ROTOR_JWT_KID_RETIRED',
+      `key ${kid} of ${ring.secret} was replaced and ${ring.secret} is on-rotate: invalidate`,
+    );
   return fail('ERR_ROTOR_JWT_KID_UNKNOWN', `no key ${kid} in ${ring.secret}`);
 }
 
@@ -158,27 +192,37 @@ function kidFailure(ring: Keyring, kid: unknown): RotorError {
  * const { claims } = access.verify(token);
  */
 export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
-  if (typeof options !== 'object' || options === null) throw optionsInvalid('createJwtKeys takes one options object');
+  if (typeof options !== 'object' || options === null)
+    throw optionsInvalid('createJwtKeys takes one options object');
   const { secret, source } = options;
-  if (typeof secret !== 'string' || secret.length === 0) throw optionsInvalid('secret must name a Rotor secret');
-  if (typeof source?.load !== 'function' || typeof source.watch !== 'function') throw optionsInvalid('source must be a KeySource (fromEnv(), fromStore(), …)');
-  if (typeof options.issuer !== 'string' || options.issuer.length === 0) throw optionsInvalid('issuer must be a non-empty string');
+  if (typeof secret !== 'string' || secret.length === 0)
+    throw optionsInvalid('secret must name a Rotor secret');
+  if (typeof source?.load !== 'function' || typeof source.watch !== 'function')
+    throw optionsInvalid('source must be a KeySource (fromEnv(), fromStore(), …)');
+  if (typeof options.issuer !== 'string' || options.issuer.length === 0)
+    throw optionsInvalid('issuer must be a non-empty string');
   const issuer = options.issuer;
   const audiences = audienceSet(options.audience, 'audience');
-  const audience: string | string[] = typeof options.audience === 'string' ? options.audience : [...options.audience];
+  const audience: string | string[] =
+    typeof options.audience === 'string' ? options.audience : [...options.audience];
   const maxAge = toSeconds(options.maxAge, 'maxAge');
   const tolerance = toSeconds(options.clockTolerance ?? 0, 'clockTolerance');
   const maxTokenBytes = options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
-  if (!Number.isSafeInteger(maxTokenBytes) || maxTokenBytes < 64) throw optionsInvalid('maxTokenBytes must be an integer of at least 64');
+  if (!Number.isSafeInteger(maxTokenBytes) || maxTokenBytes < 64)
+    throw optionsInvalid('maxTokenBytes must be an integer of at least 64');
   const requireExp = options.requireExp ?? true;
-  if (options.type !== undefined && (typeof options.type !== 'string' || options.type.length === 0)) throw optionsInvalid('type must be a non-empty string');
+  if (options.type !== undefined && (typeof options.type !== 'string' || options.type.length === 0))
+    throw optionsInvalid('type must be a non-empty string');
   const defaultType = options.type === undefined ? undefined : normalizeType(options.type);
   let explicitAlgorithms: ReadonlySet<string> | undefined;
   if (options.algorithms !== undefined) {
-    if (!Array.isArray(options.algorithms)) throw optionsInvalid('algorithms must be a list such as ["HS256"]');
+    if (!Array.isArray(options.algorithms))
+      throw optionsInvalid('algorithms must be a list such as ["HS256"]');
     const unknown = options.algorithms.filter((a) => algSpec(a) === undefined);
     if (options.algorithms.length === 0 || unknown.length > 0) {
-      throw optionsInvalid(`algorithms must list some of HS256, HS384, HS512, EdDSA, ES256${unknown.length > 0 ? ` (not ${unknown.join(', ')})` : ''}`);
+      throw optionsInvalid(
+        `algorithms must list some of HS256, HS384, HS512, EdDSA, ES256${unknown.length > 0 ? ` (not ${unknown.join(', ')})` : ''}`,
+      );
     }
     explicitAlgorithms = new Set(options.algorithms);
   }
@@ -186,13 +230,20 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
   if (options.acceptWithoutKid !== undefined) {
     const { until, kid } = options.acceptWithoutKid;
     const untilMs = until instanceof Date ? until.getTime() : until;
-    if (typeof untilMs !== 'number' || !Number.isFinite(untilMs)) throw optionsInvalid('acceptWithoutKid.until must be a Date or milliseconds since the epoch');
-    if (kid !== undefined && !VERSION_ID_PATTERN.test(kid)) throw optionsInvalid('acceptWithoutKid.kid must be a Rotor version id');
+    if (typeof untilMs !== 'number' || !Number.isFinite(untilMs))
+      throw optionsInvalid('acceptWithoutKid.until must be a Date or milliseconds since the epoch');
+    if (kid !== undefined && !VERSION_ID_PATTERN.test(kid))
+      throw optionsInvalid('acceptWithoutKid.kid must be a Rotor version id');
     migration = { until: untilMs, ...(kid !== undefined ? { kid } : {}) };
   }
   const revocation = options.revocation;
   const clock = options.clock ?? { now: () => Date.now() };
-  const onError = options.onError ?? ((error: unknown) => process.emitWarning(`rotor/jwt: reloading ${secret} failed (${(error as { code?: string }).code ?? 'error'}); keeping the last key set`));
+  const onError =
+    options.onError ??
+    ((error: unknown) =>
+      process.emitWarning(
+        `rotor/jwt: reloading ${secret} failed (${(error as { code?: string }).code ?? 'error'}); keeping the last key set`,
+      ));
 
   let ring: Keyring | undefined;
   let closed = false;
@@ -238,10 +289,19 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
 
   function migrationEntry(r: Keyring, now: number): KidEntry {
     if (migration === undefined || now >= migration.until) {
-      throw fail('ERR_ROTOR_JWT_KID_MISSING', migration === undefined ? 'the token has no kid' : `the token has no kid, and tokens without one were accepted only until ${new Date(migration.until).toISOString()}`);
+      throw fail(
+        'ERR_ROTOR_JWT_KID_MISSING',
+        migration === undefined
+          ? 'the token has no kid'
+          : `the token has no kid, and tokens without one were accepted only until ${new Date(migration.until).toISOString()}`,
+      );
     }
     if (migration.kid === undefined) {
-      if (r.current === undefined) throw fail('ERR_ROTOR_JWT_KID_MISSING', 'the token has no kid and there is no current key to check it against');
+      if (r.current === undefined)
+        throw fail(
+          'ERR_ROTOR_JWT_KID_MISSING',
+          'the token has no kid and there is no current key to check it against',
+        );
       return r.current;
     }
     const entry = r.byKid.get(migration.kid);
@@ -249,21 +309,43 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
     return entry;
   }
 
-  function verify<C extends JwtClaims = JwtClaims>(token: string, verifyOptions?: VerifyOptions): VerifiedJwt<C> {
+  function verify<C extends JwtClaims = JwtClaims>(
+    token: string,
+    verifyOptions?: VerifyOptions,
+  ): VerifiedJwt<C> {
     const r = ring;
-    if (r === undefined) throw fail('ERR_ROTOR_JWT_NOT_READY', `the ${secret} keyring is not loaded yet: await ready() first`);
-    if (typeof token !== 'string') throw fail('ERR_ROTOR_JWT_MALFORMED', 'the token is not a string');
+    if (r === undefined)
+      throw fail(
+        'ERR_ROTOR_JWT_NOT_READY',
+        `the ${secret} keyring is not loaded yet: await ready() first`,
+      );
+    if (typeof token !== 'string')
+      throw fail('ERR_ROTOR_JWT_MALFORMED', 'the token is not a string');
     // Before any parsing. Length counts UTF-16 units; a token with non-ASCII characters is
     // longer in bytes but is refused as non-base64url right after.
-    if (token.length > maxTokenBytes) throw fail('ERR_ROTOR_JWT_TOKEN_TOO_LARGE', `the token is ${token.length} bytes; the limit is ${maxTokenBytes}`);
+    if (token.length > maxTokenBytes)
+      throw fail(
+        'ERR_ROTOR_JWT_TOKEN_TOO_LARGE',
+        `the token is ${token.length} bytes; the limit is ${maxTokenBytes}`,
+      );
     if (!COMPACT_JWS.test(token)) {
       const shape = diagnoseShape(token);
-      throw fail(shape.code === 'alphabet' ? 'ERR_ROTOR_JWT_BASE64_NONCANONICAL' : 'ERR_ROTOR_JWT_MALFORMED', `not a compact JWS: ${shape.detail}`);
+      throw fail(
+        shape.code === 'alphabet' ? 'ERR_ROTOR_JWT_BASE64_NONCANONICAL' : 'ERR_ROTOR_JWT_MALFORMED',
+        `not a compact JWS: ${shape.detail}`,
+      );
     }
     const dot1 = token.indexOf('.');
     const dot2 = token.indexOf('.', dot1 + 1);
-    if (!canonicalSegment(token, 0, dot1) || !canonicalSegment(token, dot1 + 1, dot2) || !canonicalSegment(token, dot2 + 1, token.length)) {
-      throw fail('ERR_ROTOR_JWT_BASE64_NONCANONICAL', 'a segment is not canonical base64url (impossible length or non-zero trailing bits)');
+    if (
+      !canonicalSegment(token, 0, dot1) ||
+      !canonicalSegment(token, dot1 + 1, dot2) ||
+      !canonicalSegment(token, dot2 + 1, token.length)
+    ) {
+      throw fail(
+        'ERR_ROTOR_JWT_BASE64_NONCANONICAL',
+        'a segment is not canonical base64url (impossible length or non-zero trailing bits)',
+      );
     }
     const h = parseStrictJsonObject(Buffer.from(token.slice(0, dot1), 'base64url'));
     if (!h.ok) throw jsonFailure('header', h);
@@ -271,14 +353,27 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
     const alg = header.alg;
     if (typeof alg !== 'string') throw fail('ERR_ROTOR_JWT_MALFORMED', 'the header has no alg');
     if (!(explicitAlgorithms ?? r.algorithms).has(alg)) {
-      if (alg.toLowerCase() === 'none') throw fail('ERR_ROTOR_JWT_ALG_NONE', 'unsecured tokens (alg none) are never accepted');
+      if (alg.toLowerCase() === 'none')
+        throw fail('ERR_ROTOR_JWT_ALG_NONE', 'unsecured tokens (alg none) are never accepted');
       throw fail('ERR_ROTOR_JWT_ALG_NOT_ALLOWED', `alg ${alg.slice(0, 16)} is not allowed`);
     }
-    if (header.jku !== undefined || header.x5u !== undefined || header.jwk !== undefined || header.x5c !== undefined) {
+    if (
+      header.jku !== undefined ||
+      header.x5u !== undefined ||
+      header.jwk !== undefined ||
+      header.x5c !== undefined
+    ) {
       const which = ['jku', 'x5u', 'jwk', 'x5c'].filter((m) => header[m] !== undefined).join(', ');
-      throw fail('ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED', `the header names its own key (${which}); keys come only from the keyring and are never fetched`);
+      throw fail(
+        'ERR_ROTOR_JWT_KEY_REFERENCE_REFUSED',
+        `the header names its own key (${which}); keys come only from the keyring and are never fetched`,
+      );
     }
-    if (header.crit !== undefined) throw fail('ERR_ROTOR_JWT_CRIT_UNSUPPORTED', 'the header has crit: Rotor understands no JWS extension');
+    if (header.crit !== undefined)
+      throw fail(
+        'ERR_ROTOR_JWT_CRIT_UNSUPPORTED',
+        'the header has crit: Rotor understands no JWS extension',
+      );
     const kid = header.kid;
     const now = clock.now();
     let entry: KidEntry | undefined;
@@ -289,19 +384,34 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
       if (entry === undefined) throw kidFailure(r, kid);
     }
     if (now >= entry.acceptUntil) {
-      throw fail('ERR_ROTOR_JWT_KID_RETIRED', `key ${entry.kid} of ${secret} was accepted until ${new Date(entry.acceptUntil).toISOString()} (grace window over)`);
+      throw fail(
+        'ERR_ROTOR_JWT_KID_RETIRED',
+        `key ${entry.kid} of ${secret} was accepted until ${new Date(entry.acceptUntil).toISOString()} (grace window over)`,
+      );
     }
     // The key's own algorithm decides; the header only has to agree with it.
-    if (entry.alg !== alg) throw fail('ERR_ROTOR_JWT_KEY_TYPE_MISMATCH', `key ${entry.kid} is for ${entry.alg}; the token says ${alg}`);
-    if (!verifySignature(entry, token.slice(0, dot2), token.slice(dot2 + 1))) throw fail('ERR_ROTOR_JWT_SIGNATURE_INVALID', 'the signature does not verify');
+    if (entry.alg !== alg)
+      throw fail(
+        'ERR_ROTOR_JWT_KEY_TYPE_MISMATCH',
+        `key ${entry.kid} is for ${entry.alg}; the token says ${alg}`,
+      );
+    if (!verifySignature(entry, token.slice(0, dot2), token.slice(dot2 + 1)))
+      throw fail('ERR_ROTOR_JWT_SIGNATURE_INVALID', 'the signature does not verify');
 
     // Authentic from here on.
-    const expectedType = verifyOptions?.type !== undefined ? normalizeType(verifyOptions.type) : defaultType;
+    const expectedType =
+      verifyOptions?.type !== undefined ? normalizeType(verifyOptions.type) : defaultType;
     if (expectedType !== undefined) {
       const typ = header.typ;
       // The usual case, the exact spelling sign writes, skips normalizing.
-      if (typeof typ !== 'string' || (typ !== expectedType && normalizeType(typ) !== expectedType)) {
-        throw fail('ERR_ROTOR_JWT_TYPE_MISMATCH', `the token's typ is ${typeof typ === 'string' ? typ.slice(0, 32) : 'missing'}; expected ${expectedType}`);
+      if (
+        typeof typ !== 'string' ||
+        (typ !== expectedType && normalizeType(typ) !== expectedType)
+      ) {
+        throw fail(
+          'ERR_ROTOR_JWT_TYPE_MISMATCH',
+          `the token's typ is ${typeof typ === 'string' ? typ.slice(0, 32) : 'missing'}; expected ${expectedType}`,
+        );
       }
     }
     const p = parseStrictJsonObject(Buffer.from(token.slice(dot1 + 1, dot2), 'base64url'));
@@ -317,20 +427,30 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
       throw fail('ERR_ROTOR_JWT_EXPIRED', 'the token has expired');
     }
     if (nbf !== undefined) {
-      if (typeof nbf !== 'number' || !Number.isFinite(nbf)) throw fail('ERR_ROTOR_JWT_CLAIM_INVALID', 'nbf is not a number');
-      if (nbf > nowSeconds + tolerance) throw fail('ERR_ROTOR_JWT_NOT_YET_VALID', 'the token is not valid yet (nbf)');
+      if (typeof nbf !== 'number' || !Number.isFinite(nbf))
+        throw fail('ERR_ROTOR_JWT_CLAIM_INVALID', 'nbf is not a number');
+      if (nbf > nowSeconds + tolerance)
+        throw fail('ERR_ROTOR_JWT_NOT_YET_VALID', 'the token is not valid yet (nbf)');
     }
     if (iat !== undefined) {
-      if (typeof iat !== 'number' || !Number.isFinite(iat)) throw fail('ERR_ROTOR_JWT_CLAIM_INVALID', 'iat is not a number');
-      if (iat > nowSeconds + tolerance) throw fail('ERR_ROTOR_JWT_NOT_YET_VALID', 'the token was issued in the future (iat)');
+      if (typeof iat !== 'number' || !Number.isFinite(iat))
+        throw fail('ERR_ROTOR_JWT_CLAIM_INVALID', 'iat is not a number');
+      if (iat > nowSeconds + tolerance)
+        throw fail('ERR_ROTOR_JWT_NOT_YET_VALID', 'the token was issued in the future (iat)');
     }
-    if (claims.iss !== issuer) throw fail('ERR_ROTOR_JWT_ISSUER_MISMATCH', 'the token has another issuer');
-    const accepted = verifyOptions?.audience !== undefined ? audienceSet(verifyOptions.audience, 'audience') : audiences;
+    if (claims.iss !== issuer)
+      throw fail('ERR_ROTOR_JWT_ISSUER_MISMATCH', 'the token has another issuer');
+    const accepted =
+      verifyOptions?.audience !== undefined
+        ? audienceSet(verifyOptions.audience, 'audience')
+        : audiences;
     const aud = claims.aud;
     let audienceOk = false;
     if (typeof aud === 'string') audienceOk = accepted.has(aud);
-    else if (Array.isArray(aud)) for (const a of aud) if (typeof a === 'string' && accepted.has(a)) audienceOk = true;
-    if (!audienceOk) throw fail('ERR_ROTOR_JWT_AUDIENCE_MISMATCH', 'the token is for another audience');
+    else if (Array.isArray(aud))
+      for (const a of aud) if (typeof a === 'string' && accepted.has(a)) audienceOk = true;
+    if (!audienceOk)
+      throw fail('ERR_ROTOR_JWT_AUDIENCE_MISMATCH', 'the token is for another audience');
     if (revocation !== undefined) {
       let revoked: boolean;
       try {
@@ -345,18 +465,40 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
 
   function sign(claims: JwtClaims, signOptions?: SignOptions): string {
     const r = ring;
-    if (r === undefined) throw fail('ERR_ROTOR_JWT_NOT_READY', `the ${secret} keyring is not loaded yet: await ready() first`);
-    if (r.current === undefined || r.signingKey === undefined) throw fail('ERR_ROTOR_JWT_NO_SIGNING_KEY', `${secret} has no current signing key in this source`);
-    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw optionsInvalid('claims must be an object');
+    if (r === undefined)
+      throw fail(
+        'ERR_ROTOR_JWT_NOT_READY',
+        `the ${secret} keyring is not loaded yet: await ready() first`,
+      );
+    if (r.current === undefined || r.signingKey === undefined)
+      throw fail(
+        'ERR_ROTOR_JWT_NO_SIGNING_KEY',
+        `${secret} has no current signing key in this source`,
+      );
+    if (typeof claims !== 'object' || claims === null || Array.isArray(claims))
+      throw optionsInvalid('claims must be an object');
     const entry = r.current;
     const type = signOptions?.type ?? options.type;
     const iat = Math.floor(clock.now() / 1000);
-    const lifetime = signOptions?.maxAge !== undefined ? toSeconds(signOptions.maxAge, 'maxAge') : maxAge;
-    const header = type === undefined ? { alg: entry.alg, kid: entry.kid } : { alg: entry.alg, kid: entry.kid, typ: type };
-    const payload = { ...claims, iss: issuer, aud: audience, iat, exp: typeof claims.exp === 'number' ? claims.exp : iat + Math.floor(lifetime) };
+    const lifetime =
+      signOptions?.maxAge !== undefined ? toSeconds(signOptions.maxAge, 'maxAge') : maxAge;
+    const header =
+      type === undefined
+        ? { alg: entry.alg, kid: entry.kid }
+        : { alg: entry.alg, kid: entry.kid, typ: type };
+    const payload = {
+      ...claims,
+      iss: issuer,
+      aud: audience,
+      iat,
+      exp: typeof claims.exp === 'number' ? claims.exp : iat + Math.floor(lifetime),
+    };
     const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
     const token = `${input}.${createSignature(entry.spec, r.signingKey, input)}`;
-    if (token.length > maxTokenBytes) throw optionsInvalid(`the token would be ${token.length} bytes, over maxTokenBytes (${maxTokenBytes})`);
+    if (token.length > maxTokenBytes)
+      throw optionsInvalid(
+        `the token would be ${token.length} bytes, over maxTokenBytes (${maxTokenBytes})`,
+      );
     return token;
   }
 

@@ -24,9 +24,13 @@ export interface MaterialInput {
 
 function unusable(input: MaterialInput, why: string): RotorError {
   // Never quotes the value.
-  return new RotorError('ERR_ROTOR_JWT_SOURCE_INVALID', `${input.secret}: the value of key ${input.kid} is not usable for ${input.alg} (${why})`, {
-    details: { secret: input.secret, kid: input.kid },
-  });
+  return new RotorError(
+    'ERR_ROTOR_JWT_SOURCE_INVALID',
+    `${input.secret}: the value of key ${input.kid} is not usable for ${input.alg} (${why})`,
+    {
+      details: { secret: input.secret, kid: input.kid },
+    },
+  );
 }
 
 function privateJwk(input: MaterialInput): KeyObject {
@@ -36,10 +40,12 @@ function privateJwk(input: MaterialInput): KeyObject {
   } catch {
     throw unusable(input, 'not JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw unusable(input, 'not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw unusable(input, 'not a JSON object');
   const jwk = parsed as Record<string, unknown>;
   const expected = CURVES[input.alg];
-  if (!expected || jwk.kty !== expected.kty || jwk.crv !== expected.crv) throw unusable(input, `not a ${expected?.crv ?? input.alg} private JWK`);
+  if (!expected || jwk.kty !== expected.kty || jwk.crv !== expected.crv)
+    throw unusable(input, `not a ${expected?.crv ?? input.alg} private JWK`);
   if (jwk.alg !== undefined && jwk.alg !== input.alg) throw unusable(input, 'its alg differs');
   if (jwk.kid !== undefined && jwk.kid !== input.kid) throw unusable(input, 'its kid differs');
   const members: Record<string, string> = { kty: expected.kty, crv: expected.crv };
@@ -56,7 +62,12 @@ function privateJwk(input: MaterialInput): KeyObject {
 
 /** The KeyVersion for one value; the signing key is kept only for the current version. */
 export function keyVersionFrom(input: MaterialInput): KeyVersion {
-  const base = { kid: input.kid, stage: input.stage, alg: input.alg, ...(input.acceptUntil !== undefined ? { acceptUntil: input.acceptUntil } : {}) };
+  const base = {
+    kid: input.kid,
+    stage: input.stage,
+    alg: input.alg,
+    ...(input.acceptUntil !== undefined ? { acceptUntil: input.acceptUntil } : {}),
+  };
   if (input.alg.startsWith('HS')) {
     if (input.encoding === 'jwk') throw unusable(input, 'an HMAC key is not a JWK');
     const bytes = decodeStrict(input.value, input.encoding);
@@ -67,5 +78,9 @@ export function keyVersionFrom(input: MaterialInput): KeyVersion {
   }
   if (input.encoding !== 'jwk') throw unusable(input, `${input.alg} keys are stored as a JWK`);
   const privateKey = privateJwk(input);
-  return { ...base, verifyKey: createPublicKey(privateKey), ...(input.stage === 'current' ? { signingKey: privateKey } : {}) };
+  return {
+    ...base,
+    verifyKey: createPublicKey(privateKey),
+    ...(input.stage === 'current' ? { signingKey: privateKey } : {}),
+  };
 }

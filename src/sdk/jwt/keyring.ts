@@ -33,22 +33,37 @@ export interface Keyring {
 }
 
 function invalid(set: KeySet, kid: string, why: string): RotorError {
-  return new RotorError('ERR_ROTOR_JWT_SOURCE_INVALID', `${set.secret}: key ${kid} cannot be used: ${why}`, { details: { secret: set.secret, kid } });
+  return new RotorError(
+    'ERR_ROTOR_JWT_SOURCE_INVALID',
+    `${set.secret}: key ${kid} cannot be used: ${why}`,
+    { details: { secret: set.secret, kid } },
+  );
 }
 
 /** The verification key of `v`, checked against its algorithm. */
 function verifyKeyOf(set: KeySet, v: KeyVersion, spec: AlgSpec): KeyObject {
   const key = v.verifyKey;
   if (spec.family === 'hmac') {
-    if (key.type !== 'secret') throw invalid(set, v.kid, `${v.alg} needs a secret key, got a ${key.type} key`);
-    if ((key.symmetricKeySize ?? 0) < spec.minKeyBytes!) throw invalid(set, v.kid, `${v.alg} needs at least ${spec.minKeyBytes} key bytes`);
+    if (key.type !== 'secret')
+      throw invalid(set, v.kid, `${v.alg} needs a secret key, got a ${key.type} key`);
+    if ((key.symmetricKeySize ?? 0) < spec.minKeyBytes!)
+      throw invalid(set, v.kid, `${v.alg} needs at least ${spec.minKeyBytes} key bytes`);
     return key;
   }
-  if (key.type === 'secret') throw invalid(set, v.kid, `${v.alg} needs a public key, got a secret key`);
+  if (key.type === 'secret')
+    throw invalid(set, v.kid, `${v.alg} needs a public key, got a secret key`);
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  if (spec.family === 'eddsa' && pub.asymmetricKeyType !== 'ed25519') throw invalid(set, v.kid, `EdDSA needs an Ed25519 key, got ${pub.asymmetricKeyType}`);
-  if (spec.family === 'ecdsa' && (pub.asymmetricKeyType !== 'ec' || pub.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) {
-    throw invalid(set, v.kid, `ES256 needs a P-256 key, got ${pub.asymmetricKeyType} ${pub.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
+  if (spec.family === 'eddsa' && pub.asymmetricKeyType !== 'ed25519')
+    throw invalid(set, v.kid, `EdDSA needs an Ed25519 key, got ${pub.asymmetricKeyType}`);
+  if (
+    spec.family === 'ecdsa' &&
+    (pub.asymmetricKeyType !== 'ec' || pub.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+  ) {
+    throw invalid(
+      set,
+      v.kid,
+      `ES256 needs a P-256 key, got ${pub.asymmetricKeyType} ${pub.asymmetricKeyDetails?.namedCurve ?? ''}`.trim(),
+    );
   }
   return pub;
 }
@@ -61,8 +76,10 @@ export function compileKeyring(set: KeySet): Keyring {
   let current: KidEntry | undefined;
   let signingKey: KeyObject | undefined;
   for (const v of set.versions) {
-    if (!VERSION_ID_PATTERN.test(v.kid)) throw invalid(set, v.kid, 'its kid is not a Rotor version id');
-    if (byKid.has(v.kid) || invalidated.has(v.kid)) throw invalid(set, v.kid, 'the kid appears twice');
+    if (!VERSION_ID_PATTERN.test(v.kid))
+      throw invalid(set, v.kid, 'its kid is not a Rotor version id');
+    if (byKid.has(v.kid) || invalidated.has(v.kid))
+      throw invalid(set, v.kid, 'the kid appears twice');
     const spec = algSpec(v.alg);
     if (!spec) throw invalid(set, v.kid, `unsupported algorithm ${v.alg}`);
     if (v.stage === 'previous' && set.onRotate === 'invalidate') {
@@ -86,11 +103,21 @@ export function compileKeyring(set: KeySet): Keyring {
       if (current) throw invalid(set, v.kid, `two current versions (${current.kid} too)`);
       current = entry;
       if (v.signingKey) {
-        const ok = spec.family === 'hmac' ? v.signingKey.type === 'secret' : v.signingKey.type === 'private';
+        const ok =
+          spec.family === 'hmac' ? v.signingKey.type === 'secret' : v.signingKey.type === 'private';
         if (!ok) throw invalid(set, v.kid, `its signing key is a ${v.signingKey.type} key`);
         signingKey = v.signingKey;
       }
     }
   }
-  return { secret: set.secret, revision: set.revision, byKid, invalidated, retired: set.retired, ...(current ? { current } : {}), ...(signingKey ? { signingKey } : {}), algorithms };
+  return {
+    secret: set.secret,
+    revision: set.revision,
+    byKid,
+    invalidated,
+    retired: set.retired,
+    ...(current ? { current } : {}),
+    ...(signingKey ? { signingKey } : {}),
+    algorithms,
+  };
 }

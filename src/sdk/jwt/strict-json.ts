@@ -15,7 +15,9 @@
 // added to Object.prototype would only make the counts differ, i.e. fail closed.
 import { isUtf8 } from 'node:buffer';
 
-export type StrictJsonResult = { ok: true; value: Record<string, unknown> } | { ok: false; why: 'utf8' | 'syntax' | 'not-object' | 'duplicate' };
+export type StrictJsonResult =
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; why: 'utf8' | 'syntax' | 'not-object' | 'duplicate' };
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -82,7 +84,8 @@ export function parseStrictJsonObject(bytes: Buffer): StrictJsonResult {
   } catch {
     return { ok: false, why: 'syntax' };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, why: 'not-object' };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, why: 'not-object' };
   const keys = countKeys(value);
   if (countQuoteColons(text) !== keys) {
     if (countMembers(text) !== keys) return { ok: false, why: 'duplicate' };

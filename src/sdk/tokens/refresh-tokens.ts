@@ -14,7 +14,11 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import { parseDuration } from '../../core/duration.js';
 import { RotorError, type RotorErrorCode } from '../../core/errors.js';
 import type { JwtKeys } from '../jwt/jwt-keys.js';
-import type { RotateOutcome, SessionScope, TokenStore } from '../../core/sessions/stores/token-store.js';
+import type {
+  RotateOutcome,
+  SessionScope,
+  TokenStore,
+} from '../../core/sessions/stores/token-store.js';
 
 /**
  * The keyring refresh tokens are signed with: `createJwtKeys` from `rotor/jwt` for the refresh
@@ -53,22 +57,59 @@ export interface RefreshResult extends IssuedRefreshToken {
 }
 
 /** Claims the family machinery owns; `issue` refuses them in custom claims. */
-export const RESERVED_CLAIMS = ['sub', 'fam', 'jti', 'typ', 'iat', 'exp', 'nbf', 'iss', 'aud'] as const;
+export const RESERVED_CLAIMS = [
+  'sub',
+  'fam',
+  'jti',
+  'typ',
+  'iat',
+  'exp',
+  'nbf',
+  'iss',
+  'aud',
+] as const;
 
 const REFRESH_TYP = 'refresh';
 
-const OUTCOME_ERRORS: Record<Exclude<RotateOutcome['status'], 'rotated' | 'overlap'>, [RotorErrorCode, string]> = {
-  unknown: ['ERR_ROTOR_TOKENS_FAMILY_UNKNOWN', 'refresh token family is unknown (never issued here, or purged)'],
+const OUTCOME_ERRORS: Record<
+  Exclude<RotateOutcome['status'], 'rotated' | 'overlap'>,
+  [RotorErrorCode, string]
+> = {
+  unknown: [
+    'ERR_ROTOR_TOKENS_FAMILY_UNKNOWN',
+    'refresh token family is unknown (never issued here, or purged)',
+  ],
   revoked: ['ERR_ROTOR_TOKENS_FAMILY_REVOKED', 'refresh token family was revoked'],
-  reuse: ['ERR_ROTOR_TOKENS_REUSE_DETECTED', 'refresh token was already used: its whole family is now revoked'],
-  'absolute-expired': ['ERR_ROTOR_TOKENS_ABSOLUTE_EXPIRED', 'refresh token family reached its absolute lifetime: log in again'],
-  'idle-expired': ['ERR_ROTOR_TOKENS_IDLE_EXPIRED', 'refresh token family was idle too long: log in again'],
-  'session-revoked': ['ERR_ROTOR_TOKENS_SESSION_REVOKED', 'the session was revoked (sessions revoke or an emergency rotation): log in again'],
+  reuse: [
+    'ERR_ROTOR_TOKENS_REUSE_DETECTED',
+    'refresh token was already used: its whole family is now revoked',
+  ],
+  'absolute-expired': [
+    'ERR_ROTOR_TOKENS_ABSOLUTE_EXPIRED',
+    'refresh token family reached its absolute lifetime: log in again',
+  ],
+  'idle-expired': [
+    'ERR_ROTOR_TOKENS_IDLE_EXPIRED',
+    'refresh token family was idle too long: log in again',
+  ],
+  'session-revoked': [
+    'ERR_ROTOR_TOKENS_SESSION_REVOKED',
+    'the session was revoked (sessions revoke or an emergency rotation): log in again',
+  ],
 };
 
 function ms(value: number | string | undefined, fallback: string, name: string): number {
-  const out = value === undefined ? parseDuration(fallback) : typeof value === 'number' ? value : parseDuration(value);
-  if (!Number.isSafeInteger(out) || out < 0) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', `${name} must be a non-negative number of milliseconds or a duration like 7d`);
+  const out =
+    value === undefined
+      ? parseDuration(fallback)
+      : typeof value === 'number'
+        ? value
+        : parseDuration(value);
+  if (!Number.isSafeInteger(out) || out < 0)
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      `${name} must be a non-negative number of milliseconds or a duration like 7d`,
+    );
   return out;
 }
 
@@ -83,40 +124,84 @@ function ms(value: number | string | undefined, fallback: string, name: string):
  */
 export function createRefreshTokens(options: RefreshTokensOptions) {
   // Checked at run time for JavaScript callers: a missing part fails here, not at the first login.
-  if (typeof options !== 'object' || options === null) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'createRefreshTokens takes one options object: { keys, store, … }');
+  if (typeof options !== 'object' || options === null)
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      'createRefreshTokens takes one options object: { keys, store, … }',
+    );
   const { keys, store } = options;
-  if (typeof keys?.sign !== 'function' || typeof keys.verify !== 'function') throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'keys must be a keyring from createJwtKeys (rotor/jwt)');
-  if (typeof store !== 'object' || store === null) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'store must be a TokenStore (createPostgresTokenStore, createRedisTokenStore, …)');
+  if (typeof keys?.sign !== 'function' || typeof keys.verify !== 'function')
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      'keys must be a keyring from createJwtKeys (rotor/jwt)',
+    );
+  if (typeof store !== 'object' || store === null)
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      'store must be a TokenStore (createPostgresTokenStore, createRedisTokenStore, …)',
+    );
   const clock = options.clock ?? systemClock;
   const absoluteMs = ms(options.absoluteLifetime, '30d', 'absoluteLifetime');
   const idleMs = ms(options.idleLifetime, '7d', 'idleLifetime');
   const overlapMs = ms(options.reuseOverlap, '2s', 'reuseOverlap');
-  if (absoluteMs === 0 || idleMs === 0) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'absoluteLifetime and idleLifetime must be longer than zero');
+  if (absoluteMs === 0 || idleMs === 0)
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_INVALID',
+      'absoluteLifetime and idleLifetime must be longer than zero',
+    );
 
-  function sign(userId: string, familyId: string, jti: string, custom: Record<string, unknown>, expiresAt: number): string {
+  function sign(
+    userId: string,
+    familyId: string,
+    jti: string,
+    custom: Record<string, unknown>,
+    expiresAt: number,
+  ): string {
     // exp in whole seconds, rounded down: the token never outlives its family.
-    return keys.sign({ ...custom, sub: userId, fam: familyId, jti, typ: REFRESH_TYP, exp: Math.floor(expiresAt / 1000) });
+    return keys.sign({
+      ...custom,
+      sub: userId,
+      fam: familyId,
+      jti,
+      typ: REFRESH_TYP,
+      exp: Math.floor(expiresAt / 1000),
+    });
   }
 
   function customClaims(payload: Record<string, unknown>): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(payload)) if (!(RESERVED_CLAIMS as readonly string[]).includes(name)) out[name] = value;
+    for (const [name, value] of Object.entries(payload))
+      if (!(RESERVED_CLAIMS as readonly string[]).includes(name)) out[name] = value;
     return out;
   }
 
   return {
     /** Starts a family at login and returns its first refresh token. */
     async issue(userId: string, claims: Record<string, unknown> = {}): Promise<IssuedRefreshToken> {
-      if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'userId must be a non-empty string of at most 256 characters');
-      const reserved = Object.keys(claims).filter((name) => (RESERVED_CLAIMS as readonly string[]).includes(name));
-      if (reserved.length > 0) throw new RotorError('ERR_ROTOR_TOKENS_INVALID', `claims ${reserved.join(', ')} are set by the refresh-token family, not by the caller`);
+      if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256)
+        throw new RotorError(
+          'ERR_ROTOR_TOKENS_INVALID',
+          'userId must be a non-empty string of at most 256 characters',
+        );
+      const reserved = Object.keys(claims).filter((name) =>
+        (RESERVED_CLAIMS as readonly string[]).includes(name),
+      );
+      if (reserved.length > 0)
+        throw new RotorError(
+          'ERR_ROTOR_TOKENS_INVALID',
+          `claims ${reserved.join(', ')} are set by the refresh-token family, not by the caller`,
+        );
       const now = clock.now();
       const familyId = randomUUID();
       const jti = randomUUID();
       const absoluteExpiresAt = now + absoluteMs;
       const created = await store.createFamily({ familyId, userId, jti, now, absoluteExpiresAt });
       if (!created.created) {
-        throw new RotorError('ERR_ROTOR_TOKENS_PASSWORD_RESET_REQUIRED', 'this user must set a new password before logging in (passwordChanged clears it)', { details: { userId } });
+        throw new RotorError(
+          'ERR_ROTOR_TOKENS_PASSWORD_RESET_REQUIRED',
+          'this user must set a new password before logging in (passwordChanged clears it)',
+          { details: { userId } },
+        );
       }
       const expiresAt = Math.min(absoluteExpiresAt, now + idleMs);
       return { token: sign(userId, familyId, jti, claims, expiresAt), familyId, expiresAt };
@@ -133,16 +218,37 @@ export function createRefreshTokens(options: RefreshTokensOptions) {
       // wrong typ) pass through unchanged.
       const payload = keys.verify(token).claims;
       const { sub, fam, jti, typ } = payload;
-      if (typ !== REFRESH_TYP || typeof sub !== 'string' || typeof fam !== 'string' || typeof jti !== 'string') {
-        throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'not a refresh token: it lacks typ "refresh", sub, fam or jti');
+      if (
+        typ !== REFRESH_TYP ||
+        typeof sub !== 'string' ||
+        typeof fam !== 'string' ||
+        typeof jti !== 'string'
+      ) {
+        throw new RotorError(
+          'ERR_ROTOR_TOKENS_INVALID',
+          'not a refresh token: it lacks typ "refresh", sub, fam or jti',
+        );
       }
       const now = clock.now();
       const nextJti = randomUUID();
-      const outcome = await store.rotateFamily({ familyId: fam, userId: sub, presentedJti: jti, nextJti, now, idleMs, overlapMs });
+      const outcome = await store.rotateFamily({
+        familyId: fam,
+        userId: sub,
+        presentedJti: jti,
+        nextJti,
+        now,
+        idleMs,
+        overlapMs,
+      });
       if (outcome.status !== 'rotated' && outcome.status !== 'overlap') {
         if (outcome.status === 'reuse') options.onReuse?.({ familyId: fam, userId: sub });
         const [code, message] = OUTCOME_ERRORS[outcome.status];
-        throw new RotorError(code, message, { details: { familyId: fam, ...(outcome.status === 'revoked' && outcome.reason ? { reason: outcome.reason } : {}) } });
+        throw new RotorError(code, message, {
+          details: {
+            familyId: fam,
+            ...(outcome.status === 'revoked' && outcome.reason ? { reason: outcome.reason } : {}),
+          },
+        });
       }
       const custom = customClaims(payload);
       // An overlap successor carries the latest jti, so it expires with the idle window of
@@ -173,7 +279,10 @@ export function createRefreshTokens(options: RefreshTokensOptions) {
      * flags the user(s) for a password reset. Refresh families started before it fail at
      * once; access tokens fail wherever a RevocationCheck is used (within its poll interval).
      */
-    async revokeSessions(scope: SessionScope, opts: { requirePasswordReset?: boolean; reason?: string } = {}): Promise<void> {
+    async revokeSessions(
+      scope: SessionScope,
+      opts: { requirePasswordReset?: boolean; reason?: string } = {},
+    ): Promise<void> {
       await store.revokeSessions(scope, { now: clock.now(), ...opts });
     },
 

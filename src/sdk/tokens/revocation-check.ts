@@ -40,7 +40,9 @@ export interface RevocationCheckOptions {
  * const revocation = await createRevocationCheck({ store });
  * if (revocation.isRevoked(claims)) reject();
  */
-export async function createRevocationCheck(options: RevocationCheckOptions): Promise<SessionRevocationCache> {
+export async function createRevocationCheck(
+  options: RevocationCheckOptions,
+): Promise<SessionRevocationCache> {
   const { store } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   // Cut-offs in whole seconds, as `iat` is: a token is revoked when iat <= cut-off.
@@ -52,7 +54,8 @@ export async function createRevocationCheck(options: RevocationCheckOptions): Pr
   let again = false;
   let closed = false;
 
-  const cutoff = (validAfter: number | null) => (validAfter === null ? -Infinity : Math.floor(validAfter / 1000));
+  const cutoff = (validAfter: number | null) =>
+    validAfter === null ? -Infinity : Math.floor(validAfter / 1000);
 
   async function pull(): Promise<void> {
     const { version: next, changes } = await store.sessionChanges(version);
@@ -110,7 +113,10 @@ export async function createRevocationCheck(options: RevocationCheckOptions): Pr
     },
     isRevoked(claims) {
       const iat = claims.iat;
-      const user = claims.sub === undefined || userCutoffs.size === 0 ? undefined : userCutoffs.get(claims.sub);
+      const user =
+        claims.sub === undefined || userCutoffs.size === 0
+          ? undefined
+          : userCutoffs.get(claims.sub);
       if (typeof iat !== 'number') return globalCutoff !== -Infinity || user !== undefined;
       return iat <= globalCutoff || (user !== undefined && iat <= user);
     },

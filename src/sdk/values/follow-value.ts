@@ -21,7 +21,12 @@ export interface FollowOptions {
   onReloadError(error: unknown): void;
 }
 
-export function followValue(source: ValueSource, secret: string, apply: (value: string) => void, options: FollowOptions): FollowedValue {
+export function followValue(
+  source: ValueSource,
+  secret: string,
+  apply: (value: string) => void,
+  options: FollowOptions,
+): FollowedValue {
   let applied = false;
   const applyLoaded = (value: string) => {
     apply(value);

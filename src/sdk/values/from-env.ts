@@ -15,7 +15,11 @@ export function valueFromEnv(options: ValueFromEnvOptions = {}): ValueSource {
     async load(secret) {
       const value = env[secret];
       if (value === undefined || value === '') {
-        throw new RotorError('ERR_ROTOR_VALUE_MISSING', `${secret} is not set: start the app with \`rotor run --env <environment> -- …\``, { details: { variable: secret } });
+        throw new RotorError(
+          'ERR_ROTOR_VALUE_MISSING',
+          `${secret} is not set: start the app with \`rotor run --env <environment> -- …\``,
+          { details: { variable: secret } },
+        );
       }
       return value;
     },

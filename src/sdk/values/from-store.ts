@@ -20,10 +20,16 @@ export interface ValueFromStoreOptions extends StoreReaderOptions {
  */
 export function valueFromStore(options: ValueFromStoreOptions): ValueSource {
   if (typeof options.environment !== 'string' || options.environment.length === 0) {
-    throw new RotorError('ERR_ROTOR_VALUE_INVALID', 'valueFromStore needs the environment to read, e.g. { environment: "production" }');
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      'valueFromStore needs the environment to read, e.g. { environment: "production" }',
+    );
   }
   const environment = options.environment;
-  const reader = createStoreReader(options, (message) => new RotorError('ERR_ROTOR_VALUE_INVALID', message));
+  const reader = createStoreReader(
+    options,
+    (message) => new RotorError('ERR_ROTOR_VALUE_INVALID', message),
+  );
   const { file } = reader;
 
   async function load(secret: string): Promise<string> {
@@ -31,20 +37,42 @@ export function valueFromStore(options: ValueFromStoreOptions): ValueSource {
     const key = reader.masterKey(handle);
     reader.markRead(handle);
     const read = handle.transaction(() => {
-      const known = handle.prepare('SELECT 1 FROM environments WHERE name = ?').get(environment) !== undefined;
+      const known =
+        handle.prepare('SELECT 1 FROM environments WHERE name = ?').get(environment) !== undefined;
       const spec = handle.prepare('SELECT 1 FROM secrets WHERE name = ?').get(secret) !== undefined;
       const row = handle
-        .prepare("SELECT id, ciphertext, wrapped_key FROM versions WHERE secret = ? AND environment = ? AND stage = 'current' ORDER BY created_at DESC LIMIT 1")
-        .get(secret, environment) as { id: string; ciphertext: Buffer | null; wrapped_key: Buffer | null } | undefined;
+        .prepare(
+          "SELECT id, ciphertext, wrapped_key FROM versions WHERE secret = ? AND environment = ? AND stage = 'current' ORDER BY created_at DESC LIMIT 1",
+        )
+        .get(secret, environment) as
+        { id: string; ciphertext: Buffer | null; wrapped_key: Buffer | null } | undefined;
       return { known, spec, row };
     });
     const { known, spec, row } = read();
-    if (!known) throw new RotorError('ERR_ROTOR_ENV_UNKNOWN', `environment "${environment}" is not in the store at ${file}`, { details: { environment } });
-    if (!spec) throw new RotorError('ERR_ROTOR_SECRET_UNKNOWN', `${secret} is not in the store at ${file} (not in rotor.yaml, or not applied)`, { details: { secret } });
+    if (!known)
+      throw new RotorError(
+        'ERR_ROTOR_ENV_UNKNOWN',
+        `environment "${environment}" is not in the store at ${file}`,
+        { details: { environment } },
+      );
+    if (!spec)
+      throw new RotorError(
+        'ERR_ROTOR_SECRET_UNKNOWN',
+        `${secret} is not in the store at ${file} (not in rotor.yaml, or not applied)`,
+        { details: { secret } },
+      );
     if (!row || !row.ciphertext || !row.wrapped_key) {
-      throw new RotorError('ERR_ROTOR_SECRET_NOT_STORED', `${secret}/${environment} has no current value in the store at ${file}`, { details: { secret, environment } });
+      throw new RotorError(
+        'ERR_ROTOR_SECRET_NOT_STORED',
+        `${secret}/${environment} has no current value in the store at ${file}`,
+        { details: { secret, environment } },
+      );
     }
-    return openValue(key, { ciphertext: row.ciphertext, wrappedKey: row.wrapped_key }, { secret, environment, versionId: row.id }).toString('utf8');
+    return openValue(
+      key,
+      { ciphertext: row.ciphertext, wrappedKey: row.wrapped_key },
+      { secret, environment, versionId: row.id },
+    ).toString('utf8');
   }
 
   return { load, watch: reader.watch, close: reader.close };

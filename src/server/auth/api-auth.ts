@@ -20,13 +20,18 @@ export function bearerToken(request: FastifyRequest): string {
   const header = request.headers.authorization;
   const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!m) {
-    throw new RotorError('ERR_ROTOR_API_TOKEN_MISSING', 'missing API token: send "Authorization: Bearer rtr_…" (create one with `rotor token create`)');
+    throw new RotorError(
+      'ERR_ROTOR_API_TOKEN_MISSING',
+      'missing API token: send "Authorization: Bearer rtr_…" (create one with `rotor token create`)',
+    );
   }
   return m[1]!;
 }
 
 /** A preHandler that authenticates the bearer token against the store. */
-export function createAuthenticate(authenticator: () => Promise<TokenAuthenticator>): preHandlerAsyncHookHandler {
+export function createAuthenticate(
+  authenticator: () => Promise<TokenAuthenticator>,
+): preHandlerAsyncHookHandler {
   return async function authenticate(request: FastifyRequest) {
     const token = bearerToken(request);
     request.principal = await (await authenticator()).authenticate(token);
@@ -35,14 +40,19 @@ export function createAuthenticate(authenticator: () => Promise<TokenAuthenticat
 
 /** The authenticated principal, or a 401 if a route forgot `authenticate`. */
 export function principalOf(request: FastifyRequest): TokenPrincipal {
-  if (!request.principal) throw new RotorError('ERR_ROTOR_API_TOKEN_MISSING', 'this route needs an API token');
+  if (!request.principal)
+    throw new RotorError('ERR_ROTOR_API_TOKEN_MISSING', 'this route needs an API token');
   return request.principal;
 }
 
 function forbidden(principal: TokenPrincipal, what: string): RotorError {
-  return new RotorError('ERR_ROTOR_API_FORBIDDEN', `token "${principal.name}" (role ${principal.grant.role}) may not ${what}`, {
-    details: { role: principal.grant.role },
-  });
+  return new RotorError(
+    'ERR_ROTOR_API_FORBIDDEN',
+    `token "${principal.name}" (role ${principal.grant.role}) may not ${what}`,
+    {
+      details: { role: principal.grant.role },
+    },
+  );
 }
 
 export function assertPermission(request: FastifyRequest, permission: Permission): TokenPrincipal {
@@ -52,9 +62,14 @@ export function assertPermission(request: FastifyRequest, permission: Permission
 }
 
 /** For an `app` token (or admin): may it read `secret` in `environment`? 403 if not. */
-export function assertSecretGrant(request: FastifyRequest, secret: string, environment: string): TokenPrincipal {
+export function assertSecretGrant(
+  request: FastifyRequest,
+  secret: string,
+  environment: string,
+): TokenPrincipal {
   const principal = assertPermission(request, 'secret.read');
-  if (!principal.grant.allows(secret, environment)) throw forbidden(principal, `read ${secret} in ${environment} (not in its grant)`);
+  if (!principal.grant.allows(secret, environment))
+    throw forbidden(principal, `read ${secret} in ${environment} (not in its grant)`);
   return principal;
 }
 
@@ -62,7 +77,11 @@ export function assertSecretGrant(request: FastifyRequest, secret: string, envir
 export function requireRole(...roles: TokenRole[]): preHandlerAsyncHookHandler {
   return async function requireRoleHandler(request: FastifyRequest, _reply: FastifyReply) {
     const principal = principalOf(request);
-    if (!roles.includes(principal.grant.role)) throw forbidden(principal, `use ${request.routeOptions.url ?? 'this route'} (needs ${roles.join(' or ')})`);
+    if (!roles.includes(principal.grant.role))
+      throw forbidden(
+        principal,
+        `use ${request.routeOptions.url ?? 'this route'} (needs ${roles.join(' or ')})`,
+      );
   };
 }
 

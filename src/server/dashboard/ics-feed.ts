@@ -6,8 +6,15 @@ import type { StatusRow } from '../../core/status/status.js';
 import { STATE_LABELS } from './format.js';
 
 export function icsText(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r\n|\r|\n/g, '\\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ' ');
+  return (
+    text
+      .replace(/\\/g, '\\\\')
+      .replace(/;/g, '\\;')
+      .replace(/,/g, '\\,')
+      .replace(/\r\n|\r|\n/g, '\\n')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ' ')
+  );
 }
 
 /** Folds a content line into ≤75-octet lines, never splitting a UTF-8 character. */
@@ -38,8 +45,19 @@ function icsStamp(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
 }
 
-export function icsFeed(rows: readonly StatusRow[], now: number, options: { dashboardUrl?: string } = {}): string {
-  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Rotor//Rotation calendar//EN', 'CALSCALE:GREGORIAN', 'METHOD:PUBLISH', 'X-WR-CALNAME:Rotor rotations'];
+export function icsFeed(
+  rows: readonly StatusRow[],
+  now: number,
+  options: { dashboardUrl?: string } = {},
+): string {
+  const lines = [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//Rotor//Rotation calendar//EN',
+    'CALSCALE:GREGORIAN',
+    'METHOD:PUBLISH',
+    'X-WR-CALNAME:Rotor rotations',
+  ];
   for (const r of rows) {
     if (r.nextDueAt === null) continue;
     const day = Math.floor(r.nextDueAt / 86_400_000) * 86_400_000;
@@ -47,7 +65,9 @@ export function icsFeed(rows: readonly StatusRow[], now: number, options: { dash
       `${r.secret} in ${r.environment} (${r.kind}) is due for rotation.`,
       `State now: ${STATE_LABELS[r.state]}.`,
       r.owner ? `Owner: ${r.owner}.` : '',
-      r.overdueAt !== null ? `Overdue from ${new Date(r.overdueAt).toISOString().slice(0, 10)}.` : '',
+      r.overdueAt !== null
+        ? `Overdue from ${new Date(r.overdueAt).toISOString().slice(0, 10)}.`
+        : '',
     ]
       .filter(Boolean)
       .join('\n');
@@ -62,7 +82,8 @@ export function icsFeed(rows: readonly StatusRow[], now: number, options: { dash
       `CATEGORIES:${icsText(STATE_LABELS[r.state])}`,
       'TRANSP:TRANSPARENT',
     );
-    if (options.dashboardUrl) lines.push(`URL:${options.dashboardUrl}/secrets/${encodeURIComponent(r.secret)}`);
+    if (options.dashboardUrl)
+      lines.push(`URL:${options.dashboardUrl}/secrets/${encodeURIComponent(r.secret)}`);
     lines.push('END:VEVENT');
   }
   lines.push('END:VCALENDAR');

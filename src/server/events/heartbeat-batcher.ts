@@ -11,7 +11,11 @@ export interface HeartbeatBatcher {
   close(): Promise<void>;
 }
 
-export function createHeartbeatBatcher(store: () => Promise<Pick<Store, 'writeTransaction'>>, clock: Clock, options: { delayMs?: number; maxBatch?: number } = {}): HeartbeatBatcher {
+export function createHeartbeatBatcher(
+  store: () => Promise<Pick<Store, 'writeTransaction'>>,
+  clock: Clock,
+  options: { delayMs?: number; maxBatch?: number } = {},
+): HeartbeatBatcher {
   const delayMs = options.delayMs ?? 10;
   const maxBatch = options.maxBatch ?? 500;
   let queue: { beat: Heartbeat; resolve(): void; reject(error: unknown): void }[] = [];

@@ -23,14 +23,18 @@ export interface MetricsPluginOptions {
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 /** The values /metrics accepts now: current, and previous while its grace window is open. */
-async function acceptedTokens(rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock'>, environment: string): Promise<Buffer[]> {
+async function acceptedTokens(
+  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock'>,
+  environment: string,
+): Promise<Buffer[]> {
   const store = await rotor.store();
   const master = await rotor.masterKey();
   const accepted: Buffer[] = [];
   const current = await versionInStage(store.db, METRICS_TOKEN_SECRET, environment, 'current');
   if (current?.ciphertext) accepted.push(digest(openVersion(master, current)));
   const previous = await versionInStage(store.db, METRICS_TOKEN_SECRET, environment, 'previous');
-  if (previous?.ciphertext && (previous.retire_at ?? 0) > rotor.clock.now()) accepted.push(digest(openVersion(master, previous)));
+  if (previous?.ciphertext && (previous.retire_at ?? 0) > rotor.clock.now())
+    accepted.push(digest(openVersion(master, previous)));
   return accepted;
 }
 
@@ -40,20 +44,29 @@ export function metricsEnvironment(environments: readonly string[], chosen?: str
 }
 
 /** @example buildApp({ rotor, engine, plugins: [metricsPlugin({ metrics })] }) */
-export function metricsPlugin(options: MetricsPluginOptions): FastifyPluginAsync<ServerPluginOptions> {
+export function metricsPlugin(
+  options: MetricsPluginOptions,
+): FastifyPluginAsync<ServerPluginOptions> {
   return async (app, { deps }) => {
     const { rotor } = deps;
     app.get('/metrics', { config: { permission: 'public' } }, async (request, reply) => {
       const environment = metricsEnvironment(rotor.policy().environments, options.environment);
       const accepted = await acceptedTokens(rotor, environment);
       if (accepted.length === 0) {
-        throw new RotorError('ERR_ROTOR_API_NOT_READY', `/metrics is closed: ${METRICS_TOKEN_SECRET} has no current value in ${environment} (rotor rotate ${METRICS_TOKEN_SECRET} --env ${environment})`);
+        throw new RotorError(
+          'ERR_ROTOR_API_NOT_READY',
+          `/metrics is closed: ${METRICS_TOKEN_SECRET} has no current value in ${environment} (rotor rotate ${METRICS_TOKEN_SECRET} --env ${environment})`,
+        );
       }
       reply.header('www-authenticate', 'Bearer realm="rotor-metrics"');
       const given = digest(bearerToken(request));
       let ok = false;
       for (const value of accepted) ok = timingSafeEqual(given, value) || ok;
-      if (!ok) throw new RotorError('ERR_ROTOR_API_TOKEN_INVALID', `invalid metrics token: send the current ${METRICS_TOKEN_SECRET} of ${environment} as a bearer token`);
+      if (!ok)
+        throw new RotorError(
+          'ERR_ROTOR_API_TOKEN_INVALID',
+          `invalid metrics token: send the current ${METRICS_TOKEN_SECRET} of ${environment} as a bearer token`,
+        );
       const body = await options.metrics.render();
       return reply.header('content-type', options.metrics.contentType).send(body);
     });

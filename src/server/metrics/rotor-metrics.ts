@@ -34,17 +34,55 @@ export interface RotorMetrics {
 const STEP_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /** @example const metrics = createRotorMetrics(rotor); const engine = createRotationEngine({ rotor, onProgress: metrics.observe }); */
-export function createRotorMetrics(rotor: Pick<Rotor, 'store' | 'clock' | 'policy'>, initial: MetricsSources = {}): RotorMetrics {
+export function createRotorMetrics(
+  rotor: Pick<Rotor, 'store' | 'clock' | 'policy'>,
+  initial: MetricsSources = {},
+): RotorMetrics {
   const registry = new Registry();
   let sources = initial;
 
-  const secretsByState = new Gauge({ name: 'rotor_secrets', help: 'Secret × environment pairs by state', labelNames: ['state'], registers: [registry] });
-  const age = new Gauge({ name: 'rotor_secret_age_seconds', help: 'Age of the current version (since its real-world rotation)', labelNames: ['secret', 'environment'], registers: [registry] });
-  const target = new Gauge({ name: 'rotor_secret_cadence_target_seconds', help: 'Age at which a rotation is due', labelNames: ['secret', 'environment'], registers: [registry] });
-  const max = new Gauge({ name: 'rotor_secret_cadence_max_seconds', help: 'Age after which the secret is overdue', labelNames: ['secret', 'environment'], registers: [registry] });
-  const ratio = new Gauge({ name: 'rotor_secret_age_ratio', help: 'Age divided by the cadence target (1 = due)', labelNames: ['secret', 'environment'], registers: [registry] });
-  const nextDue = new Gauge({ name: 'rotor_secret_next_due_timestamp_seconds', help: 'When the next rotation is due (Unix seconds)', labelNames: ['secret', 'environment'], registers: [registry] });
-  const rotations = new Counter({ name: 'rotor_rotations_total', help: 'Rotations recorded in the store, by kind and outcome', labelNames: ['kind', 'outcome'], registers: [registry] });
+  const secretsByState = new Gauge({
+    name: 'rotor_secrets',
+    help: 'Secret × environment pairs by state',
+    labelNames: ['state'],
+    registers: [registry],
+  });
+  const age = new Gauge({
+    name: 'rotor_secret_age_seconds',
+    help: 'Age of the current version (since its real-world rotation)',
+    labelNames: ['secret', 'environment'],
+    registers: [registry],
+  });
+  const target = new Gauge({
+    name: 'rotor_secret_cadence_target_seconds',
+    help: 'Age at which a rotation is due',
+    labelNames: ['secret', 'environment'],
+    registers: [registry],
+  });
+  const max = new Gauge({
+    name: 'rotor_secret_cadence_max_seconds',
+    help: 'Age after which the secret is overdue',
+    labelNames: ['secret', 'environment'],
+    registers: [registry],
+  });
+  const ratio = new Gauge({
+    name: 'rotor_secret_age_ratio',
+    help: 'Age divided by the cadence target (1 = due)',
+    labelNames: ['secret', 'environment'],
+    registers: [registry],
+  });
+  const nextDue = new Gauge({
+    name: 'rotor_secret_next_due_timestamp_seconds',
+    help: 'When the next rotation is due (Unix seconds)',
+    labelNames: ['secret', 'environment'],
+    registers: [registry],
+  });
+  const rotations = new Counter({
+    name: 'rotor_rotations_total',
+    help: 'Rotations recorded in the store, by kind and outcome',
+    labelNames: ['kind', 'outcome'],
+    registers: [registry],
+  });
   const steps = new Histogram({
     name: 'rotor_rotation_step_duration_seconds',
     help: 'Duration of rotation steps run by this process',
@@ -52,8 +90,17 @@ export function createRotorMetrics(rotor: Pick<Rotor, 'store' | 'clock' | 'polic
     buckets: STEP_BUCKETS,
     registers: [registry],
   });
-  const lag = new Gauge({ name: 'rotor_scheduler_lag_seconds', help: 'How far the last scheduler tick ran behind its schedule', registers: [registry] });
-  const behind = new Gauge({ name: 'rotor_consumers_behind', help: 'Live consumers that have not acknowledged the current version', labelNames: ['secret', 'environment'], registers: [registry] });
+  const lag = new Gauge({
+    name: 'rotor_scheduler_lag_seconds',
+    help: 'How far the last scheduler tick ran behind its schedule',
+    registers: [registry],
+  });
+  const behind = new Gauge({
+    name: 'rotor_consumers_behind',
+    help: 'Live consumers that have not acknowledged the current version',
+    labelNames: ['secret', 'environment'],
+    registers: [registry],
+  });
 
   async function collect(): Promise<void> {
     const store = await rotor.store();
@@ -78,7 +125,11 @@ export function createRotorMetrics(rotor: Pick<Rotor, 'store' | 'clock' | 'polic
     const counts = await store.db
       .selectFrom('rotations')
       .innerJoin('secrets', 'secrets.name', 'rotations.secret')
-      .select(['secrets.kind as kind', 'rotations.state as outcome', (eb) => eb.fn.countAll<number>().as('n')])
+      .select([
+        'secrets.kind as kind',
+        'rotations.state as outcome',
+        (eb) => eb.fn.countAll<number>().as('n'),
+      ])
       .groupBy(['secrets.kind', 'rotations.state'])
       .execute();
     rotations.reset();
@@ -87,7 +138,8 @@ export function createRotorMetrics(rotor: Pick<Rotor, 'store' | 'clock' | 'polic
     if (lagSeconds === undefined) lag.reset();
     else lag.set(lagSeconds);
     behind.reset();
-    for (const b of (await sources.consumersBehind?.()) ?? []) behind.set({ secret: b.secret, environment: b.environment }, b.count);
+    for (const b of (await sources.consumersBehind?.()) ?? [])
+      behind.set({ secret: b.secret, environment: b.environment }, b.count);
   }
 
   return {
@@ -95,7 +147,10 @@ export function createRotorMetrics(rotor: Pick<Rotor, 'store' | 'clock' | 'polic
     contentType: registry.contentType,
     observe(event) {
       if (event.phase === 'start' || event.ms === undefined) return;
-      steps.observe({ step: event.step, outcome: event.phase === 'done' ? 'success' : 'failure' }, event.ms / 1000);
+      steps.observe(
+        { step: event.step, outcome: event.phase === 'done' ? 'success' : 'failure' },
+        event.ms / 1000,
+      );
     },
     setSources(next) {
       sources = { ...sources, ...next };

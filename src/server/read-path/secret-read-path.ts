@@ -7,9 +7,22 @@
 // per version id (see VALUE_CACHE_SIZE).
 import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
-import { canonicalEntry, chainHash, GENESIS_HASH, type Actor, type AuditEntry } from '../../core/audit/audit-log.js';
+import {
+  canonicalEntry,
+  chainHash,
+  GENESIS_HASH,
+  type Actor,
+  type AuditEntry,
+} from '../../core/audit/audit-log.js';
 import type { Rotor } from '../../core/context.js';
-import { assertReadable, inGrace, noLiveVersion, readOneValue, type DeliveredStage, type DeliveredValue } from '../../core/delivery/read-values.js';
+import {
+  assertReadable,
+  inGrace,
+  noLiveVersion,
+  readOneValue,
+  type DeliveredStage,
+  type DeliveredValue,
+} from '../../core/delivery/read-values.js';
 import { RotorError } from '../../core/errors.js';
 import { setMeta, type Store } from '../../core/store/open-store.js';
 import { mapSqliteError } from '../../core/store/sqlite-adapter.js';
@@ -26,7 +39,12 @@ interface PendingRow {
 type LiveVersion = Pick<VersionRow, 'id' | 'stage' | 'retire_at' | 'master_key_id'>;
 
 export interface SecretReadPath {
-  read(actor: Actor, name: string, environment: string, stage: DeliveredStage): Promise<DeliveredValue>;
+  read(
+    actor: Actor,
+    name: string,
+    environment: string,
+    stage: DeliveredStage,
+  ): Promise<DeliveredValue>;
   /**
    * Commits one small write (the `ready_probe_at` meta row), for /readyz: a store that opens and
    * reads but cannot be written (read-only file, disk full, I/O errors) is not ready. Rejects
@@ -60,8 +78,10 @@ function isBusy(error: unknown): boolean {
 export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath {
   if (store.dialect !== 'sqlite') {
     return {
-      read: (actor, name, environment, stage) => readOneValue(rotor, actor, name, environment, stage),
-      probeWrite: () => store.writeTransaction((trx) => setMeta(trx, READY_PROBE, String(rotor.clock.now()))),
+      read: (actor, name, environment, stage) =>
+        readOneValue(rotor, actor, name, environment, stage),
+      probeWrite: () =>
+        store.writeTransaction((trx) => setMeta(trx, READY_PROBE, String(rotor.clock.now()))),
       close: () => undefined,
     };
   }
@@ -75,9 +95,15 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
     "SELECT id, stage, retire_at, master_key_id FROM versions WHERE secret = ? AND environment = ? AND stage IN ('current', 'previous') ORDER BY created_at DESC",
   );
   const sealed = db.prepare<[string], VersionRow>('SELECT * FROM versions WHERE id = ?');
-  const head = db.prepare<[], { hash: string }>('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
-  const insert = db.prepare<[number, string, string, string, string, string]>('INSERT INTO audit_events (at, secret, environment, action, entry, hash) VALUES (?, ?, ?, ?, ?, ?)');
-  const token = db.prepare<[string], TokenLookupRow>('SELECT id, name, role, secrets, environments, hash, expires_at, revoked_at FROM api_tokens WHERE id = ?');
+  const head = db.prepare<[], { hash: string }>(
+    'SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+  );
+  const insert = db.prepare<[number, string, string, string, string, string]>(
+    'INSERT INTO audit_events (at, secret, environment, action, entry, hash) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const token = db.prepare<[string], TokenLookupRow>(
+    'SELECT id, name, role, secrets, environments, hash, expires_at, revoked_at FROM api_tokens WHERE id = ?',
+  );
 
   // Token rows and version lookups are kept until the store changes. `PRAGMA data_version` moves
   // whenever another connection commits: a rotation, a retirement, a token created or revoked,
@@ -135,7 +161,10 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
     let value = values.get(key);
     if (value === undefined) {
       const full = sealed.get(row.id);
-      if (!full) throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', `version ${row.id} is gone`, { details: { versionId: row.id } });
+      if (!full)
+        throw new RotorError('ERR_ROTOR_VERSION_NOT_FOUND', `version ${row.id} is gone`, {
+          details: { versionId: row.id },
+        });
       value = openVersion(master, full);
       if (values.size >= VALUE_CACHE_SIZE) values.delete(values.keys().next().value!);
       values.set(key, value);
@@ -169,7 +198,9 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
     }
   }
 
-  const probe = db.prepare<[string, string]>('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
+  const probe = db.prepare<[string, string]>(
+    'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
 
   function audit(at: number, entry: AuditEntry): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -186,7 +217,8 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
       const row = rows.find((r) => r.stage === stage && (stage === 'current' || inGrace(r, now)));
       // The key is kept here (the hot path skips the check rotor.masterKey() makes) until a row
       // is sealed under another: `rotor master-key rotate` ran in another process.
-      if (!master || (row?.master_key_id && row.master_key_id !== master.id)) master = await rotor.masterKey();
+      if (!master || (row?.master_key_id && row.master_key_id !== master.id))
+        master = await rotor.masterKey();
       if (!row) throw noLiveVersion(name, environment, stage);
       const value = valueOf(master, row);
       await audit(now, {
@@ -202,7 +234,15 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
         notes: `${name} ${stage} ${row.id}`,
         details: { versionId: row.id, stage, count: 1 },
       });
-      return { secret: name, environment, stage, variable: stage === 'current' ? name : `${name}_PREVIOUS`, versionId: row.id, value, retireAt: stage === 'previous' ? row.retire_at : null };
+      return {
+        secret: name,
+        environment,
+        stage,
+        variable: stage === 'current' ? name : `${name}_PREVIOUS`,
+        versionId: row.id,
+        value,
+        retireAt: stage === 'previous' ? row.retire_at : null,
+      };
     },
     probeWrite: () => write(() => probe.run(READY_PROBE, String(rotor.clock.now()))),
     findToken,

@@ -19,7 +19,14 @@ export const checkRoutes: ApiRoute[] = [
       const at = instant(query.at) ?? now;
       const report = await store.guard(() => computeStatus(store, { now, at }));
       const result = evaluateCheck(report, query.at ? { asOf: iso(at)! } : {});
-      return { status: result.status, code: result.code, summary: result.summary, at: iso(at), counts: result.counts, problems: result.problems };
+      return {
+        status: result.status,
+        code: result.code,
+        summary: result.summary,
+        at: iso(at),
+        counts: result.counts,
+        problems: result.problems,
+      };
     },
   }),
 ];

@@ -10,12 +10,20 @@ export const emergencyRoutes: ApiRoute[] = [
     method: 'POST',
     url: '/v1/secrets/:name/emergency',
     permission: 'emergency',
-    summary: 'emergency-rotate a secret: no grace window, old version revoked at once, emergency actions run',
+    summary:
+      'emergency-rotate a secret: no grace window, old version revoked at once, emergency actions run',
     params: secretParams,
     body: z.strictObject({
-      environment: envName.optional().describe('only this environment (default: all of the secret)'),
+      environment: envName
+        .optional()
+        .describe('only this environment (default: all of the secret)'),
       reason,
-      value: z.string().min(1).max(16_384).optional().describe('the new value, for kinds a person supplies (manual); never logged'),
+      value: z
+        .string()
+        .min(1)
+        .max(16_384)
+        .optional()
+        .describe('the new value, for kinds a person supplies (manual); never logged'),
     }),
     async handler({ deps, request, reply, params, body }) {
       const result = await runRotation(deps, request, params.name, body, true);

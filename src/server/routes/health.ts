@@ -27,7 +27,11 @@ export const healthRoutes: ApiRoute[] = [
         await (await deps.reads()).probeWrite();
       } catch (error) {
         const code = isRotorError(error) ? error.code : 'ERR_ROTOR_INTERNAL';
-        throw new RotorError('ERR_ROTOR_API_NOT_READY', `not ready: ${code}${isRotorError(error) ? `: ${error.message}` : ''}`, { details: { cause: code } });
+        throw new RotorError(
+          'ERR_ROTOR_API_NOT_READY',
+          `not ready: ${code}${isRotorError(error) ? `: ${error.message}` : ''}`,
+          { details: { cause: code } },
+        );
       }
       return { status: 'ready' };
     },

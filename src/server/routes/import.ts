@@ -13,12 +13,19 @@ export const importRoutes: ApiRoute[] = [
     url: '/v1/secrets/:name/import',
     permission: 'rotate',
     status: 201,
-    summary: 'adopt an existing value as the first current version in one environment (`rotor import`)',
+    summary:
+      'adopt an existing value as the first current version in one environment (`rotor import`)',
     params: secretParams,
     body: z.strictObject({
       environment: envName,
-      value: z.string().min(1).max(16_384).describe('the value in use today; never logged or audited'),
-      rotatedAt: isoInstant.optional().describe('when it was really last rotated (default: unknown)'),
+      value: z
+        .string()
+        .min(1)
+        .max(16_384)
+        .describe('the value in use today; never logged or audited'),
+      rotatedAt: isoInstant
+        .optional()
+        .describe('when it was really last rotated (default: unknown)'),
     }),
     async handler({ deps, request, params, body }) {
       const result = await importValue(deps.rotor, actorOf(request), {
@@ -27,7 +34,14 @@ export const importRoutes: ApiRoute[] = [
         value: body.value,
         rotatedAt: instant(body.rotatedAt) ?? null,
       });
-      return { secret: result.secret, environment: result.environment, versionId: result.versionId, rotatedAt: iso(result.rotatedAt), promotedAt: iso(result.promotedAt), requestId: request.id };
+      return {
+        secret: result.secret,
+        environment: result.environment,
+        versionId: result.versionId,
+        rotatedAt: iso(result.rotatedAt),
+        promotedAt: iso(result.promotedAt),
+        requestId: request.id,
+      };
     },
   }),
 ];

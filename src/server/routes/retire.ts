@@ -10,12 +10,16 @@ export const retireRoutes: ApiRoute[] = [
     method: 'POST',
     url: '/v1/retire',
     permission: 'retire',
-    summary: 'retire previous versions whose grace window has passed (or at once with now + reason)',
+    summary:
+      'retire previous versions whose grace window has passed (or at once with now + reason)',
     body: z.strictObject({
       secret: secretName.optional().describe('only this secret'),
       environment: envName.optional().describe('only this environment'),
       now: z.boolean().optional().describe('retire even inside the grace window (needs a reason)'),
-      force: z.boolean().optional().describe('retire even while the old credential has live sessions'),
+      force: z
+        .boolean()
+        .optional()
+        .describe('retire even while the old credential has live sessions'),
       reason: reason.optional(),
     }),
     async handler({ deps, request, body }) {

@@ -10,12 +10,26 @@ import { httpStatusOf } from '../errors.js';
 import { defineRoute, type ApiRoute, type ServerDeps } from '../route-def.js';
 import { envName, reason, secretParams } from '../schemas.js';
 
-export async function runRotation(deps: ServerDeps, request: FastifyRequest, name: string, body: { environment?: string | undefined; reason?: string | undefined; value?: string | undefined }, emergency: boolean): Promise<RotateResult> {
+export async function runRotation(
+  deps: ServerDeps,
+  request: FastifyRequest,
+  name: string,
+  body: {
+    environment?: string | undefined;
+    reason?: string | undefined;
+    value?: string | undefined;
+  },
+  emergency: boolean,
+): Promise<RotateResult> {
   const spec = deps.rotor.secret(name);
   if (body.environment) deps.rotor.assertEnvironment(spec, body.environment);
   const rotator = deps.rotor.rotator(spec.kind);
   if (rotator.source === 'operator' && body.value === undefined) {
-    throw new RotorError('ERR_ROTOR_VALUE_MISSING', `${name} is a ${spec.kind} secret: send its new value as body.value`, { details: { secret: name, fields: 'body.value' } });
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_MISSING',
+      `${name} is a ${spec.kind} secret: send its new value as body.value`,
+      { details: { secret: name, fields: 'body.value' } },
+    );
   }
   const rotateRequest: RotateRequest = {
     secret: name,
@@ -37,9 +51,16 @@ export function rotationStatus(result: RotateResult): number {
 }
 
 export const rotateBody = z.strictObject({
-  environment: envName.optional().describe('only this environment (default: all of the secret, in policy order)'),
+  environment: envName
+    .optional()
+    .describe('only this environment (default: all of the secret, in policy order)'),
   reason: reason.optional(),
-  value: z.string().min(1).max(16_384).optional().describe('the new value, for kinds a person supplies (manual); never logged'),
+  value: z
+    .string()
+    .min(1)
+    .max(16_384)
+    .optional()
+    .describe('the new value, for kinds a person supplies (manual); never logged'),
 });
 
 export const rotateRoutes: ApiRoute[] = [

@@ -12,7 +12,8 @@ export const sessionRoutes: ApiRoute[] = [
     method: 'POST',
     url: '/v1/sessions/revoke',
     permission: 'emergency',
-    summary: 'revoke the sessions of one user (userId) or of everyone (all: true) in the app session store',
+    summary:
+      'revoke the sessions of one user (userId) or of everyone (all: true) in the app session store',
     body: z.strictObject({
       userId: z.string().min(1).max(200).optional(),
       all: z.boolean().optional(),
@@ -23,7 +24,9 @@ export const sessionRoutes: ApiRoute[] = [
       const result = await revokeSessions(deps.rotor, actorOf(request), {
         ...(body.userId !== undefined ? { userId: body.userId } : {}),
         ...(body.all !== undefined ? { all: body.all } : {}),
-        ...(body.requirePasswordReset !== undefined ? { requirePasswordReset: body.requirePasswordReset } : {}),
+        ...(body.requirePasswordReset !== undefined
+          ? { requirePasswordReset: body.requirePasswordReset }
+          : {}),
         reason: body.reason,
       });
       return { ...result, requestId: request.id };

@@ -18,7 +18,13 @@ export const tokenRoutes: ApiRoute[] = [
     summary: 'the calling token: id, name, role and grant',
     async handler({ request }) {
       const p = principalOf(request);
-      return { id: p.id, name: p.name, role: p.grant.role, secrets: p.grant.secrets, environments: p.grant.environments };
+      return {
+        id: p.id,
+        name: p.name,
+        role: p.grant.role,
+        secrets: p.grant.secrets,
+        environments: p.grant.environments,
+      };
     },
   }),
   defineRoute({
@@ -39,18 +45,31 @@ export const tokenRoutes: ApiRoute[] = [
     body: z.strictObject({
       name: z.string().regex(TOKEN_NAME, '1-64 characters: letters, digits, . _ @ -'),
       role: z.enum(TOKEN_ROLES),
-      secrets: z.array(z.string().regex(SECRET_GLOB, 'a secret glob: A-Z, 0-9, _ and *')).max(64).optional().describe('app tokens: secret-name globs (JWT_*)'),
-      environments: z.array(z.string().regex(ENV_GLOB, 'an environment glob: a-z, 0-9, - and *')).max(64).optional().describe('app tokens: environment globs'),
+      secrets: z
+        .array(z.string().regex(SECRET_GLOB, 'a secret glob: A-Z, 0-9, _ and *'))
+        .max(64)
+        .optional()
+        .describe('app tokens: secret-name globs (JWT_*)'),
+      environments: z
+        .array(z.string().regex(ENV_GLOB, 'an environment glob: a-z, 0-9, - and *'))
+        .max(64)
+        .optional()
+        .describe('app tokens: environment globs'),
       expiresIn: z.string().max(32).optional().describe('lifetime, e.g. 90d (default: no expiry)'),
     }),
     async handler({ deps, request, body }) {
-      const { token, info } = await createApiToken(await deps.rotor.store(), deps.clock, actorOf(request), {
-        name: body.name,
-        role: body.role,
-        ...(body.secrets ? { secrets: body.secrets } : {}),
-        ...(body.environments ? { environments: body.environments } : {}),
-        ...(body.expiresIn ? { expiresInMs: parseDuration(body.expiresIn) } : {}),
-      });
+      const { token, info } = await createApiToken(
+        await deps.rotor.store(),
+        deps.clock,
+        actorOf(request),
+        {
+          name: body.name,
+          role: body.role,
+          ...(body.secrets ? { secrets: body.secrets } : {}),
+          ...(body.environments ? { environments: body.environments } : {}),
+          ...(body.expiresIn ? { expiresInMs: parseDuration(body.expiresIn) } : {}),
+        },
+      );
       return { token, ...info };
     },
   }),
@@ -62,7 +81,13 @@ export const tokenRoutes: ApiRoute[] = [
     params: z.strictObject({ id: z.string().regex(TOKEN_ID, 'a token id: 16 hex characters') }),
     body: z.strictObject({ reason }),
     async handler({ deps, request, params, body }) {
-      return revokeApiToken(await deps.rotor.store(), deps.clock, actorOf(request), params.id, body.reason);
+      return revokeApiToken(
+        await deps.rotor.store(),
+        deps.clock,
+        actorOf(request),
+        params.id,
+        body.reason,
+      );
     },
   }),
 ];

@@ -51,7 +51,9 @@ function jsonSecretFields(value: string): string[] | undefined {
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
     const entries = Object.entries(parsed as Record<string, unknown>);
     if (!entries.some(([k]) => IDENTIFIER_FIELDS.has(k))) return undefined;
-    return entries.filter(([k]) => !IDENTIFIER_FIELDS.has(k)).map(([, v]) => (typeof v === 'string' ? v : JSON.stringify(v)));
+    return entries
+      .filter(([k]) => !IDENTIFIER_FIELDS.has(k))
+      .map(([, v]) => (typeof v === 'string' ? v : JSON.stringify(v)));
   } catch {
     return undefined;
   }

@@ -131,7 +131,10 @@ function runCommand(
     const timer = setTimeout(() => {
       timedOut = true;
       if (!signalHookGroup(child.pid!, 'SIGTERM')) child.kill('SIGTERM');
-      setTimeout(() => signalHookGroup(child.pid!, 'SIGKILL') || child.kill('SIGKILL'), 2000).unref();
+      setTimeout(
+        () => signalHookGroup(child.pid!, 'SIGKILL') || child.kill('SIGKILL'),
+        2000,
+      ).unref();
     }, step.timeoutMs);
     child.on('error', (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);

@@ -2,7 +2,16 @@
 // refresh benchmark). JavaScript runs each operation to completion, so every operation is
 // atomic without locks. State is lost on restart: every refresh token becomes unknown.
 import { decideRotation, resetRequired } from './family-rules.js';
-import type { CreateFamilyInput, FamilyRecord, RevokeSessionsInput, RotateFamilyInput, RotateOutcome, SessionChanges, SessionScope, TokenStore } from './token-store.js';
+import type {
+  CreateFamilyInput,
+  FamilyRecord,
+  RevokeSessionsInput,
+  RotateFamilyInput,
+  RotateOutcome,
+  SessionChanges,
+  SessionScope,
+  TokenStore,
+} from './token-store.js';
 
 interface UserSession {
   validAfter: number | null;
@@ -20,14 +29,23 @@ interface UserSession {
 export function createMemoryTokenStore(): TokenStore {
   const families = new Map<string, FamilyRecord>();
   const users = new Map<string, UserSession>();
-  const global = { validAfter: null as number | null, resetBefore: null as number | null, version: 0 };
+  const global = {
+    validAfter: null as number | null,
+    resetBefore: null as number | null,
+    version: 0,
+  };
   const listeners = new Set<() => void>();
   let version = 0;
 
-  const validAfterOf = (userId: string) => Math.max(global.validAfter ?? -1, users.get(userId)?.validAfter ?? -1);
+  const validAfterOf = (userId: string) =>
+    Math.max(global.validAfter ?? -1, users.get(userId)?.validAfter ?? -1);
   const user = (userId: string): UserSession => {
     let u = users.get(userId);
-    if (!u) users.set(userId, (u = { validAfter: null, resetRequired: false, passwordChangedAt: null, version: 0 }));
+    if (!u)
+      users.set(
+        userId,
+        (u = { validAfter: null, resetRequired: false, passwordChangedAt: null, version: 0 }),
+      );
     return u;
   };
   const changed = () => {
@@ -39,7 +57,10 @@ export function createMemoryTokenStore(): TokenStore {
     async init() {},
     async createFamily(input: CreateFamilyInput) {
       const u = users.get(input.userId);
-      if (resetRequired(u?.resetRequired ?? false, u?.passwordChangedAt ?? null, global.resetBefore)) return { created: false, reason: 'password-reset-required' };
+      if (
+        resetRequired(u?.resetRequired ?? false, u?.passwordChangedAt ?? null, global.resetBefore)
+      )
+        return { created: false, reason: 'password-reset-required' };
       families.set(input.familyId, {
         id: input.familyId,
         userId: input.userId,
@@ -94,7 +115,8 @@ export function createMemoryTokenStore(): TokenStore {
       version++;
       if ('all' in scope) {
         global.validAfter = Math.max(global.validAfter ?? -1, input.now);
-        if (input.requirePasswordReset) global.resetBefore = Math.max(global.resetBefore ?? -1, input.now);
+        if (input.requirePasswordReset)
+          global.resetBefore = Math.max(global.resetBefore ?? -1, input.now);
         global.version = version;
       } else {
         const u = user(scope.userId);
@@ -106,7 +128,11 @@ export function createMemoryTokenStore(): TokenStore {
     },
     async passwordResetRequired(userId) {
       const u = users.get(userId);
-      return resetRequired(u?.resetRequired ?? false, u?.passwordChangedAt ?? null, global.resetBefore);
+      return resetRequired(
+        u?.resetRequired ?? false,
+        u?.passwordChangedAt ?? null,
+        global.resetBefore,
+      );
     },
     async passwordChanged(userId, now) {
       const u = user(userId);
@@ -116,7 +142,8 @@ export function createMemoryTokenStore(): TokenStore {
     async sessionChanges(since): Promise<SessionChanges> {
       const changes: SessionChanges['changes'] = [];
       if (global.version > since) changes.push({ userId: null, validAfter: global.validAfter });
-      for (const [userId, u] of users) if (u.version > since) changes.push({ userId, validAfter: u.validAfter });
+      for (const [userId, u] of users)
+        if (u.version > since) changes.push({ userId, validAfter: u.validAfter });
       return { version, changes };
     },
     async subscribe(onChange) {

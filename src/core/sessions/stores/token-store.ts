@@ -90,7 +90,9 @@ export interface TokenStore {
   /** Creates tables or checks the connection; idempotent, safe from several processes. */
   init(): Promise<void>;
   /** Starts a family. Refused (false) while the user must reset their password. */
-  createFamily(input: CreateFamilyInput): Promise<{ created: true } | { created: false; reason: 'password-reset-required' }>;
+  createFamily(
+    input: CreateFamilyInput,
+  ): Promise<{ created: true } | { created: false; reason: 'password-reset-required' }>;
   /** Presents a jti to its family, atomically: see RotateOutcome. */
   rotateFamily(input: RotateFamilyInput): Promise<RotateOutcome>;
   getFamily(familyId: string): Promise<FamilyRecord | undefined>;

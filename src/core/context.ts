@@ -29,6 +29,8 @@ export interface RotorOptions {
   logger?: Logger;
   /** Look for rotor.yaml in the directories above cwd when there is none in it (default true; not for `init`). */
   discover?: boolean;
+  /** Reads rotor.yaml (default loadPolicy); the CLI passes one that keeps a validated copy. */
+  loadPolicy?: (file: string, rotators: readonly AnyRotator[]) => Policy;
 }
 
 export interface Rotor {
@@ -109,7 +111,7 @@ export function createRotor(options: RotorOptions): Rotor {
       return storePromise;
     },
     policy() {
-      policy ??= loadPolicy(policyFile, options.rotators);
+      policy ??= (options.loadPolicy ?? loadPolicy)(policyFile, options.rotators);
       return policy;
     },
     usePolicy(next) {

@@ -93,18 +93,9 @@ export function chainHash(previousHash: string, entry: string): string {
   );
 }
 
-/**
- * Appends one event. Must run inside `store.writeTransaction` (or use `recordAudit`), so that
- * reading the chain head and inserting the next row cannot interleave with another writer.
- */
-export async function appendAudit(
-  trx: Kysely<Database>,
-  clock: Clock,
-  actor: Actor,
-  input: AuditEventInput,
-): Promise<AuditEntry> {
-  const at = clock.now();
-  const entry: AuditEntry = {
+/** The entry an event is stored as, at `at` (ms since the epoch). */
+export function auditEntry(at: number, actor: Actor, input: AuditEventInput): AuditEntry {
+  return {
     v: 1,
     at: new Date(at).toISOString(),
     secret: input.secret ?? null,
@@ -117,6 +108,20 @@ export async function appendAudit(
     notes: input.notes ?? '',
     details: input.details ?? {},
   };
+}
+
+/**
+ * Appends one event. Must run inside `store.writeTransaction` (or use `recordAudit`), so that
+ * reading the chain head and inserting the next row cannot interleave with another writer.
+ */
+export async function appendAudit(
+  trx: Kysely<Database>,
+  clock: Clock,
+  actor: Actor,
+  input: AuditEventInput,
+): Promise<AuditEntry> {
+  const at = clock.now();
+  const entry = auditEntry(at, actor, input);
   const head = await trx
     .selectFrom('audit_events')
     .select('hash')

@@ -7,6 +7,11 @@ import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { mapSqliteError, openSqlite, sqliteMigrationDialect } from './sqlite-adapter.js';
 import { sqliteAuditReaderSource } from './sqlite-audit-reader.js';
+import { sqliteChangeSource } from './sqlite-changes.js';
+import { sqliteFastReadsSource } from './sqlite-fast-reads.js';
+import type { ChangeSource, FastReadsSource } from './store-capabilities.js';
+
+export type * from './store-capabilities.js';
 
 /** One audit row as a bulk reader returns it: `[seq, entry, hash]` (arrays are cheaper to build than objects). */
 export type AuditRowTuple = [seq: number, entry: string, hash: string];
@@ -50,6 +55,10 @@ export interface Store {
   readonly location: string;
   /** The dialect's bulk reader for the audit chain, where it has one (SQLite); absent means portable queries only. */
   readonly auditReader?: AuditReaderSource;
+  /** A synchronous read path for the server's hot reads, where the dialect has one (SQLite). */
+  readonly fastReads?: FastReadsSource;
+  /** A cheap signal that another connection committed; absent means poll with portable queries. */
+  readonly changes?: ChangeSource;
   /** Runs `fn`, mapping driver errors to RotorErrors that name the store. */
   guard<T>(fn: () => Promise<T>): Promise<T>;
   /**
@@ -108,6 +117,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     dialect: 'sqlite',
     location: file,
     auditReader: sqliteAuditReaderSource(file),
+    fastReads: sqliteFastReadsSource(file),
+    changes: sqliteChangeSource(file),
     guard,
     writeTransaction,
     close: () => db.destroy(),

@@ -1,9 +1,16 @@
-// Rotor's single error type. Callers branch on `code`, never on message text; the CLI maps
-// codes to exit codes and (later) the server maps them to HTTP statuses. Messages never carry
-// secret values.
+// Rotor's single error type. Callers branch on `code`, never on message text; the CLI maps codes
+// to exit codes, the server to HTTP statuses (docs/errors.md lists them). No secret in a message.
 
-/** Every error code Rotor can raise, grouped by area. */
+/** Every error code Rotor can raise, grouped by area. A new code needs a line in docs/errors.md. */
 export const ERROR_CODES = [
+  // A bug: a failure that is not a RotorError (the CLI's and the server's last resort).
+  'ERR_ROTOR_INTERNAL',
+  // A bad argument reached a library function (core, rotators): out of range, missing, conflicting.
+  'ERR_ROTOR_INVALID_ARGUMENT',
+  // A ROTOR_* environment variable that tunes Rotor holds a value out of its range.
+  'ERR_ROTOR_SETTING_INVALID',
+  // A date given by a person (--since, --at, a last-rotation date) is not a date, or not a possible one.
+  'ERR_ROTOR_DATE_INVALID',
   'ERR_ROTOR_POLICY_NOT_FOUND',
   'ERR_ROTOR_POLICY_SYNTAX',
   'ERR_ROTOR_POLICY_INVALID',
@@ -27,6 +34,10 @@ export const ERROR_CODES = [
   'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY',
   // The store cannot be written (read-only file, disk full, I/O error, locked too long).
   'ERR_ROTOR_STORE_UNAVAILABLE',
+  // ROTOR_STORE_URL is malformed or names a store kind Rotor cannot open.
+  'ERR_ROTOR_STORE_URL_INVALID',
+  // `rotor store migrate` found rows in the target store: it only fills an empty one.
+  'ERR_ROTOR_STORE_TARGET_NOT_EMPTY',
   'ERR_ROTOR_LOCK_HELD',
   'ERR_ROTOR_ROTATION_FAILED',
   'ERR_ROTOR_ROTATION_IN_PROGRESS',
@@ -35,10 +46,20 @@ export const ERROR_CODES = [
   'ERR_ROTOR_ROTATOR_CONFIG',
   'ERR_ROTOR_VERIFY_FAILED',
   'ERR_ROTOR_RETIRE_REASON_REQUIRED',
+  'ERR_ROTOR_EMERGENCY_REASON_REQUIRED',
   'ERR_ROTOR_AUDIT_CHAIN_BROKEN',
+  // Signed audit checkpoints (rotor.yaml `audit.checkpoints`, `rotor audit checkpoint`).
+  'ERR_ROTOR_AUDIT_CHECKPOINT_NOT_CONFIGURED',
+  'ERR_ROTOR_AUDIT_CHECKPOINT_KEY_MISSING',
+  'ERR_ROTOR_AUDIT_CHECKPOINT_KEY_INVALID',
+  'ERR_ROTOR_AUDIT_CHECKPOINT_KEY_EXISTS',
+  'ERR_ROTOR_AUDIT_CHECKPOINT_PUBLISH_FAILED',
+  'ERR_ROTOR_AUDIT_CHECKPOINT_SOURCE_UNREADABLE',
+  // The log disagrees with a signed checkpoint: rewritten, truncated, or a forged checkpoint.
+  'ERR_ROTOR_AUDIT_CHECKPOINT_MISMATCH',
+  // The command line only: a bad combination of flags. Core throws ERR_ROTOR_INVALID_ARGUMENT.
   'ERR_ROTOR_CLI_USAGE',
   'ERR_ROTOR_CLI_REFUSE_TTY',
-  'ERR_ROTOR_CLI_DATE_INVALID',
   'ERR_ROTOR_RUN_SPAWN_FAILED',
   'ERR_ROTOR_IMPORT_EXISTS',
   'ERR_ROTOR_SECRET_NOT_STORED',
@@ -56,6 +77,7 @@ export const ERROR_CODES = [
   'ERR_ROTOR_TOKENS_STORE_UNREACHABLE',
   'ERR_ROTOR_SESSIONS_NOT_CONFIGURED',
   'ERR_ROTOR_SESSIONS_URL_MISSING',
+  'ERR_ROTOR_SESSIONS_REASON_REQUIRED',
   // rotor/jwt: keyrings, strict compact-JWS verification, key sources (one code per rejection).
   'ERR_ROTOR_JWT_OPTIONS_INVALID',
   'ERR_ROTOR_JWT_NOT_READY',
@@ -121,7 +143,7 @@ export const ERROR_CODES = [
   'ERR_ROTOR_CLIENT_REQUEST_FAILED',
   // The SDK (@rotor/sdk, rotor/*): an optional peer dependency (driver) is not installed.
   'ERR_ROTOR_SDK_PEER_MISSING',
-  // Dashboard operators (rotor operator, the dashboard's login) and the dashboard's refusals.
+  // Dashboard operators (rotor operator, the dashboard's login).
   'ERR_ROTOR_OPERATOR_NAME_INVALID',
   'ERR_ROTOR_OPERATOR_EXISTS',
   'ERR_ROTOR_OPERATOR_NOT_FOUND',
@@ -129,8 +151,6 @@ export const ERROR_CODES = [
   'ERR_ROTOR_OPERATOR_PASSWORD_INVALID',
   'ERR_ROTOR_OPERATOR_PASSWORD_MISMATCH',
   'ERR_ROTOR_OPERATOR_LOGIN_FAILED',
-  'ERR_ROTOR_DASHBOARD_CSRF',
-  'ERR_ROTOR_DASHBOARD_RATE_LIMITED',
   // The scheduler and its reminders (rotor scheduler, rotor serve).
   'ERR_ROTOR_NOTIFY_CONFIG',
   'ERR_ROTOR_NOTIFY_FAILED',
@@ -172,4 +192,58 @@ export class RotorError extends Error {
 
 export function isRotorError(error: unknown, code?: RotorErrorCode): error is RotorError {
   return error instanceof RotorError && (code === undefined || error.code === code);
+}
+
+/** What to record or show of any thrown value: its code, its message and its details. */
+export interface ErrorInfo {
+  code: RotorErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** The message of an ERR_ROTOR_INTERNAL: the cause's own text may quote a value, so it is not shown. */
+export const INTERNAL_MESSAGE =
+  'unexpected internal failure: this is a bug in Rotor, please report it';
+
+/**
+ * A RotorError as it is; anything else (a TypeError, a driver's error) as an ERR_ROTOR_INTERNAL
+ * that keeps it as `cause` but never shows its message.
+ *
+ * `where` says where the cause can be read (the server log, ROTOR_DEBUG=1).
+ *
+ * @example
+ * catch (error) { report(toRotorError(error, { where: 'the server log' })); }
+ */
+export function toRotorError(error: unknown, options: { where?: string } = {}): RotorError {
+  if (isRotorError(error)) return error;
+  const kind = error instanceof Error ? error.name : typeof error;
+  const where = options.where ? ` (the cause: ${options.where})` : '';
+  return new RotorError('ERR_ROTOR_INTERNAL', `${INTERNAL_MESSAGE}${where}`, {
+    cause: error,
+    details: { cause: kind },
+  });
+}
+
+/**
+ * The code and message of any thrown value. A RotorError keeps its own. Anything else takes
+ * `fallback` and its own message when the caller records it where operators read failures
+ * (the rotation journal: `fallback: 'ERR_ROTOR_ROTATION_FAILED'`); without a fallback it is
+ * ERR_ROTOR_INTERNAL with the bug notice, as shown to a user.
+ *
+ * @example
+ * const { code, message } = errorInfo(error, { fallback: 'ERR_ROTOR_ROTATION_FAILED' });
+ */
+export function errorInfo(error: unknown, options: { fallback?: RotorErrorCode } = {}): ErrorInfo {
+  if (isRotorError(error) || options.fallback === undefined) {
+    const known = toRotorError(error);
+    return {
+      code: known.code,
+      message: known.message,
+      ...(known.details ? { details: known.details } : {}),
+    };
+  }
+  return {
+    code: options.fallback,
+    message: error instanceof Error ? error.message : String(error),
+  };
 }

@@ -30,12 +30,12 @@ export interface AuditExportOptions {
   batch?: number;
 }
 
-/** Checks a user-supplied format name; anything else is ERR_ROTOR_CLI_USAGE naming the choices. */
+/** Checks a user-supplied format name; anything else is ERR_ROTOR_INVALID_ARGUMENT naming the choices. */
 export function parseAuditExportFormat(format: string): AuditExportFormat {
   if ((AUDIT_EXPORT_FORMATS as readonly string[]).includes(format))
     return format as AuditExportFormat;
   throw new RotorError(
-    'ERR_ROTOR_CLI_USAGE',
+    'ERR_ROTOR_INVALID_ARGUMENT',
     `unknown export format "${format}": use one of ${AUDIT_EXPORT_FORMATS.join(', ')}`,
     { details: { format } },
   );
@@ -129,7 +129,7 @@ async function write(out: Writable, text: string): Promise<void> {
  * await exportAudit(store, createWriteStream('audit.csv'), { format: 'csv' });
  */
 export async function exportAudit(
-  store: Pick<Store, 'db' | 'guard'>,
+  store: Pick<Store, 'db' | 'guard'> & Partial<Pick<Store, 'dialect'>>,
   out: Writable,
   options: AuditExportOptions,
 ): Promise<{ rows: number }> {

@@ -216,12 +216,14 @@ function isoBound(ms: number | undefined): string | undefined {
  * for await (const r of iterateAudit(store, { secret: 'JWT_ACCESS_SECRET', order: 'asc' })) console.log(r.seq, r.action);
  */
 export async function* iterateAudit(
-  store: Pick<Store, 'db' | 'guard'>,
+  store: Pick<Store, 'db' | 'guard'> & Partial<Pick<Store, 'dialect'>>,
   options: AuditListOptions = {},
 ): AsyncGenerator<AuditRecord> {
   // The indexed expressions of migration 0007 (loaded here, not at the top: worker threads import this module without Kysely).
-  const { sqliteMigrationDialect } = await import('../store/sqlite-adapter.js');
-  const field = sqliteMigrationDialect.auditEntryField;
+  const field =
+    store.dialect === 'postgres'
+      ? (await import('../store/postgres-adapter.js')).postgresMigrationDialect.auditEntryField
+      : (await import('../store/sqlite-adapter.js')).sqliteMigrationDialect.auditEntryField;
   const desc = (options.order ?? 'desc') === 'desc';
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
   const limit = options.limit && options.limit > 0 ? options.limit : Infinity;
@@ -291,7 +293,7 @@ export async function* iterateAudit(
  * const last10 = await listAudit(store, { environment: 'production', limit: 10 });
  */
 export async function listAudit(
-  store: Pick<Store, 'db' | 'guard'>,
+  store: Pick<Store, 'db' | 'guard'> & Partial<Pick<Store, 'dialect'>>,
   options: AuditListOptions = {},
 ): Promise<AuditRecord[]> {
   const out: AuditRecord[] = [];

@@ -1,9 +1,23 @@
 // Schema migrations, written once for every dialect. Type differences (blob vs bytea) and the
 // append-only trigger live in the dialect adapter passed in, not in `if` chains here.
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  sql,
+  type ColumnDataType,
+  type Expression,
+  type Migration,
+  type MigrationProvider,
+} from 'kysely';
 
 export interface MigrationDialect {
   binaryType: 'blob' | 'bytea';
+  /** Text columns: PostgreSQL's are `COLLATE "C"`, so names sort and compare bytewise as in SQLite. */
+  text: ColumnDataType | Expression<unknown>;
+  /** The audit seq's type: SQLite's rowid alias must be `integer`; PostgreSQL uses `bigint`. */
+  seqType: 'integer' | 'bigint';
+  /** Statements run before migration 0007's indexes (PostgreSQL: the JSON field function). */
+  auditEntryFieldSetup?: ReturnType<typeof sql>[];
   /** Statements that make audit_events refuse UPDATE and DELETE. */
   appendOnlyAudit: ReturnType<typeof sql>[];
   autoIncrementPk: (
@@ -19,39 +33,39 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('meta')
-          .addColumn('key', 'text', (c) => c.primaryKey())
-          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('key', d.text, (c) => c.primaryKey())
+          .addColumn('value', d.text, (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('environments')
-          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('name', d.text, (c) => c.primaryKey())
           .addColumn('position', 'integer', (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('secrets')
-          .addColumn('name', 'text', (c) => c.primaryKey())
-          .addColumn('kind', 'text', (c) => c.notNull())
-          .addColumn('spec', 'text', (c) => c.notNull())
+          .addColumn('name', d.text, (c) => c.primaryKey())
+          .addColumn('kind', d.text, (c) => c.notNull())
+          .addColumn('spec', d.text, (c) => c.notNull())
           .addColumn('applied_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('versions')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('secret', 'text', (c) => c.notNull())
-          .addColumn('environment', 'text', (c) => c.notNull())
-          .addColumn('stage', 'text', (c) => c.notNull())
-          .addColumn('origin', 'text', (c) => c.notNull())
+          .addColumn('id', d.text, (c) => c.primaryKey())
+          .addColumn('secret', d.text, (c) => c.notNull())
+          .addColumn('environment', d.text, (c) => c.notNull())
+          .addColumn('stage', d.text, (c) => c.notNull())
+          .addColumn('origin', d.text, (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('rotated_at', 'bigint')
           .addColumn('promoted_at', 'bigint')
           .addColumn('retire_at', 'bigint')
           .addColumn('retired_at', 'bigint')
           .addColumn('compromised', 'integer', (c) => c.notNull().defaultTo(0))
-          .addColumn('rotation_id', 'text')
-          .addColumn('meta', 'text', (c) => c.notNull())
+          .addColumn('rotation_id', d.text)
+          .addColumn('meta', d.text, (c) => c.notNull())
           .addColumn('ciphertext', d.binaryType)
           .addColumn('wrapped_key', d.binaryType)
-          .addColumn('master_key_id', 'text')
+          .addColumn('master_key_id', d.text)
           .execute();
         await db.schema
           .createIndex('versions_secret_env_stage')
@@ -61,22 +75,22 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
         await db.schema.createIndex('versions_stage').on('versions').column('stage').execute();
         await db.schema
           .createTable('rotations')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('secret', 'text', (c) => c.notNull())
-          .addColumn('environment', 'text', (c) => c.notNull())
-          .addColumn('method', 'text', (c) => c.notNull())
-          .addColumn('operator', 'text', (c) => c.notNull())
-          .addColumn('request_id', 'text', (c) => c.notNull())
-          .addColumn('reason', 'text')
-          .addColumn('state', 'text', (c) => c.notNull())
-          .addColumn('step', 'text', (c) => c.notNull())
-          .addColumn('step_state', 'text', (c) => c.notNull())
-          .addColumn('pending_version_id', 'text')
+          .addColumn('id', d.text, (c) => c.primaryKey())
+          .addColumn('secret', d.text, (c) => c.notNull())
+          .addColumn('environment', d.text, (c) => c.notNull())
+          .addColumn('method', d.text, (c) => c.notNull())
+          .addColumn('operator', d.text, (c) => c.notNull())
+          .addColumn('request_id', d.text, (c) => c.notNull())
+          .addColumn('reason', d.text)
+          .addColumn('state', d.text, (c) => c.notNull())
+          .addColumn('step', d.text, (c) => c.notNull())
+          .addColumn('step_state', d.text, (c) => c.notNull())
+          .addColumn('pending_version_id', d.text)
           .addColumn('started_at', 'bigint', (c) => c.notNull())
           .addColumn('updated_at', 'bigint', (c) => c.notNull())
           .addColumn('finished_at', 'bigint')
-          .addColumn('error_code', 'text')
-          .addColumn('error_message', 'text')
+          .addColumn('error_code', d.text)
+          .addColumn('error_message', d.text)
           .execute();
         await db.schema
           .createIndex('rotations_secret_env')
@@ -86,21 +100,21 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
         await db.schema.createIndex('rotations_state').on('rotations').column('state').execute();
         await db.schema
           .createTable('locks')
-          .addColumn('name', 'text', (c) => c.primaryKey())
-          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('name', d.text, (c) => c.primaryKey())
+          .addColumn('owner', d.text, (c) => c.notNull())
           .addColumn('pid', 'integer', (c) => c.notNull())
-          .addColumn('host', 'text', (c) => c.notNull())
+          .addColumn('host', d.text, (c) => c.notNull())
           .addColumn('acquired_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('audit_events')
-          .addColumn('seq', 'integer', (c) => d.autoIncrementPk(c))
+          .addColumn('seq', d.seqType, (c) => d.autoIncrementPk(c))
           .addColumn('at', 'bigint', (c) => c.notNull())
-          .addColumn('secret', 'text')
-          .addColumn('environment', 'text')
-          .addColumn('action', 'text', (c) => c.notNull())
-          .addColumn('entry', 'text', (c) => c.notNull())
-          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('secret', d.text)
+          .addColumn('environment', d.text)
+          .addColumn('action', d.text, (c) => c.notNull())
+          .addColumn('entry', d.text, (c) => c.notNull())
+          .addColumn('hash', d.text, (c) => c.notNull())
           .execute();
         await db.schema
           .createIndex('audit_events_secret')
@@ -122,17 +136,17 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('api_tokens')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('name', 'text', (c) => c.notNull())
-          .addColumn('role', 'text', (c) => c.notNull())
-          .addColumn('secrets', 'text', (c) => c.notNull())
-          .addColumn('environments', 'text', (c) => c.notNull())
-          .addColumn('hash', 'text', (c) => c.notNull())
-          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('id', d.text, (c) => c.primaryKey())
+          .addColumn('name', d.text, (c) => c.notNull())
+          .addColumn('role', d.text, (c) => c.notNull())
+          .addColumn('secrets', d.text, (c) => c.notNull())
+          .addColumn('environments', d.text, (c) => c.notNull())
+          .addColumn('hash', d.text, (c) => c.notNull())
+          .addColumn('created_by', d.text, (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('expires_at', 'bigint')
           .addColumn('revoked_at', 'bigint')
-          .addColumn('revoked_reason', 'text')
+          .addColumn('revoked_reason', d.text)
           .addColumn('last_used_at', 'bigint')
           .execute();
       },
@@ -143,19 +157,19 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('consumers')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('app', 'text', (c) => c.notNull())
-          .addColumn('token_id', 'text')
+          .addColumn('id', d.text, (c) => c.primaryKey())
+          .addColumn('app', d.text, (c) => c.notNull())
+          .addColumn('token_id', d.text)
           .addColumn('interval_ms', 'integer', (c) => c.notNull())
           .addColumn('first_seen_at', 'bigint', (c) => c.notNull())
           .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('consumer_versions')
-          .addColumn('consumer_id', 'text', (c) => c.notNull())
-          .addColumn('secret', 'text', (c) => c.notNull())
-          .addColumn('environment', 'text', (c) => c.notNull())
-          .addColumn('version_id', 'text', (c) => c.notNull())
+          .addColumn('consumer_id', d.text, (c) => c.notNull())
+          .addColumn('secret', d.text, (c) => c.notNull())
+          .addColumn('environment', d.text, (c) => c.notNull())
+          .addColumn('version_id', d.text, (c) => c.notNull())
           .addColumn('reported_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('consumer_versions_pk', ['consumer_id', 'secret', 'environment'])
           .execute();
@@ -173,22 +187,22 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('operators')
-          .addColumn('name', 'text', (c) => c.primaryKey())
-          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('name', d.text, (c) => c.primaryKey())
+          .addColumn('password_hash', d.text, (c) => c.notNull())
           .addColumn('totp_ciphertext', d.binaryType, (c) => c.notNull())
           .addColumn('totp_wrapped_key', d.binaryType, (c) => c.notNull())
-          .addColumn('totp_master_key_id', 'text', (c) => c.notNull())
+          .addColumn('totp_master_key_id', d.text, (c) => c.notNull())
           .addColumn('totp_last_step', 'bigint')
-          .addColumn('feed_token_hash', 'text')
-          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('feed_token_hash', d.text)
+          .addColumn('created_by', d.text, (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('disabled_at', 'bigint')
           .execute();
         await db.schema
           .createTable('web_sessions')
-          .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('operator', 'text', (c) => c.notNull())
-          .addColumn('csrf_hash', 'text', (c) => c.notNull())
+          .addColumn('id', d.text, (c) => c.primaryKey())
+          .addColumn('operator', d.text, (c) => c.notNull())
+          .addColumn('csrf_hash', d.text, (c) => c.notNull())
           .addColumn('created_at', 'bigint', (c) => c.notNull())
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .addColumn('last_seen', 'bigint', (c) => c.notNull())
@@ -205,6 +219,7 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
     // with seq, so a filtered page is a range of one index in seq order.
     '0007-audit-entry-indexes': {
       async up(db: Kysely<unknown>) {
+        for (const statement of d.auditEntryFieldSetup ?? []) await statement.execute(db);
         for (const field of ['secret', 'environment', 'action'] as const) {
           await sql`CREATE INDEX ${sql.raw(`audit_entry_${field}`)} ON audit_events (${d.auditEntryField(field)}, seq)`.execute(
             db,
@@ -219,38 +234,38 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('scheduler_leases')
-          .addColumn('name', 'text', (c) => c.primaryKey())
-          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('name', d.text, (c) => c.primaryKey())
+          .addColumn('owner', d.text, (c) => c.notNull())
           .addColumn('pid', 'integer', (c) => c.notNull())
-          .addColumn('host', 'text', (c) => c.notNull())
+          .addColumn('host', d.text, (c) => c.notNull())
           .addColumn('acquired_at', 'bigint', (c) => c.notNull())
           .addColumn('expires_at', 'bigint', (c) => c.notNull())
           .execute();
         await db.schema
           .createTable('scheduler_attempts')
-          .addColumn('secret', 'text', (c) => c.notNull())
-          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('secret', d.text, (c) => c.notNull())
+          .addColumn('environment', d.text, (c) => c.notNull())
           .addColumn('cycle', 'bigint', (c) => c.notNull())
           .addColumn('attempts', 'integer', (c) => c.notNull())
-          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('state', d.text, (c) => c.notNull())
           .addColumn('last_attempt_at', 'bigint', (c) => c.notNull())
           .addColumn('next_attempt_at', 'bigint')
-          .addColumn('last_error', 'text')
+          .addColumn('last_error', d.text)
           .addPrimaryKeyConstraint('scheduler_attempts_pk', ['secret', 'environment', 'cycle'])
           .execute();
         await db.schema
           .createTable('scheduler_reminders')
-          .addColumn('key', 'text', (c) => c.primaryKey())
-          .addColumn('secret', 'text', (c) => c.notNull())
-          .addColumn('environment', 'text', (c) => c.notNull())
+          .addColumn('key', d.text, (c) => c.primaryKey())
+          .addColumn('secret', d.text, (c) => c.notNull())
+          .addColumn('environment', d.text, (c) => c.notNull())
           .addColumn('cycle', 'bigint', (c) => c.notNull())
-          .addColumn('slot', 'text', (c) => c.notNull())
-          .addColumn('channel', 'text', (c) => c.notNull())
-          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('slot', d.text, (c) => c.notNull())
+          .addColumn('channel', d.text, (c) => c.notNull())
+          .addColumn('state', d.text, (c) => c.notNull())
           .addColumn('attempts', 'integer', (c) => c.notNull())
           .addColumn('claimed_at', 'bigint', (c) => c.notNull())
           .addColumn('sent_at', 'bigint')
-          .addColumn('last_error', 'text')
+          .addColumn('last_error', d.text)
           .execute();
       },
     },

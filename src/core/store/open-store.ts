@@ -1,5 +1,5 @@
-// Opens the store named by configuration: today SQLite at `.rotor/rotor.db`; the PostgreSQL
-// adapter plugs in here (ROTOR_DATABASE_URL) without touching any query.
+// Opens the store named by configuration: SQLite at `.rotor/rotor.db` by default, PostgreSQL
+// with ROTOR_STORE_URL=postgres://… (postgres-adapter.ts), without touching any query.
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { RotorError } from '../errors.js';
@@ -7,6 +7,7 @@ import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { mapSqliteError, openSqlite, sqliteMigrationDialect } from './sqlite-adapter.js';
 import { sqliteAuditReaderSource } from './sqlite-audit-reader.js';
+import { resolveStoreTarget } from './store-url.js';
 import { sqliteChangeSource } from './sqlite-changes.js';
 import { sqliteFastReadsSource } from './sqlite-fast-reads.js';
 import type { ChangeSource, FastReadsSource } from './store-capabilities.js';
@@ -50,8 +51,8 @@ export interface AuditReaderSource {
 
 export interface Store {
   readonly db: Kysely<Database>;
-  readonly dialect: 'sqlite';
-  /** Human-readable location, for messages. */
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Human-readable location, for messages: the SQLite file, or the PostgreSQL URL without its password. */
   readonly location: string;
   /** The dialect's bulk reader for the audit chain, where it has one (SQLite); absent means portable queries only. */
   readonly auditReader?: AuditReaderSource;
@@ -82,14 +83,12 @@ export function storeFile(stateDir: string): string {
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const url = (options.env ?? process.env).ROTOR_DATABASE_URL;
-  if (url && !url.startsWith('sqlite:')) {
-    throw new RotorError(
-      'ERR_ROTOR_STORE_NOT_INITIALIZED',
-      'ROTOR_DATABASE_URL names a store this version cannot open yet (only SQLite is built in)',
-    );
+  const target = resolveStoreTarget(options.stateDir, options.env ?? process.env);
+  if (target.kind === 'postgres') {
+    const { openPostgresStore } = await import('./postgres-adapter.js');
+    return openPostgresStore(target, { create: options.create ?? false });
   }
-  const file = url ? url.slice('sqlite:'.length) : storeFile(options.stateDir);
+  const file = target.file;
   const db = openSqlite(file, { create: options.create ?? false });
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {

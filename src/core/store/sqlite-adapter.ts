@@ -12,6 +12,8 @@ import type { MigrationDialect } from './migrations.js';
 
 export const sqliteMigrationDialect: MigrationDialect = {
   binaryType: 'blob',
+  text: 'text',
+  seqType: 'integer',
   autoIncrementPk: (c) => c.primaryKey().autoIncrement(),
   // NULL for an entry that is not JSON (edited outside Rotor), so the index never refuses a row
   // and `rotor audit verify` can still name it; queries must use this same expression.

@@ -1,19 +1,17 @@
-// One change detector per server: it polls the store cheaply and turns version changes made by
-// any process (this server's engine, `rotor rotate` in a shell, the scheduler) into rotation
-// events for every SSE connection. On SQLite it keeps its own read-only connection and reads
-// `PRAGMA data_version`, which moves only when another connection commits (the server's own
-// writes come through its main connection, so they count too); only then does it re-read the
-// live versions (current and previous, by the stage index) and diff them against what it saw.
-// Comparing states rather than timestamps keeps it right whatever clocks the writers used.
+// One change detector per server: it watches the store (`Store.changes`, or portable polling
+// where the dialect has no signal) and turns version changes made by any process (this server's
+// engine, `rotor rotate` in a shell, the scheduler) into rotation events for every SSE
+// connection. On each change it re-reads the live versions and diffs them against what it saw:
+// comparing states rather than timestamps keeps it right whatever clocks the writers used.
 import { randomBytes } from 'node:crypto';
-import type BetterSqlite3 from 'better-sqlite3';
 import { kidDescriptorOf, onRotateOf } from '../../core/delivery/kid-variable.js';
+import type { ChangeSource, ChangeWatch, LiveStateRow } from '../../core/store/open-store.js';
 import type { KeyInfo, LiveState, SequencedEvent } from './event-types.js';
 
 export interface ChangeFeedOptions {
-  /** The SQLite store file (Store.location). */
-  file: string;
-  /** How often to look at `data_version`, in ms (default 100: well inside the 1 s promise). */
+  /** The store's change signal: `store.changes ?? pollingChangeSource(store)`. */
+  source: ChangeSource;
+  /** How often a polling source looks for commits, in ms (SQLite default 100: well inside the 1 s promise). */
   pollMs?: number;
   /** How many recent events are kept for `Last-Event-ID` resume (default 1,000). */
   replay?: number;
@@ -25,7 +23,7 @@ export interface ChangeFeedOptions {
 export interface ChangeFeed {
   /** Identifies this feed's event ids: a resume id from another epoch (a restarted server) cannot be replayed. */
   readonly epoch: string;
-  /** Reads the initial state; call once before serving. */
+  /** Starts watching and reads the initial state; call once before serving. */
   start(): Promise<void>;
   /** The live state of every secret and environment, as last seen. */
   states(): Iterable<LiveState>;
@@ -35,15 +33,15 @@ export interface ChangeFeed {
   lastSeq(): number;
   subscribe(listener: (events: SequencedEvent[]) => void): () => void;
   /**
-   * Called whenever another connection committed (data_version moved), before any rotation
-   * event of that commit is published: the place to end streams of a token just revoked, so
-   * that no event written after the revocation reaches them.
+   * Called whenever another connection committed, and awaited before any rotation event of that
+   * commit is published: the place to end streams of a token just revoked, so that no event
+   * written after the revocation reaches them.
    */
-  onStoreChange(listener: () => void): () => void;
-  /** Revocation and expiry of API tokens, read on this feed's own connection (synchronously). */
-  tokenStates(ids: readonly string[]): TokenState[];
-  /** Looks for changes now (tests; the timer does it every pollMs). */
-  poll(): void;
+  onStoreChange(listener: () => void | Promise<void>): () => void;
+  /** Revocation and expiry of API tokens, read on the watch's connection; a token gone counts as revoked. */
+  tokenStates(ids: readonly string[]): Promise<TokenState[]>;
+  /** Looks for changes now (tests; the watch does it every pollMs). */
+  poll(): Promise<void>;
   close(): void;
 }
 
@@ -53,157 +51,154 @@ export interface TokenState {
   expires_at: number | null;
 }
 
-interface Row {
-  secret: string;
-  environment: string;
-  id: string;
-  stage: 'current' | 'previous';
-  retire_at: number | null;
-}
-
 const key = (secret: string, environment: string) => `${secret}\0${environment}`;
 
+/** The live versions, one state per secret and environment. */
+function statesOf(rows: readonly LiveStateRow[]): Map<string, LiveState> {
+  const next = new Map<string, LiveState>();
+  for (const r of rows) {
+    const k = key(r.secret, r.environment);
+    let s = next.get(k);
+    if (!s) {
+      s = {
+        secret: r.secret,
+        environment: r.environment,
+        versionId: null,
+        previousVersionId: null,
+        retireAt: null,
+      };
+      next.set(k, s);
+    }
+    if (r.stage === 'current') s.versionId = r.id;
+    else {
+      s.previousVersionId = r.id;
+      s.retireAt = r.retire_at === null ? null : new Date(Number(r.retire_at)).toISOString();
+    }
+  }
+  return next;
+}
+
+const same = (a: LiveState, b: LiveState) =>
+  a.versionId === b.versionId &&
+  a.previousVersionId === b.previousVersionId &&
+  a.retireAt === b.retireAt;
+
+/** The events that turn `before` into `next`, numbered from `seq + 1`. */
+function diffStates(
+  before: ReadonlyMap<string, LiveState>,
+  next: ReadonlyMap<string, LiveState>,
+  at: string,
+  seq: number,
+): SequencedEvent[] {
+  const events: SequencedEvent[] = [];
+  for (const [k, s] of next) {
+    const was = before.get(k);
+    if (was && same(was, s)) continue;
+    const change = was?.versionId !== s.versionId ? 'rotation' : 'retire';
+    events.push({
+      seq: ++seq,
+      event: { ...s, change, replacedVersionId: was?.versionId ?? null, at },
+    });
+  }
+  for (const [k, was] of before) {
+    if (next.has(k)) continue;
+    events.push({
+      seq: ++seq,
+      event: {
+        secret: was.secret,
+        environment: was.environment,
+        versionId: null,
+        previousVersionId: null,
+        retireAt: null,
+        change: 'removed',
+        replacedVersionId: was.versionId,
+        at,
+      },
+    });
+  }
+  return events;
+}
+
+/** A JWT version's key description, for the events of jwt-hmac and jwt-keypair secrets. */
+async function keyOf(watch: ChangeWatch, versionId: string | null): Promise<KeyInfo | undefined> {
+  if (!versionId) return undefined;
+  const row = await watch.versionKind(versionId);
+  if (!row || (row.kind !== 'jwt-hmac' && row.kind !== 'jwt-keypair')) return undefined;
+  const d = kidDescriptorOf(row.kind, JSON.parse(row.meta) as Record<string, unknown>);
+  if (!d) return undefined;
+  return {
+    alg: d.alg,
+    encoding: d.encoding,
+    onRotate: onRotateOf((JSON.parse(row.spec) as { config?: unknown }).config),
+  };
+}
+
+/** Adds each state's key, reusing what `before` knew of the same current version. */
+async function withKeys(
+  watch: ChangeWatch,
+  next: Map<string, LiveState>,
+  before: ReadonlyMap<string, LiveState>,
+): Promise<void> {
+  for (const [k, s] of next) {
+    const was = before.get(k);
+    if (was && was.versionId === s.versionId && was.key) {
+      next.set(k, { ...s, key: was.key });
+      continue;
+    }
+    const info = await keyOf(watch, s.versionId ?? s.previousVersionId);
+    if (info) next.set(k, { ...s, key: info });
+  }
+}
+
+const toNumber = (v: number | null) => (v === null ? null : Number(v));
+
 export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
-  const pollMs = options.pollMs ?? 100;
   const replaySize = options.replay ?? 1_000;
   const now = options.now ?? Date.now;
   const epoch = randomBytes(6).toString('base64url');
   const listeners = new Set<(events: SequencedEvent[]) => void>();
-  const changeListeners = new Set<() => void>();
+  const changeListeners = new Set<() => void | Promise<void>>();
   let state = new Map<string, LiveState>();
   const buffer: SequencedEvent[] = [];
   let seq = 0;
-  let db: BetterSqlite3.Database | undefined;
-  let live: BetterSqlite3.Statement | undefined;
-  let keyInfo: BetterSqlite3.Statement | undefined;
-  let tokenState: BetterSqlite3.Statement | undefined;
-  let dataVersion: number | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let watch: ChangeWatch | undefined;
   let closed = false;
 
-  function keyOf(versionId: string | null): KeyInfo | undefined {
-    if (!versionId || !keyInfo) return undefined;
-    const row = keyInfo.get(versionId) as { kind: string; spec: string; meta: string } | undefined;
-    if (!row || (row.kind !== 'jwt-hmac' && row.kind !== 'jwt-keypair')) return undefined;
-    const d = kidDescriptorOf(row.kind, JSON.parse(row.meta) as Record<string, unknown>);
-    if (!d) return undefined;
-    return {
-      alg: d.alg,
-      encoding: d.encoding,
-      onRotate: onRotateOf((JSON.parse(row.spec) as { config?: unknown }).config),
-    };
+  async function read(w: ChangeWatch): Promise<Map<string, LiveState> | undefined> {
+    const next = statesOf(await w.liveStates());
+    await withKeys(w, next, state);
+    return closed ? undefined : next;
   }
 
-  function read(): Map<string, LiveState> {
-    const next = new Map<string, LiveState>();
-    for (const r of live!.all() as Row[]) {
-      const k = key(r.secret, r.environment);
-      let s = next.get(k);
-      if (!s)
-        next.set(
-          k,
-          (s = {
-            secret: r.secret,
-            environment: r.environment,
-            versionId: null,
-            previousVersionId: null,
-            retireAt: null,
-          }),
-        );
-      if (r.stage === 'current') s.versionId = r.id;
-      else {
-        s.previousVersionId = r.id;
-        s.retireAt = r.retire_at === null ? null : new Date(Number(r.retire_at)).toISOString();
-      }
-    }
-    return next;
-  }
-
-  function withKey(s: LiveState, before: LiveState | undefined): LiveState {
-    if (before && before.versionId === s.versionId && before.key) return { ...s, key: before.key };
-    const k = keyOf(s.versionId ?? s.previousVersionId);
-    return k ? { ...s, key: k } : s;
-  }
-
-  function diff(): void {
-    const next = read();
-    const events: SequencedEvent[] = [];
-    const at = new Date(now()).toISOString();
-    for (const [k, raw] of next) {
-      const before = state.get(k);
-      const s = withKey(raw, before);
-      next.set(k, s);
-      if (
-        before &&
-        before.versionId === s.versionId &&
-        before.previousVersionId === s.previousVersionId &&
-        before.retireAt === s.retireAt
-      )
-        continue;
-      const change = before?.versionId !== s.versionId ? 'rotation' : 'retire';
-      events.push({
-        seq: ++seq,
-        event: { ...s, change, replacedVersionId: before?.versionId ?? null, at },
-      });
-    }
-    for (const [k, before] of state) {
-      if (next.has(k)) continue;
-      events.push({
-        seq: ++seq,
-        event: {
-          secret: before.secret,
-          environment: before.environment,
-          versionId: null,
-          previousVersionId: null,
-          retireAt: null,
-          change: 'removed',
-          replacedVersionId: before.versionId,
-          at,
-        },
-      });
-    }
+  async function changed(w: ChangeWatch): Promise<void> {
+    for (const listener of [...changeListeners]) await listener();
+    const next = await read(w);
+    if (!next) return;
+    const events = diffStates(state, next, new Date(now()).toISOString(), seq);
     state = next;
     if (events.length === 0) return;
+    seq = events[events.length - 1]!.seq;
     buffer.push(...events);
     if (buffer.length > replaySize) buffer.splice(0, buffer.length - replaySize);
     for (const listener of listeners) listener(events);
   }
 
-  function poll(): void {
-    if (!db || closed) return;
-    try {
-      const v = db.pragma('data_version', { simple: true }) as number;
-      if (v === dataVersion) return;
-      dataVersion = v;
-      for (const listener of changeListeners) listener();
-      diff();
-    } catch (error) {
-      // Busy or briefly unreadable: the next tick tries again (data_version is re-read then).
-      dataVersion = undefined;
-      options.onError?.(error);
-    }
-  }
-
   return {
     epoch,
     async start() {
-      if (db || closed) return;
-      const { default: Database } = await import('better-sqlite3');
-      db = new Database(options.file, { readonly: true, fileMustExist: true });
-      db.pragma('busy_timeout = 100');
-      live = db.prepare(
-        "SELECT secret, environment, id, stage, retire_at FROM versions WHERE stage IN ('current', 'previous')",
-      );
-      keyInfo = db.prepare(
-        'SELECT s.kind, s.spec, v.meta FROM versions v JOIN secrets s ON s.name = v.secret WHERE v.id = ?',
-      );
-      tokenState = db.prepare('SELECT id, revoked_at, expires_at FROM api_tokens WHERE id = ?');
-      dataVersion = db.pragma('data_version', { simple: true }) as number;
-      const first = read();
-      for (const [k, s] of first) first.set(k, withKey(s, undefined));
-      state = first;
-      timer = setInterval(poll, pollMs);
-      timer.unref();
+      if (watch || closed) return;
+      let began!: () => void;
+      const ready = new Promise<void>((resolve) => (began = resolve));
+      const w = await options.source.watch({
+        ...(options.pollMs ? { pollMs: options.pollMs } : {}),
+        onChange: () => ready.then(() => changed(w)),
+        onError: (error) => options.onError?.(error),
+      });
+      watch = w;
+      const first = closed ? undefined : await read(w);
+      if (first) state = first;
+      began();
+      if (closed) await w.close();
     },
     states: () => state.values(),
     since(after) {
@@ -222,33 +217,24 @@ export function createChangeFeed(options: ChangeFeedOptions): ChangeFeed {
       changeListeners.add(listener);
       return () => changeListeners.delete(listener);
     },
-    tokenStates(ids) {
-      if (!tokenState || closed) return [];
-      const out: TokenState[] = [];
-      for (const id of ids) {
-        const row = tokenState.get(id) as TokenState | undefined;
-        // A token row that is gone counts as revoked.
-        out.push(
-          row
-            ? {
-                id,
-                revoked_at: row.revoked_at === null ? null : Number(row.revoked_at),
-                expires_at: row.expires_at === null ? null : Number(row.expires_at),
-              }
-            : { id, revoked_at: 0, expires_at: null },
-        );
-      }
-      return out;
+    async tokenStates(ids) {
+      if (!watch || closed) return [];
+      const rows = new Map((await watch.tokenStates(ids)).map((r) => [r.id, r]));
+      return ids.map((id) => {
+        const row = rows.get(id);
+        return row
+          ? { id, revoked_at: toNumber(row.revoked_at), expires_at: toNumber(row.expires_at) }
+          : { id, revoked_at: 0, expires_at: null };
+      });
     },
-    poll,
+    poll: () => (watch && !closed ? watch.check() : Promise.resolve()),
     close() {
       closed = true;
       changeListeners.clear();
-      if (timer) clearInterval(timer);
-      timer = undefined;
       listeners.clear();
-      db?.close();
-      db = undefined;
+      const w = watch;
+      watch = undefined;
+      if (w) void Promise.resolve(w.close()).catch((error: unknown) => options.onError?.(error));
     },
   };
 }

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { consumerOwnedByOther, pruneConsumers } from '../../core/consumers/record-heartbeat.js';
 import { RotorError } from '../../core/errors.js';
+import { pollingChangeSource } from '../../core/store/polling-changes.js';
 import { globToRegExp } from '../../core/tokens/token-grant.js';
 import type { ServerPluginOptions } from '../app.js';
 import { principalOf } from '../auth/api-auth.js';
@@ -86,7 +87,7 @@ export function createEventsPlugin(
       starting ??= (async () => {
         const store = await rotor.store();
         const f = createChangeFeed({
-          file: store.location,
+          source: store.changes ?? pollingChangeSource(store),
           ...(options.pollMs ? { pollMs: options.pollMs } : {}),
           onError: (error) => app.log.warn({ err: error }, 'event feed: store poll failed'),
         });
@@ -107,13 +108,13 @@ export function createEventsPlugin(
       return starting;
     }
 
-    function endInvalidStreams(f: ChangeFeed, h: SseHub): void {
+    async function endInvalidStreams(f: ChangeFeed, h: SseHub): Promise<void> {
       const ids = h.tokenIds();
       if (ids.length === 0) return;
+      const states = await f.tokenStates(ids);
       const now = clock.now();
       const gone = new Set(
-        f
-          .tokenStates(ids)
+        states
           .filter((t) => t.revoked_at !== null || (t.expires_at !== null && t.expires_at <= now))
           .map((t) => t.id),
       );
@@ -174,7 +175,7 @@ export function createEventsPlugin(
         const principal = principalOf(request);
         const { feed: f, hub: h } = await started();
         // Read on the feed's connection, after every await: nothing can slip in before the count.
-        const token = f.tokenStates([principal.id])[0];
+        const token = (await f.tokenStates([principal.id]))[0];
         if (!token || token.revoked_at !== null)
           throw new RotorError(
             'ERR_ROTOR_API_TOKEN_REVOKED',

@@ -1,6 +1,6 @@
-// `rotor audit [list] | verify | export`: reading the hash-chained audit log. `rotor audit` alone
-// is `rotor audit list`. None of these commands writes to the store (verifying must not move the
-// head it reports).
+// `rotor audit [list] | verify | export | checkpoint`: the hash-chained audit log. `rotor audit`
+// alone is `rotor audit list`. Reading commands never write to the store (verifying must not move
+// the head it reports); `checkpoint` (audit-checkpoint.ts, loaded only when used) publishes one.
 import { once } from 'node:events';
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -33,6 +33,10 @@ export interface AuditListOptions extends AuditFilterOptions {
 
 export interface AuditVerifyOptions {
   anchor?: string;
+  checkpoints?: string;
+  publicKey?: string;
+  full?: boolean;
+  state?: string;
 }
 
 export interface AuditExportOptions extends AuditFilterOptions {
@@ -240,6 +244,21 @@ export async function auditVerifyCommand(
   ctx: CommandContext,
   options: AuditVerifyOptions,
 ): Promise<number> {
+  if (options.checkpoints !== undefined) {
+    if (options.anchor !== undefined)
+      throw new RotorError(
+        'ERR_ROTOR_CLI_USAGE',
+        '--anchor and --checkpoints do not mix: checkpoints are signed anchors',
+      );
+    const { auditVerifyCheckpointsCommand } = await import('./audit-checkpoint.js');
+    return auditVerifyCheckpointsCommand(ctx, { ...options, checkpoints: options.checkpoints });
+  }
+  for (const flag of ['publicKey', 'full', 'state'] as const)
+    if (options[flag] !== undefined)
+      throw new RotorError(
+        'ERR_ROTOR_CLI_USAGE',
+        `--${flag === 'publicKey' ? 'public-key' : flag} goes with --checkpoints <dir|url>`,
+      );
   const anchor = options.anchor === undefined ? undefined : parseAnchor(options.anchor);
   const store = await ctx.rotor.store();
   const result = await verifyAuditChain(store, anchor ? { anchor } : {});
@@ -340,7 +359,7 @@ export function registerAudit(program: Command, wrap: Wrap): void {
   const audit = listOptions(
     program
       .command('audit')
-      .description('the tamper-evident audit log: list (default), verify, export'),
+      .description('the tamper-evident audit log: list (default), verify, export, checkpoint'),
   ).action(wrap(auditListCommand));
   listOptions(
     audit.command('list').description('show audit events as a table, newest first'),
@@ -351,8 +370,32 @@ export function registerAudit(program: Command, wrap: Wrap): void {
       'recompute the hash chain; exit 1 naming the first edited, deleted, inserted or reordered row',
     )
     .option('--anchor <seq:hash>', 'a head recorded earlier (also catches deleted newest rows)')
+    .option(
+      '--checkpoints <dir|url>',
+      'check against signed checkpoints (catches a rewritten chain and a cut tail); incremental',
+    )
+    .option('--public-key <file>', 'the Ed25519 public key (PEM) the checkpoints are signed with')
+    .option('--full', 'with --checkpoints: check every checkpoint and recompute the whole chain')
+    .option('--state <file>', 'with --checkpoints: a verified-state file to start from and update')
     .option('--json', 'machine-readable output')
     .action(wrap(auditVerifyCommand));
+  const checkpoint = audit
+    .command('checkpoint')
+    .description('sign the chain head and publish it to audit.checkpoints.to (rotor.yaml) now')
+    .option('--json', 'machine-readable output')
+    .action(
+      wrap(async (ctx) => (await import('./audit-checkpoint.js')).auditCheckpointCommand(ctx)),
+    );
+  checkpoint
+    .command('keygen')
+    .description('write a new Ed25519 signing key (mode 0600) and its public key (FILE.pub)')
+    .option('--out <file>', 'where to write the private key')
+    .option('--json', 'machine-readable output')
+    .action(
+      wrap(async (ctx, options: { out?: string }) =>
+        (await import('./audit-checkpoint.js')).auditCheckpointKeygenCommand(ctx, options),
+      ),
+    );
   filterOptions(
     audit
       .command('export')

@@ -61,6 +61,15 @@ function withMasterKeyProblem(result: CheckResult, problem: string | undefined):
   };
 }
 
+/** Whether rotor.yaml asks for signed audit checkpoints (a missing or broken file: no). */
+function hasCheckpoints(ctx: CommandContext): boolean {
+  try {
+    return ctx.rotor.policy().audit?.checkpoints !== undefined;
+  } catch {
+    return false;
+  }
+}
+
 export async function checkCommand(ctx: CommandContext, options: CheckOptions): Promise<number> {
   const { rotor } = ctx;
   const now = rotor.clock.now();
@@ -68,10 +77,14 @@ export async function checkCommand(ctx: CommandContext, options: CheckOptions): 
   const store = await rotor.store();
   const report = await store.guard(() => computeStatus(store, { now, at }));
   const asOf = options.at === undefined ? undefined : new Date(at).toISOString();
-  const result = withMasterKeyProblem(
+  let result = withMasterKeyProblem(
     evaluateCheck(report, asOf ? { asOf } : {}),
     await wrongMasterKey(ctx),
   );
+  if (hasCheckpoints(ctx)) {
+    const { withCheckpointWarning } = await import('../../core/audit/checkpoint-check.js');
+    result = await withCheckpointWarning(result, rotor);
+  }
   if (ctx.json) {
     const head = JSON.stringify(
       {

@@ -123,7 +123,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'audit',
     options: true,
-    summary: 'the tamper-evident audit log: list (default), verify, export',
+    summary: 'the tamper-evident audit log: list (default), verify, export, checkpoint',
     load: async () => (await import('./audit.js')).registerAudit,
   },
   {

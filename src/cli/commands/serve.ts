@@ -146,6 +146,7 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
     ],
   });
   let scheduler: Scheduler | undefined;
+  let checkpoints: { stop(): Promise<void> } | undefined;
   try {
     const stopped = nextStopSignal();
     const address = await app.listen({ port, host });
@@ -181,10 +182,14 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
         `rotor serve: scheduler running every ${Math.round(intervalMs / 1000)} s (--no-scheduler to leave it to \`rotor scheduler\`)`,
       );
     }
+    // Signed audit checkpoints (rotor.yaml audit.checkpoints), when due; failures only warn.
+    const { startCheckpointPublisher } = await import('../../core/audit/checkpoint-publish.js');
+    checkpoints = startCheckpointPublisher(rotor, { intervalMs: Math.min(intervalMs, 60_000) });
     const signal = await stopped;
     rotor.logger.info({ signal }, 'shutting down');
   } finally {
     await scheduler?.stop();
+    await checkpoints?.stop();
     await app.close();
     policy.close();
     await rotor.close();

@@ -1,5 +1,6 @@
 // The normalized, frozen policy the rest of Rotor reads: durations in milliseconds, defaults
 // filled in, each kind's config validated by its rotator.
+import { normalizeAudit, type AuditSettings } from '../audit/checkpoint-schema.js';
 import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { STAGES_IN_ORDER, normalizeStep, type StageStep } from '../rotation/stages/stage-schema.js';
 import { MS, parseDuration } from '../duration.js';
@@ -56,6 +57,8 @@ export interface Policy {
   notify?: NotifySpec;
   /** Retries and backoff of scheduled rotations (rotor.yaml `scheduler:`, defaults filled in). */
   scheduler?: SchedulerSettings;
+  /** Signed checkpoints of the audit chain (rotor.yaml `audit:`). */
+  audit?: AuditSettings;
 }
 
 export const DEFAULT_GRACE_MS = 24 * MS.h;
@@ -197,6 +200,7 @@ export function normalizePolicy(
   if (issues.length > 0) return { issues };
   const notify = raw.notify ? normalizeNotify(raw.notify) : undefined;
   const scheduler = raw.scheduler ? normalizeScheduler(raw.scheduler) : undefined;
+  const audit = raw.audit ? normalizeAudit(raw.audit) : undefined;
   return {
     policy: Object.freeze({
       environments: Object.freeze([...raw.environments]),
@@ -204,6 +208,7 @@ export function normalizePolicy(
       ...(sessions ? { sessions } : {}),
       ...(notify ? { notify } : {}),
       ...(scheduler ? { scheduler } : {}),
+      ...(audit ? { audit } : {}),
     }),
     issues,
   };

@@ -7,6 +7,7 @@
 // command, and each command's heavy dependencies load only when it runs (see
 // src/cli/commands/index.ts).
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
@@ -24,7 +25,64 @@ const EXTERNAL = ['better-sqlite3', 'pg-native'];
  */
 const LOADED_BY_URL = ['src/core/audit/audit-verify.ts', 'src/core/store/sqlite-audit-reader.ts'];
 
+/**
+ * Packages the CLI loads on first use rather than at start-up (see src/cli/lazy/): inside the
+ * bundle, the sources' imports of each resolve to a shim that requires a CommonJS bundle of the
+ * package from dist/cli/vendor/ when it is first used. zod's shim also defers the schemas that
+ * modules build when they load, so a command whose policy comes from the cache loads no zod.
+ */
+const LAZY = {
+  zod: "export { z } from 'zod';",
+  yaml: "export { LineCounter, isNode, parseDocument } from 'yaml';",
+  pino: "export { pino } from 'pino';",
+};
+
+function lazyPackagesPlugin() {
+  const filter = new RegExp(`^(${Object.keys(LAZY).join('|')})$`);
+  return {
+    name: 'rotor-lazy-packages',
+    setup(b) {
+      b.onResolve({ filter }, (args) => {
+        if (args.importer.includes('/node_modules/')) return undefined;
+        return { path: resolve(`src/cli/lazy/${args.path}.ts`) };
+      });
+    },
+  };
+}
+
+async function bundleVendor(outdir) {
+  for (const [name, contents] of Object.entries(LAZY)) {
+    await build({
+      stdin: { contents, resolveDir: resolve('.'), loader: 'js' },
+      outfile: join(outdir, 'vendor', `${name}.cjs`),
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20',
+      logLevel: 'warning',
+    });
+  }
+}
+
+/** A hash of everything the bundle is made from: the policy cache's entries name the build. */
+function buildId() {
+  const hash = createHash('sha256');
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+      a.name < b.name ? -1 : 1,
+    )) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else hash.update(path).update('\0').update(readFileSync(path)).update('\0');
+    }
+  };
+  walk('src');
+  hash.update(readFileSync('package-lock.json'));
+  return hash.digest('hex').slice(0, 32);
+}
+
 async function bundleCli(outdir) {
+  await bundleVendor(outdir);
   await build({
     entryPoints: { main: 'src/cli/main.ts' },
     outdir,
@@ -40,7 +98,8 @@ async function bundleCli(outdir) {
       js: "import { createRequire as __rotorRequire } from 'node:module'; const require = __rotorRequire(import.meta.url);",
     },
     logLevel: 'warning',
-    plugins: [selfUrlPlugin(outdir)],
+    define: { __ROTOR_BUILD_ID__: JSON.stringify(buildId()) },
+    plugins: [selfUrlPlugin(outdir), lazyPackagesPlugin()],
   });
 }
 

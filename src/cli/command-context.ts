@@ -3,11 +3,14 @@
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
 import type { Actor } from '../core/audit/audit-log.js';
-import { createRotor, type Rotor } from '../core/context.js';
+import { createLogger, createRotor, type Rotor } from '../core/context.js';
 import type { Clock } from '../core/clock.js';
 import type { Method } from '../core/store/schema.js';
+import { loadPolicyCached } from '../core/policy/load-policy-cached.js';
 import { ROTATORS } from '../rotators/registry.js';
+import { BUILD_ID } from './build-id.js';
 import type { CliIo } from './io.js';
+import { lazyLogger } from './lazy/lazy-logger.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -38,7 +41,8 @@ export function createCommandContext(
   options: GlobalOptions,
   extra: { clock?: Clock; method?: Method; discover?: boolean } = {},
 ): CommandContext {
-  const rotor = createRotor({
+  const buildId = BUILD_ID;
+  const rotor: Rotor = createRotor({
     cwd: io.cwd,
     ...(extra.discover === false ? { discover: false } : {}),
     env: io.env,
@@ -46,6 +50,14 @@ export function createCommandContext(
     ...(options.config ? { policyFile: options.config } : {}),
     ...(options.stateDir ? { stateDir: options.stateDir } : {}),
     ...(extra.clock ? { clock: extra.clock } : {}),
+    logger: lazyLogger(() => createLogger(io.env)),
+    // The built CLI keeps the validated policy in the state directory (load-policy-cached.ts).
+    ...(buildId === undefined
+      ? {}
+      : {
+          loadPolicy: (file, rotators) =>
+            loadPolicyCached(file, rotators, { stateDir: rotor.stateDir, buildId }),
+        }),
   });
   return {
     rotor,

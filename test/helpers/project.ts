@@ -45,7 +45,8 @@ export interface TestProject {
 }
 
 export async function createProject(
-  options: { policy?: string; start?: number } = {},
+  /** `env`: extra variables for every command, e.g. ROTOR_STORE_URL from store-backends.ts. */
+  options: { policy?: string; start?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<TestProject> {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-test-'));
   const clock = createManualClock(options.start ?? Date.UTC(2026, 0, 1));
@@ -54,6 +55,7 @@ export async function createProject(
     PATH: process.env.PATH,
     HOME: dir,
     NO_COLOR: '1',
+    ...options.env,
   };
   const project: TestProject = {
     dir,

@@ -1,6 +1,8 @@
 // The `aws-iam-access-key` rotator end to end through the real AWS SDK clients against a local,
-// stateful fake of the IAM/STS Query APIs and S3 HeadBucket (test/fakes/aws-iam-fake.ts) that
-// verifies every SigV4 signature against its own key table. No AWS account is reached.
+// stateful fake of the IAM/STS Query APIs (test/fakes/aws-iam-fake.ts) that verifies every SigV4
+// signature against its own key table, and s3rver for the S3 data path, whose accepted keys follow
+// that table (test/fakes/s3-fake.ts). No AWS account is reached.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,16 +12,27 @@ import { createOutputMasker } from '../src/core/rotation/stages/mask-output.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import { awsIamAccessKeyRotator } from '../src/rotators/aws-iam-access-key.js';
 import { FakeAws, type FakeKey } from './fakes/aws-iam-fake.js';
+import { FakeS3 } from './fakes/s3-fake.js';
 import { auditEntries } from './helpers/audit-entries.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 import { crashRotationAt } from './helpers/provider-crash.js';
 
+// The test's own SDK clients (stsWith, s3With) would print the SDK's Node-version warning into the
+// test output; Rotor's clients silence it themselves (proven in a child process below).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
 const fake = new FakeAws();
+const s3 = new FakeS3(fake, ['uploads']);
 let endpoint = '';
+let s3Endpoint = '';
 beforeAll(async () => {
   endpoint = await fake.start();
+  s3Endpoint = await s3.start();
 });
-afterAll(() => fake.stop());
+afterAll(async () => {
+  await s3.stop();
+  await fake.stop();
+});
 
 const actor = {
   operator: 'alice',
@@ -72,7 +85,7 @@ secrets:
       userName: ${user}
       admin: { env: AWS_ADMIN_KEY }
       region: eu-west-1
-      endpoints: { iam: "${endpoint}", sts: "${endpoint}", s3: "${endpoint}" }
+      endpoints: { iam: "${endpoint}", sts: "${endpoint}", s3: "${s3Endpoint}" }
       s3: { bucket: uploads }
       variables: { accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY }
       verify: { attempts: 3, delayMs: 5 }
@@ -117,6 +130,18 @@ ${options.config ?? ''}${options.deploy ?? ''}`,
   };
 }
 
+/** Runs node with `args` in a child process; resolves with its exit status and output. */
+function spawnText(args: string[], env: NodeJS.ProcessEnv) {
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, args, { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 const keys = (user: string) => fake.keysOf(user).map((k) => ({ id: k.id, status: k.status }));
 const callsBy = (keyId: string) => fake.calls.filter((c) => c.keyId === keyId);
 
@@ -136,6 +161,74 @@ async function stsWith(key: { id: string; secret: string }) {
     sts.destroy();
   }
 }
+
+/** One S3 request signed by `key`, as an app makes it: 'ok' (or the object read) or S3's error. */
+async function s3With(
+  key: { id: string; secret: string },
+  op: 'list' | 'put' | 'get' | 'unsigned' = 'list',
+  bucket = 'uploads',
+): Promise<string> {
+  const { S3Client, ListObjectsV2Command, PutObjectCommand, GetObjectCommand } =
+    await import('@aws-sdk/client-s3');
+  const client = new S3Client({
+    region: 'eu-west-1',
+    endpoint: s3Endpoint,
+    forcePathStyle: true,
+    maxAttempts: 1,
+    credentials: { accessKeyId: key.id, secretAccessKey: key.secret },
+    // An unsigned request: a signer that leaves the request as it is.
+    ...(op === 'unsigned' ? { signer: { sign: <R>(request: R) => Promise.resolve(request) } } : {}),
+  });
+  try {
+    if (op === 'put')
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'k.txt', Body: key.id }));
+    else if (op === 'get')
+      return await (
+        await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'k.txt' }))
+      ).Body!.transformToString();
+    else await client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 0 }));
+    return 'ok';
+  } catch (error) {
+    return (error as Error).name;
+  } finally {
+    client.destroy();
+  }
+}
+
+describe('the local S3 (s3rver behind the IAM key table) refuses what S3 refuses', () => {
+  it('an unsigned request, a wrong signature, an unknown or deactivated key, a bucket not granted', async () => {
+    fake.addUser('s3-self-test', { buckets: ['uploads'] });
+    const key = fake.addKey('s3-self-test');
+    expect(s3.registered(key.id)).toBe(true);
+    expect(await s3With(key, 'put')).toBe('ok');
+    expect(await s3With(key, 'get')).toBe(key.id);
+    expect(await s3With(key, 'unsigned')).toBe('AccessDenied');
+    expect(await s3With({ id: key.id, secret: 'w'.repeat(40) })).toBe('SignatureDoesNotMatch');
+    expect(await s3With({ id: 'AKIAUNKNOWNUNKNOWN22', secret: key.secret })).toBe(
+      'InvalidAccessKeyId',
+    );
+    expect(await s3With(key, 'list', 'elsewhere')).toBe('AccessDenied');
+    fake.users.get('s3-self-test')!.buckets.add('missing');
+    expect(await s3With(key, 'list', 'missing')).toBe('NoSuchBucket');
+    // Deactivated through the IAM API: s3rver's own registry no longer holds the key.
+    const { IAMClient, UpdateAccessKeyCommand } = await import('@aws-sdk/client-iam');
+    const admin = fake.addKey('s3-self-test');
+    const iam = new IAMClient({
+      region: 'us-east-1',
+      endpoint,
+      maxAttempts: 1,
+      credentials: { accessKeyId: admin.id, secretAccessKey: admin.secret },
+    });
+    await iam.send(new UpdateAccessKeyCommand({ AccessKeyId: key.id, Status: 'Inactive' }));
+    expect(s3.registered(key.id)).toBe(false);
+    expect(await s3With(key)).toBe('InvalidAccessKeyId');
+    expect(fake.calls.at(-1)).toMatchObject({ service: 's3', outcome: 'InvalidAccessKeyId' });
+    await iam.send(new UpdateAccessKeyCommand({ AccessKeyId: key.id, Status: 'Active' }));
+    expect(s3.registered(key.id)).toBe(true);
+    expect(await s3With(key)).toBe('ok');
+    iam.destroy();
+  });
+});
 
 describe('the local IAM/STS fake refuses what AWS refuses', () => {
   it('a wrong signature, an unknown key, an inactive key and a third key', async () => {
@@ -217,16 +310,18 @@ describe('aws-iam-access-key', () => {
     expect(retired.map((r) => r.postponed ?? false)).toEqual([false]);
     expect(fake.keys.get(k0.id)?.status).toBe('Inactive'); // kept until deleteAfter: re-activation is the undo
     expect(await stsWith(k0)).toBe('InvalidClientTokenId');
-    expect(callsBy(k0.id).at(-2)).toMatchObject({
-      service: 'sts',
-      outcome: 'InvalidClientTokenId',
-    });
+    // The proof: STS, then the S3 data path, each refusing the retired key's own request.
+    expect(
+      callsBy(k0.id)
+        .slice(-3, -1)
+        .map((c) => `${c.service} ${c.action} ${c.outcome}`),
+    ).toEqual(['sts GetCallerIdentity InvalidClientTokenId', 's3 GET bucket InvalidAccessKeyId']);
     const verified = (await f.audit()).filter((e) => e.action === 'retire.verified');
     expect(verified.map((e) => [e.outcome, e.notes])).toEqual([
       [
         'success',
         expect.stringContaining(
-          `sts:GetCallerIdentity signed by access key ${k0.id} answered InvalidClientTokenId`,
+          `sts:GetCallerIdentity signed by access key ${k0.id} answered InvalidClientTokenId; s3:ListObjectsV2 on "uploads" signed by it answered InvalidAccessKeyId`,
         ),
       ],
     ]);
@@ -332,6 +427,102 @@ describe('aws-iam-access-key', () => {
     ]);
     await f.close();
   });
+
+  it("the app's S3 calls work with the pair rotor run hands it; after retire S3 itself refuses the old key", async () => {
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    const k1 = (await f.stage('current'))!;
+    expect((await f.rotate()).ok).toBe(true);
+    const k2 = (await f.stage('current'))!;
+    // The app: an S3 client built from the two variables rotor run sets, writing then reading.
+    const seen = join(f.p.dir, 's3-app.json');
+    const sdk = join(process.cwd(), 'node_modules', '@aws-sdk', 'client-s3');
+    const app = `
+      const { S3Client, PutObjectCommand, GetObjectCommand } = require(${JSON.stringify(sdk)});
+      const e = process.env;
+      const s3 = new S3Client({ region: 'eu-west-1', endpoint: e.S3_ENDPOINT, forcePathStyle: true,
+        maxAttempts: 1, credentials: { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY } });
+      (async () => {
+        await s3.send(new PutObjectCommand({ Bucket: 'uploads', Key: 'app.txt', Body: 'written by ' + e.S3_ACCESS_KEY_ID }));
+        const got = await s3.send(new GetObjectCommand({ Bucket: 'uploads', Key: 'app.txt' }));
+        require('fs').writeFileSync(${JSON.stringify(seen)}, await got.Body.transformToString());
+      })().catch((err) => { require('fs').writeFileSync(${JSON.stringify(seen)}, 'failed: ' + err.name); });`;
+    const ran = await f.p.cli(['run', '--env', 'production', '--', process.execPath, '-e', app], {
+      env: { S3_ENDPOINT: s3Endpoint, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(readFileSync(seen, 'utf8')).toBe(`written by ${k2.accessKeyId}`);
+    const old = { id: k1.accessKeyId, secret: k1.secretAccessKey };
+    expect(await s3With(old)).toBe('ok'); // the previous key still works in its grace window
+
+    f.p.clock.advance(2 * 3_600_000);
+    expect((await f.retire()).map((r) => r.postponed ?? false)).toEqual([false]);
+    expect(s3.registered(k1.accessKeyId)).toBe(false);
+    expect(await s3With(old)).toBe('InvalidAccessKeyId');
+    expect(await s3With(old, 'put')).toBe('InvalidAccessKeyId');
+    expect(await s3With({ id: k2.accessKeyId, secret: k2.secretAccessKey }, 'put')).toBe('ok');
+    await f.close();
+  });
+
+  it('an emergency rotation makes S3 refuse the previous key at once, without waiting for grace', async () => {
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    const k1 = (await f.stage('current'))!;
+    const old = { id: k1.accessKeyId, secret: k1.secretAccessKey };
+    expect(await s3With(old)).toBe('ok');
+    const emergency = await f.rotate({ emergency: true });
+    expect(emergency.ok, JSON.stringify(emergency.results)).toBe(true);
+    const k2 = (await f.stage('current'))!;
+    expect(s3.registered(k1.accessKeyId)).toBe(false);
+    expect(await s3With(old)).toBe('InvalidAccessKeyId');
+    expect(await s3With({ id: k2.accessKeyId, secret: k2.secretAccessKey })).toBe('ok');
+    const verified = (await f.audit()).filter((e) => e.action === 'retire.verified');
+    expect(verified.at(-1)?.notes).toContain(
+      `s3:ListObjectsV2 on "uploads" signed by it answered InvalidAccessKeyId`,
+    );
+    await f.close();
+  });
+
+  it('the AWS SDK prints no NodeVersionSupportWarning to stderr, and other warnings still print', async () => {
+    const f = await fixture();
+    const main = join(process.cwd(), 'src', 'cli', 'main.ts');
+    const project = [
+      '--config',
+      join(f.p.dir, 'rotor.yaml'),
+      '--state-dir',
+      join(f.p.dir, '.rotor'),
+    ];
+    // Asynchronously: the fakes answer from this very process.
+    const run = await spawnText(
+      ['--import', 'tsx', main, ...project, 'rotate', 'S3_ACCESS_KEY', '--env', 'production'],
+      f.p.env,
+    );
+    expect(run.status, run.stderr).toBe(0);
+    expect((await f.stage('current'))?.accessKeyId).toMatch(/^AKIA/); // the SDK did run
+    expect(run.stderr).not.toContain('NodeVersionSupportWarning');
+    expect(run.stderr).not.toMatch(/Warning/);
+    // The switch is Rotor's only while it builds a client: not left set, and not a blanket mute.
+    const clients = join(process.cwd(), 'src', 'rotators', 'aws', 'aws-clients.ts');
+    const probe = await spawnText(
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `const { stsClient } = await import(${JSON.stringify(clients)});
+         const ctx = { config: { region: 'eu-west-1', maxAttempts: 1, timeoutMs: 1000 } };
+         (await stsClient(ctx, { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'x'.repeat(40) })).destroy();
+         process.emitWarning('another warning');
+         console.log(String(process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED));`,
+      ],
+      { PATH: process.env.PATH },
+    );
+    expect(probe.status, probe.stderr).toBe(0);
+    expect(probe.stdout.trim()).toBe('undefined');
+    expect(probe.stderr).toContain('another warning');
+    expect(probe.stderr).not.toContain('NodeVersionSupportWarning');
+    await f.close();
+  }, 90_000);
 
   it('refuses, naming both keys, when the user already has two keys Rotor does not own; nothing changes', async () => {
     const f = await fixture();
@@ -479,14 +670,36 @@ describe('aws-iam-access-key', () => {
     await f.close();
   });
 
-  it('refuses to promote a key that may not read the configured bucket', async () => {
-    const f = await fixture({ buckets: [] });
-    const result = await f.rotate();
-    expect(result.results[0]!.error).toMatchObject({
-      code: 'ERR_ROTOR_VERIFY_FAILED',
-    });
-    expect(result.results[0]!.error?.message).toContain('S3 HeadBucket on "uploads"');
-    expect(await f.stage('current')).toBeUndefined();
+  it('a failed S3 HeadBucket before promotion leaves the old key current and working, and takes the new key back', async () => {
+    const first = await fixture({ buckets: [] });
+    const refused = await first.rotate();
+    expect(refused.results[0]!.error).toMatchObject({ code: 'ERR_ROTOR_VERIFY_FAILED' });
+    expect(refused.results[0]!.error?.message).toContain('S3 HeadBucket on "uploads"');
+    expect(await first.stage('current')).toBeUndefined();
+    await first.close();
+
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    const k1 = (await f.stage('current'))!;
+    f.p.clock.advance(2 * 3_600_000);
+    await f.retire();
+    // The user loses s3:ListBucket on the bucket: the new key's HeadBucket answers 403.
+    const grants = fake.users.get(f.user)!.buckets;
+    grants.delete('uploads');
+    const failed = await f.rotate();
+    grants.add('uploads');
+    expect(failed.results[0]!.error).toMatchObject({ code: 'ERR_ROTOR_VERIFY_FAILED' });
+    expect(failed.results[0]!.error?.message).toMatch(
+      /S3 HeadBucket on "uploads" with the new access key (AKIA\w+) answered HTTP 403 after 3 attempt\(s\)/,
+    );
+    const made = /new access key (AKIA\w+)/.exec(failed.results[0]!.error!.message)![1]!;
+    expect((await f.stage('current'))!.accessKeyId).toBe(k1.accessKeyId);
+    expect(await s3With({ id: k1.accessKeyId, secret: k1.secretAccessKey }, 'put')).toBe('ok');
+    // The new key: deactivated in IAM, so S3 refuses it, and deleted by the next rotation.
+    expect(fake.keys.get(made)?.status).toBe('Inactive');
+    expect(s3.registered(made)).toBe(false);
+    expect((await f.rotate()).ok).toBe(true);
+    expect(fake.keys.has(made)).toBe(false);
     await f.close();
   });
 

@@ -9,7 +9,8 @@
 // - verify: sts:GetCallerIdentity signed by the new key, retried while IAM propagates it; S3
 //   HeadBucket when configured.
 // - retire: UpdateAccessKey Inactive (re-activating is the undo) and DeleteAccessKey of this
-//   secret's keys inactive for longer than `deleteAfter`; prove: STS refuses the retired key.
+//   secret's keys inactive for longer than `deleteAfter`; prove: STS refuses the retired key,
+//   and so does S3 on the configured bucket (the data path the app uses).
 // The runbook prefers an IAM role with short-lived credentials: see docs/providers.md.
 import {
   defineRotator,

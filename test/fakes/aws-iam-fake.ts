@@ -1,11 +1,12 @@
 // A local fake of the documented AWS APIs the `aws-iam-access-key` rotator calls: the IAM and STS
-// Query APIs (form-encoded POST, XML answers) and S3 HeadBucket, on one loopback port. It is
-// stateful and strict where Rotor's correctness depends on it: every request's SigV4 signature
-// is recomputed with @smithy/signature-v4 (what the AWS SDK signs with) against the fake's own
-// key table, inactive and deleted keys are refused like unknown ones (InvalidClientTokenId), a
-// user holds at most two access keys (LimitExceeded), and a new key can be made invisible for
-// its first N uses to imitate IAM's eventual consistency. It is not AWS: no policies beyond a
-// per-user deny list, no pagination, no regions. See docs/providers.md.
+// Query APIs (form-encoded POST, XML answers) on one loopback port. It owns the key table the S3
+// data path follows (s3-fake.ts: s3rver behind this fake's signature check). It is stateful and
+// strict where Rotor's correctness depends on it: every request's SigV4 signature is recomputed
+// with @smithy/signature-v4 (what the AWS SDK signs with) against the fake's own key table,
+// inactive and deleted keys are refused like unknown ones (InvalidClientTokenId), a user holds at
+// most two access keys (LimitExceeded), and a new key can be made invisible for its first N uses
+// to imitate IAM's eventual consistency. It is not AWS: no policies beyond a per-user deny list
+// and bucket grants, no pagination, no regions. See docs/providers.md.
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -24,14 +25,18 @@ export interface FakeKey {
   lastUsed?: Date;
 }
 
-interface FakeUser {
+export interface FakeUser {
   name: string;
   id: string;
   tags: Map<string, string>;
   /** IAM actions this user's keys may not call (`iam:CreateAccessKey`), for AccessDenied tests. */
   deny: Set<string>;
+  /** Buckets this user's keys may use on the S3 fake (a stand-in for an IAM policy on s3:*). */
   buckets: Set<string>;
 }
+
+/** What happened to a key in IAM: the S3 fake registers or revokes it in s3rver accordingly. */
+export type KeyChange = 'active' | 'inactive' | 'deleted';
 
 export interface CallRecord {
   service: string;
@@ -65,16 +70,20 @@ function toBuffer(data: string | ArrayBuffer | ArrayBufferView): Buffer {
   return Buffer.from(data);
 }
 
-class AwsError extends Error {
+export class AwsError extends Error {
+  /** The key a refused request named, and the service it was signed for, for the call log. */
+  readonly keyId?: string;
+  readonly service?: string;
+
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    /** The key a refused request named, for the call log. */
-    readonly keyId?: string,
-    readonly service?: string,
+    refused: { keyId?: string; service?: string } = {},
   ) {
     super(message);
+    this.keyId = refused.keyId;
+    this.service = refused.service;
   }
 }
 
@@ -98,6 +107,17 @@ export class FakeAws extends LoopbackServer {
   propagationUses = 0;
   /** Uses for which a key deactivated from now on is still accepted by STS/S3. */
   deactivationLagUses = 0;
+  private readonly listeners = new Set<(key: FakeKey, change: KeyChange) => void>();
+
+  /** Calls `listener` whenever a key is created, re-activated, deactivated or deleted. */
+  onKeyChange(listener: (key: FakeKey, change: KeyChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(key: FakeKey, change: KeyChange): void {
+    for (const listener of this.listeners) listener(key, change);
+  }
 
   addUser(name: string, options: { deny?: string[]; buckets?: string[] } = {}): void {
     this.users.set(name, {
@@ -120,6 +140,7 @@ export class FakeAws extends LoopbackServer {
       invisibleFor: 0,
     };
     this.keys.set(key.id, key);
+    this.changed(key, status === 'Active' ? 'active' : 'inactive');
     return key;
   }
 
@@ -132,10 +153,12 @@ export class FakeAws extends LoopbackServer {
     let action = '?';
     let keyId = '?';
     try {
-      const auth = await this.authenticate(req, body);
+      const auth = await this.verifyRequest(req, body);
       ({ service, keyId } = auth);
+      if (service !== 'iam' && service !== 'sts')
+        throw new AwsError(400, 'InvalidAction', `${service} is not served here (S3: s3-fake.ts)`);
       const params = new URLSearchParams(body);
-      action = service === 's3' ? `${req.method} bucket` : (params.get('Action') ?? '?');
+      action = params.get('Action') ?? '?';
       const failure = this.failures.get(action);
       if (failure)
         throw new AwsError(
@@ -144,11 +167,7 @@ export class FakeAws extends LoopbackServer {
           'injected provider fault',
         );
       const answer =
-        service === 's3'
-          ? this.s3(req, auth.key)
-          : service === 'sts'
-            ? this.sts(action, auth.key)
-            : this.iam(action, params, auth.key);
+        service === 'sts' ? this.sts(action, auth.key) : this.iam(action, params, auth.key);
       this.calls.push({ service, action, keyId, outcome: 'ok' });
       res
         .writeHead(200, {
@@ -173,8 +192,11 @@ export class FakeAws extends LoopbackServer {
     }
   }
 
-  /** Recomputes the SigV4 signature with the secret of the key the request names. */
-  private async authenticate(
+  /**
+   * Recomputes the SigV4 signature with the secret of the key the request names; throws an
+   * AwsError as AWS would refuse it. Also the S3 fake's check, so STS and S3 agree on every key.
+   */
+  async verifyRequest(
     req: IncomingMessage,
     body: string,
   ): Promise<{ service: string; keyId: string; key: FakeKey }> {
@@ -197,7 +219,7 @@ export class FakeAws extends LoopbackServer {
     const key = this.keys.get(keyId);
     // Inactive keys are refused like unknown ones: STS says InvalidClientTokenId for both.
     const refuse = (code: string, message: string) =>
-      new AwsError(403, code, message, keyId, service);
+      new AwsError(403, code, message, { keyId, service });
     const invalid = () =>
       refuse(
         service === 's3' ? 'InvalidAccessKeyId' : 'InvalidClientTokenId',
@@ -267,17 +289,6 @@ export class FakeAws extends LoopbackServer {
     return `<GetCallerIdentityResponse xmlns="${STS_NS}"><GetCallerIdentityResult>${el('Arn', this.arn(user.name))}${el('UserId', user.id)}${el('Account', ACCOUNT)}</GetCallerIdentityResult><ResponseMetadata>${el('RequestId', randomUUID())}</ResponseMetadata></GetCallerIdentityResponse>`;
   }
 
-  private s3(req: IncomingMessage, key: FakeKey): string {
-    const bucket = decodeURIComponent(
-      new URL(req.url ?? '/', 'http://fake').pathname.split('/')[1] ?? '',
-    );
-    if (req.method !== 'HEAD' || !bucket)
-      throw new AwsError(405, 'MethodNotAllowed', 'only HeadBucket is implemented');
-    if (!this.users.get(key.user)!.buckets.has(bucket))
-      throw new AwsError(403, 'AccessDenied', 'Access Denied');
-    return '';
-  }
-
   private targetUser(params: URLSearchParams, caller: FakeKey): FakeUser {
     const name = params.get('UserName') ?? caller.user;
     const user = this.users.get(name);
@@ -334,12 +345,17 @@ export class FakeAws extends LoopbackServer {
         const target = keyParam();
         if (status === 'Inactive' && target.status === 'Active')
           target.lingering = this.deactivationLagUses;
+        const before = target.status;
         target.status = status;
+        if (before !== status) this.changed(target, status === 'Active' ? 'active' : 'inactive');
         return wrap('');
       }
-      case 'DeleteAccessKey':
-        this.keys.delete(keyParam().id);
+      case 'DeleteAccessKey': {
+        const target = keyParam();
+        this.keys.delete(target.id);
+        this.changed(target, 'deleted');
         return wrap('');
+      }
       case 'GetAccessKeyLastUsed': {
         const key = this.keys.get(params.get('AccessKeyId') ?? '');
         if (!key) throw new AwsError(404, 'NoSuchEntity', 'The Access Key cannot be found.');

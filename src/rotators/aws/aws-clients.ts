@@ -10,6 +10,25 @@ import type { AwsAccessKeyConfig } from './aws-config.js';
 
 type Ctx = RotatorContext<AwsAccessKeyConfig>;
 
+/**
+ * On Node < 22 the SDK warns, once per process and when a client is constructed, that its releases
+ * after January 2027 need Node 22 (NodeVersionSupportWarning): stderr noise in every AWS operation
+ * Rotor runs on Node 20. The SDK's own switch for exactly that warning is set only while Rotor
+ * constructs a client (synchronously, so no child process inherits it); other warnings still print.
+ */
+const VERSION_WARNING_SWITCH = 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED';
+
+function withoutVersionWarning<T>(construct: () => T): T {
+  const before = process.env[VERSION_WARNING_SWITCH];
+  process.env[VERSION_WARNING_SWITCH] = 'true';
+  try {
+    return construct();
+  } finally {
+    if (before === undefined) delete process.env[VERSION_WARNING_SWITCH];
+    else process.env[VERSION_WARNING_SWITCH] = before;
+  }
+}
+
 /** IAM is global: its requests are signed for us-east-1 whatever the endpoint. */
 const IAM_SIGNING_REGION = 'us-east-1';
 
@@ -40,34 +59,43 @@ export async function adminCredentials(ctx: Ctx): Promise<AccessKeyPair> {
 export async function iamClient(ctx: Ctx, credentials: AccessKeyPair) {
   const { IAMClient } = await import('@aws-sdk/client-iam');
   const endpoint = ctx.config.endpoints?.iam;
-  return new IAMClient({
-    ...common(ctx, credentials),
-    region: IAM_SIGNING_REGION,
-    ...(endpoint ? { endpoint } : {}),
-  });
+  return withoutVersionWarning(
+    () =>
+      new IAMClient({
+        ...common(ctx, credentials),
+        region: IAM_SIGNING_REGION,
+        ...(endpoint ? { endpoint } : {}),
+      }),
+  );
 }
 
 export async function stsClient(ctx: Ctx, credentials: AccessKeyPair) {
   const { STSClient } = await import('@aws-sdk/client-sts');
   const endpoint = ctx.config.endpoints?.sts;
   // A refused key must come back at once: retries are ours (bounded, for propagation), not the SDK's.
-  return new STSClient({
-    ...common(ctx, credentials),
-    maxAttempts: 1,
-    region: ctx.config.region,
-    ...(endpoint ? { endpoint } : {}),
-  });
+  return withoutVersionWarning(
+    () =>
+      new STSClient({
+        ...common(ctx, credentials),
+        maxAttempts: 1,
+        region: ctx.config.region,
+        ...(endpoint ? { endpoint } : {}),
+      }),
+  );
 }
 
 export async function s3Client(ctx: Ctx, credentials: AccessKeyPair) {
   const { S3Client } = await import('@aws-sdk/client-s3');
   const endpoint = ctx.config.endpoints?.s3;
-  return new S3Client({
-    ...common(ctx, credentials),
-    maxAttempts: 1,
-    region: ctx.config.region,
-    ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-  });
+  return withoutVersionWarning(
+    () =>
+      new S3Client({
+        ...common(ctx, credentials),
+        maxAttempts: 1,
+        region: ctx.config.region,
+        ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+      }),
+  );
 }
 
 interface SdkError {

@@ -52,7 +52,9 @@ export const awsAccessKeyConfigSchema = z.strictObject({
   s3: z
     .strictObject({ bucket: z.string().min(3).max(63) })
     .optional()
-    .describe('also verify the new key with an S3 HeadBucket on this bucket'),
+    .describe(
+      'also verify the new key with an S3 HeadBucket on this bucket, and prove a retired key is refused by S3 (ListObjectsV2) as well as STS',
+    ),
   variables: variablePair(
     'accessKeyId',
     'secretAccessKey',

@@ -129,24 +129,56 @@ async function headBucket(ctx: Ctx, key: AccessKeyPair, bucket: string): Promise
   }
 }
 
+/** One s3:ListObjectsV2 (MaxKeys 0) signed by `key`: accepted or refused with S3's error code. */
+async function listBucket(ctx: Ctx, key: AccessKeyPair, bucket: string): Promise<Probe> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const s3 = await s3Client(ctx, key);
+  try {
+    await s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 0 }));
+    return { ok: true, arn: '' };
+  } catch (error) {
+    // A HEAD answer has no body, so no code: a GET tells a revoked key from a missing permission.
+    if (REFUSED.has(awsCode(error))) return { ok: false, code: awsCode(error) };
+    throw awsError(ctx, 's3:ListObjectsV2', error, 'the retired key');
+  } finally {
+    s3.destroy();
+  }
+}
+
 /**
- * The proof of revocation: sts:GetCallerIdentity signed by the retired key, retried while the
+ * The proof of revocation: sts:GetCallerIdentity signed by the retired key and, when a bucket is
+ * configured, an S3 request on it (the data path the app uses), each retried while the
  * deactivation propagates. A network failure throws (nothing is proven then).
  */
 export async function proveRefused(
   ctx: Ctx,
   key: AccessKeyPair,
 ): Promise<{ refused: boolean; detail: string }> {
-  const { answer, attempts } = await retryProbe(
+  const sts = await retryProbe(
     ctx,
     () => callerIdentity(ctx, key),
     (p) => !p.ok,
   );
   const call = `sts:GetCallerIdentity signed by access key ${key.accessKeyId}`;
-  return answer.ok
+  if (sts.answer.ok) {
+    return {
+      refused: false,
+      detail: `${call} was still accepted after ${sts.attempts} attempt(s), although IAM lists the key as inactive`,
+    };
+  }
+  const said = `${call} answered ${sts.answer.code}`;
+  const bucket = ctx.config.s3?.bucket;
+  if (bucket === undefined) return { refused: true, detail: said };
+  const s3 = await retryProbe(
+    ctx,
+    () => listBucket(ctx, key, bucket),
+    (p) => !p.ok,
+  );
+  const s3call = `s3:ListObjectsV2 on "${bucket}" signed by it`;
+  return s3.answer.ok
     ? {
         refused: false,
-        detail: `${call} was still accepted after ${attempts} attempt(s), although IAM lists the key as inactive`,
+        detail: `${said}, but ${s3call} was still accepted after ${s3.attempts} attempt(s)`,
       }
-    : { refused: true, detail: `${call} answered ${answer.code}` };
+    : { refused: true, detail: `${said}; ${s3call} answered ${s3.answer.code}` };
 }

@@ -153,7 +153,7 @@ async function run(): Promise<BenchResult[]> {
     db.close();
     // Baseline 2: the core read path in-process (what the route calls), audit row included.
     const core = await opsPerSecond(3000, () =>
-      readOneValue(rotor, actor, SECRET, ENVIRONMENT, 'current'),
+      readOneValue(rotor, actor, { secret: SECRET, environment: ENVIRONMENT, stage: 'current' }),
     );
 
     const app = await buildApp({

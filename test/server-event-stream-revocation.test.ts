@@ -261,14 +261,17 @@ describe('consumers of a revoked or expired token are not live', () => {
       .where('environment', '=', 'production')
       .where('stage', '=', 'current')
       .executeTakeFirstOrThrow();
+    const atFresh = {
+      secret: 'SESSION_SECRET',
+      environment: 'production',
+      currentVersionId: fresh.id,
+    };
     const before = (await listConsumers(store.db, {}, now)).find((c) => c.id === 'web-revoked-1')!;
     expect(before.live).toBe(true);
     expect(before.holds[0]!.behind).toBe(true);
-    expect(
-      (await consumersBehind(store.db, 'SESSION_SECRET', 'production', fresh.id, now)).map(
-        (c) => c.id,
-      ),
-    ).toContain('web-revoked-1');
+    expect((await consumersBehind(store.db, atFresh, now)).map((c) => c.id)).toContain(
+      'web-revoked-1',
+    );
     // Another token may not report under a live consumer id of this one.
     expect((await beat(other.token, current.id)).status).toBe(403);
 
@@ -281,15 +284,7 @@ describe('consumers of a revoked or expired token are not live', () => {
     )!;
     expect(after.live).toBe(false);
     expect(
-      (
-        await consumersBehind(
-          store.db,
-          'SESSION_SECRET',
-          'production',
-          fresh.id,
-          f.project.clock.now(),
-        )
-      ).map((c) => c.id),
+      (await consumersBehind(store.db, atFresh, f.project.clock.now())).map((c) => c.id),
     ).not.toContain('web-revoked-1');
     const listed = await fetch(`${base}/v1/consumers?live=true`, {
       headers: { authorization: `Bearer ${f.tokens.admin}` },

@@ -35,7 +35,10 @@ beforeAll(async () => {
     name: 'revoked',
     role: 'admin',
   });
-  await revokeApiToken(store, f.project.clock, ADMIN_ACTOR, revoked.info.id, 'property test');
+  await revokeApiToken(store, f.project.clock, ADMIN_ACTOR, {
+    id: revoked.info.id,
+    reason: 'property test',
+  });
   f.project.clock.advance(10);
   Object.assign(callers, {
     none: undefined,

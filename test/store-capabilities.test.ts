@@ -182,7 +182,7 @@ describe('the change feed over the store signal and over portable polling', () =
 
       p.clock.advance(DAY);
       const next = await engine.rotate(actor, { secret: S, environments: [E], method: 'manual' });
-      await revokeApiToken(store, p.clock, actor, info.id, 'test');
+      await revokeApiToken(store, p.clock, actor, { id: info.id, reason: 'test' });
       const seenAtChange: Array<number | null> = [];
       feed.onStoreChange(async () => {
         seenAtChange.push((await feed.tokenStates([info.id]))[0]!.revoked_at);

@@ -41,7 +41,11 @@ export async function getCommand(
       },
     );
   }
-  const delivered = await readOneValue(ctx.rotor, ctx.actor, name, options.env, stage);
+  const delivered = await readOneValue(ctx.rotor, ctx.actor, {
+    secret: name,
+    environment: options.env,
+    stage,
+  });
   if (ctx.json) {
     printJson(ctx.io, {
       secret: delivered.secret,

@@ -80,13 +80,10 @@ export async function tokenRevokeCommand(
   options: { reason: string },
   id: string,
 ): Promise<number> {
-  const info = await revokeApiToken(
-    await ctx.rotor.store(),
-    ctx.rotor.clock,
-    ctx.actor,
+  const info = await revokeApiToken(await ctx.rotor.store(), ctx.rotor.clock, ctx.actor, {
     id,
-    options.reason,
-  );
+    reason: options.reason,
+  });
   if (ctx.json) printJson(ctx.io, { ...info, requestId: ctx.actor.requestId });
   else
     print(

@@ -104,11 +104,10 @@ export interface ConsumerBehind {
 /** Live consumers of `secret` in `environment` that hold something other than `currentVersionId`. */
 export async function consumersBehind(
   db: Kysely<Database>,
-  secret: string,
-  environment: string,
-  currentVersionId: string,
+  of: { secret: string; environment: string; currentVersionId: string },
   now: number,
 ): Promise<ConsumerBehind[]> {
+  const { secret, environment, currentVersionId } = of;
   const rows = await db
     .selectFrom('consumer_versions as cv')
     .innerJoin('consumers as c', 'c.id', 'cv.consumer_id')
@@ -153,7 +152,11 @@ export async function assertConsumersCaughtUp(
     .where('stage', '=', 'current')
     .executeTakeFirst();
   if (!current) return;
-  const behind = await consumersBehind(db, secret, environment, current.id, now);
+  const behind = await consumersBehind(
+    db,
+    { secret, environment, currentVersionId: current.id },
+    now,
+  );
   if (behind.length === 0) return;
   const shown = behind
     .slice(0, 5)

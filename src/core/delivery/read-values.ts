@@ -320,14 +320,20 @@ export async function readEnvironmentValues(
  * one `read.get` row. A previous version whose grace has ended is not delivered.
  *
  * @example
- * const { value, versionId } = await readOneValue(rotor, actor, 'SMTP_PASSWORD', 'production', 'current');
+ * const { value } = await readOneValue(rotor, actor, {
+ *   secret: 'SMTP_PASSWORD',
+ *   environment: 'production',
+ *   stage: 'current',
+ * });
  */
 export async function readOneValue(
   rotor: Rotor,
   actor: Actor,
-  name: string,
-  environment: string,
-  stage: DeliveredStage,
+  {
+    secret: name,
+    environment,
+    stage,
+  }: { secret: string; environment: string; stage: DeliveredStage },
 ): Promise<DeliveredValue> {
   assertReadable(rotor, name, environment);
   const store = await rotor.store();

@@ -11,8 +11,7 @@ export async function revokeApiToken(
   store: Store,
   clock: Clock,
   actor: Actor,
-  id: string,
-  reason: string,
+  { id, reason }: { id: string; reason: string },
 ): Promise<ApiTokenInfo> {
   if (reason.trim() === '')
     throw new RotorError(

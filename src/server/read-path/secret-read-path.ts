@@ -61,7 +61,7 @@ export function createSecretReadPath(rotor: Rotor, store: Store): SecretReadPath
   if (!fast) {
     return {
       read: (actor, name, environment, stage) =>
-        readOneValue(rotor, actor, name, environment, stage),
+        readOneValue(rotor, actor, { secret: name, environment, stage }),
       probeWrite: () =>
         store.writeTransaction((trx) => setMeta(trx, READY_PROBE, String(rotor.clock.now()))),
       close: () => undefined,

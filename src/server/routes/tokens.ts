@@ -81,13 +81,10 @@ export const tokenRoutes: ApiRoute[] = [
     params: z.strictObject({ id: z.string().regex(TOKEN_ID, 'a token id: 16 hex characters') }),
     body: z.strictObject({ reason }),
     async handler({ deps, request, params, body }) {
-      return revokeApiToken(
-        await deps.rotor.store(),
-        deps.clock,
-        actorOf(request),
-        params.id,
-        body.reason,
-      );
+      return revokeApiToken(await deps.rotor.store(), deps.clock, actorOf(request), {
+        id: params.id,
+        reason: body.reason,
+      });
     },
   }),
 ];

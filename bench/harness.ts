@@ -25,7 +25,7 @@ export async function timeIt<T>(fn: () => Promise<T> | T): Promise<{ ms: number;
 }
 
 /** Median of `n` runs, after one warm-up. */
-export async function medianMs(n: number, fn: () => Promise<unknown> | unknown): Promise<number> {
+export async function medianMs(n: number, fn: () => unknown): Promise<number> {
   await fn();
   const samples: number[] = [];
   for (let i = 0; i < n; i++) samples.push((await timeIt(fn)).ms);

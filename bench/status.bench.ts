@@ -37,8 +37,7 @@ async function insertBatched<T extends keyof Database>(
   for (let i = 0; i < rows.length; i += BATCH) {
     await trx
       .insertInto(table)
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      .values(rows.slice(i, i + BATCH) as any)
+      .values(rows.slice(i, i + BATCH))
       .execute();
   }
 }

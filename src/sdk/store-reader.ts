@@ -58,8 +58,8 @@ export interface StoreReader {
   /** Takes the change baseline before a read, so a commit after it is seen by the next poll. */
   markRead(handle: StoreHandle): void;
   /** Calls `onChange` when the store may have changed for `key`; returns the unsubscribe. */
-  watch(key: string, onChange: () => void): () => void;
-  close(): Promise<void>;
+  watch: (key: string, onChange: () => void) => () => void;
+  close: () => Promise<void>;
 }
 
 function readKeyFile(path: string): MasterKey {

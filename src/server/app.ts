@@ -102,7 +102,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   let authenticator: Promise<TokenAuthenticator> | undefined;
   const getAuthenticator = () => {
     authenticator ??= Promise.all([rotor.store(), reads()]).then(([store, path]) =>
-      createTokenAuthenticator(store, clock, path.findToken ? { findToken: path.findToken } : {}),
+      createTokenAuthenticator(
+        store,
+        clock,
+        path.findToken ? { findToken: path.findToken.bind(path) } : {},
+      ),
     );
     authenticator.catch(() => (authenticator = undefined));
     return authenticator;

@@ -72,7 +72,7 @@ export function openApiDocument(routes: readonly RouteDoc[]): JsonSchema {
       },
     };
     paths[path] ??= {};
-    paths[path]![route.method.toLowerCase()] = operation;
+    paths[path][route.method.toLowerCase()] = operation;
   }
   return {
     openapi: '3.1.0',

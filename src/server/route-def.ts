@@ -102,9 +102,9 @@ export function routesPlugin(routes: readonly ApiRoute[], deps: ServerDeps): Fas
         url: route.url,
         config: { permission: route.permission },
         handler: async (request, reply) => {
-          const params = parsePart('params', route.params ?? EMPTY, request.params);
-          const query = parsePart('query', route.query ?? EMPTY, request.query);
-          const body = parsePart('body', route.body ?? EMPTY, request.body);
+          const params: unknown = parsePart('params', route.params ?? EMPTY, request.params);
+          const query: unknown = parsePart('query', route.query ?? EMPTY, request.query);
+          const body: unknown = parsePart('body', route.body ?? EMPTY, request.body);
           const result = await route.handler({ request, reply, params, query, body, deps });
           if (reply.sent) return reply;
           // A status the handler chose (a failed rotation's 502) stands; otherwise the route's.

@@ -80,12 +80,13 @@ export function createClient(options: ClientOptions): RotorClient {
   const maxMs = options.reconnect?.maxMs ?? 15_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 45_000;
   const spreadMs = options.spreadMs ?? 250;
-  const onError =
-    options.onError ??
-    ((error: unknown) =>
+  const onError = (error: unknown) => {
+    if (options.onError) options.onError(error);
+    else
       process.emitWarning(
         `rotor/client: ${(error as { code?: string }).code ?? 'error'}: ${(error as Error).message}`,
-      ));
+      );
+  };
   const headers = { authorization: `Bearer ${options.token}` };
 
   const cache = new Map<string, Entry>();
@@ -367,7 +368,8 @@ export function createClient(options: ClientOptions): RotorClient {
       isConnected = true;
       const parser = createSseParser(lastEventId);
       const decoder = new TextDecoder();
-      const reader = res.body.getReader();
+      // Typed `any` chunks in Node's fetch types; the event stream is bytes.
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;

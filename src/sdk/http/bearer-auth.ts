@@ -129,7 +129,7 @@ function checkScopes(scopes: readonly string[] | undefined): readonly string[] {
       'scopes must be a list of RFC 6749 scope tokens (printable ASCII, no spaces, " or \\)',
     );
   }
-  return [...scopes];
+  return [...(scopes as readonly string[])];
 }
 
 /**
@@ -153,22 +153,25 @@ export function challenge(
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
 
-function refusal(
-  status: number,
-  realm: string,
-  error: string | undefined,
-  description: string | undefined,
-  extra: { code?: string; scope?: readonly string[] } = {},
-): HttpReply {
+/** One refusal: no `error` means no credentials were sent (a bare challenge, RFC 6750 §3.1). */
+interface Refusal {
+  status: number;
+  error?: string;
+  description: string;
+  code?: string;
+  scope?: readonly string[];
+}
+
+function refusal(realm: string, { status, error, description, code, scope }: Refusal): HttpReply {
   const body: Record<string, unknown> =
     error === undefined
       ? { error: 'unauthorized', error_description: description }
       : { error, error_description: description };
-  if (extra.code !== undefined) body.code = extra.code;
-  if (extra.scope !== undefined && extra.scope.length > 0) body.scope = extra.scope.join(' ');
+  if (code !== undefined) body.code = code;
+  if (scope !== undefined && scope.length > 0) body.scope = scope.join(' ');
   return {
     status,
-    headers: { 'www-authenticate': challenge(realm, error, description, extra.scope), ...NO_STORE },
+    headers: { 'www-authenticate': challenge(realm, error, description, scope), ...NO_STORE },
     body,
   };
 }
@@ -235,7 +238,10 @@ export function scopeRefusal(
   if (required.length === 0) return undefined;
   const held = scopesOf(claims);
   if (required.every((s) => held.has(s))) return undefined;
-  return refusal(403, realm, 'insufficient_scope', 'the access token lacks a required scope', {
+  return refusal(realm, {
+    status: 403,
+    error: 'insufficient_scope',
+    description: 'the access token lacks a required scope',
     scope: required,
   });
 }
@@ -259,10 +265,9 @@ export function createBearerAuthenticator<C extends JwtClaims = JwtClaims>(
   const realm = checkRealm(options.realm);
   const scopes = checkScopes(options.scopes);
   const verifyOptions = options.verify;
-  const onRejected = options.onRejected;
 
   function refuse(reply: HttpReply, code?: string): BearerOutcome<C> {
-    onRejected?.({
+    options.onRejected?.({
       status: reply.status,
       error: reply.body.error === 'unauthorized' ? undefined : (reply.body.error as string),
       code,
@@ -275,44 +280,51 @@ export function createBearerAuthenticator<C extends JwtClaims = JwtClaims>(
     // Tokens in URLs end up in logs and Referer headers; RFC 6750 §2.3 is never supported.
     if (hasQueryToken(request.url))
       return refuse(
-        refusal(
-          400,
-          realm,
-          'invalid_request',
-          'access tokens are accepted only in the Authorization header',
-        ),
+        refusal(realm, {
+          status: 400,
+          error: 'invalid_request',
+          description: 'access tokens are accepted only in the Authorization header',
+        }),
       );
     if (hasFormToken(request.contentType, request.body))
       return refuse(
-        refusal(
-          400,
-          realm,
-          'invalid_request',
-          'access tokens are accepted only in the Authorization header',
-        ),
+        refusal(realm, {
+          status: 400,
+          error: 'invalid_request',
+          description: 'access tokens are accepted only in the Authorization header',
+        }),
       );
     if (lines.length === 0)
-      return refuse(refusal(401, realm, undefined, 'authentication required'));
+      return refuse(refusal(realm, { status: 401, description: 'authentication required' }));
     if (lines.length > 1)
-      return refuse(refusal(400, realm, 'invalid_request', 'more than one Authorization header'));
+      return refuse(
+        refusal(realm, {
+          status: 400,
+          error: 'invalid_request',
+          description: 'more than one Authorization header',
+        }),
+      );
     const line = lines[0]!.trim();
     const scheme = SCHEME.exec(line)?.[1];
     if (scheme === undefined)
       return refuse(
-        refusal(400, realm, 'invalid_request', 'the Authorization header is malformed'),
+        refusal(realm, {
+          status: 400,
+          error: 'invalid_request',
+          description: 'the Authorization header is malformed',
+        }),
       );
     // Another scheme (Basic, …) carries no bearer credentials: a plain challenge (§3.1).
     if (scheme.toLowerCase() !== 'bearer')
-      return refuse(refusal(401, realm, undefined, 'authentication required'));
+      return refuse(refusal(realm, { status: 401, description: 'authentication required' }));
     const match = BEARER.exec(line);
     if (match === null)
       return refuse(
-        refusal(
-          400,
-          realm,
-          'invalid_request',
-          'the Authorization header must hold exactly one bearer token',
-        ),
+        refusal(realm, {
+          status: 400,
+          error: 'invalid_request',
+          description: 'the Authorization header must hold exactly one bearer token',
+        }),
       );
     let claims: C;
     try {
@@ -321,7 +333,15 @@ export function createBearerAuthenticator<C extends JwtClaims = JwtClaims>(
       const code = rotorCode(error);
       if (code === undefined) throw error;
       if (isUnavailable(code)) return refuse(unavailable(code), code);
-      return refuse(refusal(401, realm, 'invalid_token', describeTokenCode(code), { code }), code);
+      return refuse(
+        refusal(realm, {
+          status: 401,
+          error: 'invalid_token',
+          description: describeTokenCode(code),
+          code,
+        }),
+        code,
+      );
     }
     const denied = scopeRefusal(realm, claims, scopes);
     if (denied) return refuse(denied);

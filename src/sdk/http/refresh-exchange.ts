@@ -188,15 +188,14 @@ export function createRefreshExchange(options: RefreshHandlerOptions): RefreshEx
     );
   const realm = checkRealm(options.realm);
   const cookie = checkCookie(options.cookie);
-  const accessClaims =
-    options.accessClaims ?? ((r: RefreshResult) => ({ ...r.claims, sid: r.familyId }));
+  const accessClaims = (r: RefreshResult) =>
+    options.accessClaims ? options.accessClaims(r) : { ...r.claims, sid: r.familyId };
 
   function refuse(
     status: number,
     error: string,
     description: string,
-    code: string | undefined,
-    clearCookie: boolean,
+    { code, clearCookie = false }: { code?: string; clearCookie?: boolean } = {},
   ): HttpReply & { setCookie?: string } {
     options.onRejected?.({ status, error, code });
     const headers: Record<string, string> = { ...NO_STORE };
@@ -217,38 +216,24 @@ export function createRefreshExchange(options: RefreshHandlerOptions): RefreshEx
     let fromBody: string | undefined;
     if (body !== undefined && body !== null && body !== '') {
       if (typeof body !== 'object' || Array.isArray(body))
-        return refuse(400, 'invalid_request', 'the body must be a JSON object', undefined, false);
+        return refuse(400, 'invalid_request', 'the body must be a JSON object');
       const b = body as Record<string, unknown>;
       if (b.grant_type !== undefined && b.grant_type !== 'refresh_token')
         return refuse(
           400,
           'unsupported_grant_type',
           'only grant_type refresh_token is supported here',
-          undefined,
-          false,
         );
       if (b.refresh_token !== undefined) {
         if (typeof b.refresh_token !== 'string' || b.refresh_token.length === 0)
-          return refuse(
-            400,
-            'invalid_request',
-            'refresh_token must be a non-empty string',
-            undefined,
-            false,
-          );
+          return refuse(400, 'invalid_request', 'refresh_token must be a non-empty string');
         fromBody = b.refresh_token;
       }
     }
     const fromCookie = cookie ? readCookie(request.cookie, cookie.name) : undefined;
     const usable = fromCookie !== undefined && fromCookie !== '' ? fromCookie : undefined;
     if (fromBody !== undefined && usable !== undefined && fromBody !== usable) {
-      return refuse(
-        400,
-        'invalid_request',
-        'two different refresh tokens (body and cookie)',
-        undefined,
-        false,
-      );
+      return refuse(400, 'invalid_request', 'two different refresh tokens (body and cookie)');
     }
     const token = fromBody ?? usable;
     const viaCookie = fromBody === undefined && usable !== undefined;
@@ -257,17 +242,12 @@ export function createRefreshExchange(options: RefreshHandlerOptions): RefreshEx
         400,
         'invalid_request',
         `no refresh token (send {"refresh_token": …}${cookie ? ` or the ${cookie.name} cookie` : ''})`,
-        undefined,
-        false,
       );
     if (token.length > MAX_TOKEN_LENGTH || !TOKEN_CHARS.test(token))
-      return refuse(
-        401,
-        'invalid_grant',
-        'the refresh token is malformed',
-        'ERR_ROTOR_JWT_MALFORMED',
-        viaCookie,
-      );
+      return refuse(401, 'invalid_grant', 'the refresh token is malformed', {
+        code: 'ERR_ROTOR_JWT_MALFORMED',
+        clearCookie: viaCookie,
+      });
 
     let result: RefreshResult;
     try {
@@ -284,8 +264,7 @@ export function createRefreshExchange(options: RefreshHandlerOptions): RefreshEx
           401,
           'invalid_grant',
           GRANT_DESCRIPTIONS[code] ?? 'the refresh token is invalid',
-          code,
-          viaCookie,
+          { code, clearCookie: viaCookie },
         );
       }
       throw error;

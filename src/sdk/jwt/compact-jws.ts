@@ -128,7 +128,7 @@ export function verifySignature(k: VerifyKey, signingInput: string, signature: s
     case 'eddsa':
       return cryptoVerify(null, Buffer.from(signingInput, 'latin1'), k.key, sig);
     case 'ecdsa':
-      return cryptoVerify(k.spec.hash!, Buffer.from(signingInput, 'latin1'), k.ecdsa!, sig);
+      return cryptoVerify(k.spec.hash, Buffer.from(signingInput, 'latin1'), k.ecdsa!, sig);
   }
 }
 
@@ -140,7 +140,7 @@ export function createSignature(spec: AlgSpec, key: KeyObject, signingInput: str
     case 'eddsa':
       return cryptoSign(null, Buffer.from(signingInput, 'latin1'), key).toString('base64url');
     case 'ecdsa':
-      return cryptoSign(spec.hash!, Buffer.from(signingInput, 'latin1'), {
+      return cryptoSign(spec.hash, Buffer.from(signingInput, 'latin1'), {
         key,
         dsaEncoding: 'ieee-p1363',
       }).toString('base64url');

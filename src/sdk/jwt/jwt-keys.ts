@@ -129,7 +129,7 @@ function normalizeType(type: string): string {
 function audienceSet(audience: string | readonly string[], what: string): ReadonlySet<string> {
   if (typeof audience !== 'string' && !Array.isArray(audience))
     throw optionsInvalid(`${what} must be a non-empty string or list of strings`);
-  const list = typeof audience === 'string' ? [audience] : [...audience];
+  const list = typeof audience === 'string' ? [audience] : [...(audience as readonly string[])];
   if (list.length === 0 || list.some((a) => typeof a !== 'string' || a.length === 0))
     throw optionsInvalid(`${what} must be a non-empty string or list of strings`);
   return new Set(list);
@@ -218,7 +218,8 @@ export function createJwtKeys(options: JwtKeysOptions): JwtKeys {
   if (options.algorithms !== undefined) {
     if (!Array.isArray(options.algorithms))
       throw optionsInvalid('algorithms must be a list such as ["HS256"]');
-    const unknown = options.algorithms.filter((a) => algSpec(a) === undefined);
+    const algorithms: readonly string[] = options.algorithms;
+    const unknown = algorithms.filter((a) => algSpec(a) === undefined);
     if (options.algorithms.length === 0 || unknown.length > 0) {
       throw optionsInvalid(
         `algorithms must list some of HS256, HS384, HS512, EdDSA, ES256${unknown.length > 0 ? ` (not ${unknown.join(', ')})` : ''}`,

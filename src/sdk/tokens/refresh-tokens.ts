@@ -151,12 +151,11 @@ export function createRefreshTokens(options: RefreshTokensOptions) {
     );
 
   function sign(
-    userId: string,
-    familyId: string,
-    jti: string,
+    ids: { userId: string; familyId: string; jti: string },
     custom: Record<string, unknown>,
     expiresAt: number,
   ): string {
+    const { userId, familyId, jti } = ids;
     // exp in whole seconds, rounded down: the token never outlives its family.
     return keys.sign({
       ...custom,
@@ -204,7 +203,7 @@ export function createRefreshTokens(options: RefreshTokensOptions) {
         );
       }
       const expiresAt = Math.min(absoluteExpiresAt, now + idleMs);
-      return { token: sign(userId, familyId, jti, claims, expiresAt), familyId, expiresAt };
+      return { token: sign({ userId, familyId, jti }, claims, expiresAt), familyId, expiresAt };
     },
 
     /**
@@ -255,7 +254,7 @@ export function createRefreshTokens(options: RefreshTokensOptions) {
       // that rotation, not a fresh one.
       const expiresAt = Math.min(outcome.absoluteExpiresAt, now + idleMs);
       return {
-        token: sign(sub, fam, outcome.latestJti, custom, expiresAt),
+        token: sign({ userId: sub, familyId: fam, jti: outcome.latestJti }, custom, expiresAt),
         familyId: fam,
         expiresAt,
         userId: sub,

@@ -6,7 +6,7 @@ import type { ValueSource } from './value-source.js';
 
 export interface FollowedValue {
   /** Resolves once the first value was applied; a failed first load is tried again on the next call. */
-  loaded(): Promise<void>;
+  loaded: () => Promise<void>;
   /** Stops watching and waits for a load or reload in flight. */
   stop(): Promise<void>;
 }

@@ -344,8 +344,7 @@ async function dashboardRoutes(
     request: FastifyRequest,
     reply: FastifyReply,
     name: string,
-    status: number,
-    extra: Pick<SecretPageData, 'formError' | 'result'> = {},
+    { status, ...extra }: { status: number } & Pick<SecretPageData, 'formError' | 'result'>,
   ) {
     const session = sessionFor(request);
     const s = await store();
@@ -433,7 +432,7 @@ async function dashboardRoutes(
       );
       result = { requestId, rows };
     }
-    return renderSecret(request, reply, name, 200, result ? { result } : {});
+    return renderSecret(request, reply, name, result ? { status: 200, result } : { status: 200 });
   });
 
   const rotateRoute =
@@ -456,7 +455,10 @@ async function dashboardRoutes(
         throw error;
       }
       const refuse = (message: string) =>
-        renderSecret(request, reply, name, 400, { formError: `${message} Nothing was rotated.` });
+        renderSecret(request, reply, name, {
+          status: 400,
+          formError: `${message} Nothing was rotated.`,
+        });
       if (reason.length === 0) return refuse('Give a reason: it is recorded in the audit log.');
       if (reason.length > 500) return refuse('The reason is longer than 500 characters.');
       if (environment && !spec.environments.includes(environment))
@@ -486,7 +488,8 @@ async function dashboardRoutes(
           'ERR_ROTOR_ROTATION_IN_PROGRESS',
           'ERR_ROTOR_ROTATION_WAITING',
         ].includes(error.code);
-        return renderSecret(request, reply, name, busy ? 409 : 400, {
+        return renderSecret(request, reply, name, {
+          status: busy ? 409 : 400,
           formError: `${error.code}: ${error.message}`,
         });
       }
@@ -618,7 +621,8 @@ async function dashboardRoutes(
         'dashboard: request refused',
       );
     const retryAfter = isRotorError(error) ? error.details?.retryAfter : undefined;
-    if (status === 429 && retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+    if (status === 429 && typeof retryAfter === 'number')
+      reply.header('retry-after', String(retryAfter));
     const message = isRotorError(error)
       ? `${error.code}: ${error.message}`
       : status < 500

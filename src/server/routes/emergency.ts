@@ -26,7 +26,7 @@ export const emergencyRoutes: ApiRoute[] = [
         .describe('the new value, for kinds a person supplies (manual); never logged'),
     }),
     async handler({ deps, request, reply, params, body }) {
-      const result = await runRotation(deps, request, params.name, body, true);
+      const result = await runRotation(deps, request, params.name, { ...body, emergency: true });
       reply.code(rotationStatus(result));
       return { ...result, requestId: request.id };
     },

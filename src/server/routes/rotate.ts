@@ -18,9 +18,10 @@ export async function runRotation(
     environment?: string | undefined;
     reason?: string | undefined;
     value?: string | undefined;
+    emergency: boolean;
   },
-  emergency: boolean,
 ): Promise<RotateResult> {
+  const { emergency } = body;
   const spec = deps.rotor.secret(name);
   if (body.environment) deps.rotor.assertEnvironment(spec, body.environment);
   const rotator = deps.rotor.rotator(spec.kind);
@@ -72,7 +73,7 @@ export const rotateRoutes: ApiRoute[] = [
     params: secretParams,
     body: rotateBody,
     async handler({ deps, request, reply, params, body }) {
-      const result = await runRotation(deps, request, params.name, body, false);
+      const result = await runRotation(deps, request, params.name, { ...body, emergency: false });
       reply.code(rotationStatus(result));
       return { ...result, requestId: request.id };
     },

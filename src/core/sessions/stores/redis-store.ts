@@ -280,7 +280,7 @@ function storeOnClient(redis: Redis, ownsClient: boolean, prefix: string): Token
         case 'revoked':
           return { status, reason: r[1] || null };
         default:
-          return { status } as RotateOutcome;
+          return { status };
       }
     },
     async getFamily(familyId) {

@@ -425,7 +425,7 @@ describe('fromStore', () => {
             id,
             secret: 'JWT_SIGNING_KEY',
             environment: 'staging',
-            stage: stage === 'standby' ? 'pending' : (stage as 'current' | 'previous'),
+            stage: stage === 'standby' ? 'pending' : stage,
             origin: 'generated',
             value: jwkValue(stage),
             meta: { kid: id, alg: 'EdDSA', crv: 'Ed25519' },

@@ -106,7 +106,7 @@ function startWatch(dir: string, flags: string[], env: NodeJS.ProcessEnv = {}) {
   });
   running.push(rotor);
   const output = { stderr: '' };
-  rotor.stderr!.setEncoding('utf8').on('data', (d: string) => (output.stderr += d));
+  rotor.stderr.setEncoding('utf8').on('data', (d: string) => (output.stderr += d));
   const exited = new Promise<number | null>((done) => rotor.once('exit', (code) => done(code)));
   return { rotor, output, exited };
 }

@@ -229,7 +229,7 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
           },
         );
         let out = '';
-        child.stdout!.on('data', (chunk: Buffer) => {
+        child.stdout.on('data', (chunk: Buffer) => {
           out += chunk.toString();
           if (out.includes('\n')) resolve({ child, firstLine: out.split('\n')[0]! });
         });

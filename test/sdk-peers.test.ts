@@ -36,9 +36,9 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 
 describe('importPeer', () => {
   it('names a package import() cannot find, and how to install it', async () => {
-    const error = await rejection(
-      importPeer('rotor-no-such-peer', 'rotor/pg', () => import('rotor-no-such-peer' as string)),
-    );
+    // A variable specifier: TypeScript does not resolve it, so the missing package type-checks.
+    const missing: string = 'rotor-no-such-peer';
+    const error = await rejection(importPeer(missing, 'rotor/pg', () => import(missing)));
     expect(isRotorError(error, 'ERR_ROTOR_SDK_PEER_MISSING')).toBe(true);
     expect((error as Error).message).toBe(
       'rotor/pg needs the package "rotor-no-such-peer", an optional peer dependency of the Rotor SDK that is not installed: run npm install rotor-no-such-peer',

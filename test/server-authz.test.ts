@@ -327,7 +327,6 @@ describe('events plugin routes', () => {
           if (route.url === '/v1/events') expect(res.body).toContain('JWT_ACCESS_SECRET');
           return;
         }
-        want = want as 401 | 403;
         expect(res.status, res.body).toBe(want);
         expect(res.code).toBe(
           want === 401 ? 'ERR_ROTOR_API_TOKEN_MISSING' : 'ERR_ROTOR_API_FORBIDDEN',

@@ -1103,7 +1103,7 @@ describe('rotor audit (CLI)', () => {
     });
   });
 
-  it('an unknown export format is ERR_ROTOR_CLI_USAGE naming the choices, and writes nothing', async () => {
+  it('an unknown export format is ERR_ROTOR_INVALID_ARGUMENT naming the choices, and writes nothing', async () => {
     project = await createProject();
     const { code, stdout, stderr } = await project.cli([
       'audit',
@@ -1116,19 +1116,19 @@ describe('rotor audit (CLI)', () => {
     expect(code).toBe(1);
     expect(stdout).toBe('');
     expect(stderr).toBe(
-      'rotor: ERR_ROTOR_CLI_USAGE: unknown export format "xml": use one of md, csv, json\n',
+      'rotor: ERR_ROTOR_INVALID_ARGUMENT: unknown export format "xml": use one of md, csv, json\n',
     );
     expect(existsSync(join(project.dir, 'audit.xml'))).toBe(false);
   });
 
-  it('a bad date is ERR_ROTOR_CLI_DATE_INVALID; --since, --until and ages filter by time', async () => {
+  it('a bad date is ERR_ROTOR_DATE_INVALID; --since, --until and ages filter by time', async () => {
     project = await createProject();
     const bad = await project.cli(['audit', 'list', '--since', '2026-02-30']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('ERR_ROTOR_CLI_DATE_INVALID: invalid --since "2026-02-30"');
+    expect(bad.stderr).toContain('ERR_ROTOR_DATE_INVALID: invalid --since "2026-02-30"');
     const badJson = await project.cli(['audit', 'export', '--until', 'yesterday', '--json']);
     expect(JSON.parse(badJson.stdout)).toMatchObject({
-      error: { code: 'ERR_ROTOR_CLI_DATE_INVALID' },
+      error: { code: 'ERR_ROTOR_DATE_INVALID' },
     });
     project.clock.advance(10 * 86_400_000);
     await addEvents({ action: 'later', outcome: 'info' });

@@ -305,21 +305,21 @@ describe('rotor import', () => {
       ['import', 'SMTP_PASSWORD', '--env', 'staging', '--rotated-at', '2026-01-02'],
       { stdin: secret('never-stored-future-3'), clock },
     );
-    expectError(future, 'ERR_ROTOR_CLI_DATE_INVALID');
+    expectError(future, 'ERR_ROTOR_DATE_INVALID');
     expect(future.stderr).toContain('in the future');
     const impossible = await cli(
       dir,
       ['import', 'SMTP_PASSWORD', '--env', 'staging', '--rotated-at', '2025-02-30'],
       { stdin: 'never-stored-future-3', clock },
     );
-    expectError(impossible, 'ERR_ROTOR_CLI_DATE_INVALID');
+    expectError(impossible, 'ERR_ROTOR_DATE_INVALID');
     expectError(
       await cli(
         dir,
         ['import', 'SMTP_PASSWORD', '--env', 'staging', '--rotated-at', 'last tuesday'],
         { stdin: 'never-stored-future-3', clock },
       ),
-      'ERR_ROTOR_CLI_DATE_INVALID',
+      'ERR_ROTOR_DATE_INVALID',
     );
     expect(await snapshot(dir)).toEqual(before);
   });

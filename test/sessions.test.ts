@@ -417,10 +417,10 @@ describe('rotor sessions revoke: bad input', () => {
   );
 
   it.each([
-    [['--user', 'alice', '--all', '--reason', 'x'], 'ERR_ROTOR_CLI_USAGE'],
-    [['--reason', 'x'], 'ERR_ROTOR_CLI_USAGE'],
-    [['--all'], 'ERR_ROTOR_RETIRE_REASON_REQUIRED'],
-    [['--user', '', '--reason', 'x'], 'ERR_ROTOR_CLI_USAGE'],
+    [['--user', 'alice', '--all', '--reason', 'x'], 'ERR_ROTOR_INVALID_ARGUMENT'],
+    [['--reason', 'x'], 'ERR_ROTOR_INVALID_ARGUMENT'],
+    [['--all'], 'ERR_ROTOR_SESSIONS_REASON_REQUIRED'],
+    [['--user', '', '--reason', 'x'], 'ERR_ROTOR_INVALID_ARGUMENT'],
   ])('refuses %j with %s', async (args, code) => {
     const p = await createProject({ policy: policy(sessionsYaml('postgres', 'rotor')) });
     const out = await p.cli(['sessions', 'revoke', ...args], {

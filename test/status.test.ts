@@ -665,17 +665,17 @@ describe('rotor check', () => {
     });
   });
 
-  it('a bad --at is ERR_ROTOR_CLI_DATE_INVALID naming the value, and check exits 3 UNKNOWN', async () => {
+  it('a bad --at is ERR_ROTOR_DATE_INVALID naming the value, and check exits 3 UNKNOWN', async () => {
     for (const bad of ['tomorrow', '2026-02-30', '2026-13-01', '2026-06-01T25:00']) {
       const r = await project.run(['check', '--at', bad]);
       expect(r.code).toBe(3);
-      expect(r.err).toContain('ERR_ROTOR_CLI_DATE_INVALID');
+      expect(r.err).toContain('ERR_ROTOR_DATE_INVALID');
       expect(r.err).toContain(`"${bad}"`);
     }
     const status = await project.run(['status', '--at', 'nope', '--json']);
     expect(status.code).toBe(1);
     expect(JSON.parse(status.out)).toMatchObject({
-      error: { code: 'ERR_ROTOR_CLI_DATE_INVALID', details: { value: 'nope' } },
+      error: { code: 'ERR_ROTOR_DATE_INVALID', details: { value: 'nope' } },
     });
   });
 

@@ -15,9 +15,17 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   // Answered before the command tree loads: scripts and shell prompts call this often.
   process.stdout.write(`${VERSION}\n`);
 } else {
-  const [{ runCli }, { processIo }] = await Promise.all([
+  const [{ runCli }, { processIo }, { exitCodeOf, reportError }] = await Promise.all([
     import('./program.js'),
     import('./io.js'),
+    import('./report-error.js'),
   ]);
-  process.exitCode = await runCli(argv, { io: processIo() });
+  const io = processIo();
+  // Last resort: a failure runCli did not report (a bug) is ERR_ROTOR_INTERNAL, exit 70.
+  const fail = (error: unknown) => {
+    reportError(io, error, false);
+    return exitCodeOf(error);
+  };
+  process.on('uncaughtException', (error) => process.exit(fail(error)));
+  process.exitCode = await runCli(argv, { io }).catch(fail);
 }

@@ -17,7 +17,7 @@ const DATE_TIME =
 export function parseDateOption(option: string, value: string, edge: 'start' | 'end'): number {
   const invalid = () =>
     new RotorError(
-      'ERR_ROTOR_CLI_DATE_INVALID',
+      'ERR_ROTOR_DATE_INVALID',
       `invalid ${option} "${value}": use an ISO date (2026-06-01) or date-time (2026-06-01T12:00:00Z)`,
       {
         details: { option, value },

@@ -7,7 +7,7 @@ import type { CommandContext, GlobalOptions } from './command-context.js';
 import type { CliIo } from './io.js';
 import { applyEnvDefault, unknownGlobalOption } from './argv-checks.js';
 import { COMMAND_EXAMPLES, examplesText, PROGRAM_EXAMPLES } from './help-examples.js';
-import { reportError } from './report-error.js';
+import { exitCodeOf, reportError } from './report-error.js';
 import { VERSION } from './version.js';
 import { commandNamed, COMMANDS, type Register } from './commands/index.js';
 
@@ -100,7 +100,7 @@ export function buildProgram(
         state.exitCode = typeof code === 'number' ? code : 0;
       } catch (error) {
         reportError(io, error, json);
-        state.exitCode = settings.errorExitCode ?? 1;
+        state.exitCode = exitCodeOf(error, settings.errorExitCode);
       } finally {
         await ctx.rotor.close();
       }
@@ -155,7 +155,7 @@ export async function runCli(argv: string[], runtime: CliRuntime): Promise<numbe
       return argv[0] === 'check' ? 3 : 2;
     }
     reportError(runtime.io, error, false);
-    return 1;
+    return exitCodeOf(error);
   }
   return state.exitCode;
 }

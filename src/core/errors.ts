@@ -9,7 +9,7 @@ export const ERROR_CODES = [
   'ERR_ROTOR_INVALID_ARGUMENT',
   // A ROTOR_* environment variable that tunes Rotor holds a value out of its range.
   'ERR_ROTOR_SETTING_INVALID',
-  // A date given by a person (--since, --at, a last-rotation date) is not a date, or not a possible one.
+  // A date a person gave (--since, --at, a last-rotation date) is not a date, or an impossible one.
   'ERR_ROTOR_DATE_INVALID',
   'ERR_ROTOR_POLICY_NOT_FOUND',
   'ERR_ROTOR_POLICY_SYNTAX',

@@ -175,7 +175,7 @@ async function inspect(
   }
   if (accounts.length > 1) {
     throw new RotorError(
-      'ERR_ROTOR_CLI_USAGE',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       `${ctx.secret}/${ctx.environment}: "${wanted.user}" has ${accounts.length} accounts (${accounts.map((a) => `${a.user}@${a.host}`).join(', ')}): pass --from-user 'user@host'`,
     );
   }

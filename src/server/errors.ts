@@ -234,7 +234,7 @@ export function sendError(
   else if (status >= 500)
     request.log.error({ code: rotorError.code, msg: rotorError.message }, 'request failed');
   if (status === 429 && rotorError.details?.retryAfter !== undefined)
-    reply.header('retry-after', String(rotorError.details.retryAfter));
+    reply.header('retry-after', `${rotorError.details.retryAfter as number}`);
   return reply.code(status).send({
     error: {
       code: rotorError.code,

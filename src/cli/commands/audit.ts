@@ -57,7 +57,7 @@ export function parseAuditDate(option: '--since' | '--until', value: string, clo
   const text = value.trim();
   const invalid = () =>
     new RotorError(
-      'ERR_ROTOR_CLI_DATE_INVALID',
+      'ERR_ROTOR_DATE_INVALID',
       `invalid ${option} "${value}": use a date (2026-03-01), a UTC date-time (2026-03-01T12:00:00Z) or an age (30d, 12h)`,
       {
         details: { option, value },

@@ -39,14 +39,14 @@ export async function rotateMasterKey(
   const fromEnv = masterKeyFromEnv({ stateDir: rotor.stateDir, env: rotor.env });
   if (fromEnv && !options.newKeyFile) {
     throw new RotorError(
-      'ERR_ROTOR_CLI_USAGE',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       'the master key comes from ROTOR_MASTER_KEY: pass --new-key-file FILE to receive the new key, then update ROTOR_MASTER_KEY from it',
     );
   }
   const keyFile = fromEnv ? options.newKeyFile! : join(rotor.stateDir, NEXT_MASTER_KEY_FILE);
   if (fromEnv && existsSync(keyFile)) {
     throw new RotorError(
-      'ERR_ROTOR_CLI_USAGE',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       `${keyFile} already exists: Rotor will not overwrite a key file`,
     );
   }

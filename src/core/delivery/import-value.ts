@@ -103,18 +103,18 @@ export async function assertImportable(
   return spec;
 }
 
-/** ERR_ROTOR_CLI_DATE_INVALID for a last-rotation date that is not a date or lies in the future. */
+/** ERR_ROTOR_DATE_INVALID for a last-rotation date that is not a date or lies in the future. */
 export function assertRotatedAt(rotatedAt: number | null, now: number): void {
   if (rotatedAt === null) return;
   if (!Number.isFinite(rotatedAt))
     throw new RotorError(
-      'ERR_ROTOR_CLI_DATE_INVALID',
+      'ERR_ROTOR_DATE_INVALID',
       'the last-rotation date is not a valid date',
     );
   if (rotatedAt > now) {
     const at = new Date(rotatedAt).toISOString();
     throw new RotorError(
-      'ERR_ROTOR_CLI_DATE_INVALID',
+      'ERR_ROTOR_DATE_INVALID',
       `the last-rotation date ${at} is in the future: give the date the value was really last changed`,
       {
         details: { rotatedAt: at },

@@ -30,7 +30,7 @@ export async function revokeSessions(
 ): Promise<RevokeSessionsResult> {
   if (Boolean(request.all) === (request.userId !== undefined)) {
     throw new RotorError(
-      'ERR_ROTOR_CLI_USAGE',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       'say whose sessions to revoke: --user ID or --all (not both)',
     );
   }
@@ -38,11 +38,11 @@ export async function revokeSessions(
     request.userId !== undefined &&
     (request.userId.length === 0 || request.userId.length > 256)
   ) {
-    throw new RotorError('ERR_ROTOR_CLI_USAGE', 'the user id must be 1 to 256 characters');
+    throw new RotorError('ERR_ROTOR_INVALID_ARGUMENT', 'the user id must be 1 to 256 characters');
   }
   if (!request.reason?.trim())
     throw new RotorError(
-      'ERR_ROTOR_RETIRE_REASON_REQUIRED',
+      'ERR_ROTOR_SESSIONS_REASON_REQUIRED',
       'revoking sessions needs --reason: it is recorded in the audit log',
     );
   const spec = rotor.policy().sessions;

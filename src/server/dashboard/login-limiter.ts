@@ -7,7 +7,7 @@
 // let 40 parallel guesses all pass the "fewer than 5 failures so far?" test while the first
 // argon2 ran; with reservations at most `maxFailures` checks are ever in flight or failed.
 import type { Clock } from '../../core/clock.js';
-import { RotorError } from '../../core/errors.js';
+import { positiveIntegerSetting } from '../env-setting.js';
 
 export interface LoginLimit {
   /** Failures (and checks in flight) allowed per key inside the window (default 5). */
@@ -138,14 +138,6 @@ export const DEFAULT_SIGN_IN_CONCURRENCY = 2;
 
 /** The cap on concurrent checks: the option, else ROTOR_SIGNIN_CONCURRENCY, else 2. */
 export function signInConcurrency(option: number | undefined, env: NodeJS.ProcessEnv): number {
-  const raw = option ?? env.ROTOR_SIGNIN_CONCURRENCY;
-  if (raw === undefined || raw === '') return DEFAULT_SIGN_IN_CONCURRENCY;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new RotorError(
-      'ERR_ROTOR_CLI_USAGE',
-      `invalid ROTOR_SIGNIN_CONCURRENCY "${String(raw)}": use a whole number of at least 1`,
-    );
-  }
-  return n;
+  const variable = 'ROTOR_SIGNIN_CONCURRENCY';
+  return positiveIntegerSetting({ variable, option, env, fallback: DEFAULT_SIGN_IN_CONCURRENCY });
 }

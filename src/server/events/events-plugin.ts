@@ -14,6 +14,7 @@ import { RotorError } from '../../core/errors.js';
 import { pollingChangeSource } from '../../core/store/polling-changes.js';
 import { globToRegExp } from '../../core/tokens/token-grant.js';
 import type { ServerPluginOptions } from '../app.js';
+import { positiveIntegerSetting } from '../env-setting.js';
 import { principalOf } from '../auth/api-auth.js';
 import { parsePart } from '../route-def.js';
 import { createChangeFeed, type ChangeFeed } from './change-feed.js';
@@ -45,16 +46,8 @@ export const DEFAULT_STREAMS_PER_TOKEN = 10;
 
 /** The per-token stream cap: the option, else ROTOR_STREAMS_PER_TOKEN, else 10. */
 export function streamsPerToken(option: number | undefined, env: NodeJS.ProcessEnv): number {
-  const raw = option ?? env.ROTOR_STREAMS_PER_TOKEN;
-  if (raw === undefined || raw === '') return DEFAULT_STREAMS_PER_TOKEN;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new RotorError(
-      'ERR_ROTOR_CLI_USAGE',
-      `invalid ROTOR_STREAMS_PER_TOKEN "${String(raw)}": use a whole number of at least 1`,
-    );
-  }
-  return n;
+  const variable = 'ROTOR_STREAMS_PER_TOKEN';
+  return positiveIntegerSetting({ variable, option, env, fallback: DEFAULT_STREAMS_PER_TOKEN });
 }
 
 /** setTimeout's longest delay; a later expiry is re-checked after this long. */

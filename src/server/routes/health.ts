@@ -1,6 +1,6 @@
 // `/healthz`: the process answers. `/readyz`: the store opens, takes a write, and the master key
 // opens it; 503 with the reason otherwise (a load balancer keeps traffic away until all hold).
-import { RotorError, isRotorError } from '../../core/errors.js';
+import { RotorError, errorInfo } from '../../core/errors.js';
 import { defineRoute, type ApiRoute } from '../route-def.js';
 
 export const healthRoutes: ApiRoute[] = [
@@ -26,12 +26,10 @@ export const healthRoutes: ApiRoute[] = [
         // Every value read commits an audit row first: a store that cannot be written serves nothing.
         await (await deps.reads()).probeWrite();
       } catch (error) {
-        const code = isRotorError(error) ? error.code : 'ERR_ROTOR_INTERNAL';
-        throw new RotorError(
-          'ERR_ROTOR_API_NOT_READY',
-          `not ready: ${code}${isRotorError(error) ? `: ${error.message}` : ''}`,
-          { details: { cause: code } },
-        );
+        const { code, message } = errorInfo(error);
+        throw new RotorError('ERR_ROTOR_API_NOT_READY', `not ready: ${code}: ${message}`, {
+          details: { cause: code },
+        });
       }
       return { status: 'ready' };
     },

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 /**
@@ -81,7 +82,28 @@ function buildId() {
   return hash.digest('hex').slice(0, 32);
 }
 
+/**
+ * `rotor --help` as commander prints it when stdout is not a terminal, rendered once from tsc's
+ * output in a child process (a pipe, so 80 columns as at run time); see src/cli/prebuilt-help.ts.
+ */
+function renderHelp(outdir) {
+  const program = pathToFileURL(resolve(outdir, 'program.js')).href;
+  const script = `
+    const { runCli } = await import(${JSON.stringify(program)});
+    let text = '';
+    const sink = { isTTY: false, write: (s) => ((text += s), true) };
+    const io = { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: process.cwd() };
+    if ((await runCli(['--help'], { io })) !== 0) throw new Error('rotor --help failed');
+    process.stdout.write(JSON.stringify(text));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out);
+}
+
 async function bundleCli(outdir) {
+  const help = renderHelp(outdir);
   await bundleVendor(outdir);
   await build({
     entryPoints: { main: 'src/cli/main.ts' },
@@ -98,7 +120,10 @@ async function bundleCli(outdir) {
       js: "import { createRequire as __rotorRequire } from 'node:module'; const require = __rotorRequire(import.meta.url);",
     },
     logLevel: 'warning',
-    define: { __ROTOR_BUILD_ID__: JSON.stringify(buildId()) },
+    define: {
+      __ROTOR_BUILD_ID__: JSON.stringify(buildId()),
+      __ROTOR_HELP__: JSON.stringify(help),
+    },
     plugins: [selfUrlPlugin(outdir), lazyPackagesPlugin()],
   });
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `rotor` executable: the only place that calls process.exit.
+import { prebuiltHelp } from './prebuilt-help.js';
 import { VERSION } from './version.js';
 
 // A reader that stops early (`rotor audit export | head`) is not an error worth a stack trace.
@@ -14,6 +15,8 @@ const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   // Answered before the command tree loads: scripts and shell prompts call this often.
   process.stdout.write(`${VERSION}\n`);
+} else if (prebuiltHelp(argv, process.stdout) !== undefined) {
+  process.stdout.write(prebuiltHelp(argv, process.stdout)!);
 } else {
   const [{ runCli }, { processIo }, { exitCodeOf, reportError }] = await Promise.all([
     import('./program.js'),

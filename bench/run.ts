@@ -8,6 +8,7 @@ const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./run-watch.bench.js'),
   () => import('./rotation.bench.js'),
   () => import('./audit-verify.bench.js'),
+  () => import('./audit-checkpoint-verify.bench.js'),
   () => import('./status.bench.js'),
   () => import('./refresh.bench.js'),
   () => import('./jwt-verify.bench.js'),

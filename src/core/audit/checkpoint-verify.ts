@@ -113,19 +113,36 @@ export async function verifyWithCheckpoints(
     if ('problem' in checked) problems.push(checked.problem);
     else valid.push(checked.checkpoint);
   }
+  // One read-only connection for the lookups and the incremental scan.
   const reader = await openChainReader(store);
-  let trusted: Trusted = { seq: 0, hash: GENESIS_HASH, by: 'genesis' };
-  let maxSeq = 0;
   try {
-    maxSeq = await store.guard(async () => reader.maxSeq());
+    const maxSeq = await store.guard(async () => reader.maxSeq());
     const against = await compareWithLog(reader, valid, maxSeq, state);
     problems.push(...against.problems);
-    if (against.trusted) trusted = against.trusted;
+    const trusted = against.trusted ?? { seq: 0, hash: GENESIS_HASH, by: 'genesis' };
+    const result = initialResult({ options, storeId, picked, valid, trusted, problems });
+    if (problems.length === 0) await recompute(store, result, { reader, trusted, options });
+    return finish(result, {
+      storeId,
+      checkpointSeq: Math.max(valid.at(-1)?.seq ?? 0, state?.checkpointSeq ?? 0),
+      now: options.now,
+    });
   } finally {
     await reader.close();
   }
-  const newest = valid.at(-1);
-  const result: CheckpointVerifyResult = {
+}
+
+function initialResult(o: {
+  options: VerifyCheckpointsOptions;
+  storeId: string | undefined;
+  picked: { relevant: number; toCheck: FoundCheckpoint[] };
+  valid: SignedCheckpoint[];
+  trusted: Trusted;
+  problems: CheckpointProblem[];
+}): CheckpointVerifyResult {
+  const { options, storeId, picked, trusted, problems } = o;
+  const newest = o.valid.at(-1);
+  return {
     ok: false,
     mode: options.full ? 'full' : 'incremental',
     ...(storeId ? { store: storeId } : {}),
@@ -141,12 +158,6 @@ export async function verifyWithCheckpoints(
     headHash: trusted.hash,
     problems,
   };
-  if (problems.length === 0) await recompute(store, result, { trusted, options });
-  return finish(result, {
-    storeId,
-    checkpointSeq: Math.max(newest?.seq ?? 0, state?.checkpointSeq ?? 0),
-    now: options.now,
-  });
 }
 
 function finish(
@@ -316,32 +327,23 @@ async function compareWithLog(
 async function recompute(
   store: VerifyStore,
   result: CheckpointVerifyResult,
-  o: { trusted: Trusted; options: VerifyCheckpointsOptions },
+  o: { reader: AuditReader; trusted: Trusted; options: VerifyCheckpointsOptions },
 ): Promise<void> {
   const chainProblem = (seq: number, message: string) =>
     result.problems.push({ kind: 'chain', seq, message });
   if (!o.options.full) {
-    const reader = await openChainReader(store);
-    try {
-      const range = await store.guard(async () =>
-        scanAuditRange(reader, {
-          startSeq: o.trusted.seq,
-          startHash: o.trusted.hash,
-          upTo: OPEN_END,
-          chunkSize: 1024,
-          allowSeqGaps: store.dialect !== 'sqlite',
-        }),
-      );
-      if (!range.stopped) {
-        Object.assign(result, {
-          rows: range.rows,
-          headSeq: range.lastSeq,
-          headHash: range.lastHash,
-        });
-        return;
-      }
-    } finally {
-      await reader.close();
+    const range = await store.guard(async () =>
+      scanAuditRange(o.reader, {
+        startSeq: o.trusted.seq,
+        startHash: o.trusted.hash,
+        upTo: OPEN_END,
+        chunkSize: 1024,
+        allowSeqGaps: store.dialect !== 'sqlite',
+      }),
+    );
+    if (!range.stopped) {
+      Object.assign(result, { rows: range.rows, headSeq: range.lastSeq, headHash: range.lastHash });
+      return;
     }
   }
   // Full, or the incremental scan stopped: the full verification names the first bad row.

@@ -1,4 +1,6 @@
-// The rotor.yaml that `rotor init` writes: the runbook's inventory and cadences.
+// The rotor.yaml that `rotor init` writes: the runbook's inventory and cadences. Provider secrets
+// start as `manual` (init needs no provider credential); a commented entry under each shows the
+// kind that rotates it by itself (test/provider-key-pair-policy.test.ts keeps those valid).
 
 export const DEFAULT_POLICY_YAML = `# Rotor policy: every secret this app depends on, how often it must change, and how.
 # Validate in your editor with: rotor schema > rotor.schema.json
@@ -38,11 +40,29 @@ secrets:
     cadence: 180d
     notes: Align with provider policy
     config: { instructions: "Create a new SMTP credential at the e-mail provider, then paste it here" }
+    # Rotor can rotate it itself (SES, SendGrid or Mailgun: a new credential, a real SMTP login with
+    # it before it is used, the old one revoked after the grace window; docs/providers.md).
+    # Replace this entry with, e.g. for SendGrid (the admin key is read from the environment):
+    #   SMTP_CREDENTIAL:
+    #     kind: smtp
+    #     cadence: 180d
+    #     config:
+    #       adapter: sendgrid
+    #       admin: { env: SENDGRID_ADMIN_KEY }
+    #       smtp: { host: smtp.sendgrid.net, port: 587, tls: starttls }
+    #       variables: { username: SMTP_USER, password: SMTP_PASSWORD }
 
   TWILIO_AUTH_TOKEN:
     kind: manual
     cadence: 180d
     notes: Rotate the auth token in the Twilio console (secondary token, then promote)
+    # Rotor can rotate it itself (Twilio's secondary token, verified, promoted at Twilio once the
+    # grace window is over; docs/providers.md). Replace this entry with:
+    #   TWILIO_AUTH_TOKEN:
+    #     kind: twilio
+    #     cadence: 180d
+    #     grace: 1h
+    #     config: { credential: auth-token, accountSid: AC00000000000000000000000000000000 }
 
   S3_ACCESS_KEY_ID:
     kind: manual
@@ -55,6 +75,17 @@ secrets:
     cadence: 180d
     notes: Rotate together with S3_ACCESS_KEY_ID
     config: { minLength: 16 }
+    # Best: an IAM role with short-lived credentials, which needs no rotation at all. Otherwise
+    # Rotor can rotate the key itself, both halves as one value (verified with STS and S3 before
+    # use, deactivated after the grace window; docs/providers.md). Replace both entries with:
+    #   S3_ACCESS_KEY:
+    #     kind: aws-iam-access-key
+    #     cadence: 180d
+    #     config:
+    #       userName: my-app
+    #       admin: { env: AWS_ROTOR_ADMIN }
+    #       s3: { bucket: my-bucket }
+    #       variables: { accessKeyId: S3_ACCESS_KEY_ID, secretAccessKey: S3_SECRET_ACCESS_KEY }
 
   DATABASE_URL:
     kind: manual

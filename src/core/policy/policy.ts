@@ -4,6 +4,7 @@ import { normalizeAudit, type AuditSettings } from '../audit/checkpoint-schema.j
 import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { STAGES_IN_ORDER, normalizeStep, type StageStep } from '../rotation/stages/stage-schema.js';
 import { MS, parseDuration } from '../duration.js';
+import { pairedValueIssues } from './paired-values.js';
 import { MASTER_KEY_KIND, type RawPolicy } from './policy-schema.js';
 import {
   normalizeNotify,
@@ -197,6 +198,7 @@ export function normalizePolicy(
       environments: Object.freeze([...(raw.sessions.environments ?? raw.environments)]),
     });
   }
+  issues.push(...pairedValueIssues(raw));
   if (issues.length > 0) return { issues };
   const notify = raw.notify ? normalizeNotify(raw.notify) : undefined;
   const scheduler = raw.scheduler ? normalizeScheduler(raw.scheduler) : undefined;

@@ -272,6 +272,25 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
   };
 }
 
+/**
+ * Whether the store has run exactly the migrations this build knows: one cheap read, so that
+ * opening a current store (every CLI command) skips the migrator's locking and introspection.
+ */
+export async function migrationsCurrent(
+  db: Kysely<unknown>,
+  dialect: MigrationDialect,
+): Promise<boolean> {
+  const names = Object.keys(migrations(dialect)).sort();
+  try {
+    const { rows } = await sql<{
+      name: string;
+    }>`select name from rotor_migrations order by name`.execute(db);
+    return rows.length === names.length && rows.every((row, i) => row.name === names[i]);
+  } catch {
+    return false; // no migration table yet: a new store
+  }
+}
+
 export async function migrateToLatest(
   db: Kysely<unknown>,
   dialect: MigrationDialect,

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { RotorError } from '../errors.js';
-import { migrateToLatest } from './migrations.js';
+import { migrateToLatest, migrationsCurrent } from './migrations.js';
 import type { Database } from './schema.js';
 import { mapSqliteError, openSqlite, sqliteMigrationDialect } from './sqlite-adapter.js';
 import { sqliteAuditReaderSource } from './sqlite-audit-reader.js';
@@ -123,7 +123,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     close: () => db.destroy(),
   };
   try {
-    await guard(() => migrateToLatest(db as unknown as Kysely<unknown>, sqliteMigrationDialect));
+    const migrating = db as unknown as Kysely<unknown>;
+    if (!(await migrationsCurrent(migrating, sqliteMigrationDialect)))
+      await guard(() => migrateToLatest(migrating, sqliteMigrationDialect));
   } catch (error) {
     await db.destroy().catch(() => undefined);
     throw error instanceof RotorError

@@ -9,14 +9,15 @@ import { RotorError } from './errors.js';
 import { closest, didYouMean } from './suggest.js';
 import type { MasterKey } from './crypto/envelope.js';
 import { loadMasterKey } from './crypto/master-key-file.js';
+import {
+  MASTER_KEY_CHECK,
+  MASTER_KEY_KIND,
+  MASTER_KEY_ROTATED_AT,
+} from './crypto/master-key-names.js';
 import { loadPolicy } from './policy/load-policy.js';
 import type { Policy, SecretSpec } from './policy/policy.js';
-import { MASTER_KEY_KIND } from './policy/policy-schema.js';
 import type { AnyRotator } from './rotation/rotator-contract.js';
 import { getMeta, openStore, setMeta, type Store } from './store/open-store.js';
-
-export const MASTER_KEY_CHECK = 'master_key_check';
-export const MASTER_KEY_ROTATED_AT = 'master_key_rotated_at';
 
 export interface RotorOptions {
   /** Project directory holding rotor.yaml and .rotor/ (default: process.cwd()). */

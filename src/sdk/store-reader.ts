@@ -15,11 +15,12 @@ import {
   NEXT_MASTER_KEY_FILE,
   parseMasterKey,
 } from '../core/crypto/master-key-file.js';
+import { MASTER_KEY_CHECK } from '../core/crypto/master-key-names.js';
 import { RotorError } from '../core/errors.js';
 import { importPeer } from '../core/import-peer.js';
 
-/** The store's meta key for the master-key check value (core/context.ts MASTER_KEY_CHECK; not imported, as context pulls in the logger and policy loader). */
-export const MASTER_KEY_CHECK_META = 'master_key_check';
+/** The store's meta key for the master-key check value (core's MASTER_KEY_CHECK, under the SDK's name). */
+export const MASTER_KEY_CHECK_META = MASTER_KEY_CHECK;
 
 export interface StoreReaderOptions {
   /** The project directory (default `process.cwd()`); the store is `<dir>/.rotor/rotor.db`. */
@@ -192,7 +193,7 @@ export function createStoreReader(
     masterKey(handle) {
       const row = handle
         .prepare('SELECT value FROM meta WHERE key = ?')
-        .get(MASTER_KEY_CHECK_META) as { value: string } | undefined;
+        .get(MASTER_KEY_CHECK) as { value: string } | undefined;
       const check = row ? Buffer.from(row.value, 'base64') : undefined;
       if (master && (check === undefined || master.matchesCheckValue(check))) return master;
       master = loadMasterKeyReadOnly(stateDir, options.masterKey ?? env.ROTOR_MASTER_KEY, check);

@@ -7,7 +7,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
-import { MASTER_KEY_CHECK, MASTER_KEY_ROTATED_AT } from '../context.js';
+import { MASTER_KEY_CHECK, MASTER_KEY_ROTATED_AT } from './master-key-names.js';
 import { RotorError } from '../errors.js';
 import { setMeta } from '../store/open-store.js';
 import { acquireLock } from '../rotation/lock.js';

@@ -13,7 +13,7 @@ import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 import type { SecretSpec } from '../policy/policy.js';
-import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
+import { MASTER_KEY_KIND } from '../crypto/master-key-names.js';
 import type { Database } from '../store/schema.js';
 import { openVersion, parseMeta, type VersionRow } from '../vault/versions.js';
 import {

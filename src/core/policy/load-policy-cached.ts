@@ -11,7 +11,7 @@ import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { loadPolicy, parsePolicy } from './load-policy.js';
 import type { Policy } from './policy.js';
 import { decodePolicy, encodePolicy } from './policy-cache-codec.js';
-import { MASTER_KEY_KIND } from './policy-schema.js';
+import { MASTER_KEY_KIND } from '../crypto/master-key-names.js';
 
 /** Bump when the entry's layout or the Policy type changes. */
 const CACHE_FORMAT = 1;

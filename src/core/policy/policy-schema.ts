@@ -12,11 +12,9 @@ import {
   secretScheduleFields,
 } from '../scheduler/schedule-schema.js';
 import { ENV_NAME, ENV_VAR_NAME, SECRET_NAME } from './names.js';
+import { MASTER_KEY_KIND } from '../crypto/master-key-names.js';
 
 export { ENV_NAME, ENV_VAR_NAME, SECRET_NAME };
-
-/** Rotor's own master key: tracked for reminders, rotated by `rotor master-key rotate`. */
-export const MASTER_KEY_KIND = 'master-key';
 
 const duration = z
   .string()

@@ -5,7 +5,8 @@ import type { AnyRotator } from '../rotation/rotator-contract.js';
 import { STAGES_IN_ORDER, normalizeStep, type StageStep } from '../rotation/stages/stage-schema.js';
 import { MS, parseDuration } from '../duration.js';
 import { pairedValueIssues } from './paired-values.js';
-import { MASTER_KEY_KIND, type RawPolicy } from './policy-schema.js';
+import { MASTER_KEY_KIND } from '../crypto/master-key-names.js';
+import type { RawPolicy } from './policy-schema.js';
 import {
   normalizeNotify,
   normalizeScheduler,

@@ -2,7 +2,7 @@
 // row, in one transaction), so a crash leaves a state `resume` can read; and failures end here.
 import type { Kysely, Selectable } from 'kysely';
 import { appendAudit } from '../audit/audit-log.js';
-import { MASTER_KEY_CHECK } from '../context.js';
+import { MASTER_KEY_CHECK } from '../crypto/master-key-names.js';
 import type { MasterKey } from '../crypto/envelope.js';
 import { RotorError } from '../errors.js';
 import type { Database, RotationStep, RotationsTable } from '../store/schema.js';

@@ -1,7 +1,7 @@
 // What a `rotate` request must satisfy before anything is locked or journaled.
 import { RotorError } from '../errors.js';
 import type { SecretSpec } from '../policy/policy.js';
-import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
+import { MASTER_KEY_KIND } from '../crypto/master-key-names.js';
 import type { Store } from '../store/open-store.js';
 import type { EngineServices } from './rotation-run.js';
 import type { RotateRequest } from './rotation-types.js';

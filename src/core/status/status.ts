@@ -26,12 +26,11 @@
 // and one linear pass with Maps, so it stays linear in the number of rows. Plain Kysely only:
 // PostgreSQL runs the same queries.
 import type { Kysely } from 'kysely';
-import { MASTER_KEY_ROTATED_AT } from '../context.js';
 import { MS } from '../duration.js';
 import { RotorError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 import type { Cadence, SecretSpec } from '../policy/policy.js';
-import { MASTER_KEY_KIND } from '../policy/policy-schema.js';
+import { MASTER_KEY_KIND, MASTER_KEY_ROTATED_AT } from '../crypto/master-key-names.js';
 import type { Database, RotationState, RotationStep } from '../store/schema.js';
 import { loadCredentialAlerts, type CredentialAlert } from './credential-alerts.js';
 

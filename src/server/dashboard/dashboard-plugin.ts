@@ -26,7 +26,7 @@ import {
   type WebSession,
 } from '../../core/operators/web-sessions.js';
 import type { SecretSpec } from '../../core/policy/policy.js';
-import { MASTER_KEY_KIND } from '../../core/policy/policy-schema.js';
+import { MASTER_KEY_KIND } from '../../core/crypto/master-key-names.js';
 import { createRotationEngine, type RotationEngine } from '../../core/rotation/rotation-engine.js';
 import { computeStatus, STATUS_STATES, type StatusState } from '../../core/status/status.js';
 import { INFO_COLUMNS } from '../../core/vault/versions.js';

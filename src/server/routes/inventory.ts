@@ -1,6 +1,6 @@
 // The inventory (what rotor.yaml declares) and its status per environment (`rotor status`).
 import { z } from 'zod';
-import { MASTER_KEY_KIND } from '../../core/policy/policy-schema.js';
+import { MASTER_KEY_KIND } from '../../core/crypto/master-key-names.js';
 import { computeStatus } from '../../core/status/status.js';
 import { statusRowJson } from '../../core/status/status-json.js';
 import { defineRoute, type ApiRoute } from '../route-def.js';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { readJwks } from '../../core/delivery/jwks.js';
 import { assertKnownEnvironment, readEnvironmentValues } from '../../core/delivery/read-values.js';
 import { RotorError } from '../../core/errors.js';
-import { MASTER_KEY_KIND } from '../../core/policy/policy-schema.js';
+import { MASTER_KEY_KIND } from '../../core/crypto/master-key-names.js';
 import type { TokenPrincipal } from '../../core/tokens/authenticate-token.js';
 import { actorOf, assertPermission, assertSecretGrant } from '../auth/api-auth.js';
 import { defineRoute, type ApiRoute, type ServerDeps } from '../route-def.js';

@@ -4,7 +4,7 @@
 // gives up leadership before returning (main.ts exits).
 import type { Command } from 'commander';
 import { parseDuration } from '../../core/duration.js';
-import { RotorError } from '../../core/errors.js';
+import { errorInfo, RotorError } from '../../core/errors.js';
 import { createScheduler, type SchedulerReport } from '../../core/scheduler/scheduler.js';
 import type { CommandContext } from '../command-context.js';
 import { print, type CliIo } from '../io.js';
@@ -157,13 +157,7 @@ export async function schedulerCommand(
       printReport(ctx.io, report, json, true);
     },
     onError: (error) => {
-      const e =
-        error instanceof RotorError
-          ? error
-          : new RotorError(
-              'ERR_ROTOR_ROTATION_FAILED',
-              error instanceof Error ? error.message : String(error),
-            );
+      const e = errorInfo(error, { fallback: 'ERR_ROTOR_ROTATION_FAILED' });
       ctx.io.stderr.write(`rotor: scheduler tick failed: ${e.code}: ${e.message}\n`);
     },
   });

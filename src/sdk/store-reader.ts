@@ -191,9 +191,8 @@ export function createStoreReader(
       return opening;
     },
     masterKey(handle) {
-      const row = handle
-        .prepare('SELECT value FROM meta WHERE key = ?')
-        .get(MASTER_KEY_CHECK) as { value: string } | undefined;
+      const row = handle.prepare('SELECT value FROM meta WHERE key = ?').get(MASTER_KEY_CHECK) as
+        { value: string } | undefined;
       const check = row ? Buffer.from(row.value, 'base64') : undefined;
       if (master && (check === undefined || master.matchesCheckValue(check))) return master;
       master = loadMasterKeyReadOnly(stateDir, options.masterKey ?? env.ROTOR_MASTER_KEY, check);

@@ -11,6 +11,7 @@ import { createRotationEngine, type EngineHooks } from '../src/core/rotation/rot
 import { createOutputMasker } from '../src/core/rotation/stages/mask-output.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import { awsIamAccessKeyRotator } from '../src/rotators/aws-iam-access-key.js';
+import { valueFromStore } from '../src/sdk/values/from-store.js';
 import { FakeAws, type FakeKey } from './fakes/aws-iam-fake.js';
 import { FakeS3 } from './fakes/s3-fake.js';
 import { auditEntries } from './helpers/audit-entries.js';
@@ -425,6 +426,33 @@ describe('aws-iam-access-key', () => {
       cur.accessKeyId,
       cur.secretAccessKey,
     ]);
+    await f.close();
+  });
+
+  it('the SDK, rotor export and rotor status see one secret whose halves come from one version', async () => {
+    const f = await fixture();
+    expect((await f.rotate()).ok).toBe(true);
+    expect((await f.rotate()).ok).toBe(true);
+    const cur = (await f.stage('current'))!;
+    const source = valueFromStore({ dir: f.p.dir, environment: 'production', env: {} });
+    try {
+      const pair = JSON.parse(await source.load('S3_ACCESS_KEY')) as typeof cur;
+      expect(pair).toEqual(cur);
+      expect(await s3With({ id: pair.accessKeyId, secret: pair.secretAccessKey }, 'put')).toBe(
+        'ok',
+      );
+    } finally {
+      await source.close();
+    }
+    const exported = await f.p.cli(['export', '--env', 'production', '--json']);
+    const vars = JSON.parse(exported.stdout) as Record<string, string>;
+    expect(JSON.parse(vars.S3_ACCESS_KEY!)).toEqual({
+      accessKeyId: vars.S3_ACCESS_KEY_ID,
+      secretAccessKey: vars.S3_SECRET_ACCESS_KEY,
+    });
+    const status = JSON.parse((await f.p.cli(['status', '--json'])).stdout) as unknown;
+    expect(JSON.stringify(status)).toContain('"S3_ACCESS_KEY"');
+    expect(JSON.stringify(status)).not.toContain('S3_ACCESS_KEY_ID');
     await f.close();
   });
 

@@ -8,7 +8,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rotateMasterKey } from '../src/core/crypto/rotate-master-key.js';
+import { rotateMasterKey } from '../src/core/master-key/rotate-master-key.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import type { Actor } from '../src/core/audit/audit-log.js';

@@ -1,6 +1,6 @@
 // `rotor master-key rotate`: re-wrap every data key under a new master key.
 import type { Command } from 'commander';
-import { rotateMasterKey } from '../../core/crypto/rotate-master-key.js';
+import { rotateMasterKey } from '../../core/master-key/rotate-master-key.js';
 import type { CommandContext } from '../command-context.js';
 import { print, printJson } from '../io.js';
 import type { Wrap } from '../program.js';

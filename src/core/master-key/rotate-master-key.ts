@@ -7,18 +7,18 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
-import { MASTER_KEY_CHECK, MASTER_KEY_ROTATED_AT } from './master-key-names.js';
+import { MASTER_KEY_CHECK, MASTER_KEY_ROTATED_AT } from '../crypto/master-key-names.js';
 import { RotorError } from '../errors.js';
 import { setMeta } from '../store/open-store.js';
 import { acquireLock } from '../rotation/lock.js';
-import { generateMasterKey, rewrapKey } from './envelope.js';
+import { generateMasterKey, rewrapKey } from '../crypto/envelope.js';
 import { rewrapOperatorSecrets } from '../operators/rewrap-operator-secrets.js';
 import {
   MASTER_KEY_FILE,
   NEXT_MASTER_KEY_FILE,
   masterKeyFromEnv,
   writeKeyFile,
-} from './master-key-file.js';
+} from '../crypto/master-key-file.js';
 
 export interface MasterKeyRotation {
   oldKeyId: string;

@@ -56,10 +56,12 @@ describe('SDK options checked at run time', () => {
     expect(codeOf(() => createPgPool(js(undefined)))).toBe('ERR_ROTOR_VALUE_INVALID');
     expect(codeOf(() => createMysqlPool(js(undefined)))).toBe('ERR_ROTOR_VALUE_INVALID');
     expect(codeOf(() => createClient(js(undefined)))).toBe('ERR_ROTOR_CLIENT_OPTIONS_INVALID');
-    expect(codeOf(() => createRefreshTokens(js(undefined)))).toBe('ERR_ROTOR_TOKENS_INVALID');
-    expect(codeOf(() => createRefreshTokens(js({})))).toBe('ERR_ROTOR_TOKENS_INVALID');
+    expect(codeOf(() => createRefreshTokens(js(undefined)))).toBe(
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
+    );
+    expect(codeOf(() => createRefreshTokens(js({})))).toBe('ERR_ROTOR_TOKENS_OPTIONS_INVALID');
     expect(codeOf(() => createRefreshTokens(js({ keys: { sign() {}, verify() {} } })))).toBe(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
     );
   });
 
@@ -70,7 +72,9 @@ describe('SDK options checked at run time', () => {
     expect(codeOf(() => createBearerAuthenticator(js({ keys: {} })))).toBe(
       'ERR_ROTOR_JWT_OPTIONS_INVALID',
     );
-    expect(codeOf(() => createRefreshExchange(js(undefined)))).toBe('ERR_ROTOR_TOKENS_INVALID');
-    expect(codeOf(() => createRefreshExchange(js({})))).toBe('ERR_ROTOR_TOKENS_INVALID');
+    expect(codeOf(() => createRefreshExchange(js(undefined)))).toBe(
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
+    );
+    expect(codeOf(() => createRefreshExchange(js({})))).toBe('ERR_ROTOR_TOKENS_OPTIONS_INVALID');
   });
 });

@@ -29,6 +29,7 @@ export const HTTP_STATUS: Readonly<Record<RotorErrorCode, number>> = {
   ERR_ROTOR_OPERATOR_PASSWORD_INVALID: 400,
   ERR_ROTOR_OPERATOR_PASSWORD_MISMATCH: 400,
   ERR_ROTOR_JWT_OPTIONS_INVALID: 400,
+  ERR_ROTOR_TOKENS_OPTIONS_INVALID: 400,
   ERR_ROTOR_CLIENT_OPTIONS_INVALID: 400,
   // 401: who is asking is not established (a token or a session is missing, wrong, expired).
   ERR_ROTOR_API_TOKEN_MISSING: 401,

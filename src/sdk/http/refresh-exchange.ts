@@ -111,17 +111,23 @@ function checkCookie(
     ...(c.domain !== undefined ? { domain: c.domain } : {}),
   };
   if (!COOKIE_NAME.test(out.name))
-    throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.name must be an RFC 6265 cookie name');
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
+      'cookie.name must be an RFC 6265 cookie name',
+    );
   if (!COOKIE_ATTR.test(out.path) || (out.domain !== undefined && !COOKIE_ATTR.test(out.domain)))
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       'cookie.path and cookie.domain must be printable ASCII without ; or spaces',
     );
   if (!['Strict', 'Lax', 'None'].includes(out.sameSite))
-    throw new RotorError('ERR_ROTOR_TOKENS_INVALID', 'cookie.sameSite must be Strict, Lax or None');
+    throw new RotorError(
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
+      'cookie.sameSite must be Strict, Lax or None',
+    );
   if (out.sameSite === 'None' && !out.secure)
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       'cookie.sameSite None needs secure (browsers refuse it otherwise)',
     );
   return out;
@@ -178,12 +184,12 @@ function lifetimeOf(token: string): number {
 export function createRefreshExchange(options: RefreshHandlerOptions): RefreshExchange {
   if (typeof options?.refresh?.refresh !== 'function')
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       'refresh must be refresh-token families from createRefreshTokens (rotor/tokens)',
     );
   if (typeof options.access?.sign !== 'function')
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       'access must be the access-token keyring from createJwtKeys (rotor/jwt)',
     );
   const realm = checkRealm(options.realm);

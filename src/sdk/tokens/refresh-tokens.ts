@@ -107,7 +107,7 @@ function ms(value: number | string | undefined, fallback: string, name: string):
         : parseDuration(value);
   if (!Number.isSafeInteger(out) || out < 0)
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       `${name} must be a non-negative number of milliseconds or a duration like 7d`,
     );
   return out;
@@ -126,18 +126,18 @@ export function createRefreshTokens(options: RefreshTokensOptions) {
   // Checked at run time for JavaScript callers: a missing part fails here, not at the first login.
   if (typeof options !== 'object' || options === null)
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       'createRefreshTokens takes one options object: { keys, store, … }',
     );
   const { keys, store } = options;
   if (typeof keys?.sign !== 'function' || typeof keys.verify !== 'function')
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       'keys must be a keyring from createJwtKeys (rotor/jwt)',
     );
   if (typeof store !== 'object' || store === null)
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       'store must be a TokenStore (createPostgresTokenStore, createRedisTokenStore, …)',
     );
   const clock = options.clock ?? systemClock;
@@ -146,7 +146,7 @@ export function createRefreshTokens(options: RefreshTokensOptions) {
   const overlapMs = ms(options.reuseOverlap, '2s', 'reuseOverlap');
   if (absoluteMs === 0 || idleMs === 0)
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       'absoluteLifetime and idleLifetime must be longer than zero',
     );
 
@@ -179,7 +179,7 @@ export function createRefreshTokens(options: RefreshTokensOptions) {
     async issue(userId: string, claims: Record<string, unknown> = {}): Promise<IssuedRefreshToken> {
       if (typeof userId !== 'string' || userId.length === 0 || userId.length > 256)
         throw new RotorError(
-          'ERR_ROTOR_TOKENS_INVALID',
+          'ERR_ROTOR_INVALID_ARGUMENT',
           'userId must be a non-empty string of at most 256 characters',
         );
       const reserved = Object.keys(claims).filter((name) =>
@@ -187,7 +187,7 @@ export function createRefreshTokens(options: RefreshTokensOptions) {
       );
       if (reserved.length > 0)
         throw new RotorError(
-          'ERR_ROTOR_TOKENS_INVALID',
+          'ERR_ROTOR_INVALID_ARGUMENT',
           `claims ${reserved.join(', ')} are set by the refresh-token family, not by the caller`,
         );
       const now = clock.now();

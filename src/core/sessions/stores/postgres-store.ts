@@ -81,7 +81,7 @@ export function createPostgresTokenStore(options: PostgresTokenStoreOptions): To
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!PREFIX_PATTERN.test(prefix))
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       `token store prefix "${prefix}" must match ${PREFIX_PATTERN}`,
     );
   if (!options.pool && !options.connectionString)

@@ -153,7 +153,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!/^[A-Za-z0-9_{}:.-]{1,64}$/.test(prefix))
     throw new RotorError(
-      'ERR_ROTOR_TOKENS_INVALID',
+      'ERR_ROTOR_TOKENS_OPTIONS_INVALID',
       `token store prefix "${prefix}" has characters other than letters, digits, _ { } : . -`,
     );
   if (!options.redis && !options.url)

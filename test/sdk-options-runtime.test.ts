@@ -53,8 +53,8 @@ describe('SDK options checked at run time', () => {
   });
 
   it('pg and mysql pools, the client and refresh tokens refuse missing options with their codes', () => {
-    expect(codeOf(() => createPgPool(js(undefined)))).toBe('ERR_ROTOR_VALUE_INVALID');
-    expect(codeOf(() => createMysqlPool(js(undefined)))).toBe('ERR_ROTOR_VALUE_INVALID');
+    expect(codeOf(() => createPgPool(js(undefined)))).toBe('ERR_ROTOR_INVALID_ARGUMENT');
+    expect(codeOf(() => createMysqlPool(js(undefined)))).toBe('ERR_ROTOR_INVALID_ARGUMENT');
     expect(codeOf(() => createClient(js(undefined)))).toBe('ERR_ROTOR_CLIENT_OPTIONS_INVALID');
     expect(codeOf(() => createRefreshTokens(js(undefined)))).toBe(
       'ERR_ROTOR_TOKENS_OPTIONS_INVALID',

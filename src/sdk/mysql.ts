@@ -96,13 +96,13 @@ function userOf(secret: string, value: string): string {
 export function createPool(options: CreatePoolOptions): RotorMysqlPool {
   if (typeof options !== 'object' || options === null)
     throw new RotorError(
-      'ERR_ROTOR_VALUE_INVALID',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       'createPool takes one options object: { source: valueFromStore({ … }) or valueFromEnv(), … }',
     );
   const { secret = 'DATABASE_URL', source, ...poolOptions } = options;
   if (!source || typeof source.load !== 'function')
     throw new RotorError(
-      'ERR_ROTOR_VALUE_INVALID',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       'createPool needs a source: valueFromStore({ … }) or valueFromEnv()',
     );
   const emitter = new EventEmitter();

@@ -131,13 +131,13 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
 export function createPool(options: CreatePoolOptions): RotorPool {
   if (typeof options !== 'object' || options === null)
     throw new RotorError(
-      'ERR_ROTOR_VALUE_INVALID',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       'createPool takes one options object: { source: valueFromStore({ … }) or valueFromEnv(), … }',
     );
   const { secret = 'DATABASE_URL', source, ...poolOptions } = options;
   if (!source || typeof source.load !== 'function')
     throw new RotorError(
-      'ERR_ROTOR_VALUE_INVALID',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       'createPool needs a source: valueFromStore({ … }) or valueFromEnv()',
     );
   const emitter = new EventEmitter();

@@ -21,7 +21,7 @@ export interface ValueFromStoreOptions extends StoreReaderOptions {
 export function valueFromStore(options: ValueFromStoreOptions): ValueSource {
   if (typeof options.environment !== 'string' || options.environment.length === 0) {
     throw new RotorError(
-      'ERR_ROTOR_VALUE_INVALID',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       'valueFromStore needs the environment to read, e.g. { environment: "production" }',
     );
   }

@@ -5,7 +5,7 @@
 export const ERROR_CODES = [
   // A bug: a failure that is not a RotorError (the CLI's and the server's last resort).
   'ERR_ROTOR_INTERNAL',
-  // A bad argument reached a library function (core, rotators): out of range, missing, conflicting.
+  // A bad argument reached a library function (core, rotators, SDK): out of range, missing, clashing.
   'ERR_ROTOR_INVALID_ARGUMENT',
   // A ROTOR_* environment variable that tunes Rotor holds a value out of its range.
   'ERR_ROTOR_SETTING_INVALID',

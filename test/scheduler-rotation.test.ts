@@ -4,7 +4,7 @@ import { RotorError } from '../src/core/errors.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import type { AnyRotator } from '../src/core/rotation/rotator-contract.js';
 import { insideWindow, nextWindowStart } from '../src/core/scheduler/maintenance-window.js';
-import { normalizeWindow } from '../src/core/scheduler/schedule-schema.js';
+import { normalizeWindow } from '../src/core/policy/schedule-schema.js';
 import { createScheduler } from '../src/core/scheduler/scheduler.js';
 import { randomRotator } from '../src/rotators/random.js';
 import { ROTATORS } from '../src/rotators/registry.js';

@@ -13,7 +13,7 @@ import type { Material } from '../rotation/rotator-contract.js';
 import type { Database } from '../store/schema.js';
 import { insertVersion } from '../vault/versions.js';
 import { assertReadable } from './read-values.js';
-import { assertValueAcceptable } from './value-limits.js';
+import { assertValueAcceptable } from '../policy/value-limits.js';
 
 export interface ImportValueInput {
   secret: string;

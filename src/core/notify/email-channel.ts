@@ -2,7 +2,7 @@
 // environment variable rotor.yaml names, at send time, so a missing variable is a delivery
 // failure that is audited and retried, not a crash.
 import { RotorError } from '../errors.js';
-import type { EmailChannelSpec } from '../scheduler/schedule-schema.js';
+import type { EmailChannelSpec } from '../policy/schedule-schema.js';
 import { redactCredentials, type NotifyChannel } from './notify-channel.js';
 
 export interface EmailChannelOptions {

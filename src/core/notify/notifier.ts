@@ -1,5 +1,5 @@
 // The reminder channels rotor.yaml's `notify:` block configures.
-import type { NotifySpec } from '../scheduler/schedule-schema.js';
+import type { NotifySpec } from '../policy/schedule-schema.js';
 import { createEmailChannel } from './email-channel.js';
 import type { Notifier, NotifyChannel } from './notify-channel.js';
 import { createWebhookChannel } from './webhook-channel.js';

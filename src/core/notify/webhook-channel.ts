@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { RotorError } from '../errors.js';
 import { signBody } from '../rotation/stages/run-step.js';
-import type { WebhookChannelSpec } from '../scheduler/schedule-schema.js';
+import type { WebhookChannelSpec } from '../policy/schedule-schema.js';
 import { redactCredentials, type NotifyChannel } from './notify-channel.js';
 
 export interface WebhookChannelOptions {

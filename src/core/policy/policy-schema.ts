@@ -2,15 +2,15 @@
 // `config:`. The same schema emits the JSON Schema that `rotor schema` prints for editors.
 import { z } from 'zod';
 import { auditSchema } from '../audit/checkpoint-schema.js';
-import { MAX_VALUE_BYTES_LIMIT } from '../delivery/value-limits.js';
+import { MAX_VALUE_BYTES_LIMIT } from './value-limits.js';
 import { parseDuration } from '../duration.js';
 import type { AnyRotator } from '../rotation/rotator-contract.js';
-import { stageListSchema } from '../rotation/stages/stage-schema.js';
+import { stageListSchema } from './stage-schema.js';
 import {
   notifySchema,
   schedulerSchema,
   secretScheduleFields,
-} from '../scheduler/schedule-schema.js';
+} from './schedule-schema.js';
 import { ENV_NAME, ENV_VAR_NAME, SECRET_NAME } from './names.js';
 import { MASTER_KEY_KIND } from '../crypto/master-key-names.js';
 

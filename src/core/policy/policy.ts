@@ -2,7 +2,7 @@
 // filled in, each kind's config validated by its rotator.
 import { normalizeAudit, type AuditSettings } from '../audit/checkpoint-schema.js';
 import type { AnyRotator } from '../rotation/rotator-contract.js';
-import { STAGES_IN_ORDER, normalizeStep, type StageStep } from '../rotation/stages/stage-schema.js';
+import { STAGES_IN_ORDER, normalizeStep, type StageStep } from './stage-schema.js';
 import { MS, parseDuration } from '../duration.js';
 import { pairedValueIssues } from './paired-values.js';
 import { MASTER_KEY_KIND } from '../crypto/master-key-names.js';
@@ -14,7 +14,7 @@ import {
   type MaintenanceWindow,
   type NotifySpec,
   type SchedulerSettings,
-} from '../scheduler/schedule-schema.js';
+} from './schedule-schema.js';
 
 export interface Cadence {
   targetMs: number;

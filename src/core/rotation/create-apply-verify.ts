@@ -1,6 +1,6 @@
 // Create, apply and verify: the new material is made, stored as the pending version and proven
 // to work, each step journaled; the current version is not touched until verify has passed.
-import { assertValueAcceptable } from '../delivery/value-limits.js';
+import { assertValueAcceptable } from '../policy/value-limits.js';
 import { journal, openRotation, storePending } from './journal.js';
 import { rotatorContext, timed, type EngineServices, type RotationRun } from './rotation-run.js';
 import type { RotateRequest } from './rotation-types.js';

@@ -3,7 +3,7 @@
 // 02:00-05:00 window is three local hours on a normal night and two on the night clocks go
 // forward. A window whose end is before its start crosses midnight and belongs to the day it
 // opens on (`days: [sat]`, `22:00-02:00` is Saturday 22:00 to Sunday 02:00).
-import { WEEKDAYS, type MaintenanceWindow, type Weekday } from './schedule-schema.js';
+import { WEEKDAYS, type MaintenanceWindow, type Weekday } from '../policy/schedule-schema.js';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 

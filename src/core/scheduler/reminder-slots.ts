@@ -4,7 +4,7 @@
 // slot that has begun is sent: after downtime the scheduler sends what is true now, not a
 // backlog of stale reminders.
 import { MS } from '../duration.js';
-import type { NotifySpec } from './schedule-schema.js';
+import type { NotifySpec } from '../policy/schedule-schema.js';
 
 export interface ReminderSlot {
   slot: string;

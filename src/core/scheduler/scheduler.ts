@@ -38,7 +38,7 @@ import {
   defaultNotify,
   type NotifySpec,
   type SchedulerSettings,
-} from './schedule-schema.js';
+} from '../policy/schedule-schema.js';
 
 /** A claimed reminder not marked sent or failed within this long was lost with its process: claim it again. */
 export const REMINDER_CLAIM_MS = 10 * 60_000;

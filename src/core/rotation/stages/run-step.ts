@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RotorError, isRotorError } from '../../errors.js';
 import { hookProcessesStopping, signalHookGroup, trackHookProcess } from './hook-processes.js';
 import { createOutputMasker } from './mask-output.js';
-import type { StageStep } from './stage-schema.js';
+import type { StageStep } from '../../policy/stage-schema.js';
 
 export interface StepTarget {
   secret: string;

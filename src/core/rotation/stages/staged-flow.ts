@@ -17,7 +17,7 @@ import {
   type RotationRun,
 } from '../rotation-run.js';
 import { runStep, type StepDeps, type StepTarget } from './run-step.js';
-import type { StageStep } from './stage-schema.js';
+import type { StageStep } from '../../policy/stage-schema.js';
 
 /** The steps of `spec` that run in `environment` (of one stage, or all of them in order). */
 export function stepsFor(

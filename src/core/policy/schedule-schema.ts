@@ -4,7 +4,7 @@
 // or any literal SMTP URL, is an error.
 import { z } from 'zod';
 import { MS, parseDuration } from '../duration.js';
-import { ENV_VAR_NAME } from '../policy/names.js';
+import { ENV_VAR_NAME } from './names.js';
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];

@@ -4,8 +4,8 @@
 // `http` (JSON POST signed with HMAC, or a GET for health endpoints) and `sql` (log in with
 // the new database credential and run a statement).
 import { z } from 'zod';
-import { parseDuration } from '../../duration.js';
-import { ENV_NAME, ENV_VAR_NAME, SECRET_NAME } from '../../policy/names.js';
+import { parseDuration } from '../duration.js';
+import { ENV_NAME, ENV_VAR_NAME, SECRET_NAME } from './names.js';
 
 function stepDuration(allowZero: boolean) {
   return z

@@ -33,7 +33,7 @@ export const manualRotator = defineRotator({
   },
   async apply() {},
   // NUL bytes, blank and oversized values are refused for every kind by the engine and import
-  // (core/delivery/value-limits.ts); line breaks are fine (PEM keys, service-account JSON).
+  // (core/policy/value-limits.ts); line breaks are fine (PEM keys, service-account JSON).
   async verify() {},
   async retire() {},
   async validateImport(ctx, value) {

@@ -38,7 +38,11 @@ import {
 import { createLeaderLease, type LeaderLease } from './leader-lease.js';
 import { planRotations, type PlannedRotation, type WaitingRotation } from './plan-rotations.js';
 import { sendReminders, type ReminderDelivery } from './reminders.js';
-import { DEFAULT_SCHEDULER, defaultNotify, type SchedulerSettings } from '../policy/schedule-schema.js';
+import {
+  DEFAULT_SCHEDULER,
+  defaultNotify,
+  type SchedulerSettings,
+} from '../policy/schedule-schema.js';
 
 export type { ScheduledRotation } from './attempts.js';
 export type { WaitingRotation } from './plan-rotations.js';

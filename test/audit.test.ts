@@ -395,7 +395,7 @@ interface VerifyMode {
 const MODES: VerifyMode[] = [
   {
     name: 'portable queries only (a store without a bulk reader)',
-    verify: (s, o) => verifyAuditChain({ db: s.db, guard: s.guard, dialect: s.dialect }, o),
+    verify: (s, o) => verifyAuditChain({ db: s.db, guard: s.guard.bind(s), dialect: s.dialect }, o),
   },
   {
     name: 'the bulk reader on the calling thread',

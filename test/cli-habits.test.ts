@@ -1,5 +1,8 @@
 // CLI habits of the ecosystem (issue 11 §5): did-you-mean, ROTOR_ENV and -e, unknown options,
 // audit filters that name nothing.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { closest, editDistance } from '../src/core/suggest.js';
 import { addSecrets, cli, freshDir } from './helpers/in-process-cli.js';
@@ -70,8 +73,6 @@ describe('audit filters', () => {
     addSecrets(dir, '  OLD_TOKEN:\n    kind: random\n    cadence: 90d\n');
     expect((await cli(dir, ['apply'])).code).toBe(0);
     expect((await cli(dir, ['rotate', 'OLD_TOKEN', '--env', 'staging'])).code).toBe(0);
-    const { readFileSync, writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
     const file = join(dir, 'rotor.yaml');
     writeFileSync(
       file,
@@ -166,7 +167,6 @@ describe('one vocabulary', () => {
 
   it('check with a wrong master key says so and is CRITICAL; without a key at all it still runs', async () => {
     const dir = await project();
-    const { randomBytes } = await import('node:crypto');
     const wrong = await cli(dir, ['check'], '', {
       ROTOR_MASTER_KEY: randomBytes(32).toString('base64'),
     });
@@ -182,8 +182,6 @@ describe('one vocabulary', () => {
       problem: 'wrong-master-key',
       status: 'CRITICAL',
     });
-    const { rmSync } = await import('node:fs');
-    const { join } = await import('node:path');
     rmSync(join(dir, '.rotor', 'master.key'));
     const keyless = await cli(dir, ['check']);
     expect(keyless.code).toBe(3); // the inventory has never been rotated: UNKNOWN, not a key problem
@@ -194,8 +192,6 @@ describe('one vocabulary', () => {
 describe('rotor.yaml found like git', () => {
   it('a command in a subdirectory uses the rotor.yaml above and the state directory beside it', async () => {
     const dir = await project();
-    const { mkdirSync, existsSync } = await import('node:fs');
-    const { join } = await import('node:path');
     const deep = join(dir, 'src', 'deep');
     mkdirSync(deep, { recursive: true });
     expect(

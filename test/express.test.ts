@@ -6,6 +6,7 @@ import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { bearerAuth, refreshHandler, requireScope } from '../src/sdk/express.js';
 import {
+  createTestKeySource,
   defineGlueSuite,
   importInIsolation,
   REALM,
@@ -184,12 +185,11 @@ describe('the example app (examples/express-app), in process', () => {
     };
   }
   interface ExampleModule {
-    createApp(options: Record<string, unknown>): Promise<ExampleInstance>;
+    createApp: (options: Record<string, unknown>) => Promise<ExampleInstance>;
   }
   const alice = { username: 'alice', password: 'alice-demo-password' };
 
   async function start() {
-    const { createTestKeySource } = await import('./helpers/glue-suite.js');
     // A computed specifier: the example is plain JavaScript, imported as an app would run it.
     const path = new URL('../examples/express-app/server.js', import.meta.url).href;
     const { createApp } = (await import(path)) as ExampleModule;

@@ -308,7 +308,7 @@ describe('reloading', () => {
     await until(() => source.loads === 2);
     expect(k.currentKid).toBe(v1.kid);
     const broken: MutableSource = source;
-    const load = broken.load;
+    const load = broken.load.bind(broken);
     broken.load = async () => {
       throw Object.assign(new Error('store unreadable'), { code: 'ERR_ROTOR_STORE_CORRUPT' });
     };

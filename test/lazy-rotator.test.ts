@@ -2,7 +2,7 @@
 // the descriptor it loads in everything the engine and the policy look at, and must not load
 // its driver until a hook runs.
 import { describe, expect, it } from 'vitest';
-import type { AnyRotator } from '../src/core/rotation/rotator-contract.js';
+import type { AnyRotator } from '../src/core/rotator/rotator-contract.js';
 import { mysqlRotator } from '../src/rotators/mysql.js';
 import { postgresRotator } from '../src/rotators/postgres.js';
 import { mysqlEntry, postgresEntry, ROTATORS } from '../src/rotators/registry.js';

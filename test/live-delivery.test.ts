@@ -581,7 +581,7 @@ describe('live delivery (rotor/client over SSE)', () => {
       clock: l.project.clock,
     });
     await keys.ready();
-    const oldToken = await keys.sign({ sub: 'alice' });
+    const oldToken = keys.sign({ sub: 'alice' });
     const oldKid = await currentId(l.rotor, J, P);
     const reloaded = nextChange(c, (e) => e.change === 'rotation');
     const newKid = (
@@ -592,7 +592,7 @@ describe('live delivery (rotor/client over SSE)', () => {
     const newToken = await waitFor(
       'new signing key',
       async () => {
-        const t = await keys.sign({ sub: 'bob' });
+        const t = keys.sign({ sub: 'bob' });
         return (
           JSON.parse(Buffer.from(t.split('.')[0]!, 'base64url').toString()).kid === newKid && t
         );
@@ -600,8 +600,8 @@ describe('live delivery (rotor/client over SSE)', () => {
       1_000,
     );
     expect(Date.now() - rotatedAt).toBeLessThan(1_000);
-    expect((await keys.verify(oldToken)).header.kid).toBe(oldKid);
-    expect((await keys.verify(newToken)).header.kid).toBe(newKid);
+    expect(keys.verify(oldToken).header.kid).toBe(oldKid);
+    expect(keys.verify(newToken).header.kid).toBe(newKid);
 
     const emergency = nextChange(c, (e) => e.change === 'rotation');
     await l.engine.rotate(actor, {
@@ -616,7 +616,7 @@ describe('live delivery (rotor/client over SSE)', () => {
       'old key refused',
       async () => {
         try {
-          await keys.verify(newToken);
+          keys.verify(newToken);
           return false;
         } catch (error) {
           return (error as { code: string }).code.startsWith('ERR_ROTOR_JWT_KID');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
-import { defineRotator, type AnyRotator } from '../src/core/rotation/rotator-contract.js';
+import { defineRotator, type AnyRotator } from '../src/core/rotator/rotator-contract.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import { acquireLock, lockName } from '../src/core/rotation/lock.js';
 import { ROTATORS } from '../src/rotators/registry.js';

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { createRotor, type Rotor } from '../src/core/context.js';
-import type { AnyRotator } from '../src/core/rotation/rotator-contract.js';
+import type { AnyRotator } from '../src/core/rotator/rotator-contract.js';
 import { signBody } from '../src/core/rotation/stages/run-step.js';
 import { ROTATORS } from '../src/rotators/registry.js';
 import type { TestProject } from './helpers/project.js';

@@ -63,7 +63,7 @@ async function logOf(level: string, requestLogging?: boolean) {
     return {
       lines,
       ids: [String(read.headers['x-request-id']), String(bad.headers['x-request-id'])],
-      value: (read.json() as { value: string }).value,
+      value: read.json<{ value: string }>().value,
     };
   } finally {
     await app.close();

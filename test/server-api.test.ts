@@ -49,14 +49,12 @@ async function auditTail(n: number) {
 async function refused(
   token: string | undefined,
   options: Parameters<ServerFixture['call']>[1],
-  status: number,
-  code: string,
-  message?: RegExp,
+  { status, code, message }: { status: number; code: string; message?: RegExp },
 ) {
   const before = await f.snapshot();
   const res = await f.call(token, options);
   expect(res.statusCode, res.body).toBe(status);
-  const body = res.json() as { error: { code: string; message: string; requestId: string } };
+  const body = res.json<{ error: { code: string; message: string; requestId: string } }>();
   expect(body.error.code).toBe(code);
   if (message) expect(body.error.message).toMatch(message);
   expect(body.error.requestId).toBe(res.headers['x-request-id']);
@@ -100,13 +98,13 @@ describe('public routes', () => {
   test('the OpenAPI document covers every route of the route table', async () => {
     const res = await f.call(undefined, { method: 'GET', url: '/v1/openapi.json' });
     expect(res.statusCode).toBe(200);
-    const doc = res.json() as {
+    const doc = res.json<{
       openapi: string;
       paths: Record<
         string,
         Record<string, { parameters: { name: string }[]; requestBody?: unknown }>
       >;
-    };
+    }>();
     expect(doc.openapi).toBe('3.1.0');
     for (const route of API_ROUTES) {
       const path = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');
@@ -138,10 +136,10 @@ describe('inventory, status and check', () => {
   test('GET /v1/secrets lists the inventory without values', async () => {
     const res = await f.call(f.tokens.auditor, { method: 'GET', url: '/v1/secrets' });
     expect(res.statusCode).toBe(200);
-    const body = res.json() as {
+    const body = res.json<{
       environments: string[];
       secrets: { name: string; kind: string; environments: string[] }[];
-    };
+    }>();
     expect(body.environments).toEqual(['staging', 'production']);
     expect(body.secrets.map((s) => s.name)).toEqual([
       'JWT_ACCESS_SECRET',
@@ -159,9 +157,9 @@ describe('inventory, status and check', () => {
       url: '/v1/status?secret=SESSION_SECRET&env=production',
     });
     expect(res.statusCode).toBe(200);
-    const body = res.json() as {
+    const body = res.json<{
       rows: { secret: string; environment: string; state: string; nextDueAt: string }[];
-    };
+    }>();
     expect(body.rows).toHaveLength(1);
     expect(body.rows[0]).toMatchObject({
       secret: 'SESSION_SECRET',
@@ -182,11 +180,11 @@ describe('inventory, status and check', () => {
   test('GET /v1/check gives the plugin verdict', async () => {
     const res = await f.call(f.tokens.auditor, { method: 'GET', url: '/v1/check' });
     expect(res.statusCode).toBe(200);
-    const body = res.json() as {
+    const body = res.json<{
       status: string;
       code: number;
       problems: { secret: string; problem: string }[];
-    };
+    }>();
     // SMTP_PASSWORD was never given a value: its age is unknown.
     expect(body.status).toBe('UNKNOWN');
     expect(body.problems.every((p) => p.secret === 'SMTP_PASSWORD')).toBe(true);
@@ -198,8 +196,7 @@ describe('inventory, status and check', () => {
         await refused(
           f.tokens.auditor,
           { method: 'GET', url: '/v1/status?at=yesterday' },
-          400,
-          'ERR_ROTOR_API_VALIDATION',
+          { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
         )
       ).message,
     ).toMatch(/query\.at/);
@@ -208,8 +205,7 @@ describe('inventory, status and check', () => {
         await refused(
           f.tokens.auditor,
           { method: 'GET', url: '/v1/status?secret=../etc' },
-          400,
-          'ERR_ROTOR_API_VALIDATION',
+          { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
         )
       ).message,
     ).toMatch(/query\.secret/);
@@ -218,8 +214,7 @@ describe('inventory, status and check', () => {
         await refused(
           f.tokens.auditor,
           { method: 'GET', url: '/v1/check?verbose=1' },
-          400,
-          'ERR_ROTOR_API_VALIDATION',
+          { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
         )
       ).message,
     ).toMatch(/query\.verbose: unknown field/);
@@ -228,8 +223,7 @@ describe('inventory, status and check', () => {
         await refused(
           f.tokens.auditor,
           { method: 'GET', url: '/v1/status?env=a&env=b' },
-          400,
-          'ERR_ROTOR_API_VALIDATION',
+          { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
         )
       ).message,
     ).toMatch(/query\.env/);
@@ -245,11 +239,11 @@ describe('rotate, emergency, retire, resume', () => {
       payload: { environment: 'staging', reason: 'api test' },
     });
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as {
+    const body = res.json<{
       ok: boolean;
       results: { environment: string; outcome: string; versionId: string }[];
       requestId: string;
-    };
+    }>();
     expect(body.ok).toBe(true);
     expect(body.results).toMatchObject([{ environment: 'staging', outcome: 'succeeded' }]);
     expect(body.requestId).toBe(res.headers['x-request-id']);
@@ -268,8 +262,7 @@ describe('rotate, emergency, retire, resume', () => {
         url: '/v1/secrets/SMTP_PASSWORD/rotate',
         payload: { environment: 'staging' },
       },
-      400,
-      'ERR_ROTOR_VALUE_MISSING',
+      { status: 400, code: 'ERR_ROTOR_VALUE_MISSING' },
     );
     expect(err.message).toMatch(/body\.value/);
     const value = 'smtp-pass-from-the-api-0123456789';
@@ -289,8 +282,7 @@ describe('rotate, emergency, retire, resume', () => {
     const err = await refused(
       f.tokens.operator,
       { method: 'POST', url: '/v1/secrets/BILLING_KEY/emergency', payload: {} },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
     );
     expect(err.message).toMatch(/body\.reason: required/);
     const res = await f.call(f.tokens.operator, {
@@ -299,10 +291,10 @@ describe('rotate, emergency, retire, resume', () => {
       payload: { reason: 'key leaked in a log' },
     });
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as {
+    const body = res.json<{
       emergency: boolean;
       results: { outcome: string; graceUntil?: string; retiredVersionIds: string[] }[];
-    };
+    }>();
     expect(body.emergency).toBe(true);
     expect(body.results[0]!.outcome).toBe('succeeded');
     expect(body.results[0]!.graceUntil).toBeUndefined();
@@ -316,8 +308,7 @@ describe('rotate, emergency, retire, resume', () => {
     await refused(
       f.tokens.operator,
       { method: 'POST', url: '/v1/retire', payload: { secret: 'SESSION_SECRET', now: true } },
-      400,
-      'ERR_ROTOR_RETIRE_REASON_REQUIRED',
+      { status: 400, code: 'ERR_ROTOR_RETIRE_REASON_REQUIRED' },
     );
     const early = await f.call(f.tokens.operator, {
       method: 'POST',
@@ -363,8 +354,7 @@ describe('rotate, emergency, retire, resume', () => {
         url: '/v1/secrets/SMTP_PASSWORD/import',
         payload: { environment: 'production', value: 'another-value-0123456789' },
       },
-      409,
-      'ERR_ROTOR_IMPORT_EXISTS',
+      { status: 409, code: 'ERR_ROTOR_IMPORT_EXISTS' },
     );
     await refused(
       f.tokens.operator,
@@ -373,9 +363,7 @@ describe('rotate, emergency, retire, resume', () => {
         url: '/v1/secrets/SMTP_PASSWORD/import',
         payload: { environment: 'production' },
       },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /body\.value: required/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /body\.value: required/ },
     );
   });
 
@@ -387,16 +375,13 @@ describe('rotate, emergency, retire, resume', () => {
         url: '/v1/sessions/revoke',
         payload: { all: true, reason: 'suspected token theft' },
       },
-      409,
-      'ERR_ROTOR_SESSIONS_NOT_CONFIGURED',
+      { status: 409, code: 'ERR_ROTOR_SESSIONS_NOT_CONFIGURED' },
     );
     expect(err.message.length).toBeGreaterThan(10);
     await refused(
       f.tokens.operator,
       { method: 'POST', url: '/v1/sessions/revoke', payload: { all: true } },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /body\.reason/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /body\.reason/ },
     );
   });
 
@@ -406,8 +391,7 @@ describe('rotate, emergency, retire, resume', () => {
         await refused(
           f.tokens.operator,
           { method: 'POST', url: '/v1/secrets/NO_SUCH_SECRET/rotate', payload: {} },
-          404,
-          'ERR_ROTOR_SECRET_UNKNOWN',
+          { status: 404, code: 'ERR_ROTOR_SECRET_UNKNOWN' },
         )
       ).message,
     ).toMatch(/NO_SUCH_SECRET/);
@@ -420,8 +404,7 @@ describe('rotate, emergency, retire, resume', () => {
             url: '/v1/secrets/BILLING_KEY/rotate',
             payload: { environment: 'staging' },
           },
-          404,
-          'ERR_ROTOR_ENV_UNKNOWN',
+          { status: 404, code: 'ERR_ROTOR_ENV_UNKNOWN' },
         )
       ).message,
     ).toMatch(/staging/);
@@ -437,8 +420,7 @@ describe('rotate, emergency, retire, resume', () => {
       const err = await refused(
         f.tokens.admin,
         { method: 'POST', url: `/v1/secrets/${name}/rotate`, payload: {} },
-        400,
-        'ERR_ROTOR_API_VALIDATION',
+        { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
       );
       expect(err.message).toMatch(/params\.name/);
     }
@@ -446,8 +428,7 @@ describe('rotate, emergency, retire, resume', () => {
     await refused(
       f.tokens.admin,
       { method: 'POST', url: '/v1/secrets/../../rotate', payload: {} },
-      404,
-      'ERR_ROTOR_API_NOT_FOUND',
+      { status: 404, code: 'ERR_ROTOR_API_NOT_FOUND' },
     );
   });
 });
@@ -462,8 +443,7 @@ describe('bodies', () => {
         headers: { 'content-type': 'application/json' },
         payload: '{"environment": "staging",',
       },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
     );
     expect(err.message).toMatch(/malformed JSON/);
   });
@@ -476,9 +456,7 @@ describe('bodies', () => {
         url: '/v1/secrets/SESSION_SECRET/rotate',
         payload: { reason: 'x'.repeat(70 * 1024) },
       },
-      413,
-      'ERR_ROTOR_API_BODY_TOO_LARGE',
-      /64 KiB/,
+      { status: 413, code: 'ERR_ROTOR_API_BODY_TOO_LARGE', message: /64 KiB/ },
     );
   });
 
@@ -490,8 +468,7 @@ describe('bodies', () => {
         url: '/v1/secrets/SESSION_SECRET/rotate',
         payload: { environment: 'staging', emergency: true },
       },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
     );
     expect(err.message).toBe('invalid body: body.emergency: unknown field');
   });
@@ -500,22 +477,19 @@ describe('bodies', () => {
     const err = await refused(
       f.tokens.admin,
       { method: 'POST', url: '/v1/retire', payload: { now: 'yes', reason: 'x' } },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
     );
     expect(err.message).toMatch(/body\.now: .*boolean/);
     const err2 = await refused(
       f.tokens.admin,
       { method: 'POST', url: '/v1/secrets/SESSION_SECRET/rotate', payload: { environment: 5 } },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
     );
     expect(err2.message).toMatch(/body\.environment: .*string/);
     await refused(
       f.tokens.admin,
       { method: 'POST', url: '/v1/secrets/SESSION_SECRET/rotate', payload: [1, 2] },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
     );
     await refused(
       f.tokens.admin,
@@ -525,8 +499,7 @@ describe('bodies', () => {
         headers: { 'content-type': 'application/json' },
         payload: 'null',
       },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
     );
   });
 
@@ -539,8 +512,7 @@ describe('bodies', () => {
         headers: { 'content-type': 'application/json' },
         payload: '{"__proto__": {"now": true}}',
       },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
     );
   });
 
@@ -553,8 +525,7 @@ describe('bodies', () => {
         headers: { 'content-type': 'text/plain' },
         payload: 'hello',
       },
-      415,
-      'ERR_ROTOR_API_MEDIA_TYPE',
+      { status: 415, code: 'ERR_ROTOR_API_MEDIA_TYPE' },
     );
     await refused(
       f.tokens.admin,
@@ -564,8 +535,7 @@ describe('bodies', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         payload: 'a=b',
       },
-      415,
-      'ERR_ROTOR_API_MEDIA_TYPE',
+      { status: 415, code: 'ERR_ROTOR_API_MEDIA_TYPE' },
     );
   });
 });
@@ -575,30 +545,28 @@ describe('tokens', () => {
     await refused(
       undefined,
       { method: 'GET', url: '/v1/status' },
-      401,
-      'ERR_ROTOR_API_TOKEN_MISSING',
-      /Authorization: Bearer/,
+      { status: 401, code: 'ERR_ROTOR_API_TOKEN_MISSING', message: /Authorization: Bearer/ },
     );
     await refused(
       undefined,
       { method: 'GET', url: '/v1/status', headers: { authorization: 'Basic YTpi' } },
-      401,
-      'ERR_ROTOR_API_TOKEN_MISSING',
+      { status: 401, code: 'ERR_ROTOR_API_TOKEN_MISSING' },
     );
     await refused(
       'not-a-token',
       { method: 'GET', url: '/v1/status' },
-      401,
-      'ERR_ROTOR_API_TOKEN_INVALID',
+      { status: 401, code: 'ERR_ROTOR_API_TOKEN_INVALID' },
     );
     const forged =
       f.tokens.admin.slice(0, -4) + (f.tokens.admin.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     await refused(
       forged,
       { method: 'GET', url: '/v1/status' },
-      401,
-      'ERR_ROTOR_API_TOKEN_INVALID',
-      /not a token this server issued/,
+      {
+        status: 401,
+        code: 'ERR_ROTOR_API_TOKEN_INVALID',
+        message: /not a token this server issued/,
+      },
     );
   });
 
@@ -615,9 +583,7 @@ describe('tokens', () => {
       await refused(
         token,
         { method: 'GET', url: '/v1/status' },
-        401,
-        'ERR_ROTOR_API_TOKEN_EXPIRED',
-        /expired on/,
+        { status: 401, code: 'ERR_ROTOR_API_TOKEN_EXPIRED', message: /expired on/ },
       );
     } finally {
       f.project.clock.advance(-60_000);
@@ -637,11 +603,11 @@ describe('tokens', () => {
       },
     });
     expect(created.statusCode, created.body).toBe(201);
-    const { token, id, expiresAt } = created.json() as {
+    const { token, id, expiresAt } = created.json<{
       token: string;
       id: string;
       expiresAt: string;
-    };
+    }>();
     expect(token).toMatch(/^rtr_[0-9a-f]{16}_/);
     expect(expiresAt).toBe(new Date(f.project.clock.now() + 7 * DAY).toISOString());
     const read = await f.call(token, {
@@ -663,9 +629,7 @@ describe('tokens', () => {
     await refused(
       token,
       { method: 'GET', url: '/v1/secrets/SESSION_SECRET/value?env=staging' },
-      401,
-      'ERR_ROTOR_API_TOKEN_REVOKED',
-      /revoked on/,
+      { status: 401, code: 'ERR_ROTOR_API_TOKEN_REVOKED', message: /revoked on/ },
     );
     const actions = (await auditTail(5)).map((r) => r.action);
     expect(actions).toContain('token.revoke');
@@ -677,8 +641,7 @@ describe('tokens', () => {
         await refused(
           f.tokens.admin,
           { method: 'POST', url: '/v1/tokens', payload: { name: 'x', role: 'root' } },
-          400,
-          'ERR_ROTOR_API_VALIDATION',
+          { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
         )
       ).message,
     ).toMatch(/body\.role/);
@@ -687,8 +650,7 @@ describe('tokens', () => {
         await refused(
           f.tokens.admin,
           { method: 'POST', url: '/v1/tokens', payload: { name: 'x', role: 'app' } },
-          400,
-          'ERR_ROTOR_API_TOKEN_SPEC_INVALID',
+          { status: 400, code: 'ERR_ROTOR_API_TOKEN_SPEC_INVALID' },
         )
       ).message,
     ).toMatch(/--secret/);
@@ -701,8 +663,7 @@ describe('tokens', () => {
             url: '/v1/tokens',
             payload: { name: 'x', role: 'auditor', secrets: ['A'] },
           },
-          400,
-          'ERR_ROTOR_API_TOKEN_SPEC_INVALID',
+          { status: 400, code: 'ERR_ROTOR_API_TOKEN_SPEC_INVALID' },
         )
       ).message,
     ).toMatch(/only app tokens/);
@@ -715,8 +676,7 @@ describe('tokens', () => {
             url: '/v1/tokens',
             payload: { name: 'x', role: 'app', secrets: ['../*'], environments: ['production'] },
           },
-          400,
-          'ERR_ROTOR_API_VALIDATION',
+          { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
         )
       ).message,
     ).toMatch(/body\.secrets\.0/);
@@ -727,20 +687,17 @@ describe('tokens', () => {
         url: '/v1/tokens',
         payload: { name: 'x', role: 'auditor', expiresIn: 'soon' },
       },
-      400,
-      'ERR_ROTOR_DURATION_INVALID',
+      { status: 400, code: 'ERR_ROTOR_DURATION_INVALID' },
     );
     await refused(
       f.tokens.admin,
       { method: 'POST', url: '/v1/tokens/0123456789abcdef/revoke', payload: { reason: 'x' } },
-      404,
-      'ERR_ROTOR_API_TOKEN_NOT_FOUND',
+      { status: 404, code: 'ERR_ROTOR_API_TOKEN_NOT_FOUND' },
     );
     await refused(
       f.tokens.admin,
       { method: 'POST', url: '/v1/tokens/..%2F/revoke', payload: { reason: 'x' } },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION' },
     );
   });
 
@@ -784,13 +741,13 @@ describe('secret reads', () => {
       url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=production',
     });
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as {
+    const body = res.json<{
       secret: string;
       environment: string;
       stage: string;
       versionId: string;
       value: string;
-    };
+    }>();
     expect(body).toMatchObject({
       secret: 'JWT_ACCESS_SECRET',
       environment: 'production',
@@ -828,9 +785,7 @@ describe('secret reads', () => {
       await refused(
         f.tokens.app,
         { method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=production&stage=previous' },
-        404,
-        'ERR_ROTOR_VERSION_NOT_FOUND',
-        /grace/,
+        { status: 404, code: 'ERR_ROTOR_VERSION_NOT_FOUND', message: /grace/ },
       );
     } finally {
       f.project.clock.advance(-3_600_000);
@@ -843,20 +798,19 @@ describe('secret reads', () => {
         method: 'GET',
         url: '/v1/secrets/SESSION_SECRET/value?env=production',
       })
-    ).json() as { versionId: string; value: string };
+    ).json<{ versionId: string; value: string }>();
     const rotated = await f.call(f.tokens.operator, {
       method: 'POST',
       url: '/v1/secrets/SESSION_SECRET/rotate',
       payload: { environment: 'production' },
     });
-    const newVersion = (rotated.json() as { results: { versionId: string }[] }).results[0]!
-      .versionId;
+    const newVersion = rotated.json<{ results: { versionId: string }[] }>().results[0]!.versionId;
     const second = (
       await f.call(f.tokens.app, {
         method: 'GET',
         url: '/v1/secrets/SESSION_SECRET/value?env=production',
       })
-    ).json() as { versionId: string; value: string };
+    ).json<{ versionId: string; value: string }>();
     expect(second.versionId).toBe(newVersion);
     expect(second.value).not.toBe(first.value);
     const previous = (
@@ -864,7 +818,7 @@ describe('secret reads', () => {
         method: 'GET',
         url: '/v1/secrets/SESSION_SECRET/value?env=production&stage=previous',
       })
-    ).json() as { versionId: string; value: string };
+    ).json<{ versionId: string; value: string }>();
     expect(previous).toMatchObject({ versionId: first.versionId, value: first.value });
   });
 
@@ -906,10 +860,10 @@ describe('secret reads', () => {
       url: '/v1/environments/production/values',
     });
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as {
+    const body = res.json<{
       values: { variable: string; secret: string; stage: string; value: string; carries: string }[];
       missing: string[];
-    };
+    }>();
     const secrets = new Set(body.values.map((v) => v.secret));
     // app-1 is granted JWT_* and SESSION_SECRET: never BILLING_KEY or SMTP_PASSWORD.
     expect([...secrets].sort()).toEqual(['JWT_ACCESS_SECRET', 'JWT_SIGNING_KEY', 'SESSION_SECRET']);
@@ -928,22 +882,17 @@ describe('secret reads', () => {
     await refused(
       f.tokens.appStaging,
       { method: 'GET', url: '/v1/environments/production/values' },
-      403,
-      'ERR_ROTOR_API_FORBIDDEN',
-      /not in its grant/,
+      { status: 403, code: 'ERR_ROTOR_API_FORBIDDEN', message: /not in its grant/ },
     );
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/environments/nowhere/values' },
-      404,
-      'ERR_ROTOR_ENV_UNKNOWN',
+      { status: 404, code: 'ERR_ROTOR_ENV_UNKNOWN' },
     );
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/environments/..%2F/values' },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /params\.environment/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /params\.environment/ },
     );
   });
 
@@ -953,10 +902,10 @@ describe('secret reads', () => {
       url: '/v1/secrets/JWT_SIGNING_KEY/jwks?env=production',
     });
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as {
+    const body = res.json<{
       keys: Record<string, string>[];
       published: { stage: string; kid: string }[];
-    };
+    }>();
     expect(body.keys.length).toBeGreaterThan(0);
     for (const key of body.keys) expect(key.d).toBeUndefined();
     expect(body.published[0]!.stage).toBe('current');
@@ -969,8 +918,7 @@ describe('secret reads', () => {
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/jwks?env=production' },
-      409,
-      'ERR_ROTOR_JWKS_NOT_PUBLISHABLE',
+      { status: 409, code: 'ERR_ROTOR_JWKS_NOT_PUBLISHABLE' },
     );
   });
 
@@ -978,21 +926,17 @@ describe('secret reads', () => {
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/secrets/BILLING_KEY/value?env=production' },
-      403,
-      'ERR_ROTOR_API_FORBIDDEN',
-      /BILLING_KEY in production/,
+      { status: 403, code: 'ERR_ROTOR_API_FORBIDDEN', message: /BILLING_KEY in production/ },
     );
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/secrets/SESSION_SECRET/value?env=staging' },
-      403,
-      'ERR_ROTOR_API_FORBIDDEN',
+      { status: 403, code: 'ERR_ROTOR_API_FORBIDDEN' },
     );
     await refused(
       f.tokens.operator,
       { method: 'GET', url: '/v1/secrets/SESSION_SECRET/value?env=staging' },
-      403,
-      'ERR_ROTOR_API_FORBIDDEN',
+      { status: 403, code: 'ERR_ROTOR_API_FORBIDDEN' },
     );
   });
 
@@ -1000,36 +944,27 @@ describe('secret reads', () => {
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/value' },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /query\.env: required/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /query\.env: required/ },
     );
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=PRODUCTION' },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /query\.env/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /query\.env/ },
     );
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/secrets/JWT_ACCESS_SECRET/value?env=production&stage=retired' },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /query\.stage/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /query\.stage/ },
     );
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/secrets/JWT_%0D%0AX/value?env=production' },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /params\.name/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /params\.name/ },
     );
     await refused(
       f.tokens.app,
       { method: 'GET', url: '/v1/secrets/JWT_NOT_THERE/value?env=production' },
-      404,
-      'ERR_ROTOR_SECRET_UNKNOWN',
+      { status: 404, code: 'ERR_ROTOR_SECRET_UNKNOWN' },
     );
   });
 });
@@ -1041,29 +976,25 @@ describe('audit', () => {
       url: '/v1/audit?action=token&limit=2&order=asc',
     });
     expect(res.statusCode, res.body).toBe(200);
-    const body = res.json() as { events: { action: string; seq: number }[]; count: number };
+    const body = res.json<{ events: { action: string; seq: number }[]; count: number }>();
     expect(body.count).toBe(2);
     expect(body.events.every((e) => e.action.startsWith('token.'))).toBe(true);
     expect(body.events[0]!.seq).toBeLessThan(body.events[1]!.seq);
     await refused(
       f.tokens.auditor,
       { method: 'GET', url: '/v1/audit?limit=-1' },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /query\.limit/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /query\.limit/ },
     );
     await refused(
       f.tokens.auditor,
       { method: 'GET', url: '/v1/audit?since=2026-02-01&until=2026-01-01' },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /since is after/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /since is after/ },
     );
   });
 
   test('GET /v1/audit/verify checks the chain, with an anchor', async () => {
     const res = await f.call(f.tokens.auditor, { method: 'GET', url: '/v1/audit/verify' });
-    const body = res.json() as { ok: boolean; headSeq: number; headHash: string };
+    const body = res.json<{ ok: boolean; headSeq: number; headHash: string }>();
     expect(body.ok).toBe(true);
     const anchored = await f.call(f.tokens.auditor, {
       method: 'GET',
@@ -1073,9 +1004,7 @@ describe('audit', () => {
     await refused(
       f.tokens.auditor,
       { method: 'GET', url: '/v1/audit/verify?anchor=12' },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /query\.anchor/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /query\.anchor/ },
     );
   });
 
@@ -1099,9 +1028,7 @@ describe('audit', () => {
     await refused(
       f.tokens.auditor,
       { method: 'GET', url: '/v1/audit/export?format=xml' },
-      400,
-      'ERR_ROTOR_API_VALIDATION',
-      /query\.format/,
+      { status: 400, code: 'ERR_ROTOR_API_VALIDATION', message: /query\.format/ },
     );
   });
 });

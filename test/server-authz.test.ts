@@ -289,15 +289,15 @@ describe('events plugin routes', () => {
       status: res.statusCode,
       body: res.body,
       ...(res.statusCode >= 400
-        ? { code: (res.json() as { error: { code: string } }).error.code }
+        ? { code: res.json<{ error: { code: string } }>().error.code }
         : {}),
     };
   }
 
   test('every documented events route is registered and in the OpenAPI document', async () => {
-    const doc = (await f.call(undefined, { method: 'GET', url: '/v1/openapi.json' })).json() as {
+    const doc = (await f.call(undefined, { method: 'GET', url: '/v1/openapi.json' })).json<{
       paths: Record<string, Record<string, { 'x-rotor-permission': string }>>;
-    };
+    }>();
     for (const route of EVENT_ROUTES) {
       expect(
         f.app.hasRoute({ method: route.method, url: route.url }),
@@ -314,7 +314,7 @@ describe('events plugin routes', () => {
     (_name, route) => {
       test.each(CALLERS)('as %s', async (caller) => {
         const res = await call(route, caller);
-        let want = expected(route as ApiRoute, caller);
+        const want = expected(route as ApiRoute, caller);
         // The stream filters by grant instead of refusing: an app whose grant covers none of what it
         // asks for gets a stream that names nothing.
         if (route.url === '/v1/events' && caller === 'app-ungranted') {

@@ -29,7 +29,7 @@ interface StoreFactory {
   name: string;
   available: boolean;
   /** A new, empty store (own prefix), and a function opening a second instance on the same data. */
-  create(): Promise<{ store: TokenStore; second(): TokenStore }>;
+  create(): Promise<{ store: TokenStore; second: () => TokenStore }>;
 }
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -104,7 +104,7 @@ async function rejects(promise: Promise<unknown>, code: RotorErrorCode): Promise
     await promise;
   } catch (error) {
     if (isRotorError(error, code)) return;
-    throw new Error(`expected ${code}, got ${(error as { code?: string }).code ?? error}`);
+    throw new Error(`expected ${code}, got ${(error as { code?: string }).code ?? String(error)}`);
   }
   throw new Error(`expected ${code}, but it resolved`);
 }

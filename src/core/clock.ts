@@ -1,8 +1,8 @@
 // Time is injected everywhere so cadences and grace windows are tested without sleeping.
 
 export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
+  /** Milliseconds since the epoch; a plain function, so `clock.now` may be passed on alone. */
+  now: () => number;
 }
 
 export const systemClock: Clock = { now: () => Date.now() };

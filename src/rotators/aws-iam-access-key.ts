@@ -16,7 +16,7 @@ import {
   defineRotator,
   type RotatorContext,
   type StoredMaterial,
-} from '../core/rotation/rotator-contract.js';
+} from '../core/rotator/rotator-contract.js';
 import { formatAccessKey, keyIdOf, parseAccessKey } from './aws/access-key-value.js';
 import { awsAccessKeyConfigSchema, type AwsAccessKeyConfig } from './aws/aws-config.js';
 import {

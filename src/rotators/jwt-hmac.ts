@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { decodeStrict } from '../core/crypto/decode-strict.js';
 import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';
-import { defineRotator } from '../core/rotation/rotator-contract.js';
+import { defineRotator } from '../core/rotator/rotator-contract.js';
 
 const MIN_BYTES = { HS256: 32, HS384: 48, HS512: 64 } as const;
 

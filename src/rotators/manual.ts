@@ -2,7 +2,7 @@
 // value arrives by hidden prompt, stdin or file, never argv; Rotor records and delivers it.
 import { z } from 'zod';
 import { RotorError } from '../core/errors.js';
-import { defineRotator } from '../core/rotation/rotator-contract.js';
+import { defineRotator } from '../core/rotator/rotator-contract.js';
 
 export const manualRotator = defineRotator({
   kind: 'manual',

@@ -8,7 +8,7 @@ import {
   defineRotator,
   type RotatorContext,
   type StoredMaterial,
-} from '../core/rotation/rotator-contract.js';
+} from '../core/rotator/rotator-contract.js';
 import { mailgunAdapter } from './smtp/mailgun-adapter.js';
 import { sendgridAdapter } from './smtp/sendgrid-adapter.js';
 import { sesAdapter } from './smtp/ses-adapter.js';

@@ -187,7 +187,7 @@ export class FakeTwilio extends LoopbackServer {
       return [200, { incoming_phone_numbers: [], page: 0, page_size: 1 }];
     if (rest.startsWith('/Keys')) {
       if (who.standard) throw unauthenticated();
-      return this.keysRoute(method, rest, path, account, form);
+      return this.keysRoute({ method, rest, path, form }, account);
     }
     throw notFound(path);
   }
@@ -231,11 +231,13 @@ export class FakeTwilio extends LoopbackServer {
   }
 
   private keysRoute(
-    method: string,
-    rest: string,
-    path: string,
+    {
+      method,
+      rest,
+      path,
+      form,
+    }: { method: string; rest: string; path: string; form: URLSearchParams },
     account: FakeAccount,
-    form: URLSearchParams,
   ): [number, unknown] {
     const view = (k: FakeTwilioKey) => ({
       sid: k.sid,

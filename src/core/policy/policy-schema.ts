@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { auditSchema } from '../audit/checkpoint-schema.js';
 import { MAX_VALUE_BYTES_LIMIT } from './value-limits.js';
 import { parseDuration } from '../duration.js';
-import type { AnyRotator } from '../rotation/rotator-contract.js';
+import type { AnyRotator } from '../rotator/rotator-contract.js';
 import { stageListSchema } from './stage-schema.js';
 import { notifySchema, schedulerSchema, secretScheduleFields } from './schedule-schema.js';
 import { ENV_NAME, ENV_VAR_NAME, SECRET_NAME } from './names.js';

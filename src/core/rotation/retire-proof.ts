@@ -16,7 +16,7 @@ import type {
   RetireOutcome,
   RotatorContext,
   StoredMaterial,
-} from './rotator-contract.js';
+} from '../rotator/rotator-contract.js';
 
 export type ProofState = 'refused' | 'accepted' | 'unproven' | 'kept';
 

@@ -7,7 +7,7 @@ import type { SecretSpec } from '../policy/policy.js';
 import type { RotationStep } from '../store/schema.js';
 import type { Store } from '../store/open-store.js';
 import { openVersion, parseMeta, versionInStage, type VersionRow } from '../vault/versions.js';
-import type { RotatorContext, StoredMaterial } from './rotator-contract.js';
+import type { RotatorContext, StoredMaterial } from '../rotator/rotator-contract.js';
 import type { EngineDeps, ProgressEvent } from './rotation-types.js';
 
 /** What the engine's steps use for its whole life: Rotor, progress reports, crash-test hooks. */

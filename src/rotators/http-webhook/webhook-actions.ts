@@ -9,7 +9,7 @@ import type {
   Material,
   RotatorContext,
   StoredMaterial,
-} from '../../core/rotation/rotator-contract.js';
+} from '../../core/rotator/rotator-contract.js';
 import { readCredential } from '../provider/credential-ref.js';
 import { signedPost, type SignedAnswer } from '../provider/signed-webhook-request.js';
 import type { WebhookConfig } from './webhook-config.js';

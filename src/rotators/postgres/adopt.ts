@@ -10,7 +10,7 @@
 // can, before COMMIT. A failure anywhere rolls everything back.
 import type pg from 'pg';
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import { resolveTarget, withAdmin, type Target } from './pg-connection.js';
 import type { PostgresConfig } from './postgres-config.js';
 import { privilegeSnapshot } from './privilege-snapshot.js';

@@ -9,7 +9,7 @@ import type {
   RevocationProof,
   RotatorContext,
   StoredMaterial,
-} from '../../core/rotation/rotator-contract.js';
+} from '../../core/rotator/rotator-contract.js';
 import { describeSessions } from '../../core/rotation/retire-proof.js';
 import { drainExpired, drainOf } from './drain-config.js';
 import { dbError, withAdmin, type Target } from './pg-connection.js';

@@ -1,7 +1,7 @@
 // SES: the SMTP credential is an IAM access key of the SMTP user (user name = key id, password =
 // the region's derived password, see ses-password.ts), so rotating it is IAM key rotation.
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import type { AwsAccessKeyConfig } from '../aws/aws-config.js';
 import {
   abandonKey,

@@ -15,7 +15,7 @@ import type {
   Material,
   RotatorContext,
   StoredMaterial,
-} from '../../core/rotation/rotator-contract.js';
+} from '../../core/rotator/rotator-contract.js';
 import {
   accepts,
   acceptsUntil,

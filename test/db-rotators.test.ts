@@ -64,13 +64,13 @@ async function expectNoOrphans(expect: ExpectStatic, f: DbFixture): Promise<void
   }
 }
 
+type Account = { name: string; login: boolean };
+
 /** After a failed rotation: nothing changed, the failure is audited and monitoring says CRITICAL. */
 async function expectUntouched(
   expect: ExpectStatic,
   f: DbFixture,
-  before: Version,
-  code: string,
-  accounts?: { name: string; login: boolean }[],
+  { before, code, accounts }: { before: Version; code: string; accounts?: Account[] },
 ): Promise<void> {
   expect(await f.stage('current')).toEqual(before);
   expect(await f.engine.whoami(before.value)).toBe(userOf(before.value));
@@ -158,7 +158,7 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
             expect(postponed[0]!.notes).toContain('still has 1 live session(s)');
 
             expect((await f.retire({ force: true })).map((r) => r.versionId)).toEqual([first.id]);
-            await expect(live.query()).rejects.toBeTruthy();
+            await expect(live.query()).rejects.toThrow(engine.expect.sessionEnded);
             expect(await engine.loginCode(first.value)).toMatch(engine.codes.retired);
             expect(await canLogIn(f, a)).toBe(false);
             expect(await engine.whoami(second.value)).toBe(b);
@@ -211,7 +211,7 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
             expect(result.results[0]!.emergencyActions?.join(' ')).toMatch(
               engine.expect.emergencyAction,
             );
-            await expect(live.query()).rejects.toBeTruthy();
+            await expect(live.query()).rejects.toThrow(engine.expect.sessionEnded);
             expect(await engine.loginCode(first.value)).toMatch(engine.codes.retired);
             expect(await canLogIn(f, a)).toBe(false);
             const now = (await f.stage('current'))!;
@@ -241,7 +241,7 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
             f.p.clock.advance(DAY + 1);
             expect((await f.retire()).map((r) => r.postponed)).toEqual([true]);
             expect(await f.retire({ force: true })).toHaveLength(1);
-            await expect(live.query()).rejects.toBeTruthy();
+            await expect(live.query()).rejects.toThrow(engine.expect.sessionEnded);
             expect(await engine.loginCode(first.value)).toMatch(engine.codes.retired);
             expect(await canLogIn(f, a)).toBe(false);
             expect(await engine.whoami(second.value)).toBe(b);
@@ -298,7 +298,7 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
             ].filter(Boolean)) {
               expect(result.results[0]!.error?.message).not.toContain(password);
             }
-            await expectUntouched(expect, f, before, fault.code, accounts);
+            await expectUntouched(expect, f, { before, code: fault.code, accounts });
           }));
       }
 
@@ -318,7 +318,7 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
           expect(result.results[0]!.outcome).toBe('failed');
           expect(result.results[0]!.error?.code).toBe('ERR_ROTOR_DB_QUERY_FAILED');
           expect(result.results[0]!.error?.message).toMatch(engine.expect.statementTimeout);
-          await expectUntouched(expect, f, before, 'ERR_ROTOR_DB_QUERY_FAILED', accounts);
+          await expectUntouched(expect, f, { before, code: 'ERR_ROTOR_DB_QUERY_FAILED', accounts });
           // Nothing was left half-made: the next rotation succeeds.
           expect(await engine.whoami((await rotateOk(expect, f)).value)).toBe(f.s.b);
         }));
@@ -342,7 +342,7 @@ describe('SQL rotators', { concurrent: true, timeout: 60_000 }, () => {
             expect(result.results[0]!.error?.code).toBe(expected.code);
             expect(result.results[0]!.error?.message).toContain(expected.message);
             expect(await canLogIn(f, f.s.b)).toBe(false);
-            await expectUntouched(expect, f, before, expected.code);
+            await expectUntouched(expect, f, { before, code: expected.code });
           });
         } finally {
           await proxy.close();

@@ -8,7 +8,7 @@
 // Privileges are compared as SHOW GRANTS lines with the grantee taken out.
 import mysql from 'mysql2/promise';
 import { RotorError } from '../core/errors.js';
-import type { RotatorContext, RotatorDescriptor } from '../core/rotation/rotator-contract.js';
+import type { RotatorContext, RotatorDescriptor } from '../core/rotator/rotator-contract.js';
 import { mysqlRotator } from './mysql.js';
 import type { AdoptPlan } from './postgres/adopt.js';
 

@@ -119,6 +119,8 @@ export interface DbEngine {
     verifyCut(s: Scratch, port: number): Expected;
     roleInUse(user: string): string;
     emergencyAction: RegExp;
+    /** A query on a session the rotator ended (the driver's words depend on when it noticed). */
+    sessionEnded: RegExp;
   };
 }
 
@@ -316,6 +318,8 @@ ${o.extra ?? ''}`;
       roleInUse: (user) =>
         `login role "${user}", the one this rotation would reuse, still has 1 live session(s)`,
       emergencyAction: /disabled \(NOLOGIN, password removed\) and its sessions terminated/,
+      sessionEnded:
+        /not queryable|terminating connection due to administrator command|Connection terminated/,
     },
   };
   return engine;
@@ -475,6 +479,7 @@ ${o.extra ?? ''}`;
       roleInUse: (user) =>
         `${user}, the user this rotation would reuse, still has 1 live session(s)`,
       emergencyAction: /MySQL user was locked and its live connections killed/,
+      sessionEnded: /closed state|Connection lost|server closed the connection/,
     },
   };
   return engine;

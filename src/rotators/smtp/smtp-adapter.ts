@@ -4,7 +4,7 @@ import type {
   Material,
   RotatorContext,
   StoredMaterial,
-} from '../../core/rotation/rotator-contract.js';
+} from '../../core/rotator/rotator-contract.js';
 
 export interface SmtpAdapter<Config> {
   create(ctx: RotatorContext<Config>): Promise<Material>;

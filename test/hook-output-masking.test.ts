@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { applyPolicy } from '../src/core/policy/apply-policy.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
-import { defineRotator } from '../src/core/rotation/rotator-contract.js';
+import { defineRotator } from '../src/core/rotator/rotator-contract.js';
 import { ROTATORS } from '../src/rotators/registry.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { RotorError } from '../src/core/errors.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
-import type { AnyRotator } from '../src/core/rotation/rotator-contract.js';
+import type { AnyRotator } from '../src/core/rotator/rotator-contract.js';
 import { insideWindow, nextWindowStart } from '../src/core/scheduler/maintenance-window.js';
 import { normalizeWindow } from '../src/core/policy/schedule-schema.js';
 import { createScheduler } from '../src/core/scheduler/scheduler.js';

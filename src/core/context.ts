@@ -16,7 +16,7 @@ import {
 } from './crypto/master-key-names.js';
 import { loadPolicy } from './policy/load-policy.js';
 import type { Policy, SecretSpec } from './policy/policy.js';
-import type { AnyRotator } from './rotation/rotator-contract.js';
+import type { AnyRotator } from './rotator/rotator-contract.js';
 import { getMeta, openStore, setMeta, type Store } from './store/open-store.js';
 
 export interface RotorOptions {

@@ -5,7 +5,7 @@
 // new value. Verify must say the new credential works before promotion, and after retire verify
 // must say the retired one no longer does (the proof Rotor audits).
 import { RotorError } from '../core/errors.js';
-import { defineRotator } from '../core/rotation/rotator-contract.js';
+import { defineRotator } from '../core/rotator/rotator-contract.js';
 import {
   abandonCredential,
   createCredential,

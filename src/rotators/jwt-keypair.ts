@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { RotorError } from '../core/errors.js';
-import { defineRotator, type PublicJwk } from '../core/rotation/rotator-contract.js';
+import { defineRotator, type PublicJwk } from '../core/rotator/rotator-contract.js';
 
 const generate = promisify(generateKeyPair);
 

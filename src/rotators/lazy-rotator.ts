@@ -4,7 +4,7 @@
 // the module, so a kind with synchronous hooks (deliveredParts, publishAhead, publicJwk) is
 // registered directly instead. test/lazy-rotator.test.ts checks each lazy entry against the
 // descriptor it loads.
-import type { RotatorDescriptor } from '../core/rotation/rotator-contract.js';
+import type { RotatorDescriptor } from '../core/rotator/rotator-contract.js';
 
 /** The optional hooks a lazy entry can forward (each returns a promise). */
 export type LazyHook = 'prove' | 'emergencyActions' | 'validateImport' | 'runSql';

@@ -21,7 +21,7 @@ import {
   type RetireOutcome,
   type RotatorContext,
   type StoredMaterial,
-} from '../core/rotation/rotator-contract.js';
+} from '../core/rotator/rotator-contract.js';
 import { describeSessions } from '../core/rotation/retire-proof.js';
 import {
   accountProperties,

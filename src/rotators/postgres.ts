@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';
-import { defineRotator, type RotatorContext } from '../core/rotation/rotator-contract.js';
+import { defineRotator, type RotatorContext } from '../core/rotator/rotator-contract.js';
 import { composeUrl, resolveTarget, withAdmin, withLogin } from './postgres/pg-connection.js';
 import {
   POSTGRES_SUMMARY,

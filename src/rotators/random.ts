@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { decodeStrict } from '../core/crypto/decode-strict.js';
 import { ENCODINGS, MIN_SECRET_BYTES, generateSecret } from '../core/crypto/generate.js';
-import { defineRotator } from '../core/rotation/rotator-contract.js';
+import { defineRotator } from '../core/rotator/rotator-contract.js';
 import { RotorError } from '../core/errors.js';
 
 export const randomRotator = defineRotator({

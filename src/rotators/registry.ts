@@ -1,7 +1,7 @@
 // The one list of rotators. Adding a kind is a new file plus one line here. The database kinds
 // are registered lazily (their config schema now, their driver-bound module on first use), so
 // that reading rotor.yaml never loads pg or mysql2.
-import type { AnyRotator } from '../core/rotation/rotator-contract.js';
+import type { AnyRotator } from '../core/rotator/rotator-contract.js';
 import { awsIamAccessKeyRotator } from './aws-iam-access-key.js';
 import { httpWebhookRotator } from './http-webhook.js';
 import { jwtHmacRotator } from './jwt-hmac.js';

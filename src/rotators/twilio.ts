@@ -10,7 +10,7 @@ import {
   defineRotator,
   type RotatorContext,
   type StoredMaterial,
-} from '../core/rotation/rotator-contract.js';
+} from '../core/rotator/rotator-contract.js';
 import {
   abandonKey,
   assertKeyExists,

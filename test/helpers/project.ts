@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { createManualClock, type Clock } from '../../src/core/clock.js';
 import { createRotor, type Rotor } from '../../src/core/context.js';
-import type { AnyRotator } from '../../src/core/rotation/rotator-contract.js';
+import type { AnyRotator } from '../../src/core/rotator/rotator-contract.js';
 import { runCli } from '../../src/cli/program.js';
 import type { CliIo } from '../../src/cli/io.js';
 import { ROTATORS } from '../../src/rotators/registry.js';

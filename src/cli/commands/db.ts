@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { appendAudit } from '../../core/audit/audit-log.js';
 import { RotorError, isRotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import { acquireLock, lockName } from '../../core/rotation/lock.js';
 import { openVersion, parseMeta, versionInStage } from '../../core/vault/versions.js';
 import {

@@ -9,7 +9,7 @@ import type { Rotor } from '../context.js';
 import { newId } from '../crypto/generate.js';
 import { RotorError } from '../errors.js';
 import type { SecretSpec } from '../policy/policy.js';
-import type { Material } from '../rotation/rotator-contract.js';
+import type { Material } from '../rotator/rotator-contract.js';
 import type { Database } from '../store/schema.js';
 import { insertVersion } from '../vault/versions.js';
 import { assertReadable } from './read-values.js';

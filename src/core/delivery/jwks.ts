@@ -9,7 +9,7 @@
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';
-import type { PublicJwk } from '../rotation/rotator-contract.js';
+import type { PublicJwk } from '../rotator/rotator-contract.js';
 import { openVersion, parseMeta, type VersionRow } from '../vault/versions.js';
 import { assertReadable } from './read-values.js';
 

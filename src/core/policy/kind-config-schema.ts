@@ -2,7 +2,7 @@
 // per kind, so editors get the same checks and descriptions (including what is experimental or
 // untested) through `if kind = X then config: <X's schema>`.
 import { z } from 'zod';
-import type { AnyRotator } from '../rotation/rotator-contract.js';
+import type { AnyRotator } from '../rotator/rotator-contract.js';
 
 type JsonObject = Record<string, unknown>;
 

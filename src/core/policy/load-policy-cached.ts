@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AnyRotator } from '../rotation/rotator-contract.js';
+import type { AnyRotator } from '../rotator/rotator-contract.js';
 import { loadPolicy, parsePolicy } from './load-policy.js';
 import type { Policy } from './policy.js';
 import { decodePolicy, encodePolicy } from './policy-cache-codec.js';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { RotorError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
-import type { AnyRotator } from '../rotation/rotator-contract.js';
+import type { AnyRotator } from '../rotator/rotator-contract.js';
 import { createPolicySchema } from './policy-schema.js';
 import { normalizePolicy, type ConfigIssue, type Policy } from './policy.js';
 

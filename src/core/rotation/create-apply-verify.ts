@@ -4,7 +4,7 @@ import { assertValueAcceptable } from '../policy/value-limits.js';
 import { journal, openRotation, storePending } from './journal.js';
 import { rotatorContext, timed, type EngineServices, type RotationRun } from './rotation-run.js';
 import type { RotateRequest } from './rotation-types.js';
-import type { StoredMaterial } from './rotator-contract.js';
+import type { StoredMaterial } from '../rotator/rotator-contract.js';
 
 /** How far a new rotation got, for the rollback of a failure. */
 export interface Reached {

@@ -8,7 +8,7 @@ import { RotorError } from '../errors.js';
 import type { Database, RotationStep, RotationsTable } from '../store/schema.js';
 import type { Store } from '../store/open-store.js';
 import { destroyVersion, getVersion, insertVersion, versionInStage } from '../vault/versions.js';
-import type { Material } from './rotator-contract.js';
+import type { Material } from '../rotator/rotator-contract.js';
 import { createOutputMasker } from './stages/mask-output.js';
 import {
   errorInfo,

@@ -6,7 +6,7 @@ import type { Method } from '../store/schema.js';
 import { destroyVersion, getVersion, parseMeta, type VersionRow } from '../vault/versions.js';
 import { assertConsumersCaughtUp } from '../consumers/list-consumers.js';
 import { acquireLock, lockName } from './lock.js';
-import type { RetireOutcome } from './rotator-contract.js';
+import type { RetireOutcome } from '../rotator/rotator-contract.js';
 import {
   DRAIN_KEYS,
   mergeMeta,

@@ -6,7 +6,7 @@
 import type { Clock } from '../clock.js';
 import { RotorError, isRotorError } from '../errors.js';
 import type { SessionsSpec } from '../policy/policy.js';
-import type { RotatorContext } from '../rotation/rotator-contract.js';
+import type { RotatorContext } from '../rotator/rotator-contract.js';
 import { describeConnectError } from './stores/store-errors.js';
 import type { TokenStore } from './stores/token-store.js';
 

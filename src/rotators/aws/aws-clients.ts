@@ -3,7 +3,7 @@
 // naming the provider, the operation and, where AWS says it, the missing permission. The SDK
 // error itself is never attached: only its code, status and message, which carry no secret.
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import { readCredential } from '../provider/credential-ref.js';
 import { parseAccessKey, type AccessKeyPair } from './access-key-value.js';
 import type { AwsAccessKeyConfig } from './aws-config.js';

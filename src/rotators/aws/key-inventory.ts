@@ -4,7 +4,7 @@
 // so a later rotation can tell its own keys (current, previous, deactivated leftovers, or one an
 // interrupted rotation created but never stored) from keys a person made, which it never touches.
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import type { AwsAccessKeyConfig } from './aws-config.js';
 import { call } from './aws-clients.js';
 

@@ -3,7 +3,7 @@
 // check it is active, deactivate it at retire, and delete this secret's keys inactive too long.
 import { parseDuration } from '../../core/duration.js';
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import type { AccessKeyPair } from './access-key-value.js';
 import type { AwsAccessKeyConfig } from './aws-config.js';
 import { adminCredentials, call, iamClient } from './aws-clients.js';

@@ -2,7 +2,7 @@
 // refused (proof of revocation). IAM is eventually consistent: a new key may be refused, and a
 // deactivated one accepted, for a few seconds, so both checks retry, a bounded number of times.
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import type { AccessKeyPair } from './access-key-value.js';
 import type { AwsAccessKeyConfig } from './aws-config.js';
 import { awsCode, awsError, awsStatus, s3Client, stsClient } from './aws-clients.js';

@@ -3,7 +3,7 @@
 // place that turns driver errors into Rotor errors that name what is wrong without the URL.
 import pg from 'pg';
 import { RotorError, type RotorErrorCode } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import type { PostgresConfig } from './postgres-config.js';
 
 export interface Target {

@@ -4,7 +4,7 @@
 // to the group) is set by apply. A property Rotor cannot copy refuses the rotation and names it.
 import pg from 'pg';
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import { roleSettings } from './adopt.js';
 import type { PostgresConfig } from './postgres-config.js';
 

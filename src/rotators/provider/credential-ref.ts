@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { RotorError } from '../../core/errors.js';
 import { ENV_VAR_NAME, SECRET_NAME } from '../../core/policy/policy-schema.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 
 /**
  * `{ env: VARIABLE }` or `{ secret: NAME }`; `error` is the one message for anything else (most

@@ -4,7 +4,7 @@
 // the previous version in its grace window: refused unless it is an emergency.
 import { randomBytes } from 'node:crypto';
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import { readCredential } from '../provider/credential-ref.js';
 import { providerRequest, type ProviderRequest } from '../provider/provider-http.js';
 import type { SmtpAdapter } from './smtp-adapter.js';

@@ -3,7 +3,7 @@
 // so the id of the key in use is known from the stored value. Keys Rotor makes are named
 // `rotor SECRET/env VERSION after OLD_ID`, so a key an interrupted rotation left is found again.
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import { readCredential } from '../provider/credential-ref.js';
 import { providerRequest, type ProviderRequest } from '../provider/provider-http.js';
 import type { SmtpAdapter } from './smtp-adapter.js';

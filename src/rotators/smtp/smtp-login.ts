@@ -2,7 +2,7 @@
 // nodemailer, imported lazily. Answers whether the server accepted the credential; a server that
 // cannot be reached or a TLS failure throws, so "refused" is never claimed without an answer.
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import { readCredential } from '../provider/credential-ref.js';
 import type { SmtpConfig } from './smtp-config.js';
 

@@ -11,7 +11,7 @@ import type {
   Material,
   RotatorContext,
   StoredMaterial,
-} from '../../core/rotation/rotator-contract.js';
+} from '../../core/rotator/rotator-contract.js';
 import {
   acceptsUntil,
   accountOf,

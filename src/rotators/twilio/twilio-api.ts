@@ -3,7 +3,7 @@
 // authenticates with HTTP Basic: the account SID and an auth token, or an API key SID and its
 // secret. Credentials are only ever placed in the Authorization header.
 import { RotorError } from '../../core/errors.js';
-import type { RotatorContext } from '../../core/rotation/rotator-contract.js';
+import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import { readCredential } from '../provider/credential-ref.js';
 import {
   providerRequest,

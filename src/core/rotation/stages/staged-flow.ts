@@ -6,7 +6,7 @@ import { RotorError, isRotorError } from '../../errors.js';
 import type { SecretSpec } from '../../policy/policy.js';
 import { getVersion, versionInStage } from '../../vault/versions.js';
 import { journal } from '../journal.js';
-import type { StoredMaterial } from '../rotator-contract.js';
+import type { StoredMaterial } from '../../rotator/rotator-contract.js';
 import {
   errorInfo,
   readCurrent,

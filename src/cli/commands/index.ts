@@ -133,6 +133,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./master-key.js')).registerMasterKey,
   },
   {
+    name: 'store',
+    options: false,
+    summary: "manage Rotor's own store: migrate a SQLite store to PostgreSQL",
+    load: async () => (await import('./store.js')).registerStore,
+  },
+  {
     name: 'operator',
     options: false,
     summary: 'local accounts for the dashboard (argon2id password + TOTP)',

@@ -105,6 +105,13 @@ export async function postgresStoreExists(db: Kysely<Database>): Promise<boolean
   return typeof rows[0]?.t === 'string';
 }
 
+/** After rows were copied in with their own seqs: the next append continues after the highest. */
+export async function syncAuditSequence(db: Kysely<Database>): Promise<void> {
+  await sql`SELECT setval(pg_get_serial_sequence('audit_events', 'seq'), coalesce((SELECT max(seq) FROM audit_events), 0) + 1, false)`.execute(
+    db,
+  );
+}
+
 /** Runs `fn` in a transaction that first takes the store's write lock (released at commit). */
 export function postgresWriteTransaction<T>(
   db: Kysely<Database>,

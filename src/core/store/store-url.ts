@@ -8,6 +8,7 @@ import { RotorError } from '../errors.js';
 export type StoreTarget =
   | { kind: 'sqlite'; file: string; display: string }
   | { kind: 'postgres'; url: string; password?: string; display: string };
+export type PostgresTarget = Extract<StoreTarget, { kind: 'postgres' }>;
 
 /** `postgres://user:secret@host/db` → `postgres://user@host/db`: a URL safe to print. */
 export function redactStoreUrl(url: string): string {
@@ -37,7 +38,7 @@ export function postgresTarget(
   url: string,
   env: NodeJS.ProcessEnv,
   name = 'ROTOR_STORE_URL',
-): StoreTarget {
+): PostgresTarget {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -13,7 +13,7 @@ import { listAudit } from '../../core/audit/audit-query.js';
 import { createIncrementalVerifier } from '../../core/audit/audit-verify-incremental.js';
 import type { Clock } from '../../core/clock.js';
 import type { Rotor } from '../../core/context.js';
-import { isRotorError } from '../../core/errors.js';
+import { isRotorError, toRotorError } from '../../core/errors.js';
 import { httpStatusOf } from '../errors.js';
 import { authenticateOperator } from '../../core/operators/authenticate-operator.js';
 import { createFeedToken, operatorForFeedToken } from '../../core/operators/feed-token.js';
@@ -606,28 +606,22 @@ async function dashboardRoutes(
 
   // Errors on dashboard pages are pages, not JSON; the message names the code, never a value.
   app.setErrorHandler(async (error, request, reply) => {
-    // A RotorError keeps the API's status for its code (a rate limit is a 429 page, not a 500).
-    const coded = isRotorError(error) ? httpStatusOf(error.code) : undefined;
-    const status =
-      coded ??
-      (typeof (error as { statusCode?: unknown }).statusCode === 'number' &&
-      (error as { statusCode: number }).statusCode < 500
-        ? (error as { statusCode: number }).statusCode
-        : 500);
+    // Fastify's own 4xx (a form it could not read) keeps its status and message; anything else
+    // is a RotorError (a bug: ERR_ROTOR_INTERNAL) with the API's status for its code.
+    const fastifyStatus = (error as { statusCode?: unknown }).statusCode;
+    const rotorError =
+      !isRotorError(error) && typeof fastifyStatus === 'number' && fastifyStatus < 500
+        ? undefined
+        : toRotorError(error, { where: 'the server log' });
+    const status = rotorError ? httpStatusOf(rotorError.code) : (fastifyStatus as number);
     if (status >= 500) request.log.error({ err: error }, 'dashboard: request failed');
-    else
-      request.log.info(
-        { code: isRotorError(error) ? error.code : undefined, status },
-        'dashboard: request refused',
-      );
-    const retryAfter = isRotorError(error) ? error.details?.retryAfter : undefined;
+    else request.log.info({ code: rotorError?.code, status }, 'dashboard: request refused');
+    const retryAfter = rotorError?.details?.retryAfter;
     if (status === 429 && typeof retryAfter === 'number')
       reply.header('retry-after', String(retryAfter));
-    const message = isRotorError(error)
-      ? `${error.code}: ${error.message}`
-      : status < 500
-        ? (error as Error).message
-        : 'The dashboard could not complete this request; see the server log.';
+    const message = rotorError
+      ? `${rotorError.code}: ${rotorError.message}`
+      : (error as Error).message;
     const title =
       status === 429
         ? 'Too many requests'

@@ -36,6 +36,7 @@ export async function demoCommand(ctx: CommandContext, options: { dir?: string }
   delete env.ROTOR_CONFIG;
   delete env.ROTOR_STATE_DIR;
   delete env.ROTOR_DATABASE_URL;
+  delete env.ROTOR_STORE_URL;
   const step = async (title: string, args: string[], stdin?: string): Promise<number> => {
     print(io);
     if (title) print(io, c.dim(`# ${title}`));

@@ -135,7 +135,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'store',
     options: false,
-    summary: "manage Rotor's own store: migrate a SQLite store to PostgreSQL",
+    summary: "manage Rotor's own store",
     load: async () => (await import('./store.js')).registerStore,
   },
   {

@@ -95,6 +95,23 @@ const SCHEMA_BUILDERS = new Set([
   'uuid',
 ]);
 
+/** Schema methods that take data, never a schema: called as they are (the server's hot path). */
+const DATA_METHODS = new Set([
+  'parse',
+  'safeParse',
+  'parseAsync',
+  'safeParseAsync',
+  'spa',
+  'decode',
+  'encode',
+  'safeDecode',
+  'safeEncode',
+  'decodeAsync',
+  'encodeAsync',
+  'safeDecodeAsync',
+  'safeEncodeAsync',
+]);
+
 const REAL = Symbol('rotor.deferred.real');
 
 type Thunk = () => object;
@@ -145,9 +162,13 @@ function deferred(make: Thunk, builders: ReadonlySet<string>): object {
       const target = get();
       const value = Reflect.get(target, prop, target) as unknown;
       if (typeof value !== 'function') return value;
+      const fn = value as (...a: unknown[]) => unknown;
       if (!bound.has(prop))
-        bound.set(prop, (...args: unknown[]) =>
-          (value as (...a: unknown[]) => unknown).apply(target, unwrapAll(args)),
+        bound.set(
+          prop,
+          builders === SCHEMA_BUILDERS && typeof prop === 'string' && DATA_METHODS.has(prop)
+            ? fn.bind(target)
+            : (...args: unknown[]) => fn.apply(target, unwrapAll(args)),
         );
       return bound.get(prop);
     },

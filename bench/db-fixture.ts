@@ -14,7 +14,7 @@ import pg from 'pg';
 import type { Actor } from '../src/core/audit/audit-log.js';
 import { createRotor, type Rotor } from '../src/core/context.js';
 import { ensureMasterKeyFile } from '../src/core/crypto/master-key-file.js';
-import { applyPolicy } from '../src/core/policy/apply-policy.js';
+import { applyPolicy } from '../src/core/apply/apply-policy.js';
 import { createRotationEngine, type EngineDeps } from '../src/core/rotation/rotation-engine.js';
 import { ROTATORS } from '../src/rotators/registry.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRotor } from '../src/core/context.js';
 import { ensureMasterKeyFile } from '../src/core/crypto/master-key-file.js';
-import { applyPolicy } from '../src/core/policy/apply-policy.js';
+import { applyPolicy } from '../src/core/apply/apply-policy.js';
 import { DEFAULT_POLICY_YAML } from '../src/core/policy/default-policy.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { createApiToken } from '../src/core/tokens/create-token.js';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { applyPolicy } from '../src/core/policy/apply-policy.js';
+import { applyPolicy } from '../src/core/apply/apply-policy.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { defineRotator } from '../src/core/rotator/rotator-contract.js';
 import { ROTATORS } from '../src/rotators/registry.js';

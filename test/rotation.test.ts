@@ -6,7 +6,7 @@ import { defineRotator, type AnyRotator } from '../src/core/rotator/rotator-cont
 import { openVersion } from '../src/core/vault/versions.js';
 import { acquireLock, lockName } from '../src/core/rotation/lock.js';
 import { ROTATORS } from '../src/rotators/registry.js';
-import { applyPolicy } from '../src/core/policy/apply-policy.js';
+import { applyPolicy } from '../src/core/apply/apply-policy.js';
 import { sql } from 'kysely';
 import type { Actor } from '../src/core/audit/audit-log.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';

@@ -4,7 +4,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { followAppliedPolicy } from '../src/core/policy/applied-policy.js';
+import { followAppliedPolicy } from '../src/core/apply/applied-policy.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { createScheduler } from '../src/core/scheduler/scheduler.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';

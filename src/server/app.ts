@@ -10,7 +10,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import type { Clock } from '../core/clock.js';
-import { followAppliedPolicy, type AppliedPolicyFollower } from '../core/policy/applied-policy.js';
+import { followAppliedPolicy, type AppliedPolicyFollower } from '../core/apply/applied-policy.js';
 import type { Rotor } from '../core/context.js';
 import { createRotationEngine, type RotationEngine } from '../core/rotation/rotation-engine.js';
 import {

@@ -1,6 +1,6 @@
 // `rotor apply`: loads rotor.yaml into the store and shows what changed.
 import type { Command } from 'commander';
-import { applyPolicy } from '../../core/policy/apply-policy.js';
+import { applyPolicy } from '../../core/apply/apply-policy.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, print, printJson } from '../io.js';
 import type { Wrap } from '../program.js';

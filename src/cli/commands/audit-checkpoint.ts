@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
 import { publishCheckpoint } from '../../core/audit/checkpoint-publish.js';
-import type { CheckpointTarget } from '../../core/audit/checkpoint-schema.js';
+import type { CheckpointTarget } from '../../core/policy/checkpoint-schema.js';
 import {
   generateCheckpointKeyPair,
   loadCheckpointPublicKey,

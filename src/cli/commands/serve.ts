@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { createLogger, createRotor } from '../../core/context.js';
 import { RotorError } from '../../core/errors.js';
 import { ROTATORS } from '../../rotators/registry.js';
-import { followAppliedPolicy } from '../../core/policy/applied-policy.js';
+import { followAppliedPolicy } from '../../core/apply/applied-policy.js';
 import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { createRotationEngine } from '../../core/rotation/rotation-engine.js';
 import { createScheduler, type Scheduler } from '../../core/scheduler/scheduler.js';

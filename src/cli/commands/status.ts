@@ -4,7 +4,7 @@
 // terminal. `--json` streams one row object per line inside a valid JSON document.
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
-import { policyHasUnappliedChanges } from '../../core/policy/apply-policy.js';
+import { policyHasUnappliedChanges } from '../../core/apply/apply-policy.js';
 import {
   evaluateCheck,
   PROBLEM_LABEL,

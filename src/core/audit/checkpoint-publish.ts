@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import type { Rotor } from '../context.js';
 import { isRotorError, RotorError } from '../errors.js';
 import { getMeta, setMeta, type Store } from '../store/open-store.js';
-import type { CheckpointSettings, CheckpointTarget } from './checkpoint-schema.js';
+import type { CheckpointSettings, CheckpointTarget } from '../policy/checkpoint-schema.js';
 import {
   loadCheckpointPrivateKey,
   signCheckpoint,

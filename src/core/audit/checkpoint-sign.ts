@@ -13,7 +13,7 @@ import {
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { RotorError } from '../errors.js';
-import type { CheckpointKeyRef } from './checkpoint-schema.js';
+import type { CheckpointKeyRef } from '../policy/checkpoint-schema.js';
 
 /** A published checkpoint, as stored in a file or sent to an HTTP endpoint. */
 export interface SignedCheckpoint {

@@ -7,7 +7,7 @@ import { link, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RotorError } from '../errors.js';
-import type { CheckpointTarget } from './checkpoint-schema.js';
+import type { CheckpointTarget } from '../policy/checkpoint-schema.js';
 import type { SignedCheckpoint } from './checkpoint-sign.js';
 
 const HTTP_TIMEOUT_MS = 10_000;

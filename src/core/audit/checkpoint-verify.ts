@@ -12,7 +12,7 @@ import type { KeyObject } from 'node:crypto';
 import { getMeta, type AuditReader, type Store } from '../store/open-store.js';
 import { keyId, checkpointSignatureValid, type SignedCheckpoint } from './checkpoint-sign.js';
 import { AUDIT_STORE_ID } from './checkpoint-publish.js';
-import type { CheckpointTarget } from './checkpoint-schema.js';
+import type { CheckpointTarget } from '../policy/checkpoint-schema.js';
 import {
   describeTarget,
   listCheckpoints,

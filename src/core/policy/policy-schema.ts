@@ -1,7 +1,7 @@
 // The schema of rotor.yaml, built from the rotator registry so each kind validates its own
 // `config:`. The same schema emits the JSON Schema that `rotor schema` prints for editors.
 import { z } from 'zod';
-import { auditSchema } from '../audit/checkpoint-schema.js';
+import { auditSchema } from './checkpoint-schema.js';
 import { MAX_VALUE_BYTES_LIMIT } from './value-limits.js';
 import { parseDuration } from '../duration.js';
 import type { AnyRotator } from '../rotator/rotator-contract.js';

@@ -1,6 +1,6 @@
 // The normalized, frozen policy the rest of Rotor reads: durations in milliseconds, defaults
 // filled in, each kind's config validated by its rotator.
-import { normalizeAudit, type AuditSettings } from '../audit/checkpoint-schema.js';
+import { normalizeAudit, type AuditSettings } from './checkpoint-schema.js';
 import type { AnyRotator } from '../rotator/rotator-contract.js';
 import { STAGES_IN_ORDER, normalizeStep, type StageStep } from './stage-schema.js';
 import { MS, parseDuration } from '../duration.js';

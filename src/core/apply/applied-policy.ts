@@ -8,7 +8,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { Rotor } from '../context.js';
 import type { Store } from '../store/open-store.js';
 import { POLICY_DIGEST, POLICY_TEXT, policyDigest } from './apply-policy.js';
-import { loadPolicy, parsePolicy } from './load-policy.js';
+import { loadPolicy, parsePolicy } from '../policy/load-policy.js';
 
 export interface AppliedPolicyFollower {
   /**

@@ -8,7 +8,7 @@ import { getMeta, setMeta, type Store } from '../store/open-store.js';
 import type { Database } from '../store/schema.js';
 import { appendAudit } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
-import type { Policy, SecretSpec } from './policy.js';
+import type { Policy, SecretSpec } from '../policy/policy.js';
 
 export interface PolicyChange {
   type: 'add' | 'change' | 'remove';

@@ -3,7 +3,7 @@
 // key is named by file or environment variable, never written in rotor.yaml.
 import { z } from 'zod';
 import { MS, parseDuration } from '../duration.js';
-import { ENV_VAR_NAME } from '../policy/names.js';
+import { ENV_VAR_NAME } from './names.js';
 
 /** Where checkpoints go: a directory (one file per checkpoint) or an HTTP(S) endpoint (POST). */
 export type CheckpointTarget = { dir: string } | { url: string };

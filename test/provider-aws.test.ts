@@ -550,7 +550,7 @@ describe('aws-iam-access-key', () => {
     expect(probe.stderr).toContain('another warning');
     expect(probe.stderr).not.toContain('NodeVersionSupportWarning');
     await f.close();
-  }, 90_000);
+  }, 180_000);
 
   it('refuses, naming both keys, when the user already has two keys Rotor does not own; nothing changes', async () => {
     const f = await fixture();
@@ -797,7 +797,7 @@ describe('aws-iam-access-key', () => {
     expect(await stsWith({ id: cur.accessKeyId, secret: cur.secretAccessKey })).toContain(f.user);
     expect(keys(f.user)).toEqual([{ id: cur.accessKeyId, status: 'Active' }]);
     await f.close();
-  }, 60_000);
+  }, 180_000);
 
   it('a process killed inside create has the key it tagged for that version deleted by rotor resume, audited; the current key still works, a key tagged otherwise stays', async () => {
     const f = await fixture();
@@ -837,7 +837,7 @@ describe('aws-iam-access-key', () => {
     const notes = (await f.audit()).filter((e) => e.action === 'rotate.rollback')[1]!.notes;
     expect(notes).toMatch(/nothing made for version \S+ was found at the provider/);
     await f.close();
-  }, 90_000);
+  }, 180_000);
 
   it('rejects bad config and bad imported values without quoting them', async () => {
     const f = await fixture();

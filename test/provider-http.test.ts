@@ -324,7 +324,7 @@ describe('http kind through the engine', { timeout: 60_000 }, () => {
       [orphan.value, current],
     );
     await f.close();
-  }, 90_000);
+  }, 180_000);
 
   it('a process killed inside create: resume asks the endpoint to abandon the key named for that version and audits it; an endpoint that cannot be asked is audited as such', async () => {
     const f = await fixture();
@@ -371,7 +371,7 @@ describe('http kind through the engine', { timeout: 60_000 }, () => {
       [orphan.value, second.value, current, KEY],
     );
     await f.close();
-  }, 90_000);
+  }, 180_000);
 
   it('config refuses plain http to another host, a URL with a password, and a key written inline', () => {
     const ok = { provider: 'Acme', url: 'https://rotator.example.com/acme', key: { env: 'K' } };

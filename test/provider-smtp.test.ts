@@ -232,7 +232,7 @@ describe('smtp / ses', () => {
     const audit = await f.audit();
     for (const s of [orphan.secret, cur.password, admin.secret]) expect(audit).not.toContain(s);
     await f.close();
-  }, 60_000);
+  }, 180_000);
 });
 
 describe('smtp / sendgrid', () => {
@@ -343,7 +343,7 @@ describe('smtp / sendgrid', () => {
     const cur = (await f.current())!;
     expect(sendgrid.acceptsSmtp('apikey', cur.password)).toBe(true);
     await f.close();
-  }, 60_000);
+  }, 180_000);
 
   it('a process killed inside create has the key named for that version deleted by rotor resume; a key named for another version stays', async () => {
     const f = await fixture(cfg(), smtp.sendgrid, { SENDGRID_ADMIN: adminKey().key });
@@ -371,7 +371,7 @@ describe('smtp / sendgrid', () => {
     ]);
     expect(await f.audit()).not.toContain(cur.password);
     await f.close();
-  }, 60_000);
+  }, 180_000);
 
   it('a key the SMTP server refuses is not promoted, and is deleted again', async () => {
     const f = await fixture(
@@ -459,7 +459,7 @@ describe('smtp / mailgun', () => {
       expect.stringContaining('Mailgun was not called for version'),
     ]);
     await f.close();
-  }, 60_000);
+  }, 180_000);
 
   it('a provider 5xx while applying the password promotes nothing and leaves no login behind', async () => {
     mailgun.credentials.set(domain, new Map());

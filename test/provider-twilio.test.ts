@@ -453,7 +453,7 @@ describe(
         [first, account.secondary],
       );
       await f.close();
-    }, 90_000);
+    }, 180_000);
 
     it('a process killed inside create, after Twilio made the secondary and before Rotor stored it: resume deletes the secondary and audits it; the primary still works', async () => {
       const { account, f } = await tokenFixture();
@@ -482,7 +482,7 @@ describe(
       // The next rotation works as if nothing had happened.
       expect((await f.rotate()).ok).toBe(true);
       await f.close();
-    }, 90_000);
+    }, 180_000);
 
     it('429 and 503 with Retry-After are retried; a 401 names Twilio and the operation, without the token', async () => {
       const { account, f } = await tokenFixture();
@@ -685,7 +685,7 @@ describe('twilio API keys', { timeout: 60_000 }, () => {
     const cur = JSON.parse((await f.value('current'))!) as { sid: string };
     expect(fake.keysOf(account.sid).map((k) => k.sid)).toEqual([cur.sid]);
     await f.close();
-  }, 90_000);
+  }, 180_000);
 
   it('a process killed inside create has the key it made deleted by resume (found by its name for that version); other keys stay and the current key still works', async () => {
     const { account, f } = await keyFixture();
@@ -719,7 +719,7 @@ describe('twilio API keys', { timeout: 60_000 }, () => {
       [k1.secret, account.primary],
     );
     await f.close();
-  }, 90_000);
+  }, 180_000);
 
   it('an emergency deletes the previous key at once', async () => {
     const { account, f } = await keyFixture();

@@ -68,7 +68,7 @@ export async function loadCredentialAlerts(
     const meta = JSON.parse(row.meta) as Record<string, unknown>;
     if (row.stage === 'retired') {
       const state = String(meta.retireProof);
-      const detail = String(meta.retireProofDetail ?? '');
+      const detail = typeof meta.retireProofDetail === 'string' ? meta.retireProofDetail : '';
       if (state === 'kept') {
         // Kept by policy: warned while rotor.yaml says so. Kept because Rotor never disables that
         // login (a superuser, its own admin): warned for good, since Rotor cannot see it end.

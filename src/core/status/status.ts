@@ -29,25 +29,20 @@ import type { Kysely } from 'kysely';
 import { MS } from '../duration.js';
 import { RotorError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
-import type { Cadence, SecretSpec } from '../policy/policy.js';
+import type { SecretSpec } from '../policy/policy.js';
 import { MASTER_KEY_KIND, MASTER_KEY_ROTATED_AT } from '../crypto/master-key-names.js';
 import type { Database, RotationState, RotationStep } from '../store/schema.js';
+import { classify, type AgeState, type StatusState } from './classify.js';
 import { loadCredentialAlerts, type CredentialAlert } from './credential-alerts.js';
 
-export const STATUS_STATES = [
-  'ok',
-  'due-soon',
-  'due',
-  'overdue',
-  'unknown',
-  'in-grace',
-  'rotating',
-  'failed',
-] as const;
-export type StatusState = (typeof STATUS_STATES)[number];
-
-/** The cadence-only part of the state. */
-export type AgeState = 'ok' | 'due-soon' | 'due' | 'overdue' | 'unknown';
+export {
+  STATUS_STATES,
+  ageResolution,
+  cadenceDates,
+  classify,
+  type AgeState,
+  type StatusState,
+} from './classify.js';
 
 /** A running rotation whose updated_at is older than this is stuck (the engine touches it every step). */
 export const STUCK_ROTATION_MS = 15 * MS.m;
@@ -118,28 +113,6 @@ export interface StatusOptions {
   at?: number;
   secret?: string;
   environment?: string;
-}
-
-/**
- * The resolution ages are counted in for a maximum age: the largest of day, hour, minute and
- * second that divides it. "Past 90 days" then means "91 days old", as people count.
- */
-export function ageResolution(maxMs: number): number {
-  for (const unit of [MS.d, MS.h, MS.m, MS.s]) if (maxMs >= unit && maxMs % unit === 0) return unit;
-  return 1;
-}
-
-/** Due-soon, due and overdue instants for a value rotated at `rotatedAt`. */
-export function cadenceDates(
-  rotatedAt: number,
-  cadence: Cadence,
-): { dueSoonAt: number; nextDueAt: number; overdueAt: number } {
-  const nextDueAt = rotatedAt + cadence.targetMs;
-  return {
-    dueSoonAt: nextDueAt - cadence.warnMs,
-    nextDueAt,
-    overdueAt: rotatedAt + cadence.maxMs + ageResolution(cadence.maxMs),
-  };
 }
 
 export function emptyStateCounts(): Record<StatusState, number> {
@@ -262,10 +235,11 @@ async function loadUnfinishedRotations(
       'r.promote_after',
     ])
     .where('r.state', 'in', ['running', 'failed', 'rolled_back', 'waiting'])
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('rotations as later')
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('rotations as later')
             .select('later.id')
             .whereRef('later.secret', '=', 'r.secret')
             .whereRef('later.environment', '=', 'r.environment')
@@ -392,8 +366,6 @@ export async function computeStatus(
       );
       if (envs.length > 1) envs.sort((a, b) => envIndex.get(a)! - envIndex.get(b)!);
     }
-    const cadence = spec.cadence;
-    const overdueAfter = cadence.maxMs + ageResolution(cadence.maxMs);
     const owner = spec.owner ?? null;
     const currentOf = current.bySecret.get(s.name);
     const graceOf = grace.bySecret.get(s.name);
@@ -402,38 +374,10 @@ export async function computeStatus(
       const e = envIndex.get(environment)!;
       const cur = isMaster ? masterCurrent : currentOf?.[e];
       const rotatedAt = cur?.rotated_at ?? null;
-      let ageState: AgeState = 'unknown';
-      let ageMs: number | null = null;
-      let dueSoonAt: number | null = null;
-      let nextDueAt: number | null = null;
-      let overdueAt: number | null = null;
-      if (rotatedAt !== null) {
-        ageMs = at - rotatedAt;
-        // cadenceDates, inlined: no temporary object per row.
-        nextDueAt = rotatedAt + cadence.targetMs;
-        dueSoonAt = nextDueAt - cadence.warnMs;
-        overdueAt = rotatedAt + overdueAfter;
-        ageState =
-          at >= overdueAt
-            ? 'overdue'
-            : at >= nextDueAt
-              ? 'due'
-              : at >= dueSoonAt
-                ? 'due-soon'
-                : 'ok';
-      }
       const graceUntil = graceOf?.[e] ?? null;
       const rotation = rotationOf?.[e] ?? null;
-      const state: StatusState =
-        rotation?.state === 'failed' || rotation?.state === 'rolled_back'
-          ? 'failed'
-          : rotation?.state === 'running' || rotation?.state === 'waiting'
-            ? 'rotating'
-            : ageState !== 'ok'
-              ? ageState
-              : graceUntil !== null
-                ? 'in-grace'
-                : 'ok';
+      const c = classify({ rotatedAt, graceUntil, rotation }, spec.cadence, at);
+      const state = c.state;
       byState[state]++;
       if (graceUntil !== null) inGrace++;
       if (rotation?.stuck) stuck++;
@@ -442,14 +386,14 @@ export async function computeStatus(
         kind: s.kind,
         environment,
         state,
-        ageState,
+        ageState: c.ageState,
         owner,
         currentSince: cur?.since ?? null,
         rotatedAt,
-        ageMs,
-        dueSoonAt,
-        nextDueAt,
-        overdueAt,
+        ageMs: c.ageMs,
+        dueSoonAt: c.dueSoonAt,
+        nextDueAt: c.nextDueAt,
+        overdueAt: c.overdueAt,
         graceUntil,
         rotation,
         alerts: alerts.get(`${s.name}\u0000${environment}`) ?? NO_ALERTS,

@@ -3,9 +3,9 @@
 // source's keys must pass, and that importing rotor/jwt never loads the CLI.
 import { execFileSync } from 'node:child_process';
 import { createSecretKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createManualClock } from '../src/core/clock.js';
@@ -530,45 +530,6 @@ process.stdout.write(JSON.stringify(Object.keys(createRequire(import.meta.url).c
     }
     // better-sqlite3 (native) loads only when fromStore opens a store.
     expect([...resolved, ...required].some((u) => u.includes('better-sqlite3'))).toBe(false);
-  });
-
-  it('its static import graph stays inside sdk/ and the few core files it needs', () => {
-    const seen = new Set<string>();
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      // Comments hold usage examples (`import('pg')` in a JSDoc), not imports.
-      const text = readFileSync(file, 'utf8')
-        .replace(/\/\*[\s\S]*?\*\//g, '')
-        .replace(/^\s*\/\/.*$/gm, '');
-      for (const m of text.matchAll(
-        /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/g,
-      )) {
-        const spec = (m[1] ?? m[2])!;
-        if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
-        else
-          expect(spec, `${relative(ROOT, file)} imports ${spec}`).toMatch(
-            /^(node:|better-sqlite3$)/,
-          );
-      }
-    };
-    visit(dist);
-    const files = [...seen].map((f) => relative(join(ROOT, 'dist'), f)).sort();
-    expect(files.filter((f) => !f.startsWith('sdk/jwt/'))).toEqual(
-      [
-        'core/crypto/decode-strict.js',
-        'core/crypto/envelope.js',
-        'core/crypto/master-key-file.js',
-        'core/delivery/kid-variable.js',
-        'core/duration.js',
-        'core/errors.js',
-        'core/import-peer.js',
-        'sdk/store-reader.js',
-      ].sort(),
-    );
-    expect(
-      readdirSync(join(ROOT, 'dist/sdk/jwt')).filter((f) => f.endsWith('.js')).length,
-    ).toBeGreaterThan(5);
   });
 
   it('is the package subpath rotor/jwt', () => {

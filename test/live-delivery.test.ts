@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -678,35 +678,8 @@ describe('live delivery (rotor/client over SSE)', () => {
   });
 });
 
-describe('rotor/client loads no CLI, no server and no SQLite', () => {
-  it('its static import graph stays inside sdk/ and a few dependency-free core files', () => {
-    const root = process.cwd();
-    const seen = new Set<string>();
-    const visit = (file: string) => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      const text = readFileSync(file, 'utf8');
-      for (const m of text.matchAll(
-        /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'([^']+)'|import\('([^']+)'\)/g,
-      )) {
-        const spec = (m[1] ?? m[2])!;
-        if (spec.startsWith('.')) visit(resolve(dirname(file), spec).replace(/\.js$/, '.ts'));
-        else expect(spec, `${relative(root, file)} imports ${spec}`).toMatch(/^node:/);
-      }
-    };
-    visit(join(root, 'src/sdk/client/index.ts'));
-    const files = [...seen].map((f) => relative(join(root, 'src'), f)).sort();
-    expect(files.filter((f) => !f.startsWith('sdk/client/'))).toEqual([
-      'core/crypto/decode-strict.ts',
-      'core/crypto/generate.ts',
-      'core/delivery/kid-variable.ts',
-      'core/delivery/live-state.ts',
-      'core/errors.ts',
-      'sdk/jwt/key-material.ts',
-      'sdk/jwt/key-source.ts',
-    ]);
-  });
-
+// What rotor/client may import is eslint.config.js's rotor/import-footprint rule.
+describe('rotor/client', () => {
   it('is the package subpath rotor/client', () => {
     const pkg = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as {
       exports: Record<string, { types: string; default: string }>;

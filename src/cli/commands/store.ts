@@ -3,7 +3,7 @@
 // ROTOR_STORE_PASSWORD_FILE give it, as they do for ROTOR_STORE_URL.
 import type { Command } from 'commander';
 import { RotorError } from '../../core/errors.js';
-import { migrateStore, type MigrateStoreResult } from '../../core/store/migrate-store.js';
+import { migrateStore, type MigrateStoreResult } from '../../core/migrate/migrate-store.js';
 import { postgresTarget, redactStoreUrl } from '../../core/store/store-url.js';
 import type { CommandContext } from '../command-context.js';
 import { print, printJson } from '../io.js';

@@ -6,9 +6,9 @@ import { appendAudit, type Actor } from '../audit/audit-log.js';
 import { verifyAuditChain } from '../audit/audit-verify.js';
 import type { Clock } from '../clock.js';
 import { RotorError } from '../errors.js';
-import type { Store } from './open-store.js';
-import { syncAuditSequence } from './postgres-adapter.js';
-import type { Database } from './schema.js';
+import type { Store } from '../store/open-store.js';
+import { syncAuditSequence } from '../store/postgres-adapter.js';
+import type { Database } from '../store/schema.js';
 
 export interface MigrateStoreInput {
   source: Store;

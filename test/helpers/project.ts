@@ -1,9 +1,10 @@
 // Test helpers: a temporary Rotor project, the CLI run in-process with captured output, and a
 // Rotor instance over the same directory.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
+import { afterAll } from 'vitest';
 import { createManualClock, type Clock } from '../../src/core/clock.js';
 import { createRotor, type Rotor } from '../../src/core/context.js';
 import type { AnyRotator } from '../../src/core/rotator/rotator-contract.js';
@@ -12,6 +13,14 @@ import type { CliIo } from '../../src/cli/io.js';
 import { ROTATORS } from '../../src/rotators/registry.js';
 
 export const DAY = 86_400_000;
+
+// A project directory holds a master key: every one this file made is deleted once the test file
+// that imported it has finished (registered at import, so it runs after the file's own hooks).
+const projectDirs = new Set<string>();
+afterAll(() => {
+  for (const dir of projectDirs) rmSync(dir, { recursive: true, force: true });
+  projectDirs.clear();
+});
 
 export interface Captured {
   code: number;
@@ -49,6 +58,7 @@ export async function createProject(
   options: { policy?: string; start?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<TestProject> {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-test-'));
+  projectDirs.add(dir);
   const clock = createManualClock(options.start ?? Date.UTC(2026, 0, 1));
   const env: NodeJS.ProcessEnv = {
     ROTOR_OPERATOR: 'tester',

@@ -285,6 +285,31 @@ export async function computeStatus(
   const { db } = store;
   const now = options.now;
   const at = options.at ?? now;
+  const scope = await loadScope(db, options);
+  const secrets = await loadSecrets(db, scope);
+  const keeps = new Set(
+    secrets.filter((s) => s.spec.includes('"keepOriginalLogin":true')).map((s) => s.name),
+  );
+  const facts: Facts = {
+    current: await loadCurrent(db, scope),
+    grace: await loadGrace(db, scope, at),
+    rotations: await loadUnfinishedRotations(db, scope, now),
+    alerts: await loadCredentialAlerts(db, at, (name) => keeps.has(name)),
+    master: await loadMasterCurrent(db, secrets),
+  };
+  const report = statusPass(secrets, facts, scope, at);
+  if (scope.secret !== undefined && scope.environment !== undefined && report.rows.length === 0) {
+    throw new RotorError(
+      'ERR_ROTOR_ENV_UNKNOWN',
+      `${scope.secret} is not used in environment "${scope.environment}"`,
+      { details: { secret: scope.secret, environment: scope.environment } },
+    );
+  }
+  return report;
+}
+
+/** The environments table as an index, and the secret / environment asked for (checked). */
+async function loadScope(db: Kysely<Database>, options: StatusOptions): Promise<Scope> {
   const environments = await db
     .selectFrom('environments')
     .select(['name', 'position'])
@@ -298,94 +323,112 @@ export async function computeStatus(
     ...(options.environment === undefined ? {} : { environment: options.environment }),
   };
   if (scope.environment !== undefined && !envIndex.has(scope.environment)) {
+    const names = environments.map((e) => e.name);
     throw new RotorError(
       'ERR_ROTOR_ENV_UNKNOWN',
-      `unknown environment "${scope.environment}"${didYouMean(
-        scope.environment,
-        environments.map((e) => e.name),
-      )}: configured are ${environments.map((e) => e.name).join(', ') || 'none (run `rotor apply`)'}`,
+      `unknown environment "${scope.environment}"${didYouMean(scope.environment, names)}: configured are ${names.join(', ') || 'none (run `rotor apply`)'}`,
       { details: { environment: scope.environment } },
     );
   }
+  return scope;
+}
 
-  let secretsQuery = db.selectFrom('secrets').select(['name', 'kind', 'spec']).orderBy('name');
-  if (scope.secret !== undefined) secretsQuery = secretsQuery.where('name', '=', scope.secret);
-  const secrets = await secretsQuery.execute();
+interface SecretRow {
+  name: string;
+  kind: string;
+  spec: string;
+}
+
+async function loadSecrets(db: Kysely<Database>, scope: Scope): Promise<SecretRow[]> {
+  let query = db.selectFrom('secrets').select(['name', 'kind', 'spec']).orderBy('name');
+  if (scope.secret !== undefined) query = query.where('name', '=', scope.secret);
+  const secrets = await query.execute();
   if (scope.secret !== undefined && secrets.length === 0) {
     const known = (await db.selectFrom('secrets').select('name').execute()).map((r) => r.name);
     throw new RotorError(
       'ERR_ROTOR_SECRET_UNKNOWN',
       `unknown secret "${scope.secret}"${didYouMean(scope.secret, known)}: it is not in the store (add it to rotor.yaml, then \`rotor apply\`)`,
-      {
-        details: { secret: scope.secret },
-      },
+      { details: { secret: scope.secret } },
     );
   }
+  return secrets;
+}
 
-  const current = await loadCurrent(db, scope);
-  const grace = await loadGrace(db, scope, at);
-  const rotations = await loadUnfinishedRotations(db, scope, now);
-  const keeps = new Set(
-    secrets.filter((s) => s.spec.includes('"keepOriginalLogin":true')).map((s) => s.name),
+/** Rotor's master key has no versions: its date is in the meta table. */
+async function loadMasterCurrent(
+  db: Kysely<Database>,
+  secrets: readonly SecretRow[],
+): Promise<CurrentVersion | undefined> {
+  if (!secrets.some((s) => s.kind === MASTER_KEY_KIND)) return undefined;
+  const text = (
+    await db
+      .selectFrom('meta')
+      .select('value')
+      .where('key', '=', MASTER_KEY_ROTATED_AT)
+      .executeTakeFirst()
+  )?.value;
+  if (text === undefined || !/^\d+$/.test(text)) return undefined;
+  return { rotated_at: Number(text), since: Number(text) };
+}
+
+/** What the pass looks pairs up in. */
+interface Facts {
+  current: PairMap<CurrentVersion>;
+  grace: PairMap<number>;
+  rotations: PairMap<RotationInfo>;
+  alerts: Map<string, CredentialAlert[]>;
+  master: CurrentVersion | undefined;
+}
+
+const MASTER_ENVS = [ALL_ENVIRONMENTS];
+
+/** The environments a secret's rows are shown for, in environments-table order. */
+function environmentsOf(row: SecretRow, spec: SecretSpec, scope: Scope): readonly string[] {
+  if (row.kind === MASTER_KEY_KIND) return MASTER_ENVS;
+  const { envIndex } = scope;
+  const envs = spec.environments.filter(
+    (e) =>
+      e !== ALL_ENVIRONMENTS &&
+      envIndex.has(e) &&
+      (scope.environment === undefined || scope.environment === e),
   );
-  const alerts = await loadCredentialAlerts(db, at, (name) => keeps.has(name));
-  const hasMasterKey = secrets.some((s) => s.kind === MASTER_KEY_KIND);
-  const masterRotatedText = hasMasterKey
-    ? (
-        await db
-          .selectFrom('meta')
-          .select('value')
-          .where('key', '=', MASTER_KEY_ROTATED_AT)
-          .executeTakeFirst()
-      )?.value
-    : undefined;
-  const masterRotatedAt =
-    masterRotatedText !== undefined && /^\d+$/.test(masterRotatedText)
-      ? Number(masterRotatedText)
-      : null;
-  const masterCurrent: CurrentVersion | undefined =
-    masterRotatedAt === null ? undefined : { rotated_at: masterRotatedAt, since: masterRotatedAt };
+  if (envs.length > 1) envs.sort((a, b) => envIndex.get(a)! - envIndex.get(b)!);
+  return envs;
+}
 
+/** One linear pass over the secrets: a row per secret × environment, classified, and the counts. */
+function statusPass(
+  secrets: readonly SecretRow[],
+  facts: Facts,
+  scope: Scope,
+  at: number,
+): StatusReport {
   const rows: StatusRow[] = [];
   const byState = emptyStateCounts();
   let inGrace = 0;
   let stuck = 0;
-  const masterEnvs = [ALL_ENVIRONMENTS];
   for (const s of secrets) {
     const spec = JSON.parse(s.spec) as SecretSpec;
     const isMaster = s.kind === MASTER_KEY_KIND;
-    let envs: string[];
-    if (isMaster) {
-      envs = masterEnvs;
-    } else {
-      envs = spec.environments.filter(
-        (e) =>
-          e !== ALL_ENVIRONMENTS &&
-          envIndex.has(e) &&
-          (scope.environment === undefined || scope.environment === e),
-      );
-      if (envs.length > 1) envs.sort((a, b) => envIndex.get(a)! - envIndex.get(b)!);
-    }
     const owner = spec.owner ?? null;
-    const currentOf = current.bySecret.get(s.name);
-    const graceOf = grace.bySecret.get(s.name);
-    const rotationOf = rotations.bySecret.get(s.name);
-    for (const environment of envs) {
-      const e = envIndex.get(environment)!;
-      const cur = isMaster ? masterCurrent : currentOf?.[e];
+    const currentOf = facts.current.bySecret.get(s.name);
+    const graceOf = facts.grace.bySecret.get(s.name);
+    const rotationOf = facts.rotations.bySecret.get(s.name);
+    for (const environment of environmentsOf(s, spec, scope)) {
+      const e = scope.envIndex.get(environment)!;
+      const cur = isMaster ? facts.master : currentOf?.[e];
       const rotatedAt = cur?.rotated_at ?? null;
       const graceUntil = graceOf?.[e] ?? null;
       const rotation = rotationOf?.[e] ?? null;
       const c = classify({ rotatedAt, graceUntil, rotation }, spec.cadence, at);
-      const state = c.state;
-      byState[state]++;
+      byState[c.state]++;
       if (graceUntil !== null) inGrace++;
       if (rotation?.stuck) stuck++;
       rows.push({
         secret: s.name,
         kind: s.kind,
         environment,
-        state,
+        state: c.state,
         ageState: c.ageState,
         owner,
         currentSince: cur?.since ?? null,
@@ -396,18 +439,9 @@ export async function computeStatus(
         overdueAt: c.overdueAt,
         graceUntil,
         rotation,
-        alerts: alerts.get(`${s.name}\u0000${environment}`) ?? NO_ALERTS,
+        alerts: facts.alerts.get(`${s.name}\u0000${environment}`) ?? NO_ALERTS,
       });
     }
-  }
-  if (scope.secret !== undefined && scope.environment !== undefined && rows.length === 0) {
-    throw new RotorError(
-      'ERR_ROTOR_ENV_UNKNOWN',
-      `${scope.secret} is not used in environment "${scope.environment}"`,
-      {
-        details: { secret: scope.secret, environment: scope.environment },
-      },
-    );
   }
   return { at, rows, summary: { total: rows.length, byState, inGrace, stuck } };
 }

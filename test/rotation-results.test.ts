@@ -8,7 +8,7 @@ import {
   waitingResult,
 } from '../src/core/rotation/rotation-results.js';
 import { stepsFor } from '../src/core/rotation/stages/staged-flow.js';
-import type { StageStep } from '../src/core/rotation/stages/stage-schema.js';
+import type { StageStep } from '../src/core/policy/stage-schema.js';
 
 const where = { environment: 'production', rotationId: 'rot-1', started: performance.now() };
 const T = Date.parse('2026-05-01T10:00:00Z');

@@ -150,16 +150,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     notifier ??= createNotifier(rotor.policy().notify, { env: rotor.env });
     const tick: Tick = { rotor, engine, store, clock, logger, actor, report };
     await runPhases(tick, { leader, leaseMs, notifier });
-    const counts = {
-      resumed: report.resumed.length,
-      retired: report.retired.length,
-      rotations: report.rotations.length,
-      reminders: report.reminders.length,
-      errors: report.errors.length,
-    };
-    // An idle tick every minute is not worth an info line in `rotor serve`'s log.
-    const busy = Object.values(counts).some((n) => n > 0);
-    logger[busy ? 'info' : 'debug']({ requestId: actor.requestId, ...counts }, 'scheduler tick');
+    logTick(logger, report);
     return report;
   }
 
@@ -423,4 +414,17 @@ async function recordOutcome(
       detail: r.promoteAfter ? `standby until ${r.promoteAfter}` : r.outcome,
     });
   }
+}
+
+function logTick(logger: Logger, report: SchedulerReport): void {
+  const counts = {
+    resumed: report.resumed.length,
+    retired: report.retired.length,
+    rotations: report.rotations.length,
+    reminders: report.reminders.length,
+    errors: report.errors.length,
+  };
+  // An idle tick every minute is not worth an info line in `rotor serve`'s log.
+  const busy = Object.values(counts).some((n) => n > 0);
+  logger[busy ? 'info' : 'debug']({ requestId: report.requestId, ...counts }, 'scheduler tick');
 }

@@ -6,7 +6,7 @@
 import { RotorError } from '../../core/errors.js';
 import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import type { AwsAccessKeyConfig } from './aws-config.js';
-import { call } from './aws-clients.js';
+import { awsError, call } from './aws-clients.js';
 
 type Ctx = RotatorContext<AwsAccessKeyConfig>;
 type Iam = Awaited<ReturnType<typeof import('./aws-clients.js').iamClient>>;
@@ -127,7 +127,7 @@ export async function deleteKey(ctx: Ctx, iam: Iam, keyId: string): Promise<void
       }),
     );
   } catch (error) {
-    if (!isGone(error)) await call(ctx, 'iam:DeleteAccessKey', () => Promise.reject(error));
+    if (!isGone(error)) throw awsError(ctx, 'iam:DeleteAccessKey', error);
   }
   await call(ctx, 'iam:UntagUser', () =>
     iam.send(new UntagUserCommand({ UserName: ctx.config.userName, TagKeys: [keyId] })),
@@ -152,7 +152,7 @@ export async function setStatus(
     return 'done';
   } catch (error) {
     if (isGone(error)) return 'gone';
-    return call(ctx, 'iam:UpdateAccessKey', () => Promise.reject(error));
+    throw awsError(ctx, 'iam:UpdateAccessKey', error);
   }
 }
 

@@ -21,13 +21,20 @@ const where = (ctx: Ctx) => `${ctx.secret}/${ctx.environment}`;
 export const keyName = (ctx: Ctx, versionId: string) =>
   `rotor ${ctx.secret}/${ctx.environment} ${versionId}`;
 
+interface CallInput {
+  versionId: string;
+  /** Body fields beyond the ones every call carries. */
+  extra: Record<string, unknown>;
+  /** Values the call carries, masked in any error text. */
+  values: string[];
+  /** Statuses besides 2xx that are answers, not failures (404 for revoke and abandon). */
+  accept?: number[];
+}
+
 async function call(
   ctx: Ctx,
   action: Action,
-  versionId: string,
-  extra: Record<string, unknown>,
-  values: string[],
-  accept?: number[],
+  { versionId, extra, values, accept }: CallInput,
 ): Promise<SignedAnswer> {
   const key = await readCredential(
     ctx,
@@ -74,7 +81,7 @@ function endpointMeta(meta: unknown): Record<string, string | number | boolean> 
 }
 
 export async function createCredential(ctx: Ctx): Promise<Material> {
-  const answer = await call(ctx, 'create', ctx.versionId, {}, []);
+  const answer = await call(ctx, 'create', { versionId: ctx.versionId, extra: {}, values: [] });
   const body = answer.body as { id?: unknown; value?: unknown; meta?: unknown } | undefined;
   if (
     typeof body?.id !== 'string' ||
@@ -112,13 +119,11 @@ export async function isValid(
   m: StoredMaterial,
   purpose: 'verify' | 'prove',
 ): Promise<{ valid: boolean; reason: string }> {
-  const answer = await call(
-    ctx,
-    'verify',
-    m.versionId,
-    { id: idOf(m) ?? null, value: m.value, purpose },
-    [m.value],
-  );
+  const answer = await call(ctx, 'verify', {
+    versionId: m.versionId,
+    extra: { id: idOf(m) ?? null, value: m.value, purpose },
+    values: [m.value],
+  });
   const body = answer.body as { valid?: unknown } | undefined;
   if (typeof body?.valid !== 'boolean') {
     throw new RotorError(
@@ -155,14 +160,12 @@ export async function revokeCredential(ctx: Ctx, old: StoredMaterial): Promise<v
   // 404: the endpoint knows no such credential any more (revoked already): the same outcome.
   // An imported credential has no id from a create answer: the endpoint gets the value to find it.
   const id = idOf(old);
-  await call(
-    ctx,
-    'revoke',
-    old.versionId,
-    { id: id ?? null, ...(id ? {} : { value: old.value }), emergency: ctx.emergency },
-    [old.value],
-    [404],
-  );
+  await call(ctx, 'revoke', {
+    versionId: old.versionId,
+    extra: { id: id ?? null, ...(id ? {} : { value: old.value }), emergency: ctx.emergency },
+    values: [old.value],
+    accept: [404],
+  });
 }
 
 /**
@@ -171,7 +174,12 @@ export async function revokeCredential(ctx: Ctx, old: StoredMaterial): Promise<v
  * endpoint owns the provider's key list, so only it can find the key; 404 means it made none.
  */
 export async function abandonCredential(ctx: Ctx): Promise<string[]> {
-  const answer = await call(ctx, 'abandon', ctx.versionId, { id: null }, [], [404]);
+  const answer = await call(ctx, 'abandon', {
+    versionId: ctx.versionId,
+    extra: { id: null },
+    values: [],
+    accept: [404],
+  });
   if (answer.status === 404) return [];
   const revoked = (answer.body as { revoked?: unknown } | undefined)?.revoked;
   const ids = Array.isArray(revoked)

@@ -43,8 +43,8 @@ function endpointMessage(body: unknown, mask: (text: string) => string): string 
     | { reason?: unknown; message?: unknown; error?: unknown; errors?: { message?: unknown }[] }
     | undefined;
   const text = [b?.reason, b?.message, b?.error, b?.errors?.[0]?.message].find(
-    (t) => typeof t === 'string',
-  ) as string | undefined;
+    (t): t is string => typeof t === 'string',
+  );
   return mask((text ?? '').replace(/\s+/g, ' ').slice(0, 200));
 }
 

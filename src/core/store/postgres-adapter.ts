@@ -4,7 +4,7 @@
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import { RotorError } from '../errors.js';
 import { migrateToLatest, type MigrationDialect } from './migrations.js';
-import type { Store } from './open-store.js';
+import type { AuditReaderSource, AuditRowTuple, Store } from './open-store.js';
 import type { Database } from './schema.js';
 
 /** The advisory lock every write transaction takes first: one writer at a time, as in SQLite. */
@@ -123,6 +123,48 @@ export function postgresWriteTransaction<T>(
   });
 }
 
+/**
+ * The audit chain's bulk reader over the store's pool: rows as tuples, in seq order. It lets
+ * `verify` and the dashboard's incremental check take the same path as on SQLite (no worker
+ * threads: `remote` is absent).
+ */
+export function postgresAuditReaderSource(db: Kysely<Database>): AuditReaderSource {
+  const open = () => ({
+    async rows(after: number, upTo: number, limit: number): Promise<AuditRowTuple[]> {
+      const rows = await db
+        .selectFrom('audit_events')
+        .select(['seq', 'entry', 'hash'])
+        .where('seq', '>', after)
+        .where('seq', '<=', upTo)
+        .orderBy('seq')
+        .limit(limit)
+        .execute();
+      return rows.map((r): AuditRowTuple => [r.seq, r.entry, r.hash]);
+    },
+    async rowAtOrBefore(seq: number): Promise<[number, string] | undefined> {
+      const row = await db
+        .selectFrom('audit_events')
+        .select(['seq', 'hash'])
+        .where('seq', '<=', seq)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row ? [row.seq, row.hash] : undefined;
+    },
+    async maxSeq(): Promise<number> {
+      const row = await db
+        .selectFrom('audit_events')
+        .select('seq')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row?.seq ?? 0;
+    },
+    close: () => undefined,
+  });
+  return { open };
+}
+
 /** Opens (and, with `create`, initialises) the PostgreSQL store: the `Store` of open-store.ts. */
 export async function openPostgresStore(
   target: PostgresConnection,
@@ -140,6 +182,7 @@ export async function openPostgresStore(
     db,
     dialect: 'postgres',
     location: target.display,
+    auditReader: postgresAuditReaderSource(db),
     guard,
     writeTransaction: (fn) => guard(() => postgresWriteTransaction(db, fn)),
     close: () => db.destroy(),

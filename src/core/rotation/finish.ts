@@ -55,13 +55,11 @@ async function emergency(services: EngineServices, run: RotationRun): Promise<Fi
   const rotator = rotor.rotator(run.spec.kind);
   if (rotator.emergencyActions) {
     // Emergency actions may revoke the app's sessions through the store rotor.yaml names.
-    const sessions = sessionRevoker(
-      rotor.policy().sessions,
-      rotor.env,
-      run.environment,
-      rotor.clock,
-      run.reason,
-    );
+    const sessions = sessionRevoker(rotor.policy().sessions, rotor.env, {
+      environment: run.environment,
+      clock: rotor.clock,
+      operatorReason: run.reason,
+    });
     const ctx = rotatorContext(services, { ...run, versionId: run.rotationId });
     actions.push(
       ...(await rotator.emergencyActions({ ...ctx, ...(sessions ? { sessions } : {}) })),

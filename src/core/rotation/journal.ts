@@ -269,7 +269,7 @@ export async function failRotation(
         .where('id', '=', pendingId)
         .executeTakeFirst();
       if (pending?.stage === 'pending' || pending?.stage === 'standby')
-        await destroyVersion(trx, pendingId, rotor.clock.now(), 'failed');
+        await destroyVersion(trx, pendingId, { now: rotor.clock.now(), stage: 'failed' });
     }
     await writeFailure(services, { run, failure, unstored, trx });
   });

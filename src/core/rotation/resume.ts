@@ -173,7 +173,7 @@ async function destroyOrphans(services: EngineServices, store: Store): Promise<R
       .executeTakeFirst();
     if (owner?.state === 'running') continue;
     await store.writeTransaction((trx) =>
-      destroyVersion(trx, o.id, services.rotor.clock.now(), 'failed'),
+      destroyVersion(trx, o.id, { now: services.rotor.clock.now(), stage: 'failed' }),
     );
     outcomes.push({
       rotationId: '',

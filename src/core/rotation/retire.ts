@@ -119,7 +119,11 @@ async function recordRetired(
   const { why, proof } = result;
   const at = { secret: scope.spec.name, environment: row.environment };
   await scope.store.writeTransaction(async (trx) => {
-    await destroyVersion(trx, row.id, clock.now(), 'retired', why.compromised);
+    await destroyVersion(trx, row.id, {
+      now: clock.now(),
+      stage: 'retired',
+      compromised: why.compromised,
+    });
     if (proof) await mergeMeta(trx, row.id, proofMeta(proof, clock.now()));
     await appendAudit(trx, clock, scope.actor, {
       ...at,

@@ -61,9 +61,11 @@ export async function openSessionStore(
 export function sessionRevoker(
   spec: SessionsSpec | undefined,
   env: NodeJS.ProcessEnv,
-  environment: string,
-  clock: Clock,
-  operatorReason?: string,
+  {
+    environment,
+    clock,
+    operatorReason,
+  }: { environment: string; clock: Clock; operatorReason?: string },
 ): RotatorContext<unknown>['sessions'] {
   if (!spec || !spec.environments.includes(environment)) return undefined;
   return {

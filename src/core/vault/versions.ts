@@ -124,9 +124,11 @@ export async function versionInStage(
 export async function destroyVersion(
   db: Kysely<Database>,
   id: string,
-  now: number,
-  stage: 'retired' | 'failed',
-  compromised = false,
+  {
+    now,
+    stage,
+    compromised = false,
+  }: { now: number; stage: 'retired' | 'failed'; compromised?: boolean },
 ): Promise<void> {
   await db
     .updateTable('versions')

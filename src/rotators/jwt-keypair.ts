@@ -72,7 +72,7 @@ function parsePrivateJwk(
       throw invalid(`member "${m}" missing or not base64url`);
   }
   if (o.alg !== undefined && o.alg !== alg)
-    throw invalid(`alg "${String(o.alg)}" does not match curve ${String(o.crv)}`);
+    throw invalid(`alg ${JSON.stringify(o.alg)} does not match curve ${String(o.crv)}`);
   const jwk: PrivateJwk = {
     kty: o.kty as string,
     crv: o.crv as string,

@@ -21,7 +21,7 @@ type Ctx = RotatorContext<SmtpConfig>;
 const ADAPTERS = { ses: sesAdapter, sendgrid: sendgridAdapter, mailgun: mailgunAdapter } as const;
 
 function adapterOf(ctx: Ctx): SmtpAdapter<SmtpConfig> {
-  return ADAPTERS[ctx.config.adapter] as unknown as SmtpAdapter<SmtpConfig>;
+  return ADAPTERS[ctx.config.adapter];
 }
 
 function credentialOf(ctx: Ctx, material: StoredMaterial) {

@@ -16,8 +16,8 @@ export type WorkerReply =
   { ok: true; result: RangeResult } | { ok: false; code?: string; message: string };
 
 async function main(request: WorkerRequest): Promise<WorkerReply> {
-  const { openAuditReader } = (await import(request.remote.module)) as AuditReaderModule;
-  const reader: AuditReader = openAuditReader(request.remote.config);
+  const remote = (await import(request.remote.module)) as AuditReaderModule;
+  const reader: AuditReader = remote.openAuditReader(request.remote.config);
   try {
     const start = request.after === 0 ? undefined : await reader.rowAtOrBefore(request.after);
     const result = await scanAuditRange(reader, {

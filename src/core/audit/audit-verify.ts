@@ -145,7 +145,12 @@ export async function verifyAuditChain(
         chainHash(prevHash, row.entry) !== row.hash ||
         !CANONICAL_ENTRY_SHAPE.test(row.entry)
       ) {
-        const bad = await diagnose(store, row, prevSeq, prevHash, allowSeqGaps, chunkSize);
+        const bad = await diagnose(
+          store,
+          row,
+          { seq: prevSeq, hash: prevHash },
+          { allowSeqGaps, chunkSize },
+        );
         if (bad) return fail(bad);
       }
       if (anchor && row.seq === anchor.seq) {
@@ -331,11 +336,11 @@ function deleted(from: number, to: number, row: Row, rechained: boolean): AuditF
 async function diagnose(
   store: VerifyStore,
   row: Row,
-  prevSeq: number,
-  prevHash: string,
-  allowSeqGaps: boolean,
-  chunkSize: number,
+  prev: { seq: number; hash: string },
+  options: { allowSeqGaps: boolean; chunkSize: number },
 ): Promise<AuditFirstBad | undefined> {
+  const { seq: prevSeq, hash: prevHash } = prev;
+  const { allowSeqGaps, chunkSize } = options;
   const linked = chainHash(prevHash, row.entry) === row.hash;
   const gap = row.seq !== prevSeq + 1;
   if (linked) {

@@ -302,8 +302,7 @@ async function carriedProperties(
   ctx: Ctx,
   db: mysql.Connection,
   c: Config,
-  user: string,
-  existing: string | undefined,
+  { user, existing }: { user: string; existing: string | undefined },
 ): Promise<AccountProperties> {
   const replaced = await replacedAccount(ctx, db, c, user);
   const from = (replaced && (await propertiesOf(db, replaced.user, replaced.host))) ??
@@ -419,7 +418,7 @@ export const mysqlRotator = defineRotator({
       }
       const hash = nativePasswordHash(creds.password);
       const existing = await showCreateUser(db, creds.user, c.userHost);
-      const properties = await carriedProperties(ctx, db, c, creds.user, existing);
+      const properties = await carriedProperties(ctx, db, c, { user: creds.user, existing });
       if (existing === undefined) {
         await db.query(
           `CREATE USER ${acct} IDENTIFIED BY PASSWORD ${mysql.escape(hash)}${propertiesClause(properties)}${lifetime} ACCOUNT LOCK`,

@@ -272,7 +272,10 @@ export const postgresRotator = defineRotator({
     });
   },
   async retire(ctx, old) {
-    return revokeLogin(ctx, resolveTarget(ctx), old, roleOf(old), marker(ctx, old.versionId));
+    return revokeLogin(ctx, resolveTarget(ctx), old, {
+      role: roleOf(old),
+      marker: marker(ctx, old.versionId),
+    });
   },
   async prove(ctx, old) {
     return proveLoginRefused(ctx, old.value);

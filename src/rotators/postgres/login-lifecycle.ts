@@ -98,8 +98,7 @@ export async function revokeLogin(
   ctx: Ctx,
   t: Target,
   old: StoredMaterial,
-  role: string,
-  marker: string,
+  { role, marker }: { role: string; marker: string },
 ): Promise<RetireOutcome | void> {
   const original = isOriginalLogin(old);
   let outcome: RetireOutcome | undefined;
@@ -200,7 +199,11 @@ export async function proveLoginRefused(ctx: Ctx, url: string): Promise<Revocati
         refused: true,
         detail: `PostgreSQL refused "${user}": SQLSTATE ${code}, ${(cause as Error).message}`,
       };
-    throw dbError(ctx, 'logging in with the retired credential', new URL(url).host, cause);
+    throw dbError(
+      ctx,
+      { what: 'logging in with the retired credential', where: new URL(url).host },
+      cause,
+    );
   } finally {
     await client.end().catch(() => {});
   }

@@ -58,8 +58,7 @@ async function adminUrl(ctx: RotatorContext<PostgresConfig>, t: Target): Promise
 /** Maps a pg driver error to a Rotor error; `what` says which connection (admin, new role). */
 export function dbError(
   ctx: RotatorContext<PostgresConfig>,
-  what: string,
-  where: string,
+  { what, where }: { what: string; where: string },
   cause: unknown,
   fallback: RotorErrorCode = 'ERR_ROTOR_DB_QUERY_FAILED',
 ): RotorError {
@@ -137,12 +136,12 @@ export async function withAdmin<T>(
     await client.connect();
   } catch (cause) {
     await client.end().catch(() => {});
-    throw dbError(ctx, 'the admin connection', where, cause);
+    throw dbError(ctx, { what: 'the admin connection', where }, cause);
   }
   try {
     return await fn(client);
   } catch (cause) {
-    throw dbError(ctx, 'an admin statement', where, cause);
+    throw dbError(ctx, { what: 'an admin statement', where }, cause);
   } finally {
     await client.end().catch(() => {});
   }
@@ -163,8 +162,7 @@ export async function withLogin<T>(
   } catch (cause) {
     throw dbError(
       ctx,
-      'logging in with the new credential',
-      where,
+      { what: 'logging in with the new credential', where },
       cause,
       'ERR_ROTOR_VERIFY_FAILED',
     );

@@ -42,6 +42,7 @@ const FOOTPRINTS = [
       'src/core/crypto/generate.ts',
       'src/core/crypto/envelope.ts',
       'src/core/crypto/master-key-file.ts',
+      'src/core/crypto/master-key-names.ts',
       'src/core/delivery/kid-variable.ts',
     ],
     packages: ['better-sqlite3'],

@@ -303,5 +303,5 @@ export async function migrateToLatest(
     migrationLockTableName: 'rotor_migrations_lock',
   });
   const { error } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
+  if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
 }

@@ -1,19 +1,5 @@
-// How a JWT key's `kid` travels beside its value through the environment (`rotor run`,
-// `rotor export`) so that `fromEnv()` in rotor/jwt can never pair a value with another version's
-// kid. For a secret NAME whose versions carry a kid:
-//
-//   NAME_KID          = <kid>.<alg>.<encoding>.<check>   describes NAME
-//   NAME_PREVIOUS_KID = <kid>.<alg>.<encoding>.<check>   describes NAME_PREVIOUS (grace window only)
-//   NAME_PREVIOUS_UNTIL = ISO time the grace window ends
-//
-// `check` is the first 16 base64url characters (96 bits) of HMAC-SHA256 keyed by the value it
-// describes, over a label, NAME, kid, alg and encoding. A deploy tool that updates NAME but
-// leaves a stale NAME_KID (or swaps NAME and NAME_PREVIOUS) is caught at load instead of
-// signing with a kid that names another key. The descriptor holds no secret material beyond
-// that keyed check, which says nothing useful about a random key of at least 32 bytes.
-//
-// Dependency-free on purpose: the SDK imports this file, so it must not pull in the store,
-// the policy loader or the logger.
+// NAME_KID descriptors (`<kid>.<alg>.<encoding>.<check>`) that travel beside a JWT key through the
+// environment, so fromEnv() never pairs a value with another version's kid (docs/apps.md).
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Suffixes of the variables delivered beside NAME and NAME_PREVIOUS. */

@@ -1,15 +1,5 @@
-// The application's JWT keyring for one Rotor secret: signs with the current version only,
-// verifies with the version the token's kid names (current, standby, or previous while its
-// grace lasts), and reloads when its source says the key set changed, so a rotation reaches a
-// running app without a restart.
-//
-// Verification is a strict compact-JWS path on Node's crypto, in this order, each failure with
-// its own code: size (before any parsing) → shape and canonical base64url → header (UTF-8, one
-// JSON object, no duplicate members) → alg (`none`, allow-list) → key references (jku, x5u,
-// jwk, x5c: refused, never followed) → crit → kid (missing, oversize, odd, retired,
-// compromised, unknown; one Map lookup) → grace → the key's own alg must equal the header's →
-// signature → typ → payload (parsed only now: nothing in it is read before the signature
-// holds) → exp, nbf, iat, iss, aud → revocation.
+// The app's JWT keyring for one Rotor secret: signs with the current version, verifies by kid,
+// and reloads on rotation; the order of verify's checks is in docs/apps.md.
 import { parseDuration } from '../../core/duration.js';
 import { VERSION_ID_PATTERN } from '../../core/delivery/kid-variable.js';
 import { RotorError, type RotorErrorCode } from '../../core/errors.js';

@@ -1,18 +1,5 @@
-// JSON for JOSE headers and claim sets, strictly: valid UTF-8, one JSON object, and no member
-// name twice in any object. JSON.parse silently keeps the last of two equal names, so
-// `{"sub":"alice","sub":"admin"}` would mean different things to different parsers (RFC 7515
-// §4 and RFC 7519 §4 require rejecting it). Detection without a second parser: every member
-// in the text is one `:` outside a string; JSON.parse keeps one own key per distinct name, and
-// a duplicate drops at least one member (plus any it held), so the text has more colons than
-// the parsed value has keys exactly when a name repeats somewhere (`"\u0061"` and `"a"` are the
-// same name: JSON.parse merges them, so they count as a duplicate too).
-//
-// Fast path (the exact scan is a JS loop over every character; this one jumps from colon to
-// colon with indexOf): with no whitespace right before a colon, every member is spelled
-// `"name":`, so the colons right after a quote are at least the members (more if a string holds
-// `":`). When they equal the parsed keys there is no duplicate; any other count, or whitespace
-// before a colon, goes to the exact scan. Keys are counted with for-in: an enumerable property
-// added to Object.prototype would only make the counts differ, i.e. fail closed.
+// JSON for JOSE headers and claim sets, strictly: valid UTF-8, one object, no member name twice
+// (RFC 7515 §4); how duplicates are found without a second parser is in docs/apps.md.
 import { isUtf8 } from 'node:buffer';
 
 export type StrictJsonResult =

@@ -1,14 +1,5 @@
-// Refresh-token families with rotation and reuse detection (OAuth 2.0 Security BCP §4.14).
-// A login starts a family; each refresh returns a new token and makes the presented one used.
-// Presenting a used token means it leaked (or a client misbehaves): the whole family is
-// revoked, attacker and victim alike, so the victim logs in again and the attacker is out.
-//
-// Concurrent refreshes: two requests of the same client (two tabs, a retry after a timeout)
-// often present the same token at once. Within `reuseOverlap` (default 2 s) after a rotation,
-// the token it replaced gets the *same successor* (a token carrying the latest jti) instead of
-// tripping reuse detection. Not a fresh sibling: a family keeps exactly one live jti, so a
-// thief who races the victim gains nothing the victim does not also hold, and the next refresh
-// by either makes the other's copy a used token.
+// Refresh-token families with rotation and reuse detection (OAuth 2.0 Security BCP §4.14); reuse
+// and the concurrent-refresh overlap are explained in docs/tokens.md.
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { parseDuration } from '../../core/duration.js';

@@ -271,7 +271,7 @@ describe('rotation engine', () => {
         emergency: true,
       }),
     ).rejects.toMatchObject({
-      code: 'ERR_ROTOR_RETIRE_REASON_REQUIRED',
+      code: 'ERR_ROTOR_EMERGENCY_REASON_REQUIRED',
     });
     const result = await engine.rotate(actor, {
       secret: 'JWT_REFRESH_SECRET',

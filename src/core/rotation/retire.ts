@@ -192,7 +192,7 @@ function assertRetireRequest(request: RetireRequest): void {
   }
   if (request.now && !request.secret) {
     throw new RotorError(
-      'ERR_ROTOR_CLI_USAGE',
+      'ERR_ROTOR_INVALID_ARGUMENT',
       'retire --now needs a secret name: it cuts a grace window short',
     );
   }

@@ -23,7 +23,7 @@ export function assertRotatable(
   for (const env of asked.envs) rotor.assertEnvironment(spec, env);
   if (request.emergency && !request.reason) {
     throw new RotorError(
-      'ERR_ROTOR_RETIRE_REASON_REQUIRED',
+      'ERR_ROTOR_EMERGENCY_REASON_REQUIRED',
       'an emergency rotation needs --reason: it is recorded in the audit log',
     );
   }

@@ -2,7 +2,7 @@
 // `RotationRun` (one per rotation of a secret in an environment), so a step takes two arguments.
 import type { Actor } from '../audit/audit-log.js';
 import type { MasterKey } from '../crypto/envelope.js';
-import { isRotorError } from '../errors.js';
+import { errorInfo as coreErrorInfo, type RotorErrorCode } from '../errors.js';
 import type { SecretSpec } from '../policy/policy.js';
 import type { RotationStep } from '../store/schema.js';
 import type { Store } from '../store/open-store.js';
@@ -47,12 +47,9 @@ export function createServices(deps: EngineDeps): EngineServices {
   };
 }
 
-export function errorInfo(error: unknown): { code: string; message: string } {
-  if (isRotorError(error)) return { code: error.code, message: error.message };
-  return {
-    code: 'ERR_ROTOR_ROTATION_FAILED',
-    message: error instanceof Error ? error.message : String(error),
-  };
+/** Core's errorInfo, where a failure that is not a RotorError counts as the rotation's. */
+export function errorInfo(error: unknown): { code: RotorErrorCode; message: string } {
+  return coreErrorInfo(error, { fallback: 'ERR_ROTOR_ROTATION_FAILED' });
 }
 
 /** The secret and environment of a run, as progress events and log lines name them. */

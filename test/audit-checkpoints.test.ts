@@ -159,6 +159,17 @@ describe('publishing and verifying', () => {
     expect(json(full)).toMatchObject({ ok: true, mode: 'full', rows: published.checkpoint.seq });
   });
 
+  test('rotor scheduler --once publishes a due checkpoint after its tick', async () => {
+    const s = await setup();
+    s.seed(120);
+    const tick = await s.cli(['scheduler', '--once']);
+    expect(tick.code, tick.stderr).toBe(0);
+    const files = readdirSync(s.ckptDir);
+    expect(files).toHaveLength(1);
+    const ok = await s.cli(verifyArgs(s));
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+  });
+
   test('incremental verify recomputes only the rows after the newest checkpoint, then after the state file', async () => {
     const s = await setup();
     s.seed(200);

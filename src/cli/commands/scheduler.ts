@@ -123,6 +123,21 @@ export function nextStopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** Signed audit checkpoints are published from every periodic loop, this one included. */
+async function publishCheckpointOnce(ctx: CommandContext): Promise<void> {
+  if (!ctx.rotor.policy().audit?.checkpoints) return;
+  const { publishDueCheckpoint } = await import('../../core/audit/checkpoint-publish.js');
+  const result = await publishDueCheckpoint(ctx.rotor);
+  if (result?.outcome === 'failed')
+    ctx.io.stderr.write(`rotor: audit checkpoint not published: ${result.code}\n`);
+}
+
+async function startCheckpoints(ctx: CommandContext, intervalMs: number) {
+  if (!ctx.rotor.policy().audit?.checkpoints) return undefined;
+  const { startCheckpointPublisher } = await import('../../core/audit/checkpoint-publish.js');
+  return startCheckpointPublisher(ctx.rotor, { intervalMs: Math.min(intervalMs, 60_000) });
+}
+
 export async function schedulerCommand(
   ctx: CommandContext,
   options: SchedulerOptions,
@@ -140,6 +155,7 @@ export async function schedulerCommand(
     try {
       const report = await scheduler.tick();
       printReport(ctx.io, report, json, false);
+      await publishCheckpointOnce(ctx);
       return reportHasFailures(report) ? 1 : 0;
     } finally {
       await scheduler.stop();
@@ -161,10 +177,12 @@ export async function schedulerCommand(
       ctx.io.stderr.write(`rotor: scheduler tick failed: ${e.code}: ${e.message}\n`);
     },
   });
+  const checkpoints = await startCheckpoints(ctx, intervalMs);
   try {
     await stopped;
   } finally {
     await scheduler.stop();
+    await checkpoints?.stop();
   }
   if (!json) print(ctx.io, 'rotor scheduler: stopped');
   return 0;

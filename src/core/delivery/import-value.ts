@@ -107,10 +107,7 @@ export async function assertImportable(
 export function assertRotatedAt(rotatedAt: number | null, now: number): void {
   if (rotatedAt === null) return;
   if (!Number.isFinite(rotatedAt))
-    throw new RotorError(
-      'ERR_ROTOR_DATE_INVALID',
-      'the last-rotation date is not a valid date',
-    );
+    throw new RotorError('ERR_ROTOR_DATE_INVALID', 'the last-rotation date is not a valid date');
   if (rotatedAt > now) {
     const at = new Date(rotatedAt).toISOString();
     throw new RotorError(

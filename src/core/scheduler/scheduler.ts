@@ -164,7 +164,10 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
       if (looping)
         throw new RotorError('ERR_ROTOR_SCHEDULER_RUNNING', 'the scheduler is already running');
       if (!Number.isFinite(options.intervalMs) || options.intervalMs < 1000) {
-        throw new RotorError('ERR_ROTOR_INVALID_ARGUMENT', 'the scheduler interval must be at least 1s');
+        throw new RotorError(
+          'ERR_ROTOR_INVALID_ARGUMENT',
+          'the scheduler interval must be at least 1s',
+        );
       }
       looping = true;
       // The lease outlives a missed tick or two, so a slow tick does not hand leadership over.

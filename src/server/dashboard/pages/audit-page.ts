@@ -23,35 +23,20 @@ export function auditPage(
   if (filter.action) params.set('action', filter.action);
   const csvHref = `${ctx.base}/audit.csv${params.size ? `?${params.toString()}` : ''}`;
   const chain = verify.ok
-    ? html`<div class="notice ok" id="chain-status" data-ok="true">
-        Chain verified: ${verify.rows} rows intact, head #${verify.headSeq}
-        <span class="mono">${verify.headHash.slice(0, 16)}…</span>
-      </div>`
-    : html`<div class="notice err" id="chain-status" data-ok="false" role="alert">
-        Chain BROKEN at row #${verify.firstBad?.seq ?? '?'}
-        (${verify.firstBad?.problem ?? 'unknown'}): ${verify.firstBad?.message ?? ''}.
-        ${verify.rows} rows before it are intact.
-      </div>`;
+    ? html`<div class="notice ok" id="chain-status" data-ok="true">Chain verified: ${verify.rows} rows intact, head #${verify.headSeq} <span class="mono">${verify.headHash.slice(0, 16)}…</span></div>`
+    : html`<div class="notice err" id="chain-status" data-ok="false" role="alert">Chain BROKEN at row #${verify.firstBad?.seq ?? '?'} (${verify.firstBad?.problem ?? 'unknown'}): ${verify.firstBad?.message ?? ''}. ${verify.rows} rows before it are intact.</div>`;
   return page(
     ctx,
     'audit',
     'Audit log',
-    html`<h1>Audit log</h1>
-      ${chain}
-      <form class="filters" method="get" action="${ctx.base}/audit">
-        <input name="secret" placeholder="Secret" value="${filter.secret ?? ''}" maxlength="200" />
-        <input
-          name="action"
-          placeholder="Action (rotate, operator.login…)"
-          value="${filter.action ?? ''}"
-          maxlength="100"
-        />
-        <select name="limit" aria-label="Rows">
-          ${[50, 200, 1000].map((n) => html`<option value="${n}" ${filter.limit === n ? html`selected` : ''}>${n} rows</option>`)}
-        </select>
-        <button type="submit" class="secondary">Filter</button>
-        <a class="button" id="csv-export" href="${csvHref}" download>Export CSV</a>
-      </form>
-      ${auditTable(rows, { showSecret: true })}`,
+    html`<h1>Audit log</h1>${chain}
+<form class="filters" method="get" action="${ctx.base}/audit">
+<input name="secret" placeholder="Secret" value="${filter.secret ?? ''}" maxlength="200">
+<input name="action" placeholder="Action (rotate, operator.login…)" value="${filter.action ?? ''}" maxlength="100">
+<select name="limit" aria-label="Rows">${[50, 200, 1000].map((n) => html`<option value="${n}" ${filter.limit === n ? html`selected` : ''}>${n} rows</option>`)}</select>
+<button type="submit" class="secondary">Filter</button>
+<a class="button" id="csv-export" href="${csvHref}" download>Export CSV</a>
+</form>
+${auditTable(rows, { showSecret: true })}`,
   );
 }

@@ -38,30 +38,11 @@ export function calendarPage(
     .sort((a, b) => a.nextDueAt! - b.nextDueAt!);
   const never = rows.filter((r) => r.nextDueAt === null);
   const item = (r: StatusRow) =>
-    html`<tr>
-      <td>${formatDate(r.nextDueAt)} <span class="muted">${relative(r.nextDueAt, now)}</span></td>
-      <td><a href="${ctx.base}/secrets/${encodeURIComponent(r.secret)}">${r.secret}</a></td>
-      <td>${r.environment}</td>
-      <td>${r.owner ?? '—'}</td>
-      <td>${stateBadge(r.state)}</td>
-    </tr>`;
+    html`<tr><td>${formatDate(r.nextDueAt)} <span class="muted">${relative(r.nextDueAt, now)}</span></td><td><a href="${ctx.base}/secrets/${encodeURIComponent(r.secret)}">${r.secret}</a></td><td>${r.environment}</td><td>${r.owner ?? '—'}</td><td>${stateBadge(r.state)}</td></tr>`;
   const table = (list: StatusRow[]): SafeHtml =>
     list.length === 0
       ? html`<p class="muted">Nothing.</p>`
-      : html`<table>
-          <thead>
-            <tr>
-              <th>Due</th>
-              <th>Secret</th>
-              <th>Env</th>
-              <th>Owner</th>
-              <th>State</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${list.map(item)}
-          </tbody>
-        </table>`;
+      : html`<table><thead><tr><th>Due</th><th>Secret</th><th>Env</th><th>Owner</th><th>State</th></tr></thead><tbody>${list.map(item)}</tbody></table>`;
   const weeks: SafeHtml[] = [];
   for (let w = 0; w < CALENDAR_WEEKS; w++) {
     const start = first + w * 7 * DAY;
@@ -70,49 +51,21 @@ export function calendarPage(
       .sort((a, b) => a.nextDueAt! - b.nextDueAt!);
     const { year, week } = isoWeek(start);
     weeks.push(
-      html`<section class="week card" data-week="${year}-W${String(week).padStart(2, '0')}">
-        <h2>
-          Week ${week}, ${year}
-          <span class="muted"
-            >${formatDate(start)} – ${formatDate(start + 6 * DAY)} · ${list.length} due</span
-          >
-        </h2>
-        ${list.length ? table(list) : ''}
-      </section>`,
+      html`<section class="week card" data-week="${year}-W${String(week).padStart(2, '0')}"><h2>Week ${week}, ${year} <span class="muted">${formatDate(start)} – ${formatDate(start + 6 * DAY)} · ${list.length} due</span></h2>${list.length ? table(list) : ''}</section>`,
     );
   }
   const feedBlock = feed.url
-    ? html`<div class="notice ok">
-        Your calendar feed URL (shown once; making a new one replaces it):<br /><span
-          class="mono"
-          id="feed-url"
-          >${feed.url}</span
-        >
-      </div>`
-    : html`<p class="muted">
-        ${feed.hasToken ? 'You have a feed URL; making a new one replaces it.' : 'Subscribe to these dates in a calendar app with a personal feed URL.'}
-      </p>`;
+    ? html`<div class="notice ok">Your calendar feed URL (shown once; making a new one replaces it):<br><span class="mono" id="feed-url">${feed.url}</span></div>`
+    : html`<p class="muted">${feed.hasToken ? 'You have a feed URL; making a new one replaces it.' : 'Subscribe to these dates in a calendar app with a personal feed URL.'}</p>`;
   return page(
     ctx,
     'calendar',
     'Calendar',
     html`<h1>Upcoming rotations</h1>
-      <div class="card">
-        <p>
-          Also as an ICS feed:
-          <a href="${ctx.base}/calendar.ics" id="ics-link">calendar.ics</a> (with your session), or
-          for a calendar app:
-        </p>
-        ${feedBlock}
-        <form method="post" action="${ctx.base}/calendar/feed-token">
-          ${csrfField(ctx)}<button type="submit" class="secondary">Make a feed URL</button>
-        </form>
-      </div>
-      <h2>Due or overdue now</h2>
-      ${table(dueNow)}
-      <h2>Next ${CALENDAR_WEEKS} weeks</h2>
-      ${weeks}
-      <h2>Never rotated</h2>
-      ${table(never)}`,
+<div class="card"><p>Also as an ICS feed: <a href="${ctx.base}/calendar.ics" id="ics-link">calendar.ics</a> (with your session), or for a calendar app:</p>${feedBlock}
+<form method="post" action="${ctx.base}/calendar/feed-token">${csrfField(ctx)}<button type="submit" class="secondary">Make a feed URL</button></form></div>
+<h2>Due or overdue now</h2>${table(dueNow)}
+<h2>Next ${CALENDAR_WEEKS} weeks</h2>${weeks}
+<h2>Never rotated</h2>${table(never)}`,
   );
 }

@@ -49,13 +49,7 @@ function chunks(rows: SafeHtml[]): SafeHtml {
   const out: SafeHtml[] = [];
   for (let i = 0; i < rows.length; i += CHUNK) {
     out.push(
-      html`<div class="chunk">
-        <table class="fixed">
-          <tbody>
-            ${joinHtml(rows.slice(i, i + CHUNK))}
-          </tbody>
-        </table>
-      </div>`,
+      html`<div class="chunk"><table class="fixed"><tbody>${joinHtml(rows.slice(i, i + CHUNK))}</tbody></table></div>`,
     );
   }
   return joinHtml(out);
@@ -71,11 +65,7 @@ export function inventoryPage(
   const counts = report.summary.byState;
   const summary = STATUS_STATES.filter((s) => counts[s] > 0 || s === 'ok' || s === 'overdue').map(
     (s) =>
-      html`<a
-        href="${filterHref(ctx, { ...filter, state: filter.state === s ? undefined : s })}"
-        class="${filter.state === s ? 'on' : ''}"
-        >${stateBadge(s)}<b>${counts[s]}</b></a
-      >`,
+      html`<a href="${filterHref(ctx, { ...filter, state: filter.state === s ? undefined : s })}" class="${filter.state === s ? 'on' : ''}">${stateBadge(s)}<b>${counts[s]}</b></a>`,
   );
   const body = rows.map((r) => {
     const secretHref = `${ctx.base}/secrets/${encodeURIComponent(r.secret)}`;
@@ -83,23 +73,11 @@ export function inventoryPage(
       r.rotation && r.state === 'failed'
         ? html`<div class="muted mono">${r.rotation.errorCode ?? 'failed'}</div>`
         : '';
-    return html`<tr>
-      <td><a href="${secretHref}">${r.secret}</a></td>
-      <td>${r.environment}</td>
-      <td>${r.kind}</td>
-      <td>${r.owner ?? '—'}</td>
-      <td>${stateBadge(r.state)}${rotation}</td>
-      <td>
-        ${formatDate(r.nextDueAt)} <span class="muted">${relative(r.nextDueAt, ctx.now)}</span>
-      </td>
-      <td>${formatDate(r.rotatedAt)}</td>
-    </tr>`;
+    return html`<tr><td><a href="${secretHref}">${r.secret}</a></td><td>${r.environment}</td><td>${r.kind}</td><td>${r.owner ?? '—'}</td><td>${stateBadge(r.state)}${rotation}</td><td>${formatDate(r.nextDueAt)} <span class="muted">${relative(r.nextDueAt, ctx.now)}</span></td><td>${formatDate(r.rotatedAt)}</td></tr>`;
   });
   const stateOptions = STATUS_STATES.map(
     (s) =>
-      html`<option value="${s}" ${filter.state === s ? html`selected` : ''}>
-        ${STATE_LABELS[s]}
-      </option>`,
+      html`<option value="${s}" ${filter.state === s ? html`selected` : ''}>${STATE_LABELS[s]}</option>`,
   );
   const envOptions = environments.map(
     (e) => html`<option value="${e}" ${filter.env === e ? html`selected` : ''}>${e}</option>`,
@@ -109,45 +87,16 @@ export function inventoryPage(
     'inventory',
     'Inventory',
     html`<h1>Inventory</h1>
-      <div class="summary">${summary}</div>
-      <form class="filters" method="get" action="${ctx.base}/">
-        <input
-          id="filter-q"
-          name="q"
-          type="search"
-          placeholder="Filter by name, owner, kind…"
-          value="${filter.q ?? ''}"
-          maxlength="200"
-        />
-        <select name="state" aria-label="State">
-          <option value="">any state</option>
-          ${stateOptions}
-        </select>
-        <select name="env" aria-label="Environment">
-          <option value="">any environment</option>
-          ${envOptions}
-        </select>
-        <button type="submit" class="secondary">Filter</button>
-        <span class="muted"
-          ><span id="shown-count">${rows.length}</span> of ${report.rows.length} shown</span
-        >
-      </form>
-      <div id="inventory">
-        <table class="fixed">
-          <thead>
-            <tr>
-              <th>Secret</th>
-              <th>Environment</th>
-              <th>Kind</th>
-              <th>Owner</th>
-              <th>State</th>
-              <th>Next due</th>
-              <th>Last rotated</th>
-            </tr>
-          </thead>
-        </table>
-        ${chunks(body)}
-      </div>
-      ${rows.length === 0 ? html`<p class="muted">Nothing matches this filter.</p>` : ''}`,
+<div class="summary">${summary}</div>
+<form class="filters" method="get" action="${ctx.base}/">
+<input id="filter-q" name="q" type="search" placeholder="Filter by name, owner, kind…" value="${filter.q ?? ''}" maxlength="200">
+<select name="state" aria-label="State"><option value="">any state</option>${stateOptions}</select>
+<select name="env" aria-label="Environment"><option value="">any environment</option>${envOptions}</select>
+<button type="submit" class="secondary">Filter</button>
+<span class="muted"><span id="shown-count">${rows.length}</span> of ${report.rows.length} shown</span>
+</form>
+<div id="inventory"><table class="fixed"><thead><tr><th>Secret</th><th>Environment</th><th>Kind</th><th>Owner</th><th>State</th><th>Next due</th><th>Last rotated</th></tr></thead></table>
+${chunks(body)}</div>
+${rows.length === 0 ? html`<p class="muted">Nothing matches this filter.</p>` : ''}`,
   );
 }

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { totpCode } from '../src/core/operators/totp.js';
+import { DEFAULT_POLICY_YAML } from '../src/core/policy/default-policy.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import {
   createDashboardFixture,
@@ -27,6 +28,9 @@ const SCREENSHOTS =
     ? join(import.meta.dirname, '..', 'docs', 'screenshots')
     : join(tmpdir(), 'rotor-dashboard-screenshots');
 const DAY = 86_400_000;
+// Stand-in values for the runbook's manual secrets (a person pastes them in real use).
+const DB_URL = 'postgres://app_v2:stand-in-password@db.internal:5432/app';
+const SMTP_VALUE = 'stand-in-smtp-password-0123456789';
 const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium) {
@@ -39,36 +43,8 @@ if (!haveChromium) {
   );
 }
 
-const E2E_POLICY = `version: 1
-environments: [staging, production]
-secrets:
-  JWT_ACCESS_SECRET:
-    kind: jwt-hmac
-    cadence: 90d
-    grace: 7d
-    owner: platform-team
-    notes: Signs access tokens; apps accept the previous key during the grace window.
-    config: { algorithm: HS256 }
-  SESSION_SECRET:
-    kind: random
-    cadence: 30d
-    owner: web-team
-    config: { bytes: 32, encoding: base64url }
-  METRICS_AUTH_TOKEN:
-    kind: random
-    cadence: { target: 30d, max: 60d }
-    owner: sre
-    config: { bytes: 32, encoding: hex }
-  WEBHOOK_SIGNING_KEY:
-    kind: random
-    cadence: { target: 20d, max: 60d }
-    owner: integrations
-    config: { bytes: 32, encoding: hex }
-  SMTP_PASSWORD:
-    kind: manual
-    cadence: 180d
-    owner: ops
-`;
+// The screenshots show the runbook's inventory: exactly what `rotor init` writes.
+const E2E_POLICY = DEFAULT_POLICY_YAML;
 
 const LAUNCH = {
   executablePath: CHROMIUM,
@@ -92,19 +68,23 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
   const cspErrors: string[] = [];
 
   beforeAll(async () => {
-    f = await createDashboardFixture({ policy: E2E_POLICY });
-    // A spread of states: rotate some secrets later than others, then move the clock on.
-    const engine = createRotationEngine({ rotor: f.rotor });
-    f.project.clock.advance(20 * DAY);
-    await engine.rotate(SETUP, { secret: 'METRICS_AUTH_TOKEN', method: 'scheduled' });
-    f.project.clock.advance(20 * DAY);
-    await engine.rotate(SETUP, {
-      secret: 'WEBHOOK_SIGNING_KEY',
-      environments: ['staging'],
-      method: 'scheduled',
+    f = await createDashboardFixture({
+      policy: E2E_POLICY,
+      rotate: ['JWT_ACCESS_SECRET', 'JWT_REFRESH_SECRET'],
     });
-    f.project.clock.advance(15 * DAY);
-    await engine.rotate(SETUP, {
+    // A spread of states over 200 days: rotate some secrets later than others.
+    const engine = createRotationEngine({ rotor: f.rotor });
+    const rotate = async (request: Parameters<typeof engine.rotate>[1]) => {
+      const result = await engine.rotate(SETUP, request);
+      if (!result.ok) throw new Error(`set-up rotation of ${request.secret} failed`);
+    };
+    await rotate({ secret: 'DATABASE_URL', method: 'manual', input: DB_URL });
+    f.project.clock.advance(30 * DAY);
+    await rotate({ secret: 'METRICS_AUTH_TOKEN', method: 'scheduled' });
+    f.project.clock.advance(120 * DAY);
+    await rotate({ secret: 'SMTP_PASSWORD', method: 'manual', input: SMTP_VALUE });
+    f.project.clock.advance(50 * DAY);
+    await rotate({
       secret: 'JWT_ACCESS_SECRET',
       environments: ['staging'],
       method: 'manual',
@@ -137,7 +117,8 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await Promise.all([page.waitForURL(`${origin}/dashboard/`), page.click('button[type=submit]')]);
     await expect(page.textContent('#operator-name')).resolves.toBe('alice');
     const rows = await page.locator('#inventory tbody tr').count();
-    expect(rows).toBe(10);
+    // Eight secrets in two environments, and Rotor's own master key once.
+    expect(rows).toBe(17);
     const states = await page
       .locator('#inventory [data-state]')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
@@ -145,14 +126,14 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
       expect.arrayContaining(['overdue', 'due', 'due-soon', 'in-grace', 'ok', 'unknown']),
     );
     // The live filter (the dashboard's script, allowed by the CSP) hides non-matching rows.
-    await page.fill('#filter-q', 'session');
+    await page.fill('#filter-q', 'refresh');
     await expect(page.locator('#inventory tbody tr:not(.hidden)').count()).resolves.toBe(2);
     await page.fill('#filter-q', '');
     await page.screenshot({ path: join(SCREENSHOTS, 'inventory.png'), fullPage: true });
   });
 
   it('rotates a secret with a reason and shows the new audit row', async () => {
-    await page.click('a[href="/dashboard/secrets/SESSION_SECRET"] >> nth=0');
+    await page.click('a[href="/dashboard/secrets/METRICS_AUTH_TOKEN"] >> nth=0');
     await page.selectOption('#rotate-env', 'production');
     await page.fill('#rotate-reason', 'rotated from the browser test');
     await Promise.all([

@@ -5,7 +5,7 @@ import { appendAudit } from '../audit/audit-log.js';
 import { MASTER_KEY_CHECK } from '../crypto/master-key-names.js';
 import type { MasterKey } from '../crypto/envelope.js';
 import { RotorError } from '../errors.js';
-import type { Database, RotationStep, RotationsTable } from '../store/schema.js';
+import type { Database, RotationState, RotationStep, RotationsTable } from '../store/schema.js';
 import type { Store } from '../store/open-store.js';
 import { destroyVersion, getVersion, insertVersion, versionInStage } from '../vault/versions.js';
 import type { Material } from '../rotator/rotator-contract.js';
@@ -202,6 +202,25 @@ export async function recordSucceeded(
   });
 }
 
+/** Ends a rotation's row in a final state with the error that ended it. */
+export async function endRotation(
+  trx: Kysely<Database>,
+  run: Pick<RotationRun, 'rotationId'>,
+  end: { state: RotationState; at: number; error: { code: string; message: string } },
+): Promise<void> {
+  await trx
+    .updateTable('rotations')
+    .set({
+      state: end.state,
+      finished_at: end.at,
+      updated_at: end.at,
+      error_code: end.error.code,
+      error_message: end.error.message,
+    })
+    .where('id', '=', run.rotationId)
+    .execute();
+}
+
 /** A promoted rotation whose staged flow failed and cannot be rolled back: failed, new version current. */
 export async function failPromoted(
   services: EngineServices,
@@ -212,17 +231,7 @@ export async function failPromoted(
   const { rotor } = services;
   const now = rotor.clock.now();
   await run.store.writeTransaction(async (trx) => {
-    await trx
-      .updateTable('rotations')
-      .set({
-        state: 'failed',
-        finished_at: now,
-        updated_at: now,
-        error_code: failure.code,
-        error_message: failure.message,
-      })
-      .where('id', '=', run.rotationId)
-      .execute();
+    await endRotation(trx, run, { state: 'failed', at: now, error: failure });
     await appendAudit(trx, rotor.clock, run.actor, {
       ...where(run),
       action: 'rotate.failure',
@@ -288,17 +297,7 @@ async function writeFailure(
   const { rotor } = services;
   const { run, failure, unstored, trx } = input;
   const info = errorInfo(failure.error);
-  await trx
-    .updateTable('rotations')
-    .set({
-      state: failure.state,
-      finished_at: rotor.clock.now(),
-      updated_at: rotor.clock.now(),
-      error_code: info.code,
-      error_message: info.message,
-    })
-    .where('id', '=', run.rotationId)
-    .execute();
+  await endRotation(trx, run, { state: failure.state, at: rotor.clock.now(), error: info });
   await appendAudit(trx, rotor.clock, run.actor, {
     ...where(run),
     action: failure.state === 'failed' ? 'rotate.failure' : 'rotate.rollback',

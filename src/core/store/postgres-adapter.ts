@@ -4,7 +4,8 @@
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import { RotorError } from '../errors.js';
 import { migrateToLatest, type MigrationDialect } from './migrations.js';
-import type { AuditReaderSource, AuditRowTuple, Store } from './open-store.js';
+import { kyselyAuditReader } from './kysely-audit-reader.js';
+import type { AuditReaderSource, Store } from './open-store.js';
 import type { Database } from './schema.js';
 
 /** The advisory lock every write transaction takes first: one writer at a time, as in SQLite. */
@@ -129,40 +130,7 @@ export function postgresWriteTransaction<T>(
  * threads: `remote` is absent).
  */
 export function postgresAuditReaderSource(db: Kysely<Database>): AuditReaderSource {
-  const open = () => ({
-    async rows(after: number, upTo: number, limit: number): Promise<AuditRowTuple[]> {
-      const rows = await db
-        .selectFrom('audit_events')
-        .select(['seq', 'entry', 'hash'])
-        .where('seq', '>', after)
-        .where('seq', '<=', upTo)
-        .orderBy('seq')
-        .limit(limit)
-        .execute();
-      return rows.map((r): AuditRowTuple => [r.seq, r.entry, r.hash]);
-    },
-    async rowAtOrBefore(seq: number): Promise<[number, string] | undefined> {
-      const row = await db
-        .selectFrom('audit_events')
-        .select(['seq', 'hash'])
-        .where('seq', '<=', seq)
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      return row ? [row.seq, row.hash] : undefined;
-    },
-    async maxSeq(): Promise<number> {
-      const row = await db
-        .selectFrom('audit_events')
-        .select('seq')
-        .orderBy('seq', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      return row?.seq ?? 0;
-    },
-    close: () => undefined,
-  });
-  return { open };
+  return { open: () => kyselyAuditReader(db) };
 }
 
 /** Opens (and, with `create`, initialises) the PostgreSQL store: the `Store` of open-store.ts. */

@@ -3,7 +3,7 @@
 import { appendAudit } from '../../audit/audit-log.js';
 import { RotorError } from '../../errors.js';
 import { getVersion, versionInStage, type VersionRow } from '../../vault/versions.js';
-import { failPromoted } from '../journal.js';
+import { endRotation, failPromoted } from '../journal.js';
 import { retireVersion } from '../retire.js';
 import {
   errorInfo,
@@ -90,17 +90,7 @@ async function restorePrevious(
       .where('id', '=', run.versionId)
       .where('stage', '=', 'current')
       .execute();
-    await trx
-      .updateTable('rotations')
-      .set({
-        state: 'rolled_back',
-        finished_at: now,
-        updated_at: now,
-        error_code: failure.code,
-        error_message: failure.message,
-      })
-      .where('id', '=', run.rotationId)
-      .execute();
+    await endRotation(trx, run, { state: 'rolled_back', at: now, error: failure });
     await appendAudit(trx, rotor.clock, run.actor, {
       ...where(run),
       action: 'rotate.rollback',

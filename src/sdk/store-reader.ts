@@ -63,6 +63,49 @@ export interface StoreReader {
   close: () => Promise<void>;
 }
 
+/** A secret's row in the store: its kind and its spec as JSON. */
+export interface StoredSpec {
+  kind: string;
+  spec: string;
+}
+
+/**
+ * One consistent read of `secret` in `environment`: the master key, the secret's row, and what
+ * `read` selects, in one read transaction; an unknown environment or secret is an error.
+ */
+export async function readSecretSnapshot<T>(
+  reader: StoreReader,
+  target: { secret: string; environment: string },
+  read: (handle: StoreHandle) => T,
+): Promise<{ key: MasterKey; spec: StoredSpec; rows: T }> {
+  const { secret, environment } = target;
+  const handle = await reader.open();
+  const key = reader.masterKey(handle);
+  // The change baseline is taken before reading: a commit after it is seen by the next poll.
+  reader.markRead(handle);
+  const snapshot = handle.transaction(() => {
+    const known =
+      handle.prepare('SELECT 1 FROM environments WHERE name = ?').get(environment) !== undefined;
+    const spec = handle.prepare('SELECT kind, spec FROM secrets WHERE name = ?').get(secret) as
+      StoredSpec | undefined;
+    return { known, spec, rows: read(handle) };
+  });
+  const { known, spec, rows } = snapshot();
+  if (!known)
+    throw new RotorError(
+      'ERR_ROTOR_ENV_UNKNOWN',
+      `environment "${environment}" is not in the store at ${reader.file}`,
+      { details: { environment } },
+    );
+  if (!spec)
+    throw new RotorError(
+      'ERR_ROTOR_SECRET_UNKNOWN',
+      `${secret} is not in the store at ${reader.file} (not in rotor.yaml, or not applied)`,
+      { details: { secret } },
+    );
+  return { key, spec, rows };
+}
+
 function readKeyFile(path: string): MasterKey {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {

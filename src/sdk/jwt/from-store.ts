@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { kidDescriptorOf, onRotateOf } from '../../core/delivery/kid-variable.js';
 import { openValue } from '../../core/crypto/envelope.js';
 import { RotorError } from '../../core/errors.js';
-import { createStoreReader, type StoreReaderOptions } from '../store-reader.js';
+import { createStoreReader, readSecretSnapshot, type StoreReaderOptions } from '../store-reader.js';
 import { keyVersionFrom } from './key-material.js';
 import type { KeySet, KeySource, KeyStage, KeyVersion } from './key-source.js';
 
@@ -60,39 +60,19 @@ export function fromStore(options: FromStoreOptions): KeySource {
   }
   const environment = options.environment;
   const reader = createStoreReader(options, sourceError);
-  const { file } = reader;
 
   async function load(secret: string): Promise<KeySet> {
-    const handle = await reader.open();
-    const key = reader.masterKey(handle);
-    // The change baseline is taken before reading: a commit after it is seen by the next poll.
-    reader.markRead(handle);
     // One read transaction, so the spec and the versions are one consistent snapshot.
-    const read = handle.transaction(() => {
-      const known =
-        handle.prepare('SELECT 1 FROM environments WHERE name = ?').get(environment) !== undefined;
-      const spec = handle.prepare('SELECT kind, spec FROM secrets WHERE name = ?').get(secret) as
-        { kind: string; spec: string } | undefined;
-      const rows = handle
-        .prepare(
-          "SELECT id, stage, retire_at, compromised, meta, ciphertext, wrapped_key FROM versions WHERE secret = ? AND environment = ? AND stage IN ('current', 'previous', 'standby', 'retired') ORDER BY created_at",
-        )
-        .all(secret, environment) as VersionRowLite[];
-      return { known, spec, rows };
-    });
-    const { known, spec, rows } = read();
-    if (!known)
-      throw new RotorError(
-        'ERR_ROTOR_ENV_UNKNOWN',
-        `environment "${environment}" is not in the store at ${file}`,
-        { details: { environment } },
-      );
-    if (!spec)
-      throw new RotorError(
-        'ERR_ROTOR_SECRET_UNKNOWN',
-        `${secret} is not in the store at ${file} (not in rotor.yaml, or not applied)`,
-        { details: { secret } },
-      );
+    const { key, spec, rows } = await readSecretSnapshot(
+      reader,
+      { secret, environment },
+      (handle) =>
+        handle
+          .prepare(
+            "SELECT id, stage, retire_at, compromised, meta, ciphertext, wrapped_key FROM versions WHERE secret = ? AND environment = ? AND stage IN ('current', 'previous', 'standby', 'retired') ORDER BY created_at",
+          )
+          .all(secret, environment) as VersionRowLite[],
+    );
     if (spec.kind !== 'jwt-hmac' && spec.kind !== 'jwt-keypair') {
       throw new RotorError(
         'ERR_ROTOR_JWT_SOURCE_UNSUPPORTED_KIND',

@@ -3,7 +3,7 @@
 // checked against the store, `PRAGMA data_version` polling). It never writes.
 import { openValue } from '../../core/crypto/envelope.js';
 import { RotorError } from '../../core/errors.js';
-import { createStoreReader, type StoreReaderOptions } from '../store-reader.js';
+import { createStoreReader, readSecretSnapshot, type StoreReaderOptions } from '../store-reader.js';
 import type { ValueSource } from './value-source.js';
 
 export interface ValueFromStoreOptions extends StoreReaderOptions {
@@ -33,34 +33,17 @@ export function valueFromStore(options: ValueFromStoreOptions): ValueSource {
   const { file } = reader;
 
   async function load(secret: string): Promise<string> {
-    const handle = await reader.open();
-    const key = reader.masterKey(handle);
-    reader.markRead(handle);
-    const read = handle.transaction(() => {
-      const known =
-        handle.prepare('SELECT 1 FROM environments WHERE name = ?').get(environment) !== undefined;
-      const spec = handle.prepare('SELECT 1 FROM secrets WHERE name = ?').get(secret) !== undefined;
-      const row = handle
-        .prepare(
-          "SELECT id, ciphertext, wrapped_key FROM versions WHERE secret = ? AND environment = ? AND stage = 'current' ORDER BY created_at DESC LIMIT 1",
-        )
-        .get(secret, environment) as
-        { id: string; ciphertext: Buffer | null; wrapped_key: Buffer | null } | undefined;
-      return { known, spec, row };
-    });
-    const { known, spec, row } = read();
-    if (!known)
-      throw new RotorError(
-        'ERR_ROTOR_ENV_UNKNOWN',
-        `environment "${environment}" is not in the store at ${file}`,
-        { details: { environment } },
-      );
-    if (!spec)
-      throw new RotorError(
-        'ERR_ROTOR_SECRET_UNKNOWN',
-        `${secret} is not in the store at ${file} (not in rotor.yaml, or not applied)`,
-        { details: { secret } },
-      );
+    const { key, rows: row } = await readSecretSnapshot(
+      reader,
+      { secret, environment },
+      (handle) =>
+        handle
+          .prepare(
+            "SELECT id, ciphertext, wrapped_key FROM versions WHERE secret = ? AND environment = ? AND stage = 'current' ORDER BY created_at DESC LIMIT 1",
+          )
+          .get(secret, environment) as
+          { id: string; ciphertext: Buffer | null; wrapped_key: Buffer | null } | undefined,
+    );
     if (!row || !row.ciphertext || !row.wrapped_key) {
       throw new RotorError(
         'ERR_ROTOR_SECRET_NOT_STORED',

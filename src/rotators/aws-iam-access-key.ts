@@ -1,17 +1,5 @@
-// `aws-iam-access-key`: an IAM user's long-term access key (S3 and anything else signed with
-// SigV4). The value holds the key id and the secret together (see aws/access-key-value.ts), so
-// the pair never rotates one half without the other; `config.variables` delivers the halves as
-// the variables an app expects (S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY).
-// - create: makes room under IAM's two-keys limit (only Rotor's own leftovers), CreateAccessKey,
-//   tags the key with its owner and version (aws/key-inventory.ts).
-// - abandon (a rotation rolled back before its version was stored): deletes the key tagged for
-//   that version.
-// - verify: sts:GetCallerIdentity signed by the new key, retried while IAM propagates it; S3
-//   HeadBucket when configured.
-// - retire: UpdateAccessKey Inactive (re-activating is the undo) and DeleteAccessKey of this
-//   secret's keys inactive for longer than `deleteAfter`; prove: STS refuses the retired key,
-//   and so does S3 on the configured bucket (the data path the app uses).
-// The runbook prefers an IAM role with short-lived credentials: see docs/providers.md.
+// `aws-iam-access-key`: an IAM user's access key id and secret rotated as one value; stages and
+// permissions: docs/providers.md.
 import {
   defineRotator,
   type RotatorContext,

@@ -1,9 +1,5 @@
-// `http`: a credential at a provider Rotor has no rotator for (Stripe, OpenAI, Datadog…), rotated
-// through a small endpoint the team writes (issue 13 item 4; the providers-2 helper's). Rotor
-// signs a JSON POST per step (create → verify → revoke; docs/providers.md, "http"), retries it on
-// 429/5xx honouring Retry-After, and sends an idempotency key; only the create answer carries the
-// new value. Verify must say the new credential works before promotion, and after retire verify
-// must say the retired one no longer does (the proof Rotor audits).
+// `http`: a credential at a provider Rotor has no rotator for, rotated through a small endpoint the
+// team writes (the contract: docs/providers.md).
 import { RotorError } from '../core/errors.js';
 import { defineRotator } from '../core/rotator/rotator-contract.js';
 import {

@@ -1,8 +1,5 @@
-// MariaDB/MySQL accounts as the `mysql` rotator compares and carries them over: the effective
-// privileges of a login (its own grants plus its DEFAULT ROLE's, one line per privilege and
-// object, so grants written differently still compare), the account properties a new login must
-// take over (TLS requirement, resource limits, host part), the live sessions on a login, and the
-// proof that a retired credential is refused.
+// MariaDB/MySQL accounts as the `mysql` rotator compares and carries them over: effective
+// privileges, account properties, live sessions and the proof of refusal.
 import type mysql from 'mysql2/promise';
 
 type Conn = mysql.Connection;

@@ -1,11 +1,5 @@
-// `rotor db adopt` for `kind: mysql` (MariaDB 10.11): gives `config.role` every privilege the
-// app's existing user holds, so the rotator's `<baseUser>_a` / `_b` (which get the role as their
-// DEFAULT ROLE) can do what the app does. MariaDB has no object ownership to move, and the old
-// user is not changed at all: the running app is unaffected.
-//
-// MariaDB's GRANT and CREATE ROLE commit implicitly, so there is no one transaction: a failure
-// drops the role again when this run created it, and otherwise names the statements that ran.
-// Privileges are compared as SHOW GRANTS lines with the grantee taken out.
+// `rotor db adopt` for `kind: mysql`: gives the rotator's role every privilege the app's user
+// holds, without changing that user (docs/mysql.md).
 import mysql from 'mysql2/promise';
 import { RotorError } from '../core/errors.js';
 import type { RotatorContext, RotatorDescriptor } from '../core/rotator/rotator-contract.js';

@@ -1,16 +1,5 @@
-// `mysql`: a DATABASE_URL for MariaDB 10.11 (and MySQL 8). Strategy `alternate`: two login users
-// `<base>_a` / `<base>_b` hold one role (the privileges) as their DEFAULT ROLE; each rotation
-// gives the idle user a new password and makes it current, so the app's live connections on the
-// other user keep working through the grace window. Passwords reach MariaDB as
-// mysql_native_password hashes computed here, never as plaintext in the server's logs.
-// `dual-password` (MySQL 8.0.14+ only, UNTESTED: no MySQL 8 server was available to test it, so it
-// is refused without `experimental: true`): one user, `RETAIN CURRENT PASSWORD`, then
-// `DISCARD OLD PASSWORD` at retire.
-// Each new login takes over the account properties of the one it replaces (the login the current
-// version records, a team's imported one included): REQUIRE SSL/X509/ISSUER/SUBJECT/CIPHER and
-// resource limits; verify logs in over TLS when TLS is required and refuses promotion unless the
-// effective privileges are the same. Retire locks the old login (ACCOUNT LOCK), the imported one
-// too unless `keepOriginalLogin: true`, and `prove` shows the server refuses it.
+// `mysql`: a MariaDB/MySQL DATABASE_URL rotated by alternating two logins that share one role
+// (or MySQL 8's dual passwords); design and guarantees: docs/mysql.md.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';

@@ -1,11 +1,5 @@
-// `postgres`: DATABASE_URL for a PostgreSQL application. Login roles are members of a group role
-// (`baseRole`) that holds the privileges and owns the objects; each login role's sessions run
-// `SET ROLE <base>` at login (a role setting), so what the app creates belongs to the group and
-// stays usable after later rotations.
-// - alternate (default): `<base>_a` / `<base>_b`; each rotation sets a new password on the idle one.
-// - clone: a new login role per rotation; retire drops the old one.
-// Passwords reach the server only as SCRAM-SHA-256 verifiers. Verify logs in as the new role and
-// refuses promotion unless its effective privileges equal the old login role's.
+// `postgres`: a PostgreSQL DATABASE_URL rotated through login roles of one group role that owns
+// the objects (`alternate` or `clone`); design and guarantees: docs/postgres.md.
 import pg from 'pg';
 import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';

@@ -1,8 +1,5 @@
-// `smtp`: an application's SMTP credential, rotated at the provider by an adapter (ses, sendgrid,
-// mailgun; see smtp/*-adapter.ts). Whatever the adapter, a new credential must pass a real SMTP
-// AUTH over TLS against the configured server before it is promoted; after retire, `prove` logs
-// in with the retired one, and the engine audits the server's refusal (or CRITICAL if accepted). The value is {"username","password"};
-// `config.variables` also delivers the halves (SMTP_USER, SMTP_PASSWORD).
+// `smtp`: an SMTP credential rotated at the provider by an adapter and verified by a real SMTP AUTH
+// over TLS (docs/providers.md).
 import { RotorError } from '../core/errors.js';
 import {
   defineRotator,

@@ -1,11 +1,4 @@
-// `twilio`: a Twilio credential, rotated at Twilio (issue 13 item 3; the providers-2 helper's).
-// - `credential: auth-token` (twilio/auth-token.ts): the account auth token through the secondary
-//   token. Twilio's promote kills the old primary at once, so Rotor's grace window runs BEFORE it:
-//   Rotor's promote hands apps the secondary while the old primary still works, and Rotor's retire
-//   is Twilio's promote. Aborting a rotation deletes the secondary.
-// - `credential: api-key` (twilio/api-key.ts): a Standard API key, verified on a resource a
-//   Standard key may read, deleted at retire.
-// After retire, Twilio must refuse the retired credential (the proof Rotor audits).
+// `twilio`: a Twilio auth token or Standard API key, rotated at Twilio (docs/providers.md).
 import {
   defineRotator,
   type RotatorContext,

@@ -1,8 +1,5 @@
-// Which access keys of the IAM user Rotor may touch. Rotor marks each key it creates with a user
-// tag whose key is the access key id (the tag the AWS console uses for a key's description):
-//   rotor SECRET/env VERSION [after PREVIOUS_KEY_ID] [inactive-since ISO]
-// so a later rotation can tell its own keys (current, previous, deactivated leftovers, or one an
-// interrupted rotation created but never stored) from keys a person made, which it never touches.
+// Which access keys of the IAM user Rotor may touch: its own, recognised by the user tag it writes
+// on each key (docs/providers.md); a person's keys are never touched.
 import { RotorError } from '../../core/errors.js';
 import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import type { AwsAccessKeyConfig } from './aws-config.js';

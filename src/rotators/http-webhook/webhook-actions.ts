@@ -1,9 +1,5 @@
-// The calls of the `http` contract (docs/providers.md, "http"): create, verify, revoke, and
-// abandon (a rotation rolled back before Rotor stored what create answered).
-// Each is a signed JSON POST to config.url naming the action, the secret, the environment and the
-// version; a key is named `rotor SECRET/environment VERSION`, so the endpoint can tag it at the
-// provider and find it again. Idempotency keys are `<action>:<version>`: a create retried after a
-// lost answer gets the same key back instead of a second one.
+// The calls of the `http` contract (docs/providers.md): create, verify, revoke, abandon, each a
+// signed POST with idempotency key `<action>:<version>`.
 import { RotorError } from '../../core/errors.js';
 import type {
   Material,

@@ -1,13 +1,5 @@
-// `rotor db adopt` for `kind: postgres`: turns the usual starting point (one login user that owns
-// the app's tables, as ORM migrations leave it) into the layout the rotator expects: a NOLOGIN
-// group role `<baseRole>` that owns the objects and holds the privileges, and NOLOGIN login roles
-// `<baseRole>_a` / `<baseRole>_b` that the first rotation gives a password. The old user becomes
-// a member of the group, so the running app keeps working: nothing is revoked from it.
-//
-// The plan is computed from the catalog and printed; applying re-plans inside ONE transaction,
-// refuses if the database changed since the plan was shown, runs it, and proves with
-// privilege-snapshot that everything the old user could do, the group (and the old user) still
-// can, before COMMIT. A failure anywhere rolls everything back.
+// `rotor db adopt` for `kind: postgres`: moves one owning login user to the group-role layout in
+// ONE transaction, proven by privilege snapshots before COMMIT (docs/postgres.md).
 import type pg from 'pg';
 import { RotorError } from '../../core/errors.js';
 import type { RotatorContext } from '../../core/rotator/rotator-contract.js';

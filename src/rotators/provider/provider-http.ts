@@ -1,9 +1,5 @@
-// JSON/form requests to provider REST APIs (SendGrid, Mailgun, Twilio) on Node's fetch: a
-// timeout per attempt, retries with exponential backoff and full jitter on 429 and 5xx that honour
-// Retry-After, and errors that name the provider and the operation without quoting a credential
-// or a response body that could echo one. The `http` kind's signed webhook calls use the same
-// loop (signed-webhook-request.ts) with extra headers, a per-attempt signature and their own
-// refusal messages.
+// JSON/form requests to provider REST APIs with timeouts and jittered retries that honour
+// Retry-After; errors name provider and operation, never a credential or response body.
 import { randomInt } from 'node:crypto';
 import { RotorError } from '../../core/errors.js';
 

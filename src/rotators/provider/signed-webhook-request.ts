@@ -1,11 +1,5 @@
-// A signed JSON POST to a team's own rotation endpoint (the `http` kind), with a timeout per
-// attempt and retries with exponential backoff and full jitter on network errors, 429 and 5xx,
-// honouring Retry-After: provider-http.ts's loop, which provider REST APIs use with a fixed
-// Authorization header. This endpoint instead gets Rotor's webhook signature
-// (x-rotor-timestamp, x-rotor-signature: v1=HMAC-SHA256 of `<timestamp>.<body>`, as deploy hooks
-// and notifications are signed), made afresh for every attempt, and an Idempotency-Key that stays
-// the same across attempts. Text the endpoint answers is masked against the values the call
-// carries before it can reach an error.
+// A signed JSON POST to a team's own rotation endpoint (the `http` kind): provider-http.ts's retry
+// loop with a fresh signature per attempt and one Idempotency-Key (docs/providers.md).
 import { RotorError } from '../../core/errors.js';
 import { createOutputMasker } from '../../core/rotation/stages/mask-output.js';
 import { signBody } from '../../core/rotation/stages/run-step.js';

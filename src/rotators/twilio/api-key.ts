@@ -1,10 +1,5 @@
-// Twilio Standard API keys. A version is one key (SK…) and its secret, which Twilio shows only in
-// the create answer. Keys Rotor makes are named `rotor <owner> after <SK of the key it
-// replaces> v<version tag>`, where <owner> is a short hash of SECRET/environment, so a key an interrupted
-// rotation left behind is found by its name and deleted by the next create, and the key in its
-// grace window (the current key's predecessor) is never touched. Managing keys needs the account
-// auth token or a Main key; a Standard key may not read /Accounts or /Keys (error 20003), so a new
-// key is verified on a resource it may read (config.verifyPath).
+// Twilio Standard API keys; keys Rotor makes carry its owner and predecessor in their name, so
+// leftovers are found and the key in grace is never touched (docs/providers.md).
 import { createHash } from 'node:crypto';
 import { RotorError } from '../../core/errors.js';
 import type {

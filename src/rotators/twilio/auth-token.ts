@@ -1,15 +1,5 @@
-// The account auth token through Twilio's secondary-token flow. Twilio holds at most two tokens,
-// a primary and a secondary, and `POST /v1/AuthTokens/Promote` makes the secondary primary and
-// kills the old primary at once. So Rotor's stages map onto Twilio's like this:
-// - create:  POST /v1/AuthTokens/Secondary (a stray secondary nobody holds is deleted first).
-// - verify:  an authenticated GET of the account with the new token, retried while it propagates.
-// - promote: Rotor's promote only: apps get the new token (deploy hooks) while the old primary
-//            still works. This is the grace window, and it happens BEFORE Twilio's promote.
-// - retire:  POST /v1/AuthTokens/Promote: the old primary dies here, after the grace window (at
-//            once in an emergency). Retiring a version that is Twilio's secondary instead (a
-//            rotation that failed or was rolled back) is the abort: DELETE /v1/AuthTokens/Secondary.
-// Which of the two a version is, Rotor reads from Twilio (the account's primary token), never
-// from its own bookkeeping, so every step is safe to repeat after a crash.
+// The Twilio auth token through the secondary-token flow, with Rotor's grace window before
+// Twilio's promote (docs/providers.md); which token a version is, is always read from Twilio.
 import { RotorError } from '../../core/errors.js';
 import type {
   Material,

@@ -1,8 +1,5 @@
-// rotor/fastify: Fastify glue for Rotor keyrings. Bearer authentication per RFC 6750 as an
-// onRequest/preHandler hook with the claims on `request.auth`, a scope guard, the refresh
-// endpoint of rotor/tokens, and a plugin that wires the hook in as `fastify.rotorAuthenticate`.
-// Only fastify's *types* are imported; nothing here loads fastify (nor the Rotor CLI or server)
-// at run time, and the plugin skips encapsulation the way fastify-plugin does.
+// rotor/fastify: Fastify glue for Rotor keyrings (bearer auth, scope guard, refresh endpoint);
+// imports only fastify's types, so nothing here loads fastify at run time.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JwtClaims } from './jwt/jwt-types.js';
 import {

@@ -1,16 +1,18 @@
-// `rotor/mysql`: a mysql2 pool over the current credential of a Rotor secret (a mysql DATABASE_URL).
-// mysql2 takes no password function, so every change of the URL (the `alternate` strategy's
-// `<base>_a` / `<base>_b`, or a new password of the same user) swaps the pool: new queries go to a
-// new pool, and the old one is ended once the queries and connections it lent out are done (mysql2's
-// own `end()` would cut them off), so no query fails and the old user has no sessions left when it
-// is retired.
+// `rotor/mysql`: a mysql2 pool on the current credential of a Rotor secret; mysql2 takes no
+// password function, so every URL change swaps the pool and the old one drains (docs/apps.md).
 import { EventEmitter } from 'node:events';
 import type mysql from 'mysql2/promise';
 import { RotorError } from '../core/errors.js';
 import { importPeer } from '../core/import-peer.js';
 import { driverFirst } from './values/driver-first.js';
 import { followValue } from './values/follow-value.js';
-import type { ValueSource } from './values/value-source.js';
+import {
+  createPoolEvents,
+  defineCounters,
+  splitPoolOptions,
+  type PoolSourceOptions,
+  type PoolSwap,
+} from './values/swapping-pool.js';
 
 export type { ValueSource } from './values/value-source.js';
 export { valueFromEnv, type ValueFromEnvOptions } from './values/from-env.js';
@@ -18,19 +20,10 @@ export { valueFromStore, type ValueFromStoreOptions } from './values/from-store.
 
 type ConnectionKeys = 'uri' | 'user' | 'password' | 'host' | 'port' | 'database';
 
-export interface CreatePoolOptions extends Omit<mysql.PoolOptions, ConnectionKeys> {
-  /** The Rotor secret holding the URL (default `DATABASE_URL`). */
-  secret?: string;
-  /** Where the URL is read and watched: `valueFromStore({ … })` or `valueFromEnv()`. */
-  source: ValueSource;
-}
+export interface CreatePoolOptions
+  extends Omit<mysql.PoolOptions, ConnectionKeys>, PoolSourceOptions {}
 
-export interface PoolSwap {
-  /** The user of the pool being drained. */
-  from: string;
-  /** The user of the new pool. */
-  to: string;
-}
+export type { PoolSwap };
 
 export interface RotorMysqlPool extends EventEmitter {
   /** Resolves once the first URL is loaded (queries wait for it anyway). */
@@ -94,18 +87,9 @@ function userOf(secret: string, value: string): string {
  * const [rows] = await pool.query('SELECT NOW() AS now');
  */
 export function createPool(options: CreatePoolOptions): RotorMysqlPool {
-  if (typeof options !== 'object' || options === null)
-    throw new RotorError(
-      'ERR_ROTOR_INVALID_ARGUMENT',
-      'createPool takes one options object: { source: valueFromStore({ … }) or valueFromEnv(), … }',
-    );
-  const { secret = 'DATABASE_URL', source, ...poolOptions } = options;
-  if (!source || typeof source.load !== 'function')
-    throw new RotorError(
-      'ERR_ROTOR_INVALID_ARGUMENT',
-      'createPool needs a source: valueFromStore({ … }) or valueFromEnv()',
-    );
-  const emitter = new EventEmitter();
+  const { secret, source, poolOptions } = splitPoolOptions(options);
+  const events = createPoolEvents();
+  const { emitter, report } = events;
   let driver: typeof mysql | undefined;
   const loadDriver = async () => {
     driver ??= (await importPeer('mysql2', 'rotor/mysql', () => import('mysql2/promise'))).default;
@@ -113,11 +97,6 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
   let lease: Lease | undefined;
   let swaps = 0;
   let ended = false;
-  const draining = new Set<Promise<void>>();
-
-  const report = (error: unknown) => {
-    if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
-  };
 
   function newLease(value: string): Lease {
     const user = userOf(secret, value);
@@ -132,16 +111,10 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
   }
 
   function drain(old: Lease): void {
-    const finished = (async () => {
+    events.drain(async () => {
       if (old.active > 0) await new Promise<void>((r) => (old.idle = r));
       await old.pool.end();
-    })()
-      .catch(report)
-      .finally(() => {
-        draining.delete(finished);
-        emitter.emit('drained');
-      });
-    draining.add(finished);
+    });
   }
 
   function apply(value: string): void {
@@ -216,13 +189,9 @@ export function createPool(options: CreatePoolOptions): RotorMysqlPool {
       const last = lease;
       lease = undefined;
       if (last) drain(last);
-      await Promise.all([...draining]);
+      await Promise.all([...events.draining]);
     },
   });
-  Object.defineProperties(emitter, {
-    swaps: { get: () => swaps, enumerable: true },
-    draining: { get: () => draining.size, enumerable: true },
-    user: { get: () => lease?.user, enumerable: true },
-  });
+  defineCounters(events, { swaps: () => swaps, user: () => lease?.user });
   return emitter as unknown as RotorMysqlPool;
 }

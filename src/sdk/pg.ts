@@ -1,17 +1,18 @@
-// `rotor/pg`: a node-postgres pool that always connects with the current credential of a Rotor
-// secret (a postgres DATABASE_URL). Connections open with the user, host and database of the
-// current URL and its password through pg's `password` function, so a new password reaches new
-// connections at once. When the rest of the URL changes (the `alternate` strategy switches
-// `<base>_a` / `<base>_b`, or `clone` creates a new role) the pool is swapped: new queries go to a
-// new pool, and the old one is ended gracefully once its checked-out clients are released and no
-// caller waits on it, so no query fails and the old role has no sessions left when it is retired.
+// `rotor/pg`: a node-postgres pool on the current credential of a Rotor secret; a new URL swaps the
+// pool and the old one drains, so no query fails (docs/apps.md).
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { RotorError } from '../core/errors.js';
 import { importPeer } from '../core/import-peer.js';
 import { driverFirst } from './values/driver-first.js';
 import { followValue } from './values/follow-value.js';
-import type { ValueSource } from './values/value-source.js';
+import {
+  createPoolEvents,
+  defineCounters,
+  splitPoolOptions,
+  type PoolSourceOptions,
+  type PoolSwap,
+} from './values/swapping-pool.js';
 
 export type { ValueSource } from './values/value-source.js';
 export { valueFromEnv, type ValueFromEnvOptions } from './values/from-env.js';
@@ -19,19 +20,9 @@ export { valueFromStore, type ValueFromStoreOptions } from './values/from-store.
 
 type ConnectionKeys = 'connectionString' | 'user' | 'password' | 'host' | 'port' | 'database';
 
-export interface CreatePoolOptions extends Omit<pg.PoolConfig, ConnectionKeys> {
-  /** The Rotor secret holding the URL (default `DATABASE_URL`). */
-  secret?: string;
-  /** Where the URL is read and watched: `valueFromStore({ … })` or `valueFromEnv()`. */
-  source: ValueSource;
-}
+export interface CreatePoolOptions extends Omit<pg.PoolConfig, ConnectionKeys>, PoolSourceOptions {}
 
-export interface PoolSwap {
-  /** The user of the pool being drained. */
-  from: string;
-  /** The user of the new pool. */
-  to: string;
-}
+export type { PoolSwap };
 
 export interface RotorPool extends EventEmitter {
   /** Resolves once the first URL is loaded (queries wait for it anyway). */
@@ -129,18 +120,9 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()
  * pool.on('swap', ({ from, to }) => log.info({ from, to }, 'database credential rotated'));
  */
 export function createPool(options: CreatePoolOptions): RotorPool {
-  if (typeof options !== 'object' || options === null)
-    throw new RotorError(
-      'ERR_ROTOR_INVALID_ARGUMENT',
-      'createPool takes one options object: { source: valueFromStore({ … }) or valueFromEnv(), … }',
-    );
-  const { secret = 'DATABASE_URL', source, ...poolOptions } = options;
-  if (!source || typeof source.load !== 'function')
-    throw new RotorError(
-      'ERR_ROTOR_INVALID_ARGUMENT',
-      'createPool needs a source: valueFromStore({ … }) or valueFromEnv()',
-    );
-  const emitter = new EventEmitter();
+  const { secret, source, poolOptions } = splitPoolOptions(options);
+  const events = createPoolEvents();
+  const { emitter, report } = events;
   let Pool: typeof pg.Pool | undefined;
   const loadDriver = async () => {
     Pool ??= (await importPeer('pg', 'rotor/pg', () => import('pg'))).default.Pool;
@@ -149,11 +131,6 @@ export function createPool(options: CreatePoolOptions): RotorPool {
   let pool: pg.Pool | undefined;
   let swaps = 0;
   let ended = false;
-  const draining = new Set<Promise<void>>();
-
-  const report = (error: unknown) => {
-    if (emitter.listenerCount('error') > 0) emitter.emit('error', error);
-  };
 
   function newPool(credential: Credential): pg.Pool {
     const p = new Pool!({
@@ -169,16 +146,10 @@ export function createPool(options: CreatePoolOptions): RotorPool {
 
   /** Ends `old` once nobody waits on it; its checked-out clients end when they are released. */
   function drain(old: pg.Pool): void {
-    const done = (async () => {
+    events.drain(async () => {
       while (old.waitingCount > 0) await sleep(10);
       await old.end();
-    })()
-      .catch(report)
-      .finally(() => {
-        draining.delete(done);
-        emitter.emit('drained');
-      });
-    draining.add(done);
+    });
   }
 
   function apply(value: string): void {
@@ -233,14 +204,9 @@ export function createPool(options: CreatePoolOptions): RotorPool {
       await followed.stop();
       const last = pool;
       pool = undefined;
-      await Promise.all([last?.end(), ...draining]);
+      await Promise.all([last?.end(), ...events.draining]);
     },
   });
-  // Getters are defined, not assigned: Object.assign would copy their values once.
-  Object.defineProperties(emitter, {
-    swaps: { get: () => swaps, enumerable: true },
-    draining: { get: () => draining.size, enumerable: true },
-    user: { get: () => current?.user, enumerable: true },
-  });
+  defineCounters(events, { swaps: () => swaps, user: () => current?.user });
   return emitter as unknown as RotorPool;
 }

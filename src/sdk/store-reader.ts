@@ -1,11 +1,5 @@
-// The read-only view of a local Rotor store that application-side sources share (`fromStore`
-// for JWT keys, `valueFromStore` for plain values): its own read-only SQLite connection, the
-// master key checked against the store's check value on every use (so `rotor master-key
-// rotate` is followed), and change detection by polling `PRAGMA data_version`, which moves
-// whenever another connection (`rotor rotate`, `rotor retire`, the scheduler) commits.
-//
-// It never writes: no migrations, no finishing of an interrupted master-key rotation (a
-// `master.key.next` that opens the store is used as it is, and `rotor` finishes the rename).
+// The read-only view of a local store shared by `fromStore` and `valueFromStore`: it follows
+// master-key rotations and polls `PRAGMA data_version` for changes; it never writes.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';

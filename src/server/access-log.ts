@@ -1,9 +1,5 @@
-// The request log of `rotor serve`: one access line per request, as pino-http writes it, instead
-// of Fastify's two (`incoming request` when it arrives, `request completed` when it is answered).
-// Every request paid for two synchronous pino lines; the completed line now carries the request
-// (method, redacted URL, address: see log-redaction.ts), the status and the response time, so
-// nothing is lost at `info`. The arrival line is still written at `debug` and below, for tracing
-// requests that never complete.
+// The request log of `rotor serve`: one access line per request (redacted URL, status, time)
+// instead of Fastify's two; the arrival line stays at `debug`.
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 
 export class AccessLogController extends LogController {

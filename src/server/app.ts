@@ -1,8 +1,5 @@
-// The Rotor HTTP server as a Fastify app that never listens by itself: `rotor serve` listens,
-// tests call `app.inject()`. Every request gets a UUID request id (answered as `x-request-id`
-// and audited as the actor's requestId), a 64 KiB JSON body limit, a per-token rate limit, bearer
-// authentication and a role check from the route table, and zod validation of params, query and
-// body. Teammates' areas (dashboard, events, metrics) plug in through `plugins`.
+// The Rotor HTTP server as a Fastify app that never listens by itself (`rotor serve` listens, tests
+// inject); dashboard, events and metrics plug in through `plugins`.
 import { randomUUID } from 'node:crypto';
 import Fastify, {
   type FastifyInstance,
@@ -160,10 +157,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   }
   if (follower) {
     const policy = follower;
-    policy.refresh();
-    app.addHook('onRequest', (_request, _reply, done) => {
-      policy.refresh();
-      done();
+    await policy.refresh();
+    app.addHook('onRequest', async () => {
+      await policy.refresh();
     });
   }
 

@@ -1,9 +1,5 @@
-// What the request log may say about a URL. Credentials travel in URLs more often than they
-// should (a calendar app can only subscribe to a URL, so the feed token is in it), and request
-// logs end up in log shippers and tickets. So the request serializer writes the URL with:
-// - every Rotor token shape (rtr_…, rfeed_…) replaced, wherever it stands (path or query);
-// - the value of every query parameter whose name suggests a credential replaced.
-// The method, host and address stay, so a line still says who asked for what.
+// What the request log may say about a URL: token shapes and credential-like query values redacted
+// (docs/security.md, "What is redacted").
 import type { FastifyRequest } from 'fastify';
 
 export const REDACTED = '[redacted]';

@@ -1,8 +1,5 @@
-// rotor/client: an application's live link to `rotor serve`. Values are read over HTTP with the
-// app's token and kept in memory; one Server-Sent Events stream per client tells it about
-// rotations, retirements and emergencies within a second; on a rotation it fetches the new value,
-// then acknowledges it with a heartbeat, so that `retire` knows nobody still uses the old one.
-// Dependency-free (fetch, streams and timers of Node 20): no CLI, no server, no SQLite.
+// rotor/client: an app's dependency-free live link to `rotor serve`: values over HTTP, rotations
+// over SSE, and heartbeats so `retire` knows nobody still uses the old value (docs/apps.md).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { RotorError } from '../../core/errors.js';

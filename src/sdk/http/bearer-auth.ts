@@ -1,11 +1,5 @@
-// The framework-neutral core of rotor/express and rotor/fastify: RFC 6750 bearer-token
-// extraction from the Authorization header (and nowhere else), verification with a keyring,
-// and the exact reply each failure gets. The glue modules only translate requests into
-// `BearerRequest` and `HttpReply` back into their framework's response.
-//
-// Replies never echo the token: descriptions come from a fixed table keyed by the RotorError
-// code, so nothing the client sent (nor a kid or secret name from an error message) is
-// reflected into a header.
+// The framework-neutral core of rotor/express and rotor/fastify bearer auth (RFC 6750); replies
+// come from a fixed table, so nothing the client sent is reflected back.
 import { RotorError } from '../../core/errors.js';
 import type { JwtClaims } from '../jwt/jwt-types.js';
 import type { JwtKeys, VerifyOptions } from '../jwt/jwt-keys.js';

@@ -1,11 +1,5 @@
-// The framework-neutral core of the refresh endpoint in rotor/express and rotor/fastify: take a
-// refresh token from a JSON body (`refresh_token`) or an HttpOnly cookie, rotate its family with
-// rotor/tokens, mint an access token, and answer as an OAuth 2.0 token endpoint does
-// (RFC 6749 §5.1: `access_token`, `token_type`, `expires_in`, `refresh_token`, no-store).
-//
-// Every refusal of the refresh token itself (reuse, revoked, expired, bad signature, a retired
-// or compromised key) is a 401 with `invalid_grant` in the body. Reuse detection has already
-// revoked the whole family inside rotor/tokens by the time this answers.
+// The framework-neutral core of the refresh endpoint in rotor/express and rotor/fastify, answering
+// as an OAuth 2.0 token endpoint does (docs/apps.md).
 import { RotorError } from '../../core/errors.js';
 import type { JwtClaims } from '../jwt/jwt-types.js';
 import type { JwtKeys } from '../jwt/jwt-keys.js';

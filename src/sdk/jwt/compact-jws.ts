@@ -1,8 +1,5 @@
-// The compact JWS serialization, strictly, on Node's crypto: three non-empty segments of
-// canonical base64url (RFC 7515 §2: no padding, only A–Z a–z 0–9 - _, and unused trailing
-// bits zero, so one token has exactly one spelling), and the signature primitives Rotor allows:
-// HMAC (createHmac + timingSafeEqual), Ed25519 and ECDSA P-256 (crypto.sign / crypto.verify
-// with IEEE P1363 signatures). No cryptographic primitive is written here.
+// The compact JWS serialization, strictly (canonical base64url: one token, one spelling), and the
+// signature primitives Rotor allows, all on Node's crypto.
 import {
   createHmac,
   sign as cryptoSign,

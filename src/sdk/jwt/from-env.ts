@@ -1,11 +1,5 @@
-// A KeySource over the environment `rotor run` prepared (or a file from `rotor export`):
-//   NAME, NAME_KID                                   the current key and its kid descriptor
-//   NAME_PREVIOUS, NAME_PREVIOUS_KID, NAME_PREVIOUS_UNTIL   the previous key during its grace window
-//   NAME_ON_ROTATE=invalidate                        only for secrets that refuse previous-key tokens
-// Each *_KID is `<kid>.<alg>.<encoding>.<check>`, the check keyed by the value it describes
-// (src/core/delivery/kid-variable.ts), so a value is never paired with another version's kid.
-// The environment cannot change under a running process: this source never signals a change,
-// and a new key arrives with a restart under `rotor run`.
+// A KeySource over the variables `rotor run` prepared (NAME, NAME_KID, NAME_PREVIOUS…:
+// docs/apps.md); the environment cannot change, so a new key arrives with a restart.
 import { createHash } from 'node:crypto';
 import {
   KID_SUFFIX,

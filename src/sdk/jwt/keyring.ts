@@ -1,8 +1,5 @@
-// A KeySet compiled for the hot path: one Map from kid to everything verification needs for
-// that key (algorithm spec, key object, grace end), built once per key-set revision, so
-// `verify` does one lookup and never tries keys in turn. Keys are checked here against their
-// own algorithm (an HMAC secret for HS*, an Ed25519 or P-256 public key for EdDSA / ES256),
-// which is what makes key-type confusion impossible later: the key decides the algorithm.
+// A KeySet compiled for the hot path: one Map lookup by kid; each key is checked against its own
+// algorithm here, so the key decides the algorithm and key-type confusion is impossible.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { VERSION_ID_PATTERN } from '../../core/delivery/kid-variable.js';
 import { RotorError } from '../../core/errors.js';

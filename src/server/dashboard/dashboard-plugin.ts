@@ -1,8 +1,5 @@
-// The operators' dashboard as a Fastify plugin: server-rendered pages under /dashboard, signed
-// in with a local account (password + TOTP), a session cookie (HttpOnly, SameSite=Strict, Path=/,
-// Secure over TLS) and a CSRF token on every POST. Every page escapes what it shows; one CSS and
-// one JS file are served beside them under a Content-Security-Policy that forbids inline code.
-// It acts only through core (status, engine, audit), with the operator and the request id.
+// The operators' dashboard as a Fastify plugin (docs/server.md, docs/security.md); it acts only
+// through core, with the operator and the request id.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';

@@ -1,11 +1,5 @@
-// Failed sign-ins, counted per client address and per operator name over a sliding window:
-// past the limit the login form answers 429 without checking anything, so a password or a
-// 6-digit code cannot be guessed at speed. In memory (per process) and bounded.
-//
-// An attempt is counted *before* its password is checked: `reserve` takes a slot on every key
-// (or refuses), and `settle` turns it into a failure or frees it. Counting only after the check
-// let 40 parallel guesses all pass the "fewer than 5 failures so far?" test while the first
-// argon2 ran; with reservations at most `maxFailures` checks are ever in flight or failed.
+// Failed sign-ins per address and operator over a sliding window, reserved before the password is
+// checked so parallel guesses cannot all pass (docs/security.md, "What is limited").
 import type { Clock } from '../../core/clock.js';
 import { positiveIntegerSetting } from '../env-setting.js';
 

@@ -1,8 +1,5 @@
-// One change detector per server: it watches the store (`Store.changes`, or portable polling
-// where the dialect has no signal) and turns version changes made by any process (this server's
-// engine, `rotor rotate` in a shell, the scheduler) into rotation events for every SSE
-// connection. On each change it re-reads the live versions and diffs them against what it saw:
-// comparing states rather than timestamps keeps it right whatever clocks the writers used.
+// One change detector per server: turns version changes by any process into rotation events,
+// diffing states rather than timestamps so writers' clocks do not matter.
 import { randomBytes } from 'node:crypto';
 import { kidDescriptorOf, onRotateOf } from '../../core/delivery/kid-variable.js';
 import type { ChangeSource, ChangeWatch, LiveStateRow } from '../../core/store/open-store.js';

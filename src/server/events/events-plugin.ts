@@ -1,12 +1,5 @@
-// Live delivery to apps, as a plugin for `buildApp({ plugins })`:
-//   GET  /v1/events?secrets=JWT_*&env=production   Server-Sent Events: `rotation` events for the
-//        secrets the app token was granted (and the filter names), heartbeats, Last-Event-ID resume
-//   POST /v1/consumers/heartbeat                    a client reports what it holds (an ack is a
-//        heartbeat naming the new version)
-//   GET  /v1/consumers?secret=&env=                 operators: who holds what, who is behind
-// One change feed per server polls the store and fans out to every connection. A stream lives only
-// as long as its token: a revocation (by any process: the feed sees every commit) or the token's
-// expiry ends it at once, and one token may hold at most maxStreamsPerToken streams (429 beyond).
+// Live delivery to apps as a `buildApp` plugin: /v1/events (SSE) and consumer heartbeats
+// (docs/apps.md); one change feed per server fans out to every connection.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { consumerOwnedByOther, pruneConsumers } from '../../core/consumers/record-heartbeat.js';

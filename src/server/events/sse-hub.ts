@@ -1,9 +1,5 @@
-// The open `/v1/events` connections and what each may see: one write of each event to every
-// connection whose token grant and filter allow it, a comment line every heartbeat interval so
-// proxies and clients know the stream is alive, and a cut-off for clients that stop reading
-// (they reconnect with Last-Event-ID and are brought up to date). Each stream belongs to one API
-// token: when the token expires or is revoked its streams end, and no event is written to a
-// stream whose token has expired (checked on every write, whatever the timers did).
+// The open `/v1/events` connections: grant-filtered writes, heartbeats, a cut-off for clients that
+// stop reading, and streams that end with their token (docs/security.md).
 import type { ServerResponse } from 'node:http';
 import type { LiveState, SequencedEvent } from './event-types.js';
 

@@ -1,8 +1,5 @@
-// GET /metrics in Prometheus format, behind a bearer token that is itself a Rotor-managed
-// secret: METRICS_AUTH_TOKEN in one environment. Its current value and, during its grace window,
-// its previous value are both accepted, so Prometheus keeps scraping across a rotation until
-// its config picks up the new token. Compared in constant time against every accepted value
-// (no early exit), after hashing both sides to a fixed length.
+// GET /metrics behind METRICS_AUTH_TOKEN, itself a Rotor secret: current and in-grace values both
+// accepted, compared in constant time (docs/server.md).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Rotor } from '../../core/context.js';

@@ -1,7 +1,4 @@
-// Rotor's Prometheus metrics: what the store says at scrape time (secrets by state, age against
-// cadence, rotations by kind and outcome) plus what this process saw (rotation step durations
-// from the engine's progress events) and what other parts report through callbacks (scheduler
-// lag, consumers still holding an old version). One registry per server, never prom-client's
+// Rotor's Prometheus metrics (docs/server.md), in one registry per server, never prom-client's
 // global one, so tests and several apps in one process do not mix.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Rotor } from '../../core/context.js';

@@ -1,9 +1,5 @@
-// How the API reads one secret value for an app: the hot path of `rotor serve`. Where the store
-// offers a fast read path (`Store.fastReads`: synchronous lookups on its own connection) it uses
-// that, with the audit row appended through core's group appender; anywhere else core's
-// readOneValue. Both write the same `read.get` audit row (secret, environment, version, token
-// name, request id; never the value), committed before the value is handed back. Decrypted values
-// are cached per version id (see VALUE_CACHE_SIZE).
+// How the API reads one secret value for an app, the hot path of `rotor serve`: the store's fast
+// reads where offered, else core's readOneValue; both audit before answering.
 import { createGroupAuditAppender } from '../../core/audit/audit-group-append.js';
 import type { Actor } from '../../core/audit/audit-log.js';
 import type { Rotor } from '../../core/context.js';

@@ -1,13 +1,5 @@
 // Incremental `rotor audit verify --checkpoints` after 1,000 new rows on a 1,000,000-row log,
-// against the full verify of the same log in the same run (issue 14 §6: goal < 50 ms). The log
-// has a signed checkpoint every 1,000 rows (1,000 files in a directory, as `rotor serve` would
-// publish them); incremental verify checks the newest one and recomputes the rows after it.
-//
-// Measured as it ships: the compiled dist/ (`npm run bench` builds first). Full verify rounds
-// (the baseline, each followed by an incremental verify as a diagnostic), then incremental verify
-// on its own with its CPU time, then `--full` with every checkpoint checked; first rounds are
-// warm-ups. The machine's load average and CPU model go into the notes: on a shared machine the
-// wall times include waiting for a core, the CPU time does not.
+// against the full verify in the same run; method: docs/benchmarks.md.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';

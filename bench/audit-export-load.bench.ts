@@ -1,12 +1,5 @@
-// Secret reads while the whole audit log is exported (issue 10, item 8): app-token reads over
-// HTTP at 50 connections, p99 without an export and then during a concurrent full
-// `GET /v1/audit/export` (JSON, streamed by a second client in a loop). Target: p99 during the
-// export within 2x of p99 without it, in the same run.
-//
-// The log is seeded with ROTOR_BENCH_EXPORT_ROWS rows (default 200,000: seeding 1,000,000 rows
-// with the filter indexes took 110 s on the 2-core build machine under load, over the one minute
-// allowed for set-up; set the variable to 1000000 where it builds quickly enough). The server runs
-// in this process with request logging off, so the figure isolates the export's effect.
+// Secret-read p99 over HTTP with and without a concurrent full audit export (target: within 2×);
+// ROTOR_BENCH_EXPORT_ROWS sets the log size; method: docs/benchmarks.md.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,18 +1,5 @@
-// `rotor audit verify` over 1,000,000 audit rows on a SQLite file, against a baseline measured
-// in the same process: SHA-256 over the concatenation of the same canonical entry bytes in one
-// pass (createHash + update per in-memory chunk). Target from the issue: within 3× of it.
-//
-// Verify is measured as it ships: the compiled dist/ (`npm run bench` builds first), so its
-// worker threads start as they do under `rotor audit verify`, without a TypeScript loader. The
-// baseline and verify (default threads, then one thread) alternate in rounds, so that load from
-// other processes on a shared machine falls on all of them alike.
-//
-// Seeding builds realistic rows (inventory secret names, environments, operators, methods,
-// actions, UUID request ids, notes of varied length, details) with canonicalEntry/chainHash and
-// inserts them in large transactions; it is not measured. Diagnostic figures show where
-// verify's time goes: verify kept on one thread; only reading the same rows, through the
-// SQLite bulk reader verify uses and through Kysely; only recomputing the chain over the same
-// entries in memory (one one-shot SHA-256 per row).
+// `rotor audit verify` over 1,000,000 rows against one-pass SHA-256 of the same bytes (target: 3×);
+// method and figures: docs/benchmarks.md, "audit verify".
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';

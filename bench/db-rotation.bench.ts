@@ -1,11 +1,5 @@
-// Query latency through `rotor/pg` and `rotor/mysql` while DATABASE_URL is rotated: 16 clients
-// query without pause (one `SELECT` on a 10-row table at a time each, back to back) against the
-// machine's PostgreSQL and MariaDB. Phase A: the same clients, no rotation (the baseline). Phase
-// B: 10 rotations (alternate strategy), each followed, once the old pool has drained, by the
-// retire of the previous version (`retire --now --reason`). The phases alternate in 10 rounds of
-// about a second each (A, B, B'), so that other people's load on this shared machine falls on all
-// alike. B's rotations run in a child process, as `rotor rotate` runs next to a deployed app; B'
-// runs them inside the app's process (a diagnostic). Every latency is kept: percentiles are exact.
+// Query latency through `rotor/pg` and `rotor/mysql` while DATABASE_URL is rotated, against no
+// rotation in the same run; method and figures: docs/benchmarks.md.
 import { loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { createPool as createMysqlPool, type RotorMysqlPool } from '../src/sdk/mysql.js';

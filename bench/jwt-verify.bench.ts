@@ -1,13 +1,5 @@
-// JWT verification throughput on one core (issue 3): Rotor's keyring verifying a token signed
-// by the *previous* key (so the kid lookup, the grace check and the full strict path all run)
-// against jose.jwtVerify and fast-jwt's createVerifier, each with the single right key, for
-// HS256 and EdDSA; then Rotor with a revocation check on vs off. Every verifier checks what
-// it can of the same things: algorithm allow-list, signature, exp (required), iss, aud, typ.
-// Candidates run interleaved in rounds of ROUND_MS, in a rotating order; each figure is the
-// median over rounds, and each ratio the median of the per-round ratios (both candidates
-// measured back to back), so background load hits every candidate alike. Throughput is operations per CPU-second of this process
-// (process.cpuUsage: every thread, so jose's WebCrypto work on the thread pool and GC helper
-// threads count too): on a shared machine, wall time also measures other people's jobs.
+// JWT verification per CPU-second: Rotor's keyring against jose and fast-jwt, interleaved in
+// rounds so background load hits every candidate alike; method: docs/benchmarks.md.
 import {
   createSecretKey,
   generateKeyPairSync,

@@ -1,9 +1,5 @@
-// The stock `rotor serve` measured from outside (issue 10, speed): the built CLI as its own
-// process with its defaults (request logging on at info, to a file as stderr; default rate
-// limits; the scheduler), loaded by autocannon at 50 connections from another process. An
-// audited app-token value read against `/healthz` of the same server, alternating
-// health, read, health, read so that load from other processes falls on both alike.
-// Targets: read throughput ≥ 0.8× /healthz throughput, read p99 ≤ 2× /healthz p99.
+// The stock `rotor serve` from outside: audited reads against /healthz of the same server, in
+// turns; targets ≥ 0.8× throughput, ≤ 2× p99 (method: docs/benchmarks.md).
 import { spawn } from 'node:child_process';
 import {
   closeSync,

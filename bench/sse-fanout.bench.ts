@@ -1,8 +1,5 @@
-// Live delivery fan-out: 1,000 rotor/client instances (in a second process) hold SSE streams to
-// `rotor serve` (the built CLI, in a third process); the bench process rotates JWT_ACCESS_SECRET
-// through its own engine, as `rotor rotate` in a shell would, and measures when each client got
-// the rotation event and when it held the new value (fetched over HTTP, audited), and the
-// server's resident memory (/proc) with them all connected.
+// Live delivery fan-out: 1,000 rotor/client instances on SSE streams to `rotor serve`, timed from
+// a rotation to each client holding the new value (method: docs/benchmarks.md).
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { get as httpGet } from 'node:http';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

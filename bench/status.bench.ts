@@ -1,12 +1,5 @@
-// `rotor status` and `rotor check` end to end over 1k, 10k and 100k secret × environment rows:
-// the built CLI (`node dist/cli/main.js`, so run after `npm run build`) as a child process,
-// stdout piped back and read in full, wall time median of 3 after one warm-up, peak RSS from
-// `/usr/bin/time -f %M` (the child's maximum resident set). Seeding is not measured.
-//
-// Each store holds N/2 secrets × 2 environments, and per row what a store that has been in use
-// holds: one current version (ages spread over 0-400 days so every state occurs), one retired
-// version, a succeeded rotation; 10% have a previous version in its grace window, 1% a later
-// failed rotation and 0.5% a running one (half of them stuck).
+// `rotor status` and `rotor check` end to end through the built CLI over 1k-100k rows (wall time
+// and peak RSS); the seeded data and figures: docs/benchmarks.md.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,19 +1,5 @@
-// `rotor audit export`: the audit log, oldest first, as the runbook's Markdown table, as CSV or
-// as JSON, streamed to a Writable chunk by chunk so a log of millions of rows never becomes one
-// string in memory.
-//
-// - md: the runbook's `Date | Secret | Operator | Method | Notes` table. Secret is
-//   `NAME (environment)`; Notes is `action (outcome)` followed by the notes. Pipes, backslashes
-//   and `<`, `>`, `&` are escaped and line breaks become `<br>`, so a note cannot break the table or
-//   inject HTML.
-// - csv: RFC 4180 (CRLF line ends, fields quoted when they hold `"`, `,`, CR or LF, quotes
-//   doubled), one row per event with every field: seq, at, secret, environment, operator,
-//   method, action, outcome, request_id, notes, details (JSON), hash. A cell that a spreadsheet
-//   would run as a formula (it starts with `=`, `+`, `-`, `@`, TAB or CR) gets a leading `'`
-//   and is quoted, as OWASP's CSV-injection advice says; every other cell is verbatim.
-// - json: one JSON array (valid JSON for any parser), one event object per line, with
-//   `seq`, the entry's fields (`v` … `details`, in canonical order) and `hash`. Rebuilding the
-//   canonical entry from those fields and chaining it reproduces `hash`.
+// `rotor audit export` as md, csv or json (formats: docs/audit.md), streamed chunk by chunk so a
+// log of millions of rows never becomes one string in memory.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { iterateAudit, type AuditFilter, type AuditRecord } from './audit-query.js';

@@ -1,13 +1,5 @@
-// Chain status for pages that show it on every view (the dashboard's audit log): the whole chain
-// is verified once, then each check verifies only the rows appended after the last verified head,
-// plus that the head row still has the hash it had. A full verification runs again when the last
-// one is older than `fullEveryMs`, or whenever the chain was found broken (to name the first bad row).
-//
-// What an incremental check detects: any edit, insertion, deletion, reordering or malformed entry
-// among the rows after the last verified head, and an edit (entry or hash) or deletion of the head
-// row itself. What it does not detect until the next full verification: an edit to a row before
-// the head (the head row still chains on that row's stored hash, which an edit leaves alone). `rotor audit verify` (and GET /v1/audit/verify) always
-// verify the whole chain.
+// Chain status for pages that show it on every view: a full verification now and then, otherwise
+// only the rows after the last verified head (what that misses: docs/server.md, audit log).
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/open-store.js';
 import {

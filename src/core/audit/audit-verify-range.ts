@@ -1,10 +1,5 @@
-// The hot loop of `rotor audit verify` on a dialect's bulk reader, shared by the main thread and
-// the worker threads: checks one range of seqs and stops at the first row it cannot accept.
-// It only decides; explaining a bad row (which needs queries over the whole log) is left to the
-// portable path in audit-verify.ts, which resumes from where this loop stopped.
-//
-// Each row is checked against the previous row's *stored* hash, so a range can be checked
-// without the rows before it: it starts from the newest row at or before its lower bound.
+// The hot loop of `rotor audit verify` on a bulk reader (main thread and workers): checks one range
+// of seqs against stored hashes and stops at the first bad row; audit-verify.ts explains it.
 import { chainHash } from './audit-log.js';
 import { CANONICAL_ENTRY_SHAPE, entryProblem } from './audit-query.js';
 import type { AuditAnchor } from './audit-verify.js';

@@ -1,20 +1,5 @@
-// `rotor audit verify`: recomputes the hash chain over every audit row, in seq order, and names
-// the first row that was edited, deleted, inserted, reordered or is malformed.
-//
-// Per row, the hot loop does one integer compare, one one-shot SHA-256 and one anchored regex;
-// everything that explains a failure runs only once a row has failed. Each row is checked
-// against the previous row's *stored* hash, so the first mismatch is the first tampered row,
-// not just "somewhere before the head" — and ranges of seqs can be checked independently.
-//
-// Two paths read the rows. Where the store's dialect has a bulk reader (SQLite), the hot loop
-// (audit-verify-range.ts) runs on it, and on a large log in worker threads, one range of seqs
-// each, on their own read-only connections. Either way it only finds *where* the chain breaks;
-// the portable path below, keyset-paginated Kysely queries, resumes from the last intact row to
-// explain the break (and is the whole scan for dialects without a bulk reader).
-//
-// What the chain cannot show: deleting the newest rows leaves a shorter chain that is still
-// valid. Record `rows` and `headHash` outside the store (a ticket, a chat message) and pass them
-// back as `anchor` to detect that too.
+// `rotor audit verify`: recomputes the hash chain and names the first row that was tampered with;
+// a bulk reader (and worker threads) find the break, the portable Kysely path explains it.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { chainHash, GENESIS_HASH } from './audit-log.js';

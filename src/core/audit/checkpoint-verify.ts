@@ -1,13 +1,5 @@
-// `rotor audit verify --checkpoints`: checks the audit log against signed checkpoints kept where
-// the store's admin cannot rewrite them. A hash chain alone cannot catch someone who edits a row
-// and recomputes every hash after it, nor one who deletes the newest rows; a checkpoint can: the
-// row it names must still carry the head hash that was signed.
-//
-// Incremental (the default): checks the newest checkpoint (and, with a verified-state file, every
-// checkpoint newer than the last run's), then recomputes only the rows after the newest trusted
-// head: time grows with new rows, not with the log. Full: checks every checkpoint and recomputes
-// the whole chain. What incremental leaves to full: an edit to an old row's entry that left the
-// stored hashes alone (the chain breaks there, but incremental never reads that row).
+// `rotor audit verify --checkpoints`: the log against signed checkpoints kept out of the admin's
+// reach, incrementally by default (docs/audit.md, "Signed checkpoints").
 import type { KeyObject } from 'node:crypto';
 import { getMeta, type AuditReader, type Store } from '../store/open-store.js';
 import { keyId, checkpointSignatureValid, type SignedCheckpoint } from './checkpoint-sign.js';

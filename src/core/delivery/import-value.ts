@@ -1,8 +1,5 @@
-// Adopting a secret a team already uses: its value becomes the first current version
-// (origin `import`) with its real last-rotation date, so status and reminders are right from
-// day one. Without a date the version's rotated_at is null and status shows it as unknown.
-// Import only starts a history: replacing an existing current value is what `rotor rotate`
-// is for, with its grace window and audit trail.
+// Adopting a value a team already uses as the first current version, with its real rotation date;
+// replacing a current value is `rotor rotate`'s job.
 import type { Kysely } from 'kysely';
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';

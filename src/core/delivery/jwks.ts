@@ -1,11 +1,5 @@
-// The public JWK Set of an asymmetric signing secret in one environment, for third-party
-// verifiers: the standby key (published before it signs), the current key, and the previous key
-// while its grace window is open. Retired, compromised and failed keys are never in it.
-//
-// Each public key is derived from the sealed private key, not from version metadata: the
-// store's authenticated encryption then also vouches for what is published, so a row edited
-// behind Rotor's back cannot slip an attacker's public key into the set. Only public members
-// leave this module, whatever a rotator returns; symmetric kinds have no JWK Set at all.
+// The public JWK Set of an asymmetric signing secret, each key derived from the sealed private key
+// so an edited row cannot slip a public key in (docs/security.md).
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';

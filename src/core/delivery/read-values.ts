@@ -1,12 +1,5 @@
-// Resolves the values one environment should see: each secret's current version and, while its
-// grace window is open (retire_at > now), its previous version as NAME_PREVIOUS. Every read is
-// audited in one row per command, naming secrets and version ids, never values; the row is
-// written before any value is handed back, so a value never leaves without a record.
-//
-// Versions that carry a JWT kid (jwt-hmac, jwt-keypair) also get non-secret companions:
-// NAME_KID, and during grace NAME_PREVIOUS_KID and NAME_PREVIOUS_UNTIL (see kid-variable.ts),
-// plus NAME_ON_ROTATE=invalidate where the policy says so. They are not values: audit counts
-// and notes name only the values.
+// The values one environment sees (current, and previous during grace, with their kid companions);
+// the audit row is written before any value is handed back.
 import type { Kysely } from 'kysely';
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';

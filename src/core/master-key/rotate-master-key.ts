@@ -1,8 +1,5 @@
-// `rotor master-key rotate`: re-wraps every data key under a new master key, crash-safe.
-// Order: (1) write the new key beside the old one (`master.key.next`, 0600); (2) one store
-// transaction re-wraps every data key and replaces the check value; (3) rename the new file
-// over the old. A crash before (2) commits leaves the old key valid (the loader deletes the
-// stray next file); a crash after it leaves the next file, which the loader promotes.
+// `rotor master-key rotate`: re-wraps every data key under a new master key, crash-safe (the steps
+// and what a crash leaves: docs/security.md).
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendAudit, type Actor } from '../audit/audit-log.js';

@@ -1,9 +1,5 @@
-// rotor.yaml, validated once per change: the CLI keeps the validated policy in the state
-// directory (policy-cache.json), keyed by a hash of the file's bytes, its path, the Rotor build
-// and the rotator kinds, so a reading command whose rotor.yaml is unchanged skips the YAML
-// parser and zod. Any change to the bytes (even of the same size and mtime) misses the key and
-// re-validates, with the same errors; a damaged or foreign entry is ignored, never trusted.
-// The entry holds what rotor.yaml holds (names, cadences, references), never a secret value.
+// rotor.yaml validated once per change: the validated policy is cached in the state directory,
+// keyed by a hash of the bytes, path, build and kinds; a bad entry is ignored, never trusted.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,8 +1,5 @@
-// One value, one version: the halves of a two-part credential (an access key id and its secret)
-// are never rotated one without the other. Refused at policy load: a variable a kind delivers as
-// part of one value (`config.variables`) also declared as a secret of its own, and the halves of
-// an AWS access key (<P>ACCESS_KEY_ID, <P>SECRET_ACCESS_KEY) as secrets of a kind Rotor rotates
-// by itself, or as manual secrets due on different schedules.
+// One value, one version: refuses policies that could rotate one half of a two-part credential
+// without the other (docs/providers.md).
 import type { RawPolicy } from './policy-schema.js';
 import type { ConfigIssue } from './policy.js';
 

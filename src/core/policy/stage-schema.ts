@@ -1,8 +1,5 @@
-// rotor.yaml's staged flow for one secret: after the new version becomes current in an
-// environment, its `deploy` hooks run, then its `smoke` tests, then its `health` checks, in
-// order. Each list holds steps of three types: `command` (argv, the value in ROTOR_SECRET),
-// `http` (JSON POST signed with HMAC, or a GET for health endpoints) and `sql` (log in with
-// the new database credential and run a statement).
+// rotor.yaml's staged flow for one secret: `deploy` hooks, then `smoke` tests, then `health`
+// checks, each a `command`, `http` or `sql` step.
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
 import { ENV_NAME, ENV_VAR_NAME, SECRET_NAME } from './names.js';

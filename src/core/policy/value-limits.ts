@@ -1,10 +1,5 @@
-// What a stored value may be, whatever its kind: no NUL byte (environment variables cannot
-// carry one), not empty or only whitespace (unless the kind allows it: a pasted blank line is
-// a mistake, not a credential), and no larger than the secret's limit. The limit exists because
-// `rotor run` hands every value to the child as an environment variable, and Linux refuses one
-// longer than 128 KiB (MAX_ARG_STRLEN) with a bare `spawn E2BIG` that names nothing: better one
-// clear error when the value arrives than a broken `run` for the whole environment later.
-// Line breaks are fine: PEM keys and service-account JSON travel in environment variables.
+// What any stored value may be: no NUL, not blank (unless the kind allows), within `maxBytes`, so
+// `rotor run` never fails later with a bare E2BIG (docs/rotor-yaml.md).
 import { RotorError } from '../errors.js';
 
 /** The default limit of one value, in bytes (rotor.yaml `maxBytes:` per secret changes it). */

@@ -1,13 +1,5 @@
-// What a retire did to the real credential, as Rotor observed it, so that no audit row claims a
-// revocation that did not happen (DESIGN.md, "prove"). After a kind's `retire`, the engine asks the
-// kind to log in with the retired material (`prove`); the answer goes into the `retire` audit row,
-// a `retire.verified` row, and the version's metadata, where `rotor status`/`check` read it:
-// - refused:   the server refused the retired credential (the proof).
-// - accepted:  it still logs in: CRITICAL.
-// - unproven:  the server could not be asked (unreachable): said as such, WARNING.
-// - kept:      rotor.yaml keeps the credential on purpose (`keepOriginalLogin`): "kept, still
-//              valid", WARNING while the policy says so.
-// A postponed retire records its live sessions (`drain*` keys) for the same status rows.
+// What a retire did to the real credential, as Rotor observed it (refused, accepted, unproven,
+// kept), so no audit row claims a revocation that did not happen (docs/status.md).
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type {

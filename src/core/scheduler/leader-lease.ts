@@ -1,8 +1,5 @@
-// Scheduler leadership: one scheduler acts on a store at a time. The leader holds a row in
-// `scheduler_leases` with an expiry and renews it every tick (and between a tick's phases);
-// another scheduler takes over only once it has expired, or at once when the holder was a
-// process on this host that has died. Taken inside the store's write transaction, like the
-// rotation locks in core/rotation/lock.ts.
+// Scheduler leadership, so one scheduler acts on a store at a time: a lease row renewed every tick,
+// taken inside the store's write transaction (docs/rotor-yaml.md).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Clock } from '../clock.js';

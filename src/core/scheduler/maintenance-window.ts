@@ -1,8 +1,5 @@
-// Whether an instant falls inside a secret's maintenance window. Local day and time come from
-// Intl for the window's IANA time zone, so daylight-saving changes follow the zone's rules: a
-// 02:00-05:00 window is three local hours on a normal night and two on the night clocks go
-// forward. A window whose end is before its start crosses midnight and belongs to the day it
-// opens on (`days: [sat]`, `22:00-02:00` is Saturday 22:00 to Sunday 02:00).
+// Whether an instant falls inside a secret's maintenance window, in the window's IANA time zone
+// (daylight saving and windows across midnight: docs/rotor-yaml.md).
 import { WEEKDAYS, type MaintenanceWindow, type Weekday } from '../policy/schedule-schema.js';
 
 const formatters = new Map<string, Intl.DateTimeFormat>();

@@ -1,8 +1,5 @@
-// Which reminder is due for a secret × environment at an instant. The slots of one cadence
-// cycle are the offsets before the due date (`due-14d`, `due-1d`, `due-0d`), then one per
-// `overdueEvery` from the first overdue instant (`overdue-1`, `overdue-2`, …). Only the latest
-// slot that has begun is sent: after downtime the scheduler sends what is true now, not a
-// backlog of stale reminders.
+// Which reminder slot is due for a secret × environment; only the latest slot that has begun is
+// sent, so downtime never produces a backlog of stale reminders.
 import { MS } from '../duration.js';
 import type { NotifySpec } from '../policy/schedule-schema.js';
 

@@ -1,16 +1,5 @@
-// The scheduler: what keeps secrets rotated without a person at a terminal. One `tick()` is one
-// deterministic pass over the store, in this order:
-//   1. finish or roll back interrupted rotations (engine.resume), and promote standby keys;
-//   2. retire previous versions whose grace has passed (postponed ones are tried next tick);
-//   3. rotate what is due (at or after its target age) and can rotate by itself (a `generated`
-//      kind without `auto: false`), method `scheduled`, inside its maintenance window;
-//   4. retry failed scheduled rotations with exponential backoff, giving up after the retries
-//      (the failed rotation already makes `rotor check` CRITICAL);
-//   5. remind people of the rest (manual kinds, `auto: false`, the master key, and what the
-//      scheduler gave up on) at the configured offsets, each slot once per channel (a unique
-//      key in the store), each delivery audited.
-// Only the holder of the leader lease acts; `start()` runs ticks on real timers until `stop()`.
-// The scheduler reads names, dates and policy text, never a value.
+// The scheduler keeps secrets rotated without a person at a terminal: one `tick()` is one
+// deterministic pass over the store (its steps: docs/rotor-yaml.md, "Scheduler and reminders").
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Actor } from '../audit/audit-log.js';
@@ -66,7 +55,7 @@ export interface SchedulerDeps {
   /** How long leadership lasts without renewal. */
   leaseMs?: number;
   /** Runs at the start of every tick (`rotor serve` loads the store's applied policy here). */
-  beforeTick?(): void;
+  beforeTick?(): void | Promise<void>;
 }
 
 export interface SchedulerReport {
@@ -134,7 +123,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   }
 
   async function runTick(): Promise<SchedulerReport> {
-    deps.beforeTick?.();
+    await deps.beforeTick?.();
     const actor: Actor = { operator, requestId: randomUUID(), method: 'scheduled' };
     const report = emptyReport(iso(clock.now()), actor.requestId);
     const store = await rotor.store();

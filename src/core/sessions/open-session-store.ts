@@ -1,8 +1,5 @@
-// Opens the application's session store, as rotor.yaml `sessions:` names it, for the operator's
-// side: `rotor sessions revoke` and emergency rotations. The stores themselves are the SDK's
-// (rotor/tokens), so both sides read and write the same tables and keys; they are loaded only
-// when a command needs them. The URL comes from the environment variable the policy names and
-// never appears in a message.
+// Opens the application's session store (rotor.yaml `sessions:`) for `rotor sessions revoke` and
+// emergencies, with the SDK's own stores so both sides share tables and keys.
 import type { Clock } from '../clock.js';
 import { RotorError, isRotorError } from '../errors.js';
 import type { SessionsSpec } from '../policy/policy.js';

@@ -1,14 +1,5 @@
-// Turns a status report into a monitoring-plugin result (Nagios, Icinga, Sensu, Zabbix agents):
-// one exit code and one summary line, with the problem rows after it as long output.
-//
-// Per row, each problem maps to a plugin status:
-//   CRITICAL (2): overdue, failed rotation, stuck rotation
-//   WARNING  (1): due, due soon
-//   UNKNOWN  (3): no known rotation date
-// and the worst wins, in this order: CRITICAL > WARNING > UNKNOWN > OK. The cadence problems
-// come from `ageState`, so a secret that is overdue stays CRITICAL while a healthy rotation is
-// running (until the new value is current) and nothing is hidden behind `failed`/`rotating`.
-// A row can count in more than one category (overdue and failed); in-grace is not a problem.
+// Turns a status report into a monitoring-plugin result (Nagios, Icinga…): one exit code, one
+// summary line, the problem rows after it; the mapping: docs/status.md.
 import { formatDuration } from '../duration.js';
 import type { StatusReport, StatusRow } from './status.js';
 

@@ -1,12 +1,5 @@
-// Credentials whose end Rotor could not finish or chose not to, read from what retire recorded on
-// the versions (see rotation/retire-proof.ts), for `rotor status`/`check`:
-// - not-revoked (CRITICAL): the latest retire proof of the pair found the retired credential still
-//   logging in. A later proven refusal for the same pair clears it.
-// - unproven (WARNING): the latest retire could not ask the server.
-// - outside-rotation (WARNING): a login kept valid on purpose (`keepOriginalLogin: true`), as long
-//   as rotor.yaml still says so; or one Rotor never disables (a superuser, its admin), for good.
-// - retire-postponed (WARNING): a previous version past its grace window whose retire waits for
-//   live sessions, named; sessions-held (CRITICAL) once `drain.within` has passed too.
+// Credentials whose end Rotor could not finish or chose not to, from what retire recorded, for
+// `rotor status`/`check` (the alerts and their levels: docs/status.md).
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 

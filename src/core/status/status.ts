@@ -1,30 +1,5 @@
-// Where every secret × environment stands against its cadence: the runbook's "automated
-// reminder script", computed from the store (what `rotor apply` wrote and what rotations did),
-// never from a hand-kept file or from rotor.yaml.
-//
-// One state per row, by precedence (the first that applies wins):
-//   failed > rotating > unknown | overdue > due > due-soon > in-grace > ok
-// - failed:   the latest rotation (by started_at) failed, or was interrupted and rolled back by
-//             `rotor resume` (the current version is untouched, but the rotation that was wanted
-//             did not happen: someone must look); a later success clears it.
-// - rotating: the latest rotation is running; `rotation.stuck` when it has not advanced a step
-//             for STUCK_ROTATION_MS (measured against the real clock, not `at`). Also a rotation
-//             `waiting` with a version in standby until `rotation.promoteAfter`: it holds no
-//             lock and is never stuck or failed.
-// - unknown:  no current version, or its real-world rotation date is unknown (imported without
-//             a date). Exclusive with the age states below.
-// - due-soon from (target - warn), due from target, overdue when the age is past max (max
-//   defaults to target). Ages are counted in whole units of the max as written (whole days for
-//   day cadences), so a 90-day secret is due on day 90 and overdue on day 91, and a 180-365d
-//   secret is due from day 180 and overdue after day 365 (from day 366).
-// - in-grace: a previous version is still accepted (its retire_at is after `at`).
-// Nothing is hidden by the single column: `ageState` always holds the cadence-only state and
-// `graceUntil` is set whenever a grace window is open, whatever the state.
-//
-// The work is a handful of set-based queries (secrets, environments, current versions, open
-// grace windows, the latest rotation per pair where it did not succeed, the master key's date)
-// and one linear pass with Maps, so it stays linear in the number of rows. Plain Kysely only:
-// PostgreSQL runs the same queries.
+// Where every secret × environment stands against its cadence, computed from the store (never from
+// rotor.yaml or a hand-kept file); states and their precedence: docs/status.md.
 import type { Kysely } from 'kysely';
 import { MS } from '../duration.js';
 import { RotorError } from '../errors.js';

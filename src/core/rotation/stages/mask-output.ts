@@ -1,14 +1,5 @@
-// Masks every piece of a secret value in text a hook printed, before that text reaches an audit
-// note, an error, the rotations table or an API answer. Exact matching is not enough: a hook that
-// prints the first 24 characters of $ROTOR_SECRET, or its base64, would leak most of the value.
-// So any run of MIN_RUN or more characters that also appears in one of the values (current,
-// previous or new), raw or in a common encoding, is replaced by MASK.
-//
-// How: every MIN_RUN-character window of every encoding of every value goes into a set; each
-// window of the text found in that set masks its characters. Any longer shared run is covered,
-// because each of its windows is itself shared. Encodings of a substring do not always line up
-// with the encoding of the whole value (base64 works in 3-byte groups), so base64 and base64url
-// are taken at the three byte offsets; hex (both cases) and URL encoding line up by themselves.
+// Masks every run of MIN_RUN+ characters of a secret's values (raw or encoded) in text a hook
+// printed, because exact matching misses a prefix or an encoding (docs/security.md).
 
 /** The shortest run of a value's characters that is masked. */
 export const MIN_RUN = 8;

@@ -1,9 +1,5 @@
-// Runs one deploy hook, smoke test or health check for a version that just became current.
-// A step's failure is a RotorError (ERR_ROTOR_STAGE_FAILED) naming the step and why; the value
-// reaches a command only through its environment (ROTOR_SECRET), never argv. A command's output
-// is never passed on verbatim: only the exit code (or signal), the step's name and a bounded tail
-// of the output in which every run of 8+ characters of any known value of the secret (raw or
-// encoded, see mask-output.ts) is masked.
+// Runs one deploy hook, smoke test or health check; the value goes only in ROTOR_SECRET and output
+// is reported only as a masked tail (docs/security.md).
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { resolve } from 'node:path';

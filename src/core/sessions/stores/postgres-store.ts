@@ -1,10 +1,5 @@
-// The PostgreSQL TokenStore (node-postgres). Families and session state live in three tables
-// named after a prefix, created idempotently under an advisory lock. A refresh is one
-// conditional UPDATE (the presented jti must still be the latest, the family live, unexpired
-// and younger than any session revocation); only when it misses does a second query find out
-// why. Session changes take a row lock on a one-row counter table, so their version numbers
-// commit in order and a poller that has seen version n has seen every change up to n; NOTIFY
-// tells listeners to poll at once.
+// The PostgreSQL TokenStore: a refresh is one conditional UPDATE; session changes are numbered in
+// commit order under a row lock, and NOTIFY wakes pollers (docs/tokens.md).
 import type pg from 'pg';
 import { RotorError } from '../../errors.js';
 import { importPeer } from '../../import-peer.js';

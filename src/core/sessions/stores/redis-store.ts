@@ -1,9 +1,5 @@
-// The Redis TokenStore (ioredis). Each decision runs as one Lua script, so it is atomic on the
-// server: the rotation script is a transcription of `decideRotation` (family-rules.ts; keep
-// them in step). Family keys expire on their own a day after their absolute lifetime. Session
-// changes bump a counter and record the user in a sorted set scored by that counter, all in
-// one script that also PUBLISHes, so pollers read only what changed and subscribers hear at once.
-// Keys are `<prefix>:…`; for Redis Cluster choose a prefix with a hash tag, e.g. `{rotor}`.
+// The Redis TokenStore: each decision is one atomic Lua script (docs/tokens.md). The rotation
+// script transcribes `decideRotation` in family-rules.ts: keep them in step.
 import type { Redis } from 'ioredis';
 import { RotorError } from '../../errors.js';
 import { importPeer } from '../../import-peer.js';

@@ -1,8 +1,5 @@
-// The contract between refresh-token families, session revocation and wherever their state
-// lives: in memory (one process), PostgreSQL or Redis (several processes). Every operation that
-// decides whether a token is still good is one atomic step in the store, so two processes
-// refreshing the same family at once cannot both win. Times are milliseconds since the epoch
-// and come from the caller's clock, never the server's, so lifetimes are tested without sleeping.
+// The contract between refresh-token families and session revocation and their storage: every
+// decision is one atomic step, and times come from the caller's clock.
 
 /** What the store keeps about one refresh-token family (one login on one device). */
 export interface FamilyRecord {

@@ -99,10 +99,14 @@ async function auditRows(p: TestProject): Promise<
   return rows.map((r) => JSON.parse(r.entry));
 }
 
-async function until(condition: () => boolean, ms: number): Promise<number> {
+/** A poll interval no test waits out: what arrives before it came by push. */
+const NO_POLL_MS = 60 * 60_000;
+/** Waits sized for a loaded machine; they return as soon as the condition holds. */
+const WAIT_MS = 30_000;
+
+async function until(condition: () => boolean, ms: number): Promise<void> {
   const started = Date.now();
   while (!condition() && Date.now() - started < ms) await new Promise((r) => setTimeout(r, 10));
-  return Date.now() - started;
 }
 
 async function codeOf(fn: () => unknown): Promise<string | undefined> {
@@ -168,13 +172,13 @@ for (const backend of BACKENDS) {
         expect(JSON.stringify(last)).not.toContain(backend.service.url);
       });
 
-      it('revokes everybody with a password reset (--json), and a running app sees it within 2 s', async () => {
+      it('revokes everybody with a password reset (--json), and a running app sees it by push', async () => {
         const { p, app, env } = await setup();
-        const check = await createRevocationCheck({ store: app });
+        // The poll is far longer than any wait here: what the app sees came by push.
+        const check = await createRevocationCheck({ store: app, pollIntervalMs: NO_POLL_MS });
         cleanups.push(() => check.close());
         const before = Math.floor(Date.now() / 1000);
         p.clock.set(Date.now());
-        const started = Date.now();
         const out = await p.cli(
           [
             'sessions',
@@ -196,9 +200,8 @@ for (const backend of BACKENDS) {
           validAfter: new Date(p.clock.now()).toISOString(),
         });
         expect(json.requestId).toMatch(/^[0-9a-f-]{36}$/);
-        await until(() => check.isRevoked({ sub: 'anyone', iat: before }), 3000);
+        await until(() => check.isRevoked({ sub: 'anyone', iat: before }), WAIT_MS);
         expect(check.isRevoked({ sub: 'anyone', iat: before })).toBe(true);
-        expect(Date.now() - started).toBeLessThan(2000);
         expect(await app.passwordResetRequired('carol')).toBe(true);
         expect((await auditRows(p)).at(-1)).toMatchObject({
           action: 'sessions.revoke',
@@ -206,13 +209,14 @@ for (const backend of BACKENDS) {
         });
       });
 
-      it('emergency rotation of JWT_REFRESH_SECRET logs everyone out: old tokens rejected within 2 s, new logins work', async () => {
+      it('emergency rotation of JWT_REFRESH_SECRET logs everyone out: old tokens rejected by push, new logins work', async () => {
         const { p, app, env } = await setup();
         expect((await p.cli(['rotate', 'JWT_ACCESS_SECRET', '--env', 'production'])).code).toBe(0);
         expect((await p.cli(['rotate', 'JWT_REFRESH_SECRET', '--env', 'production'])).code).toBe(0);
 
-        // The running app: keyrings read Rotor's store; revocations come from the session store.
-        const check = await createRevocationCheck({ store: app });
+        // The running app: keyrings read Rotor's store; revocations come from the session store,
+        // by push (the poll is far longer than any wait here).
+        const check = await createRevocationCheck({ store: app, pollIntervalMs: NO_POLL_MS });
         const accessSource = fromStore({
           dir: p.dir,
           environment: 'production',
@@ -274,24 +278,22 @@ for (const backend of BACKENDS) {
           `all sessions and refresh tokens issued until now revoked in the ${backend.store} session store`,
         );
 
-        const elapsed = await until(
+        await until(
           () =>
             isRotorError(
               catchSync(() => access.verify(accessToken)),
               'ERR_ROTOR_JWT_REVOKED',
             ),
-          3000,
+          WAIT_MS,
         );
         expect(catchSync(() => access.verify(accessToken))).toMatchObject({
           code: 'ERR_ROTOR_JWT_REVOKED',
         });
-        // Measured from the moment the command returned (the revocation is committed by then).
-        expect(elapsed).toBeLessThan(2000);
         // The old refresh token: its key is compromised (once the keyring reloads) and its session revoked.
         expect(['ERR_ROTOR_TOKENS_SESSION_REVOKED', 'ERR_ROTOR_JWT_KID_COMPROMISED']).toContain(
           await codeOf(() => tokens.refresh(login.token)),
         );
-        await until(() => refreshKeys.currentKid !== claimsKid(login.token), 3000);
+        await until(() => refreshKeys.currentKid !== claimsKid(login.token), WAIT_MS);
         expect(await codeOf(() => tokens.refresh(login.token))).toBe(
           'ERR_ROTOR_JWT_KID_COMPROMISED',
         );
@@ -345,13 +347,12 @@ for (const backend of BACKENDS) {
         expect(out.stdout).toContain('sessions could NOT be revoked');
         expect(out.stdout).toContain('rotor resume');
         p.clock.set(Date.now());
+        // A token issued before the resume (fixed now, so a slow delivery cannot move it past).
+        const before = Math.floor(Date.now() / 1000) - 1;
         const resumed = await p.cli(['resume'], { env });
         expect(resumed.code).toBe(0);
-        await until(
-          () => check.isRevoked({ sub: 'x', iat: Math.floor(Date.now() / 1000) - 1 }),
-          3000,
-        );
-        expect(check.isRevoked({ sub: 'x', iat: Math.floor(Date.now() / 1000) - 1 })).toBe(true);
+        await until(() => check.isRevoked({ sub: 'x', iat: before }), WAIT_MS);
+        expect(check.isRevoked({ sub: 'x', iat: before })).toBe(true);
       });
     },
   );

@@ -1,10 +1,11 @@
 // The staged flow after promotion: deploy hooks, smoke tests and health checks per environment
 // in order, a staging failure that leaves production untouched, a production failure that
 // rolls that environment back to the still-valid previous version, and CRITICAL afterwards.
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../src/core/audit/audit-log.js';
@@ -67,6 +68,24 @@ if (existsSync(fail)) {
   process.exit(3);
 }
 `;
+
+/** A hook command that records its pid (argv[1]) and would then run for an hour. */
+const HANG =
+  "require('node:fs').writeFileSync(process.argv[1], String(process.pid)); setTimeout(() => {}, 3600000)";
+
+/** Whether a process still runs (a zombie waiting to be reaped counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return true; // no /proc: kill(0) said it runs
+  }
+}
 
 function policy(steps: string, kind = 'random'): string {
   return `version: 1
@@ -348,15 +367,20 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
   });
 
   it('a command that outlives its timeout is stopped and fails the step', async () => {
+    const pidFile = join(tmpdir(), `rotor-hang-${randomUUID()}.pid`);
     const s = await setup(`    deploy:
-      - command: ["${process.execPath}", "-e", "setTimeout(() => {}, 20000)"]
+      - command: ["${process.execPath}", "-e", "${HANG}", "${pidFile}"]
         timeout: 1s`);
-    const started = Date.now();
     const rotated = await s.p.cli(['rotate', 'API_TOKEN', '--env', 'staging', '--json']);
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(JSON.parse(rotated.stdout).results[0].error.message).toContain(
       'timed out after 1000 ms',
     );
+    // Stopped, not waited out: the hour-long command goes away (a busy machine may take a moment).
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const end = Date.now() + 30_000;
+    while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(pid)).toBe(false);
+    rmSync(pidFile, { force: true });
   });
 
   it('resume runs the staged flow again after a crash inside it, then finishes the rotation', async () => {

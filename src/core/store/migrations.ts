@@ -23,6 +23,8 @@ export interface MigrationDialect {
   autoIncrementPk: (
     col: import('kysely').ColumnDefinitionBuilder,
   ) => import('kysely').ColumnDefinitionBuilder;
+  /** Statements that signal other connections when the change feed's tables change (PostgreSQL: NOTIFY). */
+  changeNotify?: ReturnType<typeof sql>[];
   /** `field` of the hashed audit entry (JSON text) as an SQL expression, for indexes and filters. */
   auditEntryField: (field: 'secret' | 'environment' | 'action' | 'at') => ReturnType<typeof sql>;
 }
@@ -230,6 +232,12 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
     // The scheduler: one leader per store (a lease with an expiry), retry state of failed
     // scheduled rotations, and one row per reminder slot and channel, whose primary key is what
     // keeps a reminder from going out twice (across restarts and concurrent schedulers).
+    // SQLite has nothing to install (its watchers poll PRAGMA data_version): an empty step there.
+    '0008-change-notify': {
+      async up(db: Kysely<unknown>) {
+        for (const statement of d.changeNotify ?? []) await statement.execute(db);
+      },
+    },
     '0005-scheduler': {
       async up(db: Kysely<unknown>) {
         await db.schema

@@ -4,6 +4,11 @@ import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { ChangeSource, ChangeWatch, LiveStateRow } from './store-capabilities.js';
 
+export interface StoreQueries {
+  db: Kysely<Database>;
+  guard: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
 /** How often the portable watch polls by default: each poll reads every live version. */
 const DEFAULT_POLL_MS = 1_000;
 
@@ -11,12 +16,7 @@ const DEFAULT_POLL_MS = 1_000;
  * @example
  * const changes = store.changes ?? pollingChangeSource(store);
  */
-export function pollingChangeSource(store: {
-  db: Kysely<Database>;
-  guard: <T>(fn: () => Promise<T>) => Promise<T>;
-}): ChangeSource {
-  const { db } = store;
-  const guard = <T>(fn: () => Promise<T>) => store.guard(fn);
+export function pollingChangeSource(store: StoreQueries): ChangeSource {
   return {
     watch(options) {
       let running: Promise<void> | undefined;
@@ -32,34 +32,7 @@ export function pollingChangeSource(store: {
       const timer = setInterval(() => void check(), options.pollMs ?? DEFAULT_POLL_MS);
       timer.unref();
       const watch: ChangeWatch = {
-        liveStates: () =>
-          guard(
-            () =>
-              db
-                .selectFrom('versions')
-                .select(['secret', 'environment', 'id', 'stage', 'retire_at'])
-                .where('stage', 'in', ['current', 'previous'])
-                .execute() as Promise<LiveStateRow[]>,
-          ),
-        versionKind: (id) =>
-          guard(() =>
-            db
-              .selectFrom('versions as v')
-              .innerJoin('secrets as s', 's.name', 'v.secret')
-              .select(['s.kind', 's.spec', 'v.meta'])
-              .where('v.id', '=', id)
-              .executeTakeFirst(),
-          ),
-        tokenStates: (ids) =>
-          ids.length === 0
-            ? []
-            : guard(() =>
-                db
-                  .selectFrom('api_tokens')
-                  .select(['id', 'revoked_at', 'expires_at'])
-                  .where('id', 'in', [...ids])
-                  .execute(),
-              ),
+        ...kyselyChangeReads(store),
         check,
         close() {
           closed = true;
@@ -68,5 +41,41 @@ export function pollingChangeSource(store: {
       };
       return Promise.resolve(watch);
     },
+  };
+}
+
+/** The change feed's reads as plain Kysely on the store's connection (any dialect). */
+export function kyselyChangeReads(store: StoreQueries): Omit<ChangeWatch, 'check' | 'close'> {
+  const { db } = store;
+  const guard = <T>(fn: () => Promise<T>) => store.guard(fn);
+  return {
+    liveStates: () =>
+      guard(
+        () =>
+          db
+            .selectFrom('versions')
+            .select(['secret', 'environment', 'id', 'stage', 'retire_at'])
+            .where('stage', 'in', ['current', 'previous'])
+            .execute() as Promise<LiveStateRow[]>,
+      ),
+    versionKind: (id) =>
+      guard(() =>
+        db
+          .selectFrom('versions as v')
+          .innerJoin('secrets as s', 's.name', 'v.secret')
+          .select(['s.kind', 's.spec', 'v.meta'])
+          .where('v.id', '=', id)
+          .executeTakeFirst(),
+      ),
+    tokenStates: (ids) =>
+      ids.length === 0
+        ? []
+        : guard(() =>
+            db
+              .selectFrom('api_tokens')
+              .select(['id', 'revoked_at', 'expires_at'])
+              .where('id', 'in', [...ids])
+              .execute(),
+          ),
   };
 }

@@ -4,6 +4,7 @@
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import { RotorError } from '../errors.js';
 import { migrateToLatest, type MigrationDialect } from './migrations.js';
+import { postgresChangeSource } from './postgres-changes.js';
 import { kyselyAuditReader } from './kysely-audit-reader.js';
 import type { AuditReaderSource, Store } from './open-store.js';
 import type { Database } from './schema.js';
@@ -18,6 +19,14 @@ const APPEND_ONLY_FUNCTION = sql`CREATE OR REPLACE FUNCTION rotor_audit_append_o
 // the index never refuses a row; IMMUTABLE so it can be indexed (PostgreSQL 15 has no IS JSON).
 const ENTRY_FIELD_FUNCTION = sql`CREATE OR REPLACE FUNCTION rotor_audit_field(entry text, field text) RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$ BEGIN RETURN entry::jsonb ->> field; EXCEPTION WHEN others THEN RETURN NULL; END $$`;
 
+// One channel for every change the watchers care about; NOTIFY folds duplicates within a
+// transaction. The readiness probe's meta row is left out: /readyz would wake every instance.
+const NOTIFY_FUNCTION = sql`CREATE OR REPLACE FUNCTION rotor_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('rotor_changes', TG_TABLE_NAME); RETURN NULL; END $$`;
+const notifyOnStatement = (table: string) =>
+  sql.raw(
+    `CREATE TRIGGER ${table}_notify AFTER INSERT OR UPDATE OR DELETE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION rotor_notify_change()`,
+  );
+
 export const postgresMigrationDialect: MigrationDialect = {
   binaryType: 'bytea',
   text: sql`text COLLATE "C"`,
@@ -30,6 +39,13 @@ export const postgresMigrationDialect: MigrationDialect = {
     sql`CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events FOR EACH ROW EXECUTE FUNCTION rotor_audit_append_only()`,
     sql`CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION rotor_audit_append_only()`,
     sql`CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION rotor_audit_append_only()`,
+  ],
+  changeNotify: [
+    NOTIFY_FUNCTION,
+    notifyOnStatement('versions'),
+    notifyOnStatement('secrets'),
+    notifyOnStatement('api_tokens'),
+    sql`CREATE TRIGGER meta_notify AFTER INSERT OR UPDATE ON meta FOR EACH ROW WHEN (NEW.key <> 'ready_probe_at') EXECUTE FUNCTION rotor_notify_change()`,
   ],
 };
 
@@ -153,6 +169,7 @@ export async function openPostgresStore(
     auditReader: postgresAuditReaderSource(db),
     guard,
     writeTransaction: (fn) => guard(() => postgresWriteTransaction(db, fn)),
+    changes: postgresChangeSource(target, { db, guard }),
     close: () => db.destroy(),
   };
   try {

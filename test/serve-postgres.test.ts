@@ -1,0 +1,172 @@
+// Two `rotor serve` processes (the built CLI) on one PostgreSQL store: a rotation made through
+// instance A reaches an SSE client of instance B (LISTEN/NOTIFY), both answer /readyz, and when
+// the scheduler's leader is killed with SIGKILL the other instance takes the lease over.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { get as httpGet } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createProject, type TestProject } from './helpers/project.js';
+import { adminAndAppTokens } from './helpers/serve-process.js';
+import { requireService } from './helpers/services.js';
+import { createScratchDatabase } from './helpers/store-backends.js';
+
+const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const postgres = await requireService('postgres');
+
+const POLICY = `version: 1
+environments: [staging]
+secrets:
+  SESSION_SECRET:
+    kind: random
+    cadence: 365d
+    config: { bytes: 32, encoding: base64url }
+`;
+
+interface Instance {
+  base: string;
+  child: ChildProcessWithoutNullStreams;
+  output(): string;
+}
+
+async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 90_000) {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function serve(project: TestProject): Promise<Instance> {
+  const dir = project.dir;
+  const child = spawn(
+    process.execPath,
+    [
+      MAIN,
+      '-c',
+      join(dir, 'rotor.yaml'),
+      '--state-dir',
+      join(dir, '.rotor'),
+      'serve',
+      '--port',
+      '0',
+      '--scheduler-interval',
+      '2s',
+    ],
+    { env: { ...project.env }, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  return listening(child);
+}
+
+async function listening(child: ChildProcessWithoutNullStreams): Promise<Instance> {
+  let text = '';
+  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
+  await waitFor(
+    'rotor serve to listen',
+    () => /listening on/.test(text) || child.exitCode !== null,
+  );
+  const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(text);
+  if (!m) throw new Error(`rotor serve did not start: ${text}`);
+  return { base: m[1]!, child, output: () => text };
+}
+
+/** A raw SSE connection on its own socket: everything it received, as text. */
+function events(url: string, token: string): Promise<{ text: string; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(
+      `${url}/v1/events`,
+      { agent: false, headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        const stream = { text: '', close: () => req.destroy() };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (stream.text += chunk));
+        res.on('error', () => {});
+        resolve(stream);
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+describe.skipIf(!postgres.available)('two rotor serve instances on one PostgreSQL store', () => {
+  let project: TestProject;
+  let drop: () => Promise<void> = async () => {};
+  let a: Instance;
+  let b: Instance;
+  let admin: string;
+  let app: string;
+
+  beforeAll(async () => {
+    const db = await createScratchDatabase('serve2');
+    drop = db.drop;
+    project = await createProject({
+      policy: POLICY,
+      start: Date.now(),
+      env: { ROTOR_STORE_URL: db.url },
+    });
+    expect((await project.cli(['apply'])).code).toBe(0);
+    expect((await project.cli(['rotate', 'SESSION_SECRET'])).code).toBe(0);
+    ({ admin, app } = await adminAndAppTokens(project));
+    [a, b] = await Promise.all([serve(project), serve(project)]);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const i of [a, b]) {
+      if (i && i.child.exitCode === null && i.child.signalCode === null) {
+        i.child.kill('SIGTERM');
+        await once(i.child, 'exit');
+      }
+    }
+    await drop();
+  }, 60_000);
+
+  test('an SSE client of B sees a rotation made through A; both are ready', async () => {
+    for (const i of [a, b]) expect((await fetch(`${i.base}/readyz`)).status).toBe(200);
+    const stream = await events(b.base, app);
+    try {
+      await waitFor('the stream to open', () => stream.text.length > 0);
+      const rotated = await fetch(`${a.base}/v1/secrets/SESSION_SECRET/rotate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ environment: 'staging', reason: 'two instances' }),
+      });
+      expect(rotated.status, await rotated.clone().text()).toBe(200);
+      const { results } = (await rotated.json()) as { results: { versionId: string }[] };
+      const versionId = results[0]!.versionId;
+      await waitFor('the rotation on B', () => stream.text.includes(versionId));
+      expect(stream.text).toContain('event: rotation');
+    } finally {
+      stream.close();
+    }
+  }, 120_000);
+
+  test('kill -9 of the scheduler leader: the other instance takes the lease over', async () => {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: project.env.ROTOR_STORE_URL });
+    client.on('error', () => undefined);
+    await client.connect();
+    const holder = async (): Promise<number | undefined> => {
+      const { rows } = await client.query<{ pid: number }>('SELECT pid FROM scheduler_leases');
+      return rows[0]?.pid;
+    };
+    try {
+      const pids = [a.child.pid!, b.child.pid!];
+      await waitFor('a leader', async () => pids.includes((await holder()) ?? -1));
+      const leaderPid = (await holder())!;
+      const [leader, other] = leaderPid === a.child.pid ? [a, b] : [b, a];
+      leader.child.kill('SIGKILL');
+      await once(leader.child, 'exit');
+      // Same host, dead pid: the other instance's next tick takes over without waiting out the lease.
+      await waitFor(
+        'the other instance to lead',
+        async () => (await holder()) === other.child.pid,
+        150_000,
+      );
+      expect((await fetch(`${other.base}/readyz`)).status).toBe(200);
+    } finally {
+      await client.end();
+    }
+  }, 240_000);
+});

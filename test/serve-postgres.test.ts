@@ -1,6 +1,7 @@
 // Two `rotor serve` processes (the built CLI) on one PostgreSQL store: a rotation made through
-// instance A reaches an SSE client of instance B (LISTEN/NOTIFY), both answer /readyz, and when
-// the scheduler's leader is killed with SIGKILL the other instance takes the lease over.
+// instance A reaches an SSE client of instance B (LISTEN/NOTIFY), both answer /readyz and follow
+// the policy applied by the CLI, and when the scheduler's leader is killed with SIGKILL the other
+// instance takes the lease over.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { get as httpGet } from 'node:http';
@@ -100,7 +101,7 @@ describe.skipIf(!postgres.available)('two rotor serve instances on one PostgreSQ
 
   beforeAll(async () => {
     const db = await createScratchDatabase('serve2');
-    drop = db.drop;
+    drop = () => db.drop();
     project = await createProject({
       policy: POLICY,
       start: Date.now(),
@@ -139,6 +140,32 @@ describe.skipIf(!postgres.available)('two rotor serve instances on one PostgreSQ
       expect(stream.text).toContain('event: rotation');
     } finally {
       stream.close();
+    }
+  }, 120_000);
+
+  test('both instances follow a policy applied by the CLI (NOTIFY on meta)', async () => {
+    project.writePolicy(`${POLICY}  LATER_SECRET:
+    kind: random
+    cadence: 365d
+    config: { bytes: 32, encoding: hex }
+`);
+    const applied = await project.cli(['apply']);
+    expect(applied.code, applied.stderr).toBe(0);
+    const rotated = await project.cli(['rotate', 'LATER_SECRET']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    // The NOTIFY may reach an instance just after the CLI returns: wait for it, generously.
+    for (const i of [a, b]) {
+      let last = '';
+      const readable = async () => {
+        const read = await fetch(`${i.base}/v1/secrets/LATER_SECRET/value?env=staging`, {
+          headers: { authorization: `Bearer ${app}` },
+        });
+        last = `${read.status} ${await read.text()}`;
+        return read.status === 200;
+      };
+      await waitFor('the applied secret on both instances', readable, 60_000).catch(() => {
+        throw new Error(`never readable: ${last}`);
+      });
     }
   }, 120_000);
 

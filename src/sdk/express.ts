@@ -6,21 +6,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JwtClaims } from './jwt/jwt-types.js';
 import {
   authorizationLines,
-  checkRealm,
   createBearerAuthenticator,
-  requiredScopes,
-  scopeRefusal,
+  createScopeGuard,
   type BearerAuthOptions,
   type HttpReply,
 } from './http/bearer-auth.js';
 import { createRefreshExchange, type RefreshHandlerOptions } from './http/refresh-exchange.js';
 
-export type { BearerAuthOptions, HttpReply, RejectionEvent } from './http/bearer-auth.js';
-export {
-  refreshCookie,
-  type RefreshCookieOptions,
-  type RefreshHandlerOptions,
-} from './http/refresh-exchange.js';
+export * from './http/http-exports.js';
 
 declare global {
   // Express's own augmentation point (@types/express-serve-static-core), so `req.auth` is typed
@@ -110,19 +103,9 @@ export function requireScope(
   scopes: string | readonly string[],
   options: { realm?: string } = {},
 ): Middleware {
-  const realm = checkRealm(options.realm);
-  const required = requiredScopes(typeof scopes === 'string' ? [scopes] : scopes);
+  const guard = createScopeGuard(scopes, options);
   return (req, res, next) => {
-    const claims = (req as AuthRequest).auth;
-    if (claims === undefined) {
-      send(res, {
-        status: 401,
-        headers: { 'www-authenticate': `Bearer realm="${realm}"`, 'cache-control': 'no-store' },
-        body: { error: 'unauthorized', error_description: 'authentication required' },
-      });
-      return;
-    }
-    const denied = scopeRefusal(realm, claims, required);
+    const denied = guard((req as AuthRequest).auth);
     if (denied) send(res, denied);
     else next();
   };

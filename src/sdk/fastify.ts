@@ -4,21 +4,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JwtClaims } from './jwt/jwt-types.js';
 import {
   authorizationLines,
-  checkRealm,
   createBearerAuthenticator,
-  requiredScopes,
-  scopeRefusal,
+  createScopeGuard,
   type BearerAuthOptions,
   type HttpReply,
 } from './http/bearer-auth.js';
 import { createRefreshExchange, type RefreshHandlerOptions } from './http/refresh-exchange.js';
 
-export type { BearerAuthOptions, HttpReply, RejectionEvent } from './http/bearer-auth.js';
-export {
-  refreshCookie,
-  type RefreshCookieOptions,
-  type RefreshHandlerOptions,
-} from './http/refresh-exchange.js';
+export * from './http/http-exports.js';
 
 /** A hook or handler usable as `onRequest`, `preHandler` or a route handler. */
 export type AuthHook = (
@@ -84,18 +77,10 @@ export function requireScope(
   scopes: string | readonly string[],
   options: { realm?: string } = {},
 ): AuthHook {
-  const realm = checkRealm(options.realm);
-  const required = requiredScopes(typeof scopes === 'string' ? [scopes] : scopes);
+  const guard = createScopeGuard(scopes, options);
   return async (request, reply) => {
-    const claims = request.auth;
-    if (claims === undefined || claims === null) {
-      return send(reply, {
-        status: 401,
-        headers: { 'www-authenticate': `Bearer realm="${realm}"`, 'cache-control': 'no-store' },
-        body: { error: 'unauthorized', error_description: 'authentication required' },
-      });
-    }
-    const denied = scopeRefusal(realm, claims, required);
+    // A null `request.auth` counts as no claims.
+    const denied = guard(request.auth ?? undefined);
     return denied ? send(reply, denied) : undefined;
   };
 }

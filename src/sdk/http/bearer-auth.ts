@@ -248,6 +248,27 @@ export function requiredScopes(scopes: readonly string[]): readonly string[] {
 }
 
 /**
+ * The check behind the glue modules' `requireScope`: 401 when the request carries no verified
+ * claims, 403 `insufficient_scope` when a required scope is missing, otherwise undefined.
+ */
+export function createScopeGuard(
+  scopes: string | readonly string[],
+  options: { realm?: string },
+): (claims: JwtClaims | undefined) => HttpReply | undefined {
+  const realm = checkRealm(options.realm);
+  const required = requiredScopes(typeof scopes === 'string' ? [scopes] : scopes);
+  return (claims) => {
+    if (claims === undefined)
+      return {
+        status: 401,
+        headers: { 'www-authenticate': `Bearer realm="${realm}"`, 'cache-control': 'no-store' },
+        body: { error: 'unauthorized', error_description: 'authentication required' },
+      };
+    return scopeRefusal(realm, claims, required);
+  };
+}
+
+/**
  * Builds the authenticator the glue modules call on every request: RFC 6750 extraction, then
  * `keys.verify`. Synchronous: the keyring and its revocation check answer from memory.
  */

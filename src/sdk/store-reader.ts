@@ -1,6 +1,6 @@
 // The read-only view of a local store shared by `fromStore` and `valueFromStore`: it follows
 // master-key rotations and polls `PRAGMA data_version` for changes; it never writes.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { MasterKey } from '../core/crypto/envelope.js';
@@ -8,6 +8,7 @@ import {
   MASTER_KEY_FILE,
   NEXT_MASTER_KEY_FILE,
   parseMasterKey,
+  readKeyFile,
 } from '../core/crypto/master-key-file.js';
 import { MASTER_KEY_CHECK } from '../core/crypto/master-key-names.js';
 import { RotorError } from '../core/errors.js';
@@ -98,18 +99,6 @@ export async function readSecretSnapshot<T>(
       { details: { secret } },
     );
   return { key, spec, rows };
-}
-
-function readKeyFile(path: string): MasterKey {
-  const mode = statSync(path).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new RotorError(
-      'ERR_ROTOR_CRYPTO_MASTER_KEY_INVALID',
-      `${path} is readable by other users (mode ${mode.toString(8)}): run chmod 600 ${path}`,
-      { details: { file: path } },
-    );
-  }
-  return parseMasterKey(readFileSync(path, 'utf8'), path);
 }
 
 /** The master key that opens this store, without writing anything. */

@@ -32,7 +32,8 @@ export function parseMasterKey(text: string, source: string): MasterKey {
   return createMasterKey(Buffer.from(trimmed, 'base64'));
 }
 
-function readKeyFile(path: string): MasterKey {
+/** Reads a master key file, refusing one that other users can read. */
+export function readKeyFile(path: string): MasterKey {
   const mode = statSync(path).mode & 0o777;
   if ((mode & 0o077) !== 0) {
     throw new RotorError(

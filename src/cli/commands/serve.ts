@@ -101,7 +101,7 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
   await rotor.masterKey();
   // From here on the server follows the policy applied to the store (`rotor apply`), not the file.
   const policy = followAppliedPolicy(rotor, store);
-  policy.refresh();
+  await policy.refresh();
   const metricsEnv = options.metricsEnv;
   if (metricsEnv !== undefined && !rotor.policy().environments.includes(metricsEnv)) {
     throw new RotorError(

@@ -70,6 +70,17 @@ function parseUrl(value: string): { user: string; password: string } | undefined
   }
 }
 
+/** The user and password of a stored value; a value that is not a URL is an error. */
+function storedCredentials(ctx: Ctx, value: string): { user: string; password: string } {
+  const creds = parseUrl(value);
+  if (!creds)
+    throw new RotorError(
+      'ERR_ROTOR_VALUE_INVALID',
+      `${ctx.secret}: the stored value is not a mysql:// URL`,
+    );
+  return creds;
+}
+
 function userOf(c: Config, m: StoredMaterial): string | undefined {
   return typeof m.meta.user === 'string' ? m.meta.user : parseUrl(m.value)?.user;
 }
@@ -385,12 +396,7 @@ export const mysqlRotator = defineRotator({
   },
   async apply(ctx, material) {
     const c = effective(ctx);
-    const creds = parseUrl(material.value);
-    if (!creds)
-      throw new RotorError(
-        'ERR_ROTOR_VALUE_INVALID',
-        `${ctx.secret}: the stored value is not a mysql:// URL`,
-      );
+    const creds = storedCredentials(ctx, material.value);
     const acct = account(creds.user, c.userHost);
     // Safety net: the password expires on its own even if retire never runs.
     const days =
@@ -422,12 +428,7 @@ export const mysqlRotator = defineRotator({
   },
   async verify(ctx, material) {
     const c = effective(ctx);
-    const creds = parseUrl(material.value);
-    if (!creds)
-      throw new RotorError(
-        'ERR_ROTOR_VALUE_INVALID',
-        `${ctx.secret}: the stored value is not a mysql:// URL`,
-      );
+    const creds = storedCredentials(ctx, material.value);
     const properties = await withAdmin(ctx, 'reading the new account', (db) =>
       propertiesOf(db, creds.user, c.userHost),
     );
@@ -601,12 +602,7 @@ export const mysqlRotator = defineRotator({
     ];
   },
   async runSql(ctx, material, statement, timeoutMs) {
-    const creds = parseUrl(material.value);
-    if (!creds)
-      throw new RotorError(
-        'ERR_ROTOR_VALUE_INVALID',
-        `${ctx.secret}: the stored value is not a mysql:// URL`,
-      );
+    const creds = storedCredentials(ctx, material.value);
     let app: mysql.Connection | undefined;
     try {
       const c = effective(ctx);

@@ -17,6 +17,13 @@ export const reason = z
   .min(1, 'must not be empty')
   .max(500, 'at most 500 characters')
   .describe('why (recorded in the audit log)');
+/** The optional new value a person supplies (manual kinds) with a rotation; never logged. */
+export const suppliedValue = z
+  .string()
+  .min(1)
+  .max(16_384)
+  .optional()
+  .describe('the new value, for kinds a person supplies (manual); never logged');
 /** An ISO date (2026-03-01) or UTC date-time (2026-03-01T12:00:00Z, or with an offset). */
 export const isoInstant = z
   .string()

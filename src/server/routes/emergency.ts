@@ -2,7 +2,7 @@
 // emergency actions run. A reason is required, as on the command line.
 import { z } from 'zod';
 import { defineRoute, type ApiRoute } from '../route-def.js';
-import { envName, reason, secretParams } from '../schemas.js';
+import { envName, reason, secretParams, suppliedValue } from '../schemas.js';
 import { rotationStatus, runRotation } from './rotate.js';
 
 export const emergencyRoutes: ApiRoute[] = [
@@ -18,12 +18,7 @@ export const emergencyRoutes: ApiRoute[] = [
         .optional()
         .describe('only this environment (default: all of the secret)'),
       reason,
-      value: z
-        .string()
-        .min(1)
-        .max(16_384)
-        .optional()
-        .describe('the new value, for kinds a person supplies (manual); never logged'),
+      value: suppliedValue,
     }),
     async handler({ deps, request, reply, params, body }) {
       const result = await runRotation(deps, request, params.name, { ...body, emergency: true });

@@ -8,7 +8,7 @@ import { RotorError } from '../../core/errors.js';
 import { actorOf } from '../auth/api-auth.js';
 import { httpStatusOf } from '../errors.js';
 import { defineRoute, type ApiRoute, type ServerDeps } from '../route-def.js';
-import { envName, reason, secretParams } from '../schemas.js';
+import { envName, reason, secretParams, suppliedValue } from '../schemas.js';
 
 export async function runRotation(
   deps: ServerDeps,
@@ -56,12 +56,7 @@ export const rotateBody = z.strictObject({
     .optional()
     .describe('only this environment (default: all of the secret, in policy order)'),
   reason: reason.optional(),
-  value: z
-    .string()
-    .min(1)
-    .max(16_384)
-    .optional()
-    .describe('the new value, for kinds a person supplies (manual); never logged'),
+  value: suppliedValue,
 });
 
 export const rotateRoutes: ApiRoute[] = [

@@ -1,6 +1,6 @@
 // What a store dialect may offer beyond portable Kysely queries: a synchronous read path for the
 // server's hot reads and a change signal for live delivery. Each is optional; callers fall back.
-import type { ApiTokensTable, SecretsTable, VersionsTable } from './schema.js';
+import type { ApiTokensTable, AuditEventsTable, SecretsTable, VersionsTable } from './schema.js';
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -14,14 +14,7 @@ export type TokenRow = Pick<
 >;
 
 /** One audit row ready to insert: its entry and hash come from core's audit module, never a dialect. */
-export interface AuditRowInsert {
-  at: number;
-  secret: string | null;
-  environment: string | null;
-  action: string;
-  entry: string;
-  hash: string;
-}
+export type AuditRowInsert = Omit<AuditEventsTable, 'seq'>;
 
 /**
  * A read path on its own connection whose reads are synchronous (no Kysely, no await): what

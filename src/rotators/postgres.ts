@@ -3,6 +3,7 @@
 import pg from 'pg';
 import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';
+import { parseSchemeUrl } from '../core/scheme-url.js';
 import { defineRotator, type RotatorContext } from '../core/rotator/rotator-contract.js';
 import { composeUrl, resolveTarget, withAdmin, withLogin } from './postgres/pg-connection.js';
 import {
@@ -282,21 +283,18 @@ export const postgresRotator = defineRotator({
   async validateImport(ctx, value) {
     // A team's existing DATABASE_URL: the login it names becomes the version's role, so the next
     // rotation knows which credential it supersedes (and, for clone, which role it retires).
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      throw new RotorError(
-        'ERR_ROTOR_VALUE_INVALID',
-        `${ctx.secret}: not a URL; expected postgres://user:password@host:port/database`,
-      );
-    }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      throw new RotorError(
-        'ERR_ROTOR_VALUE_INVALID',
-        `${ctx.secret}: expected a postgres:// URL, got ${url.protocol}//…`,
-      );
-    }
+    const url = parseSchemeUrl(value, ['postgres:', 'postgresql:'], {
+      notUrl: () =>
+        new RotorError(
+          'ERR_ROTOR_VALUE_INVALID',
+          `${ctx.secret}: not a URL; expected postgres://user:password@host:port/database`,
+        ),
+      wrongScheme: (protocol) =>
+        new RotorError(
+          'ERR_ROTOR_VALUE_INVALID',
+          `${ctx.secret}: expected a postgres:// URL, got ${protocol}//…`,
+        ),
+    });
     const role = decodeURIComponent(url.username);
     if (!role || !url.password)
       throw new RotorError(

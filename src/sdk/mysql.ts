@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type mysql from 'mysql2/promise';
 import { RotorError } from '../core/errors.js';
 import { importPeer } from '../core/import-peer.js';
+import { parseSchemeUrl } from '../core/scheme-url.js';
 import { driverFirst } from './values/driver-first.js';
 import { followValue } from './values/follow-value.js';
 import {
@@ -58,22 +59,14 @@ interface Lease {
 }
 
 function userOf(secret: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new RotorError(
-      'ERR_ROTOR_VALUE_INVALID',
-      `${secret} is not a usable MySQL URL: not a URL`,
-      { details: { secret } },
-    );
-  }
-  if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:')
-    throw new RotorError(
-      'ERR_ROTOR_VALUE_INVALID',
-      `${secret} is not a usable MySQL URL: scheme ${url.protocol}`,
-      { details: { secret } },
-    );
+  const invalid = (why: string) =>
+    new RotorError('ERR_ROTOR_VALUE_INVALID', `${secret} is not a usable MySQL URL: ${why}`, {
+      details: { secret },
+    });
+  const url = parseSchemeUrl(value, ['mysql:', 'mariadb:'], {
+    notUrl: () => invalid('not a URL'),
+    wrongScheme: (protocol) => invalid(`scheme ${protocol}`),
+  });
   return decodeURIComponent(url.username);
 }
 

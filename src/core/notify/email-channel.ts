@@ -2,6 +2,7 @@
 // environment variable rotor.yaml names, at send time, so a missing variable is a delivery
 // failure that is audited and retried, not a crash.
 import { RotorError } from '../errors.js';
+import { parseSchemeUrl } from '../scheme-url.js';
 import type { EmailChannelSpec } from '../policy/schedule-schema.js';
 import { redactCredentials, type NotifyChannel } from './notify-channel.js';
 
@@ -28,21 +29,18 @@ export function createEmailChannel(
           `the SMTP URL variable $${spec.smtpUrlEnv} is not set`,
         );
       }
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        throw new RotorError(
-          'ERR_ROTOR_NOTIFY_CONFIG',
-          `$${spec.smtpUrlEnv} is not a URL (smtp://user:password@host:587 or smtps://…)`,
-        );
-      }
-      if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
-        throw new RotorError(
-          'ERR_ROTOR_NOTIFY_CONFIG',
-          `$${spec.smtpUrlEnv} must be an smtp:// or smtps:// URL`,
-        );
-      }
+      const parsed = parseSchemeUrl(url, ['smtp:', 'smtps:'], {
+        notUrl: () =>
+          new RotorError(
+            'ERR_ROTOR_NOTIFY_CONFIG',
+            `$${spec.smtpUrlEnv} is not a URL (smtp://user:password@host:587 or smtps://…)`,
+          ),
+        wrongScheme: () =>
+          new RotorError(
+            'ERR_ROTOR_NOTIFY_CONFIG',
+            `$${spec.smtpUrlEnv} must be an smtp:// or smtps:// URL`,
+          ),
+      });
       // nodemailer is loaded only when a reminder is sent (start-up time of every command counts).
       const { createTransport } = await import('nodemailer');
       const transport = createTransport({

@@ -3,6 +3,7 @@
 // of `<timestamp>.<body>`), so a receiver can check it came from Rotor and is fresh.
 import { createHash } from 'node:crypto';
 import { RotorError } from '../errors.js';
+import { parseSchemeUrl } from '../scheme-url.js';
 import { signBody } from '../rotation/stages/run-step.js';
 import type { WebhookChannelSpec } from '../policy/schedule-schema.js';
 import { redactCredentials, type NotifyChannel } from './notify-channel.js';
@@ -36,20 +37,12 @@ export function createWebhookChannel(
           'ERR_ROTOR_NOTIFY_CONFIG',
           `the webhook URL variable ${target} is not set`,
         );
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        throw new RotorError(
-          'ERR_ROTOR_NOTIFY_CONFIG',
-          `the webhook URL in ${target} is not a URL`,
-        );
-      }
-      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-        throw new RotorError(
-          'ERR_ROTOR_NOTIFY_CONFIG',
-          'the webhook URL must be http:// or https://',
-        );
+      const parsed = parseSchemeUrl(url, ['http:', 'https:'], {
+        notUrl: () =>
+          new RotorError('ERR_ROTOR_NOTIFY_CONFIG', `the webhook URL in ${target} is not a URL`),
+        wrongScheme: () =>
+          new RotorError('ERR_ROTOR_NOTIFY_CONFIG', 'the webhook URL must be http:// or https://'),
+      });
       const key = options.env[spec.keyEnv];
       if (!key)
         throw new RotorError(

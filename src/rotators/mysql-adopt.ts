@@ -4,6 +4,7 @@ import mysql from 'mysql2/promise';
 import { RotorError } from '../core/errors.js';
 import type { RotatorContext, RotatorDescriptor } from '../core/rotator/rotator-contract.js';
 import { mysqlRotator } from './mysql.js';
+import { withConnection } from './mysql-connection.js';
 import type { AdoptPlan } from './postgres/adopt.js';
 
 export type MysqlConfig = typeof mysqlRotator extends RotatorDescriptor<infer C> ? C : never;
@@ -76,23 +77,14 @@ async function withAdmin<T>(ctx: Ctx, run: (db: mysql.Connection) => Promise<T>)
       `${ctx.secret}/${ctx.environment}: the admin connection URL is not set (rotor.yaml names ${'env' in ref ? `environment variable ${ref.env}` : `secret ${ref.secret}`})`,
     );
   }
-  let db: mysql.Connection;
-  try {
-    db = await mysql.createConnection({
-      uri: url,
-      connectTimeout: ctx.config.connectTimeoutMs,
-      multipleStatements: false,
-    });
-  } catch (error) {
-    throw fail(ctx, 'the admin connection', error);
-  }
-  try {
-    return await run(db);
-  } catch (error) {
-    throw fail(ctx, 'an admin statement', error);
-  } finally {
-    await db.end().catch(() => {});
-  }
+  return withConnection(
+    { url, connectTimeoutMs: ctx.config.connectTimeoutMs },
+    {
+      connect: (error) => fail(ctx, 'the admin connection', error),
+      run: (error) => fail(ctx, 'an admin statement', error),
+    },
+    run,
+  );
 }
 
 async function rows(

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { generateSecret } from '../core/crypto/generate.js';
 import { RotorError } from '../core/errors.js';
+import { withConnection } from './mysql-connection.js';
 import {
   defineRotator,
   type RetireOutcome,
@@ -161,35 +162,26 @@ async function withAdmin<T>(
       `${ctx.secret}/${ctx.environment}: the admin connection URL is read from ${variable}, which is not set`,
     );
   }
-  let db: mysql.Connection;
-  try {
-    db = await mysql.createConnection({
-      uri: url,
-      connectTimeout: ctx.config.connectTimeoutMs,
-      multipleStatements: false,
-    });
-  } catch (error) {
+  const connectError = (error: unknown): RotorError => {
     const e = dbError(ctx, `admin connection (${variable})`, error);
-    if (e.code === 'ERR_ROTOR_DB_AUTH_FAILED') {
-      throw new RotorError(
-        'ERR_ROTOR_DB_AUTH_FAILED',
-        `${ctx.secret}/${ctx.environment}: the admin credential in ${variable} was refused (wrong user or password)`,
-        { cause: error },
-      );
-    }
-    throw e;
-  }
-  try {
-    // MariaDB only; MySQL's max_execution_time covers SELECTs alone, so it is not set there.
-    await db
-      .query(`SET SESSION max_statement_time = ${ctx.config.statementTimeoutMs / 1000}`)
-      .catch(() => {});
-    return await run(db);
-  } catch (error) {
-    throw dbError(ctx, what, error);
-  } finally {
-    await db.end().catch(() => {});
-  }
+    if (e.code !== 'ERR_ROTOR_DB_AUTH_FAILED') return e;
+    return new RotorError(
+      'ERR_ROTOR_DB_AUTH_FAILED',
+      `${ctx.secret}/${ctx.environment}: the admin credential in ${variable} was refused (wrong user or password)`,
+      { cause: error },
+    );
+  };
+  return withConnection(
+    { url, connectTimeoutMs: ctx.config.connectTimeoutMs },
+    { connect: connectError, run: (error) => dbError(ctx, what, error) },
+    async (db) => {
+      // MariaDB only; MySQL's max_execution_time covers SELECTs alone, so it is not set there.
+      await db
+        .query(`SET SESSION max_statement_time = ${ctx.config.statementTimeoutMs / 1000}`)
+        .catch(() => {});
+      return run(db);
+    },
+  );
 }
 
 async function serverInfo(db: mysql.Connection): Promise<{ mariadb: boolean; version: string }> {

@@ -1,6 +1,5 @@
 // `rotor/mysql`: a mysql2 pool on the current credential of a Rotor secret; mysql2 takes no
 // password function, so every URL change swaps the pool and the old one drains (docs/apps.md).
-import { EventEmitter } from 'node:events';
 import type mysql from 'mysql2/promise';
 import { RotorError } from '../core/errors.js';
 import { importPeer } from '../core/import-peer.js';
@@ -13,22 +12,17 @@ import {
   splitPoolOptions,
   type PoolSourceOptions,
   type PoolSwap,
+  type SwappingPool,
 } from './values/swapping-pool.js';
 
-export type { ValueSource } from './values/value-source.js';
-export { valueFromEnv, type ValueFromEnvOptions } from './values/from-env.js';
-export { valueFromStore, type ValueFromStoreOptions } from './values/from-store.js';
+export * from './values/pool-exports.js';
 
 type ConnectionKeys = 'uri' | 'user' | 'password' | 'host' | 'port' | 'database';
 
 export interface CreatePoolOptions
   extends Omit<mysql.PoolOptions, ConnectionKeys>, PoolSourceOptions {}
 
-export type { PoolSwap };
-
-export interface RotorMysqlPool extends EventEmitter {
-  /** Resolves once the first URL is loaded (queries wait for it anyway). */
-  ready(): Promise<void>;
+export interface RotorMysqlPool extends SwappingPool {
   query<T extends mysql.RowDataPacket[] | mysql.ResultSetHeader = mysql.RowDataPacket[]>(
     sql: string,
     values?: unknown,
@@ -39,14 +33,6 @@ export interface RotorMysqlPool extends EventEmitter {
   ): Promise<[T, mysql.FieldPacket[]]>;
   /** A connection of the current pool; `release()` it as usual. */
   getConnection(): Promise<mysql.PoolConnection>;
-  /** Stops watching and ends every pool (the current one and any still draining). */
-  end(): Promise<void>;
-  /** How many times the pool was swapped for a new URL. */
-  readonly swaps: number;
-  /** Old pools still waiting for their work to finish. */
-  readonly draining: number;
-  /** The user new connections log in as. */
-  readonly user: string | undefined;
 }
 
 interface Lease {

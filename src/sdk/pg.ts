@@ -1,6 +1,5 @@
 // `rotor/pg`: a node-postgres pool on the current credential of a Rotor secret; a new URL swaps the
 // pool and the old one drains, so no query fails (docs/apps.md).
-import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import { RotorError } from '../core/errors.js';
 import { importPeer } from '../core/import-peer.js';
@@ -12,35 +11,22 @@ import {
   splitPoolOptions,
   type PoolSourceOptions,
   type PoolSwap,
+  type SwappingPool,
 } from './values/swapping-pool.js';
 
-export type { ValueSource } from './values/value-source.js';
-export { valueFromEnv, type ValueFromEnvOptions } from './values/from-env.js';
-export { valueFromStore, type ValueFromStoreOptions } from './values/from-store.js';
+export * from './values/pool-exports.js';
 
 type ConnectionKeys = 'connectionString' | 'user' | 'password' | 'host' | 'port' | 'database';
 
 export interface CreatePoolOptions extends Omit<pg.PoolConfig, ConnectionKeys>, PoolSourceOptions {}
 
-export type { PoolSwap };
-
-export interface RotorPool extends EventEmitter {
-  /** Resolves once the first URL is loaded (queries wait for it anyway). */
-  ready(): Promise<void>;
+export interface RotorPool extends SwappingPool {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(
     text: string | pg.QueryConfig,
     values?: unknown[],
   ): Promise<pg.QueryResult<R>>;
   /** A client of the current pool; `release()` it as usual. */
   connect(): Promise<pg.PoolClient>;
-  /** Stops watching and ends every pool (the current one and any still draining). */
-  end(): Promise<void>;
-  /** How many times the pool was swapped for a new user or server. */
-  readonly swaps: number;
-  /** Old pools still waiting for their clients to be released. */
-  readonly draining: number;
-  /** The user new connections log in as. */
-  readonly user: string | undefined;
 }
 
 interface Credential {

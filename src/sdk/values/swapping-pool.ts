@@ -11,6 +11,20 @@ export interface PoolSwap {
   to: string;
 }
 
+/** What rotor/pg's and rotor/mysql's pools share; each adds its driver's query methods. */
+export interface SwappingPool extends EventEmitter {
+  /** Resolves once the first URL is loaded (queries wait for it anyway). */
+  ready(): Promise<void>;
+  /** Stops watching and ends every pool (the current one and any still draining). */
+  end(): Promise<void>;
+  /** How many times the pool was swapped for a new credential. */
+  readonly swaps: number;
+  /** Old pools still waiting for their work (queries, checked-out clients) to finish. */
+  readonly draining: number;
+  /** The user new connections log in as. */
+  readonly user: string | undefined;
+}
+
 export interface PoolSourceOptions {
   /** The Rotor secret holding the URL (default `DATABASE_URL`). */
   secret?: string;

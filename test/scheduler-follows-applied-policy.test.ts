@@ -39,7 +39,7 @@ describe('the scheduler follows the applied policy', () => {
       const rotor = project.rotor();
       const store = await rotor.store();
       const follower = followAppliedPolicy(rotor, store);
-      follower.refresh();
+      await follower.refresh();
       const scheduler = createScheduler({
         rotor,
         engine: createRotationEngine({ rotor }),

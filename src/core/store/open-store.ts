@@ -2,7 +2,7 @@
 // with ROTOR_STORE_URL=postgres://… (postgres-adapter.ts), without touching any query.
 import { join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
-import { RotorError } from '../errors.js';
+import { migrationFailure } from './store-errors.js';
 import { migrateToLatest, migrationsCurrent } from './migrations.js';
 import type { Database } from './schema.js';
 import { mapSqliteError, openSqlite, sqliteMigrationDialect } from './sqlite-adapter.js';
@@ -128,13 +128,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       await guard(() => migrateToLatest(migrating, sqliteMigrationDialect));
   } catch (error) {
     await db.destroy().catch(() => undefined);
-    throw error instanceof RotorError
-      ? error
-      : new RotorError(
-          'ERR_ROTOR_STORE_CORRUPT',
-          `cannot migrate the store ${file}: ${(error as Error).message}`,
-          { cause: error },
-        );
+    throw migrationFailure(error, file);
   }
   return store;
 }

@@ -3,6 +3,7 @@
 // SQLite users never load it. Queries above this file are the same Kysely as for SQLite.
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import { RotorError } from '../errors.js';
+import { appendOnlyRefusal, migrationFailure } from './store-errors.js';
 import { migrateToLatest, type MigrationDialect } from './migrations.js';
 import { postgresChangeSource } from './postgres-changes.js';
 import { kyselyAuditReader } from './kysely-audit-reader.js';
@@ -60,13 +61,8 @@ export function mapPostgresError(error: unknown, display: string): unknown {
   if (error instanceof RotorError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : '';
-  if (message.includes('ERR_ROTOR_STORE_AUDIT_APPEND_ONLY')) {
-    return new RotorError(
-      'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY',
-      'audit rows are append-only: the store refused to change or delete one',
-      { cause: error },
-    );
-  }
+  const refusal = appendOnlyRefusal(error);
+  if (refusal) return refusal;
   if (code === '3D000') {
     return new RotorError(
       'ERR_ROTOR_STORE_NOT_INITIALIZED',
@@ -183,13 +179,7 @@ export async function openPostgresStore(
     await guard(() => migrateToLatest(db as unknown as Kysely<unknown>, postgresMigrationDialect));
   } catch (error) {
     await db.destroy().catch(() => undefined);
-    throw error instanceof RotorError
-      ? error
-      : new RotorError(
-          'ERR_ROTOR_STORE_CORRUPT',
-          `cannot migrate the store ${target.display}: ${(error as Error).message}`,
-          { cause: error },
-        );
+    throw migrationFailure(error, target.display);
   }
   return store;
 }

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { RotorError } from '../errors.js';
+import { appendOnlyRefusal } from './store-errors.js';
 import type { Database } from './schema.js';
 import type { MigrationDialect } from './migrations.js';
 
@@ -59,14 +60,8 @@ export function mapSqliteError(error: unknown, file: string): unknown {
       },
     );
   }
-  const message = error instanceof Error ? error.message : '';
-  if (message.includes('ERR_ROTOR_STORE_AUDIT_APPEND_ONLY')) {
-    return new RotorError(
-      'ERR_ROTOR_STORE_AUDIT_APPEND_ONLY',
-      'audit rows are append-only: the store refused to change or delete one',
-      { cause: error },
-    );
-  }
+  const refusal = appendOnlyRefusal(error);
+  if (refusal) return refusal;
   return error;
 }
 

@@ -58,31 +58,20 @@ export async function demoCommand(ctx: CommandContext, options: { dir?: string }
   print(io, 'Every value below is generated on the spot; none is ever printed.');
   await step("write rotor.yaml with the runbook's inventory, a store and a master key", ['init']);
   await step('load the policy into the store', ['apply']);
-  await step(
-    'adopt secrets already in use, with their real last-rotation dates',
-    ['import', 'SMTP_PASSWORD', '--env', 'production', '--rotated-at', daysAgo(170)],
-    secretLike(24),
-  );
-  await step(
-    '',
-    ['import', 'DATABASE_URL', '--env', 'production', '--rotated-at', daysAgo(200)],
-    `postgres://app:${secretLike(18)}@db.internal:5432/app`,
-  );
-  await step(
-    '',
-    ['import', 'S3_SECRET_ACCESS_KEY', '--env', 'production', '--rotated-at', daysAgo(400)],
-    secretLike(30),
-  );
-  await step(
-    '',
-    ['import', 'SMTP_PASSWORD', '--env', 'staging', '--rotated-at', daysAgo(30)],
-    secretLike(24),
-  );
-  await step(
-    '',
-    ['import', 'DATABASE_URL', '--env', 'staging', '--rotated-at', daysAgo(60)],
-    `postgres://app:${secretLike(18)}@db.staging:5432/app`,
-  );
+  // Secrets already in use, adopted with their real last-rotation dates.
+  const adopted: [secret: string, env: string, ageDays: number, value: string][] = [
+    ['SMTP_PASSWORD', 'production', 170, secretLike(24)],
+    ['DATABASE_URL', 'production', 200, `postgres://app:${secretLike(18)}@db.internal:5432/app`],
+    ['S3_SECRET_ACCESS_KEY', 'production', 400, secretLike(30)],
+    ['SMTP_PASSWORD', 'staging', 30, secretLike(24)],
+    ['DATABASE_URL', 'staging', 60, `postgres://app:${secretLike(18)}@db.staging:5432/app`],
+  ];
+  for (const [i, [secret, env, ageDays, value]] of adopted.entries()) {
+    const title =
+      i === 0 ? 'adopt secrets already in use, with their real last-rotation dates' : '';
+    const args = ['import', secret, '--env', env, '--rotated-at', daysAgo(ageDays)];
+    await step(title, args, value);
+  }
   await step(
     'a value whose age nobody knows shows as unknown until its first rotation',
     ['import', 'TWILIO_AUTH_TOKEN', '--env', 'production'],

@@ -18,6 +18,8 @@ const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./server-read.bench.js'),
   () => import('./audit-export-load.bench.js'),
   () => import('./serve-stock.bench.js'),
+  () => import('./store-backends-read.bench.js'),
+  () => import('./store-backends-rotation.bench.js'),
 ];
 
 const only = process.argv.slice(2);

@@ -24,7 +24,10 @@ export interface StoreReaderOptions {
   stateDir?: string;
   /** The master key (base64); default ROTOR_MASTER_KEY, then `<stateDir>/master.key`. */
   masterKey?: string;
-  /** Where ROTOR_MASTER_KEY / ROTOR_STATE_DIR / ROTOR_DATABASE_URL are read (default `process.env`). */
+  /**
+   * Where ROTOR_MASTER_KEY / ROTOR_STATE_DIR / ROTOR_STORE_URL (or ROTOR_DATABASE_URL) are read
+   * (default `process.env`). A store URL naming PostgreSQL is refused: use the client's fromServer.
+   */
   env?: NodeJS.ProcessEnv;
   /** How often to look for changes, in ms (default 500). */
   pollMs?: number;
@@ -137,6 +140,30 @@ function loadMasterKeyReadOnly(
 }
 
 /**
+ * The SQLite file the project's store lives in, as the CLI resolves it (ROTOR_STORE_URL, then the
+ * older ROTOR_DATABASE_URL). A store URL naming PostgreSQL is refused: the SQLite file beside the
+ * project would be stale (left by `rotor store migrate`) or missing, and reading it would hand the
+ * app values the server no longer serves.
+ */
+function sqliteStoreFile(
+  dir: string,
+  stateDir: string,
+  env: NodeJS.ProcessEnv,
+  invalid: (message: string) => RotorError,
+): string {
+  const name = env.ROTOR_STORE_URL ? 'ROTOR_STORE_URL' : 'ROTOR_DATABASE_URL';
+  const url = env.ROTOR_STORE_URL || env.ROTOR_DATABASE_URL;
+  if (!url) return join(stateDir, 'rotor.db');
+  if (url.startsWith('sqlite:')) return resolve(dir, url.slice('sqlite:'.length));
+  const kind = /^postgres(ql)?:\/\//.test(url)
+    ? 'a PostgreSQL store'
+    : 'a store that is not SQLite';
+  throw invalid(
+    `fromStore and valueFromStore read a local SQLite store, but ${name} names ${kind}: read through \`rotor serve\` instead, with createClient and fromServer from @rotor/sdk/client (rotor/client)`,
+  );
+}
+
+/**
  * `invalid` builds the caller's own error for bad options or a closed source, so each source
  * keeps its error codes.
  */
@@ -149,12 +176,7 @@ export function createStoreReader(
   if (!Number.isFinite(pollMs) || pollMs < 10) throw invalid('pollMs must be at least 10');
   const dir = resolve(options.dir ?? process.cwd());
   const stateDir = resolve(dir, options.stateDir ?? env.ROTOR_STATE_DIR ?? '.rotor');
-  const url = env.ROTOR_DATABASE_URL;
-  if (url && !url.startsWith('sqlite:'))
-    throw invalid(
-      'a store source reads a local SQLite store; ROTOR_DATABASE_URL names another kind of store',
-    );
-  const file = url ? resolve(dir, url.slice('sqlite:'.length)) : join(stateDir, 'rotor.db');
+  const file = sqliteStoreFile(dir, stateDir, env, invalid);
 
   let db: BetterSqlite3.Database | undefined;
   let opening: Promise<BetterSqlite3.Database> | undefined;

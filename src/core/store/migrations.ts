@@ -238,6 +238,30 @@ function migrations(d: MigrationDialect): Record<string, Migration> {
         for (const statement of d.changeNotify ?? []) await statement.execute(db);
       },
     },
+    // Failed dashboard sign-ins (and checks in flight) per hashed key, so every `rotor serve` on
+    // the store counts the same attempts and a restart forgets none (docs/security.md).
+    '0009-sign-in-failures': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('sign_in_attempts')
+          .addColumn('attempt', d.text, (c) => c.notNull())
+          .addColumn('key_hash', d.text, (c) => c.notNull())
+          .addColumn('state', d.text, (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('sign_in_attempts_pk', ['attempt', 'key_hash'])
+          .execute();
+        await db.schema
+          .createIndex('sign_in_attempts_key')
+          .on('sign_in_attempts')
+          .columns(['key_hash', 'at'])
+          .execute();
+        await db.schema
+          .createIndex('sign_in_attempts_at')
+          .on('sign_in_attempts')
+          .column('at')
+          .execute();
+      },
+    },
     '0005-scheduler': {
       async up(db: Kysely<unknown>) {
         await db.schema

@@ -225,6 +225,19 @@ export interface SchedulerRemindersTable {
   last_error: string | null;
 }
 
+/**
+ * One sign-in attempt counted against one key (`ip:<address>` or `name:<operator>`, stored as a
+ * hex SHA-256): `checking` while its password is checked, then `failed`, or deleted.
+ */
+export interface SignInAttemptsTable {
+  /** Random id of the reservation; one reservation has a row per key. */
+  attempt: string;
+  key_hash: string;
+  state: 'checking' | 'failed';
+  /** When the reservation was made (`checking`) or the failure recorded (`failed`). */
+  at: number;
+}
+
 export interface Database {
   environments: EnvironmentsTable;
   secrets: SecretsTable;
@@ -241,4 +254,5 @@ export interface Database {
   scheduler_leases: SchedulerLeasesTable;
   scheduler_attempts: SchedulerAttemptsTable;
   scheduler_reminders: SchedulerRemindersTable;
+  sign_in_attempts: SignInAttemptsTable;
 }

@@ -146,24 +146,27 @@ describe('sign-in limit under 40 parallel wrong sign-ins over loopback HTTP', ()
 });
 
 describe('login limiter reservations', () => {
-  test('reserve counts an attempt before it is checked; settling frees or records it', () => {
+  test('reserve counts an attempt before it is checked; settling frees or records it', async () => {
+    const project = await createProject();
+    rotor = project.rotor();
     const clock = createManualClock(0);
-    const limiter = createLoginLimiter(clock, { maxFailures: 2, windowMs: 60_000 });
-    const a = limiter.reserve(['name:x']);
-    const b = limiter.reserve(['name:x']);
+    const store = rotor.store.bind(rotor);
+    const limiter = createLoginLimiter({ store, clock }, { maxFailures: 2, windowMs: 60_000 });
+    const a = await limiter.reserve(['name:x']);
+    const b = await limiter.reserve(['name:x']);
     expect(a.ok && b.ok).toBe(true);
-    const c = limiter.reserve(['name:x']);
+    const c = await limiter.reserve(['name:x']);
     expect(c).toEqual({ ok: false, retryAfterMs: 1_000 });
-    if (a.ok) a.reservation.settle('not-checked');
-    const d = limiter.reserve(['name:x']);
+    if (a.ok) await a.reservation.settle('not-checked');
+    const d = await limiter.reserve(['name:x']);
     expect(d.ok).toBe(true);
-    if (b.ok) b.reservation.settle('failure');
-    if (d.ok) d.reservation.settle('failure');
-    if (d.ok) d.reservation.settle('success'); // a second settle is ignored
-    const e = limiter.reserve(['name:x']);
+    if (b.ok) await b.reservation.settle('failure');
+    if (d.ok) await d.reservation.settle('failure');
+    if (d.ok) await d.reservation.settle('success'); // a second settle is ignored
+    const e = await limiter.reserve(['name:x']);
     expect(e).toEqual({ ok: false, retryAfterMs: 60_000 });
     clock.advance(60_001);
-    expect(limiter.reserve(['name:x']).ok).toBe(true);
+    expect((await limiter.reserve(['name:x'])).ok).toBe(true);
   });
 
   test('the cap on checks comes from the option, else ROTOR_SIGNIN_CONCURRENCY, else 2', () => {

@@ -114,12 +114,12 @@ async function dashboardRoutes(
   const clock = deps.clock ?? rotor.clock;
   const engine = deps.engine ?? createRotationEngine({ rotor });
   const base = options.prefix;
-  const limiter = createLoginLimiter(clock, options.loginLimit);
   // The audit page's chain status: verified in full once (and every 10 min), then only new rows.
   const chain = createIncrementalVerifier({ clock });
   const checks = createCheckGate(signInConcurrency(options.signInConcurrency, rotor.env));
   const sessions = new WeakMap<FastifyRequest, WebSession>();
   const store = () => rotor.store();
+  const limiter = createLoginLimiter({ store, clock }, options.loginLimit);
 
   if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) {
     app.addContentTypeParser(
@@ -246,10 +246,10 @@ async function dashboardRoutes(
       return sendHtml(reply, 403, errorPage(undefined, base, 'Forbidden', CSRF_MESSAGE));
     }
     const name = (form.name ?? '').trim().slice(0, 64);
-    // Counted before the password is checked (see login-limiter.ts), then a slot among the few
-    // concurrent checks; either refusal costs nothing and checks nothing.
+    // Counted in the store before the password is checked (see login-limiter.ts), then a slot
+    // among this process's few concurrent checks; either refusal checks nothing.
     const keys = [`ip:${request.ip}`, `name:${name.toLowerCase()}`];
-    const reserved = limiter.reserve(keys);
+    const reserved = await limiter.reserve(keys);
     if (!reserved.ok) {
       const wait = reserved.retryAfterMs;
       reply.header('retry-after', String(Math.ceil(wait / 1000)));
@@ -262,7 +262,7 @@ async function dashboardRoutes(
     }
     const leave = checks.tryEnter();
     if (!leave) {
-      reserved.reservation.settle('not-checked');
+      await reserved.reservation.settle('not-checked');
       reply.header('retry-after', '1');
       return showLogin(request, reply, 503, {
         error: 'The server is busy checking other sign-ins: try again in a moment.',
@@ -278,17 +278,18 @@ async function dashboardRoutes(
         requestId: request.id,
       });
     } catch (error) {
+      leave();
+      // The failure is stored before the answer, so the next attempt (on any instance) sees it.
       const failed = isRotorError(error, 'ERR_ROTOR_OPERATOR_LOGIN_FAILED');
-      reserved.reservation.settle(failed ? 'failure' : 'not-checked');
+      await reserved.reservation.settle(failed ? 'failure' : 'not-checked');
       if (!failed) throw error;
       return showLogin(request, reply, 401, {
         error: 'Sign-in failed: check the name, the password and the code.',
         name,
       });
-    } finally {
-      leave();
     }
-    reserved.reservation.settle('success');
+    leave();
+    await reserved.reservation.settle('success');
     const { token, session } = await createWebSession(
       await store(),
       clock,

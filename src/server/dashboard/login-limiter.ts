@@ -1,104 +1,106 @@
 // Failed sign-ins per address and operator over a sliding window, reserved before the password is
-// checked so parallel guesses cannot all pass (docs/security.md, "What is limited").
+// checked so parallel guesses cannot all pass (docs/security.md, "What is limited"). The counts
+// live in the store (core/operators/sign-in-failures.ts), so every `rotor serve` on it shares
+// them and a restart keeps them; this process only remembers locks no settle can lift early.
 import type { Clock } from '../../core/clock.js';
+import {
+  pruneSignInAttempts,
+  reserveSignIn,
+  settleSignIn,
+  type SignInLimit,
+} from '../../core/operators/sign-in-failures.js';
+import type { Store } from '../../core/store/open-store.js';
 import { positiveIntegerSetting } from '../env-setting.js';
 
-export interface LoginLimit {
-  /** Failures (and checks in flight) allowed per key inside the window (default 5). */
-  maxFailures: number;
-  /** Window length (default 15 minutes). */
-  windowMs: number;
-}
+export type LoginLimit = SignInLimit;
 
 export const DEFAULT_LOGIN_LIMIT: LoginLimit = { maxFailures: 5, windowMs: 15 * 60_000 };
-const MAX_KEYS = 10_000;
-/** Retry hint when the limit is reached only by checks still in flight: they end within a second. */
-const IN_FLIGHT_RETRY_MS = 1_000;
+/** Locks remembered in memory (the oldest are forgotten first: the store still holds them). */
+const MAX_REMEMBERED = 10_000;
+/** Rows that no longer count are deleted at most this often per process. */
+const PRUNE_EVERY_MS = 60_000;
 
 /** A counted attempt: settle it exactly once, with the check's outcome. */
 export interface LoginReservation {
-  settle(outcome: 'success' | 'failure' | 'not-checked'): void;
+  settle(outcome: 'success' | 'failure' | 'not-checked'): Promise<void>;
 }
 
 export type ReserveResult =
   { ok: true; reservation: LoginReservation } | { ok: false; retryAfterMs: number };
 
-export function createLoginLimiter(clock: Clock, limit: LoginLimit = DEFAULT_LOGIN_LIMIT) {
-  const failures = new Map<string, number[]>();
-  const inFlight = new Map<string, number>();
-  const recent = (key: string, now: number) => {
-    const list = (failures.get(key) ?? []).filter((t) => t > now - limit.windowMs);
-    if (list.length === 0) failures.delete(key);
-    else failures.set(key, list);
-    return list;
-  };
-  const retryAfter = (keys: readonly string[], now: number): number => {
+export interface LoginLimiterDeps {
+  store: () => Promise<Store>;
+  clock: Clock;
+}
+
+/**
+ * @example
+ * const limiter = createLoginLimiter({ store: () => rotor.store(), clock });
+ * const r = await limiter.reserve([`ip:${ip}`, `name:${name}`]);
+ * if (r.ok) await r.reservation.settle('failure');
+ */
+export function createLoginLimiter(
+  deps: LoginLimiterDeps,
+  limit: LoginLimit = DEFAULT_LOGIN_LIMIT,
+) {
+  const { clock } = deps;
+  // Keys whose failures fill the limit, until they leave the window: a flood against a locked
+  // account or address is refused here without taking the store's lock every time.
+  const locked = new Map<string, number>();
+  let prunedAt = -Infinity;
+  const rememberedWait = (keys: readonly string[], now: number): number => {
     let wait = 0;
     for (const key of keys) {
-      const list = recent(key, now);
-      const pending = inFlight.get(key) ?? 0;
-      if (list.length + pending < limit.maxFailures) continue;
-      // Full of failures: until the oldest counted one leaves the window. Full only with
-      // checks in flight: shortly (they settle, and may free the slot).
-      const byFailures =
-        list.length >= limit.maxFailures
-          ? list[list.length - limit.maxFailures]! + limit.windowMs - now
-          : 0;
-      wait = Math.max(wait, byFailures, IN_FLIGHT_RETRY_MS);
+      const until = locked.get(key);
+      if (until === undefined) continue;
+      if (until <= now) locked.delete(key);
+      else wait = Math.max(wait, until - now);
     }
     return wait;
   };
-  const release = (keys: readonly string[]) => {
-    for (const key of keys) {
-      const n = (inFlight.get(key) ?? 1) - 1;
-      if (n <= 0) inFlight.delete(key);
-      else inFlight.set(key, n);
-    }
-  };
-  const fail = (keys: readonly string[]) => {
-    const now = clock.now();
-    for (const key of keys) {
-      const list = recent(key, now);
-      list.push(now);
-      failures.delete(key);
-      failures.set(key, list.slice(-limit.maxFailures));
-      if (failures.size > MAX_KEYS) failures.delete(failures.keys().next().value!);
+  const remember = (lockedUntil: ReadonlyMap<string, number>) => {
+    for (const [key, until] of lockedUntil) {
+      locked.delete(key);
+      locked.set(key, until);
+      if (locked.size > MAX_REMEMBERED) locked.delete(locked.keys().next().value!);
     }
   };
   return {
-    /** Milliseconds until another attempt is allowed for any of the keys; 0 when allowed now. */
-    retryAfter(keys: readonly string[]): number {
-      return retryAfter(keys, clock.now());
-    },
-    /**
-     * Counts an attempt on every key before anything is checked, or refuses it (all or nothing).
-     * Synchronous, so concurrent requests cannot all pass between a check and its count.
-     */
-    reserve(keys: readonly string[]): ReserveResult {
-      const wait = retryAfter(keys, clock.now());
+    /** Counts an attempt on every key before anything is checked, or refuses it (all or nothing). */
+    async reserve(keys: readonly string[]): Promise<ReserveResult> {
+      const now = clock.now();
+      const wait = rememberedWait(keys, now);
       if (wait > 0) return { ok: false, retryAfterMs: wait };
-      // Bounded like the failure map: a flood of distinct names cannot grow it without limit.
-      if (inFlight.size > MAX_KEYS) return { ok: false, retryAfterMs: IN_FLIGHT_RETRY_MS };
-      for (const key of keys) inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+      const store = await deps.store();
+      if (now - prunedAt >= PRUNE_EVERY_MS) {
+        prunedAt = now;
+        await pruneSignInAttempts(store, { now, windowMs: limit.windowMs });
+      }
+      const reserved = await reserveSignIn(store, { keys, now, limit });
+      if (!reserved.ok) {
+        remember(reserved.lockedUntil);
+        return { ok: false, retryAfterMs: reserved.retryAfterMs };
+      }
       let settled = false;
       return {
         ok: true,
         reservation: {
-          settle(outcome) {
+          async settle(outcome) {
             if (settled) return;
             settled = true;
-            release(keys);
-            if (outcome === 'failure') fail(keys);
             // A success clears the account's failures; the address keeps its record.
-            else if (outcome === 'success')
-              for (const key of keys) if (key.startsWith('name:')) failures.delete(key);
+            const clearOnSuccess = keys.filter((key) => key.startsWith('name:'));
+            if (outcome === 'success') for (const key of clearOnSuccess) locked.delete(key);
+            await settleSignIn(store, {
+              attempt: reserved.attempt,
+              keys,
+              outcome,
+              now: clock.now(),
+              clearOnSuccess,
+            });
           },
         },
       };
-    },
-    fail,
-    succeed(keys: readonly string[]): void {
-      for (const key of keys) failures.delete(key);
     },
   };
 }
@@ -107,7 +109,8 @@ export type LoginLimiter = ReturnType<typeof createLoginLimiter>;
 /**
  * At most `max` password checks (argon2id: ~19 MiB and tens of milliseconds of CPU each) run at
  * once for requests that are not signed in; the rest are refused at once (503) instead of
- * queueing, so a flood of sign-ins from many addresses cannot exhaust memory or CPU.
+ * queueing, so a flood of sign-ins from many addresses cannot exhaust memory or CPU. Per process
+ * on purpose, unlike the failure counts: it guards this process's CPU and memory, not an account.
  */
 export function createCheckGate(max: number) {
   let running = 0;

@@ -37,8 +37,14 @@ export type { ScheduledRotation } from './attempts.js';
 export type { WaitingRotation } from './plan-rotations.js';
 export { REMINDER_CLAIM_MS, type ReminderDelivery } from './reminders.js';
 
-/** Lease of a scheduler driven by `tick()` alone (`start()` uses three intervals, at least this). */
+/** Lease of a scheduler driven by `tick()` alone (cron, tests): it is renewed only by ticks. */
 export const DEFAULT_LEASE_MS = 5 * 60_000;
+/**
+ * Lease of a running scheduler (`start()`), renewed every LEASE_RENEW_MS by its own timer whatever
+ * the tick interval: a leader that dies is replaced within TTL + one renewal (about 13 s).
+ */
+export const LEASE_TTL_MS = 10_000;
+export const LEASE_RENEW_MS = 3_000;
 
 export interface SchedulerDeps {
   rotor: Rotor;
@@ -52,8 +58,10 @@ export interface SchedulerDeps {
   logger?: Logger;
   /** Audited as the operator of everything the scheduler does (default `rotor-scheduler`). */
   operator?: string;
-  /** How long leadership lasts without renewal. */
+  /** How long leadership lasts without renewal (default: DEFAULT_LEASE_MS, LEASE_TTL_MS in `start()`). */
   leaseMs?: number;
+  /** How often `start()` renews the lease, or tries to take it (default LEASE_RENEW_MS). */
+  renewMs?: number;
   /** Runs at the start of every tick (`rotor serve` loads the store's applied policy here). */
   beforeTick?(): void | Promise<void>;
 }
@@ -88,9 +96,14 @@ export interface Scheduler {
   tick(): Promise<SchedulerReport>;
   /** Runs a tick now and then every `intervalMs` (after each tick ends) until `stop()`. */
   start(options: StartOptions): void;
-  /** Ends the loop, waits for a running tick, gives up leadership. Safe to call twice. */
+  /**
+   * Ends the loop, gives up leadership at once (another instance may lead while a running tick
+   * finishes: rotation locks keep them apart), then waits for that tick. Safe to call twice.
+   */
   stop(): Promise<void>;
   readonly running: boolean;
+  /** Whether a tick is running now (what `stop()` would wait for). */
+  readonly busy: boolean;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -115,7 +128,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let notifier = deps.notifier;
   let chain: Promise<unknown> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
+  let renewal: NodeJS.Timeout | undefined;
   let looping = false;
+  let draining = false;
+  let ticking = 0;
+  let kick: (() => void) | undefined;
 
   function leaseFor(store: Store): LeaderLease {
     lease ??= createLeaderLease(store, clock);
@@ -128,7 +145,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const report = emptyReport(iso(clock.now()), actor.requestId);
     const store = await rotor.store();
     const leader = leaseFor(store);
-    if (!(await leader.acquire(leaseMs))) {
+    if (draining || !(await leader.acquire(leaseMs))) {
       const held = await leader.holder();
       if (held)
         report.leaderHeldBy = { pid: held.pid, host: held.host, until: iso(held.expiresAt) };
@@ -137,15 +154,38 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     }
     report.leader = true;
     notifier ??= createNotifier(rotor.policy().notify, { env: rotor.env });
-    const tick: Tick = { rotor, engine, store, clock, logger, actor, report };
+    // A lease of 0 ms (tests of two leaders at once) is renewed before each phase and no more.
+    const leading = () => !draining && (leaseMs <= 0 || leader.held());
+    const tick: Tick = { rotor, engine, store, clock, logger, actor, report, leading };
     await runPhases(tick, { leader, leaseMs, notifier });
     logTick(logger, report);
     return report;
   }
 
+  /** One renewal (or attempt to take over); a new leader starts a tick at once. */
+  async function renew(): Promise<void> {
+    const leader = leaseFor(await rotor.store());
+    const was = leader.held();
+    let now = false;
+    try {
+      now = await leader.acquire(leaseMs);
+    } catch (error) {
+      logger.warn({ code: errorInfo(error).code }, 'scheduler: could not renew the leader lease');
+      now = leader.held();
+    }
+    if (draining) return;
+    if (now && !was) {
+      logger.info({ pid: process.pid }, 'scheduler: this instance is now the leader');
+      kick?.();
+    } else if (was && !now) {
+      logger.warn('scheduler: leadership lost; no further scheduler step runs here');
+    }
+  }
+
   const scheduler: Scheduler = {
     tick() {
-      const next = chain.then(runTick);
+      ticking += 1;
+      const next = chain.then(runTick).finally(() => (ticking -= 1));
       chain = next.catch(() => undefined);
       return next;
     },
@@ -159,9 +199,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         );
       }
       looping = true;
-      // The lease outlives a missed tick or two, so a slow tick does not hand leadership over.
-      leaseMs = Math.max(deps.leaseMs ?? 0, 3 * options.intervalMs, 60_000);
+      // A short lease on its own timer: failover does not wait for the tick interval.
+      leaseMs = deps.leaseMs ?? LEASE_TTL_MS;
+      const renewMs = Math.max(100, Math.min(deps.renewMs ?? LEASE_RENEW_MS, leaseMs / 3));
       const loop = async () => {
+        timer = undefined;
         try {
           const report = await scheduler.tick();
           options.onReport?.(report);
@@ -171,20 +213,43 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         }
         if (looping) timer = setTimeout(() => void loop(), options.intervalMs);
       };
+      // Taking the lease between ticks starts a tick now, not at the end of the interval.
+      kick = () => {
+        if (!looping || !timer) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => void loop(), 0);
+      };
+      const renewLoop = async () => {
+        await renew().catch(() => undefined);
+        if (looping) renewal = setTimeout(() => void renewLoop(), renewMs);
+      };
+      renewal = setTimeout(() => void renewLoop(), renewMs);
       timer = setTimeout(() => void loop(), 0);
     },
     async stop() {
       looping = false;
+      draining = true;
+      kick = undefined;
       if (timer) clearTimeout(timer);
-      timer = undefined;
-      await chain;
-      // A tick that was waiting on its timer may have started meanwhile; wait for it too.
-      await chain;
-      if (lease) await lease.release().catch(() => undefined);
-      await notifier?.close();
+      if (renewal) clearTimeout(renewal);
+      timer = renewal = undefined;
+      try {
+        // Leadership goes first, so another instance takes over while a running tick finishes.
+        if (lease) await lease.release().catch(() => undefined);
+        await chain;
+        // A tick that was waiting on its timer may have started meanwhile; wait for it too.
+        await chain;
+        if (lease) await lease.release().catch(() => undefined);
+        await notifier?.close();
+      } finally {
+        draining = false;
+      }
     },
     get running() {
       return looping;
+    },
+    get busy() {
+      return ticking > 0;
     },
   };
   return scheduler;
@@ -214,6 +279,8 @@ interface Tick {
   /** Audited as the actor of everything the tick does. */
   actor: Actor;
   report: SchedulerReport;
+  /** Whether this tick may still act: the lease is surely ours and the scheduler is not stopping. */
+  leading(): boolean;
 }
 
 /**
@@ -228,15 +295,22 @@ async function runPhases(
   const policy = tick.rotor.policy();
   const settings: SchedulerSettings = policy.scheduler ?? DEFAULT_SCHEDULER;
   const phase = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
+    let renewed = false;
     try {
-      if (!(await lead.leader.acquire(lead.leaseMs))) {
-        report.errors.push({
-          phase: name,
-          code: 'ERR_ROTOR_LOCK_HELD',
-          message: 'leadership was lost to another scheduler during the tick',
-        });
-        return false;
-      }
+      renewed = tick.leading() && (await lead.leader.acquire(lead.leaseMs));
+    } catch (error) {
+      report.errors.push({ phase: name, ...errorInfo(error) });
+    }
+    // Not renewed, or renewed but too late to be sure: another scheduler may lead by now.
+    if (!renewed || !tick.leading()) {
+      report.errors.push({
+        phase: name,
+        code: 'ERR_ROTOR_LOCK_HELD',
+        message: 'leadership was lost (or the scheduler is stopping) during the tick',
+      });
+      return false;
+    }
+    try {
       await fn();
     } catch (error) {
       const info = errorInfo(error);
@@ -289,6 +363,7 @@ async function retireDue(tick: Tick): Promise<void> {
     .execute();
   const secrets = tick.rotor.policy().secrets;
   for (const pair of due) {
+    if (!tick.leading()) return;
     if (!secrets.has(pair.secret)) continue;
     try {
       report.retired.push(
@@ -327,7 +402,11 @@ async function rotateDue(tick: Tick, settings: SchedulerSettings): Promise<void>
   );
   tick.report.waiting.push(...plan.waiting);
   const bookkeeping: AttemptsDeps = { ...tick, settings };
-  for (const planned of plan.rotate) await rotatePlanned(tick, planned, bookkeeping);
+  for (const planned of plan.rotate) {
+    // A rotation is not started once the lease may have passed to another scheduler.
+    if (!tick.leading()) return;
+    await rotatePlanned(tick, planned, bookkeeping);
+  }
 }
 
 async function rotatePlanned(

@@ -184,7 +184,8 @@ describe('audit exports neutralise formula cells', () => {
       }),
     });
     const session = cookieValue(login, 'rotor_session');
-    expect(session).toBeTruthy();
+    // A web session token: 32 random bytes, base64url.
+    expect(session).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const res = await f.app.inject({
       method: 'GET',
       url: '/dashboard/audit.csv',

@@ -116,7 +116,9 @@ describe('the policy cache codec', () => {
   ])('gives back %s exactly: Maps, key order, undefined fields, frozen objects', (_what, yaml) => {
     const policy = parsePolicy(yaml, 'rotor.yaml', ROTATORS);
     const text = encodePolicy(policy);
-    expect(text).toBeDefined();
+    // One frozen object node whose `secrets` is a Map node holding every secret.
+    expect(JSON.parse(text!)).toMatchObject({ f: true, o: { secrets: { m: expect.any(Array) } } });
+    expect(JSON.parse(text!).o.secrets.m).toHaveLength(policy.secrets.size);
     const back = decodePolicy(text!, KINDS)!;
     expect(back).toEqual(policy);
     expect(anatomy(back)).toBe(anatomy(policy));

@@ -28,6 +28,8 @@ const actor = {
   method: 'manual' as const,
 };
 const HOUR = 3_600_000;
+/** An auth token as Twilio (and the fake) makes it: 32 hex digits. */
+const AUTH_TOKEN = /^[0-9a-f]{32}$/;
 
 /** GET with Basic auth, as an app would call Twilio: the status only. */
 async function statusWith(username: string, password: string, path: string): Promise<number> {
@@ -149,7 +151,11 @@ const crashAt = (f: Fixture, point: string, pass = '') => crashRotationAt(f.p, p
 /** The rollback row `rotor resume` wrote for the rotation it rolled back. */
 async function rollbackRow(f: Fixture): Promise<AuditEntry> {
   const row = (await f.audit()).find((e) => e.action === 'rotate.rollback');
-  expect(row, 'a rotate.rollback audit row').toBeDefined();
+  expect(row, 'a rotate.rollback audit row').toMatchObject({
+    secret: f.name,
+    outcome: 'failure',
+    details: { error: expect.stringMatching(/^ERR_ROTOR_/) },
+  });
   return row!;
 }
 
@@ -336,7 +342,8 @@ describe(
       expect(await f.value('current')).toBe(first);
       // Twilio refused it, so Rotor cannot tell it is the secondary: it is left for the next create.
       const leftover = account.secondary;
-      expect(leftover).toBeDefined();
+      expect(leftover).toMatch(AUTH_TOKEN);
+      expect(leftover).not.toBe(first);
       const before = fake.calls.length;
       expect((await f.rotate()).ok).toBe(true);
       const calls = fake.calls
@@ -436,7 +443,7 @@ describe(
       const first = account.primary;
       const crash = (point: string) => crashAt(f, point);
       await crash('apply:started');
-      expect(account.secondary).toBeDefined();
+      expect(account.secondary).toMatch(AUTH_TOKEN);
       const rolledBack = await f.p.cli(['resume', '--json']);
       expect(rolledBack.stdout).toContain('rolled-back');
       expect(account.secondary).toBeUndefined();
@@ -460,7 +467,7 @@ describe(
       const first = account.primary;
       await crashAt(f, 'create:done');
       const made = account.secondary;
-      expect(made).toBeDefined();
+      expect(made).toMatch(AUTH_TOKEN);
       expect(await statusWith(account.sid, made!, ACCOUNT_JSON(account.sid))).toBe(200);
       expect((await f.rows()).map((r) => r.stage)).toEqual(['current']);
       const resumed = await f.p.cli(['resume', '--json']);

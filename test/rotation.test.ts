@@ -261,7 +261,10 @@ describe('rotation engine', () => {
       .setProtectedHeader({ alg: 'HS256', kid: old!.id })
       .setExpirationTime('1h')
       .sign(oldKey);
-    await expect(jwtVerify(token, oldKey)).resolves.toBeTruthy();
+    await expect(jwtVerify(token, oldKey)).resolves.toMatchObject({
+      payload: { sub: 'u1' },
+      protectedHeader: { alg: 'HS256', kid: old!.id },
+    });
 
     await expect(
       engine.rotate(actor, {

@@ -52,7 +52,10 @@ describe('the scheduler follows the applied policy', () => {
         project.clock.advance(31 * DAY);
         const report = await scheduler.tick();
         const rotation = report.rotations.find((r) => r.secret === 'TOKEN');
-        expect(rotation, JSON.stringify(report)).toBeDefined();
+        expect(rotation, JSON.stringify(report)).toMatchObject({
+          environment: 'production',
+          attempt: 1,
+        });
         if (follow) {
           expect(rotation!.outcome).toBe('rotated');
           expect(existsSync(join(project.dir, 'fixed-hook-ran'))).toBe(true);

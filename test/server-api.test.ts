@@ -109,8 +109,15 @@ describe('public routes', () => {
     for (const route of API_ROUTES) {
       const path = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');
       const op = doc.paths[path]?.[route.method.toLowerCase()];
-      expect(op, `${route.method} ${route.url}`).toBeDefined();
-      if (route.body) expect(op!.requestBody).toBeDefined();
+      expect(op, `${route.method} ${route.url}`).toMatchObject({
+        summary: route.summary,
+        'x-rotor-permission': route.permission,
+      });
+      if (route.body)
+        expect(op!.requestBody).toMatchObject({
+          required: true,
+          content: { 'application/json': { schema: expect.objectContaining({ type: 'object' }) } },
+        });
     }
     const read = doc.paths['/v1/secrets/{name}/value']!.get!;
     expect(read.parameters.map((p) => p.name).sort()).toEqual(['env', 'name', 'stage']);
@@ -722,7 +729,9 @@ describe('tokens', () => {
       const res = await limited.call(limited.tokens.auditor, { method: 'GET', url: '/v1/whoami' });
       expect(res.statusCode).toBe(429);
       expect(res.json().error.code).toBe('ERR_ROTOR_API_RATE_LIMITED');
-      expect(res.headers['retry-after']).toBeDefined();
+      // The window is a minute long and nearly all of it is left.
+      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+      expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(60);
       // Another token has its own budget.
       expect(
         (await limited.call(limited.tokens.operator, { method: 'GET', url: '/v1/whoami' }))

@@ -10,6 +10,8 @@ import { API_ROUTES } from '../src/server/routes/index.js';
 import { ADMIN_ACTOR, createServerFixture, type ServerFixture } from './server-fixture.js';
 
 let f: ServerFixture;
+/** The server's own request ids (randomUUID); a caller's header is never echoed. */
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const callers: Record<string, string | undefined> = {};
 /** Callers that may never change stored state (reads by apps add read audit rows only). */
 const READ_ONLY = [
@@ -192,7 +194,7 @@ test('no generated request gets a 5xx, and callers without write permissions cha
         res.statusCode,
         `${r.method} ${r.path}${r.query} as ${r.caller}: ${res.body.slice(0, 300)}`,
       ).toBeLessThan(500);
-      expect(res.headers['x-request-id']).toBeTruthy();
+      expect(res.headers['x-request-id']).toMatch(UUID_V4);
       if (READ_ONLY.includes(r.caller)) {
         const after = await f.snapshot();
         expect(after.versions).toBe(before.versions);

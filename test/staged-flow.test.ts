@@ -19,6 +19,8 @@ const actor: Actor = {
   method: 'manual',
 };
 const HOOK_KEY = 'hook-signing-key-for-tests-0123456789';
+/** A `random` token as generated here: 32 bytes, base64url. */
+const RANDOM_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 interface Received {
   method: string;
@@ -337,7 +339,7 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
     const rotated = await s.p.cli(['rotate', 'API_TOKEN', '--json']);
     const result = JSON.parse(rotated.stdout);
     expect(result.results[0].error.message).toContain('no previous version to roll back to');
-    expect(await s.value('staging')).toBeDefined();
+    expect(await s.value('staging')).toMatch(RANDOM_TOKEN);
     expect(await s.state('staging')).toBe('failed');
     expect((await s.p.cli(['check'])).code).toBe(2);
   });
@@ -359,7 +361,7 @@ describe('staged flow: promote → deploy hooks → smoke tests → health check
     ]);
     expect(rotated.code).not.toBe(0);
     const now = await s.value('production');
-    expect(now).toBeDefined();
+    expect(now).toMatch(RANDOM_TOKEN);
     expect(now).not.toBe(old);
     expect(await s.value('production', 'previous')).toBeUndefined();
     expect(await s.state('production')).toBe('failed');

@@ -2,7 +2,7 @@
 // log of millions of rows never becomes one string in memory.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { iterateAudit, type AuditFilter, type AuditRecord } from './audit-query.js';
+import { ENTRY_KEYS, iterateAudit, type AuditFilter, type AuditRecord } from './audit-query.js';
 import { RotorError } from '../errors.js';
 import type { Store } from '../store/open-store.js';
 
@@ -59,20 +59,12 @@ export function csvField(value: string | number | null): string {
 
 const MD_HEADER =
   '| Date | Secret | Operator | Method | Notes |\n| --- | --- | --- | --- | --- |\n';
-const CSV_COLUMNS = [
-  'seq',
-  'at',
-  'secret',
-  'environment',
-  'operator',
-  'method',
-  'action',
-  'outcome',
-  'request_id',
-  'notes',
-  'details',
-  'hash',
-];
+/** What csv and json rows hold, in order: an entry's keys between its seq and its hash. */
+const RECORD_KEYS = ['seq', ...ENTRY_KEYS, 'hash'] as const;
+/** csv leaves out the entry format version and names columns in snake_case. */
+const CSV_KEYS = RECORD_KEYS.filter((k) => k !== 'v');
+const snakeCase = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const CSV_HEADER = `${CSV_KEYS.map(snakeCase).join(',')}\r\n`;
 
 function mdRow(r: AuditRecord): string {
   const secret =
@@ -82,25 +74,12 @@ function mdRow(r: AuditRecord): string {
 }
 
 function csvRow(r: AuditRecord): string {
-  return `${[r.seq, r.at, r.secret, r.environment, r.operator, r.method, r.action, r.outcome, r.requestId, r.notes, JSON.stringify(r.details), r.hash].map(csvField).join(',')}\r\n`;
+  const cells = CSV_KEYS.map((k) => (k === 'details' ? JSON.stringify(r.details) : r[k]));
+  return `${cells.map(csvField).join(',')}\r\n`;
 }
 
 function jsonRow(r: AuditRecord): string {
-  return JSON.stringify({
-    seq: r.seq,
-    v: r.v,
-    at: r.at,
-    secret: r.secret,
-    environment: r.environment,
-    operator: r.operator,
-    method: r.method,
-    action: r.action,
-    outcome: r.outcome,
-    requestId: r.requestId,
-    notes: r.notes,
-    details: r.details,
-    hash: r.hash,
-  });
+  return JSON.stringify(Object.fromEntries(RECORD_KEYS.map((k) => [k, r[k]])));
 }
 
 async function write(out: Writable, text: string): Promise<void> {
@@ -129,7 +108,7 @@ export async function exportAudit(
     await write(out, text);
   };
   if (format === 'md') pending.push(MD_HEADER);
-  else if (format === 'csv') pending.push(`${CSV_COLUMNS.join(',')}\r\n`);
+  else if (format === 'csv') pending.push(CSV_HEADER);
   else pending.push('[');
   for await (const record of iterateAudit(store, { ...options.filter, order: 'asc' })) {
     if (format === 'md') pending.push(mdRow(record));

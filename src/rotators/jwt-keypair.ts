@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { RotorError } from '../core/errors.js';
+import { durationSchema } from '../core/policy/duration-schema.js';
 import { defineRotator, type PublicJwk } from '../core/rotator/rotator-contract.js';
 
 const generate = promisify(generateKeyPair);
@@ -125,13 +126,7 @@ async function probe(
   }
 }
 
-const duration = z.string().superRefine((text, ctx) => {
-  try {
-    parseDuration(text);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
-  }
-});
+const duration = durationSchema();
 
 export const jwtKeypairRotator = defineRotator({
   kind: 'jwt-keypair',

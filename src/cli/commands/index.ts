@@ -3,7 +3,8 @@
 // when that command runs, so `rotor --version` or `rotor status` never pay for the server, the
 // database drivers or the mailer. A new command is a file plus one line here.
 import type { Command } from 'commander';
-import type { Wrap } from '../program.js';
+import type { Wrap } from '../command-tree.js';
+import { commandWord } from '../command-word.js';
 
 export type Register = (program: Command, wrap: Wrap) => void;
 
@@ -177,24 +178,11 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
 ];
 
-/** Global options that take a value, so the command name is found after them. */
-const GLOBAL_VALUE_OPTIONS = new Set(['-c', '--config', '--state-dir', '--operator', '--value']);
-
 /**
  * The command an argv names (`rotor --config x.yaml status --json` → `status`; `rotor help
  * rotate` → `rotate`), or undefined when it names none or an unknown one.
  */
 export function commandNamed(argv: readonly string[]): CommandEntry | undefined {
-  const words: string[] = [];
-  for (let i = 0; i < argv.length && words.length < 2; i += 1) {
-    const arg = argv[i]!;
-    if (arg === '--') break;
-    if (arg.startsWith('-')) {
-      if (GLOBAL_VALUE_OPTIONS.has(arg)) i += 1;
-      continue;
-    }
-    words.push(arg);
-  }
-  const name = words[0] === 'help' ? words[1] : words[0];
+  const name = commandWord(argv);
   return COMMANDS.find((entry) => entry.name === name);
 }

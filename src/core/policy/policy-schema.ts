@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { auditSchema } from './checkpoint-schema.js';
 import { MAX_VALUE_BYTES_LIMIT } from './value-limits.js';
-import { parseDuration } from '../duration.js';
+import { durationSchema } from './duration-schema.js';
 import type { AnyRotator } from '../rotator/rotator-contract.js';
 import { stageListSchema } from './stage-schema.js';
 import { notifySchema, schedulerSchema, secretScheduleFields } from './schedule-schema.js';
@@ -12,16 +12,7 @@ import { MASTER_KEY_KIND } from '../crypto/master-key-names.js';
 
 export { ENV_NAME, ENV_VAR_NAME, SECRET_NAME };
 
-const duration = z
-  .string()
-  .describe('a duration such as 90d, 12w, 6mo, 24h, 1y')
-  .superRefine((text, ctx) => {
-    try {
-      parseDuration(text);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    }
-  });
+const duration = durationSchema({ example: '90d, 12w, 6mo, 24h, 1y' });
 
 const cadence = z.union([
   duration,

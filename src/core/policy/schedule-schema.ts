@@ -4,6 +4,7 @@
 // or any literal SMTP URL, is an error.
 import { z } from 'zod';
 import { MS, parseDuration } from '../duration.js';
+import { durationSchema } from './duration-schema.js';
 import { ENV_VAR_NAME } from './names.js';
 
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -61,18 +62,7 @@ export const DEFAULT_SCHEDULER: SchedulerSettings = Object.freeze({
 });
 
 function durationField(options: { allowZero: boolean }) {
-  return z
-    .string()
-    .describe('a duration such as 14d, 1d, 0d, 15m')
-    .superRefine((text, ctx) => {
-      try {
-        const ms = parseDuration(text);
-        if (!options.allowZero && ms <= 0)
-          ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      }
-    });
+  return durationSchema({ example: '14d, 1d, 0d, 15m', positive: !options.allowZero });
 }
 
 /** Whether `zone` is an IANA time zone this Node.js knows (Intl decides, as it does the DST rules). */

@@ -1,7 +1,7 @@
 // rotor.yaml `config:` of `kind: aws-iam-access-key`. The admin credential (an IAM principal
 // allowed to manage the user's keys) is named by reference, never written in the file.
 import { z } from 'zod';
-import { parseDuration } from '../../core/duration.js';
+import { durationSchema } from '../../core/policy/duration-schema.js';
 import { credentialRef } from '../provider/credential-ref.js';
 import {
   propagationWindow,
@@ -10,16 +10,7 @@ import {
   variablePair,
 } from '../provider/provider-config.js';
 
-const duration = z
-  .string()
-  .describe('a duration such as 7d, 12h, 30m')
-  .superRefine((text, ctx) => {
-    try {
-      parseDuration(text);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    }
-  });
+const duration = durationSchema({ example: '7d, 12h, 30m' });
 
 /** IAM user names: up to 64 of A-Z a-z 0-9 and +=,.@_- (IAM's own rule). */
 const USER_NAME = /^[\w+=,.@-]{1,64}$/;

@@ -1,6 +1,6 @@
 // `rotor serve` as a real child process (the CLI through tsx) for tests that need the server
 // apart from the test process: another process's `rotor apply`, a proxy hop, a read-only store.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,33 +17,39 @@ export interface ServeProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts `rotor serve --port 0` over `dir` (rotor.yaml and .rotor/) and waits until it listens. */
+/**
+ * Starts `rotor serve --port 0` over `dir` (rotor.yaml and .rotor/) and waits until it listens.
+ * `hostname`: run it in its own UTS namespace under that host name (root only, see
+ * `canFakeHostname`), so it looks like an instance on another machine.
+ */
 export async function startServe(
   dir: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  options: { hostname?: string } = {},
 ): Promise<ServeProcess> {
-  const child = spawn(
+  const node = [
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      MAIN,
-      '-c',
-      join(dir, 'rotor.yaml'),
-      '--state-dir',
-      join(dir, '.rotor'),
-      'serve',
-      '--port',
-      '0',
-      ...args,
-    ],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'tester', ...env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
+    '--import',
+    'tsx',
+    MAIN,
+    '-c',
+    join(dir, 'rotor.yaml'),
+    '--state-dir',
+    join(dir, '.rotor'),
+    'serve',
+    '--port',
+    '0',
+    ...args,
+  ];
+  const [command, ...argv] = options.hostname
+    ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', options.hostname, ...node]
+    : node;
+  const child = spawn(command!, argv, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'tester', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -69,6 +75,14 @@ export async function startServe(
       return code;
     },
   };
+}
+
+/** Whether `startServe(…, { hostname })` can work here: `unshare --uts` needs root. */
+export function canFakeHostname(): boolean {
+  const r = spawnSync('unshare', ['--uts', 'sh', '-c', 'hostname rotor-probe && hostname'], {
+    encoding: 'utf8',
+  });
+  return r.status === 0 && r.stdout.trim() === 'rotor-probe';
 }
 
 /** An admin token and an app token granted every secret and environment, made with the CLI. */

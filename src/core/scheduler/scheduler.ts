@@ -133,6 +133,8 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let draining = false;
   let ticking = 0;
   let kick: (() => void) | undefined;
+  /** What the last acquire said (for the log lines of a running scheduler). */
+  let leading = false;
 
   function leaseFor(store: Store): LeaderLease {
     lease ??= createLeaderLease(store, clock);
@@ -145,7 +147,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     const report = emptyReport(iso(clock.now()), actor.requestId);
     const store = await rotor.store();
     const leader = leaseFor(store);
-    if (draining || !(await leader.acquire(leaseMs))) {
+    if (draining || !(await take(leader))) {
       const held = await leader.holder();
       if (held)
         report.leaderHeldBy = { pid: held.pid, host: held.host, until: iso(held.expiresAt) };
@@ -155,31 +157,34 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     report.leader = true;
     notifier ??= createNotifier(rotor.policy().notify, { env: rotor.env });
     // A lease of 0 ms (tests of two leaders at once) is renewed before each phase and no more.
-    const leading = () => !draining && (leaseMs <= 0 || leader.held());
-    const tick: Tick = { rotor, engine, store, clock, logger, actor, report, leading };
+    const stillLeading = () => !draining && (leaseMs <= 0 || leader.held());
+    const tick: Tick = {
+      rotor,
+      engine,
+      store,
+      clock,
+      logger,
+      actor,
+      report,
+      leading: stillLeading,
+    };
     await runPhases(tick, { leader, leaseMs, notifier });
     logTick(logger, report);
     return report;
   }
 
-  /** One renewal (or attempt to take over); a new leader starts a tick at once. */
-  async function renew(): Promise<void> {
-    const leader = leaseFor(await rotor.store());
-    const was = leader.held();
-    let now = false;
-    try {
-      now = await leader.acquire(leaseMs);
-    } catch (error) {
-      logger.warn({ code: errorInfo(error).code }, 'scheduler: could not renew the leader lease');
-      now = leader.held();
+  /** Takes or renews the lease; a running scheduler logs when leadership comes or goes. */
+  async function take(leader: LeaderLease): Promise<boolean> {
+    const won = await leader.acquire(leaseMs);
+    if (looping && !draining && won !== leading) {
+      if (won) logger.info({ pid: process.pid }, 'scheduler: this instance is now the leader');
+      else logger.warn('scheduler: leadership lost; no further scheduler step runs here');
     }
-    if (draining) return;
-    if (now && !was) {
-      logger.info({ pid: process.pid }, 'scheduler: this instance is now the leader');
-      kick?.();
-    } else if (was && !now) {
-      logger.warn('scheduler: leadership lost; no further scheduler step runs here');
-    }
+    const gained = won && !leading;
+    leading = won;
+    // Taken between ticks: a tick starts now, not at the end of the interval.
+    if (gained && looping && !draining) kick?.();
+    return won;
   }
 
   const scheduler: Scheduler = {
@@ -220,7 +225,15 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         timer = setTimeout(() => void loop(), 0);
       };
       const renewLoop = async () => {
-        await renew().catch(() => undefined);
+        await rotor
+          .store()
+          .then((store) => take(leaseFor(store)))
+          .catch((error: unknown) =>
+            logger.warn(
+              { code: errorInfo(error).code },
+              'scheduler: could not renew the leader lease',
+            ),
+          );
         if (looping) renewal = setTimeout(() => void renewLoop(), renewMs);
       };
       renewal = setTimeout(() => void renewLoop(), renewMs);

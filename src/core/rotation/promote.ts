@@ -5,7 +5,7 @@ import { appendAudit } from '../audit/audit-log.js';
 import { formatDuration } from '../duration.js';
 import { RotorError } from '../errors.js';
 import type { RotationsTable } from '../store/schema.js';
-import { getVersion, versionInStage } from '../vault/versions.js';
+import { getVersion, moveStage, versionInStage } from '../vault/versions.js';
 import { finish, type FinishResult } from './finish.js';
 import { failRotation } from './journal.js';
 import { retireVersion } from './retire.js';
@@ -78,12 +78,12 @@ async function swapStages(
         .where('id', '=', c.id)
         .execute();
     }
-    await trx
-      .updateTable('versions')
-      .set({ stage: 'current', promoted_at: now, rotated_at: now })
-      .where('id', '=', run.versionId)
-      .where('stage', 'in', ['pending', 'standby'])
-      .execute();
+    await moveStage(trx, {
+      id: run.versionId,
+      from: ['pending', 'standby'],
+      to: 'current',
+      set: { promoted_at: now, rotated_at: now },
+    });
     // A rotation continued from standby runs again from here, so a crash after this commit
     // leaves what resume already finishes (running, promote done).
     await trx
@@ -135,12 +135,7 @@ async function standby(
   const promoteAfter = now + aheadMs;
   const after = new Date(promoteAfter).toISOString();
   await run.store.writeTransaction(async (trx) => {
-    await trx
-      .updateTable('versions')
-      .set({ stage: 'standby' })
-      .where('id', '=', run.versionId)
-      .where('stage', '=', 'pending')
-      .execute();
+    await moveStage(trx, { id: run.versionId, from: 'pending', to: 'standby' });
     await trx
       .updateTable('rotations')
       .set({

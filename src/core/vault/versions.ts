@@ -1,6 +1,6 @@
 // Versions of a secret in one environment: sealed on write, opened on read, destroyed on
 // retirement (metadata kept). All queries are plain Kysely so every store dialect runs them.
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import { RotorError } from '../errors.js';
 import { openValue, sealValue, type MasterKey } from '../crypto/envelope.js';
 import type { Database, Stage, VersionsTable } from '../store/schema.js';
@@ -118,6 +118,27 @@ export async function versionInStage(
     .orderBy('created_at', 'desc')
     .limit(1)
     .executeTakeFirst();
+}
+
+/**
+ * Moves a version from one stage to another, with `set` written alongside; a version no longer in
+ * `from` (a concurrent or repeated move) is left as it is.
+ */
+export async function moveStage(
+  db: Kysely<Database>,
+  move: {
+    id: string;
+    from: Stage | readonly Stage[];
+    to: Stage;
+    set?: Omit<Updateable<VersionsTable>, 'stage'>;
+  },
+): Promise<void> {
+  await db
+    .updateTable('versions')
+    .set({ ...move.set, stage: move.to })
+    .where('id', '=', move.id)
+    .where('stage', 'in', typeof move.from === 'string' ? [move.from] : move.from)
+    .execute();
 }
 
 /** Retires a version: the value and its data key are erased, metadata stays. */

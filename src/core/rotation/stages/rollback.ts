@@ -2,7 +2,7 @@
 // version (still valid, its grace has just begun), its deploy hooks run again, the new one is revoked.
 import { appendAudit } from '../../audit/audit-log.js';
 import { RotorError } from '../../errors.js';
-import { getVersion, versionInStage, type VersionRow } from '../../vault/versions.js';
+import { getVersion, moveStage, versionInStage, type VersionRow } from '../../vault/versions.js';
 import { endRotation, failPromoted } from '../journal.js';
 import { retireVersion } from '../retire.js';
 import {
@@ -78,18 +78,18 @@ async function restorePrevious(
   const { rotor } = services;
   const now = rotor.clock.now();
   await run.store.writeTransaction(async (trx) => {
-    await trx
-      .updateTable('versions')
-      .set({ stage: 'current', retire_at: null })
-      .where('id', '=', previous.id)
-      .where('stage', '=', 'previous')
-      .execute();
-    await trx
-      .updateTable('versions')
-      .set({ stage: 'previous', retire_at: now })
-      .where('id', '=', run.versionId)
-      .where('stage', '=', 'current')
-      .execute();
+    await moveStage(trx, {
+      id: previous.id,
+      from: 'previous',
+      to: 'current',
+      set: { retire_at: null },
+    });
+    await moveStage(trx, {
+      id: run.versionId,
+      from: 'current',
+      to: 'previous',
+      set: { retire_at: now },
+    });
     await endRotation(trx, run, { state: 'rolled_back', at: now, error: failure });
     await appendAudit(trx, rotor.clock, run.actor, {
       ...where(run),

@@ -1,7 +1,11 @@
 // `rotor serve [--port N] [--host H]`: the HTTP API on 127.0.0.1 by default. Request logs go to
 // stderr through the Rotor logger (info by default, ROTOR_LOG_LEVEL to change); SIGTERM or SIGINT
-// stops accepting connections, lets requests in flight finish, then returns (main.ts exits).
+// stops accepting connections, ends event streams, gives up scheduler leadership at once, lets
+// requests and a rotation in flight finish, then returns (main.ts exits). A second signal kills
+// the process at once: what it was rotating is journaled, and `resume` (or another instance's
+// scheduler) finishes it.
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { createLogger, createRotor } from '../../core/context.js';
 import { RotorError } from '../../core/errors.js';
@@ -10,6 +14,7 @@ import { followAppliedPolicy } from '../../core/apply/applied-policy.js';
 import { listConsumers } from '../../core/consumers/list-consumers.js';
 import { createRotationEngine } from '../../core/rotation/rotation-engine.js';
 import { createScheduler, type Scheduler } from '../../core/scheduler/scheduler.js';
+import type { Store } from '../../core/store/open-store.js';
 import { buildApp } from '../../server/app.js';
 import { DEFAULT_ADDRESS_LIMIT, DEFAULT_TOKEN_LIMIT } from '../../server/rate-limit.js';
 import { metricsEnvironment, metricsPlugin } from '../../server/metrics/metrics-plugin.js';
@@ -186,16 +191,40 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
     const { startCheckpointPublisher } = await import('../../core/audit/checkpoint-publish.js');
     checkpoints = startCheckpointPublisher(rotor, { intervalMs: Math.min(intervalMs, 60_000) });
     const signal = await stopped;
-    rotor.logger.info({ signal }, 'shutting down');
+    rotor.logger.info(
+      { signal },
+      'shutting down: no new connections, event streams closed, scheduler leadership released',
+    );
+    const rotating = await rotationsHeldHere(rotor).catch(() => []);
+    if (rotating.length > 0) {
+      rotor.logger.warn(
+        { signal, rotations: rotating },
+        `shutting down: waiting for the rotation in progress to finish (${rotating.join(', ')}); a second ${signal} stops at once and leaves it journaled for \`rotor resume\` or another instance's scheduler`,
+      );
+    }
   } finally {
-    await scheduler?.stop();
+    // Together: the server stops accepting and ends its streams while the scheduler hands its
+    // lease over and finishes the tick it is in.
+    await Promise.all([app.close(), scheduler?.stop()]);
     await checkpoints?.stop();
-    await app.close();
     policy.close();
     await rotor.close();
   }
   print(ctx.io, 'rotor serve: stopped');
   return 0;
+}
+
+/** The rotations this process holds a lock for (`SECRET/env`), for the shutdown message. */
+async function rotationsHeldHere(rotor: { store(): Promise<Store> }): Promise<string[]> {
+  const store = await rotor.store();
+  const rows = await store.db
+    .selectFrom('locks')
+    .select('name')
+    .where('pid', '=', process.pid)
+    .where('host', '=', hostname())
+    .where('name', 'like', 'rotation:%')
+    .execute();
+  return rows.map((r) => r.name.replace(/^rotation:/, '').replace(/:([^:]*)$/, '/$1'));
 }
 
 export function registerServe(program: Command, wrap: Wrap): void {

@@ -12,8 +12,8 @@ import {
   type EngineServices,
   type RotationRun,
 } from '../rotation-run.js';
-import { runStep, type StepTarget } from './run-step.js';
-import { stepDeps, stepsFor } from './staged-flow.js';
+import { runStep } from './run-step.js';
+import { stepDeps, stepsFor, stepTarget } from './staged-flow.js';
 
 /**
  * Answers the error to throw. The new version is revoked (or, while it still has live sessions,
@@ -114,13 +114,7 @@ async function redeploy(
 ): Promise<void> {
   const restored = stored(run.master, previous);
   const abandoned = await getVersion(run.store.db, run.versionId);
-  const target: StepTarget = {
-    ...where(run),
-    versionId: previous.id,
-    rotationId: run.rotationId,
-    value: restored.value,
-    otherValues: abandoned?.ciphertext ? [stored(run.master, abandoned).value] : [],
-  };
+  const target = stepTarget(run, restored, abandoned);
   const deps = stepDeps(services, run, restored);
   for (const step of stepsFor(run.spec, run.environment, 'deploy')) {
     try {

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { appendAudit } from '../../audit/audit-log.js';
 import { RotorError, isRotorError } from '../../errors.js';
 import type { SecretSpec } from '../../policy/policy.js';
-import { getVersion, versionInStage } from '../../vault/versions.js';
+import { getVersion, versionInStage, type VersionRow } from '../../vault/versions.js';
 import { journal } from '../journal.js';
 import type { StoredMaterial } from '../../rotator/rotator-contract.js';
 import {
@@ -59,6 +59,24 @@ export function stepDeps(
 }
 
 /**
+ * What the steps are about: `material`'s value, with the value of `other` (the version it
+ * replaced, or the one a rollback abandons) masked in hook output too.
+ */
+export function stepTarget(
+  run: RotationRun,
+  material: StoredMaterial,
+  other: VersionRow | undefined,
+): StepTarget {
+  return {
+    ...where(run),
+    versionId: material.versionId,
+    rotationId: run.rotationId,
+    value: material.value,
+    otherValues: other?.ciphertext ? [stored(run.master, other).value] : [],
+  };
+}
+
+/**
  * Runs the staged flow for the run's new version. Resolves with the first failure (or
  * undefined); never throws for a failing step.
  */
@@ -77,13 +95,7 @@ export async function runStages(
   const material = stored(run.master, row);
   // The value it replaced is masked in hook output too (a hook may print the old one).
   const replaced = await versionInStage(run.store.db, run.spec.name, run.environment, 'previous');
-  const target: StepTarget = {
-    ...where(run),
-    versionId: run.versionId,
-    rotationId: run.rotationId,
-    value: material.value,
-    otherValues: replaced?.ciphertext ? [stored(run.master, replaced).value] : [],
-  };
+  const target = stepTarget(run, material, replaced);
   const deps = stepDeps(services, run, material);
   let stage: StageStep['stage'] | undefined;
   for (const step of steps) {

@@ -131,14 +131,15 @@ export function rowProblems(row: StatusRow): Problem[] {
   return found;
 }
 
-/**
- * Evaluates a status report as a monitoring check.
- *
- * @example
- * const result = evaluateCheck(await computeStatus(store, { now }));
- * process.exitCode = result.code; // 2 when anything is overdue
- */
-export function evaluateCheck(report: StatusReport, options: { asOf?: string } = {}): CheckResult {
+interface Tally {
+  counts: CheckResult['counts'];
+  /** One bucket per plugin status keeps the problems worst-first without a sort. */
+  buckets: Record<PluginStatus, CheckProblem[]>;
+  status: PluginStatus;
+}
+
+/** Counts each row's problems and files them under their plugin status. */
+function tally(report: StatusReport): Tally {
   const counts: CheckResult['counts'] = {
     overdue: 0,
     failed: 0,
@@ -149,13 +150,7 @@ export function evaluateCheck(report: StatusReport, options: { asOf?: string } =
     ok: 0,
     rows: report.rows.length,
   };
-  // One bucket per plugin status keeps the result worst-first without a sort.
-  const buckets: Record<PluginStatus, CheckProblem[]> = {
-    CRITICAL: [],
-    WARNING: [],
-    UNKNOWN: [],
-    OK: [],
-  };
+  const buckets: Tally['buckets'] = { CRITICAL: [], WARNING: [], UNKNOWN: [], OK: [] };
   let status: PluginStatus = 'OK';
   for (const row of report.rows) {
     const found = rowProblems(row);
@@ -174,7 +169,12 @@ export function evaluateCheck(report: StatusReport, options: { asOf?: string } =
     }
   }
   if (report.rows.length === 0) status = 'UNKNOWN';
+  return { counts, buckets, status };
+}
 
+/** The text before the `|`: the counts per section, the worst section without its label. */
+function checkText(report: StatusReport, tallied: Tally, asOf: string | undefined): string {
+  const { counts, status } = tallied;
   const sections: string[] = [];
   for (const section of PLUGIN_PRECEDENCE) {
     const parts = PROBLEMS.filter((p) => PROBLEM_STATUS[p] === section && (counts[p] ?? 0) > 0).map(
@@ -188,9 +188,13 @@ export function evaluateCheck(report: StatusReport, options: { asOf?: string } =
   else if (sections.length === 0)
     text = `${counts.ok} of ${counts.rows} secret×environment rows ok`;
   else text = sections.join('; ');
-  if (options.asOf) text += ` (as of ${options.asOf})`;
+  return asOf ? `${text} (as of ${asOf})` : text;
+}
+
+/** The plugin performance data after the `|`. */
+function perfData(report: StatusReport, counts: CheckResult['counts']): string {
   const s = report.summary;
-  const perf = [
+  return [
     `rows=${counts.rows}`,
     `ok=${counts.ok}`,
     `due_soon=${counts['due-soon']}`,
@@ -202,13 +206,25 @@ export function evaluateCheck(report: StatusReport, options: { asOf?: string } =
     `unknown=${counts.unknown}`,
     `in_grace=${s.inGrace}`,
   ].join(' ');
-  const problems = PLUGIN_PRECEDENCE.flatMap((p) => buckets[p]);
+}
+
+/**
+ * Evaluates a status report as a monitoring check.
+ *
+ * @example
+ * const result = evaluateCheck(await computeStatus(store, { now }));
+ * process.exitCode = result.code; // 2 when anything is overdue
+ */
+export function evaluateCheck(report: StatusReport, options: { asOf?: string } = {}): CheckResult {
+  const tallied = tally(report);
+  const { counts, buckets, status } = tallied;
+  const text = checkText(report, tallied, options.asOf);
   return {
     status,
     code: PLUGIN_CODES[status],
-    summary: `ROTOR ${status} - ${text} | ${perf}`,
+    summary: `ROTOR ${status} - ${text} | ${perfData(report, counts)}`,
     counts,
-    problems,
+    problems: PLUGIN_PRECEDENCE.flatMap((p) => buckets[p]),
   };
 }
 

@@ -20,6 +20,7 @@ const MODULES: Array<() => Promise<{ default: BenchModule }>> = [
   () => import('./serve-stock.bench.js'),
   () => import('./store-backends-read.bench.js'),
   () => import('./store-backends-rotation.bench.js'),
+  () => import('./failover.bench.js'),
 ];
 
 const only = process.argv.slice(2);

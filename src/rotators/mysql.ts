@@ -12,7 +12,7 @@ import {
   type RotatorContext,
   type StoredMaterial,
 } from '../core/rotator/rotator-contract.js';
-import { describeSessions } from '../core/rotation/retire-proof.js';
+import { describeSessions, publicSessions } from '../core/rotation/retire-proof.js';
 import {
   accountProperties,
   effectivePrivileges,
@@ -211,9 +211,6 @@ async function showCreateUser(
     throw error;
   }
 }
-
-const publicSessions = (list: Awaited<ReturnType<typeof sessionList>>) =>
-  list.map(({ application, address, ageSeconds }) => ({ application, address, ageSeconds }));
 
 /**
  * The account a new login replaces: the user the current version records (a team's imported one

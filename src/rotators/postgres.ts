@@ -14,7 +14,7 @@ import {
 import { liveSessions, proveLoginRefused, revokeLogin } from './postgres/login-lifecycle.js';
 import { comparableSnapshots, privilegeDifference } from './postgres/privilege-snapshot.js';
 import { copyRoleProperties } from './postgres/role-properties.js';
-import { describeSessions } from '../core/rotation/retire-proof.js';
+import { describeSessions, publicSessions } from '../core/rotation/retire-proof.js';
 import { scramVerifier } from './postgres/scram-verifier.js';
 
 const { escapeIdentifier, escapeLiteral } = pg.Client.prototype;
@@ -109,11 +109,7 @@ async function assertIdle(
   const sessions = await liveSessions(client, roles);
   if (sessions.length) {
     const role = sessions[0]!.role;
-    const list = sessions.map(({ application, address, ageSeconds }) => ({
-      application,
-      address,
-      ageSeconds,
-    }));
+    const list = publicSessions(sessions);
     throw new RotorError(
       'ERR_ROTOR_DB_ROLE_IN_USE',
       `${ctx.secret}/${ctx.environment}: login role "${role}", ${why}, still has ${sessions.length} live session(s) (the previous credential, inside its grace window or its retire postponed): ${describeSessions(list)}; nothing was changed. Rotate again once they are gone or after \`rotor retire\`, or use --emergency`,

@@ -109,6 +109,15 @@ export function postponedSessions(
   return Array.isArray(list) ? (list as LiveSession[]) : undefined;
 }
 
+/** Sessions as errors and audit details list them: a driver's extra columns (pid…) left out. */
+export function publicSessions(sessions: readonly LiveSession[]): LiveSession[] {
+  return sessions.map(({ application, address, ageSeconds }) => ({
+    application,
+    address,
+    ageSeconds,
+  }));
+}
+
 /** One line per session: `application "web" from 10.0.0.5, 26h old`. */
 export function describeSessions(sessions: readonly LiveSession[]): string {
   return sessions

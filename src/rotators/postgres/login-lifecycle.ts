@@ -10,7 +10,7 @@ import type {
   RotatorContext,
   StoredMaterial,
 } from '../../core/rotator/rotator-contract.js';
-import { describeSessions } from '../../core/rotation/retire-proof.js';
+import { describeSessions, publicSessions } from '../../core/rotation/retire-proof.js';
 import { drainExpired, drainOf } from './drain-config.js';
 import { dbError, withAdmin, type Target } from './pg-connection.js';
 import type { PostgresConfig } from './postgres-config.js';
@@ -57,11 +57,7 @@ function postponed(
   sessions: (LiveSession & { pid: number })[],
 ): RotorError {
   const drain = drainOf(ctx.config);
-  const list = sessions.map(({ application, address, ageSeconds }) => ({
-    application,
-    address,
-    ageSeconds,
-  }));
+  const list = publicSessions(sessions);
   return new RotorError(
     'ERR_ROTOR_RETIRE_POSTPONED',
     `${ctx.secret}/${ctx.environment}: login role "${role}" still has ${sessions.length} live session(s): ${describeSessions(list)}; retire postponed so the running app is not cut off ` +

@@ -2,7 +2,8 @@
 // different machines (each in its own UTS namespace, so os.hostname() differs and no pid can be
 // checked): a SIGKILLed leader's lease runs out and the other instance takes it; a leader killed in
 // the middle of a rotation leaves it to the survivor, which rolls it forward exactly once; and two
-// resumers racing over one interrupted rotation finish it once.
+// resumers racing over one interrupted rotation finish it once. Also, on SQLite in-process: a
+// leader whose renewal comes back after its lease could have expired does not act.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { LOCK_HEARTBEAT_TTL_MS } from '../src/core/rotation/lock.js';
-import { LEASE_RENEW_MS, LEASE_TTL_MS } from '../src/core/scheduler/scheduler.js';
+import { createScheduler, LEASE_RENEW_MS, LEASE_TTL_MS } from '../src/core/scheduler/scheduler.js';
+import type { Rotor } from '../src/core/context.js';
+import type { Store } from '../src/core/store/open-store.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 import { canFakeHostname, startServe, type ServeProcess } from './helpers/serve-process.js';
 import { requireService } from './helpers/services.js';
@@ -342,4 +345,65 @@ describe.skipIf(!postgres.available || !fakeHosts)('scheduler failover across ho
       await drop();
     }
   }, 240_000);
+});
+
+/** A Rotor whose store's write transactions (lease renewals among them) start `ms` late. */
+function slowWrites(rotor: Rotor, ms: number): Rotor {
+  let slow: Store | undefined;
+  return new Proxy(rotor, {
+    get(target, prop) {
+      if (prop !== 'store') {
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      }
+      return async () => {
+        const store = await target.store();
+        slow ??= {
+          ...store,
+          async writeTransaction(fn) {
+            await new Promise((r) => setTimeout(r, ms));
+            return store.writeTransaction(fn);
+          },
+        };
+        return slow;
+      };
+    },
+  });
+}
+
+describe('a scheduler whose lease renewal comes back too late', () => {
+  test('stops before any phase: it cannot be sure the lease is still its own', async () => {
+    const project = await createProject({ policy: policy(false) });
+    expect((await project.cli(['apply'])).code).toBe(0);
+    expect((await project.cli(['rotate', 'SESSION_SECRET'])).code).toBe(0);
+    project.clock.advance(400 * DAY); // overdue
+    const rotor = project.rotor();
+    try {
+      const engine = createRotationEngine({ rotor });
+      // Each renewal takes 50 ms to commit, longer than a 20 ms lease: never surely held.
+      const late = createScheduler({ rotor: slowWrites(rotor, 50), engine, leaseMs: 20 });
+      const report = await late.tick();
+      expect(report.rotations).toEqual([]);
+      expect(report.errors).toEqual([
+        {
+          phase: 'resume',
+          code: 'ERR_ROTOR_LOCK_HELD',
+          message: 'leadership was lost (or the scheduler is stopping) during the tick',
+        },
+      ]);
+      const store = await rotor.store();
+      expect(await store.db.selectFrom('rotations').select('method').execute()).toEqual([
+        { method: 'manual' },
+      ]);
+      await late.stop();
+      // The same slow store with a lease that outlasts a renewal: it rotates.
+      const onTime = createScheduler({ rotor: slowWrites(rotor, 50), engine, leaseMs: 60_000 });
+      const done = await onTime.tick();
+      expect(done.errors).toEqual([]);
+      expect(done.rotations).toMatchObject([{ secret: 'SESSION_SECRET', outcome: 'rotated' }]);
+      await onTime.stop();
+    } finally {
+      await rotor.close();
+    }
+  });
 });

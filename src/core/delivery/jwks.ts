@@ -3,6 +3,7 @@
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';
+import type { Store } from '../store/open-store.js';
 import type { PublicJwk } from '../rotator/rotator-contract.js';
 import { openVersion, parseMeta, type VersionRow } from '../vault/versions.js';
 import { assertReadable } from './read-values.js';
@@ -45,6 +46,64 @@ function publicOnly(jwk: PublicJwk): PublicJwk {
 
 const ORDER: Record<PublishedStage, number> = { current: 0, standby: 1, previous: 2 };
 
+type Published = { key: PublishedKey; jwk: PublicJwk };
+
+/** The key versions of `name` a verifier may meet now: standby, current, previous in its grace. */
+async function liveKeyVersions(
+  store: Store,
+  where: { name: string; environment: string },
+  now: number,
+): Promise<VersionRow[]> {
+  const { name, environment } = where;
+  const rows: VersionRow[] = await store.guard(() =>
+    store.db
+      .selectFrom('versions')
+      .selectAll()
+      .where('secret', '=', name)
+      .where('environment', '=', environment)
+      .where('stage', 'in', ['standby', 'current', 'previous'])
+      .orderBy('created_at', 'desc')
+      .execute(),
+  );
+  const live = rows.filter(
+    (r) => r.stage !== 'previous' || (r.retire_at !== null && r.retire_at > now),
+  );
+  if (live.length === 0) {
+    throw new RotorError(
+      'ERR_ROTOR_VERSION_NOT_FOUND',
+      `${name} has no key to publish in ${environment}: rotate it first (an empty JWK Set would make every verifier reject every token)`,
+      {
+        details: { secret: name, environment },
+      },
+    );
+  }
+  return live;
+}
+
+/** When each standby version may become current: its waiting rotation's `promote_after`. */
+async function standbyPromoteAfter(
+  store: Store,
+  where: { name: string; environment: string },
+): Promise<Map<string | null, number | null>> {
+  const waiting = await store.guard(() =>
+    store.db
+      .selectFrom('rotations')
+      .select(['pending_version_id', 'promote_after'])
+      .where('secret', '=', where.name)
+      .where('environment', '=', where.environment)
+      .where('state', '=', 'waiting')
+      .execute(),
+  );
+  return new Map(waiting.map((w) => [w.pending_version_id, w.promote_after]));
+}
+
+/** Until when a key stands where it is: previous to its grace end, standby to its promotion. */
+function keyUntil(row: VersionRow, promoteAfter: Map<string | null, number | null>): number | null {
+  if (row.stage === 'previous') return row.retire_at;
+  if (row.stage === 'standby') return promoteAfter.get(row.id) ?? null;
+  return null;
+}
+
 /**
  * Reads the public JWK Set of `name` in `environment` and audits it as one `read.jwks` row.
  * Current first (naive verifiers that take the first key get the one that signs), then
@@ -71,66 +130,17 @@ export async function readJwks(
   }
   const store = await rotor.store();
   const master = await rotor.masterKey();
-  const now = rotor.clock.now();
-  const rows: VersionRow[] = await store.guard(() =>
-    store.db
-      .selectFrom('versions')
-      .selectAll()
-      .where('secret', '=', name)
-      .where('environment', '=', environment)
-      .where('stage', 'in', ['standby', 'current', 'previous'])
-      .orderBy('created_at', 'desc')
-      .execute(),
-  );
-  const live = rows.filter(
-    (r) => r.stage !== 'previous' || (r.retire_at !== null && r.retire_at > now),
-  );
-  if (live.length === 0) {
-    throw new RotorError(
-      'ERR_ROTOR_VERSION_NOT_FOUND',
-      `${name} has no key to publish in ${environment}: rotate it first (an empty JWK Set would make every verifier reject every token)`,
-      {
-        details: { secret: name, environment },
-      },
-    );
-  }
-  const waiting = await store.guard(() =>
-    store.db
-      .selectFrom('rotations')
-      .select(['pending_version_id', 'promote_after'])
-      .where('secret', '=', name)
-      .where('environment', '=', environment)
-      .where('state', '=', 'waiting')
-      .execute(),
-  );
-  const promoteAfter = new Map(waiting.map((w) => [w.pending_version_id, w.promote_after]));
-
-  const published: { key: PublishedKey; jwk: PublicJwk }[] = [];
-  for (const row of live) {
-    const stage = row.stage as PublishedStage;
-    const ctx = {
-      secret: name,
-      environment,
-      versionId: row.id,
-      config: spec.config,
-      clock: rotor.clock,
-      emergency: false,
-    };
+  const live = await liveKeyVersions(store, { name, environment }, rotor.clock.now());
+  const promoteAfter = await standbyPromoteAfter(store, { name, environment });
+  const published = live.map((row): Published => {
+    const ctx = { secret: name, environment, versionId: row.id, config: spec.config };
+    const material = { versionId: row.id, value: openVersion(master, row), meta: parseMeta(row) };
     const jwk = publicOnly(
-      rotator.publicJwk(ctx, {
-        versionId: row.id,
-        value: openVersion(master, row),
-        meta: parseMeta(row),
-      }),
+      rotator.publicJwk!({ ...ctx, clock: rotor.clock, emergency: false }, material),
     );
-    const until =
-      stage === 'previous'
-        ? row.retire_at
-        : stage === 'standby'
-          ? (promoteAfter.get(row.id) ?? null)
-          : null;
-    published.push({ key: { kid: jwk.kid, stage, alg: jwk.alg, until }, jwk });
-  }
+    const stage = row.stage as PublishedStage;
+    return { key: { kid: jwk.kid, stage, alg: jwk.alg, until: keyUntil(row, promoteAfter) }, jwk };
+  });
   published.sort((a, b) => ORDER[a.key.stage] - ORDER[b.key.stage]);
 
   await store.writeTransaction((trx) =>

@@ -142,9 +142,15 @@ describe.skipIf(!postgres.available)('the PostgreSQL read path, in process', () 
           { length: 40 },
           (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
         );
-        await Promise.all(
-          ids.map((requestId) => path.read({ ...actor, requestId }, S, E, 'current')),
+        // A normal rotation first, so half the reads take the in-grace previous version.
+        const engine = createRotationEngine({ rotor });
+        expect((await engine.rotate(actor, { secret: S, method: 'manual' })).ok).toBe(true);
+        const got = await Promise.all(
+          ids.map((requestId, i) =>
+            path.read({ ...actor, requestId }, S, E, i % 2 ? 'previous' : 'current'),
+          ),
         );
+        expect(new Set(got.map((g) => g.stage))).toEqual(new Set(['current', 'previous']));
         const rows = (await readRows(store)).slice(start);
         // Recorded in the order the values were handed out (lookups finish in any order).
         expect(rows.map((r) => r.requestId).sort()).toEqual(ids);

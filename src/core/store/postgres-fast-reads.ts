@@ -2,7 +2,7 @@
 // lookups cached in memory and dropped whenever the store's change signal (LISTEN/NOTIFY) fires,
 // audit rows committed in groups, and every group checking, in its own transaction, that the
 // versions it hands out are still in the stage they were read in. Reasoning: docs/postgresql-store.md.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { RotorError } from '../errors.js';
 import type { Store } from './open-store.js';
 import type { Database, VersionsTable } from './schema.js';
@@ -135,14 +135,7 @@ export function openPostgresFastReads(
         await store.writeTransaction(async (trx) => {
           const served = new Map<string, Served>();
           for (const g of group) for (const [id, row] of g.served) served.set(id, row);
-          await checkServed(trx, served);
-          const head = await trx
-            .selectFrom('audit_events')
-            .select('hash')
-            .orderBy('seq', 'desc')
-            .limit(1)
-            .executeTakeFirst();
-          let hash = head?.hash;
+          let hash = await checkedHead(trx, served);
           const rows: AuditRowInsert[] = [];
           for (const g of group) {
             const linked = g.link(hash);
@@ -159,19 +152,25 @@ export function openPostgresFastReads(
     draining = false;
   }
 
-  async function checkServed(trx: Kysely<Database>, served: Map<string, Served>): Promise<void> {
-    if (served.size === 0) return;
-    const now = await trx
-      .selectFrom('versions')
-      .select(['id', 'stage', 'retire_at'])
-      .where('id', 'in', [...served.keys()])
-      .execute();
-    const byId = new Map(now.map((r) => [r.id, r]));
+  /**
+   * The chain head and, in the same statement (one round trip under the write lock), the stage
+   * of every version served; throws StaleReadError if one left the stage it was read in.
+   */
+  async function checkedHead(
+    trx: Kysely<Database>,
+    served: Map<string, Served>,
+  ): Promise<string | undefined> {
+    const { rows } = await sql<{ head: string | null; now: Served[] | null }>`SELECT
+      (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS head,
+      (SELECT json_agg(json_build_object('id', id, 'stage', stage, 'retire_at', retire_at))
+         FROM versions WHERE id = ANY(${[...served.keys()]}::text[])) AS now`.execute(trx);
+    const byId = new Map((rows[0]?.now ?? []).map((r) => [r.id, r]));
     for (const [id, was] of served) {
       const row = byId.get(id);
       if (!row || row.stage !== was.stage || row.retire_at !== was.retire_at)
         throw new StaleReadError(id);
     }
+    return rows[0]?.head ?? undefined;
   }
 
   return {

@@ -152,6 +152,7 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
   });
   let scheduler: Scheduler | undefined;
   let checkpoints: { stop(): Promise<void> } | undefined;
+  let failed: PromiseRejectedResult | undefined;
   try {
     const stopped = nextStopSignal();
     const address = await app.listen({ port, host });
@@ -193,7 +194,7 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
     const signal = await stopped;
     rotor.logger.info(
       { signal },
-      'shutting down: no new connections, event streams closed, scheduler leadership released',
+      'shutting down: no new connections, closing event streams, releasing scheduler leadership',
     );
     const rotating = await rotationsHeldHere(rotor).catch(() => []);
     if (rotating.length > 0) {
@@ -205,11 +206,14 @@ export async function serveCommand(ctx: CommandContext, options: ServeOptions): 
   } finally {
     // Together: the server stops accepting and ends its streams while the scheduler hands its
     // lease over and finishes the tick it is in.
-    await Promise.all([app.close(), scheduler?.stop()]);
+    const ends = await Promise.allSettled([app.close(), scheduler?.stop()]);
+    failed = ends.find((r) => r.status === 'rejected');
     await checkpoints?.stop();
     policy.close();
     await rotor.close();
   }
+  // Both were waited for before the store closed; the first failure is the one reported.
+  if (failed) throw failed.reason;
   print(ctx.io, 'rotor serve: stopped');
   return 0;
 }

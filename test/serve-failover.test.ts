@@ -13,7 +13,9 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { LOCK_HEARTBEAT_TTL_MS } from '../src/core/rotation/lock.js';
 import { createScheduler, LEASE_RENEW_MS, LEASE_TTL_MS } from '../src/core/scheduler/scheduler.js';
+import { createManualClock } from '../src/core/clock.js';
 import type { Rotor } from '../src/core/context.js';
+import { createLeaderLease } from '../src/core/scheduler/leader-lease.js';
 import type { Store } from '../src/core/store/open-store.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 import { canFakeHostname, startServe, type ServeProcess } from './helpers/serve-process.js';
@@ -404,6 +406,29 @@ describe('a scheduler whose lease renewal comes back too late', () => {
       await onTime.stop();
     } finally {
       await rotor.close();
+    }
+  });
+});
+
+describe.skipIf(!postgres.available)('the lease on PostgreSQL keeps time by the database', () => {
+  test('an instance whose clock runs a year ahead cannot take a lease that has not run out', async () => {
+    const { project, drop } = await scratchProject('clock', { hook: false, ageDays: 1 });
+    const behind = project.rotor(undefined, createManualClock(Date.now() - 365 * DAY));
+    const ahead = project.rotor(undefined, createManualClock(Date.now() + 365 * DAY));
+    try {
+      const a = createLeaderLease(await behind.store(), behind.clock);
+      const b = createLeaderLease(await ahead.store(), ahead.clock);
+      expect(await a.acquire(60_000)).toBe(true);
+      // By its own clock the lease ended a year ago; by the database's it has a minute to go.
+      expect(await b.acquire(60_000)).toBe(false);
+      const held = (await b.holder())!;
+      expect(Math.abs(held.expiresAt - 60_000 - Date.now())).toBeLessThan(60_000);
+      await a.release();
+      expect(await b.acquire(60_000)).toBe(true);
+    } finally {
+      await behind.close();
+      await ahead.close();
+      await drop();
     }
   });
 });

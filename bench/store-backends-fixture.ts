@@ -45,7 +45,11 @@ async function admin(statement: string): Promise<void> {
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   client.on('error', () => undefined);
-  await client.connect();
+  await client.connect().catch((error: unknown) => {
+    throw new Error(
+      `the store-backend benches need PostgreSQL at ${new URL(POSTGRES_URL).host} (set ROTOR_BENCH_POSTGRES_URL): ${String(error)}`,
+    );
+  });
   try {
     await client.query(statement);
   } finally {

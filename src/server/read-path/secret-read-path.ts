@@ -45,8 +45,9 @@ export interface SecretReadPath {
 /**
  * Decrypted values kept per version id. A version's value never changes (rotation makes a new
  * version; retiring destroys it and moves it out of the stages the lookup selects, so a cached
- * value is never served once its row is gone): the lookup runs on every read, only the two
- * AES-GCM operations of the envelope are skipped. The process holds the master key anyway.
+ * value is never served once its row is gone): which version is served is decided on every read
+ * (SQLite: a lookup checked against `data_version`; PostgreSQL: the audit commit's re-check), only
+ * the two AES-GCM operations of the envelope are skipped. The process holds the master key anyway.
  */
 const VALUE_CACHE_SIZE = 1024;
 

@@ -15,6 +15,7 @@ import {
   deleteExpired,
 } from './aws/key-lifecycle.js';
 import { proveRefused, proveWorks } from './aws/key-probe.js';
+import { pairParts } from './provider/pair-parts.js';
 
 type Ctx = RotatorContext<AwsAccessKeyConfig>;
 
@@ -67,17 +68,9 @@ export const awsIamAccessKeyRotator = defineRotator({
     ];
   },
   deliveredParts(config, value) {
-    const names = config.variables;
-    if (!names) return [];
-    try {
-      const pair = parseAccessKey(value, 'value');
-      return [
-        { variable: names.accessKeyId, value: pair.accessKeyId },
-        { variable: names.secretAccessKey, value: pair.secretAccessKey },
-      ];
-    } catch {
-      return [];
-    }
+    return pairParts(config.variables, ['accessKeyId', 'secretAccessKey'], () =>
+      parseAccessKey(value, 'value'),
+    );
   },
   async validateImport(ctx, value) {
     const { accessKeyId } = parseAccessKey(value, ctx.secret);

@@ -12,6 +12,7 @@ import { sesAdapter } from './smtp/ses-adapter.js';
 import type { SmtpAdapter } from './smtp/smtp-adapter.js';
 import { smtpConfigSchema, type SmtpConfig } from './smtp/smtp-config.js';
 import { parseSmtpValue, smtpLoginUntil } from './smtp/smtp-login.js';
+import { pairParts } from './provider/pair-parts.js';
 
 type Ctx = RotatorContext<SmtpConfig>;
 
@@ -78,16 +79,9 @@ export const smtpRotator = defineRotator({
     return [`${adapterOf(ctx).emergencyNote(ctx)}; SMTP AUTH at ${where(ctx)} refuses it`];
   },
   deliveredParts(config, value) {
-    if (!config.variables) return [];
-    try {
-      const c = parseSmtpValue(value, 'value');
-      return [
-        { variable: config.variables.username, value: c.username },
-        { variable: config.variables.password, value: c.password },
-      ];
-    } catch {
-      return [];
-    }
+    return pairParts(config.variables, ['username', 'password'], () =>
+      parseSmtpValue(value, 'value'),
+    );
   },
   async validateImport(ctx, value) {
     const c = parseSmtpValue(value, ctx.secret);

@@ -27,6 +27,7 @@ import {
   type AuthTokenConfig,
   type TwilioConfig,
 } from './twilio/twilio-config.js';
+import { pairParts } from './provider/pair-parts.js';
 
 type Ctx = RotatorContext<TwilioConfig>;
 
@@ -65,16 +66,8 @@ export const twilioRotator = defineRotator({
       : ['the previous Twilio API key was deleted at once'];
   },
   deliveredParts(config, value) {
-    if (config.credential !== 'api-key' || !config.variables) return [];
-    try {
-      const key = parseApiKey(value, 'value');
-      return [
-        { variable: config.variables.sid, value: key.sid },
-        { variable: config.variables.secret, value: key.secret },
-      ];
-    } catch {
-      return [];
-    }
+    if (config.credential !== 'api-key') return [];
+    return pairParts(config.variables, ['sid', 'secret'], () => parseApiKey(value, 'value'));
   },
   async validateImport(ctx, value) {
     if (isToken(ctx)) return validateToken(ctx, value);

@@ -138,12 +138,43 @@ function readingBundleExternalPlugin() {
   };
 }
 
+/**
+ * The names of the migrations this build runs, sorted, as a new SQLite store records them (tsc's
+ * output creates one in a scratch directory): the reading commands open a store at exactly these
+ * without loading the migrator (src/core/store/sqlite-reads.ts).
+ */
+function migrationNames(outdir) {
+  const openStore = pathToFileURL(resolve(outdir, '..', 'core', 'store', 'open-store.js')).href;
+  const script = `
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { openStore } = await import(${JSON.stringify(openStore)});
+    const dir = mkdtempSync(join(tmpdir(), 'rotor-build-'));
+    try {
+      const store = await openStore({ stateDir: dir, create: true, env: {} });
+      const rows = await store.db.selectFrom('rotor_migrations').select('name').orderBy('name').execute();
+      await store.close();
+      process.stdout.write(JSON.stringify(rows.map((r) => r.name)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const names = JSON.parse(out);
+  if (!Array.isArray(names) || names.length === 0) throw new Error('no migrations found');
+  return names;
+}
+
 async function bundleCli(outdir) {
   const help = renderHelp(outdir);
   await bundleVendor(outdir);
   const define = {
     __ROTOR_BUILD_ID__: JSON.stringify(buildId()),
     __ROTOR_HELP__: JSON.stringify(help),
+    __ROTOR_MIGRATIONS__: JSON.stringify(migrationNames(outdir)),
   };
   await build({
     ...bundleOptions(outdir, define),
@@ -159,8 +190,8 @@ async function bundleCli(outdir) {
  * entry point (a dynamic import), and esbuild splits shared code by the set of entry points that
  * reach it: `rotor status` loaded ~40 chunks at ~0.5 ms each. Here the only entry points are this
  * one and the imports its commands defer (the PostgreSQL store, database kinds, checkpoints), so
- * what they load at start-up is one file. Chunk names are content hashes, so a chunk the two
- * bundles share is one file.
+ * what they load at start-up is a handful of files. Chunk names are content hashes, so the two
+ * bundles' chunks never clash.
  */
 async function bundleReadingCommands(outdir, define) {
   await build({

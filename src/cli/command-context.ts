@@ -39,12 +39,13 @@ export function operatorName(explicit: string | undefined, env: NodeJS.ProcessEn
 export function createCommandContext(
   io: CliIo,
   options: GlobalOptions,
-  extra: { clock?: Clock; method?: Method; discover?: boolean } = {},
+  extra: { clock?: Clock; method?: Method; discover?: boolean; syncReads?: boolean } = {},
 ): CommandContext {
   const buildId = BUILD_ID;
   const rotor: Rotor = createRotor({
     cwd: io.cwd,
     ...(extra.discover === false ? { discover: false } : {}),
+    ...(extra.syncReads ? { syncReads: true } : {}),
     env: io.env,
     rotators: ROTATORS,
     ...(options.config ? { policyFile: options.config } : {}),

@@ -9,6 +9,7 @@ import type * as CommandContextModule from './command-context.js';
 import type { CliIo } from './io.js';
 import { applyEnvDefault, unknownGlobalOption } from './argv-checks.js';
 import { COMMAND_EXAMPLES, examplesText, PROGRAM_EXAMPLES } from './help-examples.js';
+import { isReadingCommand } from './command-word.js';
 import { exitCodeOf, reportError } from './report-error.js';
 import { VERSION } from './version.js';
 import type { CommandEntry, Register } from './commands/index.js';
@@ -108,6 +109,8 @@ export function buildProgram(
       const ctx: CommandContext = createCommandContext(io, options, {
         ...(runtime.clock ? { clock: runtime.clock } : {}),
         discover,
+        // The reading commands read a SQLite store without Kysely (core/store/sqlite-reads.ts).
+        syncReads: isReadingCommand(command.name()),
       });
       try {
         const code = await action(ctx, options as never, ...positional);

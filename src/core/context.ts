@@ -17,7 +17,9 @@ import {
 import { loadPolicy } from './policy/load-policy.js';
 import type { Policy, SecretSpec } from './policy/policy.js';
 import type { AnyRotator } from './rotator/rotator-contract.js';
-import { getMeta, openStore, setMeta, type Store } from './store/open-store.js';
+import type { Store } from './store/open-store.js';
+import type { StoreReads } from './store/sqlite-reads.js';
+import { resolveStoreTarget } from './store/store-url.js';
 
 export interface RotorOptions {
   /** Project directory holding rotor.yaml and .rotor/ (default: process.cwd()). */
@@ -30,6 +32,11 @@ export interface RotorOptions {
   logger?: Logger;
   /** Look for rotor.yaml in the directories above cwd when there is none in it (default true; not for `init`). */
   discover?: boolean;
+  /**
+   * Whether reads() opens the synchronous SQLite read path (default false): for one-shot
+   * processes, the CLI's reading commands, never a server.
+   */
+  syncReads?: boolean;
   /** Reads rotor.yaml (default loadPolicy); the CLI passes one that keeps a validated copy. */
   loadPolicy?: (file: string, rotators: readonly AnyRotator[]) => Policy;
 }
@@ -44,6 +51,13 @@ export interface Rotor {
   readonly logger: Logger;
   /** Opens (or creates, with `create`) the store once per instance. */
   store(options?: { create?: boolean }): Promise<Store>;
+  /**
+   * The store's synchronous read path, opened once per instance: a SQLite store at this build's
+   * migrations (sqlite-reads.ts), when the instance was created with `syncReads`. Undefined
+   * otherwise, and for any other store: callers then read through store().
+   * While it is open, masterKey() reads its check value there too.
+   */
+  reads(): Promise<StoreReads | undefined>;
   policy(): Policy;
   /** Replaces the policy this instance uses: a long-running process following the store's applied policy. */
   usePolicy(policy: Policy): void;
@@ -94,6 +108,7 @@ export function createRotor(options: RotorOptions): Rotor {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(env);
   let storePromise: Promise<Store> | undefined;
+  let readsPromise: Promise<StoreReads | undefined> | undefined;
   let policy: Policy | undefined;
   let master: MasterKey | undefined;
   const byKind = new Map(options.rotators.map((r) => [r.kind, r]));
@@ -107,9 +122,23 @@ export function createRotor(options: RotorOptions): Rotor {
     rotators: options.rotators,
     logger,
     store(opts) {
-      storePromise ??= openStore({ stateDir, create: opts?.create ?? false, env });
+      // Loaded on first use: the reading commands never load Kysely (see reads()).
+      storePromise ??= import('./store/open-store.js').then(({ openStore }) =>
+        openStore({ stateDir, create: opts?.create ?? false, env }),
+      );
       storePromise.catch(() => (storePromise = undefined));
       return storePromise;
+    },
+    reads() {
+      readsPromise ??= (async () => {
+        if (!options.syncReads) return undefined;
+        const target = resolveStoreTarget(stateDir, env);
+        if (target.kind !== 'sqlite') return undefined;
+        const { openSqliteReads } = await import('./store/sqlite-reads.js');
+        return openSqliteReads(target.file);
+      })();
+      readsPromise.catch(() => (readsPromise = undefined));
+      return readsPromise;
     },
     policy() {
       policy ??= (options.loadPolicy ?? loadPolicy)(policyFile, options.rotators);
@@ -119,8 +148,14 @@ export function createRotor(options: RotorOptions): Rotor {
       policy = next;
     },
     async masterKey() {
-      const store = await rotor.store();
-      const check = await store.guard(() => getMeta(store, MASTER_KEY_CHECK));
+      const reads = readsPromise && (await readsPromise.catch(() => undefined));
+      const check = reads
+        ? reads.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', MASTER_KEY_CHECK)
+            ?.value
+        : await rotor.store().then(async (store) => {
+            const { getMeta } = await import('./store/open-store.js');
+            return store.guard(() => getMeta(store, MASTER_KEY_CHECK));
+          });
       // A long-running process (serve, scheduler) keeps its key until `rotor master-key rotate`
       // in another process re-wraps the store; then it loads the new one from the key file.
       if (master && (!check || master.matchesCheckValue(Buffer.from(check, 'base64'))))
@@ -130,6 +165,8 @@ export function createRotor(options: RotorOptions): Rotor {
         check ? Buffer.from(check, 'base64') : undefined,
       );
       if (!check) {
+        const store = await rotor.store();
+        const { setMeta } = await import('./store/open-store.js');
         await store.writeTransaction(async (trx) => {
           await setMeta(trx, MASTER_KEY_CHECK, key.checkValue().toString('base64'));
           await setMeta(trx, MASTER_KEY_ROTATED_AT, String(clock.now()));
@@ -191,7 +228,10 @@ export function createRotor(options: RotorOptions): Rotor {
     },
     async close() {
       const s = storePromise;
+      const r = readsPromise;
       storePromise = undefined;
+      readsPromise = undefined;
+      (await r?.catch(() => undefined))?.close();
       if (s) await (await s.catch(() => undefined))?.close();
     },
   };

@@ -10,10 +10,9 @@ import {
   type CheckResult,
   type Problem,
 } from '../../core/status/check.js';
-import { computeStatus } from '../../core/status/status.js';
 import type { CommandContext } from '../command-context.js';
 import type { Wrap } from '../program.js';
-import { writeLines } from './status.js';
+import { storeStatus, writeLines } from './status.js';
 import { parseDateOption } from '../parse-date.js';
 
 export interface CheckOptions {
@@ -74,8 +73,7 @@ export async function checkCommand(ctx: CommandContext, options: CheckOptions): 
   const { rotor } = ctx;
   const now = rotor.clock.now();
   const at = options.at === undefined ? now : parseDateOption('--at', options.at, 'end');
-  const store = await rotor.store();
-  const report = await store.guard(() => computeStatus(store, { now, at }));
+  const { report } = await storeStatus(rotor, { now, at });
   const asOf = options.at === undefined ? undefined : new Date(at).toISOString();
   let result = withMasterKeyProblem(
     evaluateCheck(report, asOf ? { asOf } : {}),

@@ -4,7 +4,8 @@
 // terminal. `--json` streams one row object per line inside a valid JSON document.
 import type { Command } from 'commander';
 import { formatDuration } from '../../core/duration.js';
-import { policyHasUnappliedChanges } from '../../core/apply/apply-policy.js';
+import { differsFromApplied, POLICY_DIGEST } from '../../core/apply/policy-digest.js';
+import type { Rotor } from '../../core/context.js';
 import {
   evaluateCheck,
   PROBLEM_LABEL,
@@ -16,10 +17,13 @@ import {
 import { iso, statusRowJson as rowJson } from '../../core/status/status-json.js';
 import {
   computeStatus,
+  computeStatusFrom,
+  type StatusOptions as StatusQuery,
   type StatusReport,
   type StatusRow,
   type StatusState,
 } from '../../core/status/status.js';
+import { sqliteStatusQueries } from '../../core/status/status-sqlite.js';
 import type { CommandContext } from '../command-context.js';
 import { colors, type CliIo } from '../io.js';
 import { parseDateOption } from '../parse-date.js';
@@ -182,20 +186,45 @@ export function summaryLine(report: StatusReport): string {
   return `${s.total} secret×environment row${s.total === 1 ? '' : 's'}: ${parts.join(', ')}${extra ? `; ${extra}` : ''} (at ${new Date(report.at).toISOString()})`;
 }
 
+/**
+ * The status from the store, and whether rotor.yaml has changed since the last apply: on the
+ * synchronous SQLite path where the Rotor has one, else through the store's Kysely queries.
+ */
+export async function storeStatus(
+  rotor: Rotor,
+  query: StatusQuery,
+): Promise<{ report: StatusReport; unapplied: () => Promise<boolean> }> {
+  const reads = await rotor.reads();
+  if (reads) {
+    const report = await computeStatusFrom(sqliteStatusQueries(reads), query);
+    const applied = reads.get<{ value: string }>(
+      'SELECT value FROM meta WHERE key = ?',
+      POLICY_DIGEST,
+    )?.value;
+    return { report, unapplied: async () => differsFromApplied(rotor.policyFile, applied) };
+  }
+  const store = await rotor.store();
+  const report = await store.guard(() => computeStatus(store, query));
+  return {
+    report,
+    unapplied: async () => {
+      const { policyHasUnappliedChanges } = await import('../../core/apply/apply-policy.js');
+      return policyHasUnappliedChanges(store, rotor.policyFile);
+    },
+  };
+}
+
 export async function statusCommand(ctx: CommandContext, options: StatusOptions): Promise<number> {
   const { rotor } = ctx;
   const now = rotor.clock.now();
   const at = options.at === undefined ? now : parseDateOption('--at', options.at, 'end');
-  const store = await rotor.store();
-  const report = await store.guard(() =>
-    computeStatus(store, {
-      now,
-      at,
-      ...(options.secret === undefined ? {} : { secret: options.secret }),
-      ...(options.env === undefined ? {} : { environment: options.env }),
-    }),
-  );
-  if (await policyHasUnappliedChanges(store, rotor.policyFile)) {
+  const { report, unapplied } = await storeStatus(rotor, {
+    now,
+    at,
+    ...(options.secret === undefined ? {} : { secret: options.secret }),
+    ...(options.env === undefined ? {} : { environment: options.env }),
+  });
+  if (await unapplied()) {
     ctx.io.stderr.write(
       `rotor: warning: ${rotor.policyFile} has changed since the last \`rotor apply\`; this status reflects what was applied\n`,
     );

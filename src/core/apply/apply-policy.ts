@@ -9,6 +9,9 @@ import type { Database } from '../store/schema.js';
 import { appendAudit } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import type { Policy, SecretSpec } from '../policy/policy.js';
+import { differsFromApplied, POLICY_DIGEST, POLICY_TEXT } from './policy-digest.js';
+
+export { differsFromApplied, POLICY_DIGEST, POLICY_TEXT, policyDigest } from './policy-digest.js';
 
 export interface PolicyChange {
   type: 'add' | 'change' | 'remove';
@@ -57,24 +60,9 @@ export function diffPolicy(
   return changes;
 }
 
-export const POLICY_DIGEST = 'policy_sha256';
-/** The applied policy file's text (see applied-policy.ts). */
-export const POLICY_TEXT = 'policy_text';
-
-/** SHA-256 of the policy file as applied, so status can tell when rotor.yaml has moved on. */
-export function policyDigest(file: string): string | undefined {
-  try {
-    return createHash('sha256').update(readFileSync(file)).digest('hex');
-  } catch {
-    return undefined;
-  }
-}
-
 /** True when rotor.yaml differs from what was last applied (false when either is unknown). */
 export async function policyHasUnappliedChanges(store: Store, file: string): Promise<boolean> {
-  const applied = await getMeta(store, POLICY_DIGEST);
-  const now = policyDigest(file);
-  return applied !== undefined && now !== undefined && applied !== now;
+  return differsFromApplied(file, await getMeta(store, POLICY_DIGEST));
 }
 
 async function recordDigest(trx: Kysely<Database>, file: string): Promise<void> {

@@ -5,6 +5,7 @@ import { hash as sha256 } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/open-store.js';
+import type { StoreReads } from '../store/sqlite-reads.js';
 import type { Database, Method } from '../store/schema.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -140,6 +141,31 @@ export async function appendAudit(
       hash: chainHash(head?.hash ?? GENESIS_HASH, text),
     })
     .execute();
+  return entry;
+}
+
+/** appendAudit on the synchronous SQLite read path: call it inside `reads.write`. */
+export function appendAuditOn(
+  reads: Pick<StoreReads, 'get' | 'run'>,
+  clock: Clock,
+  actor: Actor,
+  input: AuditEventInput,
+): AuditEntry {
+  const at = clock.now();
+  const entry = auditEntry(at, actor, input);
+  const head = reads.get<{ hash: string }>(
+    'SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1',
+  );
+  const text = canonicalEntry(entry);
+  reads.run(
+    'INSERT INTO audit_events (at, secret, environment, action, entry, hash) VALUES (?, ?, ?, ?, ?, ?)',
+    at,
+    entry.secret,
+    entry.environment,
+    entry.action,
+    text,
+    chainHash(head?.hash ?? GENESIS_HASH, text),
+  );
   return entry;
 }
 

@@ -1,7 +1,12 @@
 // The values one environment sees (current, and previous during grace, with their kid companions);
 // the audit row is written before any value is handed back.
 import type { Kysely } from 'kysely';
-import { appendAudit, type Actor } from '../audit/audit-log.js';
+import {
+  appendAudit,
+  appendAuditOn,
+  type Actor,
+  type AuditEventInput,
+} from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
@@ -193,6 +198,43 @@ async function liveVersions(
     .execute();
 }
 
+/** What a read needs of the store: its live versions, and the audit row written after. */
+interface DeliveryStore {
+  liveVersions(environment: string, secrets: readonly string[]): Promise<VersionRow[]>;
+  audit(input: AuditEventInput): Promise<void>;
+}
+
+/**
+ * The store a read goes through: the synchronous SQLite path where the Rotor has one (the CLI's
+ * reading commands, without Kysely), else the store's Kysely queries. The same rows either way.
+ */
+async function deliveryStore(rotor: Rotor, actor: Actor): Promise<DeliveryStore> {
+  const reads = await rotor.reads();
+  if (reads) {
+    return {
+      liveVersions: async (environment, secrets) =>
+        secrets.length === 0
+          ? []
+          : reads.all<VersionRow>(
+              `SELECT * FROM versions WHERE environment = ? AND secret IN (${secrets.map(() => '?').join(', ')}) AND stage IN ('current', 'previous') ORDER BY created_at DESC`,
+              environment,
+              ...secrets,
+            ),
+      audit: async (input) => {
+        reads.write(() => appendAuditOn(reads, rotor.clock, actor, input));
+      },
+    };
+  }
+  const store = await rotor.store();
+  return {
+    liveVersions: (environment, secrets) =>
+      store.guard(() => liveVersions(store.db, environment, secrets)),
+    audit: async (input) => {
+      await store.writeTransaction((trx) => appendAudit(trx, rotor.clock, actor, input));
+    },
+  };
+}
+
 /** The error for a read of a stage that holds no value (none current, or no grace window open). */
 export function noLiveVersion(
   name: string,
@@ -231,10 +273,10 @@ export async function readEnvironmentValues(
 ): Promise<ReadValuesResult> {
   const { environment } = options;
   const specs = secretsFor(rotor, environment, options.secrets);
-  const store = await rotor.store();
+  const store = await deliveryStore(rotor, actor);
   const master = await rotor.masterKey();
   const names = specs.map((s) => s.name);
-  const rows = await store.guard(() => liveVersions(store.db, environment, names));
+  const rows = await store.liveVersions(environment, names);
   const now = rotor.clock.now();
 
   const current: DeliveredValue[] = [];
@@ -289,22 +331,20 @@ export async function readEnvironmentValues(
   options.validate?.(values);
   const secretValues = values.filter(isSecretValue);
   const currentCount = current.filter(isSecretValue).length;
-  await store.writeTransaction((trx) =>
-    appendAudit(trx, rotor.clock, actor, {
-      secret: currentCount === 1 ? (current[0]?.secret ?? null) : null,
-      environment,
-      action: options.action,
-      outcome: 'success',
-      notes: secretValues.length > 0 ? describe(secretValues) : 'no values to deliver',
-      details: {
-        ...options.details,
-        count: secretValues.length,
-        secrets: currentCount,
-        previous: secretValues.length - currentCount,
-        missing: missing.length > 0 ? missing.join(',') : null,
-      },
-    }),
-  );
+  await store.audit({
+    secret: currentCount === 1 ? (current[0]?.secret ?? null) : null,
+    environment,
+    action: options.action,
+    outcome: 'success',
+    notes: secretValues.length > 0 ? describe(secretValues) : 'no values to deliver',
+    details: {
+      ...options.details,
+      count: secretValues.length,
+      secrets: currentCount,
+      previous: secretValues.length - currentCount,
+      missing: missing.length > 0 ? missing.join(',') : null,
+    },
+  });
   return { environment, values, missing };
 }
 
@@ -329,9 +369,9 @@ export async function readOneValue(
   }: { secret: string; environment: string; stage: DeliveredStage },
 ): Promise<DeliveredValue> {
   assertReadable(rotor, name, environment);
-  const store = await rotor.store();
+  const store = await deliveryStore(rotor, actor);
   const master = await rotor.masterKey();
-  const rows = await store.guard(() => liveVersions(store.db, environment, [name]));
+  const rows = await store.liveVersions(environment, [name]);
   const now = rotor.clock.now();
   const row = rows.find((r) => r.stage === stage && (stage === 'current' || inGrace(r, now)));
   if (!row) throw noLiveVersion(name, environment, stage);
@@ -344,16 +384,14 @@ export async function readOneValue(
     value: openVersion(master, row),
     retireAt: stage === 'previous' ? row.retire_at : null,
   };
-  await store.writeTransaction((trx) =>
-    appendAudit(trx, rotor.clock, actor, {
-      secret: name,
-      environment,
-      action: 'read.get',
-      outcome: 'success',
-      notes: describe([delivered]),
-      details: { versionId: row.id, stage, count: 1 },
-    }),
-  );
+  await store.audit({
+    secret: name,
+    environment,
+    action: 'read.get',
+    outcome: 'success',
+    notes: describe([delivered]),
+    details: { versionId: row.id, stage, count: 1 },
+  });
   return delivered;
 }
 

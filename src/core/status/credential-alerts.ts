@@ -1,7 +1,7 @@
 // Credentials whose end Rotor could not finish or chose not to, from what retire recorded, for
 // `rotor status`/`check` (the alerts and their levels: docs/status.md).
 import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.js';
+import type { Database, VersionsTable } from '../store/schema.js';
 
 export type CredentialProblem =
   'not-revoked' | 'sessions-held' | 'unproven' | 'outside-rotation' | 'retire-postponed';
@@ -35,13 +35,17 @@ function sessionsText(json: unknown): string {
     .join('; ');
 }
 
-/** Alerts per `secret\u0000environment`, for the secrets in `keepOriginal` (those whose policy keeps the original login). */
-export async function loadCredentialAlerts(
-  db: Kysely<Database>,
-  at: number,
-  keepOriginal: (secret: string) => boolean,
-): Promise<Map<string, CredentialAlert[]>> {
-  const rows = await db
+/** The versions alerts are read from: retired ones with a retire proof, previous ones draining sessions. */
+export type AlertVersionRow = Pick<
+  VersionsTable,
+  'id' | 'secret' | 'environment' | 'stage' | 'meta' | 'retire_at' | 'retired_at'
+>;
+
+/** The SQL of kyselyAlertVersions, for stores read without Kysely (status-sqlite.ts). */
+export const ALERT_VERSIONS_SQL = `SELECT id, secret, environment, stage, meta, retire_at, retired_at FROM versions WHERE (stage = 'retired' AND meta LIKE '%"retireProof"%') OR (stage = 'previous' AND meta LIKE '%"drainSessions"%') ORDER BY retired_at`;
+
+export function kyselyAlertVersions(db: Kysely<Database>): Promise<AlertVersionRow[]> {
+  return db
     .selectFrom('versions')
     .select(['id', 'secret', 'environment', 'stage', 'meta', 'retire_at', 'retired_at'])
     .where((eb) =>
@@ -52,6 +56,17 @@ export async function loadCredentialAlerts(
     )
     .orderBy('retired_at')
     .execute();
+}
+
+/**
+ * Alerts per `secret\u0000environment` from `rows` (in retired_at order) at `at`, for the secrets
+ * in `keepOriginal` (those whose policy keeps the original login).
+ */
+export function credentialAlerts(
+  rows: readonly AlertVersionRow[],
+  at: number,
+  keepOriginal: (secret: string) => boolean,
+): Map<string, CredentialAlert[]> {
   const out = new Map<string, CredentialAlert[]>();
   const latestProof = new Map<string, { id: string; state: string; detail: string }>();
   const add = (key: string, alert: CredentialAlert) =>

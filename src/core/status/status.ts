@@ -6,9 +6,20 @@ import { RotorError } from '../errors.js';
 import { didYouMean } from '../suggest.js';
 import type { SecretSpec } from '../policy/policy.js';
 import { MASTER_KEY_KIND, MASTER_KEY_ROTATED_AT } from '../crypto/master-key-names.js';
-import type { Database, RotationState, RotationStep } from '../store/schema.js';
+import type {
+  Database,
+  RotationState,
+  RotationStep,
+  RotationsTable,
+  VersionsTable,
+} from '../store/schema.js';
 import { classify, type AgeState, type StatusState } from './classify.js';
-import { loadCredentialAlerts, type CredentialAlert } from './credential-alerts.js';
+import {
+  credentialAlerts,
+  kyselyAlertVersions,
+  type AlertVersionRow,
+  type CredentialAlert,
+} from './credential-alerts.js';
 
 export {
   STATUS_STATES,
@@ -144,8 +155,85 @@ interface Scope {
   envIndex: ReadonlyMap<string, number>;
 }
 
-/** The current version of every pair in scope: only the columns the pass needs, never the sealed bytes. */
-async function loadCurrent(db: Kysely<Database>, scope: Scope): Promise<PairMap<CurrentVersion>> {
+type MaybePromise<T> = T | Promise<T>;
+
+/** Which pairs a status covers: everything, or one secret and/or one environment. */
+export interface StatusFilter {
+  secret?: string;
+  environment?: string;
+}
+
+/**
+ * The reads a status is computed from, one method per query: `kyselyStatusQueries` (every store)
+ * and `sqliteStatusQueries` (the reading commands' synchronous SQLite path) return the same rows.
+ */
+export interface StatusQueries {
+  /** The environments table, by position. */
+  environments(): MaybePromise<{ name: string; position: number }[]>;
+  /** The secrets table (one secret's row with `name`), by name. */
+  secrets(name?: string): MaybePromise<SecretRow[]>;
+  /** The name of every secret in the store. */
+  secretNames(): MaybePromise<string[]>;
+  /** The current versions in `filter`, with `since` = promoted_at, else created_at. */
+  currentVersions(filter: StatusFilter): MaybePromise<CurrentVersionRow[]>;
+  /** The previous versions in `filter` whose retire_at is after `at`. */
+  graceVersions(filter: StatusFilter, at: number): MaybePromise<GraceVersionRow[]>;
+  /**
+   * The rotations in `filter` that are running, failed, rolled back or waiting, with no
+   * later-started rotation of the same pair; an environment filter also keeps `*` rows.
+   */
+  unfinishedRotations(filter: StatusFilter): MaybePromise<UnfinishedRotationRow[]>;
+  /** What credential-alerts.ts reads. */
+  alertVersions(): MaybePromise<AlertVersionRow[]>;
+  meta(key: string): MaybePromise<string | undefined>;
+}
+
+export interface CurrentVersionRow {
+  secret: string;
+  environment: string;
+  rotated_at: number | null;
+  since: number;
+}
+
+export type GraceVersionRow = Pick<VersionsTable, 'secret' | 'environment' | 'retire_at'>;
+
+export type UnfinishedRotationRow = Pick<
+  RotationsTable,
+  | 'id'
+  | 'secret'
+  | 'environment'
+  | 'state'
+  | 'step'
+  | 'started_at'
+  | 'updated_at'
+  | 'finished_at'
+  | 'error_code'
+  | 'promote_after'
+>;
+
+/** The status reads as Kysely queries: what computeStatus uses on every store. */
+export function kyselyStatusQueries(db: Kysely<Database>): StatusQueries {
+  return {
+    environments: () =>
+      db.selectFrom('environments').select(['name', 'position']).orderBy('position').execute(),
+    secrets: (name) => {
+      let query = db.selectFrom('secrets').select(['name', 'kind', 'spec']).orderBy('name');
+      if (name !== undefined) query = query.where('name', '=', name);
+      return query.execute();
+    },
+    secretNames: async () =>
+      (await db.selectFrom('secrets').select('name').execute()).map((r) => r.name),
+    currentVersions: (filter) => kyselyCurrent(db, filter),
+    graceVersions: (filter, at) => kyselyGrace(db, filter, at),
+    unfinishedRotations: (filter) => kyselyUnfinishedRotations(db, filter),
+    alertVersions: () => kyselyAlertVersions(db),
+    meta: async (key) =>
+      (await db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())
+        ?.value,
+  };
+}
+
+function kyselyCurrent(db: Kysely<Database>, scope: StatusFilter): Promise<CurrentVersionRow[]> {
   let query = db
     .selectFrom('versions')
     .select((eb) => [
@@ -157,8 +245,13 @@ async function loadCurrent(db: Kysely<Database>, scope: Scope): Promise<PairMap<
     .where('stage', '=', 'current');
   if (scope.secret !== undefined) query = query.where('secret', '=', scope.secret);
   if (scope.environment !== undefined) query = query.where('environment', '=', scope.environment);
+  return query.execute();
+}
+
+/** The current version of every pair in scope: only the columns the pass needs, never the sealed bytes. */
+async function loadCurrent(q: StatusQueries, scope: Scope): Promise<PairMap<CurrentVersion>> {
   const map = createPairMap<CurrentVersion>(scope.envIndex);
-  for (const v of await query.execute()) {
+  for (const v of await q.currentVersions(scope)) {
     const seen = getPair(map, v.secret, v.environment);
     // Only one current version should exist; if not, the newest one is what apps use.
     if (!seen || v.since > seen.since) setPair(map, v.secret, v.environment, v);
@@ -166,8 +259,11 @@ async function loadCurrent(db: Kysely<Database>, scope: Scope): Promise<PairMap<
   return map;
 }
 
-/** The end of every grace window still open at `at` (previous versions not yet retired). */
-async function loadGrace(db: Kysely<Database>, scope: Scope, at: number): Promise<PairMap<number>> {
+function kyselyGrace(
+  db: Kysely<Database>,
+  scope: StatusFilter,
+  at: number,
+): Promise<GraceVersionRow[]> {
   let query = db
     .selectFrom('versions')
     .select(['secret', 'environment', 'retire_at'])
@@ -175,8 +271,13 @@ async function loadGrace(db: Kysely<Database>, scope: Scope, at: number): Promis
     .where('retire_at', '>', at);
   if (scope.secret !== undefined) query = query.where('secret', '=', scope.secret);
   if (scope.environment !== undefined) query = query.where('environment', '=', scope.environment);
+  return query.execute();
+}
+
+/** The end of every grace window still open at `at` (previous versions not yet retired). */
+async function loadGrace(q: StatusQueries, scope: Scope, at: number): Promise<PairMap<number>> {
   const map = createPairMap<number>(scope.envIndex);
-  for (const v of await query.execute()) {
+  for (const v of await q.graceVersions(scope, at)) {
     const seen = getPair(map, v.secret, v.environment);
     if (v.retire_at !== null && (seen === undefined || v.retire_at > seen))
       setPair(map, v.secret, v.environment, v.retire_at);
@@ -190,11 +291,10 @@ async function loadGrace(db: Kysely<Database>, scope: Scope, at: number): Promis
  * the rotations_state index keeps this proportional to failures and running rotations rather
  * than to the whole rotation history.
  */
-async function loadUnfinishedRotations(
+function kyselyUnfinishedRotations(
   db: Kysely<Database>,
-  scope: Scope,
-  now: number,
-): Promise<PairMap<RotationInfo>> {
+  scope: StatusFilter,
+): Promise<UnfinishedRotationRow[]> {
   let query = db
     .selectFrom('rotations as r')
     .select([
@@ -225,8 +325,16 @@ async function loadUnfinishedRotations(
   if (scope.secret !== undefined) query = query.where('r.secret', '=', scope.secret);
   if (scope.environment !== undefined)
     query = query.where('r.environment', 'in', [scope.environment, ALL_ENVIRONMENTS]);
+  return query.execute();
+}
+
+async function loadUnfinishedRotations(
+  q: StatusQueries,
+  scope: Scope,
+  now: number,
+): Promise<PairMap<RotationInfo>> {
   const map = createPairMap<RotationInfo>(scope.envIndex);
-  for (const r of await query.execute()) {
+  for (const r of await q.unfinishedRotations(scope)) {
     const seen = getPair(map, r.secret, r.environment);
     // Two rotations started in the same millisecond: the one that moved last is the latest.
     if (seen && seen.updatedAt >= r.updated_at) continue;
@@ -253,24 +361,31 @@ async function loadUnfinishedRotations(
  * const report = await computeStatus(store, { now: rotor.clock.now() });
  * report.summary.byState.overdue // 2
  */
-export async function computeStatus(
+export function computeStatus(
   store: { db: Kysely<Database> },
   options: StatusOptions,
 ): Promise<StatusReport> {
-  const { db } = store;
+  return computeStatusFrom(kyselyStatusQueries(store.db), options);
+}
+
+/** computeStatus over any StatusQueries (the reading commands pass synchronous SQLite ones). */
+export async function computeStatusFrom(
+  q: StatusQueries,
+  options: StatusOptions,
+): Promise<StatusReport> {
   const now = options.now;
   const at = options.at ?? now;
-  const scope = await loadScope(db, options);
-  const secrets = await loadSecrets(db, scope);
+  const scope = await loadScope(q, options);
+  const secrets = await loadSecrets(q, scope);
   const keeps = new Set(
     secrets.filter((s) => s.spec.includes('"keepOriginalLogin":true')).map((s) => s.name),
   );
   const facts: Facts = {
-    current: await loadCurrent(db, scope),
-    grace: await loadGrace(db, scope, at),
-    rotations: await loadUnfinishedRotations(db, scope, now),
-    alerts: await loadCredentialAlerts(db, at, (name) => keeps.has(name)),
-    master: await loadMasterCurrent(db, secrets),
+    current: await loadCurrent(q, scope),
+    grace: await loadGrace(q, scope, at),
+    rotations: await loadUnfinishedRotations(q, scope, now),
+    alerts: credentialAlerts(await q.alertVersions(), at, (name) => keeps.has(name)),
+    master: await loadMasterCurrent(q, secrets),
   };
   const report = statusPass(secrets, facts, scope, at);
   if (scope.secret !== undefined && scope.environment !== undefined && report.rows.length === 0) {
@@ -284,12 +399,8 @@ export async function computeStatus(
 }
 
 /** The environments table as an index, and the secret / environment asked for (checked). */
-async function loadScope(db: Kysely<Database>, options: StatusOptions): Promise<Scope> {
-  const environments = await db
-    .selectFrom('environments')
-    .select(['name', 'position'])
-    .orderBy('position')
-    .execute();
+async function loadScope(q: StatusQueries, options: StatusOptions): Promise<Scope> {
+  const environments = await q.environments();
   const envIndex = new Map<string, number>(environments.map((e, i) => [e.name, i]));
   envIndex.set(ALL_ENVIRONMENTS, environments.length);
   const scope: Scope = {
@@ -308,18 +419,16 @@ async function loadScope(db: Kysely<Database>, options: StatusOptions): Promise<
   return scope;
 }
 
-interface SecretRow {
+export interface SecretRow {
   name: string;
   kind: string;
   spec: string;
 }
 
-async function loadSecrets(db: Kysely<Database>, scope: Scope): Promise<SecretRow[]> {
-  let query = db.selectFrom('secrets').select(['name', 'kind', 'spec']).orderBy('name');
-  if (scope.secret !== undefined) query = query.where('name', '=', scope.secret);
-  const secrets = await query.execute();
+async function loadSecrets(q: StatusQueries, scope: Scope): Promise<SecretRow[]> {
+  const secrets = await q.secrets(scope.secret);
   if (scope.secret !== undefined && secrets.length === 0) {
-    const known = (await db.selectFrom('secrets').select('name').execute()).map((r) => r.name);
+    const known = await q.secretNames();
     throw new RotorError(
       'ERR_ROTOR_SECRET_UNKNOWN',
       `unknown secret "${scope.secret}"${didYouMean(scope.secret, known)}: it is not in the store (add it to rotor.yaml, then \`rotor apply\`)`,
@@ -331,17 +440,11 @@ async function loadSecrets(db: Kysely<Database>, scope: Scope): Promise<SecretRo
 
 /** Rotor's master key has no versions: its date is in the meta table. */
 async function loadMasterCurrent(
-  db: Kysely<Database>,
+  q: StatusQueries,
   secrets: readonly SecretRow[],
 ): Promise<CurrentVersion | undefined> {
   if (!secrets.some((s) => s.kind === MASTER_KEY_KIND)) return undefined;
-  const text = (
-    await db
-      .selectFrom('meta')
-      .select('value')
-      .where('key', '=', MASTER_KEY_ROTATED_AT)
-      .executeTakeFirst()
-  )?.value;
+  const text = await q.meta(MASTER_KEY_ROTATED_AT);
   if (text === undefined || !/^\d+$/.test(text)) return undefined;
   return { rotated_at: Number(text), since: Number(text) };
 }

@@ -102,8 +102,6 @@ export interface Scheduler {
    */
   stop(): Promise<void>;
   readonly running: boolean;
-  /** Whether a tick is running now (what `stop()` would wait for). */
-  readonly busy: boolean;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -131,7 +129,6 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let renewal: NodeJS.Timeout | undefined;
   let looping = false;
   let draining = false;
-  let ticking = 0;
   let kick: (() => void) | undefined;
   /** What the last acquire said (for the log lines of a running scheduler). */
   let leading = false;
@@ -189,8 +186,7 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
 
   const scheduler: Scheduler = {
     tick() {
-      ticking += 1;
-      const next = chain.then(runTick).finally(() => (ticking -= 1));
+      const next = chain.then(runTick);
       chain = next.catch(() => undefined);
       return next;
     },
@@ -256,13 +252,11 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
         await notifier?.close();
       } finally {
         draining = false;
+        leading = false;
       }
     },
     get running() {
       return looping;
-    },
-    get busy() {
-      return ticking > 0;
     },
   };
   return scheduler;
@@ -308,11 +302,13 @@ async function runPhases(
   const policy = tick.rotor.policy();
   const settings: SchedulerSettings = policy.scheduler ?? DEFAULT_SCHEDULER;
   const phase = async (name: string, fn: () => Promise<void>): Promise<boolean> => {
-    let renewed = false;
+    let renewed: boolean;
     try {
       renewed = tick.leading() && (await lead.leader.acquire(lead.leaseMs));
     } catch (error) {
+      // Leadership cannot be confirmed (the store is unreachable): the tick ends here.
       report.errors.push({ phase: name, ...errorInfo(error) });
+      return false;
     }
     // Not renewed, or renewed but too late to be sure: another scheduler may lead by now.
     if (!renewed || !tick.leading()) {

@@ -12,6 +12,7 @@ import type {
   RotorClient,
 } from './client-types.js';
 import { createSseParser } from './sse-parser.js';
+import { coalesce } from './coalesce.js';
 
 interface Entry {
   current?: HeldValue;
@@ -96,8 +97,6 @@ export function createClient(options: ClientOptions): RotorClient {
   let applying: Promise<void> = Promise.resolve();
   let resolveReady!: () => void;
   const readyPromise = new Promise<void>((resolve) => (resolveReady = resolve));
-  let heartbeatRunning: Promise<void> | undefined;
-  let heartbeatAgain = false;
 
   function assertOpen(): void {
     if (closed) throw new RotorError('ERR_ROTOR_CLIENT_CLOSED', 'this Rotor client is closed');
@@ -227,23 +226,9 @@ export function createClient(options: ClientOptions): RotorClient {
   }
 
   /** Coalesced: at most one in flight, and one more after it if asked meanwhile. */
+  const heartbeats = coalesce(sendHeartbeat, () => closed);
   function heartbeat(): Promise<void> {
-    if (closed) return Promise.resolve();
-    if (heartbeatRunning) {
-      heartbeatAgain = true;
-      return heartbeatRunning;
-    }
-    heartbeatRunning = (async () => {
-      try {
-        do {
-          heartbeatAgain = false;
-          await sendHeartbeat();
-        } while (heartbeatAgain && !closed);
-      } finally {
-        heartbeatRunning = undefined;
-      }
-    })();
-    return heartbeatRunning;
+    return closed ? Promise.resolve() : heartbeats.run();
   }
 
   function emit(event: ChangeEvent): void {

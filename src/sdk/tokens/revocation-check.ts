@@ -3,6 +3,7 @@
 // (every second by default) that also covers lost notifications and reconnects. `isRevoked`
 // is a map lookup and two comparisons; it never waits on the network.
 import type { TokenStore } from '../../core/sessions/stores/token-store.js';
+import { coalesce } from '../client/coalesce.js';
 
 /** What a keyring's verify asks about each token's claims. */
 export interface RevocationCheck {
@@ -50,8 +51,6 @@ export async function createRevocationCheck(
   const userCutoffs = new Map<string, number>();
   let version = 0;
   let syncedAt = 0;
-  let running: Promise<void> | undefined;
-  let again = false;
   let closed = false;
 
   const cutoff = (validAfter: number | null) =>
@@ -70,23 +69,8 @@ export async function createRevocationCheck(
   }
 
   // One sync at a time; a request that arrives during one runs once more right after it.
-  function sync(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await pull();
-        } while (again && !closed);
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
-  }
+  const syncs = coalesce(pull, () => closed);
+  const sync = () => syncs.run();
 
   const background = () => {
     if (!closed) sync().catch((error) => options.onError?.(error));
@@ -125,7 +109,7 @@ export async function createRevocationCheck(
       closed = true;
       clearInterval(timer);
       await unsubscribe?.();
-      await running?.catch(() => {});
+      await syncs.inFlight()?.catch(() => {});
     },
   };
 }

@@ -269,6 +269,30 @@ export function createScopeGuard(
 }
 
 /**
+ * The one bearer token of a request (RFC 6750 §2.1), or why there is none: `invalid` for a
+ * malformed request (400), `challenge` when it carries no bearer credentials at all (401, §3.1).
+ */
+function bearerToken(
+  request: BearerRequest,
+): { token: string } | { invalid: string } | { challenge: true } {
+  const lines = request.authorization;
+  // Tokens in URLs end up in logs and Referer headers; RFC 6750 §2.3 is never supported.
+  if (hasQueryToken(request.url) || hasFormToken(request.contentType, request.body))
+    return { invalid: 'access tokens are accepted only in the Authorization header' };
+  if (lines.length === 0) return { challenge: true };
+  if (lines.length > 1) return { invalid: 'more than one Authorization header' };
+  const line = lines[0]!.trim();
+  const scheme = SCHEME.exec(line)?.[1];
+  if (scheme === undefined) return { invalid: 'the Authorization header is malformed' };
+  // Another scheme (Basic, …) carries no bearer credentials: a plain challenge (§3.1).
+  if (scheme.toLowerCase() !== 'bearer') return { challenge: true };
+  const match = BEARER.exec(line);
+  if (match === null)
+    return { invalid: 'the Authorization header must hold exactly one bearer token' };
+  return { token: match[1]! };
+}
+
+/**
  * Builds the authenticator the glue modules call on every request: RFC 6750 extraction, then
  * `keys.verify`. Synchronous: the keyring and its revocation check answer from memory.
  */
@@ -291,59 +315,16 @@ export function createBearerAuthenticator<C extends JwtClaims = JwtClaims>(
   }
 
   return (request) => {
-    const lines = request.authorization;
-    // Tokens in URLs end up in logs and Referer headers; RFC 6750 §2.3 is never supported.
-    if (hasQueryToken(request.url))
+    const found = bearerToken(request);
+    if ('invalid' in found)
       return refuse(
-        refusal(realm, {
-          status: 400,
-          error: 'invalid_request',
-          description: 'access tokens are accepted only in the Authorization header',
-        }),
+        refusal(realm, { status: 400, error: 'invalid_request', description: found.invalid }),
       );
-    if (hasFormToken(request.contentType, request.body))
-      return refuse(
-        refusal(realm, {
-          status: 400,
-          error: 'invalid_request',
-          description: 'access tokens are accepted only in the Authorization header',
-        }),
-      );
-    if (lines.length === 0)
+    if (!('token' in found))
       return refuse(refusal(realm, { status: 401, description: 'authentication required' }));
-    if (lines.length > 1)
-      return refuse(
-        refusal(realm, {
-          status: 400,
-          error: 'invalid_request',
-          description: 'more than one Authorization header',
-        }),
-      );
-    const line = lines[0]!.trim();
-    const scheme = SCHEME.exec(line)?.[1];
-    if (scheme === undefined)
-      return refuse(
-        refusal(realm, {
-          status: 400,
-          error: 'invalid_request',
-          description: 'the Authorization header is malformed',
-        }),
-      );
-    // Another scheme (Basic, …) carries no bearer credentials: a plain challenge (§3.1).
-    if (scheme.toLowerCase() !== 'bearer')
-      return refuse(refusal(realm, { status: 401, description: 'authentication required' }));
-    const match = BEARER.exec(line);
-    if (match === null)
-      return refuse(
-        refusal(realm, {
-          status: 400,
-          error: 'invalid_request',
-          description: 'the Authorization header must hold exactly one bearer token',
-        }),
-      );
     let claims: C;
     try {
-      claims = options.keys.verify<C>(match[1]!, verifyOptions).claims;
+      claims = options.keys.verify<C>(found.token, verifyOptions).claims;
     } catch (error) {
       const code = rotorCode(error);
       if (code === undefined) throw error;

@@ -6,9 +6,11 @@ import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { MASTER_KEY_CHECK, MASTER_KEY_ROTATED_AT } from '../crypto/master-key-names.js';
 import { RotorError } from '../errors.js';
-import { setMeta } from '../store/open-store.js';
+import type { Kysely } from 'kysely';
+import { setMeta, type Store } from '../store/open-store.js';
+import type { Database } from '../store/schema.js';
 import { acquireLock } from '../rotation/lock.js';
-import { generateMasterKey, rewrapKey } from '../crypto/envelope.js';
+import { generateMasterKey, rewrapKey, type MasterKey } from '../crypto/envelope.js';
 import { rewrapOperatorSecrets } from '../operators/rewrap-operator-secrets.js';
 import {
   MASTER_KEY_FILE,
@@ -26,13 +28,14 @@ export interface MasterKeyRotation {
   fromEnv: boolean;
 }
 
-export async function rotateMasterKey(
-  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock' | 'stateDir' | 'env'>,
-  actor: Actor,
-  options: { newKeyFile?: string; afterWrite?: () => void } = {},
-): Promise<MasterKeyRotation> {
-  const store = await rotor.store();
-  const old = await rotor.masterKey();
+type RotateDeps = Pick<Rotor, 'store' | 'masterKey' | 'clock' | 'stateDir' | 'env'>;
+type RotateOptions = { newKeyFile?: string; afterWrite?: () => void };
+
+/** Where the new key is written: next to the store's key, or the file named for an env-held key. */
+function newKeyTarget(
+  rotor: RotateDeps,
+  options: RotateOptions,
+): { keyFile: string; fromEnv: boolean } {
   const fromEnv = masterKeyFromEnv({ stateDir: rotor.stateDir, env: rotor.env });
   if (fromEnv && !options.newKeyFile) {
     throw new RotorError(
@@ -47,43 +50,68 @@ export async function rotateMasterKey(
       `${keyFile} already exists: Rotor will not overwrite a key file`,
     );
   }
+  return { keyFile, fromEnv };
+}
+
+/** A running or interrupted rotation holds values under the old key: it is finished first. */
+async function assertNoRotationRunning(store: Store): Promise<void> {
+  const running = await store.db
+    .selectFrom('rotations')
+    .select('id')
+    .where('state', '=', 'running')
+    .executeTakeFirst();
+  if (running) {
+    throw new RotorError(
+      'ERR_ROTOR_ROTATION_IN_PROGRESS',
+      'a rotation is running or was interrupted: finish it (`rotor resume`) before rotating the master key',
+    );
+  }
+}
+
+/** Re-wraps every version's data key from `old` to `next`; resolves to how many. */
+async function rewrapVersionKeys(
+  trx: Kysely<Database>,
+  old: MasterKey,
+  next: MasterKey,
+): Promise<number> {
+  const rows = await trx
+    .selectFrom('versions')
+    .select(['id', 'secret', 'environment', 'wrapped_key'])
+    .where('wrapped_key', 'is not', null)
+    .execute();
+  for (const row of rows) {
+    const wrapped = rewrapKey(old, next, row.wrapped_key!, {
+      secret: row.secret,
+      environment: row.environment,
+      versionId: row.id,
+    });
+    await trx
+      .updateTable('versions')
+      .set({ wrapped_key: wrapped, master_key_id: next.id })
+      .where('id', '=', row.id)
+      .execute();
+  }
+  return rows.length;
+}
+
+export async function rotateMasterKey(
+  rotor: RotateDeps,
+  actor: Actor,
+  options: RotateOptions = {},
+): Promise<MasterKeyRotation> {
+  const store = await rotor.store();
+  const old = await rotor.masterKey();
+  const { keyFile, fromEnv } = newKeyTarget(rotor, options);
   const lock = await acquireLock(store, rotor.clock, 'master-key');
   try {
-    const running = await store.db
-      .selectFrom('rotations')
-      .select('id')
-      .where('state', '=', 'running')
-      .executeTakeFirst();
-    if (running) {
-      throw new RotorError(
-        'ERR_ROTOR_ROTATION_IN_PROGRESS',
-        'a rotation is running or was interrupted: finish it (`rotor resume`) before rotating the master key',
-      );
-    }
+    await assertNoRotationRunning(store);
     const next = generateMasterKey();
     if (!fromEnv) rmSync(keyFile, { force: true });
     writeKeyFile(keyFile, next);
     options.afterWrite?.();
     let rewrapped = 0;
     await store.writeTransaction(async (trx) => {
-      const rows = await trx
-        .selectFrom('versions')
-        .select(['id', 'secret', 'environment', 'wrapped_key'])
-        .where('wrapped_key', 'is not', null)
-        .execute();
-      for (const row of rows) {
-        const wrapped = rewrapKey(old, next, row.wrapped_key!, {
-          secret: row.secret,
-          environment: row.environment,
-          versionId: row.id,
-        });
-        await trx
-          .updateTable('versions')
-          .set({ wrapped_key: wrapped, master_key_id: next.id })
-          .where('id', '=', row.id)
-          .execute();
-        rewrapped++;
-      }
+      rewrapped = await rewrapVersionKeys(trx, old, next);
       // Operators' TOTP secrets are sealed with the master key too.
       rewrapped += await rewrapOperatorSecrets(trx, old, next);
       await setMeta(trx, MASTER_KEY_CHECK, next.checkValue().toString('base64'));

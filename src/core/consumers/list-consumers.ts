@@ -16,17 +16,8 @@ function iso(ms: number): string {
   return new Date(Number(ms)).toISOString();
 }
 
-/**
- * Consumers (with their holdings, narrowed by the filter) as of `now`.
- *
- * @example
- * const behind = (await listConsumers(store.db, { secret: 'JWT_ACCESS_SECRET', environment: 'production' }, clock.now())).filter((c) => c.holds.some((h) => h.behind));
- */
-export async function listConsumers(
-  db: Kysely<Database>,
-  filter: ConsumerFilter,
-  now: number,
-): Promise<ConsumerInfo[]> {
+/** One row per consumer and secret it holds, with the version current there now. */
+function holdingRows(db: Kysely<Database>, filter: ConsumerFilter) {
   let query = db
     .selectFrom('consumer_versions as cv')
     .innerJoin('consumers as c', 'c.id', 'cv.consumer_id')
@@ -57,18 +48,26 @@ export async function listConsumers(
     ]);
   if (filter.secret) query = query.where('cv.secret', '=', filter.secret);
   if (filter.environment) query = query.where('cv.environment', '=', filter.environment);
-  const rows = await query
+  return query
     .orderBy('c.app')
     .orderBy('c.id')
     .orderBy('cv.secret')
     .orderBy('cv.environment')
     .execute();
+}
+
+/** Folds holding rows (ordered by consumer) into one ConsumerInfo per consumer. */
+function groupConsumers(
+  rows: Awaited<ReturnType<typeof holdingRows>>,
+  liveOnly: boolean | undefined,
+  now: number,
+): ConsumerInfo[] {
   const byId = new Map<string, ConsumerInfo>();
   for (const r of rows) {
     let info = byId.get(r.id);
     if (!info) {
       const live = isLive(r.last_seen_at, r.interval_ms, now) && tokenStillValid(r, now);
-      if (filter.liveOnly && !live) continue;
+      if (liveOnly && !live) continue;
       info = {
         id: r.id,
         app: r.app,
@@ -92,6 +91,20 @@ export async function listConsumers(
     });
   }
   return [...byId.values()];
+}
+
+/**
+ * Consumers (with their holdings, narrowed by the filter) as of `now`.
+ *
+ * @example
+ * const behind = (await listConsumers(store.db, { secret: 'JWT_ACCESS_SECRET', environment: 'production' }, clock.now())).filter((c) => c.holds.some((h) => h.behind));
+ */
+export async function listConsumers(
+  db: Kysely<Database>,
+  filter: ConsumerFilter,
+  now: number,
+): Promise<ConsumerInfo[]> {
+  return groupConsumers(await holdingRows(db, filter), filter.liveOnly, now);
 }
 
 export interface ConsumerBehind {

@@ -194,11 +194,33 @@ async function bundleCli(outdir) {
  * bundles' chunks never clash.
  */
 async function bundleReadingCommands(outdir, define) {
+  const options = bundleOptions(outdir, define);
   await build({
-    ...bundleOptions(outdir, define),
+    ...options,
+    // Never called: the bundled better-sqlite3 is always given its addon (below).
+    external: [...options.external, 'bindings'],
     entryPoints: { 'reading-commands': 'src/cli/reading-commands.ts' },
-    plugins: [selfUrlPlugin(outdir), lazyPackagesPlugin()],
+    plugins: [selfUrlPlugin(outdir), lazyPackagesPlugin(), bundledSqliteForReadsPlugin()],
   });
+}
+
+/**
+ * The reading commands' SQLite path (src/core/store/sqlite-reads.ts) gets better-sqlite3's
+ * JavaScript bundled: loading its dozen CommonJS files cost ~15 ms of start-up. It always passes
+ * the addon's path (`nativeBinding`), so the bundled copy never searches for the addon from the
+ * wrong directory; every other importer keeps the installed package.
+ */
+function bundledSqliteForReadsPlugin() {
+  const reads = resolve('src/core/store/sqlite-reads.ts');
+  const lib = createRequire(import.meta.url).resolve('better-sqlite3');
+  return {
+    name: 'rotor-bundled-sqlite-for-reads',
+    setup(b) {
+      b.onResolve({ filter: /^better-sqlite3$/ }, (args) =>
+        args.importer === reads ? { path: lib } : undefined,
+      );
+    },
+  };
 }
 
 /**

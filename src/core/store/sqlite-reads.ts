@@ -37,7 +37,9 @@ export interface StoreReads {
 /**
  * better-sqlite3's native addon, named directly: without it better-sqlite3 finds the addon with
  * the `bindings` package, which costs a start-up ~10 ms of module loading and file probing. The
- * same file `bindings` picks for a normal install; anything unusual falls back to its search.
+ * same file `bindings` picks for a normal install; for anything unusual, undefined. The CLI
+ * bundle holds its own copy of better-sqlite3's JavaScript for this module (scripts/build.mjs),
+ * which must always be given the addon: without one, the store is opened by openStore instead.
  */
 function nativeBinding(): string | undefined {
   try {
@@ -50,12 +52,8 @@ function nativeBinding(): string | undefined {
   }
 }
 
-function openConnection(file: string): BetterSqlite3.Database {
-  const binding = nativeBinding();
-  const db = new BetterSqlite3(file, {
-    fileMustExist: true,
-    ...(binding === undefined ? {} : { nativeBinding: binding }),
-  });
+function openConnection(file: string, binding: string): BetterSqlite3.Database {
+  const db = new BetterSqlite3(file, { fileMustExist: true, nativeBinding: binding });
   // The pragmas of the Kysely store's connection (sqlite-adapter.ts), so reads and writes behave alike.
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
@@ -87,14 +85,16 @@ async function migrationsCurrent(db: BetterSqlite3.Database, file: string): Prom
 
 /**
  * Opens the SQLite store at `file` for synchronous reads, or resolves to undefined when it is not
- * there or not at this build's migrations: then the caller opens it with openStore, which says
- * why (not initialized) or migrates it. Errors of the open itself are mapped to RotorErrors.
+ * there, not at this build's migrations, or better-sqlite3's addon is not where it is expected:
+ * then the caller opens it with openStore, which says why (not initialized) or migrates it.
+ * Errors of the open itself are mapped to RotorErrors.
  */
 export async function openSqliteReads(file: string): Promise<StoreReads | undefined> {
-  if (!existsSync(file)) return undefined;
+  const binding = nativeBinding();
+  if (binding === undefined || !existsSync(file)) return undefined;
   let db: BetterSqlite3.Database;
   try {
-    db = openConnection(file);
+    db = openConnection(file, binding);
   } catch (error) {
     throw mapSqliteError(error, file);
   }

@@ -112,16 +112,7 @@ export async function verifyAuditChain(
 
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
   while (!complete) {
-    const cursor = prevSeq;
-    const chunk: Row[] = await store.guard(() =>
-      store.db
-        .selectFrom('audit_events')
-        .select(['seq', 'entry', 'hash'])
-        .where('seq', '>', cursor)
-        .orderBy('seq')
-        .limit(chunkSize)
-        .execute(),
-    );
+    const chunk = await readChunk(store, prevSeq, chunkSize);
     const n = chunk.length;
     for (let i = 0; i < n; i++) {
       const row = chunk[i]!;
@@ -139,13 +130,7 @@ export async function verifyAuditChain(
         if (bad) return fail(bad);
       }
       if (anchor && row.seq === anchor.seq) {
-        if (row.hash !== anchor.hash) {
-          return fail({
-            seq: row.seq,
-            problem: 'edited',
-            message: `row ${row.seq} has hash ${row.hash}, not the anchored ${anchor.hash}: the log was rewritten from this row or earlier and re-chained`,
-          });
-        }
+        if (row.hash !== anchor.hash) return fail(anchorRewritten(row, anchor));
         anchorSeen = true;
       }
       prevSeq = row.seq;
@@ -154,18 +139,42 @@ export async function verifyAuditChain(
     }
     complete = n < chunkSize;
   }
-  if (anchor && !anchorSeen) {
-    const seq = anchor.seq > prevSeq ? prevSeq + 1 : anchor.seq;
-    return fail({
-      seq,
-      problem: 'deleted',
-      message:
-        anchor.seq > prevSeq
-          ? `the log ends at row ${prevSeq} but the anchor names row ${anchor.seq}: rows from ${prevSeq + 1} on were deleted`
-          : `the anchored row ${anchor.seq} is missing`,
-    });
-  }
+  if (anchor && !anchorSeen) return fail(anchorMissing(anchor, prevSeq));
   return done({ ok: true, rows, headSeq: prevSeq, headHash: prevHash });
+}
+
+/** Up to `size` rows after `seq`, in order. */
+function readChunk(store: VerifyStore, seq: number, size: number): Promise<Row[]> {
+  return store.guard(() =>
+    store.db
+      .selectFrom('audit_events')
+      .select(['seq', 'entry', 'hash'])
+      .where('seq', '>', seq)
+      .orderBy('seq')
+      .limit(size)
+      .execute(),
+  );
+}
+
+/** The anchored row is there with another hash: the log was rewritten and re-chained. */
+function anchorRewritten(row: Row, anchor: AuditAnchor): AuditFirstBad {
+  return {
+    seq: row.seq,
+    problem: 'edited',
+    message: `row ${row.seq} has hash ${row.hash}, not the anchored ${anchor.hash}: the log was rewritten from this row or earlier and re-chained`,
+  };
+}
+
+/** The chain checked out but never reached the anchored row: rows were deleted. */
+function anchorMissing(anchor: AuditAnchor, lastSeq: number): AuditFirstBad {
+  return {
+    seq: anchor.seq > lastSeq ? lastSeq + 1 : anchor.seq,
+    problem: 'deleted',
+    message:
+      anchor.seq > lastSeq
+        ? `the log ends at row ${lastSeq} but the anchor names row ${anchor.seq}: rows from ${lastSeq + 1} on were deleted`
+        : `the anchored row ${anchor.seq} is missing`,
+  };
 }
 
 type ScanOptions = Omit<VerifyAuditOptions, 'allowSeqGaps'> & { allowSeqGaps: boolean };

@@ -1,9 +1,11 @@
 // `rotor operator add`: a local dashboard account with an argon2id password hash and a fresh
 // TOTP secret. The otpauth:// URI is returned once, for an authenticator app; only the sealed
 // secret is kept.
+import type { Insertable, Kysely } from 'kysely';
 import { appendAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';
+import type { Database, OperatorsTable } from '../store/schema.js';
 import { hashPassword } from './password-hash.js';
 import {
   assertOperatorName,
@@ -22,19 +24,8 @@ export interface CreatedOperator {
   totpSecret: string;
 }
 
-/**
- * Creates an operator account.
- *
- * @example
- * const { otpauthUri } = await createOperator(rotor, actor, { name: 'alice', password });
- */
-export async function createOperator(
-  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock'>,
-  actor: Actor,
-  input: { name: string; password: string },
-): Promise<CreatedOperator> {
-  const { name, password } = input;
-  assertOperatorName(name);
+/** A password someone can type again at the sign-in form, and long enough. */
+function assertUsablePassword(password: string): void {
   // A control character is a reading mistake (a newline kept from a pipe, a pasted tab or escape
   // sequence), never part of a password someone can type again at the sign-in form.
   // eslint-disable-next-line no-control-regex
@@ -50,6 +41,39 @@ export async function createOperator(
       `the password must be at least ${MIN_PASSWORD_LENGTH} characters long`,
     );
   }
+}
+
+/** Inserts the operator row; a taken name is ERR_ROTOR_OPERATOR_EXISTS. */
+async function insertOperator(
+  trx: Kysely<Database>,
+  row: Insertable<OperatorsTable>,
+): Promise<void> {
+  const existing = await trx
+    .selectFrom('operators')
+    .select('name')
+    .where('name', '=', row.name)
+    .executeTakeFirst();
+  if (existing)
+    throw new RotorError('ERR_ROTOR_OPERATOR_EXISTS', `operator "${row.name}" already exists`, {
+      details: { operator: row.name },
+    });
+  await trx.insertInto('operators').values(row).execute();
+}
+
+/**
+ * Creates an operator account.
+ *
+ * @example
+ * const { otpauthUri } = await createOperator(rotor, actor, { name: 'alice', password });
+ */
+export async function createOperator(
+  rotor: Pick<Rotor, 'store' | 'masterKey' | 'clock'>,
+  actor: Actor,
+  input: { name: string; password: string },
+): Promise<CreatedOperator> {
+  const { name, password } = input;
+  assertOperatorName(name);
+  assertUsablePassword(password);
   const store = await rotor.store();
   const master = await rotor.masterKey();
   const passwordHash = await hashPassword(password);
@@ -58,30 +82,18 @@ export async function createOperator(
     const sealed = sealTotpSecret(master, name, secret);
     const now = rotor.clock.now();
     await store.writeTransaction(async (trx) => {
-      const existing = await trx
-        .selectFrom('operators')
-        .select('name')
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (existing)
-        throw new RotorError('ERR_ROTOR_OPERATOR_EXISTS', `operator "${name}" already exists`, {
-          details: { operator: name },
-        });
-      await trx
-        .insertInto('operators')
-        .values({
-          name,
-          password_hash: passwordHash,
-          totp_ciphertext: sealed.ciphertext,
-          totp_wrapped_key: sealed.wrappedKey,
-          totp_master_key_id: sealed.masterKeyId,
-          totp_last_step: null,
-          feed_token_hash: null,
-          created_by: actor.operator,
-          created_at: now,
-          disabled_at: null,
-        })
-        .execute();
+      await insertOperator(trx, {
+        name,
+        password_hash: passwordHash,
+        totp_ciphertext: sealed.ciphertext,
+        totp_wrapped_key: sealed.wrappedKey,
+        totp_master_key_id: sealed.masterKeyId,
+        totp_last_step: null,
+        feed_token_hash: null,
+        created_by: actor.operator,
+        created_at: now,
+        disabled_at: null,
+      });
       await appendAudit(trx, rotor.clock, actor, {
         action: 'operator.create',
         outcome: 'success',

@@ -1,6 +1,6 @@
 // The public JWK Set of an asymmetric signing secret, each key derived from the sealed private key
 // so an edited row cannot slip a public key in (docs/security.md).
-import { appendAudit, type Actor } from '../audit/audit-log.js';
+import { recordAudit, type Actor } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';
 import type { Store } from '../store/open-store.js';
@@ -143,16 +143,14 @@ export async function readJwks(
   });
   published.sort((a, b) => ORDER[a.key.stage] - ORDER[b.key.stage]);
 
-  await store.writeTransaction((trx) =>
-    appendAudit(trx, rotor.clock, actor, {
-      secret: name,
-      environment,
-      action: 'read.jwks',
-      outcome: 'success',
-      notes: published.map((p) => `${p.key.stage} ${p.key.kid}`).join('; '),
-      details: { count: published.length, kind: spec.kind },
-    }),
-  );
+  await recordAudit(store, rotor.clock, actor, {
+    secret: name,
+    environment,
+    action: 'read.jwks',
+    outcome: 'success',
+    notes: published.map((p) => `${p.key.stage} ${p.key.kid}`).join('; '),
+    details: { count: published.length, kind: spec.kind },
+  });
   return {
     secret: name,
     environment,

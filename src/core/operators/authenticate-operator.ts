@@ -1,7 +1,7 @@
 // Dashboard sign-in: password (argon2id) and a TOTP code, both required. Every refusal is the
 // same ERR_ROTOR_OPERATOR_LOGIN_FAILED whatever went wrong, so the page reveals neither which
 // names exist nor which factor failed; the audit log records the real reason.
-import { appendAudit } from '../audit/audit-log.js';
+import { appendAudit, recordAudit } from '../audit/audit-log.js';
 import type { Rotor } from '../context.js';
 import { RotorError } from '../errors.js';
 import { decoyHash, verifyPassword } from './password-hash.js';
@@ -95,12 +95,10 @@ export async function authenticateOperator(
     if (ok) return attempt.name;
     failure = 'totp';
   }
-  await store.writeTransaction((trx) =>
-    appendAudit(trx, rotor.clock, actor, {
-      action: 'operator.login',
-      outcome: 'failure',
-      details: { reason: failure ?? 'totp' },
-    }),
-  );
+  await recordAudit(store, rotor.clock, actor, {
+    action: 'operator.login',
+    outcome: 'failure',
+    details: { reason: failure ?? 'totp' },
+  });
   throw new RotorError('ERR_ROTOR_OPERATOR_LOGIN_FAILED', GENERIC);
 }

@@ -1,6 +1,6 @@
 // Rolling back a promotion whose staged flow failed: the environment goes back to the previous
 // version (still valid, its grace has just begun), its deploy hooks run again, the new one is revoked.
-import { appendAudit } from '../../audit/audit-log.js';
+import { appendAudit, recordAudit } from '../../audit/audit-log.js';
 import { RotorError } from '../../errors.js';
 import { getVersion, moveStage, versionInStage, type VersionRow } from '../../vault/versions.js';
 import { endRotation, failPromoted } from '../journal.js';
@@ -120,15 +120,13 @@ async function redeploy(
     try {
       await runStep(step, target, deps);
     } catch (error) {
-      await run.store.writeTransaction((trx) =>
-        appendAudit(trx, services.rotor.clock, run.actor, {
-          ...where(run),
-          action: 'rotate.redeploy',
-          outcome: 'failure',
-          notes: `warning: ${errorInfo(error).message}`,
-          details: { rotation: run.rotationId, version: previous.id },
-        }),
-      );
+      await recordAudit(run.store, services.rotor.clock, run.actor, {
+        ...where(run),
+        action: 'rotate.redeploy',
+        outcome: 'failure',
+        notes: `warning: ${errorInfo(error).message}`,
+        details: { rotation: run.rotationId, version: previous.id },
+      });
     }
   }
 }

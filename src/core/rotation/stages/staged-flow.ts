@@ -1,7 +1,7 @@
 // The staged flow after promotion: deploy hooks, then smoke tests, then health checks, each
 // journaled and audited; the first failure is answered, so the caller chooses the rollback.
 import { dirname } from 'node:path';
-import { appendAudit } from '../../audit/audit-log.js';
+import { recordAudit } from '../../audit/audit-log.js';
 import { RotorError, isRotorError } from '../../errors.js';
 import type { SecretSpec } from '../../policy/policy.js';
 import { getVersion, versionInStage, type VersionRow } from '../../vault/versions.js';
@@ -125,15 +125,13 @@ async function runStaged(
     const answer = await fn();
     const ms = performance.now() - started;
     services.progress({ ...event, phase: 'done', ms });
-    await run.store.writeTransaction((trx) =>
-      appendAudit(trx, rotor.clock, run.actor, {
-        ...where(run),
-        action: `rotate.${step.stage}`,
-        outcome: 'success',
-        notes: `${step.name}: ${answer} in ${Math.round(ms)} ms`,
-        details: { rotation: run.rotationId, version: run.versionId },
-      }),
-    );
+    await recordAudit(run.store, rotor.clock, run.actor, {
+      ...where(run),
+      action: `rotate.${step.stage}`,
+      outcome: 'success',
+      notes: `${step.name}: ${answer} in ${Math.round(ms)} ms`,
+      details: { rotation: run.rotationId, version: run.versionId },
+    });
     return undefined;
   } catch (error) {
     const info = errorInfo(error);

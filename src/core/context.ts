@@ -18,7 +18,7 @@ import { loadPolicy } from './policy/load-policy.js';
 import type { Policy, SecretSpec } from './policy/policy.js';
 import type { AnyRotator } from './rotator/rotator-contract.js';
 import type { Store } from './store/open-store.js';
-import type { StoreReads } from './store/sqlite-reads.js';
+import { openSqliteReads, type StoreReads } from './store/sqlite-reads.js';
 import { resolveStoreTarget } from './store/store-url.js';
 
 export interface RotorOptions {
@@ -134,7 +134,6 @@ export function createRotor(options: RotorOptions): Rotor {
         if (!options.syncReads) return undefined;
         const target = resolveStoreTarget(stateDir, env);
         if (target.kind !== 'sqlite') return undefined;
-        const { openSqliteReads } = await import('./store/sqlite-reads.js');
         return openSqliteReads(target.file);
       })();
       readsPromise.catch(() => (readsPromise = undefined));

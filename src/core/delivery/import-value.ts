@@ -124,27 +124,16 @@ function genericMaterial(spec: SecretSpec, value: string): Material {
   return { value, meta: {} };
 }
 
-/**
- * Stores `input.value` as the current version of a secret in one environment, audited as
- * `import`. Refuses a future `rotatedAt`, a value the kind rejects, and a secret that already
- * has a current (or pending) version there.
- *
- * @example
- * await importValue(rotor, actor, { secret: 'SMTP_PASSWORD', environment: 'production', value, rotatedAt: Date.parse('2025-06-01') });
- */
-export async function importValue(
+/** The value as the kind stores it, checked before and after the kind's validateImport. */
+async function importedMaterial(
   rotor: Rotor,
-  actor: Actor,
-  input: ImportValueInput,
-): Promise<ImportResult> {
-  const { secret, environment, value } = input;
-  const spec = await assertImportable(rotor, secret, environment);
-  const now = rotor.clock.now();
-  assertRotatedAt(input.rotatedAt, now);
+  spec: SecretSpec,
+  input: ImportValueInput & { versionId: string },
+): Promise<Material> {
+  const { secret, environment, value, versionId } = input;
   const rotator = rotor.rotator(spec.kind);
   // Size, NUL and blank values, whatever the kind, before the kind's own checks.
   assertValueAcceptable(spec, value, rotator);
-  const versionId = newId();
   const material = rotator.validateImport
     ? await rotator.validateImport(
         {
@@ -160,6 +149,28 @@ export async function importValue(
       )
     : genericMaterial(spec, value);
   if (material.value !== value) assertValueAcceptable(spec, material.value, rotator);
+  return material;
+}
+
+/**
+ * Stores `input.value` as the current version of a secret in one environment, audited as
+ * `import`. Refuses a future `rotatedAt`, a value the kind rejects, and a secret that already
+ * has a current (or pending) version there.
+ *
+ * @example
+ * await importValue(rotor, actor, { secret: 'SMTP_PASSWORD', environment: 'production', value, rotatedAt: Date.parse('2025-06-01') });
+ */
+export async function importValue(
+  rotor: Rotor,
+  actor: Actor,
+  input: ImportValueInput,
+): Promise<ImportResult> {
+  const { secret, environment } = input;
+  const spec = await assertImportable(rotor, secret, environment);
+  const now = rotor.clock.now();
+  assertRotatedAt(input.rotatedAt, now);
+  const versionId = newId();
+  const material = await importedMaterial(rotor, spec, { ...input, versionId });
   const master = await rotor.masterKey();
   const store = await rotor.store();
   await store.writeTransaction(async (trx) => {

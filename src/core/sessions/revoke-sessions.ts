@@ -23,11 +23,8 @@ export interface RevokeSessionsResult {
   validAfter: string;
 }
 
-export async function revokeSessions(
-  rotor: Pick<Rotor, 'policy' | 'env' | 'clock' | 'store'>,
-  actor: Actor,
-  request: RevokeSessionsRequest,
-): Promise<RevokeSessionsResult> {
+/** One user or everyone (not both), a sane user id, and a reason for the audit log. */
+function assertRevokeRequest(request: RevokeSessionsRequest): void {
   if (Boolean(request.all) === (request.userId !== undefined)) {
     throw new RotorError(
       'ERR_ROTOR_INVALID_ARGUMENT',
@@ -45,6 +42,14 @@ export async function revokeSessions(
       'ERR_ROTOR_SESSIONS_REASON_REQUIRED',
       'revoking sessions needs --reason: it is recorded in the audit log',
     );
+}
+
+export async function revokeSessions(
+  rotor: Pick<Rotor, 'policy' | 'env' | 'clock' | 'store'>,
+  actor: Actor,
+  request: RevokeSessionsRequest,
+): Promise<RevokeSessionsResult> {
+  assertRevokeRequest(request);
   const spec = rotor.policy().sessions;
   // The audit log must be writable before anything changes in the session store.
   const auditStore = await rotor.store();

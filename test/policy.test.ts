@@ -83,6 +83,20 @@ describe('rotor.yaml', () => {
     expect(e.message).toContain('invalid duration "90 days"');
   });
 
+  it.each([
+    ['interval', 'soon', 'invalid duration "soon"'],
+    ['timeout', 'soon', 'invalid duration "soon"'],
+    ['timeout', '0s', 'must be longer than zero'],
+  ])('names a bad stage step %s (%j)', (field, value, reason) => {
+    const yaml = base(
+      `  API_KEY:\n    kind: random\n    cadence: 90d\n    health:\n      - http: { url: "http://127.0.0.1:1/healthz", method: GET }\n        ${field}: ${value}\n`,
+    );
+    const error = policyError(yaml);
+    expect(error.code).toBe('ERR_ROTOR_POLICY_INVALID');
+    expect(error.message).toContain(`health[0].${field}`);
+    expect(error.message).toContain(reason);
+  });
+
   it('rejects a duplicate secret name with its line', () => {
     const e = policyError(
       base(

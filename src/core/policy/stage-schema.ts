@@ -10,7 +10,8 @@ function stepDuration(allowZero: boolean) {
     .describe('a duration such as 30s, 5m')
     .superRefine((text, ctx) => {
       try {
-        if (!allowZero && parseDuration(text) <= 0)
+        const ms = parseDuration(text);
+        if (!allowZero && ms <= 0)
           ctx.addIssue({ code: 'custom', message: 'must be longer than zero' });
       } catch (error) {
         ctx.addIssue({ code: 'custom', message: (error as Error).message });

@@ -26,3 +26,12 @@ import type { JwtClaims } from './jwt-types.js';
 export interface RevocationCheck {
   isRevoked(claims: Readonly<JwtClaims>): boolean;
 }
+
+/** Asks the check; a check that throws counts as revoked (fail closed). */
+export function isRevoked(revocation: RevocationCheck, claims: Readonly<JwtClaims>): boolean {
+  try {
+    return revocation.isRevoked(claims);
+  } catch {
+    return true;
+  }
+}

@@ -4,6 +4,7 @@
 // versions it hands out are still in the stage they were read in. Reasoning: docs/postgresql-store.md.
 import { sql, type Kysely } from 'kysely';
 import { RotorError } from '../errors.js';
+import { findTokenRow } from '../tokens/authenticate-token.js';
 import type { Store } from './open-store.js';
 import type { Database, VersionsTable } from './schema.js';
 import type {
@@ -195,23 +196,7 @@ export function openPostgresFastReads(
       guard(() => db.selectFrom('versions').selectAll().where('id', '=', id).executeTakeFirst()),
     token(id) {
       if (listening && tokens.has(id)) return tokens.get(id);
-      const read = () =>
-        guard(() =>
-          db
-            .selectFrom('api_tokens')
-            .select([
-              'id',
-              'name',
-              'role',
-              'secrets',
-              'environments',
-              'hash',
-              'expires_at',
-              'revoked_at',
-            ])
-            .where('id', '=', id)
-            .executeTakeFirst(),
-        );
+      const read = () => findTokenRow(store, id);
       return listening ? tokens.load(id, read) : read();
     },
     served(row) {

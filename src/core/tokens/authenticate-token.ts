@@ -31,6 +31,20 @@ export interface AuthenticatorOptions {
   touchEveryMs?: number;
 }
 
+/** The row of token `id` with the columns authentication reads, straight from the store. */
+export function findTokenRow(
+  store: Pick<Store, 'db' | 'guard'>,
+  id: string,
+): Promise<TokenLookupRow | undefined> {
+  return store.guard(() =>
+    store.db
+      .selectFrom('api_tokens')
+      .select(['id', 'name', 'role', 'secrets', 'environments', 'hash', 'expires_at', 'revoked_at'])
+      .where('id', '=', id)
+      .executeTakeFirst(),
+  );
+}
+
 /**
  * @example
  * const auth = createTokenAuthenticator(store, clock);
@@ -55,22 +69,7 @@ export function createTokenAuthenticator(
       if (!parsed) throw invalid();
       const row = options.findToken
         ? await options.findToken(parsed.id)
-        : await store.guard(() =>
-            store.db
-              .selectFrom('api_tokens')
-              .select([
-                'id',
-                'name',
-                'role',
-                'secrets',
-                'environments',
-                'hash',
-                'expires_at',
-                'revoked_at',
-              ])
-              .where('id', '=', parsed.id)
-              .executeTakeFirst(),
-          );
+        : await findTokenRow(store, parsed.id);
       if (!row || !tokenSecretMatches(parsed.secret, row.hash) || !isTokenRole(row.role))
         throw invalid();
       const now = clock.now();

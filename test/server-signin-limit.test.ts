@@ -15,16 +15,10 @@ import {
 } from '../src/server/dashboard/login-limiter.js';
 import { buildApp } from '../src/server/app.js';
 import { createManualClock } from '../src/core/clock.js';
+import { loginForm, PASSWORD, SETUP, signIn } from './helpers/dashboard-sign-in.js';
 import { createProject } from './helpers/project.js';
 import type { FastifyInstance } from 'fastify';
 import type { Rotor } from '../src/core/context.js';
-
-const PASSWORD = 'correct horse battery staple';
-const SETUP = {
-  operator: 'setup',
-  requestId: '00000000-0000-4000-8000-000000000000',
-  method: 'manual' as const,
-};
 
 let app: FastifyInstance | undefined;
 let rotor: Rotor | undefined;
@@ -51,31 +45,6 @@ async function listen(
   return { base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, rotor };
 }
 
-/** The login page's double-submit pair, reusable for every attempt. */
-async function loginForm(base: string): Promise<{ cookie: string; csrf: string }> {
-  const page = await fetch(`${base}/dashboard/login`);
-  const cookie = /rotor_login=([^;]+)/.exec(page.headers.get('set-cookie') ?? '')![1]!;
-  const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-  return { cookie, csrf };
-}
-
-function attempt(
-  base: string,
-  form: { cookie: string; csrf: string },
-  name: string,
-  password: string,
-) {
-  return fetch(`${base}/dashboard/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      cookie: `rotor_login=${form.cookie}`,
-    },
-    body: new URLSearchParams({ csrf: form.csrf, name, password, code: '000000' }).toString(),
-  });
-}
-
 async function loginRows(r: Rotor): Promise<{ operator: string; outcome: string }[]> {
   const store = await r.store();
   const rows = await store.db
@@ -91,7 +60,7 @@ describe('sign-in limit under 40 parallel wrong sign-ins over loopback HTTP', ()
     const { base, rotor: r } = await listen({ signInConcurrency: 8 });
     const form = await loginForm(base);
     const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => attempt(base, form, 'alice', `wrong password ${i}`)),
+      Array.from({ length: 40 }, (_, i) => signIn(base, form, 'alice', `wrong password ${i}`)),
     );
     const statuses = answers.map((a) => a.status);
     for (const a of answers) await a.body?.cancel();
@@ -105,7 +74,7 @@ describe('sign-in limit under 40 parallel wrong sign-ins over loopback HTTP', ()
       false,
     );
     // The account stays locked for the window: the right password is refused too, unchecked.
-    const right = await attempt(base, form, 'alice', PASSWORD);
+    const right = await signIn(base, form, 'alice', PASSWORD);
     expect(right.status).toBe(429);
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(60);
     expect((await loginRows(r)).filter((row) => row.operator === 'alice').length).toBe(
@@ -117,7 +86,7 @@ describe('sign-in limit under 40 parallel wrong sign-ins over loopback HTTP', ()
     const { base, rotor: r } = await listen({ signInConcurrency: 8 });
     const form = await loginForm(base);
     const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => attempt(base, form, `user${i}`, 'wrong password')),
+      Array.from({ length: 40 }, (_, i) => signIn(base, form, `user${i}`, 'wrong password')),
     );
     for (const a of answers) await a.body?.cancel();
     expect((await loginRows(r)).length).toBeLessThanOrEqual(5);
@@ -134,7 +103,7 @@ describe('sign-in limit under 40 parallel wrong sign-ins over loopback HTTP', ()
     });
     const form = await loginForm(base);
     const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => attempt(base, form, `name${i}`, 'wrong password')),
+      Array.from({ length: 20 }, (_, i) => signIn(base, form, `name${i}`, 'wrong password')),
     );
     for (const a of answers) await a.body?.cancel();
     const busy = answers.filter((a) => a.status === 503);

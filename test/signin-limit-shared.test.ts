@@ -12,6 +12,7 @@ import type { Rotor } from '../src/core/context.js';
 import { createOperator } from '../src/core/operators/create-operator.js';
 import { signInKeyHash } from '../src/core/operators/sign-in-failures.js';
 import { createLoginLimiter, type LoginLimit } from '../src/server/dashboard/login-limiter.js';
+import { loginForm, PASSWORD, SETUP, signIn } from './helpers/dashboard-sign-in.js';
 import { createProject, type TestProject } from './helpers/project.js';
 import { startServe, type ServeProcess } from './helpers/serve-process.js';
 import { requireService } from './helpers/services.js';
@@ -195,32 +196,6 @@ forEachBackend((backend) => {
 // --- An attack from outside: two real `rotor serve` processes on one PostgreSQL store. ---
 
 const postgres = await requireService('postgres');
-const PASSWORD = 'correct horse battery staple';
-const SETUP = {
-  operator: 'setup',
-  requestId: '00000000-0000-4000-8000-000000000000',
-  method: 'manual' as const,
-};
-
-/** The login page's double-submit pair (a random value, good on any instance). */
-async function loginForm(base: string): Promise<{ cookie: string; csrf: string }> {
-  const page = await fetch(`${base}/dashboard/login`);
-  const cookie = /rotor_login=([^;]+)/.exec(page.headers.get('set-cookie') ?? '')![1]!;
-  const csrf = /name="csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-  return { cookie, csrf };
-}
-
-function signIn(base: string, form: { cookie: string; csrf: string }, password: string) {
-  return fetch(`${base}/dashboard/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      cookie: `rotor_login=${form.cookie}`,
-    },
-    body: new URLSearchParams({ csrf: form.csrf, name: 'alice', password, code: '000000' }),
-  });
-}
 
 describe.skipIf(!postgres.available)('two rotor serve processes on one PostgreSQL store', () => {
   let project: TestProject;
@@ -264,7 +239,7 @@ describe.skipIf(!postgres.available)('two rotor serve processes on one PostgreSQ
     for (let round = 0; round < 10 && (await checked()) < 5; round++) {
       const answers = await Promise.all(
         Array.from({ length: 40 }, (_, n) =>
-          signIn(instances[n % 2]!.base, forms[n % 2]!, `wrong password ${round}.${n}`),
+          signIn(instances[n % 2]!.base, forms[n % 2]!, 'alice', `wrong password ${round}.${n}`),
         ),
       );
       for (const a of answers) {
@@ -280,7 +255,7 @@ describe.skipIf(!postgres.available)('two rotor serve processes on one PostgreSQ
     expect(unauthorised).toBe(5);
     // Locked on both instances: the right password is refused too, and not checked.
     for (const [n, instance] of instances.entries()) {
-      const right = await signIn(instance.base, forms[n]!, PASSWORD);
+      const right = await signIn(instance.base, forms[n]!, 'alice', PASSWORD);
       await right.body?.cancel();
       expect(right.status).toBe(429);
       expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(60);
@@ -293,7 +268,7 @@ describe.skipIf(!postgres.available)('two rotor serve processes on one PostgreSQ
     expect(await old.stop()).toBe(0);
     const restarted = await startServe(project.dir, [], env);
     instances.push(restarted);
-    const right = await signIn(restarted.base, await loginForm(restarted.base), PASSWORD);
+    const right = await signIn(restarted.base, await loginForm(restarted.base), 'alice', PASSWORD);
     await right.body?.cancel();
     expect(right.status).toBe(429);
     expect(Number(right.headers.get('retry-after'))).toBeGreaterThan(60);

@@ -4,26 +4,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
-import { runCli } from '../src/cli/program.js';
 import type { Actor } from '../src/core/audit/audit-log.js';
 import { createRotor, type Rotor } from '../src/core/context.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { createApiToken } from '../src/core/tokens/create-token.js';
 import { ROTATORS } from '../src/rotators/registry.js';
+import { ONE_JWT_POLICY, quietCli } from './bench-cli.js';
 
 /** The server the benches use; ROTOR_BENCH_POSTGRES_URL names another (any database on it). */
 const POSTGRES_URL =
   process.env.ROTOR_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-export const BACKENDS_POLICY = `version: 1
-environments: [production]
-secrets:
-  JWT_ACCESS_SECRET:
-    kind: jwt-hmac
-    cadence: 90d
-    config: { algorithm: HS256 }
-  SESSION_SECRET:
+export const BACKENDS_POLICY = `${ONE_JWT_POLICY}  SESSION_SECRET:
     kind: random
     cadence: 90d
     config: { bytes: 32, encoding: base64url }
@@ -78,22 +70,6 @@ export interface BenchProject {
   close(): Promise<void>;
 }
 
-const sink = () => new Writable({ write: (_c, _e, cb) => cb() });
-
-async function cli(dir: string, env: NodeJS.ProcessEnv, args: string[]): Promise<void> {
-  const stdin = new PassThrough();
-  stdin.end();
-  const stderr = new Writable({
-    write: (c: Buffer, _e, cb) => {
-      err += c.toString();
-      cb();
-    },
-  });
-  let err = '';
-  const code = await runCli(args, { io: { stdout: sink(), stderr, stdin, env, cwd: dir } });
-  if (code !== 0) throw new Error(`rotor ${args.join(' ')} failed (${code}): ${err}`);
-}
-
 /** A project over the store `extraEnv` names (SQLite without ROTOR_STORE_URL), set up for reads. */
 export async function benchProject(extraEnv: NodeJS.ProcessEnv): Promise<BenchProject> {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-bench-store-'));
@@ -103,9 +79,9 @@ export async function benchProject(extraEnv: NodeJS.ProcessEnv): Promise<BenchPr
     ROTOR_OPERATOR: 'bench',
     ...extraEnv,
   };
-  await cli(dir, env, ['init']);
+  await quietCli(dir, ['init'], env);
   writeFileSync(join(dir, 'rotor.yaml'), BACKENDS_POLICY);
-  await cli(dir, env, ['apply']);
+  await quietCli(dir, ['apply'], env);
   const rotor = createRotor({ cwd: dir, env, rotators: ROTATORS });
   const engine = createRotationEngine({ rotor });
   for (const secret of ['JWT_ACCESS_SECRET', 'SESSION_SECRET'])

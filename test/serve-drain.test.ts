@@ -5,11 +5,17 @@
 // instance from the journal.
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
-import { adminAndAppTokens, startServe, type ServeProcess } from './helpers/serve-process.js';
+import {
+  adminAndAppTokens,
+  events,
+  killServe,
+  startServe,
+  waitFor,
+  type ServeProcess,
+} from './helpers/serve-process.js';
 import { requireService } from './helpers/services.js';
 import { createScratchDatabase } from './helpers/store-backends.js';
 
@@ -27,36 +33,6 @@ secrets:
       - command: ["sh", "-c", "if [ -e armed ] && [ ! -e hook-started ]; then echo $$ > hook-started; exec sleep ${seconds}; fi"]
         timeout: 15m
 `;
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 120_000) {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** A raw SSE connection: what it received, and a promise settled when the server ends it. */
-function events(
-  url: string,
-  token: string,
-): Promise<{ text(): string; ended: Promise<void>; close(): void }> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet(
-      `${url}/v1/events`,
-      { agent: false, headers: { authorization: `Bearer ${token}` } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('error', () => undefined);
-        const ended = new Promise<void>((done) => res.on('close', () => done()));
-        resolve({ text: () => text, ended, close: () => req.destroy() });
-      },
-    );
-    req.on('error', reject);
-  });
-}
 
 interface Setup {
   project: TestProject;
@@ -98,12 +74,7 @@ async function setUp(tag: string, hookSeconds: number): Promise<Setup> {
     [0, 1].map(() => startServe(project.dir, ['--scheduler-interval', '2s'], { ...project.env })),
   );
   for (const s of [a!, b!]) {
-    cleanups.push(async () => {
-      if (s.child.exitCode === null && s.child.signalCode === null) {
-        s.child.kill('SIGKILL');
-        await once(s.child, 'exit');
-      }
-    });
+    cleanups.push(() => killServe(s));
   }
   const started = join(project.dir, 'hook-started');
   cleanups.push(async () => {

@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { LOCK_HEARTBEAT_TTL_MS } from '../src/core/rotation/lock.js';
@@ -18,7 +17,15 @@ import type { Rotor } from '../src/core/context.js';
 import { createLeaderLease } from '../src/core/scheduler/leader-lease.js';
 import type { Store } from '../src/core/store/open-store.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
-import { canFakeHostname, startServe, type ServeProcess } from './helpers/serve-process.js';
+import {
+  canFakeHostname,
+  killServe,
+  ROOT,
+  rotorCommand,
+  startServe,
+  waitFor,
+  type ServeProcess,
+} from './helpers/serve-process.js';
 import { requireService } from './helpers/services.js';
 import { createScratchDatabase } from './helpers/store-backends.js';
 
@@ -30,7 +37,6 @@ if (!fakeHosts) {
   process.stderr.write(`\n⚠️  SKIPPING other-host failover tests: ${why}.\n\n`);
 }
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Slack for a busy 2-core machine on top of what the lease design allows. */
 const SLACK_MS = 10_000;
 
@@ -45,14 +51,6 @@ secrets:
     cadence: 365d
     config: { bytes: 32, encoding: base64url }
 ${hook ? `    deploy:\n      - command: ["sh", "-c", ${JSON.stringify(SLOW_HOOK)}]\n        timeout: 15m\n` : ''}`;
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 120_000) {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Db {
   query<T>(text: string, values?: unknown[]): Promise<T[]>;
@@ -139,18 +137,8 @@ function serveOn(project: TestProject, host: string, interval: string): Promise<
 
 const live = new Set<ServeProcess>();
 afterAll(async () => {
-  for (const s of live) {
-    if (s.child.exitCode === null && s.child.signalCode === null) {
-      s.child.kill('SIGKILL');
-      await once(s.child, 'exit');
-    }
-  }
+  for (const s of live) await killServe(s);
 });
-
-async function kill9(s: ServeProcess): Promise<void> {
-  s.child.kill('SIGKILL');
-  if (s.child.exitCode === null && s.child.signalCode === null) await once(s.child, 'exit');
-}
 
 describe.skipIf(!postgres.available || !fakeHosts)('scheduler failover across hosts', () => {
   test('kill -9 of the leader on another host: its lease runs out and the survivor takes it within TTL + one renewal', async () => {
@@ -171,7 +159,7 @@ describe.skipIf(!postgres.available || !fakeHosts)('scheduler failover across ho
 
       const killedAt = await db.now();
       const lastExpiry = (await lease(db))!.expires_at;
-      await kill9(leader);
+      await killServe(leader);
       await waitFor('the survivor to hold the lease', async () => {
         return (await lease(db))?.host === otherHost;
       });
@@ -220,7 +208,7 @@ describe.skipIf(!postgres.available || !fakeHosts)('scheduler failover across ho
       );
       const leader = holder[0]!.pid === a.child.pid ? a : b;
       const survivor = leader === a ? b : a;
-      await kill9(leader);
+      await killServe(leader);
       // The hook's sleep outlives its parent; it is not what the test is about.
       try {
         process.kill(hookPid, 'SIGKILL');
@@ -270,27 +258,10 @@ describe.skipIf(!postgres.available || !fakeHosts)('scheduler failover across ho
     try {
       writeFileSync(join(project.dir, 'armed'), '');
       // `rotor rotate` from "another machine", killed while its deploy hook runs.
-      const cli = spawn(
-        'unshare',
-        [
-          '--uts',
-          'sh',
-          '-c',
-          'hostname "$0" && exec "$@"',
-          'rotor-host-gone',
-          process.execPath,
-          '--import',
-          'tsx',
-          join(ROOT, 'src/cli/main.ts'),
-          '-c',
-          join(project.dir, 'rotor.yaml'),
-          '--state-dir',
-          join(project.dir, '.rotor'),
-          'rotate',
-          'SESSION_SECRET',
-        ],
-        { cwd: ROOT, env: { ...project.env }, stdio: 'ignore' },
-      );
+      const [command, ...argv] = rotorCommand(project.dir, ['rotate', 'SESSION_SECRET'], {
+        hostname: 'rotor-host-gone',
+      });
+      const cli = spawn(command, argv, { cwd: ROOT, env: { ...project.env }, stdio: 'ignore' });
       const started = join(project.dir, 'hook-started');
       await waitFor('the deploy hook to start', () => existsSync(started));
       cli.kill('SIGKILL');

@@ -3,10 +3,6 @@
 // versions it hands out, so a version that left its stage is never served even before the
 // notification arrives. Then two real serve processes on one store: an emergency and a token
 // revocation made through A are honoured by B once notified.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Actor } from '../src/core/audit/audit-log.js';
 import { verifyAuditChain } from '../src/core/audit/audit-verify.js';
@@ -18,11 +14,16 @@ import { revokeApiToken } from '../src/core/tokens/revoke-token.js';
 import { parseToken } from '../src/core/tokens/token-format.js';
 import { createSecretReadPath } from '../src/server/read-path/secret-read-path.js';
 import { createProject, type TestProject } from './helpers/project.js';
-import { adminAndAppTokens } from './helpers/serve-process.js';
+import {
+  adminAndAppTokens,
+  killServe,
+  startServe,
+  waitFor,
+  type ServeProcess,
+} from './helpers/serve-process.js';
 import { requireService } from './helpers/services.js';
 import { createScratchDatabase } from './helpers/store-backends.js';
 
-const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const postgres = await requireService('postgres');
 
 const S = 'SESSION_SECRET';
@@ -41,15 +42,6 @@ const actor: Actor = {
   requestId: '00000000-0000-4000-8000-00000000beef',
   method: 'api',
 };
-
-/** Waits for `ok`, polling; sized for a busy machine, the delivery itself takes milliseconds. */
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A change signal that is up but never fires: what a read sees before NOTIFY arrives. */
 const silent: ChangeSource = {
@@ -199,38 +191,9 @@ describe.skipIf(!postgres.available)('the PostgreSQL read path, in process', () 
   }, 120_000);
 });
 
-interface Instance {
-  base: string;
-  child: ChildProcessWithoutNullStreams;
-}
-
-async function serve(project: TestProject): Promise<Instance> {
-  const dir = project.dir;
-  const child = spawn(
-    process.execPath,
-    [
-      MAIN,
-      '-c',
-      join(dir, 'rotor.yaml'),
-      '--state-dir',
-      join(dir, '.rotor'),
-      'serve',
-      '--port',
-      '0',
-    ],
-    { env: { ...project.env }, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
-  await waitFor(
-    'rotor serve to listen',
-    () => /listening on/.test(text) || child.exitCode !== null,
-    90_000,
-  );
-  const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(text);
-  if (!m) throw new Error(`rotor serve did not start: ${text}`);
-  return { base: m[1]!, child };
+/** An instance of the built CLI's server over the project's store. */
+function serve(project: TestProject): Promise<ServeProcess> {
+  return startServe(project.dir, [], { ...project.env }, { built: true });
 }
 
 describe.skipIf(!postgres.available)(
@@ -238,8 +201,8 @@ describe.skipIf(!postgres.available)(
   () => {
     let project: TestProject;
     let drop: () => Promise<void> = async () => {};
-    let a: Instance;
-    let b: Instance;
+    let a: ServeProcess;
+    let b: ServeProcess;
     let admin: string;
     let app: string;
 
@@ -258,16 +221,11 @@ describe.skipIf(!postgres.available)(
     }, 180_000);
 
     afterAll(async () => {
-      for (const i of [a, b]) {
-        if (i && i.child.exitCode === null && i.child.signalCode === null) {
-          i.child.kill('SIGTERM');
-          await once(i.child, 'exit');
-        }
-      }
+      for (const i of [a, b]) await killServe(i, 'SIGTERM');
       await drop();
     }, 60_000);
 
-    const read = (i: Instance, token = app) =>
+    const read = (i: ServeProcess, token = app) =>
       fetch(`${i.base}/v1/secrets/${S}/value?env=${E}`, {
         headers: { authorization: `Bearer ${token}` },
       });

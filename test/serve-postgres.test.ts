@@ -2,18 +2,20 @@
 // instance A reaches an SSE client of instance B (LISTEN/NOTIFY), both answer /readyz and follow
 // the policy applied by the CLI, and when the scheduler's leader is killed with SIGKILL the other
 // instance takes the lease over.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { get as httpGet } from 'node:http';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createProject, type TestProject } from './helpers/project.js';
-import { adminAndAppTokens } from './helpers/serve-process.js';
+import {
+  adminAndAppTokens,
+  events,
+  killServe,
+  startServe,
+  waitFor,
+  type ServeProcess,
+} from './helpers/serve-process.js';
 import { requireService } from './helpers/services.js';
 import { createScratchDatabase } from './helpers/store-backends.js';
 
-const MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const postgres = await requireService('postgres');
 
 const POLICY = `version: 1
@@ -25,77 +27,21 @@ secrets:
     config: { bytes: 32, encoding: base64url }
 `;
 
-interface Instance {
-  base: string;
-  child: ChildProcessWithoutNullStreams;
-  output(): string;
-}
-
-async function waitFor(what: string, ok: () => boolean | Promise<boolean>, ms = 90_000) {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function serve(project: TestProject): Promise<Instance> {
-  const dir = project.dir;
-  const child = spawn(
-    process.execPath,
-    [
-      MAIN,
-      '-c',
-      join(dir, 'rotor.yaml'),
-      '--state-dir',
-      join(dir, '.rotor'),
-      'serve',
-      '--port',
-      '0',
-      '--scheduler-interval',
-      '2s',
-    ],
-    { env: { ...project.env }, stdio: ['pipe', 'pipe', 'pipe'] },
+/** An instance of the built CLI's server over the project's store, ticking every 2 s. */
+function serve(project: TestProject): Promise<ServeProcess> {
+  return startServe(
+    project.dir,
+    ['--scheduler-interval', '2s'],
+    { ...project.env },
+    { built: true },
   );
-  return listening(child);
-}
-
-async function listening(child: ChildProcessWithoutNullStreams): Promise<Instance> {
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (text += d.toString()));
-  await waitFor(
-    'rotor serve to listen',
-    () => /listening on/.test(text) || child.exitCode !== null,
-  );
-  const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(text);
-  if (!m) throw new Error(`rotor serve did not start: ${text}`);
-  return { base: m[1]!, child, output: () => text };
-}
-
-/** A raw SSE connection on its own socket: everything it received, as text. */
-function events(url: string, token: string): Promise<{ text: string; close(): void }> {
-  return new Promise((resolve, reject) => {
-    const req = httpGet(
-      `${url}/v1/events`,
-      { agent: false, headers: { authorization: `Bearer ${token}` } },
-      (res) => {
-        const stream = { text: '', close: () => req.destroy() };
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (stream.text += chunk));
-        res.on('error', () => {});
-        resolve(stream);
-      },
-    );
-    req.on('error', reject);
-  });
 }
 
 describe.skipIf(!postgres.available)('two rotor serve instances on one PostgreSQL store', () => {
   let project: TestProject;
   let drop: () => Promise<void> = async () => {};
-  let a: Instance;
-  let b: Instance;
+  let a: ServeProcess;
+  let b: ServeProcess;
   let admin: string;
   let app: string;
 
@@ -114,12 +60,7 @@ describe.skipIf(!postgres.available)('two rotor serve instances on one PostgreSQ
   }, 180_000);
 
   afterAll(async () => {
-    for (const i of [a, b]) {
-      if (i && i.child.exitCode === null && i.child.signalCode === null) {
-        i.child.kill('SIGTERM');
-        await once(i.child, 'exit');
-      }
-    }
+    for (const i of [a, b]) await killServe(i, 'SIGTERM');
     await drop();
   }, 60_000);
 
@@ -127,7 +68,7 @@ describe.skipIf(!postgres.available)('two rotor serve instances on one PostgreSQ
     for (const i of [a, b]) expect((await fetch(`${i.base}/readyz`)).status).toBe(200);
     const stream = await events(b.base, app);
     try {
-      await waitFor('the stream to open', () => stream.text.length > 0);
+      await waitFor('the stream to open', () => stream.text().length > 0);
       const rotated = await fetch(`${a.base}/v1/secrets/SESSION_SECRET/rotate`, {
         method: 'POST',
         headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
@@ -136,8 +77,8 @@ describe.skipIf(!postgres.available)('two rotor serve instances on one PostgreSQ
       expect(rotated.status, await rotated.clone().text()).toBe(200);
       const { results } = (await rotated.json()) as { results: { versionId: string }[] };
       const versionId = results[0]!.versionId;
-      await waitFor('the rotation on B', () => stream.text.includes(versionId));
-      expect(stream.text).toContain('event: rotation');
+      await waitFor('the rotation on B', () => stream.text().includes(versionId));
+      expect(stream.text()).toContain('event: rotation');
     } finally {
       stream.close();
     }

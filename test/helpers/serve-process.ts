@@ -1,12 +1,66 @@
-// `rotor serve` as a real child process (the CLI through tsx) for tests that need the server
-// apart from the test process: another process's `rotor apply`, a proxy hop, a read-only store.
+// `rotor serve` as a real child process (the CLI through tsx, or the built one) for tests that need
+// the server apart from the test process: another process's `rotor apply`, a proxy hop, a
+// read-only store, several instances on one store. Also what such tests share: polling for a
+// condition, raw SSE connections, the CLI's command line on another host.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The repository's root: the working directory of the processes started here. */
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The CLI from source, run through tsx. */
 const MAIN = join(ROOT, 'src/cli/main.ts');
+/** The built CLI (`npm run build`): what a user runs. */
+const BUILT = join(ROOT, 'dist/cli/main.js');
+
+export interface CliProcessOptions {
+  /**
+   * Run it in its own UTS namespace under this host name (root only, see `canFakeHostname`), so
+   * it looks like a process on another machine.
+   */
+  hostname?: string;
+  /** Run the built CLI (dist/) rather than the source through tsx. */
+  built?: boolean;
+}
+
+/**
+ * The command line of `rotor -c <dir>/rotor.yaml --state-dir <dir>/.rotor <args>`, command first,
+ * for `spawn` with `cwd: ROOT`.
+ */
+export function rotorCommand(
+  dir: string,
+  args: string[],
+  options: CliProcessOptions = {},
+): [string, ...string[]] {
+  const node = [
+    process.execPath,
+    ...(options.built ? [BUILT] : ['--import', 'tsx', MAIN]),
+    '-c',
+    join(dir, 'rotor.yaml'),
+    '--state-dir',
+    join(dir, '.rotor'),
+    ...args,
+  ];
+  return options.hostname
+    ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', options.hostname, ...node]
+    : [node[0]!, ...node.slice(1)];
+}
+
+/** Polls `ok` every `everyMs` until it holds; throws naming `what` after `ms`. */
+export async function waitFor(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  ms = 120_000,
+  everyMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
 
 export interface ServeProcess {
   base: string;
@@ -19,33 +73,16 @@ export interface ServeProcess {
 
 /**
  * Starts `rotor serve --port 0` over `dir` (rotor.yaml and .rotor/) and waits until it listens.
- * `hostname`: run it in its own UTS namespace under that host name (root only, see
- * `canFakeHostname`), so it looks like an instance on another machine.
+ * `options`: another host name, or the built CLI (see `CliProcessOptions`).
  */
 export async function startServe(
   dir: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
-  options: { hostname?: string } = {},
+  options: CliProcessOptions = {},
 ): Promise<ServeProcess> {
-  const node = [
-    process.execPath,
-    '--import',
-    'tsx',
-    MAIN,
-    '-c',
-    join(dir, 'rotor.yaml'),
-    '--state-dir',
-    join(dir, '.rotor'),
-    'serve',
-    '--port',
-    '0',
-    ...args,
-  ];
-  const [command, ...argv] = options.hostname
-    ? ['unshare', '--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', options.hostname, ...node]
-    : node;
-  const child = spawn(command!, argv, {
+  const [command, ...argv] = rotorCommand(dir, ['serve', '--port', '0', ...args], options);
+  const child = spawn(command, argv, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: dir, ROTOR_OPERATOR: 'tester', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -55,9 +92,12 @@ export async function startServe(
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   // Start-up through tsx takes 1-3 s on a quiet machine; a busy one gets a wide margin.
-  const deadline = Date.now() + 60_000;
-  while (!/listening on/.test(stdout) && Date.now() < deadline && child.exitCode === null)
-    await new Promise((r) => setTimeout(r, 50));
+  await waitFor(
+    'rotor serve to listen',
+    () => /listening on/.test(stdout) || child.exitCode !== null,
+    90_000,
+    50,
+  ).catch(() => undefined);
   const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(stdout);
   if (!m) {
     child.kill('SIGKILL');
@@ -75,6 +115,44 @@ export async function startServe(
       return code;
     },
   };
+}
+
+/** Sends `signal` (default SIGKILL) unless it has exited already, and waits for the exit. */
+export async function killServe(
+  s: ServeProcess | undefined,
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<void> {
+  if (!s || s.child.exitCode !== null || s.child.signalCode !== null) return;
+  const exited = once(s.child, 'exit');
+  s.child.kill(signal);
+  await exited;
+}
+
+export interface EventStream {
+  /** Everything received so far, as text. */
+  text(): string;
+  /** Settles when the connection closes (the server ended it, or `close`). */
+  ended: Promise<void>;
+  close(): void;
+}
+
+/** A raw SSE connection to `<url>/v1/events` on its own socket, authenticated with `token`. */
+export function events(url: string, token: string): Promise<EventStream> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(
+      `${url}/v1/events`,
+      { agent: false, headers: { authorization: `Bearer ${token}` } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('error', () => undefined);
+        const ended = new Promise<void>((done) => res.on('close', () => done()));
+        resolve({ text: () => text, ended, close: () => req.destroy() });
+      },
+    );
+    req.on('error', reject);
+  });
 }
 
 /** Whether `startServe(…, { hostname })` can work here: `unshare --uts` needs root. */

@@ -4,7 +4,7 @@
 // versions it hands out are still in the stage they were read in. Reasoning: docs/postgresql-store.md.
 import { sql, type Kysely } from 'kysely';
 import { RotorError } from '../errors.js';
-import { findTokenRow } from '../tokens/authenticate-token.js';
+import { findTokenRow } from './token-row.js';
 import type { Store } from './open-store.js';
 import type { Database, VersionsTable } from './schema.js';
 import type {

@@ -4,7 +4,8 @@
 import type { Clock } from '../clock.js';
 import { RotorError } from '../errors.js';
 import type { Store } from '../store/open-store.js';
-import type { ApiTokensTable } from '../store/schema.js';
+import type { TokenRow } from '../store/store-capabilities.js';
+import { findTokenRow } from '../store/token-row.js';
 import { parseToken, tokenSecretMatches } from './token-format.js';
 import { compileGrant, isTokenRole, type CompiledGrant } from './token-grant.js';
 
@@ -19,30 +20,13 @@ export interface TokenAuthenticator {
 }
 
 /** The columns authentication reads. */
-export type TokenLookupRow = Pick<
-  ApiTokensTable,
-  'id' | 'name' | 'role' | 'secrets' | 'environments' | 'hash' | 'expires_at' | 'revoked_at'
->;
+export type TokenLookupRow = TokenRow;
 
 export interface AuthenticatorOptions {
   /** A faster lookup of one token row by id (the server's prepared statement); default a Kysely query. */
   findToken?: (id: string) => TokenLookupRow | undefined | Promise<TokenLookupRow | undefined>;
   /** How often at most `last_used_at` is written per token (default one minute): a read-heavy app must not turn every read into two writes. */
   touchEveryMs?: number;
-}
-
-/** The row of token `id` with the columns authentication reads, straight from the store. */
-export function findTokenRow(
-  store: Pick<Store, 'db' | 'guard'>,
-  id: string,
-): Promise<TokenLookupRow | undefined> {
-  return store.guard(() =>
-    store.db
-      .selectFrom('api_tokens')
-      .select(['id', 'name', 'role', 'secrets', 'environments', 'hash', 'expires_at', 'revoked_at'])
-      .where('id', '=', id)
-      .executeTakeFirst(),
-  );
 }
 
 /**

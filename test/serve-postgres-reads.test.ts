@@ -14,15 +14,10 @@ import { revokeApiToken } from '../src/core/tokens/revoke-token.js';
 import { parseToken } from '../src/core/tokens/token-format.js';
 import { createSecretReadPath } from '../src/server/read-path/secret-read-path.js';
 import { createProject, type TestProject } from './helpers/project.js';
-import {
-  adminAndAppTokens,
-  killServe,
-  startServe,
-  waitFor,
-  type ServeProcess,
-} from './helpers/serve-process.js';
+import { waitFor, type ServeProcess } from './helpers/serve-process.js';
 import { requireService } from './helpers/services.js';
 import { createScratchDatabase } from './helpers/store-backends.js';
+import { startTwoInstances, type TwoInstances } from './helpers/two-instances.js';
 
 const postgres = await requireService('postgres');
 
@@ -191,38 +186,22 @@ describe.skipIf(!postgres.available)('the PostgreSQL read path, in process', () 
   }, 120_000);
 });
 
-/** An instance of the built CLI's server over the project's store. */
-function serve(project: TestProject): Promise<ServeProcess> {
-  return startServe(project.dir, [], { ...project.env }, { built: true });
-}
-
 describe.skipIf(!postgres.available)(
   'two rotor serve instances reading one PostgreSQL store',
   () => {
-    let project: TestProject;
-    let drop: () => Promise<void> = async () => {};
+    let t: TwoInstances | undefined;
     let a: ServeProcess;
     let b: ServeProcess;
     let admin: string;
     let app: string;
 
     beforeAll(async () => {
-      const db = await createScratchDatabase('reads2');
-      drop = () => db.drop();
-      project = await createProject({
-        policy: POLICY,
-        start: Date.now(),
-        env: { ROTOR_STORE_URL: db.url },
-      });
-      expect((await project.cli(['apply'])).code).toBe(0);
-      expect((await project.cli(['rotate', S])).code).toBe(0);
-      ({ admin, app } = await adminAndAppTokens(project));
-      [a, b] = await Promise.all([serve(project), serve(project)]);
+      t = await startTwoInstances({ database: 'reads2', policy: POLICY, rotate: S });
+      ({ a, b, admin, app } = t);
     }, 180_000);
 
     afterAll(async () => {
-      for (const i of [a, b]) await killServe(i, 'SIGTERM');
-      await drop();
+      await t?.stop();
     }, 60_000);
 
     const read = (i: ServeProcess, token = app) =>

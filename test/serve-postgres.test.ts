@@ -4,17 +4,10 @@
 // instance takes the lease over.
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createProject, type TestProject } from './helpers/project.js';
-import {
-  adminAndAppTokens,
-  events,
-  killServe,
-  startServe,
-  waitFor,
-  type ServeProcess,
-} from './helpers/serve-process.js';
+import type { TestProject } from './helpers/project.js';
+import { events, waitFor, type ServeProcess } from './helpers/serve-process.js';
 import { requireService } from './helpers/services.js';
-import { createScratchDatabase } from './helpers/store-backends.js';
+import { startTwoInstances, type TwoInstances } from './helpers/two-instances.js';
 
 const postgres = await requireService('postgres');
 
@@ -27,41 +20,26 @@ secrets:
     config: { bytes: 32, encoding: base64url }
 `;
 
-/** An instance of the built CLI's server over the project's store, ticking every 2 s. */
-function serve(project: TestProject): Promise<ServeProcess> {
-  return startServe(
-    project.dir,
-    ['--scheduler-interval', '2s'],
-    { ...project.env },
-    { built: true },
-  );
-}
-
 describe.skipIf(!postgres.available)('two rotor serve instances on one PostgreSQL store', () => {
+  let t: TwoInstances | undefined;
   let project: TestProject;
-  let drop: () => Promise<void> = async () => {};
   let a: ServeProcess;
   let b: ServeProcess;
   let admin: string;
   let app: string;
 
   beforeAll(async () => {
-    const db = await createScratchDatabase('serve2');
-    drop = () => db.drop();
-    project = await createProject({
+    t = await startTwoInstances({
+      database: 'serve2',
       policy: POLICY,
-      start: Date.now(),
-      env: { ROTOR_STORE_URL: db.url },
+      rotate: 'SESSION_SECRET',
+      serveArgs: ['--scheduler-interval', '2s'],
     });
-    expect((await project.cli(['apply'])).code).toBe(0);
-    expect((await project.cli(['rotate', 'SESSION_SECRET'])).code).toBe(0);
-    ({ admin, app } = await adminAndAppTokens(project));
-    [a, b] = await Promise.all([serve(project), serve(project)]);
+    ({ project, a, b, admin, app } = t);
   }, 180_000);
 
   afterAll(async () => {
-    for (const i of [a, b]) await killServe(i, 'SIGTERM');
-    await drop();
+    await t?.stop();
   }, 60_000);
 
   test('an SSE client of B sees a rotation made through A; both are ready', async () => {

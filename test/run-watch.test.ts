@@ -142,7 +142,8 @@ describe('rotor run --watch', () => {
     expect(second.previous).toBeNull(); // an emergency leaves no grace window
     expect(events(dir).find((e) => e.event === 'term')?.pid).toBe(started!.pid);
     expect(processRunning(started!.pid)).toBe(false);
-    expect(run.output.stderr).toContain('METRICS_AUTH_TOKEN changed in staging: restarting node');
+    const restarting = 'METRICS_AUTH_TOKEN changed in staging: restarting node';
+    await until('the restart line', () => run.output.stderr.includes(restarting));
     expect(run.output.stderr).not.toContain(now);
     expect(run.output.stderr).not.toContain(first);
 
@@ -222,7 +223,8 @@ describe('rotor run --watch', () => {
       METRICS_AUTH_TOKEN_PREVIOUS: first,
     });
     expect(starts(dir)).toHaveLength(1);
-    expect(run.output.stderr).toContain('sent SIGHUP');
+    // rotor writes its line after the signal, so the child may record the signal first.
+    await until('the "sent SIGHUP" line', () => run.output.stderr.includes('sent SIGHUP'));
 
     run.rotor.kill('SIGTERM');
     expect(await run.exited).toBe(0);

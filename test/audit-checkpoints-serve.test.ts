@@ -38,8 +38,11 @@ describe('rotor serve and audit checkpoints', () => {
     const serve: ServeProcess = await startServe(p.dir, ['--no-scheduler']);
     cleanups.push(() => serve.stop());
     const dir = join(p.dir, 'ckpt');
-    expect(await waitFor(() => existsSync(dir) && readdirSync(dir).length > 0)).toBe(true);
-    expect(readdirSync(dir)[0]).toMatch(/^checkpoint-\d{15}-[0-9a-f-]{36}\.json$/);
+    // The publisher writes a dot-named temporary file and renames it; only the final name counts.
+    const published = () =>
+      existsSync(dir) ? readdirSync(dir).filter((f) => !f.startsWith('.')) : [];
+    expect(await waitFor(() => published().length > 0)).toBe(true);
+    expect(published()[0]).toMatch(/^checkpoint-\d{15}-[0-9a-f-]{36}\.json$/);
     expect(await serve.stop()).toBe(0);
   }, 120_000);
 

@@ -16,10 +16,13 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 /**
- * Packages the CLI bundle loads from node_modules: native addons, and optional native
- * companions that packages require inside a try (pg's pg-native).
+ * Packages the CLI bundle loads from node_modules: native addons, optional native companions
+ * that packages require inside a try (pg's pg-native), and the CommonJS packages the sources
+ * import dynamically. esbuild turns such an import into a chunk whose only export is `default`,
+ * so `const { IAMClient } = await import('@aws-sdk/client-iam')` found nothing in the bundle;
+ * Node itself gives CommonJS named exports (test/cli-bundle-interop.test.ts).
  */
-const EXTERNAL = ['better-sqlite3', 'pg-native'];
+const EXTERNAL = ['better-sqlite3', 'pg-native', '@aws-sdk/*', 'ioredis', 'pg', 'mysql2'];
 
 /**
  * Modules that a worker thread loads by their own URL (the audit verifier and the store reader it

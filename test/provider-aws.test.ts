@@ -513,7 +513,7 @@ describe('aws-iam-access-key', () => {
 
   it('the AWS SDK prints no NodeVersionSupportWarning to stderr, and other warnings still print', async () => {
     const f = await fixture();
-    const main = join(process.cwd(), 'src', 'cli', 'main.ts');
+    const main = join(process.cwd(), 'dist', 'cli', 'main.js');
     const project = [
       '--config',
       join(f.p.dir, 'rotor.yaml'),
@@ -522,19 +522,17 @@ describe('aws-iam-access-key', () => {
     ];
     // Asynchronously: the fakes answer from this very process.
     const run = await spawnText(
-      ['--import', 'tsx', main, ...project, 'rotate', 'S3_ACCESS_KEY', '--env', 'production'],
+      [main, ...project, 'rotate', 'S3_ACCESS_KEY', '--env', 'production'],
       f.p.env,
     );
-    expect(run.status, run.stderr).toBe(0);
+    expect(run.status, run.stderr + run.stdout).toBe(0);
     expect((await f.stage('current'))?.accessKeyId).toMatch(/^AKIA/); // the SDK did run
     expect(run.stderr).not.toContain('NodeVersionSupportWarning');
     expect(run.stderr).not.toMatch(/Warning/);
     // The switch is Rotor's only while it builds a client: not left set, and not a blanket mute.
-    const clients = join(process.cwd(), 'src', 'rotators', 'aws', 'aws-clients.ts');
+    const clients = join(process.cwd(), 'dist', 'rotators', 'aws', 'aws-clients.js');
     const probe = await spawnText(
       [
-        '--import',
-        'tsx',
         '--input-type=module',
         '-e',
         `const { stsClient } = await import(${JSON.stringify(clients)});

@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    globalSetup: ['test/setup/global-setup.ts'],
     // Sized for a busy 2-core machine (load average 8-12): tests that spawn the CLI or start
     // servers run 3-5x slower there than on a quiet one. Timing goals live in `npm run bench`.
     testTimeout: 60_000,
@@ -11,5 +12,6 @@ export default defineConfig({
     // Most tests wait on servers, child processes and the network rather than compute; on a
     // 2-core machine vitest's default (cores - 1 = one file at a time) leaves the CPU idle.
     maxWorkers: 3,
+    isolate: false,
   },
 });

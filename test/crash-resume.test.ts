@@ -5,6 +5,7 @@ import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import type { Actor } from '../src/core/audit/audit-log.js';
 import { createProject, type TestProject } from './helpers/project.js';
+import { entryArgs } from './helpers/spawned-entries.js';
 
 const actor: Actor = {
   operator: 'alice',
@@ -17,7 +18,7 @@ const ENV = 'production';
 function crashAt(p: TestProject, point: string, mode = 'normal') {
   return spawnSync(
     process.execPath,
-    ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', p.dir, point, SECRET, ENV, mode],
+    [...entryArgs('crash-rotate'), p.dir, point, SECRET, ENV, mode],
     {
       encoding: 'utf8',
       env: { ...process.env, ...p.env },

@@ -14,6 +14,7 @@ import type { Actor } from '../src/core/audit/audit-log.js';
 import { createRotationEngine } from '../src/core/rotation/rotation-engine.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import { createProject, type TestProject } from './helpers/project.js';
+import { entryArgs } from './helpers/spawned-entries.js';
 
 const MIN = 60_000;
 const actor: Actor = {
@@ -467,17 +468,7 @@ describe(
     function crashAt(p: TestProject, point: string, at: number) {
       return spawnSync(
         process.execPath,
-        [
-          '--import',
-          'tsx',
-          'test/fixtures/crash-rotate.ts',
-          p.dir,
-          point,
-          SECRET,
-          ENV,
-          'normal',
-          String(at),
-        ],
+        [...entryArgs('crash-rotate'), p.dir, point, SECRET, ENV, 'normal', String(at)],
         {
           encoding: 'utf8',
           env: { ...process.env, ...p.env },
@@ -601,9 +592,7 @@ describe(
       const child = spawnSync(
         process.execPath,
         [
-          '--import',
-          'tsx',
-          'test/fixtures/crash-rotate.ts',
+          ...entryArgs('crash-rotate'),
           p.dir,
           'promote:done',
           SECRET,

@@ -7,7 +7,6 @@ import { get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -305,10 +304,9 @@ describe('live delivery (rotor/client over SSE)', () => {
     const before = await c.get(J, P);
     await c.ready();
     const change = nextChange(c, (e) => e.secret === J && e.change === 'rotation');
-    const tsx = pathToFileURL(join(process.cwd(), 'node_modules/tsx/dist/loader.mjs')).href;
     const child = spawn(
       process.execPath,
-      ['--import', tsx, `${process.cwd()}/src/cli/main.ts`, 'rotate', J, '--env', P],
+      [join(process.cwd(), 'dist/cli/main.js'), 'rotate', J, '--env', P],
       { cwd: l.project.dir, env: { ...l.project.env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';

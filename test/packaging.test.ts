@@ -9,7 +9,7 @@
 // load average 14-16 with a warm npm cache: packing both and installing the SDK 2-3.7 min, each
 // TypeScript check 40-60 s, the peers' step 60-85 s, the rotor step 55-85 s; the whole file
 // 3.7-7.7 min. Timeouts are about 3-5x those. The root package is packed from the current dist/
-// (`npm test` builds it first).
+// (test/setup/global-setup.ts builds it when it is missing or stale).
 import { execFile } from 'node:child_process';
 import {
   cpSync,

@@ -211,9 +211,7 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
         const child = spawn(
           process.execPath,
           [
-            '--import',
-            'tsx',
-            'src/cli/main.ts',
+            'dist/cli/main.js',
             '--config',
             join(p.dir, 'rotor.yaml'),
             '--state-dir',

@@ -10,6 +10,7 @@ import { randomRotator } from '../src/rotators/random.js';
 import { ROTATORS } from '../src/rotators/registry.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 import { auditEntries, rotorWithLogs } from './scheduler-helpers.js';
+import { entryArgs } from './helpers/spawned-entries.js';
 
 const MIN = 60_000;
 const at = (iso: string) => Date.parse(iso);
@@ -232,9 +233,7 @@ describe('scheduled rotations', { timeout: 60_000 }, () => {
     const child = spawnSync(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'test/fixtures/crash-rotate.ts',
+        ...entryArgs('crash-rotate'),
         p.dir,
         'verify:done',
         'TOKEN',

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createServerFixture, type ServerFixture } from './server-fixture.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
+const MAIN = join(ROOT, 'dist/cli/main.js');
 
 let f: ServerFixture;
 beforeAll(async () => {
@@ -118,8 +118,6 @@ describe('rotor serve', () => {
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
         MAIN,
         '-c',
         join(f.project.dir, 'rotor.yaml'),

@@ -17,11 +17,11 @@ import { createProject, type TestProject } from './helpers/project.js';
 import { startServe, type ServeProcess } from './helpers/serve-process.js';
 import { requireService } from './helpers/services.js';
 import { createScratchDatabase, forEachBackend } from './helpers/store-backends.js';
+import { entryArgs } from './helpers/spawned-entries.js';
 
 const LIMIT: LoginLimit = { maxFailures: 5, windowMs: 15 * 60_000 };
 const ALICE = ['ip:203.0.113.9', 'name:alice'];
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RESERVER = fileURLToPath(new URL('./helpers/sign-in-reserver.ts', import.meta.url));
 
 const rotors: Rotor[] = [];
 afterEach(async () => {
@@ -165,7 +165,7 @@ forEachBackend((backend) => {
   test('25 reservations at once from each of two processes, limit 5: exactly 5 pass', async () => {
     const { project } = await setup();
     const children = [0, 1].map(() =>
-      spawn(process.execPath, ['--import', 'tsx', RESERVER], {
+      spawn(process.execPath, entryArgs('sign-in-reserver'), {
         cwd: ROOT,
         env: { ...project.env, ROTOR_TEST_PROJECT: project.dir, ROTOR_TEST_RESERVATIONS: '25' },
         stdio: ['pipe', 'pipe', 'pipe'],

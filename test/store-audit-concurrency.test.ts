@@ -7,6 +7,7 @@ import { verifyAuditChain } from '../src/core/audit/audit-verify.js';
 import { openStore } from '../src/core/store/open-store.js';
 import { requireService } from './helpers/services.js';
 import { createScratchDatabase } from './helpers/store-backends.js';
+import { entryArgs } from './helpers/spawned-entries.js';
 
 const WORKERS = 4;
 const APPENDS = 1_000;
@@ -20,7 +21,7 @@ function runWorker(worker: number, env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'test/fixtures/append-audit.ts', String(worker), String(APPENDS)],
+      [...entryArgs('append-audit'), String(worker), String(APPENDS)],
       { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';

@@ -13,6 +13,7 @@ import type { Store } from '../src/core/store/open-store.js';
 import { openVersion } from '../src/core/vault/versions.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 import { forEachBackend, type StoreBackend } from './helpers/store-backends.js';
+import { entryArgs } from './helpers/spawned-entries.js';
 
 const actor: Actor = {
   operator: 'alice',
@@ -170,9 +171,7 @@ forEachBackend((backend) => {
       const child = spawnSync(
         process.execPath,
         [
-          '--import',
-          'tsx',
-          'test/fixtures/crash-rotate.ts',
+          ...entryArgs('crash-rotate'),
           p.dir,
           'verify:done',
           SECRET,

@@ -24,6 +24,7 @@ import { openVersion } from '../../src/core/vault/versions.js';
 import { freePort, startCluster, type Cluster } from './private-postgres.js';
 import { createProject, type TestProject } from './project.js';
 import { requireService, SERVICE_URLS, uniquePrefix } from './services.js';
+import { entryArgs } from './spawned-entries.js';
 
 export { freePort };
 
@@ -643,9 +644,7 @@ ${engine.secretConfig(s, options)}`,
     },
     crashAt(point, mode = 'normal') {
       const args = [
-        '--import',
-        'tsx',
-        'test/fixtures/crash-rotate.ts',
+        ...entryArgs('crash-rotate'),
         p.dir,
         point,
         'DATABASE_URL',

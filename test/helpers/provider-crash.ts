@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { expect } from 'vitest';
 import type { TestProject } from './project.js';
+import { entryArgs } from './spawned-entries.js';
 
 /**
  * Rotates `secret` in production in a child process that is killed right after `point`.
@@ -17,7 +18,7 @@ export function crashRotationAt(
   secret: string,
   pass = '',
 ): Promise<void> {
-  const args = ['--import', 'tsx', 'test/fixtures/crash-rotate.ts', p.dir, point, secret];
+  const args = [...entryArgs('crash-rotate'), p.dir, point, secret];
   args.push('production', 'normal', String(p.clock.now()), pass);
   return new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, args, {

@@ -1,4 +1,4 @@
-// `rotor serve` as a real child process (the CLI through tsx, or the built one) for tests that need
+// `rotor serve` as a real child process (the built CLI, as a user runs it) for tests that need
 // the server apart from the test process: another process's `rotor apply`, a proxy hop, a
 // read-only store, several instances on one store. Also what such tests share: polling for a
 // condition, raw SSE connections, the CLI's command line on another host.
@@ -10,10 +10,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository's root: the working directory of the processes started here. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-/** The CLI from source, run through tsx. */
-const MAIN = join(ROOT, 'src/cli/main.ts');
-/** The built CLI (`npm run build`): what a user runs. */
-const BUILT = join(ROOT, 'dist/cli/main.js');
+/** The built CLI (kept fresh by test/setup/global-setup.ts): what a user runs. */
+export const BUILT = join(ROOT, 'dist/cli/main.js');
 
 export interface CliProcessOptions {
   /**
@@ -21,8 +19,6 @@ export interface CliProcessOptions {
    * it looks like a process on another machine.
    */
   hostname?: string;
-  /** Run the built CLI (dist/) rather than the source through tsx. */
-  built?: boolean;
 }
 
 /**
@@ -36,7 +32,7 @@ export function rotorCommand(
 ): [string, ...string[]] {
   const node = [
     process.execPath,
-    ...(options.built ? [BUILT] : ['--import', 'tsx', MAIN]),
+    BUILT,
     '-c',
     join(dir, 'rotor.yaml'),
     '--state-dir',
@@ -73,7 +69,7 @@ export interface ServeProcess {
 
 /**
  * Starts `rotor serve --port 0` over `dir` (rotor.yaml and .rotor/) and waits until it listens.
- * `options`: another host name, or the built CLI (see `CliProcessOptions`).
+ * `options`: another host name (see `CliProcessOptions`).
  */
 export async function startServe(
   dir: string,
@@ -91,7 +87,7 @@ export async function startServe(
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  // Start-up through tsx takes 1-3 s on a quiet machine; a busy one gets a wide margin.
+  // Start-up takes well under a second on a quiet machine; a busy one gets a wide margin.
   await waitFor(
     'rotor serve to listen',
     () => /listening on/.test(stdout) || child.exitCode !== null,

@@ -31,8 +31,7 @@ export async function startTwoInstances(options: {
   expect((await project.cli(['apply'])).code).toBe(0);
   expect((await project.cli(['rotate', options.rotate])).code).toBe(0);
   const { admin, app } = await adminAndAppTokens(project);
-  const serve = () =>
-    startServe(project.dir, options.serveArgs ?? [], { ...project.env }, { built: true });
+  const serve = () => startServe(project.dir, options.serveArgs ?? [], { ...project.env });
   const [a, b] = await Promise.all([serve(), serve()]);
   return {
     project,

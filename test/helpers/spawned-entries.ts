@@ -15,6 +15,16 @@ export const SPAWNED_ENTRIES = {
   'sign-in-reserver': 'test/helpers/sign-in-reserver.ts',
 } as const;
 
+/**
+ * Modules worker threads load by URL; under the sources they would register tsx in each worker.
+ * The audit verifier starts its workers from these bundles when ROTOR_DEV_WORKER_BUNDLES names
+ * their folder (set by the global setup).
+ */
+export const WORKER_ENTRIES = {
+  'audit-verify-worker': 'src/core/audit/audit-verify-worker.ts',
+  'sqlite-audit-reader': 'src/core/store/sqlite-audit-reader.ts',
+} as const;
+
 export type SpawnedEntry = keyof typeof SPAWNED_ENTRIES;
 
 /** The node arguments that run `entry`: its bundle (follow with the entry's own arguments). */

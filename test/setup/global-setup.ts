@@ -6,7 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { ENTRY_BUNDLE_DIR, SPAWNED_ENTRIES } from '../helpers/spawned-entries.js';
+import { ENTRY_BUNDLE_DIR, SPAWNED_ENTRIES, WORKER_ENTRIES } from '../helpers/spawned-entries.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BUILT = join(ROOT, 'dist/cli/main.js');
@@ -28,7 +28,10 @@ export default async function setup(): Promise<void> {
   ensureFreshBuild();
   await build({
     entryPoints: Object.fromEntries(
-      Object.entries(SPAWNED_ENTRIES).map(([name, source]) => [name, join(ROOT, source)]),
+      Object.entries({ ...SPAWNED_ENTRIES, ...WORKER_ENTRIES }).map(([name, source]) => [
+        name,
+        join(ROOT, source),
+      ]),
     ),
     outdir: ENTRY_BUNDLE_DIR,
     outExtension: { '.js': '.mjs' },
@@ -40,4 +43,6 @@ export default async function setup(): Promise<void> {
     packages: 'external',
     logLevel: 'warning',
   });
+  // Inherited by the test workers vitest starts next (see WORKER_ENTRIES).
+  process.env.ROTOR_DEV_WORKER_BUNDLES = ENTRY_BUNDLE_DIR;
 }

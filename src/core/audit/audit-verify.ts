@@ -1,6 +1,8 @@
 // `rotor audit verify`: recomputes the hash chain and names the first row that was tampered with;
 // a bulk reader (and worker threads) find the break, the portable Kysely path explains it.
 import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { chainHash, GENESIS_HASH } from './audit-log.js';
 import { CANONICAL_ENTRY_SHAPE, entryProblem } from './audit-query.js';
@@ -262,7 +264,22 @@ function mergeRanges(results: RangeResult[]): RangeResult {
 
 const SELF = import.meta.url;
 
+/**
+ * Test runs bundle the worker and the store reader it opens once per run (test/setup/global-setup.ts
+ * names the folder): a worker that registers tsx costs about a second of CPU.
+ */
+function startBundledWorker(request: WorkerRequest, dir: string): Worker {
+  const bundle = (name: string) => pathToFileURL(join(dir, name.replace(/\.ts$/, '.mjs')));
+  const module = bundle(basename(fileURLToPath(request.remote.module))).href;
+  return new Worker(bundle('audit-verify-worker.ts'), {
+    workerData: { ...request, remote: { ...request.remote, module } },
+    execArgv: [],
+  });
+}
+
 function startWorker(request: WorkerRequest): Worker {
+  const bundles = process.env.ROTOR_DEV_WORKER_BUNDLES;
+  if (SELF.endsWith('.ts') && bundles) return startBundledWorker(request, bundles);
   if (SELF.endsWith('.ts')) {
     // Running from the TypeScript sources (vitest, tsx): a worker does not inherit the parent's
     // module loader, and tsx's `--import` entry registers on the main thread only, so the

@@ -12,6 +12,7 @@ export default defineConfig({
     // Most tests wait on servers, child processes and the network rather than compute; on a
     // 2-core machine vitest's default (cores - 1 = one file at a time) leaves the CPU idle.
     maxWorkers: 3,
+    // A worker keeps the modules it loaded between files (no test relies on a fresh module graph).
     isolate: false,
   },
 });

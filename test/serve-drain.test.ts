@@ -21,7 +21,11 @@ import { createScratchDatabase } from './helpers/store-backends.js';
 
 const postgres = await requireService('postgres');
 
-/** Once `armed` exists, the first deploy hook sleeps `seconds` (its pid in `hook-started`). */
+/**
+ * Once `armed` exists, the first deploy hook (its pid in `hook-started`) waits until the test
+ * creates `release`, or `seconds` at most: the rotation stays in progress exactly as long as the
+ * test needs, on a quiet machine or a busy one.
+ */
 const policy = (seconds: number) => `version: 1
 environments: [staging]
 secrets:
@@ -30,7 +34,7 @@ secrets:
     cadence: 365d
     config: { bytes: 32, encoding: base64url }
     deploy:
-      - command: ["sh", "-c", "if [ -e armed ] && [ ! -e hook-started ]; then echo $$ > hook-started; exec sleep ${seconds}; fi"]
+      - command: ["sh", "-c", "if [ -e armed ] && [ ! -e hook-started ]; then echo $$ > hook-started; n=0; while [ ! -e release ] && [ $n -lt ${seconds * 10} ]; do sleep 0.1; n=$((n+1)); done; fi"]
         timeout: 15m
 `;
 
@@ -111,7 +115,7 @@ const leaseHolder = async (s: Setup) =>
 
 describe.skipIf(!postgres.available)('rotor serve on SIGTERM', () => {
   test('ends event streams, hands the lease over at once, finishes the rotation in progress and exits 0', async () => {
-    const s = await setUp('drain', 20);
+    const s = await setUp('drain', 600);
     const { leader, other, rotationId } = await s.rotating();
     expect(await leaseHolder(s)).toBe(leader.child.pid);
     const stream = await events(leader.base, s.app);
@@ -132,6 +136,8 @@ describe.skipIf(!postgres.available)('rotor serve on SIGTERM', () => {
       'the other instance to lead',
       async () => (await leaseHolder(s)) === other.child.pid,
     );
+    expect(leader.child.exitCode).toBeNull(); // still finishing the rotation
+    writeFileSync(join(s.project.dir, 'release'), '');
     const [code] = (await exited) as [number | null];
     expect(code, leader.stderr()).toBe(0);
     expect(leader.stdout()).toContain('rotor serve: stopped');

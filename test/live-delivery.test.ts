@@ -27,6 +27,7 @@ import { createJwtKeys } from '../src/sdk/jwt/index.js';
 import { buildApp } from '../src/server/app.js';
 import { createEventsPlugin } from '../src/server/events/index.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
+import { BUILT } from './helpers/serve-process.js';
 
 const POLICY = `version: 1
 environments: [staging, production]
@@ -304,11 +305,11 @@ describe('live delivery (rotor/client over SSE)', () => {
     const before = await c.get(J, P);
     await c.ready();
     const change = nextChange(c, (e) => e.secret === J && e.change === 'rotation');
-    const child = spawn(
-      process.execPath,
-      [join(process.cwd(), 'dist/cli/main.js'), 'rotate', J, '--env', P],
-      { cwd: l.project.dir, env: { ...l.project.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, [BUILT, 'rotate', J, '--env', P], {
+      cwd: l.project.dir,
+      env: { ...l.project.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number>((resolve) =>

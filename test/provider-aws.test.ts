@@ -17,6 +17,7 @@ import { FakeS3 } from './fakes/s3-fake.js';
 import { auditEntries } from './helpers/audit-entries.js';
 import { createProject, DAY, type TestProject } from './helpers/project.js';
 import { crashRotationAt } from './helpers/provider-crash.js';
+import { BUILT } from './helpers/serve-process.js';
 
 // The test's own SDK clients (stsWith, s3With) would print the SDK's Node-version warning into the
 // test output; Rotor's clients silence it themselves (proven in a child process below).
@@ -513,7 +514,6 @@ describe('aws-iam-access-key', () => {
 
   it('the AWS SDK prints no NodeVersionSupportWarning to stderr, and other warnings still print', async () => {
     const f = await fixture();
-    const main = join(process.cwd(), 'dist', 'cli', 'main.js');
     const project = [
       '--config',
       join(f.p.dir, 'rotor.yaml'),
@@ -522,7 +522,7 @@ describe('aws-iam-access-key', () => {
     ];
     // Asynchronously: the fakes answer from this very process.
     const run = await spawnText(
-      [main, ...project, 'rotate', 'S3_ACCESS_KEY', '--env', 'production'],
+      [BUILT, ...project, 'rotate', 'S3_ACCESS_KEY', '--env', 'production'],
       f.p.env,
     );
     expect(run.status, run.stderr + run.stdout).toBe(0);

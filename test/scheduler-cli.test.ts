@@ -8,6 +8,7 @@ import type { CliIo } from '../src/cli/io.js';
 import { reminderMessage } from '../src/core/notify/reminder-message.js';
 import { createScheduler, type SchedulerReport } from '../src/core/scheduler/scheduler.js';
 import { createProject, DAY } from './helpers/project.js';
+import { BUILT } from './helpers/serve-process.js';
 
 const POLICY = `version: 1
 environments: [staging, production]
@@ -211,7 +212,7 @@ describe('rotor scheduler', { timeout: 60_000 }, () => {
         const child = spawn(
           process.execPath,
           [
-            'dist/cli/main.js',
+            BUILT,
             '--config',
             join(p.dir, 'rotor.yaml'),
             '--state-dir',

@@ -1,15 +1,12 @@
-// `rotor serve` as a real process (the CLI through tsx): it listens on 127.0.0.1 by default,
+// `rotor serve` as a real process (the built CLI): it listens on 127.0.0.1 by default,
 // answers over TCP, logs requests with their ids but never a value or a token, and stops cleanly
 // on SIGTERM. And `rotor token create | list | revoke` in-process, with the token printed once.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createServerFixture, type ServerFixture } from './server-fixture.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'dist/cli/main.js');
+import { BUILT, ROOT } from './helpers/serve-process.js';
 
 let f: ServerFixture;
 beforeAll(async () => {
@@ -118,7 +115,7 @@ describe('rotor serve', () => {
     const child = spawn(
       process.execPath,
       [
-        MAIN,
+        BUILT,
         '-c',
         join(f.project.dir, 'rotor.yaml'),
         '--state-dir',

@@ -3,9 +3,8 @@
 // through tsx cost 2-3 s of CPU each (its loader thread resolves and compiles ~400 modules);
 // a bundle of the same sources starts in a few hundred milliseconds.
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from './serve-process.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const ENTRY_BUNDLE_DIR = join(ROOT, 'node_modules/.cache/rotor-test-entries');
 
 /** Entry name → source, relative to the repository root. */

@@ -4,12 +4,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { BUILT, ROOT } from '../helpers/serve-process.js';
 import { ENTRY_BUNDLE_DIR, SPAWNED_ENTRIES, WORKER_ENTRIES } from '../helpers/spawned-entries.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BUILT = join(ROOT, 'dist/cli/main.js');
 
 function newestMtime(path: string): number {
   const stat = statSync(path);

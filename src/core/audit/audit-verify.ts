@@ -278,9 +278,9 @@ function startBundledWorker(request: WorkerRequest, dir: string): Worker {
 }
 
 function startWorker(request: WorkerRequest): Worker {
-  const bundles = process.env.ROTOR_DEV_WORKER_BUNDLES;
-  if (SELF.endsWith('.ts') && bundles) return startBundledWorker(request, bundles);
   if (SELF.endsWith('.ts')) {
+    const bundles = process.env.ROTOR_DEV_WORKER_BUNDLES;
+    if (bundles) return startBundledWorker(request, bundles);
     // Running from the TypeScript sources (vitest, tsx): a worker does not inherit the parent's
     // module loader, and tsx's `--import` entry registers on the main thread only, so the
     // worker registers tsx through its API first (a dev dependency, present wherever the sources run).

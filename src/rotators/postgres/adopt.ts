@@ -5,7 +5,7 @@ import { RotorError } from '../../core/errors.js';
 import type { RotatorContext } from '../../core/rotator/rotator-contract.js';
 import { resolveTarget, withAdmin, type Target } from './pg-connection.js';
 import type { PostgresConfig } from './postgres-config.js';
-import { privilegeSnapshot } from './privilege-snapshot.js';
+import { privilegeSnapshot, privilegeSnapshots } from './privilege-snapshot.js';
 
 export interface AdoptPlan {
   secret: string;
@@ -457,7 +457,10 @@ export async function applyPostgresAdoption(
 ): Promise<PostgresAdoptResult> {
   const t = resolveTarget(ctx);
   return withAdmin(ctx, t, async (client) => {
-    await client.query('BEGIN');
+    // One snapshot for every catalog read: an object another session drops meanwhile (another
+    // application's database) stays listed and its privileges read as NULL, so it is set apart
+    // below instead of counting as a privilege the group lacks.
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     try {
       const now = await inspect(ctx, client, t, plan.oldUser);
       if (now.statements.join('\n') !== plan.statements.join('\n')) {
@@ -474,10 +477,15 @@ export async function applyPostgresAdoption(
           throw statementFailed(ctx, statement, cause);
         }
       }
-      const group = await privilegeSnapshot(client, plan.group);
-      const oldAfter = await privilegeSnapshot(client, plan.oldUser);
-      const missing = before.filter((l) => !group.has(l));
-      const lost = before.filter((l) => !oldAfter.has(l));
+      const vanished = new Set<string>();
+      const [group, oldAfter] = await privilegeSnapshots(
+        client,
+        [plan.group, plan.oldUser],
+        vanished,
+      );
+      const kept = before.filter((l) => !vanished.has(l));
+      const missing = kept.filter((l) => !group!.has(l));
+      const lost = kept.filter((l) => !oldAfter!.has(l));
       if (missing.length || lost.length) {
         const list = (xs: string[]) =>
           xs.slice(0, 20).join('; ') + (xs.length > 20 ? `; … ${xs.length - 20} more` : '');
@@ -495,7 +503,7 @@ export async function applyPostgresAdoption(
         );
       }
       await client.query('COMMIT');
-      return { plan: now, verified: before.length };
+      return { plan: now, verified: kept.length };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
       throw error;

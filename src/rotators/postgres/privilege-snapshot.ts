@@ -30,7 +30,11 @@ const OBJECT_QUERIES: readonly string[] = [
   `SELECT 'function ' || f.oid::regprocedure::text || ' EXECUTE' AS line, ${held("has_function_privilege(ROLE, f.oid, 'EXECUTE')")} AS held
      FROM pg_proc f JOIN pg_namespace n ON n.oid = f.pronamespace
      WHERE ${USER_SCHEMAS}`,
-].map((q) => `SELECT line, held FROM (${q}) q WHERE true = ANY(held)`);
+  // Rows some role holds, and rows of objects dropped meanwhile (NULL), which are set apart below.
+].map(
+  (q) =>
+    `SELECT line, held FROM (${q}) q WHERE true = ANY(held) OR array_position(held, NULL) IS NOT NULL`,
+);
 
 // Catalog rows of the roles of $1 themselves.
 const ROLE_QUERIES: readonly string[] = [
@@ -45,16 +49,25 @@ const ROLE_QUERIES: readonly string[] = [
      WHERE r.rolname = ANY($1::name[]) AND v.on_`,
 ];
 
-/** Every effective privilege of each of `roles` in the database `client` is connected to, compared object by object. */
+/**
+ * Every effective privilege of each of `roles` in the database `client` is connected to, compared
+ * object by object. Lines of objects dropped while being read are left out and, when `vanished`
+ * is given, added to it: inside a REPEATABLE READ transaction, an object dropped since an earlier
+ * snapshot of the same transaction is still listed by the catalog scan and lands there.
+ */
 export async function privilegeSnapshots(
   client: pg.ClientBase,
   roles: readonly string[],
+  vanished?: Set<string>,
 ): Promise<Set<string>[]> {
   const sets = roles.map(() => new Set<string>());
   for (const text of OBJECT_QUERIES) {
     const { rows } = await client.query<{ line: string; held: (boolean | null)[] }>(text, [roles]);
     for (const row of rows) {
-      if (row.held.some((h) => h === null)) continue; // dropped while being read
+      if (row.held.some((h) => h === null)) {
+        vanished?.add(row.line); // dropped while being read
+        continue;
+      }
       row.held.forEach((h, i) => h && sets[i]!.add(row.line));
     }
   }

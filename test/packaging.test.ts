@@ -4,6 +4,9 @@
 // module or the CLI/server stack, load every subpath from ES modules and CommonJS, name a
 // missing optional peer, and type-check in a TypeScript project with skipLibCheck false.
 //
+// The TypeScript checks run in this process (test/helpers/type-check.ts): the app's files and the
+// installed package's declarations, with skipLibCheck false, as tsc reports them.
+//
 // Slow by nature (npm pack builds the SDK, npm install, tsc); one install per package (the
 // SDK's peers are added to the same project in a second step). Measured on a 2-core machine at
 // load average 14-16 with a warm npm cache: packing both and installing the SDK 2-3.7 min, each
@@ -26,6 +29,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropPostgresPrefix, requireService } from './helpers/services.js';
+import { typeCheck } from './helpers/type-check.js';
 
 const run = promisify(execFile);
 const repo = resolve(import.meta.dirname, '..');
@@ -81,8 +85,6 @@ async function sh(cwd: string, command: string, args: string[], env: NodeJS.Proc
 // --prefer-offline: packages npm has cached are not re-validated against the registry.
 const npm = (cwd: string, ...args: string[]) =>
   sh(cwd, 'npm', [...args, '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error']);
-const tsc = (cwd: string, project = 'tsconfig.json') =>
-  sh(cwd, process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', project]);
 
 async function pack(dir: string, ...args: string[]): Promise<string> {
   const { stdout } = await npm(dir, 'pack', '--pack-destination', work, ...args);
@@ -339,11 +341,36 @@ describe('@rotor/sdk, packed and installed into a fresh project', () => {
     }
   });
 
+  it('the type check finds an error in the app and in an installed package declaration', () => {
+    // A package whose declarations need types nobody installed (TS7016 under strict), as the
+    // SDK's did when they named dev-only @types; and an app importing a subpath that is not there.
+    const dir = newProject('type-check-control', {
+      'tsconfig.json': JSON.stringify({
+        compilerOptions: { ...JSON.parse(tsconfig([])).compilerOptions, types: [] },
+        files: ['app.mts'],
+      }),
+      'app.mts': `import { y } from 'typed-badly';\nimport { z } from '@rotor/sdk/nope';\nexport const v = [y, z];\n`,
+    });
+    const pkg = (name: string, files: Record<string, string>) => {
+      mkdirSync(join(dir, 'node_modules', name), { recursive: true });
+      for (const [file, text] of Object.entries(files))
+        writeFileSync(join(dir, 'node_modules', name, file), text);
+    };
+    pkg('untyped', { 'package.json': '{"name":"untyped","main":"index.js"}', 'index.js': '' });
+    pkg('typed-badly', {
+      'package.json': '{"name":"typed-badly","types":"index.d.ts"}',
+      'index.d.ts': "import type { X } from 'untyped';\nexport declare const y: X;\n",
+    });
+    const errors = typeCheck(dir, ['typed-badly']).join('\n');
+    expect(errors).toMatch(/node_modules\/typed-badly\/index\.d\.ts.*TS7016/);
+    expect(errors).toMatch(/app\.mts.*TS2307.*@rotor\/sdk\/nope/);
+  });
+
   it(
     'type-checks in a TypeScript app with skipLibCheck false, from ES modules and CommonJS',
     async () => {
-      await tsc(app);
-      await tsc(app, 'tsconfig.node10.json');
+      expect(typeCheck(app, ['@rotor/sdk'])).toEqual([]);
+      expect(typeCheck(app, ['@rotor/sdk'], 'tsconfig.node10.json')).toEqual([]);
     },
     6 * MINUTE,
   );
@@ -360,7 +387,7 @@ describe('@rotor/sdk, packed and installed into a fresh project', () => {
       await npm(app, 'install', ...PEERS.map((p) => `${p}@${versions[p]}`));
       writeFileSync(join(app, 'app.mts'), tsApp(SUBPATHS));
       writeFileSync(join(app, 'app.cts'), tsApp(SUBPATHS));
-      await tsc(app);
+      expect(typeCheck(app, ['@rotor/sdk'])).toEqual([]);
       const live = { ...unreachable, PREFIX: `t_pack_${process.pid}` };
       if (pg.available) live.PG_URL = pg.url;
       if (mariadb.available) live.MYSQL_URL = mariadb.url;
@@ -437,7 +464,7 @@ export const loaded: unknown[] = [${imports.map((_, i) => `m${i}`).join(', ')}];
 export const check = (e: unknown): boolean => isRotorError(e, 'ERR_ROTOR_SDK_PEER_MISSING');
 `,
       );
-      await tsc(dir);
+      expect(typeCheck(dir, ['rotor'])).toEqual([]);
     },
     10 * MINUTE,
   );

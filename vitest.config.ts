@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import DurationSequencer from './test/setup/duration-sequencer.js';
 
 export default defineConfig({
   test: {
@@ -14,5 +15,7 @@ export default defineConfig({
     maxWorkers: 3,
     // A worker keeps the modules it loaded between files (no test relies on a fresh module graph).
     isolate: false,
+    // Longest files first, from a committed list (see test/setup/duration-sequencer.ts).
+    sequence: { sequencer: DurationSequencer },
   },
 });

@@ -14,15 +14,7 @@ import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-
-/**
- * Packages the CLI bundle loads from node_modules: native addons, optional native companions
- * that packages require inside a try (pg's pg-native), and the CommonJS packages the sources
- * import dynamically. esbuild turns such an import into a chunk whose only export is `default`,
- * so `const { IAMClient } = await import('@aws-sdk/client-iam')` found nothing in the bundle;
- * Node itself gives CommonJS named exports (test/cli-bundle-interop.test.ts).
- */
-const EXTERNAL = ['better-sqlite3', 'pg-native', '@aws-sdk/*', 'ioredis', 'pg', 'mysql2'];
+import { EXTERNAL, REQUIRE_BANNER } from './bundle-externals.mjs';
 
 /**
  * Modules that a worker thread loads by their own URL (the audit verifier and the store reader it
@@ -41,9 +33,6 @@ const LAZY = {
   yaml: "export { LineCounter, isNode, parseDocument } from 'yaml';",
   pino: "export { pino } from 'pino';",
 };
-
-const REQUIRE_BANNER =
-  "import { createRequire as __rotorRequire } from 'node:module'; const require = __rotorRequire(import.meta.url);";
 
 function lazyPackagesPlugin() {
   const filter = new RegExp(`^(${Object.keys(LAZY).join('|')})$`);

@@ -12,5 +12,8 @@ const { testResults } = JSON.parse(readFileSync(report, 'utf8'));
 const rows = testResults
   .map((t) => [relative(resolve('.'), t.name), Math.round((t.endTime - t.startTime) / 100) / 10])
   .sort((a, b) => b[1] - a[1]);
-writeFileSync('test/setup/file-durations.json', `${JSON.stringify(Object.fromEntries(rows), null, 2)}\n`);
+writeFileSync(
+  'test/setup/file-durations.json',
+  `${JSON.stringify(Object.fromEntries(rows), null, 2)}\n`,
+);
 process.stdout.write(`test/setup/file-durations.json: ${rows.length} files\n`);

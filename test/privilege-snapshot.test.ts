@@ -11,12 +11,11 @@ import {
   privilegeSnapshots,
 } from '../src/rotators/postgres/privilege-snapshot.js';
 import { requireService, uniquePrefix } from './helpers/services.js';
+import { createScratchDatabase } from './helpers/store-backends.js';
 
 const postgres = await requireService('postgres');
-const prefix = uniquePrefix('privsnap');
-const role = `${prefix}_app`;
-const dropped = `${prefix}_dropped`;
-const created = `${prefix}_created`;
+const role = `${uniquePrefix('privsnap')}_app`;
+const scratch: Array<{ drop(): Promise<void> }> = [];
 
 async function connect(): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: postgres.url });
@@ -27,9 +26,8 @@ async function connect(): Promise<pg.Client> {
 
 afterAll(async () => {
   if (!postgres.available) return;
+  for (const db of scratch) await db.drop();
   const admin = await connect();
-  for (const db of [dropped, created])
-    await admin.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
   await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
   await admin.end();
 });
@@ -42,7 +40,9 @@ describe.skipIf(!postgres.available)(
       const reader = await connect();
       try {
         await other.query(`CREATE ROLE ${role} LOGIN`);
-        await other.query(`CREATE DATABASE ${dropped}`);
+        const droppedDb = await createScratchDatabase('privsnapdropped');
+        scratch.push(droppedDb);
+        const dropped = droppedDb.name;
         const line = (db: string, p: string) => `database ${db} ${p}`;
 
         await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
@@ -50,8 +50,10 @@ describe.skipIf(!postgres.available)(
         // PUBLIC holds CONNECT and TEMP on a new database, so the role does too.
         expect(before).toContain(line(dropped, 'CONNECT'));
 
-        await other.query(`DROP DATABASE ${dropped}`);
-        await other.query(`CREATE DATABASE ${created}`);
+        await droppedDb.drop();
+        const createdDb = await createScratchDatabase('privsnapcreated');
+        scratch.push(createdDb);
+        const created = createdDb.name;
 
         const vanished = new Set<string>();
         const [after] = await privilegeSnapshots(reader, [role], vanished);

@@ -8,7 +8,17 @@ if (!report) {
   process.stderr.write('usage: npm run test:durations -- REPORT.json\n');
   process.exit(2);
 }
-const { testResults } = JSON.parse(readFileSync(report, 'utf8'));
+let testResults;
+try {
+  ({ testResults } = JSON.parse(readFileSync(report, 'utf8')));
+} catch (error) {
+  process.stderr.write(`test:durations: cannot read ${report}: ${error.message}\n`);
+  process.exit(2);
+}
+if (!Array.isArray(testResults) || testResults.length === 0) {
+  process.stderr.write(`test:durations: ${report} is not a vitest JSON report of a run\n`);
+  process.exit(2);
+}
 const rows = testResults
   .map((t) => [relative(resolve('.'), t.name), Math.round((t.endTime - t.startTime) / 100) / 10])
   .sort((a, b) => b[1] - a[1]);

@@ -1,12 +1,12 @@
 // Builds dist/ without a window in which a running `rotor` finds no dist/: compile into a fresh
 // sibling folder, then swap it in with renames (the old tree is removed after the swap).
 //
-// tsc emits every module (the SDK subpaths and the declarations import these). The `rotor`
-// executable, dist/cli/main.js, is then replaced by an esbuild bundle with code splitting:
-// resolving and compiling hundreds of small ES modules (kysely alone has ~400) cost ~0.9 s per
-// command, and each command's heavy dependencies load only when it runs (see
-// src/cli/commands/index.ts). The reading commands (status, check, get, run) are a second bundle,
-// dist/cli/reading-commands.js, whose start-up code is one file (see bundleReadingCommands).
+// tsc emits every module (the SDK subpaths and the declarations import these). The whole CLI,
+// dist/cli/main.js, is then replaced by an esbuild bundle with code splitting: resolving and
+// compiling hundreds of small ES modules (kysely alone has ~400) cost ~0.9 s per command, and each
+// command's heavy dependencies load only when it runs (see src/cli/commands/index.ts). `rotor`
+// itself (dist/cli/rotor.cjs) and the reading commands (status, check, get, run; one bundle with
+// a code cache, dist/cli/reading-commands.cjs) are CommonJS: see scripts/build-commonjs.mjs.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +14,12 @@ import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import {
+  bundleBin,
+  bundleReadingCommands,
+  deferredEntryName,
+  writeReadingCodeCache,
+} from './build-commonjs.mjs';
 import { EXTERNAL, REQUIRE_BANNER } from './bundle-externals.mjs';
 
 /**
@@ -116,7 +122,7 @@ function bundleOptions(outdir, define) {
   };
 }
 
-/** main.ts imports the reading commands' bundle by its file name: it is not part of this one. */
+/** main.ts falls back to tsc's reading-commands.js only from sources: it is not part of the bundle. */
 function readingBundleExternalPlugin() {
   return {
     name: 'rotor-reading-bundle-external',
@@ -168,32 +174,22 @@ async function bundleCli(outdir) {
     __ROTOR_HELP__: JSON.stringify(help),
     __ROTOR_MIGRATIONS__: JSON.stringify(migrationNames(outdir)),
   };
+  const deferred = await bundleReadingCommands(outdir, define, [
+    selfUrlPlugin(outdir),
+    lazyPackagesPlugin(),
+    bundledSqliteForReadsPlugin(),
+  ]);
   await build({
     ...bundleOptions(outdir, define),
-    entryPoints: { main: 'src/cli/main.ts' },
+    entryPoints: {
+      main: 'src/cli/main.ts',
+      ...Object.fromEntries(deferred.map((file) => [deferredEntryName(file), file])),
+    },
     plugins: [selfUrlPlugin(outdir), lazyPackagesPlugin(), readingBundleExternalPlugin()],
   });
-  await bundleReadingCommands(outdir, define);
+  await bundleBin(outdir, define);
   dropUnusedRequireBanners(outdir);
-}
-
-/**
- * The reading commands as a bundle of their own. In the whole CLI's bundle, every command is an
- * entry point (a dynamic import), and esbuild splits shared code by the set of entry points that
- * reach it: `rotor status` loaded ~40 chunks at ~0.5 ms each. Here the only entry points are this
- * one and the imports its commands defer (the PostgreSQL store, database kinds, checkpoints), so
- * what they load at start-up is a handful of files. Chunk names are content hashes, so the two
- * bundles' chunks never clash.
- */
-async function bundleReadingCommands(outdir, define) {
-  const options = bundleOptions(outdir, define);
-  await build({
-    ...options,
-    // Never called: the bundled better-sqlite3 is always given its addon (below).
-    external: [...options.external, 'bindings'],
-    entryPoints: { 'reading-commands': 'src/cli/reading-commands.ts' },
-    plugins: [selfUrlPlugin(outdir), lazyPackagesPlugin(), bundledSqliteForReadsPlugin()],
-  });
+  writeReadingCodeCache(outdir);
 }
 
 /**

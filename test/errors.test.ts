@@ -93,6 +93,23 @@ describe('errorInfo and toRotorError', () => {
     });
   });
 
+  it('a RotorError from another copy of the module is still a RotorError; a look-alike is not', async () => {
+    // The CLI's reading bundle (CommonJS) and its deferred parts (ES modules) each hold a copy.
+    const secondCopy = '../src/core/errors.js?second-copy';
+    const other = (await import(secondCopy)) as typeof import('../src/core/errors.js');
+    expect(other.RotorError).not.toBe(RotorError);
+    const foreign = new other.RotorError('ERR_ROTOR_STORE_UNAVAILABLE', 'store down');
+    expect(foreign instanceof RotorError).toBe(true);
+    expect(toRotorError(foreign)).toBe(foreign);
+    expect(errorInfo(foreign).code).toBe('ERR_ROTOR_STORE_UNAVAILABLE');
+    const lookAlike = Object.assign(new Error('x'), { code: 'ERR_ROTOR_STORE_UNAVAILABLE' });
+    expect(lookAlike instanceof RotorError).toBe(false);
+    expect(toRotorError(lookAlike).code).toBe('ERR_ROTOR_INTERNAL');
+    class Narrower extends RotorError {}
+    expect(new RotorError('ERR_ROTOR_INTERNAL', 'x') instanceof Narrower).toBe(false);
+    expect(new Narrower('ERR_ROTOR_INTERNAL', 'x') instanceof RotorError).toBe(true);
+  });
+
   it('anything else is ERR_ROTOR_INTERNAL saying it is a bug, without the cause text', () => {
     const cause = new TypeError('cannot read x of undefined (value hunter2)');
     const internal = toRotorError(cause, { where: 'the server log' });

@@ -20,7 +20,11 @@ export function processIo(): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // Made on first use: a stream over a pipe or file loads ~2 ms of Node's modules at start-up,
+    // and most commands never read their input.
+    get stdin() {
+      return process.stdin;
+    },
     env: process.env,
     cwd: process.cwd(),
     exit: (code) => process.exit(code),

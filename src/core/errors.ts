@@ -174,6 +174,9 @@ export interface RotorErrorOptions {
   details?: Record<string, unknown>;
 }
 
+/** Marks every RotorError, whichever copy of this module made it (a registered symbol). */
+const ROTOR_ERROR_BRAND = Symbol.for('rotor.RotorError');
+
 /**
  * The one error class Rotor throws.
  *
@@ -184,11 +187,23 @@ export class RotorError extends Error {
   readonly code: RotorErrorCode;
   readonly details: Record<string, unknown> | undefined;
 
+  /**
+   * `error instanceof RotorError` holds for a RotorError made by another copy of this module too:
+   * the CLI's reading commands are a CommonJS bundle whose deferred parts (the PostgreSQL store,
+   * database kinds) load from the ES module bundle, each with its own copy of this class.
+   * Subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== RotorError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && ROTOR_ERROR_BRAND in value;
+  }
+
   constructor(code: RotorErrorCode, message: string, options: RotorErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RotorError';
     this.code = code;
     this.details = options.details;
+    Object.defineProperty(this, ROTOR_ERROR_BRAND, { value: true });
   }
 }
 

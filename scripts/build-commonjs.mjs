@@ -122,6 +122,10 @@ export async function bundleReadingCommands(outdir, define, plugins) {
   const options = commonjsOptions(outdir, define);
   await build({
     ...options,
+    // The loader finds the code cache by this line (src/cli/reading-commands-loader.ts).
+    banner: {
+      js: `// rotor build ${JSON.parse(define.__ROTOR_BUILD_ID__)}\n${IMPORT_META_BANNER}`,
+    },
     // Never called: the bundled better-sqlite3 is always given its addon (build.mjs).
     external: [...options.external, 'bindings'],
     entryPoints: { 'reading-commands': 'src/cli/reading-commands.ts' },
@@ -157,15 +161,15 @@ export function writeReadingCodeCache(bundleDir) {
   const loader = pathToFileURL(join(outdir, 'reading-commands-loader.js')).href;
   const script = `
     const { writeFileSync } = await import('node:fs');
-    const { join } = await import('node:path');
-    const { loadReadingCommands, READING_CODE_CACHE, CACHED_SCRIPT_NAME } = await import(${JSON.stringify(loader)});
+    const { loadReadingCommands, CACHED_SCRIPT_NAME } = await import(${JSON.stringify(loader)});
     const dir = ${JSON.stringify(outdir)};
-    const { commands, script } = loadReadingCommands(dir, CACHED_SCRIPT_NAME);
+    const { commands, script, cacheFile } = loadReadingCommands(dir, CACHED_SCRIPT_NAME);
+    if (!cacheFile) throw new Error('the reading bundle names no build');
     const sink = { isTTY: false, write: () => true };
     const io = { stdout: sink, stderr: sink, stdin: process.stdin, env: { ...process.env, HOME: process.cwd() }, cwd: process.cwd() };
     for (const argv of [['status'], ['check'], ['get', 'JWT_ACCESS_SECRET', '--env', 'staging'], ['run', '--env', 'staging', '--', 'true']])
       if ((await commands.runReadingCommand(argv, { io })) > 3) throw new Error('rotor ' + argv[0] + ' failed');
-    writeFileSync(join(dir, READING_CODE_CACHE), script.createCachedData());`;
+    writeFileSync(cacheFile, script.createCachedData());`;
   try {
     execFileSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: dir,

@@ -123,14 +123,24 @@ describe('rotor as npm links it (dist/cli/rotor.cjs)', () => {
     const loader = join(DIST, 'reading-commands-loader.js');
     const script = `const { loadReadingCommands } = await import(${JSON.stringify(loader)});
       const loaded = loadReadingCommands(${JSON.stringify(DIST)});
-      console.log(JSON.stringify({ rejected: loaded.cacheRejected, run: typeof loaded.commands.runReadingCommand }));`;
+      console.log(JSON.stringify({ rejected: loaded.cacheRejected, cacheFile: loaded.cacheFile, run: typeof loaded.commands.runReadingCommand }));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       encoding: 'utf8',
       env: { PATH: process.env.PATH },
       timeout: TIMEOUT,
     });
     expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)).toEqual({ rejected: false, run: 'function' });
+    // The cache is named by the build the bundle's first line names: V8 itself checks only the
+    // source's length, so a bundle never meets another build's cache.
+    const build = /^\/\/ rotor build ([0-9a-f]{32})\n/.exec(
+      readFileSync(join(DIST, 'reading-commands.cjs'), 'utf8'),
+    )?.[1];
+    expect(build).toBeDefined();
+    expect(JSON.parse(r.stdout)).toEqual({
+      rejected: false,
+      cacheFile: join(DIST, `reading-commands.${build}.cache`),
+      run: 'function',
+    });
   });
 
   it('every import the reading bundle defers names a file of dist/cli or a dependency', () => {

@@ -17,7 +17,6 @@ import type * as ReadingCommandsModule from './reading-commands.js';
 export type ReadingCommands = typeof ReadingCommandsModule;
 
 export const READING_BUNDLE = 'reading-commands.cjs';
-export const READING_CODE_CACHE = 'reading-commands.cjs.cache';
 
 /** The parameters the bundle's code sees, as Node gives a CommonJS module (and __rotorImport). */
 const WRAPPER_PARAMS = 'exports, require, module, __filename, __dirname, __rotorImport';
@@ -26,8 +25,20 @@ export interface LoadedReadingCommands {
   commands: ReadingCommands;
   /** The compiled script (the build asks it for a code cache after running the commands). */
   script: Script;
+  /** Where this bundle's code cache is (or would be): named by the build the bundle is from. */
+  cacheFile: string | undefined;
   /** Whether V8 refused the code cache; undefined when there was none. */
   cacheRejected: boolean | undefined;
+}
+
+/**
+ * The bundle's first line names its build (scripts/build-commonjs.mjs), and the cache file is
+ * named by it: V8 checks a cache against the source's length only, so a bundle and a cache from
+ * two builds (a rebuild swapping dist/ while `rotor` starts) must never meet.
+ */
+function codeCacheFile(dir: string, bundle: string): string | undefined {
+  const build = /^\/\/ rotor build ([0-9a-f]+)\n/.exec(bundle)?.[1];
+  return build === undefined ? undefined : join(dir, `reading-commands.${build}.cache`);
 }
 
 /**
@@ -46,13 +57,15 @@ export function loadReadingCommands(
 ): LoadedReadingCommands | undefined {
   const file = join(dir, READING_BUNDLE);
   if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8');
+  const cacheFile = codeCacheFile(dir, text);
   let cachedData: Buffer | undefined;
   try {
-    cachedData = readFileSync(join(dir, READING_CODE_CACHE));
+    cachedData = cacheFile === undefined ? undefined : readFileSync(cacheFile);
   } catch {
     cachedData = undefined;
   }
-  const source = `(function (${WRAPPER_PARAMS}) {${readFileSync(file, 'utf8')}\n})`;
+  const source = `(function (${WRAPPER_PARAMS}) {${text}\n})`;
   const script = new Script(source, {
     filename: scriptName ?? file,
     ...(cachedData ? { cachedData } : {}),
@@ -65,6 +78,7 @@ export function loadReadingCommands(
   return {
     commands: module.exports,
     script,
+    cacheFile,
     cacheRejected: cachedData ? script.cachedDataRejected === true : undefined,
   };
 }

@@ -341,6 +341,20 @@ describe('@rotor/sdk, packed and installed into a fresh project', () => {
     }
   });
 
+  it('an error from its CommonJS build is a RotorError to its ES module build, and back', async () => {
+    // An app whose own code imports the SDK while a dependency requires it gets both builds.
+    const script = `import { createRequire } from 'node:module';
+const esm = await import('@rotor/sdk/jwt');
+const cjs = createRequire(import.meta.url)('@rotor/sdk/jwt');
+const fromCjs = new cjs.RotorError('ERR_ROTOR_JWT_OPTIONS_INVALID', 'x');
+const fromEsm = new esm.RotorError('ERR_ROTOR_JWT_OPTIONS_INVALID', 'x');
+console.log(JSON.stringify([esm.RotorError === cjs.RotorError, fromCjs instanceof esm.RotorError,
+  esm.isRotorError(fromCjs, 'ERR_ROTOR_JWT_OPTIONS_INVALID'), fromEsm instanceof cjs.RotorError,
+  cjs.isRotorError(new Error('x'))]));`;
+    const { stdout } = await sh(app, process.execPath, ['--input-type=module', '-e', script]);
+    expect(JSON.parse(stdout)).toEqual([false, true, true, true, false]);
+  });
+
   it('the type check finds an error in the app and in an installed package declaration', () => {
     // A package whose declarations need types nobody installed (TS7016 under strict), as the
     // SDK's did when they named dev-only @types; and an app importing a subpath that is not there.

@@ -4,7 +4,6 @@
 // An ES module entry costs ~10 ms of loader start-up and Node 20 keeps no code cache for ES
 // modules: together a third of `rotor status`'s start-up (docs/benchmarks.md, CLI start-up).
 import * as childProcess from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -140,7 +139,7 @@ function scratchProject(outdir, env) {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-build-cache-'));
   const main = join(outdir, 'main.js');
   for (const args of [['init'], ['apply'], ['rotate', 'JWT_ACCESS_SECRET', '--env', 'staging']])
-    execFileSync(process.execPath, [main, ...args], {
+    childProcess.execFileSync(process.execPath, [main, ...args], {
       cwd: dir,
       env: { ...env, HOME: dir },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -168,10 +167,10 @@ export function writeReadingCodeCache(bundleDir) {
     const sink = { isTTY: false, write: () => true };
     const io = { stdout: sink, stderr: sink, stdin: process.stdin, env: { ...process.env, HOME: process.cwd() }, cwd: process.cwd() };
     for (const argv of [['status'], ['check'], ['get', 'JWT_ACCESS_SECRET', '--env', 'staging'], ['run', '--env', 'staging', '--', 'true']])
-      if ((await commands.runReadingCommand(argv, { io })) > 3) throw new Error('rotor ' + argv[0] + ' failed');
+      if ((await commands.run(argv, { io })) > 3) throw new Error('rotor ' + argv[0] + ' failed');
     writeFileSync(cacheFile, script.createCachedData());`;
   try {
-    execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    childProcess.execFileSync(process.execPath, ['--input-type=module', '-e', script], {
       cwd: dir,
       env: { ...env, HOME: dir },
       stdio: ['ignore', 'ignore', 'inherit'],

@@ -128,7 +128,7 @@ describe('rotor as npm links it (dist/cli/rotor.cjs)', () => {
     const loader = join(DIST, 'reading-commands-loader.js');
     const script = `const { loadReadingCommands } = await import(${JSON.stringify(loader)});
       const loaded = loadReadingCommands(${JSON.stringify(DIST)});
-      console.log(JSON.stringify({ rejected: loaded.cacheRejected, cacheFile: loaded.cacheFile, run: typeof loaded.commands.runReadingCommand }));`;
+      console.log(JSON.stringify({ rejected: loaded.cacheRejected, cacheFile: loaded.cacheFile, run: typeof loaded.commands.run }));`;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       encoding: 'utf8',
       env: { PATH: process.env.PATH },

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     await import(new URL('./main.js', import.meta.url).href);
     return;
   }
-  await runCommand(argv, { ...reading.commands, run: reading.commands.runReadingCommand });
+  await runCommand(argv, reading.commands);
 }
 
 void main();

@@ -1,5 +1,5 @@
 // What both executables do around a command: dist/cli/rotor.cjs (bin.ts, what npm links as
-// `rotor`) and dist/cli/main.js (main.ts, the whole CLI as an ES module). The only process.exit.
+// `rotor`) and dist/cli/main.js (main.ts, the whole CLI as an ES module).
 import type { CliIo } from './io.js';
 import type { CliRuntime } from './command-tree.js';
 import { prebuiltHelp } from './prebuilt-help.js';

@@ -16,10 +16,10 @@ import { loadReadingCommands } from './reading-commands-loader.js';
 
 async function runner(argv: string[]): Promise<CommandRunner> {
   if (isReadingCommand(commandWord(argv))) {
-    const reading =
+    return (
       loadReadingCommands(dirname(fileURLToPath(import.meta.url)))?.commands ??
-      (await import('./reading-commands.js'));
-    return { ...reading, run: reading.runReadingCommand };
+      (await import('./reading-commands.js'))
+    );
   }
   const [program, io, report] = await Promise.all([
     import('./program.js'),

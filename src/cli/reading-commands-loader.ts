@@ -5,9 +5,9 @@
 // does not fit (another Node version), compiles the source as usual.
 //
 // The bundle's dynamic imports come out of the build as calls to `__rotorImport` (a script compiled
-// this way has no import() of its own): the deferred parts it names (./deferred/*.js, the PostgreSQL
+// this way has no import() of its own): the deferred parts it names (./deferred-*.js, the PostgreSQL
 // store, database kinds) are ES module entries of the whole CLI's bundle beside it.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -56,8 +56,13 @@ export function loadReadingCommands(
   scriptName?: string,
 ): LoadedReadingCommands | undefined {
   const file = join(dir, READING_BUNDLE);
-  if (!existsSync(file)) return undefined;
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
   const cacheFile = codeCacheFile(dir, text);
   let cachedData: Buffer | undefined;
   try {

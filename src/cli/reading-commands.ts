@@ -30,6 +30,6 @@ const READING: CommandSource = {
 };
 
 /** Runs argv that names a reading command (commandWord) as runCli would. */
-export function runReadingCommand(argv: string[], runtime: CliRuntime): Promise<number> {
+export function run(argv: string[], runtime: CliRuntime): Promise<number> {
   return runCommandTree(argv, runtime, READING);
 }

@@ -3,7 +3,7 @@
 // V8 code cache (src/cli/reading-commands-loader.ts) and every other command through the whole
 // CLI, dist/cli/main.js. It must be the same CLI as main.js: output, errors and exit codes.
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +146,16 @@ describe('rotor as npm links it (dist/cli/rotor.cjs)', () => {
       cacheFile: join(DIST, `reading-commands.${build}.cache`),
       run: 'function',
     });
+  });
+
+  it('ships a code cache that holds code, not the strings its build run saw', () => {
+    // The build makes the cache by running status, get and run in a scratch project (a real
+    // rotated secret) under a rotor-build-cache-* directory. V8 serializes the code and the
+    // source's literals, not runtime strings: the scratch path, which every read saw, is absent.
+    const [cache] = readdirSync(DIST).filter((f) => /^reading-commands\.[0-9a-f]+\.cache$/.test(f));
+    const bytes = readFileSync(join(DIST, cache!)).toString('latin1');
+    expect(bytes).toContain('runCommandTree');
+    expect(bytes).not.toContain('rotor-build-cache-');
   });
 
   it('every import the reading bundle defers names a file of dist/cli or a dependency', () => {

@@ -65,8 +65,11 @@ describe('Ctrl-C during a rotation', () => {
     let stderr = '';
     rotor.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((done) => rotor.once('exit', (code) => done(code)));
-    await until('the deploy hook to start its child', () => existsSync(join(dir, 'hook.pid')));
-    const hookPid = Number(readFileSync(join(dir, 'hook.pid'), 'utf8'));
+    // `echo $$ > hook.pid` creates the file before it writes the pid: wait for the number.
+    const pidIn = (name: string) =>
+      existsSync(join(dir, name)) ? Number(readFileSync(join(dir, name), 'utf8')) : 0;
+    await until('the deploy hook to start its child', () => pidIn('hook.pid') > 0);
+    const hookPid = pidIn('hook.pid');
     const childPid = Number(readFileSync(join(dir, 'child.pid'), 'utf8'));
     expect(processRunning(hookPid) && processRunning(childPid)).toBe(true);
 
